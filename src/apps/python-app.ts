@@ -1,0 +1,325 @@
+// The Python pool as a pipeline App: each call encodes the environ into one
+// REQUEST frame, waits for an idle worker channel, and turns the worker's
+// RESPONSE/DATA/FILE/END frames back into startResponse + a body iterable.
+//
+// The worker is released as soon as it has handed over its whole response
+// (END); a slow client then costs the gateway memory (up to `bufferResponse`
+// bytes, after which the worker's channel is paused), never a worker.
+
+import { open, type FileHandle } from 'node:fs/promises';
+import { GatewayError, LocalProtocolError, WorkerError, codes } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { BodyInput } from '../pipeline/input.js';
+import type { App, Body, Environ, StartResponse } from '../pipeline/types.js';
+import type { Channel, Exchange } from '../workers/channel.js';
+import {
+  END_COMPLETE, END_CUT, T, badFrame, dataFrames, endFrame, frame, parseFile, parseResponse, requestFrame,
+} from '../workers/frame.js';
+import type { Pool } from '../workers/pool.js';
+
+export interface PythonAppOptions {
+  /** Response bytes queued per request before the worker is made to wait. */
+  bufferResponse: number;
+}
+
+const FILE_BLOCK = 64 * 1024;
+// a NUL would cut a block entry; code points past latin-1 cannot be native strings
+const BAD_ENVIRON = /[\0\u0100-\uffff]/;
+
+/** Join the environ's string entries into the worker's environ block. */
+export function encodeEnviron(environ: Environ): string {
+  let block = '';
+  for (const key in environ) {
+    const value = environ[key];
+    if (typeof value === 'string') block += key + '\0' + value + '\0';
+  }
+  if (BAD_ENVIRON.test(block)) {
+    throw new LocalProtocolError('ERR_BAD_ENVIRON', 'environ holds a NUL or a character outside latin-1');
+  }
+  return block;
+}
+
+/**
+ * The Python worker pool as an App.
+ * @example
+ * const app = pythonApp(pool, log, { bufferResponse: 1 << 20 });
+ */
+export function pythonApp(pool: Pool, log: Logger, options: PythonAppOptions): App {
+  return (environ, startResponse) => {
+    const block = encodeEnviron(environ);
+    return new Promise<Body>((resolve, reject) => {
+      pool.submit(new PythonExchange(block, environ, startResponse, resolve, reject, log, options.bufferResponse));
+    });
+  };
+}
+
+class FileRange {
+  constructor(readonly fh: FileHandle, readonly offset: number, readonly count: number /* -1: to end of file */) {}
+}
+
+class PythonExchange implements Exchange {
+  private channel: Channel | null = null;
+  private body: ResponseBody | null = null;
+  private settled = false;
+  /** We have sent the request's last frame (complete flag or END). */
+  private requestSent = false;
+  /** The consumer is gone or failed: swallow the rest of the response. */
+  private discarding = false;
+  private finished = false;
+
+  constructor(
+    private readonly block: string,
+    private readonly environ: Environ,
+    private readonly startResponse: StartResponse,
+    private readonly resolve: (body: Body) => void,
+    private readonly reject: (err: Error) => void,
+    private readonly log: Logger,
+    private readonly highWater: number,
+  ) {}
+
+  start(ch: Channel): void {
+    this.channel = ch;
+    const input = this.environ['wsgi.input'] as BodyInput;
+    const buffered = input.buffered;
+    if (buffered !== null) {
+      this.requestSent = true;
+      ch.write(requestFrame(this.block, buffered, true));
+    } else {
+      ch.write(requestFrame(this.block, null, false));
+      void this.pump(input, ch);
+    }
+  }
+
+  /** Forward a streamed request body as DATA frames, with backpressure from the worker. */
+  private async pump(input: BodyInput, ch: Channel): Promise<void> {
+    let reason = END_COMPLETE;
+    try {
+      for await (const chunk of input) {
+        if (this.requestSent) return;
+        let ok = true;
+        for (const f of dataFrames(chunk)) ok = ch.write(f);
+        if (!ok && !this.requestSent) await new Promise((resolve) => ch.socket.once('drain', resolve));
+      }
+    } catch {
+      reason = END_CUT;
+    }
+    if (this.requestSent || ch.isLost) return;
+    this.requestSent = true;
+    ch.write(endFrame(reason));
+  }
+
+  onFrame(type: number, payload: Buffer): void {
+    switch (type) {
+      case T.RESPONSE:
+        return this.onResponse(payload);
+      case T.RDATA:
+        if (this.body === null) throw badFrame('DATA before RESPONSE');
+        if (!this.discarding) this.body.push(payload);
+        return;
+      case T.REND:
+        if (this.body === null) throw badFrame('END before RESPONSE');
+        this.body.end();
+        return this.finish();
+      case T.ABORT:
+        if (this.settled) this.body?.fail(new GatewayError(codes.APP_ABORTED, 'the app failed after sending its headers', 500));
+        else this.fail(new GatewayError(codes.APP_ABORTED, 'the app aborted its response', 500));
+        return this.finish();
+      case T.FILE:
+        if (this.body === null) throw badFrame('FILE before RESPONSE');
+        return void this.onFile(payload);
+      case T.LOG:
+        this.log.log(payload[0] ?? 40, payload.toString('utf8', 1).replace(/\n$/, ''), `worker ${this.channel?.owner.pid}`);
+        return;
+      default:
+        throw badFrame(`unexpected frame 0x${type.toString(16)}`);
+    }
+  }
+
+  private onResponse(payload: Buffer): void {
+    if (this.settled || this.finished) throw badFrame('second RESPONSE');
+    const parts = parseResponse(payload);
+    if (this.discarding) {
+      if (parts.end) this.finish();
+      else this.body = new ResponseBody(this, this.highWater);
+      return;
+    }
+    try {
+      this.startResponse(parts.status, parts.headers);
+    } catch (err) {
+      this.fail(err as Error);
+      if (parts.end) this.finish();
+      else this.body = new ResponseBody(this, this.highWater);
+      return;
+    }
+    this.settled = true;
+    if (parts.end) {
+      this.resolve(parts.body.length > 0 ? [parts.body] : []);
+      this.finish();
+      return;
+    }
+    const body = new ResponseBody(this, this.highWater);
+    if (parts.body.length > 0) body.push(parts.body);
+    this.body = body;
+    this.resolve(body);
+  }
+
+  private async onFile(payload: Buffer): Promise<void> {
+    const ch = this.channel!;
+    const { offset, count, path } = parseFile(payload);
+    if (this.discarding) {
+      ch.write(frame(T.FILE_ACK, Uint8Array.of(1)));
+      return;
+    }
+    let fh: FileHandle;
+    try {
+      fh = await open(path, 'r');
+    } catch (err) {
+      this.log.debug(`cannot open ${path} for wsgi.file_wrapper (${(err as Error).message}); the worker sends it`);
+      if (!ch.isLost) ch.write(frame(T.FILE_ACK, Uint8Array.of(0)));
+      return;
+    }
+    if (ch.isLost || this.discarding) {
+      await fh.close();
+      if (!ch.isLost) ch.write(frame(T.FILE_ACK, Uint8Array.of(1)));
+      return;
+    }
+    this.body!.push(new FileRange(fh, offset, count));
+    ch.write(frame(T.FILE_ACK, Uint8Array.of(1)));
+  }
+
+  private fail(err: Error): void {
+    this.discarding = true;
+    if (!this.settled) {
+      this.settled = true;
+      this.reject(err);
+    }
+  }
+
+  /** The worker finished the response: end the request side too, free the channel. */
+  private finish(): void {
+    if (this.finished) return;
+    this.finished = true;
+    const ch = this.channel!;
+    if (!this.requestSent) {
+      this.requestSent = true;
+      ch.write(endFrame(END_CUT));
+    }
+    ch.free();
+  }
+
+  onLost(err: WorkerError): void {
+    this.finished = true;
+    if (!this.settled) this.fail(err);
+    else this.body?.fail(err);
+  }
+
+  // --- from ResponseBody ---
+
+  pauseWorker(): void {
+    const ch = this.channel;
+    if (ch && !this.finished) ch.socket.pause();
+  }
+
+  resumeWorker(): void {
+    const ch = this.channel;
+    if (ch && !this.finished && ch.socket.isPaused()) ch.socket.resume();
+  }
+
+  /** The consumer closed the body early: drop what is left, keep reading to END. */
+  discard(): void {
+    this.discarding = true;
+    this.resumeWorker();
+  }
+}
+
+/** The response body as the listener sees it: chunks (and file ranges) in order. */
+class ResponseBody implements AsyncIterable<Uint8Array> {
+  private items: (Buffer | FileRange)[] = [];
+  private bytes = 0;
+  private ended = false;
+  private failure: Error | null = null;
+  private closed = false;
+  private wake: (() => void) | null = null;
+
+  constructor(private readonly exchange: PythonExchange, private readonly highWater: number) {}
+
+  push(item: Buffer | FileRange): void {
+    if (this.closed) {
+      if (item instanceof FileRange) void item.fh.close();
+      return;
+    }
+    this.items.push(item);
+    if (!(item instanceof FileRange)) {
+      this.bytes += item.length;
+      if (this.bytes > this.highWater) this.exchange.pauseWorker();
+    }
+    this.signal();
+  }
+
+  end(): void {
+    this.ended = true;
+    this.signal();
+  }
+
+  fail(err: Error): void {
+    this.failure = err;
+    this.ended = true;
+    this.signal();
+  }
+
+  private signal(): void {
+    const wake = this.wake;
+    if (wake) {
+      this.wake = null;
+      wake();
+    }
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
+    for (;;) {
+      if (this.closed) return;
+      const item = this.items.shift();
+      if (item instanceof FileRange) {
+        yield* this.readFile(item);
+      } else if (item) {
+        this.bytes -= item.length;
+        if (this.bytes <= this.highWater >> 1) this.exchange.resumeWorker();
+        yield item;
+      } else if (this.failure) {
+        throw this.failure;
+      } else if (this.ended) {
+        return;
+      } else {
+        await new Promise<void>((resolve) => (this.wake = resolve));
+      }
+    }
+  }
+
+  private async *readFile(range: FileRange): AsyncGenerator<Uint8Array> {
+    try {
+      let position = range.offset;
+      let left = range.count < 0 ? Infinity : range.count;
+      while (left > 0 && !this.closed) {
+        const size = Math.min(FILE_BLOCK, left);
+        const buf = Buffer.allocUnsafe(size);
+        const { bytesRead } = await range.fh.read(buf, 0, size, position);
+        if (bytesRead === 0) break;
+        position += bytesRead;
+        left -= bytesRead;
+        yield bytesRead === size ? buf : buf.subarray(0, bytesRead);
+      }
+    } finally {
+      await range.fh.close();
+    }
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const item of this.items) if (item instanceof FileRange) void item.fh.close();
+    this.items = [];
+    this.bytes = 0;
+    this.signal();
+    this.exchange.discard();
+  }
+}

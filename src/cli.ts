@@ -1,0 +1,145 @@
+#!/usr/bin/env node
+// The one place that wires config, listeners, apps and workers together.
+// Exit codes: 0 clean shutdown, 1 runtime failure (cannot bind), 2 bad
+// arguments, 3 the app failed to boot (gunicorn's WORKER_BOOT_ERROR).
+
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { delimiter, resolve } from 'node:path';
+import { pythonApp } from './apps/python-app.js';
+import { helpText, loadConfig, type Config } from './config/load.js';
+import { ConfigError, WorkerError } from './errors.js';
+import { HttpListener } from './listeners/http.js';
+import { Logger } from './log.js';
+import { Pool } from './workers/pool.js';
+
+const EXIT_RUNTIME = 1;
+const EXIT_USAGE = 2;
+const EXIT_BOOT = 3;
+
+export const version: string = (
+  JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
+
+function fail(message: string, code: number): never {
+  process.stderr.write(`warpipe: ${message}\n`);
+  process.exit(code);
+}
+
+function workerEnv(config: Config): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, PYTHONUNBUFFERED: '1' };
+  for (const [k, v] of config.env) env[k] = v;
+  if (config.pythonpath.length > 0) {
+    const dirs = config.pythonpath.map((p) => resolve(p));
+    env.PYTHONPATH = [...dirs, ...(env.PYTHONPATH ? [env.PYTHONPATH] : [])].join(delimiter);
+  }
+  return env;
+}
+
+async function serve(config: Readonly<Config>): Promise<void> {
+  const log = new Logger(config.logLevel);
+  if (config.chdir && !(existsSync(config.chdir) && statSync(config.chdir).isDirectory())) {
+    fail(`--chdir ${config.chdir} is not a directory`, EXIT_USAGE);
+  }
+  log.info(`warpipe ${version}: app ${config.app}, ${config.workers} worker${config.workers > 1 ? 's' : ''} x ${config.threads} thread${config.threads > 1 ? 's' : ''}, python ${config.python}`);
+
+  const pool = new Pool(
+    {
+      python: config.python,
+      app: config.app,
+      threads: config.threads,
+      validate: config.validate,
+      cwd: config.chdir ? resolve(config.chdir) : undefined,
+      env: workerEnv(config),
+      workers: config.workers,
+      bootTimeout: config.bootTimeout,
+    },
+    log,
+  );
+  const listener = new HttpListener(
+    pythonApp(pool, log, { bufferResponse: config.bufferResponse }),
+    {
+      limits: {
+        maxRequestLine: config.limitRequestLine,
+        maxHeaderFields: config.limitRequestFields,
+        maxFieldSize: config.limitRequestFieldSize,
+        maxHeaderBytes: config.limitRequestHeaders,
+        maxBodyBytes: config.limitRequestBody === 0 ? Infinity : config.limitRequestBody,
+        maxChunkLine: 4096,
+      },
+      bufferRequestBody: config.bufferRequestBody,
+      bufferResponse: config.bufferResponse,
+      headerTimeout: config.headerTimeout,
+      bodyTimeout: config.bodyTimeout,
+      keepaliveTimeout: config.keepaliveTimeout,
+      sendTimeout: config.sendTimeout,
+      serverSoftware: `warpipe/${version}`,
+    },
+    log,
+  );
+
+  // bind first: a taken port fails before any Python starts
+  for (const address of config.http) {
+    try {
+      const where = await listener.listen(address, config.socketMode);
+      log.info(`listening on ${where}`);
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      const what = address.kind === 'unix' ? address.path : `${address.host}:${address.port}`;
+      fail(`cannot listen on ${what}: ${e.code === 'EADDRINUSE' ? 'address already in use' : e.message}`, EXIT_RUNTIME);
+    }
+  }
+
+  let stopping = false;
+  const shutdown = async (signal: string): Promise<void> => {
+    if (stopping) {
+      log.warning(`${signal} again: stopping now`);
+      for (const w of pool.workers) w.kill('SIGKILL');
+      process.exit(EXIT_RUNTIME);
+    }
+    stopping = true;
+    const started = Date.now();
+    log.info(`${signal}: draining ${listener.connections.size} connection(s), grace ${config.gracefulTimeout}s`);
+    const grace = setTimeout(() => listener.destroyAll(), config.gracefulTimeout * 1000);
+    await listener.close();
+    clearTimeout(grace);
+    const left = Math.max(0, config.gracefulTimeout - (Date.now() - started) / 1000);
+    await pool.stop(left);
+    log.info('stopped');
+    process.exit(0);
+  };
+  const handlers: Record<string, () => void> = {
+    SIGTERM: () => void shutdown('SIGTERM'),
+    SIGINT: () => void shutdown('SIGINT'),
+  };
+  for (const [signal, handler] of Object.entries(handlers)) process.on(signal, handler);
+
+  try {
+    await pool.start();
+  } catch (err) {
+    const e = err as WorkerError;
+    log.error(`the app failed to start:\n${e.message}`);
+    process.exit(EXIT_BOOT);
+  }
+  log.info(`${pool.workers.size} worker${pool.workers.size > 1 ? 's' : ''} ready`);
+}
+
+export async function main(argv: readonly string[]): Promise<void> {
+  let action;
+  try {
+    action = loadConfig(argv);
+  } catch (err) {
+    if (err instanceof ConfigError) fail(`${err.message} (see warpipe --help)`, EXIT_USAGE);
+    throw err;
+  }
+  if (action.action === 'help') {
+    process.stdout.write(helpText());
+    return;
+  }
+  if (action.action === 'version') {
+    process.stdout.write(`warpipe ${version}\n`);
+    return;
+  }
+  await serve(action.config);
+}
+
+void main(process.argv.slice(2));

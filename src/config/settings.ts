@@ -1,0 +1,87 @@
+// Every setting, declared once. The command line, the WARPIPE_* environment
+// variables, `warpipe --help` and the README's reference all come from this table
+// (gunicorn's Setting, without the class machinery).
+
+export type Kind = 'string' | 'int' | 'bool' | 'seconds' | 'bytes' | 'address' | 'pair' | 'mode' | 'level';
+
+export interface Setting {
+  /** Key in Config. */
+  readonly key: string;
+  readonly flag: string;
+  readonly short?: string;
+  readonly kind: Kind;
+  readonly default: unknown;
+  /** Accept the flag many times; the value is a list. */
+  readonly many?: boolean;
+  readonly env: string;
+  readonly doc: string;
+  /** The gunicorn / uWSGI setting it corresponds to. */
+  readonly peer?: string;
+  readonly min?: number;
+  readonly section: 'app' | 'listen' | 'workers' | 'limits' | 'timeouts' | 'logging';
+}
+
+function setting(s: Omit<Setting, 'env'> & { env?: string }): Setting {
+  return { env: 'WARPIPE_' + s.key.replace(/[A-Z]/g, (c) => '_' + c).toUpperCase(), ...s };
+}
+
+export const settings: readonly Setting[] = [
+  // the app
+  setting({ key: 'python', flag: '--python', kind: 'string', default: 'python3', section: 'app',
+    doc: 'Python interpreter that runs the workers (a virtualenv\'s bin/python just works).', peer: 'uWSGI --home' }),
+  setting({ key: 'chdir', flag: '--chdir', kind: 'string', default: '', section: 'app',
+    doc: 'Directory the workers run in and import the app from.', peer: 'gunicorn --chdir' }),
+  setting({ key: 'pythonpath', flag: '--pythonpath', kind: 'string', default: [], many: true, section: 'app',
+    doc: 'Directory to add to the workers\' import path (repeatable).', peer: 'gunicorn --pythonpath' }),
+  setting({ key: 'env', flag: '--env', kind: 'pair', default: [], many: true, section: 'app',
+    doc: 'KEY=VALUE to set in the workers\' environment (repeatable).', peer: 'gunicorn --env' }),
+  setting({ key: 'validate', flag: '--validate', kind: 'bool', default: false, section: 'app',
+    doc: 'Wrap the app in wsgiref.validate.validator: PEP 3333 violations become errors.' }),
+  // listening
+  setting({ key: 'http', flag: '--http', kind: 'address', default: [], many: true, section: 'listen',
+    doc: 'Serve HTTP/1.1 on HOST:PORT, [IPv6]:PORT or unix:/path (repeatable; default 127.0.0.1:8000).',
+    peer: 'gunicorn --bind, uWSGI --http-socket' }),
+  setting({ key: 'socketMode', flag: '--socket-mode', kind: 'mode', default: 0o660, section: 'listen',
+    doc: 'Permissions of unix sockets warpipe creates (octal).', peer: 'uWSGI --chmod-socket' }),
+  // workers
+  setting({ key: 'workers', flag: '--workers', short: '-w', kind: 'int', default: 0, min: 1, section: 'workers',
+    doc: 'Number of Python worker processes (default: number of CPUs).', peer: 'gunicorn --workers, uWSGI --processes' }),
+  setting({ key: 'threads', flag: '--threads', kind: 'int', default: 1, min: 1, section: 'workers',
+    doc: 'Threads per worker; each serves one request at a time.', peer: 'gunicorn --threads, uWSGI --threads' }),
+  setting({ key: 'gracefulTimeout', flag: '--graceful-timeout', kind: 'seconds', default: 30, section: 'workers',
+    doc: 'On SIGTERM/SIGINT, how long in-flight requests may take to finish before the workers are killed.',
+    peer: 'gunicorn --graceful-timeout' }),
+  setting({ key: 'bootTimeout', flag: '--boot-timeout', kind: 'seconds', default: 60, section: 'workers',
+    doc: 'How long a worker may take to import the app before it counts as failed.' }),
+  // limits
+  setting({ key: 'limitRequestLine', flag: '--limit-request-line', kind: 'int', default: 8190, min: 64, section: 'limits',
+    doc: 'Longest request line in bytes; longer gets 414.', peer: 'gunicorn --limit-request-line' }),
+  setting({ key: 'limitRequestFields', flag: '--limit-request-fields', kind: 'int', default: 100, min: 1, section: 'limits',
+    doc: 'Most header fields in a request; more gets 431.', peer: 'gunicorn --limit-request-fields' }),
+  setting({ key: 'limitRequestFieldSize', flag: '--limit-request-field-size', kind: 'int', default: 8190, min: 64, section: 'limits',
+    doc: 'Longest header field line in bytes; longer gets 431.', peer: 'gunicorn --limit-request-field_size' }),
+  setting({ key: 'limitRequestHeaders', flag: '--limit-request-headers', kind: 'bytes', default: 65536, min: 256, section: 'limits',
+    doc: 'Largest request head (request line and all fields) in bytes; larger gets 431.', peer: 'nginx large_client_header_buffers' }),
+  setting({ key: 'limitRequestBody', flag: '--limit-request-body', kind: 'bytes', default: 1 << 30, section: 'limits',
+    doc: 'Largest request body (0: no limit); larger gets 413. Accepts K, M, G suffixes.',
+    peer: 'uWSGI --limit-post, nginx client_max_body_size' }),
+  setting({ key: 'bufferRequestBody', flag: '--buffer-request-body', kind: 'bytes', default: 1 << 20, section: 'limits',
+    doc: 'Request bodies up to this size are read whole before a worker is given the request (so slow uploads cost no worker); larger ones stream.',
+    peer: 'nginx client_body_buffer_size' }),
+  setting({ key: 'bufferResponse', flag: '--buffer-response', kind: 'bytes', default: 1 << 20, section: 'limits',
+    doc: 'Response bytes held per connection for a slow client before the worker is made to wait.',
+    peer: 'nginx proxy_buffers' }),
+  // timeouts
+  setting({ key: 'headerTimeout', flag: '--header-timeout', kind: 'seconds', default: 10, section: 'timeouts',
+    doc: 'A client must send a complete request head within this time of starting it (slowloris guard).',
+    peer: 'nginx client_header_timeout' }),
+  setting({ key: 'bodyTimeout', flag: '--body-timeout', kind: 'seconds', default: 30, section: 'timeouts',
+    doc: 'An upload that sends nothing for this long gets 408 and is closed.', peer: 'nginx client_body_timeout' }),
+  setting({ key: 'keepaliveTimeout', flag: '--keepalive-timeout', kind: 'seconds', default: 5, section: 'timeouts',
+    doc: 'Idle keep-alive connections are closed after this long (0: no keep-alive).', peer: 'gunicorn --keep-alive' }),
+  setting({ key: 'sendTimeout', flag: '--send-timeout', kind: 'seconds', default: 60, section: 'timeouts',
+    doc: 'A client that accepts no response bytes for this long is disconnected.', peer: 'nginx send_timeout' }),
+  // logging
+  setting({ key: 'logLevel', flag: '--log-level', kind: 'level', default: 'info', section: 'logging',
+    doc: 'debug, info, warning, error or critical.', peer: 'gunicorn --log-level' }),
+];

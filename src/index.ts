@@ -1,0 +1,11 @@
+// warpipe's public surface: the PEP 3333-shaped pipeline types, and the parts a
+// TypeScript program needs to embed the gateway.
+export type { App, Body, Chunk, Environ, ErrorStream, Headers, Input, Middleware, StartResponse, Write } from './pipeline/types.js';
+export { compose } from './pipeline/types.js';
+export { BodyInput } from './pipeline/input.js';
+export { HttpListener, type HttpOptions } from './listeners/http.js';
+export { pythonApp, type PythonAppOptions } from './apps/python-app.js';
+export { Pool, type PoolOptions } from './workers/pool.js';
+export { loadConfig, type Config, type Address } from './config/load.js';
+export { Logger, levels } from './log.js';
+export * from './errors.js';

@@ -1,0 +1,714 @@
+// HTTP/1.1 listener: net.Server -> RequestParser -> environ -> App -> bytes.
+//
+// One request at a time per connection. Pipelined requests stay buffered in
+// the parser (bounded: the socket is paused) and are answered in order. A
+// request body up to `bufferRequestBody` is read whole before the app is
+// called, so slow uploads cost no worker; larger bodies stream with
+// backpressure. Response bytes are handed to the socket as they come, and the
+// body iterator is only paused once `bufferResponse` bytes wait for a slow
+// client, so workers are released early.
+//
+// Timeouts are deadlines checked by one sweep timer per listener, so the
+// per-request path sets no timers.
+
+import net from 'node:net';
+import { chmodSync, existsSync, lstatSync, unlinkSync } from 'node:fs';
+import { GatewayError, LocalProtocolError, RemoteProtocolError, codes } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { Address } from '../config/load.js';
+import { addHeaders, decodePath, splitHost, splitTarget } from '../pipeline/environ.js';
+import { BodyInput } from '../pipeline/input.js';
+import { checkHeaders, checkStatus } from '../pipeline/response.js';
+import type { App, Body, Chunk, Environ, ErrorStream, Headers, StartResponse } from '../pipeline/types.js';
+import { NEED_DATA, RequestParser, type Limits, type RequestHead } from '../protocols/http1/parse.js';
+import { CONTINUE, CRLF, LAST_CHUNK, chunkPrefix, simpleResponse } from '../protocols/http1/serialize.js';
+import { httpDate } from './date.js';
+
+export interface HttpOptions {
+  limits: Limits;
+  bufferRequestBody: number;
+  bufferResponse: number;
+  headerTimeout: number; // seconds, like every timeout here
+  bodyTimeout: number;
+  keepaliveTimeout: number;
+  sendTimeout: number;
+  serverSoftware: string;
+}
+
+const enum Phase { Head, Body, App, Closed }
+const enum Deadline { None, Header, Idle, Body, Send, Linger }
+
+const SWEEP_MS = 250;
+const LINGER_MS = 2000;
+
+export class HttpListener {
+  readonly servers: net.Server[] = [];
+  readonly connections = new Set<Connection>();
+  closing = false;
+  /** Connections closed for sending no complete head in time (slowloris), since start / since last log. */
+  headerTimeouts = 0;
+  private reportedHeaderTimeouts = 0;
+  private readonly sweeper: NodeJS.Timeout;
+  /** wsgi.errors for TypeScript apps: lines go to the log. */
+  readonly errors: ErrorStream = { write: (text: string) => this.log.error(text.replace(/\n$/, '')) };
+  private drained: (() => void) | null = null;
+
+  constructor(readonly app: App, readonly options: HttpOptions, readonly log: Logger) {
+    this.sweeper = setInterval(() => this.sweep(), SWEEP_MS);
+    this.sweeper.unref();
+  }
+
+  /** Bind `address`; resolves with a printable description of where we listen. */
+  listen(address: Address, socketMode: number): Promise<string> {
+    const server = net.createServer({ noDelay: true }, (socket) => this.serverOnConnection(socket));
+    this.servers.push(server);
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      const ready = (): void => {
+        server.off('error', reject);
+        server.on('error', (err) => this.log.error(`listener error: ${err.message}`));
+        const addr = server.address();
+        if (address.kind === 'unix') {
+          chmodSync(address.path, socketMode);
+          resolve(`unix:${address.path}`);
+        } else if (addr && typeof addr === 'object') {
+          resolve(addr.family === 'IPv6' ? `http://[${addr.address}]:${addr.port}` : `http://${addr.address}:${addr.port}`);
+        }
+      };
+      if (address.kind === 'unix') {
+        if (existsSync(address.path)) removeStaleSocket(address.path);
+        server.listen(address.path, ready);
+      } else {
+        server.listen({ host: address.host, port: address.port, backlog: 2048 }, ready);
+      }
+    });
+  }
+
+  private serverOnConnection(socket: net.Socket): void {
+    if (this.closing) {
+      socket.destroy();
+      return;
+    }
+    this.connections.add(new Connection(socket, this));
+  }
+
+  connectionOnClose(conn: Connection): void {
+    this.connections.delete(conn);
+    if (this.drained && this.connections.size === 0) this.drained();
+  }
+
+  /** Stop accepting; close idle connections now and busy ones after their response. */
+  async close(): Promise<void> {
+    this.closing = true;
+    await Promise.all(this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+    const done = new Promise<void>((resolve) => (this.drained = resolve));
+    for (const conn of this.connections) conn.drain();
+    if (this.connections.size > 0) await done;
+    clearInterval(this.sweeper);
+  }
+
+  /** Abort every connection at once (the grace period ran out). */
+  destroyAll(): void {
+    for (const conn of this.connections) conn.socket.destroy();
+  }
+
+  private sweep(): void {
+    const now = Date.now();
+    for (const conn of this.connections) if (conn.deadline !== 0 && now >= conn.deadline) conn.expire();
+    if (this.headerTimeouts !== this.reportedHeaderTimeouts) {
+      const n = this.headerTimeouts - this.reportedHeaderTimeouts;
+      this.reportedHeaderTimeouts = this.headerTimeouts;
+      this.log.warning(
+        `closed ${n} connection${n > 1 ? 's' : ''} that sent no complete request head within ` +
+          `${this.options.headerTimeout}s (${this.headerTimeouts} since start)`,
+      );
+    }
+  }
+}
+
+function removeStaleSocket(path: string): void {
+  // a socket left by an earlier run; never a regular file
+  try {
+    if (lstatSync(path).isSocket()) unlinkSync(path);
+  } catch {
+    // listen() reports the real problem
+  }
+}
+
+class Connection {
+  deadline = 0;
+  private deadlineKind = Deadline.Header;
+  private phase = Phase.Head;
+  private readonly parser: RequestParser;
+  private readonly remoteAddr: string;
+  private readonly remotePort: string;
+  private readonly localName: string;
+  private readonly localPort: string;
+  private closeAfter = false;
+  private driving = false;
+  private parserDead = false;
+
+  // the request in flight
+  private head: RequestHead | null = null;
+  private environ: Environ | null = null;
+  private bodyParts: Buffer[] = [];
+  private bodyBytes = 0;
+  private input: BodyInput | null = null;
+  private bodyDone = false;
+
+  // its response
+  private status: string | null = null;
+  private code = 0;
+  private headers: Headers | null = null;
+  private headSent = false;
+  private chunked = false;
+  private noBody = false;
+  /** Bytes the app still owes by its own Content-Length (-1: it gave none). */
+  private remaining = -1;
+  private body: Body | null = null;
+  private keepAlive = false;
+
+  constructor(readonly socket: net.Socket, private readonly listener: HttpListener) {
+    const { options } = listener;
+    this.parser = new RequestParser(options.limits);
+    this.remoteAddr = socket.remoteAddress ?? '';
+    this.remotePort = socket.remotePort === undefined ? '' : String(socket.remotePort);
+    this.localName = socket.localAddress ?? 'localhost';
+    this.localPort = socket.localPort === undefined ? '' : String(socket.localPort);
+    this.setDeadline(Deadline.Header, options.headerTimeout);
+    socket.on('data', (chunk: Buffer) => this.socketOnData(chunk));
+    socket.on('drain', () => this.socketOnDrain());
+    socket.on('error', () => {}); // 'close' follows
+    socket.on('close', () => this.socketOnClose());
+  }
+
+  private setDeadline(kind: Deadline, seconds: number): void {
+    this.deadlineKind = kind;
+    this.deadline = kind === Deadline.None ? 0 : Date.now() + seconds * 1000;
+  }
+
+  // --- reading ---
+
+  private socketOnData(chunk: Buffer): void {
+    if (this.phase === Phase.Closed) return; // lingering after an error: discard
+    if (this.deadlineKind === Deadline.Idle) this.setDeadline(Deadline.Header, this.listener.options.headerTimeout);
+    else if (this.deadlineKind === Deadline.Body) this.setDeadline(Deadline.Body, this.listener.options.bodyTimeout);
+    this.parser.receive(chunk);
+    this.drive();
+  }
+
+  /** Pull parser events while the current state can use them. */
+  private drive(): void {
+    if (this.driving || this.parserDead) return; // re-entered from a synchronous response: the outer loop goes on
+    this.driving = true;
+    try {
+      while (this.phase !== Phase.Closed) {
+        if (this.phase === Phase.App && this.bodyDone) break; // pipelined: wait for the response
+        const ev = this.parser.next();
+        if (ev === NEED_DATA) break;
+        if (ev.kind === 'data') this.onBodyData(ev.chunk);
+        else if (ev.kind === 'end') this.onBodyEnd();
+        else this.onHead(ev);
+      }
+    } catch (err) {
+      this.parserDead = true;
+      this.onRequestError(err);
+      return;
+    } finally {
+      this.driving = false;
+    }
+    // bound what a client can make us hold: pipelined bytes, or a body the app reads slowly
+    const backlog = this.parser.bufferedBytes + (this.input ? this.input.queuedBytes : 0);
+    if (this.phase === Phase.App && backlog > this.listener.options.bufferRequestBody && !this.socket.isPaused()) {
+      this.socket.pause();
+    }
+  }
+
+  private onHead(head: RequestHead): void {
+    const { options } = this.listener;
+    this.head = head;
+    this.environ = this.buildEnviron(head);
+    this.bodyDone = false;
+    if (head.contentLength !== 0) {
+      if (head.expectContinue) this.socket.write(CONTINUE);
+      this.setDeadline(Deadline.Body, options.bodyTimeout);
+    } else {
+      this.setDeadline(Deadline.None, 0);
+    }
+    this.phase = Phase.Body;
+  }
+
+  private buildEnviron(head: RequestHead): Environ {
+    const target = splitTarget(head.target, head.method);
+    const host = target.authority ?? head.host;
+    const [serverName, serverPort] = host ? splitHost(host, '80') : [this.localName, this.localPort];
+    const environ: Environ = {
+      REQUEST_METHOD: head.method,
+      SCRIPT_NAME: '',
+      PATH_INFO: decodePath(target.path),
+      QUERY_STRING: target.query,
+      REQUEST_URI: head.target,
+      RAW_URI: head.target,
+      SERVER_NAME: serverName,
+      SERVER_PORT: serverPort,
+      SERVER_PROTOCOL: head.minor === 1 ? 'HTTP/1.1' : 'HTTP/1.0',
+      REMOTE_ADDR: this.remoteAddr,
+      REMOTE_PORT: this.remotePort,
+      GATEWAY_INTERFACE: 'CGI/1.1',
+      SERVER_SOFTWARE: this.listener.options.serverSoftware,
+      'wsgi.url_scheme': 'http',
+      'wsgi.input': null as unknown as BodyInput, // set at dispatch
+      'wsgi.errors': this.listener.errors,
+    };
+    addHeaders(environ, head.headers);
+    if (target.authority !== null) environ.HTTP_HOST = target.authority;
+    return environ;
+  }
+
+  private onBodyData(chunk: Buffer): void {
+    if (this.phase === Phase.Body) {
+      this.bodyParts.push(chunk);
+      this.bodyBytes += chunk.length;
+      if (this.bodyBytes > this.listener.options.bufferRequestBody) {
+        // too large to hold: give the app a stream and keep feeding it
+        const input = new BodyInput();
+        for (const part of this.bodyParts) input.push(part);
+        this.bodyParts = [];
+        input.onDrain = () => this.inputOnDrain();
+        this.dispatch(input);
+      }
+    } else if (this.input !== null) {
+      this.input.push(chunk);
+    }
+  }
+
+  private onBodyEnd(): void {
+    this.bodyDone = true;
+    if (this.deadlineKind === Deadline.Body) this.setDeadline(Deadline.None, 0);
+    if (this.phase === Phase.Body) {
+      const parts = this.bodyParts;
+      const body = parts.length === 1 ? parts[0]! : Buffer.concat(parts, this.bodyBytes);
+      this.bodyParts = [];
+      if (this.head!.chunked) {
+        // the whole body is here: tell apps its real length (Django trusts CONTENT_LENGTH)
+        const environ = this.environ!;
+        environ.CONTENT_LENGTH = String(body.length);
+        delete environ.HTTP_TRANSFER_ENCODING;
+      }
+      this.dispatch(BodyInput.of(body));
+    } else if (this.input !== null) {
+      this.input.end();
+    }
+  }
+
+  private inputOnDrain(): void {
+    if (this.socket.isPaused() && this.phase !== Phase.Closed) this.socket.resume();
+  }
+
+  // --- calling the app ---
+
+  private dispatch(input: BodyInput): void {
+    this.phase = Phase.App;
+    this.input = input;
+    const environ = this.environ!;
+    environ['wsgi.input'] = input;
+    let result: Body | Promise<Body>;
+    try {
+      result = this.listener.app(environ, this.startResponse);
+    } catch (err) {
+      this.onAppError(err);
+      return;
+    }
+    if (result instanceof Promise) result.then(this.onBody, this.onAppError);
+    else this.onBody(result);
+  }
+
+  private readonly startResponse: StartResponse = (status, headers, excInfo) => {
+    if (this.status !== null && !excInfo) {
+      throw new LocalProtocolError(codes.START_RESPONSE_TWICE, 'startResponse called twice without excInfo');
+    }
+    if (excInfo && this.headSent) throw excInfo;
+    const code = checkStatus(status);
+    if (code < 200) throw new LocalProtocolError(codes.BAD_STATUS, `app gave interim status ${status} as its response`);
+    checkHeaders(headers);
+    this.status = status;
+    this.code = code;
+    this.headers = headers;
+    return this.write;
+  };
+
+  /** The legacy write() callable. */
+  private readonly write = (chunk: Chunk): void => {
+    if (this.status === null) throw new LocalProtocolError(codes.NO_START_RESPONSE, 'write() before startResponse');
+    const buf = typeof chunk === 'string' ? Buffer.from(chunk, 'latin1') : chunk;
+    if (buf.length === 0) return;
+    if (!this.headSent) this.sendHead(-1);
+    this.sendChunk(buf);
+  };
+
+  private readonly onBody = (body: Body): void => {
+    this.body = body;
+    if (this.phase === Phase.Closed) {
+      this.finish();
+      return;
+    }
+    if (!Array.isArray(body)) {
+      void this.sendStream(body);
+      return;
+    }
+    try {
+      this.sendWhole(body as Chunk[]);
+    } catch (err) {
+      this.onAppError(err);
+    }
+  };
+
+  /** The common case: the whole body is in hand, so it goes out in one write with a Content-Length. */
+  private sendWhole(chunks: Chunk[]): void {
+    if (this.status === null) return this.onAppError(new LocalProtocolError(codes.NO_START_RESPONSE, 'app returned without calling startResponse'));
+    if (this.headSent) {
+      for (const c of chunks) this.write(c);
+      return this.endResponse();
+    }
+    let total = 0;
+    const bufs: Uint8Array[] = [];
+    for (const c of chunks) {
+      const b = typeof c === 'string' ? Buffer.from(c, 'latin1') : c;
+      if (!(b instanceof Uint8Array)) return this.onAppError(new LocalProtocolError(codes.BAD_RESPONSE_HEADER, 'app yielded a body chunk that is not bytes or a string'));
+      total += b.length;
+      bufs.push(b);
+    }
+    const head = this.headString(total);
+    if (this.noBody) {
+      this.socket.write(Buffer.from(head, 'latin1'));
+    } else {
+      if (this.remaining >= 0 && total > this.remaining) total = this.truncate(bufs, this.remaining);
+      const out = Buffer.allocUnsafe(head.length + total);
+      out.write(head, 0, 'latin1');
+      let off = head.length;
+      for (const b of bufs) {
+        out.set(b, off);
+        off += b.length;
+      }
+      this.socket.write(out);
+      if (this.remaining >= 0) this.remaining -= total;
+    }
+    this.headSent = true;
+    this.endResponse();
+  }
+
+  private truncate(bufs: Uint8Array[], limit: number): number {
+    this.listener.log.error(`app sent more bytes than its Content-Length (${limit}); the excess was dropped`);
+    let left = limit;
+    for (let i = 0; i < bufs.length; i++) {
+      const b = bufs[i]!;
+      if (b.length > left) bufs[i] = b.subarray(0, left);
+      left -= bufs[i]!.length;
+    }
+    return limit;
+  }
+
+  private async sendStream(body: Body): Promise<void> {
+    try {
+      for await (const c of body as AsyncIterable<Chunk>) {
+        if (this.phase === Phase.Closed) break;
+        const buf = typeof c === 'string' ? Buffer.from(c, 'latin1') : c;
+        if (!(buf instanceof Uint8Array)) throw new LocalProtocolError(codes.BAD_RESPONSE_HEADER, 'app yielded a body chunk that is not bytes or a string');
+        if (buf.length === 0) continue;
+        if (this.status === null) throw new LocalProtocolError(codes.NO_START_RESPONSE, 'app yielded body before calling startResponse');
+        if (!this.headSent) {
+          if (this.noBodyFor(this.head!)) {
+            // HEAD with no Content-Length: count the body, send the head at the end
+            this.remainingForHead += buf.length;
+            continue;
+          }
+          this.sendHead(-1);
+        }
+        this.sendChunk(buf);
+        if (this.socket.writableLength > this.listener.options.bufferResponse) await this.socketDrained();
+      }
+    } catch (err) {
+      this.onAppError(err);
+      return;
+    }
+    if (this.phase === Phase.Closed) return this.finish();
+    if (this.status === null) return this.onAppError(new LocalProtocolError(codes.NO_START_RESPONSE, 'app returned without calling startResponse'));
+    if (!this.headSent) this.sendHead(this.remainingForHead);
+    this.endResponse();
+  }
+
+  private remainingForHead = 0;
+
+  private noBodyFor(head: RequestHead): boolean {
+    return head.method === 'HEAD' && this.headers !== null && !this.headers.some(([n]) => n.length === 14 && n.toLowerCase() === 'content-length');
+  }
+
+  private sendHead(knownLength: number): void {
+    this.socket.write(Buffer.from(this.headString(knownLength), 'latin1'));
+    this.headSent = true;
+  }
+
+  /** The status line and header section; decides framing and keep-alive. */
+  private headString(knownLength: number): string {
+    const head = this.head!;
+    const code = this.code;
+    this.noBody = head.method === 'HEAD' || code === 204 || code === 304;
+    let appLength = -1;
+    let hasServer = false;
+    let out = 'HTTP/1.1 ' + this.status + '\r\n';
+    for (const [name, value] of this.headers!) {
+      if (name.length === 14 && name.toLowerCase() === 'content-length') {
+        if (!/^[0-9]{1,15}$/.test(value) || appLength >= 0) {
+          throw new LocalProtocolError(codes.BAD_RESPONSE_HEADER, `app gave an invalid or repeated Content-Length: ${value}`);
+        }
+        appLength = Number(value);
+        if (code === 204) continue;
+      } else if (name.length === 6 && name.toLowerCase() === 'server') {
+        hasServer = true;
+      }
+      out += name + ': ' + value + '\r\n';
+    }
+    out += 'Date: ' + httpDate() + '\r\n';
+    if (!hasServer) out += 'Server: warpipe\r\n';
+    let closeDelimited = false;
+    if (this.noBody) {
+      if (appLength < 0 && knownLength >= 0 && code !== 204 && code !== 304) out += 'Content-Length: ' + knownLength + '\r\n';
+    } else if (appLength >= 0) {
+      this.remaining = appLength;
+    } else if (knownLength >= 0) {
+      out += 'Content-Length: ' + knownLength + '\r\n';
+    } else if (head.minor === 1) {
+      out += 'Transfer-Encoding: chunked\r\n';
+      this.chunked = true;
+    } else {
+      closeDelimited = true;
+    }
+    const opts = this.listener.options;
+    this.keepAlive = head.keepAlive && !closeDelimited && this.bodyDone && !this.closeAfter &&
+      !this.listener.closing && opts.keepaliveTimeout > 0;
+    if (head.minor === 1) {
+      if (!this.keepAlive) out += 'Connection: close\r\n';
+    } else if (this.keepAlive) {
+      out += 'Connection: keep-alive\r\n';
+    }
+    return out + '\r\n';
+  }
+
+  private sendChunk(buf: Uint8Array): void {
+    if (this.noBody) return;
+    let data = buf;
+    if (this.remaining >= 0) {
+      if (data.length > this.remaining) {
+        if (this.remaining === 0) return;
+        data = this.truncateOne(data);
+      }
+      this.remaining -= data.length;
+    }
+    if (this.chunked) {
+      this.socket.cork();
+      this.socket.write(chunkPrefix(data.length), 'latin1');
+      this.socket.write(data);
+      this.socket.write(CRLF);
+      this.socket.uncork();
+    } else {
+      this.socket.write(data);
+    }
+  }
+
+  private truncateOne(data: Uint8Array): Uint8Array {
+    this.listener.log.error(`app sent more bytes than its Content-Length; the excess was dropped`);
+    return data.subarray(0, this.remaining);
+  }
+
+  private socketDrained(): Promise<void> {
+    this.setDeadline(Deadline.Send, this.listener.options.sendTimeout);
+    return new Promise((resolve) => {
+      this.drainWaiter = resolve;
+    });
+  }
+
+  private drainWaiter: (() => void) | null = null;
+
+  private socketOnDrain(): void {
+    const wake = this.drainWaiter;
+    if (wake) {
+      this.drainWaiter = null;
+      if (this.deadlineKind === Deadline.Send) this.setDeadline(Deadline.None, 0);
+      wake();
+    }
+  }
+
+  /** The body is fully produced: close the framing, call close(), move on. */
+  private endResponse(): void {
+    if (this.remaining > 0 && !this.noBody) {
+      this.listener.log.error(`app sent ${this.remaining} bytes less than its Content-Length; aborting the connection`);
+      this.abort();
+      return;
+    }
+    if (this.chunked) this.socket.write(LAST_CHUNK);
+    this.finish();
+    if (this.phase === Phase.Closed) return;
+    if (!this.keepAlive) {
+      this.closeGracefully();
+      return;
+    }
+    this.resetRequest();
+    this.setDeadline(Deadline.Idle, this.listener.options.keepaliveTimeout);
+    if (this.socket.isPaused()) this.socket.resume();
+    if (this.parser.bufferedBytes > 0) this.drive();
+  }
+
+  private resetRequest(): void {
+    this.phase = Phase.Head;
+    this.head = null;
+    this.environ = null;
+    this.input = null;
+    this.bodyBytes = 0;
+    this.bodyDone = false;
+    this.status = null;
+    this.code = 0;
+    this.headers = null;
+    this.headSent = false;
+    this.chunked = false;
+    this.noBody = false;
+    this.remaining = -1;
+    this.remainingForHead = 0;
+    this.body = null;
+  }
+
+  /** Always call the body's close(), once (PEP 3333). */
+  private finish(): void {
+    const body = this.body;
+    this.body = null;
+    if (body && typeof body.close === 'function') {
+      try {
+        const p = body.close();
+        if (p instanceof Promise) p.catch((err: unknown) => this.logAppError(err, 'close()'));
+      } catch (err) {
+        this.logAppError(err, 'close()');
+      }
+    }
+  }
+
+  private readonly onAppError = (err: unknown): void => {
+    this.finish();
+    if (this.phase === Phase.Closed) return;
+    const status = err instanceof GatewayError && err.status >= 500 ? err.status : 500;
+    if (err instanceof GatewayError && err.code === codes.APP_ABORTED) {
+      // the worker already logged the traceback
+    } else if (err instanceof GatewayError && err.code === codes.WORKER_DIED) {
+      this.listener.log.error(`${err.message} while handling ${this.describe()}`);
+    } else {
+      this.logAppError(err, this.describe());
+    }
+    if (this.headSent) {
+      this.abort();
+      return;
+    }
+    this.input?.fail(new GatewayError(codes.CLIENT_GONE, 'response already failed'));
+    const close = !this.bodyDone || this.closeAfter || this.listener.closing || !this.head?.keepAlive;
+    this.socket.write(simpleResponse(status, httpDate(), close));
+    this.headSent = true;
+    if (close) {
+      this.closeGracefully();
+      return;
+    }
+    this.keepAlive = true;
+    this.resetRequest();
+    this.setDeadline(Deadline.Idle, this.listener.options.keepaliveTimeout);
+    if (this.socket.isPaused()) this.socket.resume();
+    if (this.parser.bufferedBytes > 0) this.drive();
+  };
+
+  private describe(): string {
+    const h = this.head;
+    return h ? `${h.method} ${h.target}` : 'request';
+  }
+
+  private logAppError(err: unknown, where: string): void {
+    const text = err instanceof Error ? (err.stack ?? err.message) : String(err);
+    this.listener.log.error(`Error handling ${where}: ${text}`);
+  }
+
+  // --- errors, timeouts, closing ---
+
+  private onRequestError(err: unknown): void {
+    if (!(err instanceof RemoteProtocolError) && !(err instanceof GatewayError)) {
+      this.listener.log.error(`bug while reading a request: ${(err as Error).stack ?? String(err)}`);
+    }
+    const status = err instanceof GatewayError ? err.status : 400;
+    this.listener.log.debug(`${status} to ${this.remoteAddr}: ${(err as Error).message}`);
+    if (this.phase === Phase.App) {
+      // the app is running with a streamed body: it sees the body fail; close after its response
+      this.input?.fail(err as Error);
+      this.closeAfter = true;
+      return;
+    }
+    this.socket.write(simpleResponse(status, httpDate(), true));
+    this.closeGracefully();
+  }
+
+  /** End our side, keep reading (and discarding) briefly so the client sees our last response. */
+  private closeGracefully(): void {
+    this.phase = Phase.Closed;
+    this.setDeadline(Deadline.Linger, LINGER_MS / 1000);
+    if (this.socket.isPaused()) this.socket.resume();
+    this.socket.end();
+  }
+
+  private abort(): void {
+    this.phase = Phase.Closed;
+    this.finish();
+    this.socket.destroy();
+  }
+
+  /** Called by the sweep when `deadline` passed. */
+  expire(): void {
+    switch (this.deadlineKind) {
+      case Deadline.Header:
+        if (this.phase === Phase.Head && this.parser.bufferedBytes > 0) this.listener.headerTimeouts++;
+        this.socket.destroy();
+        return;
+      case Deadline.Idle:
+      case Deadline.Linger:
+        this.socket.destroy();
+        return;
+      case Deadline.Body:
+        this.deadline = 0;
+        if (this.phase === Phase.Body) {
+          this.socket.write(simpleResponse(408, httpDate(), true));
+          this.closeGracefully();
+        } else {
+          this.input?.fail(new RemoteProtocolError('ERR_HTTP_BODY_TIMEOUT', 'request body timed out', 408));
+          this.closeAfter = true;
+        }
+        return;
+      case Deadline.Send:
+        this.listener.log.info(`client ${this.remoteAddr} accepted no data for ${this.listener.options.sendTimeout}s; closing`);
+        this.abort();
+        return;
+      case Deadline.None:
+        return;
+    }
+  }
+
+  /** Shutdown: close now if idle, else after the response in flight. */
+  drain(): void {
+    this.closeAfter = true;
+    if (this.phase === Phase.Head && this.parser.bufferedBytes === 0) this.socket.end();
+  }
+
+  private socketOnClose(): void {
+    const wasBusy = this.phase === Phase.App;
+    this.phase = Phase.Closed;
+    this.deadline = 0;
+    if (wasBusy) {
+      this.input?.fail(new GatewayError(codes.CLIENT_GONE, 'client disconnected', 499));
+      this.finish(); // the app's body, if any, is closed; a pending one is closed when it arrives
+    }
+    const wake = this.drainWaiter;
+    this.drainWaiter = null;
+    wake?.();
+    this.listener.connectionOnClose(this);
+  }
+}

@@ -1,0 +1,159 @@
+// The worker protocol's framing, gateway side (docs/worker-protocol.md).
+// Sans-I/O: bytes in, frames out, and frame builders; channel.ts does the I/O.
+//
+// Frame: u32le payload length, u8 type, payload. Environ and head blocks are
+// NUL-terminated latin-1 strings, k NUL v NUL ..., so the worker splits them
+// with one bytes.split().
+
+import { WorkerError, codes } from '../errors.js';
+
+export const HEADER_SIZE = 5;
+export const MAX_PAYLOAD = 0x01000000; // 16 MiB
+
+export const enum T {
+  // gateway -> worker, request channel
+  REQUEST = 0x01,
+  DATA = 0x02,
+  END = 0x03,
+  FILE_ACK = 0x04,
+  // worker -> gateway, request channel
+  RESPONSE = 0x11,
+  RDATA = 0x12,
+  REND = 0x13,
+  FILE = 0x14,
+  LOG = 0x15,
+  ABORT = 0x16,
+  // control channel
+  READY = 0x21,
+  BOOT_ERROR = 0x22,
+  STOP = 0x23,
+}
+
+export const FLAG_COMPLETE = 0x01;
+export const END_COMPLETE = 0;
+export const END_CUT = 1;
+
+/** Called once per whole frame; `payload` is a view valid only during the call unless copied. */
+export type FrameHandler = (type: number, payload: Buffer) => void;
+
+/**
+ * Splits a byte stream into frames. Payloads are subarrays of the received
+ * buffers (no copy) except when a frame straddles reads.
+ */
+export class FrameReader {
+  private pending: Buffer | null = null;
+  constructor(private readonly onFrame: FrameHandler) {}
+
+  receive(chunk: Buffer): void {
+    let buf = chunk;
+    if (this.pending !== null) {
+      buf = Buffer.concat([this.pending, chunk]);
+      this.pending = null;
+    }
+    let off = 0;
+    const len = buf.length;
+    while (len - off >= HEADER_SIZE) {
+      const size = buf.readUInt32LE(off);
+      if (size > MAX_PAYLOAD) {
+        throw new WorkerError(codes.WORKER_PROTOCOL, `worker sent a frame of ${size} bytes`, 502);
+      }
+      const end = off + HEADER_SIZE + size;
+      if (end > len) break;
+      this.onFrame(buf[off + 4]!, buf.subarray(off + HEADER_SIZE, end));
+      off = end;
+    }
+    if (off < len) this.pending = off === 0 ? buf : buf.subarray(off);
+  }
+}
+
+/** A frame with an empty or tiny payload. */
+export function frame(type: number, payload?: Uint8Array): Buffer {
+  const size = payload ? payload.length : 0;
+  const out = Buffer.allocUnsafe(HEADER_SIZE + size);
+  out.writeUInt32LE(size, 0);
+  out[4] = type;
+  if (payload) out.set(payload, HEADER_SIZE);
+  return out;
+}
+
+export function endFrame(reason: number): Buffer {
+  const out = Buffer.allocUnsafe(HEADER_SIZE + 1);
+  out.writeUInt32LE(1, 0);
+  out[4] = T.END;
+  out[5] = reason;
+  return out;
+}
+
+/**
+ * REQUEST: u8 flags, u32le env_len, environ block, body.
+ * `env` is the environ block already joined as a latin-1 string.
+ */
+export function requestFrame(env: string, body: Uint8Array | null, complete: boolean): Buffer {
+  const envLen = env.length;
+  const bodyLen = body ? body.length : 0;
+  const size = 5 + envLen + bodyLen;
+  if (size > MAX_PAYLOAD) {
+    throw new WorkerError(codes.WORKER_PROTOCOL, `request frame of ${size} bytes is too large`, 500);
+  }
+  const out = Buffer.allocUnsafe(HEADER_SIZE + size);
+  out.writeUInt32LE(size, 0);
+  out[4] = T.REQUEST;
+  out[5] = complete ? FLAG_COMPLETE : 0;
+  out.writeUInt32LE(envLen, 6);
+  out.write(env, 10, 'latin1');
+  if (body) out.set(body, 10 + envLen);
+  return out;
+}
+
+/** Frame(s) for `data` as DATA, split at MAX_PAYLOAD. */
+export function dataFrames(data: Uint8Array): Buffer[] {
+  const out: Buffer[] = [];
+  for (let off = 0; off < data.length; off += MAX_PAYLOAD) {
+    out.push(frame(T.DATA, data.subarray(off, Math.min(off + MAX_PAYLOAD, data.length))));
+  }
+  return out;
+}
+
+/** Decode a NUL-terminated latin-1 block into its strings. */
+export function splitBlock(block: Buffer): string[] {
+  const parts = block.toString('latin1').split('\0');
+  parts.pop(); // the terminator's empty tail
+  return parts;
+}
+
+/** The parts of a RESPONSE payload. */
+export interface ResponseParts {
+  end: boolean;
+  status: string;
+  headers: [string, string][];
+  body: Buffer;
+}
+
+export function parseResponse(payload: Buffer): ResponseParts {
+  if (payload.length < 5) throw badFrame('RESPONSE too short');
+  const flags = payload[0]!;
+  const headLen = payload.readUInt32LE(1);
+  if (5 + headLen > payload.length) throw badFrame('RESPONSE head overruns the frame');
+  const parts = splitBlock(payload.subarray(5, 5 + headLen));
+  if (parts.length % 2 !== 1) throw badFrame('RESPONSE head has an odd header list');
+  const headers: [string, string][] = [];
+  for (let i = 1; i < parts.length; i += 2) headers.push([parts[i]!, parts[i + 1]!]);
+  return { end: (flags & FLAG_COMPLETE) !== 0, status: parts[0]!, headers, body: payload.subarray(5 + headLen) };
+}
+
+export interface FileParts {
+  offset: number;
+  count: number;
+  path: string;
+}
+
+export function parseFile(payload: Buffer): FileParts {
+  if (payload.length < 17) throw badFrame('FILE too short');
+  const offset = Number(payload.readBigUInt64LE(0));
+  const count = Number(payload.readBigInt64LE(8));
+  return { offset, count, path: payload.toString('utf8', 16) };
+}
+
+export function badFrame(why: string): WorkerError {
+  return new WorkerError(codes.WORKER_PROTOCOL, `worker protocol error: ${why}`, 502);
+}

@@ -1,0 +1,136 @@
+// One Python worker process: spawned with a control channel (fd 3) and one
+// request channel per thread (fds 4..), booted until READY, then lent out
+// channel by channel by the pool. It knows processes and channels, not HTTP.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import type { Socket } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { WorkerError, codes } from '../errors.js';
+import { Channel, type ChannelOwner } from './channel.js';
+import { FrameReader, T, frame } from './frame.js';
+
+export const WORKER_PY = fileURLToPath(new URL('../../../python/worker.py', import.meta.url));
+
+export interface WorkerOptions {
+  python: string;
+  app: string;
+  threads: number;
+  validate: boolean;
+  cwd: string | undefined;
+  env: NodeJS.ProcessEnv;
+}
+
+export type WorkerState = 'booting' | 'ready' | 'stopping' | 'exited';
+
+export interface WorkerHooks {
+  workerOnReady(w: WorkerProcess): void;
+  workerOnBootError(w: WorkerProcess, err: WorkerError): void;
+  workerOnExit(w: WorkerProcess, code: number | null, signal: NodeJS.Signals | null): void;
+  channelOnFree(w: WorkerProcess, ch: Channel): void;
+  workerOnBroken(w: WorkerProcess, err: WorkerError): void;
+}
+
+let nextAge = 1;
+
+export class WorkerProcess implements ChannelOwner {
+  readonly age = nextAge++;
+  readonly proc: ChildProcess;
+  readonly pid: number;
+  readonly channels: Channel[] = [];
+  readonly spawnedAt = Date.now();
+  state: WorkerState = 'booting';
+  /** Requests taken since spawn. */
+  served = 0;
+  /** Channels lent out right now. */
+  busy = 0;
+  python = '';
+  private readonly control: Socket;
+  private bootError: WorkerError | null = null;
+
+  constructor(readonly options: WorkerOptions, private readonly hooks: WorkerHooks) {
+    const args = [WORKER_PY, options.app, '--threads', String(options.threads)];
+    if (options.validate) args.push('--validate');
+    const stdio: ('ignore' | 'inherit' | 'pipe')[] = ['ignore', 'inherit', 'inherit', 'pipe'];
+    for (let i = 0; i < options.threads; i++) stdio.push('pipe');
+    this.proc = spawn(options.python, args, { cwd: options.cwd, env: options.env, stdio, detached: true });
+    this.pid = this.proc.pid ?? -1;
+    this.control = this.proc.stdio[3] as Socket;
+    for (let i = 0; i < options.threads; i++) {
+      this.channels.push(new Channel(this.proc.stdio[4 + i] as Socket, this, i));
+    }
+    const reader = new FrameReader((type, payload) => this.controlOnFrame(type, payload));
+    this.control.on('data', (chunk: Buffer) => {
+      try {
+        reader.receive(chunk);
+      } catch (err) {
+        this.hooks.workerOnBroken(this, err as WorkerError);
+      }
+    });
+    this.control.on('error', () => {});
+    this.proc.on('error', (err) => {
+      // spawn failed (interpreter not found, not executable)
+      this.bootError ??= new WorkerError(codes.WORKER_BOOT, `cannot start ${options.python}: ${err.message}`);
+    });
+    this.proc.on('exit', (code, signal) => this.procOnExit(code, signal));
+  }
+
+  private controlOnFrame(type: number, payload: Buffer): void {
+    if (type === T.READY && this.state === 'booting') {
+      try {
+        this.python = String((JSON.parse(payload.toString('utf8')) as { python?: string }).python ?? '');
+      } catch {
+        // the version is informative only
+      }
+      this.state = 'ready';
+      this.hooks.workerOnReady(this);
+    } else if (type === T.BOOT_ERROR) {
+      this.bootError = new WorkerError(codes.WORKER_BOOT, payload.toString('utf8').trimEnd());
+      this.hooks.workerOnBootError(this, this.bootError);
+    } else {
+      this.hooks.workerOnBroken(this, new WorkerError(codes.WORKER_PROTOCOL, `unexpected control frame 0x${type.toString(16)}`, 502));
+    }
+  }
+
+  private procOnExit(code: number | null, signal: NodeJS.Signals | null): void {
+    const wasBooting = this.state === 'booting';
+    this.state = 'exited';
+    const how = signal ? `signal ${signal}` : `code ${code}`;
+    const err = new WorkerError(codes.WORKER_DIED, `worker ${this.pid} exited with ${how}`, 502);
+    for (const ch of this.channels) ch.lose(err);
+    this.control.destroy();
+    if (wasBooting && !this.bootError) {
+      this.bootError = new WorkerError(codes.WORKER_BOOT, `worker ${this.pid} exited with ${how} before it was ready`);
+    }
+    this.hooks.workerOnExit(this, code, signal);
+  }
+
+  /** Why it failed to boot, if it did. */
+  get failure(): WorkerError | null {
+    return this.bootError;
+  }
+
+  channelOnFree(ch: Channel): void {
+    this.busy--;
+    this.hooks.channelOnFree(this, ch);
+  }
+
+  channelOnBroken(_ch: Channel, err: WorkerError): void {
+    this.hooks.workerOnBroken(this, err);
+  }
+
+  /** Finish what is in flight, then exit. */
+  stop(): void {
+    if (this.state === 'exited') return;
+    this.state = 'stopping';
+    if (!this.control.destroyed) this.control.write(frame(T.STOP));
+  }
+
+  kill(signal: NodeJS.Signals = 'SIGKILL'): void {
+    if (this.state === 'exited') return;
+    try {
+      this.proc.kill(signal);
+    } catch {
+      // already gone
+    }
+  }
+}
