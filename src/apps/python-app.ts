@@ -23,18 +23,25 @@ export interface PythonAppOptions {
 }
 
 const FILE_BLOCK = 64 * 1024;
-// a NUL would cut a block entry; code points past latin-1 cannot be native strings
-const BAD_ENVIRON = /[\0\u0100-\uffff]/;
+// code points past latin-1 cannot be native strings (PEP 3333)
+const NOT_LATIN1 = /[^\0-\xff]/;
 
-/** Join the environ's string entries into the worker's environ block. */
+/**
+ * Join the environ's string entries into the worker's environ block. A NUL
+ * inside a key or value would shift every later entry, so it is refused.
+ */
 export function encodeEnviron(environ: Environ): string {
   let block = '';
   for (const key in environ) {
     const value = environ[key];
-    if (typeof value === 'string') block += key + '\0' + value + '\0';
+    if (typeof value !== 'string') continue;
+    if (value.indexOf('\0') !== -1 || key.indexOf('\0') !== -1) {
+      throw new LocalProtocolError(codes.BAD_ENVIRON, `environ entry ${JSON.stringify(key)} holds a NUL`);
+    }
+    block += key + '\0' + value + '\0';
   }
-  if (BAD_ENVIRON.test(block)) {
-    throw new LocalProtocolError('ERR_BAD_ENVIRON', 'environ holds a NUL or a character outside latin-1');
+  if (NOT_LATIN1.test(block)) {
+    throw new LocalProtocolError(codes.BAD_ENVIRON, 'environ holds a character outside latin-1');
   }
   return block;
 }

@@ -172,7 +172,9 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
   }
 
   const config: Record<string, unknown> = { app };
-  for (const s of settings) config[s.key] = values.has(s.key) ? values.get(s.key) : s.default;
+  for (const s of settings) {
+    config[s.key] = values.has(s.key) ? values.get(s.key) : s.kind === 'level' ? convert(s, String(s.default), s.flag) : s.default;
+  }
   if ((config.http as Address[]).length === 0) config.http = [parseAddress('127.0.0.1:8000')];
   if (config.workers === 0) config.workers = availableParallelism();
   return { action: 'serve', config: Object.freeze(config as unknown as Config) };

@@ -1,0 +1,138 @@
+// The command line: arguments, boot failures, startup, graceful shutdown, unix sockets.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { mkdtempSync, existsSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { FIXTURES, runCli, startServer } from '../helpers/server.js';
+import { parseResponses } from '../helpers/raw.js';
+
+test('--help lists every option with its environment variable; --version prints the version', async () => {
+  const help = await runCli(['--help']);
+  assert.equal(help.code, 0);
+  for (const flag of ['--http', '--workers', '--threads', '--python', '--chdir', '--pythonpath', '--env', '--validate', '--log-level', '--limit-request-body']) {
+    assert.ok(help.stdout.includes(flag), `help mentions ${flag}`);
+  }
+  assert.match(help.stdout, /WARPIPE_WORKERS/);
+  const version = await runCli(['--version']);
+  assert.equal(version.code, 0);
+  assert.match(version.stdout, /^warpipe \d+\.\d+\.\d+\n$/);
+});
+
+test('bad arguments: one clear line on stderr and exit code 2', async () => {
+  const cases: [string[], RegExp][] = [
+    [['hello:application', '--bogus'], /unknown option --bogus/],
+    [['hello:application', '--workers', 'many'], /--workers must be a whole number, got "many"/],
+    [['hello:application', '--workers', '0'], /--workers must be at least 1/],
+    [['hello:application', '--http', 'localhost'], /--http is not an address/],
+    [['hello:application', '--http', '1.2.3.4:99999'], /port from 0 to 65535/],
+    [['hello:application', '--env', 'NOEQUALS'], /KEY=VALUE/],
+    [['hello:application', '--threads'], /--threads needs a value/],
+    [[], /no app given/],
+    [['a:b', 'c:d'], /one app at a time/],
+    [['hello:application', '--chdir', '/nonexistent/dir'], /--chdir \/nonexistent\/dir is not a directory/],
+    [['hello:application', '--log-level', 'loud'], /--log-level must be one of/],
+  ];
+  for (const [args, message] of cases) {
+    const r = await runCli(args);
+    assert.equal(r.code, 2, `exit 2 for ${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, message);
+    assert.equal(r.stderr.trim().split('\n').length, 1, `one line for ${args.join(' ')}: ${r.stderr}`);
+  }
+});
+
+test('an app that fails to import: its traceback and exit 3, not a restart loop', async () => {
+  const started = Date.now();
+  const r = await runCli(['badimport', '--http', '127.0.0.1:0', '--workers', '2']);
+  assert.equal(r.code, 3);
+  assert.match(r.stderr, /ModuleNotFoundError: No module named 'this_module_does_not_exist'/);
+  assert.match(r.stderr, /Traceback/);
+  assert.ok(Date.now() - started < 15_000);
+  const missing = await runCli(['hello:nope', '--http', '127.0.0.1:0', '--workers', '1']);
+  assert.equal(missing.code, 3);
+  assert.match(missing.stderr, /nope/);
+  const noPython = await runCli(['hello', '--http', '127.0.0.1:0', '--workers', '1', '--python', '/nonexistent/python3']);
+  assert.equal(noPython.code, 3);
+  assert.match(noPython.stderr, /\/nonexistent\/python3/);
+});
+
+test('startup says where it listens and how many workers are ready; app spec forms', async () => {
+  for (const spec of ['hello', 'hello:application', 'hello.py', `${FIXTURES}hello.py:application`]) {
+    const srv = await startServer(spec, { args: ['--workers', '1'] });
+    assert.match(srv.logs(), /listening on http:\/\/127\.0\.0\.1:\d+/);
+    assert.match(srv.logs(), /1 worker ready/);
+    assert.equal(await (await fetch(srv.url)).text(), 'Hello, world!');
+    assert.equal(await srv.stop(), 0);
+  }
+});
+
+test('--chdir, --pythonpath and --env reach the workers', async () => {
+  const srv = await startServer('pep3333:application', {
+    cwd: tmpdir(),
+    args: ['--chdir', FIXTURES, '--pythonpath', '/opt/extra-path', '--env', 'WARPIPE_TEST_VALUE=forty two'],
+  });
+  const res = (await (await fetch(`${srv.url}/osenv?WARPIPE_TEST_VALUE`)).json()) as { value: string; cwd: string; path: string[] };
+  assert.equal(res.value, 'forty two');
+  assert.equal(res.cwd + '/', FIXTURES);
+  assert.equal(await srv.stop(), 0);
+  const withPath = await startServer('pep3333:application', { args: ['--pythonpath', '/opt/extra-path'] });
+  const env = (await (await fetch(`${withPath.url}/osenv?PYTHONPATH`)).json()) as { value: string };
+  assert.match(env.value, /^\/opt\/extra-path/);
+  assert.equal(await withPath.stop(), 0);
+});
+
+test('SIGTERM drains: in-flight requests finish, then exit 0', async () => {
+  const srv = await startServer('pep3333:application');
+  const inflight = fetch(`${srv.url}/sleep?1`);
+  await new Promise((r) => setTimeout(r, 200));
+  const stopped = srv.stop('SIGTERM');
+  const res = await inflight;
+  assert.equal(res.status, 200);
+  assert.equal(await res.text(), 'slept');
+  assert.equal(await stopped, 0);
+  assert.match(srv.logs(), /SIGTERM: draining/);
+});
+
+test('SIGINT drains the same way', async () => {
+  const srv = await startServer('hello');
+  assert.equal(await srv.stop('SIGINT'), 0);
+});
+
+test('--http unix:/path serves on a unix socket with --socket-mode', async () => {
+  const dir = mkdtempSync(`${tmpdir()}/warpipe-`);
+  const path = `${dir}/w.sock`;
+  const srv = await startServer('hello', { args: ['--http', `unix:${path}`, '--socket-mode', '600'] });
+  assert.ok(existsSync(path));
+  assert.equal(statSync(path).mode & 0o777, 0o600);
+  const bytes = await new Promise<Buffer>((resolve) => {
+    const s = net.connect(path);
+    const got: Buffer[] = [];
+    s.on('data', (d) => got.push(d));
+    s.on('end', () => resolve(Buffer.concat(got)));
+    s.write('GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+  });
+  assert.equal(parseResponses(bytes)[0]!.body.toString(), 'Hello, world!');
+  assert.equal(await srv.stop(), 0);
+});
+
+test('a taken port: one line, exit 1', async () => {
+  const blocker = net.createServer();
+  await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+  const port = (blocker.address() as net.AddressInfo).port;
+  const r = await runCli(['hello', '--http', `127.0.0.1:${port}`]);
+  blocker.close();
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /cannot listen on 127\.0\.0\.1:\d+: address already in use/);
+});
+
+test('the README documents every setting, with its environment variable', async () => {
+  const { readFileSync } = await import('node:fs');
+  const { ROOT } = await import('../helpers/server.js');
+  const { settings } = await import('../../src/config/settings.js');
+  const readme = readFileSync(`${ROOT}README.md`, 'utf8');
+  for (const s of settings) {
+    assert.ok(readme.includes(`\`${s.short ? `${s.short}, ` : ''}${s.flag}`), `README documents ${s.flag}`);
+    assert.ok(readme.includes(s.env), `README names ${s.env}`);
+  }
+});

@@ -1,0 +1,326 @@
+// The HTTP/1.1 front end and PEP 3333 behaviour, end to end: the real CLI,
+// real Python workers running test/fixtures/apps/pep3333.py, real sockets.
+
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { startServer, type Server } from '../helpers/server.js';
+import { exchange, parseResponses, rawRequest } from '../helpers/raw.js';
+
+const get = (path: string, host = 'example.test:8080'): string => `GET ${path} HTTP/1.1\r\nHost: ${host}\r\n\r\n`;
+
+describe('HTTP/1.1 with --validate', () => {
+  let srv: Server;
+  before(async () => {
+    srv = await startServer('pep3333:application', { args: ['--validate', '--limit-request-body', '100000'] });
+  });
+  after(async () => {
+    assert.equal(await srv.stop(), 0);
+  });
+
+  test('the environ carries every CGI variable PEP 3333 asks for', async () => {
+    const res = await fetch(`${srv.url}/environ?a=1&b=%20x`, { headers: { 'X-Custom': 'yes', Cookie: 'a=1' } });
+    assert.equal(res.status, 200);
+    const env = (await res.json()) as Record<string, unknown>;
+    assert.equal(env.REQUEST_METHOD, 'GET');
+    assert.equal(env.SCRIPT_NAME, '');
+    assert.equal(env.PATH_INFO, '/environ');
+    assert.equal(env.QUERY_STRING, 'a=1&b=%20x');
+    assert.equal(env.SERVER_NAME, '127.0.0.1');
+    assert.equal(env.SERVER_PORT, String(srv.port));
+    assert.equal(env.SERVER_PROTOCOL, 'HTTP/1.1');
+    assert.equal(env.REMOTE_ADDR, '127.0.0.1');
+    assert.match(String(env.REMOTE_PORT), /^\d+$/);
+    assert.equal(env.HTTP_HOST, `127.0.0.1:${srv.port}`);
+    assert.equal(env.HTTP_X_CUSTOM, 'yes');
+    assert.equal(env.HTTP_COOKIE, 'a=1');
+    assert.equal(env.REQUEST_URI, '/environ?a=1&b=%20x');
+    assert.equal(env.GATEWAY_INTERFACE, 'CGI/1.1');
+    assert.match(String(env.SERVER_SOFTWARE), /^warpipe\//);
+    assert.equal(env['wsgi.url_scheme'], 'http');
+    assert.deepEqual(env['wsgi.version'], [1, 0]);
+    assert.equal(env['wsgi.multiprocess'], true);
+    assert.equal(env['wsgi.multithread'], false);
+    assert.equal(env['wsgi.run_once'], false);
+    assert.equal(env['wsgi.input_terminated'], true);
+    assert.equal(env.CONTENT_LENGTH ?? '', '');
+  });
+
+  test('Host without a port, repeated fields, and fields that must never reach the app', async () => {
+    const res = await rawRequest(
+      srv.port,
+      'GET /environ HTTP/1.1\r\nHost: example.test\r\nX-Dup: 1\r\nX-Dup: 2\r\nCookie: a=1\r\nCookie: b=2\r\n' +
+        'Proxy: http://evil.test/\r\nX_Spoof: 1\r\nX-Spoof: 2\r\nContent-Type: text/x\r\n\r\n',
+    );
+    const env = JSON.parse(res.body.toString()) as Record<string, string>;
+    assert.equal(env.SERVER_NAME, 'example.test');
+    assert.equal(env.SERVER_PORT, '80');
+    assert.equal(env.HTTP_X_DUP, '1, 2');
+    assert.equal(env.HTTP_COOKIE, 'a=1; b=2');
+    assert.equal(env.HTTP_PROXY, undefined, 'httpoxy: Proxy must not become HTTP_PROXY');
+    assert.equal(env.HTTP_X_SPOOF, '2', 'a header with "_" must not shadow its "-" twin');
+    assert.equal(env.CONTENT_TYPE, 'text/x');
+    assert.equal(env.HTTP_CONTENT_TYPE, undefined);
+  });
+
+  test('PATH_INFO is the percent-decoded path as latin-1; the raw target stays in REQUEST_URI', async () => {
+    const res = await fetch(`${srv.url}/unicode/caf%C3%A9%2Fx`);
+    assert.deepEqual(await res.json(), { path: '/unicode/café/x' });
+    const bad = await rawRequest(srv.port, get('/environ%zz'));
+    assert.equal(bad.status, 400);
+    const nul = await rawRequest(srv.port, get('/environ%00'));
+    assert.equal(nul.status, 400);
+  });
+
+  test('absolute-form targets: the authority replaces Host', async () => {
+    const res = await rawRequest(srv.port, 'GET http://other.test:81/environ?q=1 HTTP/1.1\r\nHost: ignored.test\r\n\r\n');
+    const env = JSON.parse(res.body.toString()) as Record<string, string>;
+    assert.equal(env.HTTP_HOST, 'other.test:81');
+    assert.equal(env.SERVER_NAME, 'other.test');
+    assert.equal(env.SERVER_PORT, '81');
+    assert.equal(env.PATH_INFO, '/environ');
+    assert.equal(env.QUERY_STRING, 'q=1');
+  });
+
+  test('POST bodies: fixed length, chunked, and line-wise reading', async () => {
+    const body = Buffer.alloc(50_000, 'abc');
+    const res = await fetch(`${srv.url}/echo`, { method: 'POST', body });
+    assert.equal(res.status, 200);
+    assert.deepEqual(Buffer.from(await res.arrayBuffer()), body);
+
+    const chunked = await rawRequest(
+      srv.port,
+      'POST /environ HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\n\r\n',
+    );
+    const env = JSON.parse(chunked.body.toString()) as Record<string, string>;
+    assert.equal(env.CONTENT_LENGTH, '11', 'a buffered chunked body gets its real CONTENT_LENGTH');
+    assert.equal(env.HTTP_TRANSFER_ENCODING, undefined);
+
+    const echoed = await rawRequest(srv.port, 'POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n');
+    assert.equal(echoed.body.toString(), 'abc');
+
+    const lines = await fetch(`${srv.url}/echo-lines`, { method: 'POST', body: 'one\ntwo\nthree' });
+    assert.deepEqual(await lines.json(), { lines: ['one\n', 'two\n', 'three'] });
+  });
+
+  test('Expect: 100-continue gets an interim response before the body is sent', async () => {
+    const sock = net.connect(srv.port, '127.0.0.1');
+    await new Promise((r) => sock.once('connect', r));
+    sock.write('POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n');
+    const interim = await new Promise<string>((r) => sock.once('data', (d) => r(d.toString('latin1'))));
+    assert.equal(interim, 'HTTP/1.1 100 Continue\r\n\r\n');
+    sock.write('hello');
+    const final = await new Promise<string>((r) => sock.once('data', (d) => r(d.toString('latin1'))));
+    sock.destroy();
+    assert.match(final, /^HTTP\/1\.1 200 OK\r\n/);
+    assert.match(final, /\r\n\r\nhello$/);
+  });
+
+  test('keep-alive and pipelining: answered in order on one connection', async () => {
+    const { bytes, closed } = await exchange(srv.port, get('/status?201') + get('/sized?3') + get('/status?202'), { idleMs: 800 });
+    const res = parseResponses(bytes);
+    assert.deepEqual(res.map((r) => r.status), [201, 200, 202]);
+    assert.equal(res[1]!.body.toString(), 'sss');
+    assert.equal(closed, false, 'the connection stays open');
+  });
+
+  test('HEAD: headers with the length a GET would have, no body', async () => {
+    const { bytes } = await exchange(srv.port, 'HEAD /sized?7 HTTP/1.1\r\nHost: x\r\n\r\n' + get('/sized?2'), { idleMs: 800 });
+    const res = parseResponses(bytes, [true, false]);
+    assert.equal(res.length, 2);
+    assert.equal(res[0]!.headers.get('content-length'), '7');
+    assert.equal(res[0]!.body.length, 0);
+    assert.equal(res[1]!.body.toString(), 'ss');
+    const gen = parseResponses((await exchange(srv.port, 'HEAD /generator HTTP/1.1\r\nHost: x\r\n\r\n', { idleMs: 800 })).bytes, [true]);
+    assert.equal(gen[0]!.headers.get('content-length'), '30', 'HEAD of a streamed body reports its counted length');
+  });
+
+  test('a response of unknown length is chunked for HTTP/1.1 and close-delimited for HTTP/1.0', async () => {
+    const r11 = await rawRequest(srv.port, get('/generator'));
+    assert.equal(r11.headers.get('transfer-encoding'), 'chunked');
+    assert.equal(r11.body.toString(), 'part0;part1;part2;part3;part4;');
+    const r10 = await rawRequest(srv.port, 'GET /generator HTTP/1.0\r\n\r\n');
+    assert.equal(r10.headers.get('transfer-encoding'), undefined);
+    assert.equal(r10.body.toString(), 'part0;part1;part2;part3;part4;');
+    assert.equal(r10.closed, true);
+  });
+
+  test('HTTP/1.0 keep-alive when asked for and the length is known', async () => {
+    const { bytes, closed } = await exchange(srv.port, 'GET /sized?1 HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET /sized?2 HTTP/1.0\r\n\r\n', { idleMs: 800 });
+    const res = parseResponses(bytes);
+    assert.equal(res.length, 2);
+    assert.equal(res[0]!.headers.get('connection'), 'keep-alive');
+    assert.equal(closed, true, 'the second request did not ask to keep the connection');
+  });
+
+  test('write() callable, generators, 204 and exc_info replacement', async () => {
+    assert.equal(await (await fetch(`${srv.url}/write`)).text(), 'one,two,three');
+    assert.equal(await (await fetch(`${srv.url}/generator`)).text(), 'part0;part1;part2;part3;part4;');
+    const empty = await rawRequest(srv.port, get('/empty'));
+    assert.equal(empty.status, 204);
+    assert.equal(empty.headers.get('content-length'), undefined);
+    const replaced = await fetch(`${srv.url}/exc-info`);
+    assert.equal(replaced.status, 503);
+    assert.equal(await replaced.text(), 'replaced');
+  });
+
+  test('an exception before the body is a 500 with the traceback in the log; the worker stays up', async () => {
+    const res = await fetch(`${srv.url}/error-before`);
+    assert.equal(res.status, 500);
+    assert.doesNotMatch(await res.text(), /ValueError/, 'no traceback to the client');
+    await srv.waitForLog(/ValueError: this app fails before any byte/);
+    assert.equal((await fetch(`${srv.url}/sized?1`)).status, 200);
+  });
+
+  test('an exception after the headers aborts the connection instead of a clean truncated body', async () => {
+    const { bytes, closed } = await exchange(srv.port, get('/error-after'), { idleMs: 3000 });
+    assert.equal(closed, true);
+    const text = bytes.toString('latin1');
+    assert.match(text, /^HTTP\/1\.1 200 OK/);
+    assert.doesNotMatch(text, /\r\n0\r\n\r\n$/, 'must not end with the last chunk');
+    await srv.waitForLog(/RuntimeError: failing after the first chunk/);
+  });
+
+  test('a header value with CR/LF from the app becomes a 500, never a split header', async () => {
+    const res = await rawRequest(srv.port, get('/bad-header'));
+    assert.equal(res.status, 500);
+    assert.equal(res.headers.get('set-cookie'), undefined);
+  });
+
+  test('close() is always called on the app iterable', async () => {
+    const { mkdtempSync, readFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const marker = `${mkdtempSync(`${tmpdir()}/warpipe-`)}/closed`;
+    assert.equal(await (await fetch(`${srv.url}/closing?${marker}`)).text(), 'ab');
+    assert.equal(readFileSync(marker, 'utf8'), 'closed');
+  });
+
+  test('wsgi.errors goes to the gateway log, tagged with the worker', async () => {
+    await fetch(`${srv.url}/errors`);
+    await srv.waitForLog(/\[worker \d+\] \[ERROR\] a line for the log from the app/);
+  });
+
+  test('a body over --limit-request-body is refused with 413 before the app runs', async () => {
+    const res = await rawRequest(srv.port, 'POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100001\r\n\r\n');
+    assert.equal(res.status, 413);
+    assert.equal(res.closed, true);
+  });
+});
+
+describe('HTTP/1.1 without the validator', () => {
+  let srv: Server;
+  before(async () => {
+    srv = await startServer('pep3333:application', { args: ['--header-timeout', '1', '--buffer-request-body', '65536'] });
+  });
+  after(async () => {
+    assert.equal(await srv.stop(), 0);
+  });
+
+  test('wsgi.file_wrapper: the gateway streams the file from the current position', async () => {
+    const text = await (await fetch(`${srv.url}/file?5`)).text();
+    assert.equal(text.length, 100_000 - 5);
+    assert.equal(text.slice(0, 10), '5678901234');
+  });
+
+  test('large responses and a streamed echo of a large upload', async () => {
+    const big = Buffer.from(await (await fetch(`${srv.url}/big?5`)).arrayBuffer());
+    assert.equal(big.length, 5 << 20);
+    const streamed = Buffer.from(await (await fetch(`${srv.url}/big-stream?4`)).arrayBuffer());
+    assert.equal(streamed.length, 4 << 20);
+    const upload = Buffer.alloc(3 << 20, 7);
+    const echoed = Buffer.from(await (await fetch(`${srv.url}/echo-stream`, { method: 'POST', body: upload })).arrayBuffer());
+    assert.equal(echoed.length, upload.length);
+    assert.ok(echoed.equals(upload));
+  });
+
+  test('a worker that dies mid-request gives that client 502; others are unaffected; the pool respawns', async () => {
+    const slow = fetch(`${srv.url}/sleep?1`);
+    await new Promise((r) => setTimeout(r, 100));
+    const died = await fetch(`${srv.url}/die`);
+    assert.equal(died.status, 502);
+    assert.equal((await slow).status, 200);
+    const segv = await fetch(`${srv.url}/segfault`);
+    assert.equal(segv.status, 502);
+    await srv.waitForLog(/exited with signal SIGSEGV; respawning/);
+    const after = await Promise.all(Array.from({ length: 10 }, () => fetch(`${srv.url}/sized?2`)));
+    assert.deepEqual(after.map((r) => r.status), Array(10).fill(200));
+  });
+
+  test('slowloris: a client that never finishes its head is closed and counted in the log', async () => {
+    const started = Date.now();
+    const { closed } = await exchange(srv.port, 'GET / HTTP/1.1\r\nHost: x\r\nX-a: ', { idleMs: 5000 });
+    assert.equal(closed, true);
+    assert.ok(Date.now() - started < 4000);
+    await srv.waitForLog(/closed 1 connection that sent no complete request head within 1s/);
+  });
+
+  test('100 clients that do not read their responses do not hold the workers', async () => {
+    const sockets: net.Socket[] = [];
+    for (let i = 0; i < 100; i++) {
+      const s = net.connect(srv.port, '127.0.0.1');
+      s.on('error', () => {});
+      s.write(get('/sized?262144'));
+      s.pause();
+      sockets.push(s);
+    }
+    await new Promise((r) => setTimeout(r, 500));
+    const started = Date.now();
+    const res = await Promise.all(Array.from({ length: 20 }, () => fetch(`${srv.url}/sized?5`)));
+    assert.deepEqual(res.map((r) => r.status), Array(20).fill(200));
+    assert.ok(Date.now() - started < 5000, 'fast clients are served while slow ones are buffered');
+    for (const s of sockets) s.destroy();
+  });
+
+  test('slow uploads are read by the gateway before a worker is involved', async () => {
+    const sockets: net.Socket[] = [];
+    for (let i = 0; i < 20; i++) {
+      const s = net.connect(srv.port, '127.0.0.1');
+      s.on('error', () => {});
+      s.write('POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n' + 'x'.repeat(500));
+      sockets.push(s);
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    const res = await Promise.all(Array.from({ length: 10 }, () => fetch(`${srv.url}/sized?5`)));
+    assert.deepEqual(res.map((r) => r.status), Array(10).fill(200));
+    for (const s of sockets) s.destroy();
+  });
+});
+
+describe('hostile requests never reach the app', () => {
+  let srv: Server;
+  before(async () => {
+    srv = await startServer('pep3333:application', { args: ['--limit-request-line', '200', '--limit-request-headers', '2048'] });
+  });
+  after(async () => {
+    assert.equal(await srv.stop(), 0);
+  });
+
+  const cases: [string, string, number][] = [
+    ['bare LF line ends', 'GET /environ HTTP/1.1\nHost: x\n\n', 400],
+    ['Content-Length and Transfer-Encoding together', 'POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n', 400],
+    ['duplicate Content-Length', 'POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc', 400],
+    ['comma-list Content-Length', 'POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3, 3\r\n\r\nabc', 400],
+    ['unknown transfer coding', 'POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n', 501],
+    ['chunked not last', 'POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n\r\n', 400],
+    ['no Host in HTTP/1.1', 'GET /environ HTTP/1.1\r\n\r\n', 400],
+    ['two Host fields', 'GET /environ HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n', 400],
+    ['whitespace before the colon', 'GET /environ HTTP/1.1\r\nHost : x\r\n\r\n', 400],
+    ['obs-fold', 'GET /environ HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n 2\r\n\r\n', 400],
+    ['NUL in a value', 'GET /environ HTTP/1.1\r\nHost: x\r\nX-A: a\0b\r\n\r\n', 400],
+    ['bad chunk size', 'POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0x5\r\nhello\r\n0\r\n\r\n', 400],
+    ['URI too long', `GET /${'a'.repeat(300)} HTTP/1.1\r\nHost: x\r\n\r\n`, 414],
+    ['header section too large', `GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${'b'.repeat(3000)}\r\n\r\n`, 431],
+    ['HTTP/2.0 on an HTTP/1 port', 'GET / HTTP/2.0\r\nHost: x\r\n\r\n', 505],
+    ['garbage', 'HELLO\r\n\r\n', 400],
+  ];
+  for (const [name, request, status] of cases) {
+    test(`${name} -> ${status}, connection closed, the next request never runs`, async () => {
+      const { bytes, closed } = await exchange(srv.port, request + 'GET /status?299 HTTP/1.1\r\nHost: x\r\n\r\n');
+      const res = parseResponses(bytes);
+      assert.equal(res.length, 1, `exactly one response, got: ${bytes.toString('latin1')}`);
+      assert.equal(res[0]!.status, status);
+      assert.equal(res[0]!.headers.get('connection'), 'close');
+      assert.equal(closed, true);
+    });
+  }
+});
