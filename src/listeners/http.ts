@@ -422,9 +422,14 @@ class Connection {
             this.remainingForHead += buf.length;
             continue;
           }
+          // head and first chunk leave in one packet
+          this.socket.cork();
           this.sendHead(-1);
+          this.sendChunk(buf);
+          this.socket.uncork();
+        } else {
+          this.sendChunk(buf);
         }
-        this.sendChunk(buf);
         if (this.socket.writableLength > this.listener.options.bufferResponse) await this.socketDrained();
       }
     } catch (err) {

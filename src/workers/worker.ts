@@ -68,8 +68,9 @@ export class WorkerProcess implements ChannelOwner {
     });
     this.control.on('error', () => {});
     this.proc.on('error', (err) => {
-      // spawn failed (interpreter not found, not executable)
+      // spawn failed (interpreter not found, not executable): no 'exit' will follow
       this.bootError ??= new WorkerError(codes.WORKER_BOOT, `cannot start ${options.python}: ${err.message}`);
+      if (this.proc.pid === undefined) this.procOnExit(null, null);
     });
     this.proc.on('exit', (code, signal) => this.procOnExit(code, signal));
   }
@@ -92,6 +93,7 @@ export class WorkerProcess implements ChannelOwner {
   }
 
   private procOnExit(code: number | null, signal: NodeJS.Signals | null): void {
+    if (this.state === 'exited') return;
     const wasBooting = this.state === 'booting';
     this.state = 'exited';
     const how = signal ? `signal ${signal}` : `code ${code}`;
