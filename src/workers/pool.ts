@@ -73,7 +73,7 @@ export class Pool {
     for (const w of this.workers) w.stop();
     const timer = setTimeout(() => {
       for (const w of this.workers) {
-        this.log.warning(`worker ${w.pid} still busy after ${graceSeconds}s, killing it`);
+        if (graceSeconds > 0) this.log.warning(`worker ${w.pid} still busy after ${graceSeconds}s, killing it`);
         w.kill('SIGKILL');
       }
     }, graceSeconds * 1000);
