@@ -1,0 +1,58 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { FrameReader, HEADER_SIZE, MAX_PAYLOAD, T, dataFrames, endFrame, frame, parseFile, parseResponse, requestFrame, splitBlock } from './frame.js';
+
+function collect(chunks: Buffer[]): [number, string][] {
+  const out: [number, string][] = [];
+  const reader = new FrameReader((type, payload) => out.push([type, payload.toString('latin1')]));
+  for (const c of chunks) reader.receive(c);
+  return out;
+}
+
+test('a REQUEST frame carries flags, the environ block and the body', () => {
+  const f = requestFrame('A\0b\0C\0\xe9\0', Buffer.from('body'), true);
+  assert.equal(f.readUInt32LE(0), f.length - HEADER_SIZE);
+  assert.equal(f[4], T.REQUEST);
+  assert.equal(f[5], 1);
+  const envLen = f.readUInt32LE(6);
+  assert.deepEqual(splitBlock(f.subarray(10, 10 + envLen)), ['A', 'b', 'C', '\xe9']);
+  assert.equal(f.subarray(10 + envLen).toString(), 'body');
+  assert.equal(requestFrame('', null, false)[5], 0);
+});
+
+test('the reader yields the same frames however the stream is split', () => {
+  const stream = Buffer.concat([frame(T.RDATA, Buffer.from('one')), endFrame(1), frame(T.REND), frame(T.RDATA, Buffer.alloc(70_000, 'x'))]);
+  const whole = collect([stream]);
+  assert.deepEqual(whole.map(([t]) => t), [T.RDATA, T.END, T.REND, T.RDATA]);
+  const bytewise = collect([...stream].map((b) => Buffer.of(b)));
+  assert.deepEqual(bytewise, whole);
+  for (let cut = 1; cut < 40; cut += 3) assert.deepEqual(collect([stream.subarray(0, cut), stream.subarray(cut)]), whole);
+});
+
+test('a frame longer than the protocol allows is a worker protocol error', () => {
+  const bad = Buffer.alloc(5);
+  bad.writeUInt32LE(MAX_PAYLOAD + 1, 0);
+  assert.throws(() => collect([bad]), { code: 'ERR_WORKER_PROTOCOL' });
+});
+
+test('RESPONSE parsing: status, header pairs, body, end flag; malformed heads are refused', () => {
+  const head = Buffer.from('200 OK\0Content-Type\0text/plain\0X-A\0\0', 'latin1');
+  const payload = Buffer.concat([Buffer.of(1), Buffer.alloc(4), head, Buffer.from('hi')]);
+  payload.writeUInt32LE(head.length, 1);
+  assert.deepEqual(parseResponse(payload), { end: true, status: '200 OK', headers: [['Content-Type', 'text/plain'], ['X-A', '']], body: Buffer.from('hi') });
+  const odd = Buffer.concat([Buffer.of(0), Buffer.alloc(4), Buffer.from('200 OK\0X\0')]);
+  odd.writeUInt32LE(9, 1);
+  assert.throws(() => parseResponse(odd), { code: 'ERR_WORKER_PROTOCOL' });
+  const overrun = Buffer.concat([Buffer.of(0), Buffer.alloc(4)]);
+  overrun.writeUInt32LE(99, 1);
+  assert.throws(() => parseResponse(overrun), { code: 'ERR_WORKER_PROTOCOL' });
+});
+
+test('FILE parsing and DATA splitting at the payload limit', () => {
+  const p = Buffer.alloc(16);
+  p.writeBigUInt64LE(5n, 0);
+  p.writeBigInt64LE(-1n, 8);
+  assert.deepEqual(parseFile(Buffer.concat([p, Buffer.from('/proc/1/fd/7')])), { offset: 5, count: -1, path: '/proc/1/fd/7' });
+  const frames = dataFrames(Buffer.alloc(MAX_PAYLOAD + 10));
+  assert.deepEqual(frames.map((f) => f.readUInt32LE(0)), [MAX_PAYLOAD, 10]);
+});
