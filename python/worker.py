@@ -1,0 +1,808 @@
+#!/usr/bin/env python3
+"""warpipe worker: runs one WSGI (PEP 3333) application for the warpipe gateway.
+
+The gateway (TypeScript on Node.js) spawns it as `python worker.py APP_SPEC --threads T
+[--validate]` in the user's --chdir, with a control socket on fd 3 and one request socket per
+thread on fds 4 .. 3+T. Each thread serves its channel one request at a time; the gateway does
+all the HTTP and all the scheduling. The wire format is docs/worker-protocol.md: read it first.
+
+Assumes CPython >= 3.9, the standard library only, stream sockets (socketpairs) on those fds and
+the warpipe gateway as the only peer: a malformed frame is fatal (stderr, exit 70).
+The request path follows wsgiref.handlers.BaseHandler (run, start_response, finish_response,
+handle_error). Hot path: one recv into a reusable buffer, one sendall of one joined frame.
+"""
+
+import argparse
+import atexit
+import importlib
+import importlib.machinery
+import importlib.util
+import io
+import json
+import os
+import re
+import signal
+import socket
+import stat
+import struct
+import sys
+import threading
+import traceback
+
+# Frame types and layouts (docs/worker-protocol.md)
+MAX_PAYLOAD = 0x01000000
+REQUEST, DATA, END, FILE_ACK = 0x01, 0x02, 0x03, 0x04
+RESPONSE, RDATA, REND, FILE, LOG, ABORT = 0x11, 0x12, 0x13, 0x14, 0x15, 0x16
+READY, BOOT_ERROR, STOP = 0x21, 0x22, 0x23
+HDR = struct.Struct("<IB")  # length, type
+RESP_HDR = struct.Struct("<IBBI")  # length, RESPONSE, flags, head_len
+FILE_HDR = struct.Struct("<IBQq")  # length, FILE, offset, count
+LOG_HDR = struct.Struct("<IBB")  # length, LOG, level
+U32 = struct.Struct("<I")
+END_FRAME, ABORT_FRAME = HDR.pack(0, REND), HDR.pack(0, ABORT)
+ERROR_BODY = b"Internal Server Error\n"
+ERROR_HEAD = b"500 Internal Server Error\0Content-Type\0text/plain\0Content-Length\0%d\0" % len(ERROR_BODY)
+ERROR_500 = (RESP_HDR.pack(5 + len(ERROR_HEAD) + len(ERROR_BODY), RESPONSE, 1, len(ERROR_HEAD))
+             + ERROR_HEAD + ERROR_BODY)
+
+RECV_SIZE = 128 * 1024  # each channel's receive buffer: a 64 KiB DATA frame fits
+JOIN_LIMIT = 256 * 1024  # frames smaller than this in total go out as one joined sendall
+TICK = 0.2  # seconds: an idle request thread wakes up this often to notice STOP
+PROC_FD = os.path.isdir("/proc/self/fd")
+
+HOP_BY_HOP = ("connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade",
+              "proxy-authenticate", "proxy-authorization")
+VALUE = r"[\t\x20-\x7e\x80-\xff]*"  # field-value: no control characters but tab, latin-1 only
+TOKEN = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
+STATUS_RE = re.compile(r"[0-9]{3} " + VALUE)
+TOKEN_RE = re.compile(TOKEN)
+VALUE_RE = re.compile(VALUE)
+HEAD_RE = re.compile(r"[0-9]{3} %s\0(?:(?!(?i:%s)\0)%s\0%s\0)*" % (VALUE, "|".join(HOP_BY_HOP), TOKEN, VALUE),
+                     re.ASCII)
+get_ident = threading.get_ident
+
+
+class ChannelClosed(BaseException):
+    """The gateway closed a channel or a socket failed: the thread stops. A BaseException, so an
+    app's `except Exception` around wsgi.input.read() or write() does not swallow it."""
+
+
+class ClientDisconnected(OSError):
+    """Raised by wsgi.input past the received data when the body was cut short (END reason 1)."""
+
+
+def protocol_error(why):
+    sys.stderr.write("warpipe worker %d: protocol error: %s\n" % (os.getpid(), why))
+    sys.stderr.flush()
+    os._exit(70)
+
+
+def log_frame(text, level=40):
+    data = text.encode("utf-8", "backslashreplace")[:MAX_PAYLOAD - 1]
+    return LOG_HDR.pack(len(data) + 1, LOG, level) + data
+
+
+class Channel:
+    """Framed I/O on one socket; buf[pos:end] holds received bytes not yet consumed."""
+
+    __slots__ = ("sock", "buf", "view", "pos", "end", "recv_into", "errors")
+
+    def __init__(self, sock):
+        self.sock, self.buf = sock, bytearray(RECV_SIZE)
+        self.view, self.pos, self.end = memoryview(self.buf), 0, 0
+        self.recv_into, self.errors = sock.recv_into, None
+
+    def send(self, data):
+        try:
+            self.sock.sendall(data)
+        except OSError as exc:
+            raise ChannelClosed(str(exc)) from None
+
+    def send_pieces(self, pieces):
+        if sum(map(len, pieces)) < JOIN_LIMIT:
+            self.send(b"".join(pieces))
+        else:
+            for piece in pieces:
+                self.send(piece)
+
+    def read_frame(self):
+        """(type, payload); payload is a memoryview valid until the next call: copy what you keep."""
+        pos, end = self.pos, self.end
+        if end - pos < 5:
+            pos, end = self._fill(5)
+        length, ftype = HDR.unpack_from(self.buf, pos)
+        stop = pos + 5 + length
+        if stop > end:
+            if length > MAX_PAYLOAD:
+                protocol_error("frame of %d bytes (type 0x%02x) exceeds 16 MiB" % (length, ftype))
+            if 5 + length > RECV_SIZE:
+                return ftype, self._read_big(length)
+            pos, end = self._fill(5 + length)
+            stop = pos + 5 + length
+        if stop == end:
+            self.pos = self.end = 0
+        else:
+            self.pos = stop
+        return ftype, self.view[pos + 5:stop]
+
+    def _fill(self, need):
+        pos, end = self.pos, self.end
+        if pos + need > RECV_SIZE:  # move the partial frame to the front
+            self.buf[:end - pos] = bytes(self.view[pos:end])
+            pos, end = 0, end - pos
+        try:
+            while end - pos < need:
+                end += self._recv(self.view[end:])
+        finally:
+            self.pos, self.end = pos, end
+        return pos, end
+
+    def _recv(self, view, nbytes=0):
+        while True:
+            try:
+                n = self.recv_into(view, nbytes)
+            except BlockingIOError:  # a TICK of SO_RCVTIMEO: keep waiting
+                continue
+            except OSError as exc:
+                raise ChannelClosed(str(exc)) from None
+            if not n:
+                raise ChannelClosed("end of file")
+            return n
+
+    def _read_big(self, length):  # a frame larger than the buffer gets its own
+        pos, end = self.pos, self.end
+        have, big = end - pos - 5, bytearray(length)
+        big[:have] = self.view[pos + 5:end]
+        self.pos = self.end = 0
+        view = memoryview(big)
+        while have < length:
+            have += self._recv(view[have:], length - have)
+        return view
+
+
+class Input:
+    """wsgi.input: the inline body of REQUEST, then DATA frames read on demand."""
+
+    __slots__ = ("_ch", "_buf", "_pos", "_eof", "_cut")
+
+    def __init__(self, ch, body, complete):
+        self._ch, self._buf, self._pos, self._eof, self._cut = ch, body, 0, complete, False
+
+    def readable(self):
+        return True
+
+    def _more(self):
+        """The next non-empty chunk of the body, b"" at its end, ClientDisconnected if cut."""
+        while not self._eof:
+            ftype, payload = self._ch.read_frame()
+            if ftype == DATA:
+                if payload:
+                    return bytes(payload)
+            elif ftype == END:
+                self._end(payload)
+            else:
+                protocol_error("frame type 0x%02x while reading a request body" % ftype)
+        if self._cut:
+            raise ClientDisconnected("client disconnected")
+        return b""
+
+    def _end(self, payload):
+        if len(payload) != 1 or payload[0] > 1:
+            protocol_error("malformed END frame")
+        self._eof, self._cut = True, payload[0] == 1
+
+    def _feed(self, chunk):  # body bytes that arrived while waiting for FILE_ACK
+        self._buf, self._pos = self._buf[self._pos:] + chunk, 0
+
+    def _collect(self, first, limit, newline):
+        """first + chunks up to limit bytes, the first newline (if asked) or the end."""
+        parts, got = [first], len(first)
+        self._buf, self._pos = b"", 0
+        while got < limit:
+            try:
+                chunk = self._more()
+            except OSError:
+                self._buf = b"".join(parts)  # keep what was received, then fail
+                raise
+            if not chunk:
+                break
+            room = limit - got
+            cut = chunk.find(b"\n", 0, room) + 1 if newline else 0
+            if not cut and len(chunk) > room:
+                cut = room
+            if cut:
+                parts.append(chunk[:cut])
+                self._buf, self._pos = chunk, cut
+                break
+            parts.append(chunk)
+            got += len(chunk)
+        return b"".join(parts)
+
+    def read(self, size=-1):
+        buf, pos = self._buf, self._pos
+        if size is None or size < 0:
+            size = sys.maxsize
+        elif pos + size <= len(buf):
+            self._pos = pos + size
+            return buf[pos:pos + size]
+        return self._collect(buf[pos:], size, False)
+
+    def read1(self, size=-1):
+        if self._pos >= len(self._buf):
+            self._buf, self._pos = self._more(), 0
+        avail = len(self._buf) - self._pos
+        return self.read(avail if size is None or size < 0 or size > avail else size)
+
+    def readinto(self, b):
+        view = memoryview(b).cast("B")
+        data = self.read(len(view))
+        view[:len(data)] = data
+        return len(data)
+
+    def readline(self, size=-1):
+        buf, pos = self._buf, self._pos
+        limit = sys.maxsize if size is None or size < 0 else size
+        i = buf.find(b"\n", pos, pos + limit) + 1
+        if i:
+            self._pos = i
+            return buf[pos:i]
+        if pos + limit <= len(buf):
+            self._pos = pos + limit
+            return buf[pos:pos + limit]
+        return self._collect(buf[pos:], limit, True)
+
+    def readlines(self, hint=-1):
+        lines, total = [], 0
+        for line in iter(self.readline, b""):
+            lines.append(line)
+            total += len(line)
+            if hint is not None and 0 < hint <= total:
+                break
+        return lines
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        line = self.readline()
+        if not line:
+            raise StopIteration
+        return line
+
+    def drain(self):
+        """Discard body frames up to END: the response is over, the app reads no more."""
+        while not self._eof:
+            ftype, payload = self._ch.read_frame()
+            if ftype == END:
+                self._end(payload)
+            elif ftype != DATA:
+                protocol_error("frame type 0x%02x while draining a request body" % ftype)
+        self._buf = b""
+
+
+class ErrorStream:
+    """wsgi.errors: line-buffered text; each flush is a LOG frame (level 40) of the request in
+    flight. Writes from other threads or between requests go to stderr: a channel has one writer."""
+
+    __slots__ = ("_ch", "_parts", "_owner", "active")
+
+    def __init__(self, ch):
+        self._ch, self._parts, self._owner, self.active = ch, [], get_ident(), False
+
+    def write(self, s):
+        if not isinstance(s, str):
+            raise TypeError("wsgi.errors.write() argument must be str, not %s" % type(s).__name__)
+        if not self.active or get_ident() != self._owner:
+            return sys.stderr.write(s)
+        self._parts.append(s)
+        if "\n" in s:
+            text = "".join(self._parts)
+            i = text.rfind("\n")
+            self._parts = [text[i + 1:]] if i + 1 < len(text) else []
+            self._ch.send(log_frame(text[:i]))
+        return len(s)
+
+    def writelines(self, lines):
+        for s in lines:
+            self.write(s)
+
+    def flush(self):
+        if self.active and get_ident() == self._owner:
+            if self._parts:
+                self._ch.send(self.take(True))
+        else:
+            sys.stderr.flush()
+
+    def take(self, keep_active=False):
+        """The LOG frame of a pending partial line (or b""); ends the request unless asked not to."""
+        self.active = keep_active
+        if not self._parts:
+            return b""
+        text, self._parts = "".join(self._parts), []
+        return log_frame(text) if text else b""
+
+
+class FileWrapper:
+    """wsgi.file_wrapper: iterates in blksize blocks, close() closes the file. Returned as is, it
+    becomes a FILE frame (the gateway streams the file itself) where possible."""
+
+    def __init__(self, filelike, blksize=8192):
+        self.filelike, self.blksize = filelike, blksize
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        data = self.filelike.read(self.blksize)
+        if data:
+            return data
+        raise StopIteration
+
+    def close(self):
+        if hasattr(self.filelike, "close"):
+            self.filelike.close()
+
+
+def encode_head(status, headers):
+    """Check start_response() arguments (PEP 3333) and return the head block. The common case is
+    one join and one regex match; check_head() explains a failure."""
+    if isinstance(headers, list):
+        parts = [status]
+        for item in headers:
+            if type(item) is not tuple or len(item) != 2:
+                break
+            parts += item
+        else:
+            try:
+                text = "\0".join(parts) + "\0"
+            except TypeError:
+                pass
+            else:
+                if HEAD_RE.fullmatch(text):
+                    return text.encode("latin-1")
+    check_head(status, headers)
+    raise ValueError("invalid status or headers: %r %r" % (status, headers))
+
+
+def check_head(status, headers):
+    if not isinstance(status, str):
+        raise AssertionError("status must be a str, not %s" % type(status).__name__)
+    if not STATUS_RE.fullmatch(status):
+        raise ValueError("invalid status %r: expected 3 digits, a space and a reason, like '200 OK'" % status)
+    if not isinstance(headers, list):
+        raise AssertionError("headers must be a list of (name, value) tuples, not %s" % type(headers).__name__)
+    for item in headers:
+        if not isinstance(item, tuple) or len(item) != 2:
+            raise AssertionError("each header must be a (name, value) tuple, not %r" % (item,))
+        name, value = item
+        if not isinstance(name, str) or not isinstance(value, str):
+            raise AssertionError("header name and value must be str: %r" % (item,))
+        if not TOKEN_RE.fullmatch(name):
+            raise ValueError("invalid header name %r" % name)
+        if not VALUE_RE.fullmatch(value):
+            raise ValueError("invalid value for header %r: %r (control characters such as CR, LF and NUL "
+                             "are not allowed, and it must be latin-1)" % (name, value))
+        if name.lower() in HOP_BY_HOP:
+            raise ValueError("hop-by-hop header %r is not allowed in a WSGI response (PEP 3333)" % name)
+
+
+class Request:
+    """One request on a channel: start_response, write and the response frames."""
+
+    __slots__ = ("ch", "environ", "input", "status", "head", "head_sent")
+
+    def __init__(self, ch, environ, inp):
+        self.ch, self.environ, self.input = ch, environ, inp
+        self.status = self.head = None
+        self.head_sent = False
+
+    def run(self, app):
+        try:
+            self.finish_response(app(self.environ, self.start_response))
+        except ChannelClosed:
+            raise
+        except BaseException:
+            self.handle_error()
+
+    def start_response(self, status, headers, exc_info=None):
+        if exc_info:
+            try:
+                if self.head_sent:
+                    raise exc_info[1].with_traceback(exc_info[2])
+            finally:
+                exc_info = None
+        elif self.status is not None:
+            raise AssertionError("start_response() called a second time without exc_info")
+        self.head = encode_head(status, headers)
+        self.status = status
+        return self.write
+
+    def write(self, data):
+        if self.status is None:
+            raise AssertionError("write() called before start_response()")
+        if not isinstance(data, bytes):
+            raise TypeError("write() argument must be bytes, not %s" % type(data).__name__)
+        if data:
+            self.ch.send_pieces(self.frames(data, False))
+
+    def finish_response(self, result):
+        """Send the result, close() it, then the final frame (after close, so that its errors
+        still make a 500 or an ABORT)."""
+        if type(result) is list:  # the hot path: nothing to close, one frame
+            body = b"".join(result)
+        else:
+            try:
+                if isinstance(result, (list, tuple)):
+                    body = b"".join(result)
+                elif type(result) is FileWrapper and self.send_file(result):
+                    body = b""
+                else:
+                    body = self.send_iterable(result)
+            finally:
+                if hasattr(result, "close"):
+                    result.close()
+        if self.status is None:
+            raise AssertionError("the application returned without calling start_response()")
+        ch, head = self.ch, self.head
+        logs = ch.errors.take()
+        if not self.head_sent and len(body) < JOIN_LIMIT:
+            self.head_sent = True
+            ch.send(b"".join((logs, RESP_HDR.pack(5 + len(head) + len(body), RESPONSE, 1, len(head)), head, body)))
+        else:
+            ch.send_pieces([logs] + self.frames(body, True))
+
+    def send_iterable(self, result):
+        for data in result:
+            if not isinstance(data, bytes):
+                raise TypeError("the application must produce bytes, not %s" % type(data).__name__)
+            if data:
+                if self.status is None:
+                    raise AssertionError("the application produced body data before calling start_response()")
+                self.ch.send_pieces(self.frames(data, False))
+        return b""
+
+    def frames(self, data, last):
+        """Frames for data (and the end of the response if last): RESPONSE with the head for the
+        first bytes, then DATA; at most MAX_PAYLOAD each."""
+        out, n, start = [], len(data), 0
+        if n > MAX_PAYLOAD - 5:
+            data = memoryview(data)
+        if not self.head_sent:
+            head = self.head
+            take = min(n, MAX_PAYLOAD - 5 - len(head))
+            if take < 0:
+                raise ValueError("response headers larger than 16 MiB")
+            end = last and take == n
+            out += (RESP_HDR.pack(5 + len(head) + take, RESPONSE, end, len(head)), head, data[:take])
+            self.head_sent, start = True, take
+            if end:
+                return out
+        while start < n:
+            take = min(n - start, MAX_PAYLOAD)
+            out += (HDR.pack(take, RDATA), data[start:start + take])
+            start += take
+        if last:
+            out.append(END_FRAME)
+        return out
+
+    def send_file(self, wrapper):
+        """A FILE frame for a regular file; True if the gateway took it (FILE_ACK ok=1)."""
+        f = wrapper.filelike
+        if not PROC_FD or isinstance(f, io.TextIOBase):
+            return False
+        try:
+            fd = f.fileno()
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return False
+            offset = f.tell()
+        except (AttributeError, OSError, ValueError):
+            return False
+        if self.status is None:
+            raise AssertionError("the application returned a file without calling start_response()")
+        parts, count = self.head.split(b"\0"), -1
+        for i in range(1, len(parts) - 1, 2):
+            if parts[i].lower() == b"content-length" and parts[i + 1].isdigit():
+                count = int(parts[i + 1])
+        path = b"/proc/%d/fd/%d" % (os.getpid(), fd)
+        pieces = [] if self.head_sent else self.frames(b"", False)
+        self.ch.send_pieces(pieces + [FILE_HDR.pack(16 + len(path), FILE, offset, count), path])
+        inp = self.input
+        while True:  # body frames may come before the ack: keep them for wsgi.input
+            ftype, payload = self.ch.read_frame()
+            if ftype == FILE_ACK and len(payload) == 1 and payload[0] <= 1:
+                return payload[0] == 1
+            if ftype == DATA and not inp._eof:
+                inp._feed(bytes(payload))
+            elif ftype == END and not inp._eof:
+                inp._end(payload)
+            else:
+                protocol_error("frame type 0x%02x while waiting for FILE_ACK" % ftype)
+
+    def handle_error(self):
+        """LOG the traceback, then a 500 if the head was not sent yet, else ABORT."""
+        env = self.environ
+        uri = env.get("REQUEST_URI") or env.get("SCRIPT_NAME", "") + env.get("PATH_INFO", "")
+        text = "Error handling request %s %s\n%s" % (env.get("REQUEST_METHOD", "?"), uri,
+                                                      traceback.format_exc().rstrip("\n"))
+        frames = self.ch.errors.take() + log_frame(text) + (ABORT_FRAME if self.head_sent else ERROR_500)
+        self.head_sent = True
+        self.ch.send(frames)
+
+
+def handle_request(ch, app, template, payload):
+    if len(payload) < 5:
+        protocol_error("REQUEST frame too short")
+    body_at = 5 + U32.unpack_from(payload, 1)[0]
+    if body_at > len(payload):
+        protocol_error("REQUEST environ block overruns the frame")
+    parts = str(payload[5:body_at], "latin-1").split("\0")
+    if parts[-1] or not len(parts) & 1:
+        protocol_error("malformed environ block")
+    environ = template.copy()
+    it = iter(parts)
+    environ.update(zip(it, it))
+    environ["wsgi.input"] = inp = Input(ch, bytes(payload[body_at:]), payload[0] & 1)
+    environ["wsgi.errors"] = ch.errors
+    ch.errors.active = True
+    Request(ch, environ, inp).run(app)
+    if not inp._eof:
+        inp.drain()
+
+
+class Worker:
+    """The request threads, STOP and exit."""
+
+    def __init__(self, ctl, channels, app, template):
+        self.ctl, self.app, self.template = ctl, app, template
+        self.lock = threading.Lock()
+        self.stopping = self.all_ended = False
+        self.alive = len(channels)
+
+    def serve(self, ch):
+        ch.errors = ErrorStream(ch)
+        app, template = self.app, self.template
+        try:
+            while self.next_request(ch):
+                ftype, payload = ch.read_frame()
+                if ftype != REQUEST:
+                    protocol_error("frame type 0x%02x where a REQUEST was expected" % ftype)
+                handle_request(ch, app, template, payload)
+        except ChannelClosed:
+            pass
+        except BaseException:
+            sys.stderr.write("warpipe worker %d: internal error\n%s" % (os.getpid(), traceback.format_exc()))
+            sys.stderr.flush()
+            os._exit(70)
+        finally:
+            self.channel_ended(ch)
+
+    def next_request(self, ch):
+        """Wait for the next frame. False (the thread ends) at end of file, or after STOP when
+        nothing is pending. The recv wakes every TICK (SO_RCVTIMEO) so an idle thread notices STOP
+        by itself; as it alone reads its socket, no REQUEST can slip between check and exit."""
+        while ch.pos == ch.end:
+            try:
+                if self.stopping:
+                    n = ch.sock.recv_into(ch.view, 0, socket.MSG_DONTWAIT)
+                else:
+                    n = ch.recv_into(ch.view)
+            except BlockingIOError:
+                if self.stopping:
+                    return False
+                continue
+            except OSError:
+                return False
+            if not n:
+                return False
+            ch.pos, ch.end = 0, n
+        return True
+
+    def channel_ended(self, ch):
+        ch.sock.close()
+        with self.lock:
+            self.alive -= 1
+            self.all_ended = not self.alive
+        if self.all_ended:
+            try:
+                self.ctl.sock.shutdown(socket.SHUT_RD)  # wakes the main thread
+            except OSError:
+                pass
+
+    def control_loop(self):
+        while True:
+            try:
+                ftype, payload = self.ctl.read_frame()
+            except ChannelClosed:
+                if self.all_ended:
+                    graceful_exit()
+                os._exit(0)  # the gateway is gone
+            if ftype != STOP or len(payload):
+                protocol_error("unexpected frame type 0x%02x on the control channel" % ftype)
+            self.stopping = True
+
+
+def graceful_exit():
+    try:
+        atexit._run_exitfuncs()  # then skip waiting for the app's own non-daemon threads
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except Exception:
+                pass
+        os._exit(0)
+
+
+# Boot: arguments, channels, the app (gunicorn-style APP_SPEC)
+
+class BootError(Exception):
+    pass
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    def error(self, message):
+        raise BootError("%s (usage: worker.py APP_SPEC --threads T [--validate])" % message)
+
+
+def positive(text):
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError(text)
+    return int(text)
+
+
+def parse_args(argv):
+    parser = ArgumentParser(prog="worker.py", add_help=False)
+    parser.add_argument("spec")
+    parser.add_argument("--threads", type=positive, default=1)
+    parser.add_argument("--validate", action="store_true")
+    return parser.parse_args(argv)
+
+
+def open_channel(fd, tick=False):
+    sock = socket.socket(fileno=fd)
+    sock.setblocking(True)
+    os.set_inheritable(fd, False)  # the app's child processes must not hold our channels open
+    if tick:
+        for fmt in ("@ll", "@qq"):  # struct timeval; 64-bit time_t on some 32-bit systems
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct.pack(fmt, 0, int(TICK * 1e6)))
+                break
+            except OSError:
+                pass
+    return Channel(sock)
+
+
+def import_path(path):
+    """Load path/to/file.py or .wsgi as a module named after the file; its directory goes on sys.path."""
+    path = os.path.abspath(path)
+    if not os.path.isfile(path):
+        raise BootError("no such file: %s" % path)
+    name = re.sub(r"\W", "_", os.path.basename(path).rsplit(".", 1)[0])
+    sys.path.insert(0, os.path.dirname(path))
+    loader = importlib.machinery.SourceFileLoader(name, path)
+    module = importlib.util.module_from_spec(importlib.util.spec_from_file_location(name, path, loader=loader))
+    sys.modules[name] = module
+    try:
+        loader.exec_module(module)
+    except BaseException as exc:
+        del sys.modules[name]
+        raise BootError("error while loading %s: %s: %s" % (path, type(exc).__name__, exc)) from exc
+    return module
+
+
+def import_name(name):
+    try:
+        return importlib.import_module(name)
+    except BaseException as exc:
+        missing = getattr(exc, "name", None) if isinstance(exc, ModuleNotFoundError) else None
+        if missing and (name == missing or name.startswith(missing + ".")):
+            raise BootError("no module named %r (cwd %s)" % (missing, os.getcwd())) from exc
+        raise BootError("error while importing %r: %s: %s" % (name, type(exc).__name__, exc)) from exc
+
+
+def is_path(target):
+    """A file path, not a dotted module: it has a slash, or names an existing .py/.wsgi file.
+    `myproject.wsgi` with no such file is the module myproject/wsgi.py (Django's layout)."""
+    if "/" in target or os.sep in target:
+        return True
+    return target.endswith((".py", ".wsgi")) and os.path.isfile(target)
+
+
+def load_app(spec):
+    """module[:expr] or path.py|.wsgi[:expr]; expr is a dotted name, maybe a factory call `f()`;
+    without one, `application`, then `app`."""
+    target, attr = spec, None
+    if not spec.endswith((".py", ".wsgi")) and ":" in spec:
+        target, _, attr = spec.rpartition(":")
+    if is_path(target):
+        module = import_path(target)
+    elif target.endswith((".py", ".wsgi")):
+        try:
+            module = import_name(target)
+        except BootError as exc:
+            raise BootError("no such file %s, and %s" % (os.path.abspath(target), exc)) from exc.__cause__
+    else:
+        module = import_name(target)
+    if attr is None:
+        attr = "application" if hasattr(module, "application") or not hasattr(module, "app") else "app"
+        if not hasattr(module, attr):
+            raise BootError("module %r has neither 'application' nor 'app'" % module.__name__)
+    expr, call = (attr[:-2], True) if attr.endswith("()") else (attr, False)
+    names = expr.split(".")
+    if not all(n.isidentifier() for n in names):
+        raise BootError("invalid callable %r: expected a name, a dotted path or a factory call "
+                        "without arguments such as create_app()" % attr)
+    obj = module
+    for i, n in enumerate(names):
+        try:
+            obj = getattr(obj, n)
+        except AttributeError:
+            raise BootError("module %r has no attribute %r" % (module.__name__, ".".join(names[:i + 1]))) from None
+    if call:
+        try:
+            obj = obj()
+        except BaseException as exc:
+            raise BootError("%s in %r raised %s: %s" % (attr, module.__name__, type(exc).__name__, exc)) from exc
+    if not callable(obj):
+        raise BootError("%s in %r is not callable (it is a %s)" % (attr, module.__name__, type(obj).__name__))
+    return obj
+
+
+def boot_failed(ctl, message):
+    """BOOT_ERROR on fd 3 (or stderr): a one-line message, then the traceback; exit 3."""
+    text = "Failed to load application %s\n" % message
+    if sys.exc_info()[0] is not None:
+        text += "\n" + traceback.format_exc()
+    data = text.encode("utf-8", "backslashreplace")[:MAX_PAYLOAD]
+    try:
+        if ctl is None:
+            raise ChannelClosed("no control channel")
+        ctl.send(HDR.pack(len(data), BOOT_ERROR) + data)
+    except ChannelClosed:
+        sys.stderr.write(text)
+    sys.stderr.flush()
+    os._exit(3)
+
+
+def main(argv):
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the gateway's to handle
+    ctl = None
+    try:
+        ctl = open_channel(3)
+        args = parse_args(argv)
+        channels = [open_channel(4 + i, True) for i in range(args.threads)]
+    except BootError as exc:
+        boot_failed(ctl, "(bad arguments): %s" % exc)
+    except OSError as exc:
+        boot_failed(ctl, "(bad channel file descriptor): %s" % exc)
+    if sys.path and os.path.abspath(sys.path[0] or ".") == os.path.dirname(os.path.abspath(__file__)):
+        del sys.path[0]  # the worker's own directory is not the app's
+    sys.path.insert(0, os.getcwd())
+    try:
+        app = load_app(args.spec)
+    except BootError as exc:
+        boot_failed(ctl, "%r: %s" % (args.spec, exc))
+    except BaseException as exc:
+        boot_failed(ctl, "%r: %s: %s" % (args.spec, type(exc).__name__, exc))
+    if args.validate:
+        from wsgiref.validate import validator
+        app = validator(app)
+    template = {
+        "wsgi.version": (1, 0), "wsgi.url_scheme": "http", "wsgi.input": None, "wsgi.errors": None,
+        "wsgi.multithread": args.threads > 1, "wsgi.multiprocess": True, "wsgi.run_once": False,
+        "wsgi.file_wrapper": FileWrapper, "wsgi.input_terminated": True,
+    }
+    worker = Worker(ctl, channels, app, template)
+    for i, ch in enumerate(channels):
+        threading.Thread(target=worker.serve, args=(ch,), name="warpipe-%d" % i, daemon=True).start()
+    ready = json.dumps({"pid": os.getpid(), "python": "%d.%d.%d" % sys.version_info[:3],
+                        "threads": args.threads}, separators=(",", ":")).encode()
+    try:
+        ctl.send(HDR.pack(len(ready), READY) + ready)
+    except ChannelClosed:
+        os._exit(0)
+    worker.control_loop()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
