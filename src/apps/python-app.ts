@@ -10,7 +10,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { GatewayError, LocalProtocolError, WorkerError, codes } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { BodyInput } from '../pipeline/input.js';
-import type { App, Body, Environ, StartResponse } from '../pipeline/types.js';
+import type { App, Body, Environ, StartResponse, WholeBody } from '../pipeline/types.js';
 import type { Channel, Exchange } from '../workers/channel.js';
 import {
   END_COMPLETE, END_CUT, T, badFrame, dataFrames, endFrame, frame, parseFile, parseResponse, requestFrame,
@@ -240,7 +240,7 @@ class PythonExchange implements Exchange {
 }
 
 /** The response body as the listener sees it: chunks (and file ranges) in order. */
-class ResponseBody implements AsyncIterable<Uint8Array> {
+class ResponseBody implements AsyncIterable<Uint8Array>, WholeBody {
   private items: (Buffer | FileRange)[] = [];
   private bytes = 0;
   private ended = false;
@@ -266,6 +266,15 @@ class ResponseBody implements AsyncIterable<Uint8Array> {
   end(): void {
     this.ended = true;
     this.signal();
+  }
+
+  /** Frameworks return iterables, not lists, so RESPONSE and END come apart, but usually in one read. */
+  whole(): Buffer[] | null {
+    if (!this.ended || this.failure || this.closed || this.items.some((item) => item instanceof FileRange)) return null;
+    const items = this.items as Buffer[];
+    this.items = [];
+    this.bytes = 0;
+    return items;
   }
 
   fail(err: Error): void {

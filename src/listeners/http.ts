@@ -19,7 +19,7 @@ import type { Address } from '../config/load.js';
 import { addHeaders, decodePath, splitHost, splitTarget } from '../pipeline/environ.js';
 import { BodyInput } from '../pipeline/input.js';
 import { checkHeaders, checkStatus } from '../pipeline/response.js';
-import type { App, Body, Chunk, Environ, ErrorStream, Headers, StartResponse } from '../pipeline/types.js';
+import type { App, Body, Chunk, Environ, ErrorStream, Headers, StartResponse, WholeBody } from '../pipeline/types.js';
 import { NEED_DATA, RequestParser, type Limits, type RequestHead } from '../protocols/http1/parse.js';
 import { CONTINUE, CRLF, LAST_CHUNK, chunkPrefix, simpleResponse } from '../protocols/http1/serialize.js';
 import { httpDate } from './date.js';
@@ -352,12 +352,13 @@ class Connection {
       this.finish();
       return;
     }
-    if (!Array.isArray(body)) {
+    const whole = Array.isArray(body) ? (body as Chunk[]) : (body as Partial<WholeBody>).whole?.() ?? null;
+    if (whole === null) {
       void this.sendStream(body);
       return;
     }
     try {
-      this.sendWhole(body as Chunk[]);
+      this.sendWhole(whole);
     } catch (err) {
       this.onAppError(err);
     }

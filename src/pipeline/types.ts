@@ -13,6 +13,15 @@ export type Chunk = Uint8Array | string;
 /** What an app returns: any sync or async iterable of chunks, optionally closable. */
 export type Body = (Iterable<Chunk> | AsyncIterable<Chunk>) & { close?(): void | Promise<void> };
 
+/**
+ * Optional on a Body: all its chunks, if it already holds every one of them
+ * (else null). A server may then send the response in one write with a
+ * Content-Length instead of streaming it.
+ */
+export interface WholeBody {
+  whole(): Chunk[] | null;
+}
+
 /** The legacy `write()` callable returned by startResponse. */
 export type Write = (chunk: Chunk) => void;
 

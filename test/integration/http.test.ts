@@ -214,7 +214,9 @@ describe('HTTP/1.1 with --validate', () => {
 describe('HTTP/1.1 without the validator', () => {
   let srv: Server;
   before(async () => {
-    srv = await startServer('pep3333:application', { args: ['--header-timeout', '1', '--buffer-request-body', '65536'] });
+    srv = await startServer('pep3333:application', {
+      args: ['--header-timeout', '1', '--body-timeout', '1', '--keepalive-timeout', '1', '--buffer-request-body', '65536'],
+    });
   });
   after(async () => {
     assert.equal(await srv.stop(), 0);
@@ -256,6 +258,23 @@ describe('HTTP/1.1 without the validator', () => {
     assert.equal(closed, true);
     assert.ok(Date.now() - started < 4000);
     await srv.waitForLog(/closed 1 connection that sent no complete request head within 1s/);
+  });
+
+  test('an upload that stalls gets 408 and is closed, without a worker ever seeing it', async () => {
+    const started = Date.now();
+    const { bytes, closed } = await exchange(srv.port, 'POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc', { idleMs: 5000 });
+    assert.equal(parseResponses(bytes)[0]!.status, 408);
+    assert.equal(closed, true);
+    assert.ok(Date.now() - started < 4000);
+  });
+
+  test('an idle keep-alive connection is closed after --keepalive-timeout', async () => {
+    const started = Date.now();
+    const { bytes, closed } = await exchange(srv.port, 'GET /sized?1 HTTP/1.1\r\nHost: x\r\n\r\n', { idleMs: 5000 });
+    assert.equal(parseResponses(bytes)[0]!.status, 200);
+    assert.equal(closed, true);
+    const took = Date.now() - started;
+    assert.ok(took >= 900 && took < 4000, `closed after ${took} ms`);
   });
 
   test('100 clients that do not read their responses do not hold the workers', async () => {
