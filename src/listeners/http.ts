@@ -165,6 +165,9 @@ class Connection {
   private noBody = false;
   /** Bytes the app still owes by its own Content-Length (-1: it gave none). */
   private remaining = -1;
+  /** Body bytes counted for a HEAD response whose length the app did not give. */
+  private remainingForHead = 0;
+  private drainWaiter: (() => void) | null = null;
   private body: Body | null = null;
   private keepAlive = false;
 
@@ -443,8 +446,6 @@ class Connection {
     this.endResponse();
   }
 
-  private remainingForHead = 0;
-
   private noBodyFor(head: RequestHead): boolean {
     return head.method === 'HEAD' && this.headers !== null && !this.headers.some(([n]) => n.length === 14 && n.toLowerCase() === 'content-length');
   }
@@ -532,8 +533,6 @@ class Connection {
       this.drainWaiter = resolve;
     });
   }
-
-  private drainWaiter: (() => void) | null = null;
 
   private socketOnDrain(): void {
     const wake = this.drainWaiter;
@@ -701,7 +700,7 @@ class Connection {
   /** Shutdown: close now if idle, else after the response in flight. */
   drain(): void {
     this.closeAfter = true;
-    if (this.phase === Phase.Head && this.parser.bufferedBytes === 0) this.socket.end();
+    if (this.phase === Phase.Head && this.parser.idle) this.closeGracefully();
   }
 
   private socketOnClose(): void {

@@ -136,3 +136,15 @@ test('the README documents every setting, with its environment variable', async 
     assert.ok(readme.includes(s.env), `README names ${s.env}`);
   }
 });
+
+test('--threads: one worker serves that many requests at once', async () => {
+  const srv = await startServer('pep3333:application', { args: ['--workers', '1', '--threads', '3'] });
+  const env = (await (await fetch(`${srv.url}/environ`)).json()) as Record<string, unknown>;
+  assert.equal(env['wsgi.multithread'], true);
+  const started = Date.now();
+  const res = await Promise.all([1, 2, 3].map(() => fetch(`${srv.url}/sleep?0.6`)));
+  const took = Date.now() - started;
+  assert.deepEqual(res.map((r) => r.status), [200, 200, 200]);
+  assert.ok(took < 1500, `three 0.6 s requests on 3 threads took ${took} ms`);
+  assert.equal(await srv.stop(), 0);
+});
