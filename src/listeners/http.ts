@@ -256,6 +256,8 @@ class Connection {
       SERVER_PORT: serverPort,
       SERVER_PROTOCOL: head.minor === 1 ? 'HTTP/1.1' : 'HTTP/1.0',
       REMOTE_ADDR: this.remoteAddr,
+      // RFC 3875 §4.1.9: without a reverse lookup per request, the address stands in for the name
+      REMOTE_HOST: this.remoteAddr,
       REMOTE_PORT: this.remotePort,
       GATEWAY_INTERFACE: 'CGI/1.1',
       SERVER_SOFTWARE: this.listener.options.serverSoftware,

@@ -30,6 +30,7 @@ describe('HTTP/1.1 with --validate', () => {
     assert.equal(env.SERVER_PORT, String(srv.port));
     assert.equal(env.SERVER_PROTOCOL, 'HTTP/1.1');
     assert.equal(env.REMOTE_ADDR, '127.0.0.1');
+    assert.equal(env.REMOTE_HOST, '127.0.0.1');
     assert.match(String(env.REMOTE_PORT), /^\d+$/);
     assert.equal(env.HTTP_HOST, `127.0.0.1:${srv.port}`);
     assert.equal(env.HTTP_X_CUSTOM, 'yes');
