@@ -85,12 +85,14 @@ def log_frame(text, level=40):
 class Channel:
     """Framed I/O on one socket; buf[pos:end] holds received bytes not yet consumed."""
 
-    __slots__ = ("sock", "buf", "view", "pos", "end", "recv_into", "errors")
+    __slots__ = ("sock", "buf", "view", "pos", "end", "recv_into", "errors", "early")
 
     def __init__(self, sock):
         self.sock, self.buf = sock, bytearray(RECV_SIZE)
         self.view, self.pos, self.end = memoryview(self.buf), 0, 0
         self.recv_into, self.errors = sock.recv_into, None
+        # a REQUEST the gateway wrote ahead that arrived while we waited for FILE_ACK
+        self.early = None
 
     def send(self, data):
         try:
@@ -515,6 +517,8 @@ class Request:
                 inp._feed(bytes(payload))
             elif ftype == END and not inp._eof:
                 inp._end(payload)
+            elif ftype == REQUEST and inp._eof and self.ch.early is None:
+                self.ch.early = bytes(payload)  # written ahead (pipelining): serve it next
             else:
                 protocol_error("frame type 0x%02x while waiting for FILE_ACK" % ftype)
 
@@ -562,7 +566,13 @@ class Worker:
         ch.errors = ErrorStream(ch)
         app, template = self.app, self.template
         try:
-            while self.next_request(ch):
+            while True:
+                if ch.early is not None:  # dispatched already, so served even after STOP
+                    payload, ch.early = ch.early, None
+                    handle_request(ch, app, template, payload)
+                    continue
+                if not self.next_request(ch):
+                    break
                 ftype, payload = ch.read_frame()
                 if ftype != REQUEST:
                     protocol_error("frame type 0x%02x where a REQUEST was expected" % ftype)

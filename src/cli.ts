@@ -52,6 +52,7 @@ async function serve(config: Readonly<Config>): Promise<void> {
       env: workerEnv(config),
       workers: config.workers,
       bootTimeout: config.bootTimeout,
+      pipeline: config.pipeline,
     },
     log,
   );

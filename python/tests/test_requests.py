@@ -341,6 +341,16 @@ def test_body_frames_while_waiting_for_file_ack(w):
     assert w.get("/hello").body == b"hello"
 
 
+def test_request_written_ahead_while_waiting_for_file_ack(w):
+    # pipelining: the gateway may write the next REQUEST before it acks this one's FILE
+    w.send(0, request_frame(make_environ("/file", "GET", query="offset=0"), b"", complete=True)
+           + request_frame(make_environ("/hello", "GET"), b"", complete=True))
+    r = w.response()
+    assert r.kinds == ["RESPONSE", "FILE", "END"] and r.body == bytes(range(256)) * 4
+    assert w.response().body == b"hello"
+    assert w.get("/hello").body == b"hello"
+
+
 def test_two_threads_serve_concurrently(spawn):
     w = spawn("testapp", threads=2)
     t0 = time.monotonic()

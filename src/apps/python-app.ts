@@ -65,6 +65,7 @@ class FileRange {
 }
 
 class PythonExchange implements Exchange {
+  readonly pipelinable: boolean;
   private channel: Channel | null = null;
   private body: ResponseBody | null = null;
   private settled = false;
@@ -82,7 +83,9 @@ class PythonExchange implements Exchange {
     private readonly reject: (err: Error) => void,
     private readonly log: Logger,
     private readonly highWater: number,
-  ) {}
+  ) {
+    this.pipelinable = (environ['wsgi.input'] as BodyInput).buffered !== null;
+  }
 
   start(ch: Channel): void {
     this.channel = ch;

@@ -19,6 +19,7 @@ export interface Config {
   socketMode: number;
   workers: number;
   threads: number;
+  pipeline: boolean;
   gracefulTimeout: number;
   bootTimeout: number;
   limitRequestLine: number;
@@ -213,6 +214,7 @@ function valueName(s: Setting): string {
 
 function defaultText(s: Setting): string {
   if (Array.isArray(s.default) || s.default === '' || s.default === false) return '';
+  if (s.default === true) return 'on';
   if (s.kind === 'mode') return (s.default as number).toString(8);
   if (s.kind === 'seconds') return `${String(s.default)}s`;
   if (s.kind === 'int' && s.default === 0) return '';

@@ -48,6 +48,8 @@ export const settings: readonly Setting[] = [
     doc: 'Number of Python worker processes (default: number of CPUs).', peer: 'gunicorn --workers, uWSGI --processes' }),
   setting({ key: 'threads', flag: '--threads', kind: 'int', default: 1, min: 1, section: 'workers',
     doc: 'Threads per worker; each serves one request at a time.', peer: 'gunicorn --threads, uWSGI --threads' }),
+  setting({ key: 'pipeline', flag: '--pipeline', kind: 'bool', default: true, section: 'workers',
+    doc: 'When every worker is busy, give each one its next request ahead of time (one at most), so it never idles waiting for the gateway; a slow request can then delay the one queued behind it. Off (--pipeline=false): requests wait in the gateway until a worker is free.' }),
   setting({ key: 'gracefulTimeout', flag: '--graceful-timeout', kind: 'seconds', default: 30, section: 'workers',
     doc: 'On SIGTERM/SIGINT, how long in-flight requests may take to finish before the workers are killed.',
     peer: 'gunicorn --graceful-timeout' }),

@@ -1,6 +1,8 @@
 // One request channel: a private socketpair between the gateway and one worker
-// thread. It carries one request at a time; the Exchange it is lent to receives
+// thread. It runs one request at a time; the Exchange it is lent to receives
 // every frame until the response ends, then the channel goes back to the pool.
+// Under saturation the pool may write one more whole request ahead (`next`), so
+// the worker finds it buffered instead of sleeping until the gateway answers.
 
 import type { Socket } from 'node:net';
 import { FrameReader, badFrame } from './frame.js';
@@ -14,6 +16,8 @@ export interface Exchange {
   onFrame(type: number, payload: Buffer): void;
   /** The worker died or broke the protocol. */
   onLost(err: WorkerError): void;
+  /** The whole request is one frame (no streamed body), so it may be written ahead of time. */
+  readonly pipelinable: boolean;
 }
 
 export interface ChannelOwner {
@@ -24,12 +28,18 @@ export interface ChannelOwner {
   served: number;
   /** The exchange finished; the channel may take the next request. */
   channelOnFree(channel: Channel): void;
+  /** The exchange finished and the one written ahead took its place. */
+  channelOnAdvance(channel: Channel): void;
+  /** The worker was lost with a request written ahead that it never started. */
+  channelOnOrphan(exchange: Exchange): void;
   /** The worker sent something out of protocol; it must be replaced. */
   channelOnBroken(channel: Channel, err: WorkerError): void;
 }
 
 export class Channel {
   exchange: Exchange | null = null;
+  /** Written ahead while `exchange` runs; it becomes `exchange` when that one ends. */
+  next: Exchange | null = null;
   private readonly reader: FrameReader;
   private lost = false;
 
@@ -54,7 +64,8 @@ export class Channel {
   }
 
   begin(exchange: Exchange): void {
-    this.exchange = exchange;
+    if (this.exchange === null) this.exchange = exchange;
+    else this.next = exchange;
     exchange.start(this);
   }
 
@@ -64,8 +75,15 @@ export class Channel {
 
   /** Called by the exchange when both ends have finished the request. */
   free(): void {
-    this.exchange = null;
     if (this.socket.isPaused()) this.socket.resume();
+    const next = this.next;
+    if (next !== null) {
+      this.exchange = next;
+      this.next = null;
+      if (!this.lost) this.owner.channelOnAdvance(this);
+      return;
+    }
+    this.exchange = null;
     if (!this.lost) this.owner.channelOnFree(this);
   }
 
@@ -74,9 +92,13 @@ export class Channel {
     if (this.lost) return;
     this.lost = true;
     const ex = this.exchange;
+    const next = this.next;
     this.exchange = null;
+    this.next = null;
     this.socket.destroy();
     if (ex) ex.onLost(err);
+    // the worker serves a channel in order, so a request written ahead never started
+    if (next) this.owner.channelOnOrphan(next);
   }
 
   get isLost(): boolean {

@@ -10,6 +10,8 @@ import { WorkerProcess, type WorkerOptions } from './worker.js';
 export interface PoolOptions extends WorkerOptions {
   workers: number;
   bootTimeout: number; // seconds
+  /** When every channel is busy, write one whole request ahead on a channel. */
+  pipeline: boolean;
 }
 
 const MAX_BACKOFF_MS = 30_000;
@@ -54,7 +56,7 @@ export class Pool {
 
   /** Run `exchange` on an idle channel now, or when one frees up. */
   submit(exchange: Exchange): void {
-    const ch = this.takeIdle();
+    const ch = this.takeIdle() ?? (exchange.pipelinable ? this.takeAhead() : null);
     if (ch) this.lend(ch, exchange);
     else this.queue.push(exchange);
   }
@@ -89,6 +91,8 @@ export class Pool {
 
   private takeIdle(): Channel | null {
     const idle = this.idle;
+    // a dying worker's channels leave the list when its exit is handled; skip them until then
+    for (let i = idle.length - 1; i >= 0; i--) if (idle[i]!.isLost) idle.splice(i, 1);
     if (idle.length === 0) return null;
     // least busy worker first; with one thread per worker every idle channel ties
     let best = 0;
@@ -104,6 +108,22 @@ export class Pool {
     idle[best] = idle[idle.length - 1]!;
     idle.pop();
     return ch;
+  }
+
+  /** A busy channel that may take a request ahead: pipelining on, nothing ahead yet, least busy worker. */
+  private takeAhead(): Channel | null {
+    if (!this.options.pipeline) return null;
+    let best: Channel | null = null;
+    for (const w of this.workers) {
+      if (w.state !== 'ready' || (best !== null && w.busy >= best.owner.busy)) continue;
+      for (const ch of w.channels) {
+        if (ch.next === null && ch.exchange !== null && ch.exchange.pipelinable && !ch.isLost) {
+          best = ch;
+          break;
+        }
+      }
+    }
+    return best;
   }
 
   private lend(ch: Channel, exchange: Exchange): void {
@@ -146,6 +166,20 @@ export class Pool {
     const ex = this.nextQueued();
     if (ex) this.lend(ch, ex);
     else this.idle.push(ch);
+  }
+
+  channelOnAdvance(w: WorkerProcess, ch: Channel): void {
+    if (w.state !== 'ready' || !this.options.pipeline) return;
+    const head = this.queueHead < this.queue.length ? this.queue[this.queueHead]! : null;
+    if (head !== null && head.pipelinable && ch.exchange!.pipelinable) this.lend(ch, this.nextQueued()!);
+  }
+
+  channelOnOrphan(_w: WorkerProcess, ex: Exchange): void {
+    // never started: first in line again
+    if (this.queueHead > 0) this.queue[--this.queueHead] = ex;
+    else this.queue.unshift(ex);
+    const ch = this.takeIdle();
+    if (ch) this.lend(ch, this.nextQueued()!);
   }
 
   workerOnBroken(w: WorkerProcess, err: WorkerError): void {

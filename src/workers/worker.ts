@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import type { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { WorkerError, codes } from '../errors.js';
-import { Channel, type ChannelOwner } from './channel.js';
+import { Channel, type ChannelOwner, type Exchange } from './channel.js';
 import { FrameReader, T, frame } from './frame.js';
 
 export const WORKER_PY = fileURLToPath(new URL('../../../python/worker.py', import.meta.url));
@@ -27,6 +27,8 @@ export interface WorkerHooks {
   workerOnBootError(w: WorkerProcess, err: WorkerError): void;
   workerOnExit(w: WorkerProcess, code: number | null, signal: NodeJS.Signals | null): void;
   channelOnFree(w: WorkerProcess, ch: Channel): void;
+  channelOnAdvance(w: WorkerProcess, ch: Channel): void;
+  channelOnOrphan(w: WorkerProcess, ex: Exchange): void;
   workerOnBroken(w: WorkerProcess, err: WorkerError): void;
 }
 
@@ -114,6 +116,17 @@ export class WorkerProcess implements ChannelOwner {
   channelOnFree(ch: Channel): void {
     this.busy--;
     this.hooks.channelOnFree(this, ch);
+  }
+
+  channelOnAdvance(ch: Channel): void {
+    this.busy--;
+    this.hooks.channelOnAdvance(this, ch);
+  }
+
+  channelOnOrphan(ex: Exchange): void {
+    this.busy--;
+    this.served--;
+    this.hooks.channelOnOrphan(this, ex);
   }
 
   channelOnBroken(_ch: Channel, err: WorkerError): void {

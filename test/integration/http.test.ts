@@ -141,12 +141,13 @@ describe('HTTP/1.1 with --validate', () => {
   });
 
   test('a response of unknown length is chunked for HTTP/1.1 and close-delimited for HTTP/1.0', async () => {
-    const r11 = await rawRequest(srv.port, get('/generator'));
+    const r11 = await rawRequest(srv.port, get('/slow-generator'));
     assert.equal(r11.headers.get('transfer-encoding'), 'chunked');
-    assert.equal(r11.body.toString(), 'part0;part1;part2;part3;part4;');
-    const r10 = await rawRequest(srv.port, 'GET /generator HTTP/1.0\r\n\r\n');
+    assert.equal(r11.body.toString(), 'slow0;slow1;slow2;');
+    const r10 = await rawRequest(srv.port, 'GET /slow-generator HTTP/1.0\r\n\r\n');
     assert.equal(r10.headers.get('transfer-encoding'), undefined);
-    assert.equal(r10.body.toString(), 'part0;part1;part2;part3;part4;');
+    assert.equal(r10.headers.get('content-length'), undefined);
+    assert.equal(r10.body.toString(), 'slow0;slow1;slow2;');
     assert.equal(r10.closed, true);
   });
 
@@ -347,4 +348,44 @@ describe('hostile requests never reach the app', () => {
       assert.equal(closed, true);
     });
   }
+});
+
+describe('requests written ahead to a busy worker (--pipeline)', () => {
+  let srv: Server;
+  before(async () => {
+    srv = await startServer('pep3333:application', { args: ['--workers', '1'] });
+  });
+  after(async () => {
+    assert.equal(await srv.stop(), 0);
+  });
+
+  test('a mix of response shapes queued behind each other on one worker all come back right', async () => {
+    const shapes = [
+      ['/file?3', (t: string) => t.length === 100_000 - 3 && t.startsWith('3456')],
+      ['/generator', (t: string) => t === 'part0;part1;part2;part3;part4;'],
+      ['/sized?7', (t: string) => t === 'sssssss'],
+      ['/write', (t: string) => t === 'one,two,three'],
+      ['/error-before', (t: string) => t === 'Internal Server Error\n'],
+    ] as const;
+    const all = await Promise.all(
+      Array.from({ length: 40 }, async (_, i) => {
+        const [path, ok] = shapes[i % shapes.length]!;
+        const res = await fetch(`${srv.url}${path}`);
+        return { path, ok: ok(await res.text()) };
+      }),
+    );
+    assert.deepEqual(all.filter((r) => !r.ok), []);
+    const echoes = await Promise.all(Array.from({ length: 20 }, (_, i) => fetch(`${srv.url}/echo`, { method: 'POST', body: `body ${i}` }).then((r) => r.text())));
+    assert.deepEqual(echoes, Array.from({ length: 20 }, (_, i) => `body ${i}`));
+  });
+
+  test('a request written ahead to a worker that dies is served by the next worker, not failed', async () => {
+    const dying = fetch(`${srv.url}/die-later?0.4`);
+    await new Promise((r) => setTimeout(r, 100));
+    const behind = fetch(`${srv.url}/sized?4`);
+    assert.equal((await dying).status, 502);
+    const res = await behind;
+    assert.equal(res.status, 200);
+    assert.equal(await res.text(), 'ssss');
+  });
 });
