@@ -224,6 +224,8 @@ class Connection {
     const backlog = this.parser.bufferedBytes + (this.input ? this.input.queuedBytes : 0);
     if (this.phase === Phase.App && backlog > this.listener.options.bufferRequestBody && !this.socket.isPaused()) {
       this.socket.pause();
+      // we are the ones holding the upload back: its idle clock stops until we read again
+      if (this.deadlineKind === Deadline.Body) this.setDeadline(Deadline.None, 0);
     }
   }
 
@@ -307,7 +309,10 @@ class Connection {
   }
 
   private inputOnDrain(): void {
-    if (this.socket.isPaused() && this.phase !== Phase.Closed) this.socket.resume();
+    if (this.socket.isPaused() && this.phase !== Phase.Closed) {
+      if (!this.bodyDone) this.setDeadline(Deadline.Body, this.listener.options.bodyTimeout);
+      this.socket.resume();
+    }
   }
 
   // --- calling the app ---

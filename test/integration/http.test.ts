@@ -270,6 +270,12 @@ describe('HTTP/1.1 without the validator', () => {
     assert.ok(Date.now() - started < 4000);
   });
 
+  test('an app that reads its upload slowly is not mistaken for a stalled client (--body-timeout 1)', async () => {
+    const res = await fetch(`${srv.url}/slow-read?1.5`, { method: 'POST', body: Buffer.alloc(3 << 20, 1) });
+    assert.equal(res.status, 200);
+    assert.deepEqual(await res.json(), { read: 3 << 20 });
+  });
+
   test('an idle keep-alive connection is closed after --keepalive-timeout', async () => {
     const started = Date.now();
     const { bytes, closed } = await exchange(srv.port, 'GET /sized?1 HTTP/1.1\r\nHost: x\r\n\r\n', { idleMs: 5000 });
