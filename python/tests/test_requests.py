@@ -44,7 +44,8 @@ def test_environ_contents_and_types(spawn):
     assert env["wsgi.multiprocess"] == ["bool", True]
     assert env["wsgi.run_once"] == ["bool", False]
     assert env["wsgi.input_terminated"] == ["bool", True]
-    assert env["wsgi.input"][0] == "Input"
+    assert env["wsgi.input"][0] == "EmptyInput"  # no body; one in REQUEST: BytesIO; streamed: Input
+    assert w.get("/environ", body=b"x").json()["wsgi.input"][0] == "BytesIO"
     assert env["wsgi.errors"][0] == "ErrorStream"
     assert env["wsgi.file_wrapper"][0] == "type"
     assert "CONTENT_LENGTH" not in env
@@ -182,6 +183,30 @@ def test_generator_sends_chunks_as_produced(w):
     assert (r.status, r.body, r.kinds) == ("201 Created", b"late", ["RESPONSE", "END"])
 
 
+def test_final_block_goes_with_the_end(w):
+    """A block that completes Content-Length, or the last of a list iterator, travels with the
+    end of the response (one frame, one send), not as RESPONSE then END."""
+    r = w.get("/gen_cl", query="blocks=abcd")
+    assert (r.kinds, r.body, r.header("Content-Length")) == (["RESPONSE"], b"abcd", "4")
+    r = w.get("/gen_cl", query="blocks=ab,,cd")
+    assert (r.kinds, r.body) == (["RESPONSE", "DATA", "END"], b"abcd")
+    r = w.get("/gen_cl", query="blocks=ab,cd&cl=2")  # more than declared: sent as is
+    assert (r.kinds, r.body) == (["RESPONSE", "DATA", "END"], b"abcd")
+    r = w.get("/gen_cl", query="blocks=ab,cd&cl=9")  # less: nothing is known to be final
+    assert (r.kinds, r.body) == (["RESPONSE", "DATA", "END"], b"abcd")
+    r = w.get("/list_backed")  # iterates a list [b"x", b"", b"yz"]: no app code runs to find the end
+    assert (r.kinds, r.body) == (["RESPONSE", "LOG", "DATA", "END"], b"xyz")  # close() logs before the end
+    r = w.get("/list_backed", query="one=1")
+    assert (r.kinds, r.body, r.logs) == (["LOG", "RESPONSE"], b"xyz", [(40, "close() called")])
+
+
+def test_held_final_block_is_committed(w):
+    """start_response(exc_info) after the final block was held must not mix two heads' bodies."""
+    r = w.get("/gen_cl", query="blocks=ab&fail=1")
+    assert r.status == "500 Internal Server Error" and r.body == b"Internal Server Error\n"
+    assert "failed after the body" in r.log_text
+
+
 @pytest.mark.parametrize("path, status", [("/empty", "204 No Content"), ("/empty_gen", "200 OK")])
 def test_empty_body(w, path, status):
     r = w.get(path)
@@ -261,7 +286,7 @@ def test_start_response_validation(w):
     for name in ("status_bytes", "headers_tuple", "header_list_item", "header_bytes"):
         assert out[name][0] == "AssertionError", (name, out[name])
     for name in ("status_no_reason", "status_letters", "status_crlf", "header_name_space", "header_name_colon",
-                 "value_lf", "value_nul", "value_del", "value_not_latin1", "hop_connection", "hop_te", "hop_upgrade"):
+                 "value_lf", "value_nul", "value_nul_pair", "status_nul_pair", "value_del", "value_not_latin1", "hop_connection", "hop_te", "hop_upgrade"):
         assert out[name][0] == "ValueError", (name, out[name])
     assert "hop-by-hop" in out["hop_upgrade"][1]
     assert r.headers == [("X-Tab", "a\tb"), ("X-Latin", "caf\xe9")]

@@ -191,6 +191,8 @@ BAD_CALLS = {
     "header_name_colon": ("200 OK", [("Bad:", "x")]),
     "value_lf": ("200 OK", [("A", "x\ny")]),
     "value_nul": ("200 OK", [("A", "x\0y")]),
+    "value_nul_pair": ("200 OK", [("A", "x\0Set-Cookie\0evil")]),  # would smuggle in a header
+    "status_nul_pair": ("200 OK\0Set-Cookie\0evil", []),
     "value_del": ("200 OK", [("A", "x\x7fy")]),
     "value_not_latin1": ("200 OK", [("A", "snow \u2603")]),
     "hop_connection": ("200 OK", [("Connection", "close")]),
@@ -210,6 +212,40 @@ def badcalls(environ, start_response):
             out[name] = "accepted"
     start_response("200 OK", [("X-Tab", "a\tb"), ("X-Latin", "caf\xe9")])
     return [json.dumps(out).encode()]
+
+
+def gen_cl(environ, start_response):
+    """A generator that declares its Content-Length, like Flask/Werkzeug: ?blocks=ab,cd&cl=N"""
+    qs = dict(p.split("=", 1) for p in environ.get("QUERY_STRING", "").split("&") if "=" in p)
+    blocks = qs.get("blocks", "abcd").split(",")
+    start_response("200 OK", [("Content-Type", "text/plain"),
+                              ("Content-Length", qs.get("cl", str(sum(map(len, blocks)))))])
+    for block in blocks:
+        yield block.encode()
+    if "fail" in qs:
+        try:
+            raise RuntimeError("failed after the body")
+        except RuntimeError:
+            start_response("500 Oops", list(TEXT), sys.exc_info())  # too late: re-raises
+            yield b"oops"
+
+
+class ListBacked:
+    """A Django-style response: iterates over a list it holds, has close()."""
+
+    def __init__(self, environ, chunks):
+        self.environ, self.chunks = environ, chunks
+
+    def __iter__(self):
+        return iter(self.chunks)
+
+    def close(self):
+        self.environ["wsgi.errors"].write("close() called\n")
+
+
+def list_backed(environ, start_response):
+    start_response("200 OK", list(TEXT))
+    return ListBacked(environ, [b"", b"xyz"] if environ.get("QUERY_STRING") else [b"x", b"", b"yz"])
 
 
 def nonbytes(environ, start_response):
@@ -349,7 +385,7 @@ ROUTES = {
     "/badcalls": badcalls, "/nonbytes": nonbytes, "/nonbytes_gen": nonbytes_gen, "/nostart": nostart,
     "/close_ok": close_ok, "/close_fail_early": close_fail_early, "/close_fail_late": close_fail_late,
     "/close_raises": close_raises, "/errors": errors_app, "/file": file_app, "/file_bytesio": file_bytesio,
-    "/sleep": sleep_app, "/big": big, "/pid": pid, "/write_str": write_str, "/errors_thread": errors_thread,
+    "/gen_cl": gen_cl, "/list_backed": list_backed, "/sleep": sleep_app, "/big": big, "/pid": pid, "/write_str": write_str, "/errors_thread": errors_thread,
 }
 
 
