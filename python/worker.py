@@ -12,7 +12,6 @@ The request path follows wsgiref.handlers.BaseHandler (run, start_response, fini
 handle_error). Hot path: one recv into a reusable buffer, one send of one frame (see handle_request).
 """
 
-import argparse
 import atexit
 import gc
 import importlib
@@ -20,7 +19,6 @@ import importlib.machinery
 import importlib.util
 import io
 from io import BytesIO
-import json
 import os
 import re
 import signal
@@ -29,7 +27,6 @@ import stat
 import struct
 import sys
 import threading
-import traceback
 
 # Frame types and layouts (docs/worker-protocol.md)
 MAX_PAYLOAD = 0x01000000
@@ -628,6 +625,7 @@ class Request:
     def handle_error(self, env):
         """LOG the traceback, then a 500 if the head was not sent yet, else ABORT."""
         uri = env.get("REQUEST_URI") or env.get("SCRIPT_NAME", "") + env.get("PATH_INFO", "")
+        import traceback  # loaded on the first error only: it costs every worker ~1.5 MiB
         text = "Error handling request %s %s\n%s" % (env.get("REQUEST_METHOD", "?"), uri,
                                                       traceback.format_exc().rstrip("\n"))
         frames = self.ch.errors.take() + log_frame(text) + (ABORT_FRAME if self.head_sent else ERROR_500)
@@ -691,6 +689,7 @@ class Worker:
         except ChannelClosed:
             pass
         except BaseException:
+            import traceback
             sys.stderr.write("warpipe worker %d: internal error\n%s" % (os.getpid(), traceback.format_exc()))
             sys.stderr.flush()
             os._exit(70)
@@ -779,23 +778,31 @@ class BootError(Exception):
     pass
 
 
-class ArgumentParser(argparse.ArgumentParser):
-    def error(self, message):
-        raise BootError("%s (usage: worker.py APP_SPEC --threads T [--validate])" % message)
-
-
-def positive(text):
-    if not text.isdigit() or int(text) < 1:
-        raise ValueError(text)
-    return int(text)
+class Args:
+    spec, threads, validate = None, 1, False
 
 
 def parse_args(argv):
-    parser = ArgumentParser(prog="worker.py", add_help=False)
-    parser.add_argument("spec")
-    parser.add_argument("--threads", type=positive, default=1)
-    parser.add_argument("--validate", action="store_true")
-    return parser.parse_args(argv)
+    """APP_SPEC --threads T [--validate]. Only the gateway calls us, so no argparse: it alone
+    would cost every worker ~1 MiB of memory."""
+    args, rest = Args(), list(argv)
+    while rest:
+        arg = rest.pop(0)
+        if arg == "--validate":
+            args.validate = True
+        elif arg == "--threads":
+            value = rest.pop(0) if rest else ""
+            if not value.isdigit() or int(value) < 1:
+                raise BootError("--threads needs a positive whole number, got %r "
+                                "(usage: worker.py APP_SPEC --threads T [--validate])" % value)
+            args.threads = int(value)
+        elif not arg.startswith("-") and args.spec is None:
+            args.spec = arg
+        else:
+            raise BootError("bad argument %r (usage: worker.py APP_SPEC --threads T [--validate])" % arg)
+    if args.spec is None:
+        raise BootError("no APP_SPEC (usage: worker.py APP_SPEC --threads T [--validate])")
+    return args
 
 
 def open_channel(fd, tick=False):
@@ -892,6 +899,7 @@ def boot_failed(ctl, message):
     """BOOT_ERROR on fd 3 (or stderr): a one-line message, then the traceback; exit 3."""
     text = "Failed to load application %s\n" % message
     if sys.exc_info()[0] is not None:
+        import traceback
         text += "\n" + traceback.format_exc()
     data = text.encode("utf-8", "backslashreplace")[:MAX_PAYLOAD]
     try:
@@ -939,8 +947,7 @@ def main(argv):
     worker = Worker(ctl, channels, app, template)
     for i, ch in enumerate(channels):
         threading.Thread(target=worker.serve, args=(ch,), name="warpipe-%d" % i, daemon=True).start()
-    ready = json.dumps({"pid": os.getpid(), "python": "%d.%d.%d" % sys.version_info[:3],
-                        "threads": args.threads}, separators=(",", ":")).encode()
+    ready = b'{"pid":%d,"python":"%d.%d.%d","threads":%d}' % ((os.getpid(),) + sys.version_info[:3] + (args.threads,))
     try:
         ctl.send(HDR.pack(len(ready), READY) + ready)
     except ChannelClosed:

@@ -97,7 +97,7 @@ def test_boot_error(booting, spec, fragment):
 def test_bad_arguments(spawn):
     w = spawn(args=["testapp", "--threads", "zero"], wait_ready=False)
     text = w.boot_error()
-    assert "argument --threads: invalid positive value: 'zero'" in text and "usage: worker.py APP_SPEC" in text
+    assert "--threads needs a positive whole number, got 'zero'" in text and "usage: worker.py APP_SPEC" in text
     assert w.wait() == 3
 
 
