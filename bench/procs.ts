@@ -3,9 +3,10 @@
 // the bench started, by pid, even on Ctrl-C or error.
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 
 /** One process to start: what a server entry returns. */
@@ -14,6 +15,8 @@ export interface Launch {
   args: string[];
   cwd?: string;
   env?: Record<string, string>;
+  /** how `stop` asks it to exit (default SIGTERM) */
+  stopSignal?: NodeJS.Signals;
 }
 
 /** Fields of /proc/PID/stat that the bench reads (all CPU times in clock ticks). */
@@ -124,22 +127,27 @@ export function httpGet(port: number, path: string, timeoutMs: number): Promise<
   });
 }
 
-/** A started process with the last few KiB of its output kept for error messages. */
+/** A started process with the first and last few KiB of its output kept (startup lines, error messages). */
 export class Proc {
   readonly child: ChildProcess;
   readonly pid: number;
+  readonly stopSignal: NodeJS.Signals;
+  private head = '';
   private tail = '';
   exit: { code: number | null; signal: NodeJS.Signals | null } | null = null;
   readonly exited: Promise<void>;
 
   constructor(launch: Launch, keepOutput = 8192) {
+    this.stopSignal = launch.stopSignal ?? 'SIGTERM';
     this.child = spawn(launch.cmd, launch.args, {
       cwd: launch.cwd,
       env: { ...process.env, ...launch.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const keep = (chunk: Buffer): void => {
-      this.tail = (this.tail + chunk.toString('utf8')).slice(-keepOutput);
+      const text = chunk.toString('utf8');
+      if (this.head.length < keepOutput) this.head += text.slice(0, keepOutput - this.head.length);
+      this.tail = (this.tail + text).slice(-keepOutput);
     };
     this.child.stdout?.on('data', keep);
     this.child.stderr?.on('data', keep);
@@ -160,8 +168,14 @@ export class Proc {
     void this.exited.then(() => started.delete(this));
   }
 
+  /** the last `keepOutput` characters of stdout+stderr */
   get output(): string {
     return this.tail;
+  }
+
+  /** the first `keepOutput` characters of stdout+stderr (what it said while starting) */
+  get startOutput(): string {
+    return this.head;
   }
 
   /** Last non-empty lines of output, for a one-line error message. */
@@ -187,7 +201,7 @@ function signalTree(roots: readonly number[], signal: NodeJS.Signals): Stat[] {
 }
 
 /**
- * Stop processes by pid: SIGTERM to the roots (servers drain and take their
+ * Stop processes by pid: SIGTERM (or their own stopSignal) to the roots (servers drain and take their
  * workers down), then after `graceMs` SIGKILL whatever is left of the trees
  * as they were when asked to stop (checked by start time against pid reuse).
  */
@@ -197,7 +211,7 @@ export async function stop(procs: readonly Proc[], graceMs = 5000): Promise<void
   const members = tree(live.map((p) => p.pid));
   for (const p of live) {
     try {
-      process.kill(p.pid, 'SIGTERM');
+      process.kill(p.pid, p.stopSignal);
     } catch {
       /* gone */
     }
@@ -258,4 +272,45 @@ export async function waitQuiet(minMs = 1500, maxMs = 10_000): Promise<void> {
     await sleep(500);
     if (machineBusySeconds() - b0 < 0.075) return;
   }
+}
+
+/** VmRSS and VmHWM (peak RSS) of a live process from /proc/PID/status, in MiB; null if it is gone. */
+export function memoryMiB(pid: number): { rss: number; hwm: number } | null {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? NaN);
+    return { rss: kb('VmRSS') / 1024, hwm: kb('VmHWM') / 1024 };
+  } catch {
+    return null;
+  }
+}
+
+/** Live direct children of `pid`. */
+export function childrenOf(pid: number): number[] {
+  return allStats()
+    .filter((s) => s.ppid === pid)
+    .map((s) => s.pid);
+}
+
+/** The executable name of a live process (/proc/PID/comm), or '' if it is gone. */
+export function commOf(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return '';
+  }
+}
+
+const tempDirs: string[] = [];
+
+/** A new private temp dir, removed when the bench exits (even on Ctrl-C), or earlier by `removeTempDir`. */
+export function tempDir(prefix: string): string {
+  if (tempDirs.length === 0) process.once('exit', () => tempDirs.forEach(removeTempDir));
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  tempDirs.push(dir);
+  return dir;
+}
+
+export function removeTempDir(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
 }

@@ -1,10 +1,12 @@
 // Presentation: the machine description, the per-scenario Markdown tables
 // (printed to stdout and written into docs/benchmarks.md with the how-to and
-// method text), and the lead's targets checked against the same run.
+// method text), a hand-written SVG chart, the headline ratios and the lead's
+// targets checked against the same run.
 
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { availableParallelism, release } from 'node:os';
+import type { HolderStats } from './holders.js';
 import type { Scenario } from './scenarios.js';
 import { pythonVersion, uwsgiCommon, type Server } from './servers.js';
 import type { WrkResult } from './wrk.js';
@@ -19,6 +21,15 @@ export interface Measured {
   otherCpu: number;
   /** fresh-connection probe: ms to the first answer bytes, null if none within the wait */
   probeMs: number | null;
+  /** the process facing the clients: largest VmRSS sampled during the run, and VmHWM after it (MiB) */
+  front: { rssMax: number; hwm: number } | null;
+  /** the largest worker: VmRSS right after the run and VmHWM (MiB) */
+  workers: { count: number; rss: number; hwm: number } | null;
+  /** the held slowloris / idle connections */
+  holders?: HolderStats & { heldAtStart: number };
+  /** measured seconds asked of wrk, and its connections */
+  duration: number;
+  connections: number;
 }
 
 export interface Row {
@@ -33,22 +44,61 @@ export interface ScenarioResult {
 }
 
 export interface Settings {
-  duration: number;
+  /** --duration, when given (else each scenario's own) */
+  duration: number | undefined;
   warmup: number;
   connections: number;
   threads: number;
   command: string;
+  /** wall time of the whole invocation */
+  minutes: number;
+  /** re-runs of disturbed runs, and the minutes they took */
+  reruns: number;
+  rerunMinutes: number;
 }
 
-/** The numbers the lead judges warpipe by: warpipe's req/s ÷ the peer's, in this scenario. */
-export const targets = [
-  { scenario: 'hello', peer: 'uwsgi-http', min: 1 },
-  { scenario: 'hello', peer: 'gunicorn-sync', min: 2 },
-];
+/** The worker-overhead baseline: RSS of a bare interpreter that imported the hello app. */
+export interface Memory {
+  python: string;
+  bareRss: number | null;
+}
 
 const BASE = 'warpipe';
+/** A run during which the rest of the machine used more than this many cores is disturbed: re-run, and flagged if kept. */
+export const NOISY_CORES = 0.25;
+const otherCores = (m: Measured): number => m.otherCpu / m.wrk.seconds;
+const MiB = 1024 * 1024;
+/** how the headline and chart name the servers */
+const LABEL: Record<string, string> = {
+  warpipe: 'warpipe',
+  'gunicorn-sync': 'gunicorn sync',
+  'gunicorn-gthread': 'gunicorn gthread',
+  'uwsgi-http11': 'uWSGI --http11-socket',
+  'uwsgi-http': 'uWSGI --http router',
+  'nginx-uwsgi': 'nginx + uWSGI',
+  waitress: 'waitress',
+};
+const label = (server: string): string => LABEL[server] ?? server;
 
 const cpuPerRequestUs = (m: Measured): number => (m.wrk.requests > 0 ? (m.serverCpu * 1e6) / m.wrk.requests : NaN);
+const errorCount = (m: Measured): number => Object.values(m.wrk.errors).reduce((a, n) => a + n, 0);
+
+/** req/s, or MiB/s for a scenario with `bytesPerRequest`. */
+function throughput(s: Scenario, m: Measured): number {
+  return s.bytesPerRequest ? (m.wrk.rps * s.bytesPerRequest) / MiB : m.wrk.rps;
+}
+const unit = (s: Scenario): string => (s.bytesPerRequest ? 'MiB/s' : 'req/s');
+
+function find(results: readonly ScenarioResult[], scenario: string, server: string): Measured | undefined {
+  return results.find((r) => r.scenario.name === scenario)?.rows.find((r) => r.server === server)?.measured;
+}
+
+/** A server's req/s in a baseline'd scenario over its req/s in the baseline scenario of the same invocation. */
+function ofPlain(results: readonly ScenarioResult[], s: Scenario, server: string): number | null {
+  const m = find(results, s.name, server);
+  const plain = s.baseline ? find(results, s.baseline, server) : undefined;
+  return m && plain && plain.wrk.rps > 0 ? m.wrk.rps / plain.wrk.rps : null;
+}
 
 /** First line of a command's output; null if it cannot run (or, with `mustSucceed`, fails). */
 function firstLine(cmd: string, args: string[], mustSucceed = false): string | null {
@@ -83,138 +133,469 @@ function errorsCell(e: WrkResult['errors']): string {
 }
 
 const fixed = (n: number, digits: number): string => (Number.isFinite(n) ? n.toFixed(digits) : '—');
+const times = (n: number): string => (Number.isFinite(n) ? `${n.toFixed(2)}x` : '—');
+const whole = (n: number): string => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '—');
+
+/** The load a scenario's runs got, from a measured row (what was actually run). */
+function loadLine(result: ScenarioResult, settings: Settings): string {
+  const m = result.rows.find((r) => r.measured)?.measured;
+  if (!m) return '';
+  const s = result.scenario;
+  const parts = [
+    `wrk -c ${m.connections}`,
+    `${m.duration} s after ${settings.warmup} s of warm-up`,
+    `timeout ${s.timeout ?? 2} s`,
+  ];
+  if (s.holders) {
+    parts.push(
+      `${s.holders.count} ${s.holders.kind === 'idle' ? 'idle keep-alive' : 'slowloris'} connections held by the bench from before the warm-up to the end`,
+    );
+  }
+  return `Load: ${parts.join(', ')}.`;
+}
 
 /** One Markdown table per scenario, columns padded so it reads in a terminal too. */
-export function table(result: ScenarioResult): string {
+export function table(result: ScenarioResult, results: readonly ScenarioResult[]): string {
+  const s = result.scenario;
   const base = result.rows.find((r) => r.server === BASE)?.measured;
+  const u = unit(s);
   const head = [
-    'server', 'req/s', 'p99 ms', 'CPU µs/req', 'server cores', 'errors', 'fresh conn ms',
-    'warpipe ÷ peer req/s', 'warpipe ÷ peer CPU/req', 'wrk / other cores',
+    'server', u,
+    ...(s.baseline ? [`÷ plain ${s.baseline}`] : []),
+    'p99 ms', 'CPU µs/req', 'server cores', 'errors', 'fresh conn ms',
+    ...(s.holders ? ['held: min open / replaced'] : []),
+    'front RSS MiB: run max / peak', 'worker RSS MiB: end / peak',
+    `warpipe ÷ peer ${u}`, 'warpipe ÷ peer CPU/req', 'wrk / other cores',
   ];
   const rows = result.rows.map((r): string[] => {
     const m = r.measured;
-    if (!m) return [r.server, `failed: ${r.failed ?? '?'}`, '', '', '', '', '', '', '', ''];
+    if (!m) return [r.server, `failed: ${r.failed ?? '?'}`, ...head.slice(2).map(() => '')];
     const peer = base && r.server !== BASE;
+    const plain = ofPlain(results, s, r.server);
+    const h = m.holders;
     return [
       r.server,
-      fixed(m.wrk.rps, 0),
+      s.bytesPerRequest ? fixed(throughput(s, m), 1) : fixed(m.wrk.rps, 0),
+      ...(s.baseline ? [plain === null ? '—' : `${fixed(plain, 2)}`] : []),
       fixed(m.wrk.p99ms, 2),
       fixed(cpuPerRequestUs(m), 0),
       fixed(m.serverCpu / m.wrk.seconds, 2),
       errorsCell(m.wrk.errors),
       m.probeMs === null ? 'starved' : fixed(m.probeMs, 1),
-      peer ? `${fixed(base.wrk.rps / m.wrk.rps, 2)}x` : '—',
-      peer ? `${fixed(cpuPerRequestUs(base) / cpuPerRequestUs(m), 2)}x` : '—',
+      ...(h ? [`${h.minOpen}/${h.count} / ${h.replaced}`] : []),
+      m.front ? `${fixed(m.front.rssMax, 1)} / ${fixed(m.front.hwm, 1)}` : '— (workers)',
+      m.workers ? `${fixed(m.workers.rss, 1)} / ${fixed(m.workers.hwm, 1)}` : '—',
+      peer ? times(base.wrk.rps / m.wrk.rps) : '—',
+      peer ? times(cpuPerRequestUs(base) / cpuPerRequestUs(m)) : '—',
       `${fixed(m.wrkCpu / m.wrk.seconds, 2)} / ${fixed(m.otherCpu / m.wrk.seconds, 2)}`,
     ];
   });
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const widths = head.map((hd, i) => Math.max(hd.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]): string => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
   return [line(head), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)].join('\n');
 }
 
+// ---------------------------------------------------------------------------
+// Targets: what the lead judges warpipe by, each met / NOT met with the numbers
+
+interface Verdict {
+  text: string;
+  met: boolean;
+  /** the runs it compares; a disturbed one is flagged */
+  runs: Measured[];
+}
+type Target = (results: readonly ScenarioResult[], memory: Memory | null) => Verdict | null;
+
+/** warpipe's throughput in `scenario` at least `min` times `peer`'s. */
+const faster = (scenario: string, peer: string, min = 1): Target => (results) => {
+  const r = results.find((x) => x.scenario.name === scenario);
+  const w = find(results, scenario, BASE);
+  const p = find(results, scenario, peer);
+  if (!r || !w || !p) return null;
+  const u = unit(r.scenario);
+  const ratio = throughput(r.scenario, w) / throughput(r.scenario, p);
+  return {
+    text: `${scenario}: warpipe ${fixed(throughput(r.scenario, w), r.scenario.bytesPerRequest ? 1 : 0)} ${u} ÷ ${peer} ${fixed(throughput(r.scenario, p), r.scenario.bytesPerRequest ? 1 : 0)} ${u} = ${times(ratio)} (target ≥ ${min}x)`,
+    met: ratio >= min,
+    runs: [w, p],
+  };
+};
+
+const cheaper = (scenario: string, peer: string): Target => (results) => {
+  const w = find(results, scenario, BASE);
+  const p = find(results, scenario, peer);
+  if (!w || !p) return null;
+  const a = cpuPerRequestUs(w);
+  const b = cpuPerRequestUs(p);
+  return { text: `${scenario}: warpipe ${fixed(a, 0)} CPU µs/req vs ${peer} ${fixed(b, 0)} (target ≤)`, met: a <= b, runs: [w, p] };
+};
+
+const keepsUp = (scenario: string, min = 0.9): Target => (results) => {
+  const r = results.find((x) => x.scenario.name === scenario);
+  const w = find(results, scenario, BASE);
+  if (!r || !w) return null;
+  const ratio = ofPlain(results, r.scenario, BASE);
+  if (ratio === null) return null;
+  const plain = find(results, r.scenario.baseline!, BASE)!;
+  return {
+    text: `${scenario}: warpipe ${fixed(w.wrk.rps, 0)} req/s = ${fixed(ratio, 2)} of its plain ${r.scenario.baseline} run (${fixed(plain.wrk.rps, 0)} req/s) (target ≥ ${min})`,
+    met: ratio >= min,
+    runs: [w, plain],
+  };
+};
+
+const noErrors = (scenario: string): Target => (results) => {
+  const w = find(results, scenario, BASE);
+  if (!w) return null;
+  return {
+    text: `${scenario}: warpipe ${errorsCell(w.wrk.errors)} errors, p99 ${fixed(w.wrk.p99ms, 2)} ms, ${fixed(w.wrk.rps, 0)} req/s (target: no errors)`,
+    met: errorCount(w) === 0,
+    runs: [w],
+  };
+};
+
+const gatewayRss = (maxMiB: number): Target => (results) => {
+  const w = find(results, 'hello', BASE);
+  if (!w?.front) return null;
+  return {
+    text: `gateway RSS under the hello load: node's VmRSS peaked at ${fixed(w.front.rssMax, 1)} MiB during the run (VmHWM ${fixed(w.front.hwm, 1)} MiB) (target ≤ ${maxMiB} MiB)`,
+    met: w.front.rssMax <= maxMiB,
+    runs: [w],
+  };
+};
+
+const workerOverhead = (maxMiB: number): Target => (results, memory) => {
+  const w = find(results, 'hello', BASE);
+  if (!w?.workers || memory?.bareRss == null) return null;
+  const over = w.workers.rss - memory.bareRss;
+  return {
+    text: `worker overhead: a warpipe worker's VmRSS after the hello run ${fixed(w.workers.rss, 1)} MiB − bare \`${memory.python}\` importing the same app ${fixed(memory.bareRss, 1)} MiB = ${fixed(over, 2)} MiB (target ≤ ${maxMiB} MiB)`,
+    met: over <= maxMiB,
+    runs: [w],
+  };
+};
+
+export const targets: Target[] = [
+  faster('hello', 'uwsgi-http11'),
+  cheaper('hello', 'uwsgi-http11'),
+  faster('flask', 'uwsgi-http11'),
+  faster('get10k', 'uwsgi-http11'),
+  faster('echo10k', 'uwsgi-http11'),
+  keepsUp('slowloris50'),
+  keepsUp('slowloris500'),
+  keepsUp('idle500'),
+  noErrors('conn1000'),
+  faster('down10m', 'uwsgi-http11'),
+  faster('down10m', 'uwsgi-http'),
+  faster('up10m', 'uwsgi-http11'),
+  faster('up10m', 'uwsgi-http'),
+  gatewayRss(80),
+  workerOverhead(5),
+];
+
 /** Lines saying whether the targets were met in this run (only those whose servers ran). */
-export function targetLines(results: readonly ScenarioResult[]): string[] {
+export function targetLines(results: readonly ScenarioResult[], memory: Memory | null): string[] {
+  return targets
+    .map((t) => t(results, memory))
+    .filter((v): v is Verdict => v !== null)
+    .map((v) => {
+      const noisy = Math.max(...v.runs.map(otherCores));
+      const flag = noisy > NOISY_CORES ? ` ⚠ a compared run was disturbed (other load ${noisy.toFixed(2)} cores)` : '';
+      return `- ${v.met ? 'met' : '**NOT met**'}: ${v.text}${flag}`;
+    });
+}
+
+// ---------------------------------------------------------------------------
+// Headline: one line per scenario, for the README
+
+export const HEADLINE_START = '<!-- headline:start (written by npm run bench; copy into README.md) -->';
+export const HEADLINE_END = '<!-- headline:end -->';
+
+export function headlineLines(results: readonly ScenarioResult[], memory: Memory | null): string[] {
   const out: string[] = [];
-  for (const t of targets) {
-    const r = results.find((x) => x.scenario.name === t.scenario);
-    const base = r?.rows.find((x) => x.server === BASE)?.measured;
-    const peer = r?.rows.find((x) => x.server === t.peer)?.measured;
-    if (!base || !peer) continue;
-    const ratio = base.wrk.rps / peer.wrk.rps;
-    out.push(`- ${t.scenario}: warpipe ÷ ${t.peer} = ${ratio.toFixed(2)}x (target ≥ ${t.min}x): ${ratio >= t.min ? 'met' : 'NOT met'}`);
+  for (const r of results) {
+    const s = r.scenario;
+    const w = r.rows.find((x) => x.server === BASE)?.measured;
+    if (!w) continue;
+    const peers = r.rows.filter((x) => x.server !== BASE && x.measured);
+    if (s.baseline) {
+      const own = ofPlain(results, s, BASE);
+      const others = peers.map((p) => `${label(p.server)} ${fixed(ofPlain(results, s, p.server) ?? NaN, 2)}`);
+      out.push(
+        `- **${s.name}**: warpipe keeps ${fixed(own ?? NaN, 2)} of its plain ${s.baseline} req/s` +
+          (others.length ? ` (${others.join(', ')})` : ''),
+      );
+    } else if (s.name === 'conn1000') {
+      const others = peers.map((p) => `${label(p.server)} ${errorCount(p.measured!)} errors / ${fixed(p.measured!.wrk.p99ms, 0)} ms`);
+      out.push(
+        `- **${s.name}**: warpipe ${whole(w.wrk.rps)} req/s, ${errorCount(w)} errors, p99 ${fixed(w.wrk.p99ms, 0)} ms` +
+          (others.length ? ` (${others.join(', ')})` : ''),
+      );
+    } else {
+      const ratios = peers.map((p) => {
+        const t = throughput(s, p.measured!);
+        return t > 0 ? `${times(throughput(s, w) / t)} ${label(p.server)}` : `${label(p.server)} served nothing`;
+      });
+      const value = s.bytesPerRequest ? `${fixed(throughput(s, w), 0)} MiB/s` : `${whole(w.wrk.rps)} req/s`;
+      const mem = s.bytesPerRequest && w.front ? `, gateway peak RSS ${fixed(w.front.hwm, 0)} MiB` : '';
+      out.push(`- **${s.name}**: warpipe ${value}${mem}${ratios.length ? `: ${ratios.join(', ')}` : ''}`);
+    }
+  }
+  const hello = find(results, 'hello', BASE);
+  if (hello?.front) {
+    const over = hello.workers && memory?.bareRss != null ? `; a worker costs ${fixed(hello.workers.rss - memory.bareRss, 1)} MiB over a bare python3 importing the app` : '';
+    out.push(`- **memory**: gateway ${fixed(hello.front.rssMax, 0)} MiB RSS under the hello load${over}`);
   }
   return out;
 }
 
-export function resultsSection(results: readonly ScenarioResult[], settings: Settings, machineLines: string[], skipped: string[]): string {
+// ---------------------------------------------------------------------------
+// Chart: hand-written SVG, one group of bars per scenario
+
+const COLORS: Record<string, string> = {
+  warpipe: '#d9480f',
+  'gunicorn-sync': '#74c0fc',
+  'gunicorn-gthread': '#1c7ed6',
+  'uwsgi-http11': '#8ce99a',
+  'uwsgi-http': '#2f9e44',
+  'nginx-uwsgi': '#9775fa',
+  waitress: '#adb5bd',
+};
+const xml = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+
+function compact(n: number): string {
+  if (!Number.isFinite(n)) return '—';
+  if (n >= 10_000) return `${(n / 1000).toFixed(1)}k`;
+  if (n >= 100) return n.toFixed(0);
+  return n.toFixed(1);
+}
+
+/** Inline SVG (no blank lines, so Markdown keeps it one HTML block): bars relative to each scenario's fastest. */
+export function chart(results: readonly ScenarioResult[]): string {
+  const servers = [...new Set(results.flatMap((r) => r.rows.map((x) => x.server)))];
+  const W = 820;
+  const left = 150;
+  const barW = W - left - 130;
+  const barH = 9;
+  const legendH = 22 * Math.ceil(servers.length / 4) + 34;
+  const groupH = (n: number): number => n * (barH + 2) + 16;
+  const H = legendH + results.reduce((a, r) => a + groupH(r.rows.length), 0) + 10;
+  const el: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="11">`,
+    `<rect width="${W}" height="${H}" fill="#ffffff"/>`,
+    `<text x="10" y="18" font-size="13" font-weight="bold">Throughput per scenario (req/s; MiB/s for 10 MiB), bars relative to the fastest server of each scenario</text>`,
+  ];
+  servers.forEach((s, i) => {
+    const x = 10 + (i % 4) * 200;
+    const y = 30 + Math.floor(i / 4) * 22;
+    el.push(`<rect x="${x}" y="${y}" width="14" height="14" fill="${COLORS[s] ?? '#495057'}"/>`);
+    el.push(`<text x="${x + 20}" y="${y + 11}">${xml(label(s))}</text>`);
+  });
+  let y = legendH;
+  for (const r of results) {
+    const s = r.scenario;
+    const values = r.rows.map((x) => (x.measured ? throughput(s, x.measured) : NaN));
+    const max = Math.max(...values.filter(Number.isFinite), 0);
+    const top = y;
+    el.push(`<text x="10" y="${top + 12}" font-weight="bold">${xml(s.name)}</text>`);
+    if (s.baseline) el.push(`<text x="10" y="${top + 25}" fill="#495057">(÷ plain ${xml(s.baseline)} shown)</text>`);
+    r.rows.forEach((x, i) => {
+      const by = top + 4 + i * (barH + 2);
+      const v = values[i]!;
+      const len = Number.isFinite(v) && max > 0 ? Math.max(1, (v / max) * barW) : 0;
+      if (len > 0) {
+        el.push(`<rect x="${left}" y="${by}" width="${len.toFixed(1)}" height="${barH}" fill="${COLORS[x.server] ?? '#495057'}"/>`);
+      }
+      const plain = s.baseline ? ofPlain(results, s, x.server) : null;
+      const text = !x.measured ? 'failed' : `${compact(v)} ${unit(s)}${plain !== null ? ` (${plain.toFixed(2)})` : ''}`;
+      const weight = x.server === BASE ? ' font-weight="bold"' : '';
+      el.push(`<text x="${(left + len + 4).toFixed(1)}" y="${by + barH - 1}" font-size="9"${weight}>${xml(text)}</text>`);
+    });
+    y += groupH(r.rows.length);
+    el.push(`<line x1="10" y1="${y - 6}" x2="${W - 10}" y2="${y - 6}" stroke="#e9ecef"/>`);
+  }
+  el.push('</svg>');
+  return el.join('\n');
+}
+
+// ---------------------------------------------------------------------------
+
+export function resultsSection(
+  results: readonly ScenarioResult[],
+  settings: Settings,
+  machineLines: string[],
+  skipped: string[],
+  memory: Memory | null,
+): string {
   const parts = [
     '## Results',
     '',
-    `\`${settings.command}\`: ${settings.duration} s per run after ${settings.warmup} s of warm-up, ` +
-      `${settings.connections} connections, ${settings.threads} wrk thread(s).`,
+    `\`${settings.command}\`: ${settings.duration === undefined ? "each scenario's own duration" : `${settings.duration} s per run`} ` +
+      `after ${settings.warmup} s of warm-up, ${settings.connections} connections unless the scenario says otherwise, ` +
+      `${settings.threads} wrk thread(s); the whole invocation took ${settings.minutes.toFixed(1)} min, of which ` +
+      `${settings.rerunMinutes.toFixed(1)} min went to ${settings.reruns} re-runs of disturbed runs.`,
     '',
     ...machineLines,
     '',
     'One run on a shared, noisy 2-core machine (wrk and the server share the two cores): read the ratios ' +
-      'between servers of the same run, not the absolute numbers.',
+      'between servers of the same run, not the absolute numbers. A row whose "other cores" is above ' +
+      `${NOISY_CORES} was disturbed by other load even in its quietest try; targets that compare such a run say so.`,
   ];
-  for (const r of results) parts.push('', `### ${r.scenario.name}: ${r.scenario.title}`, '', table(r));
-  const t = targetLines(results);
-  if (t.length > 0) parts.push('', '### Targets', '', ...t);
+  const t = targetLines(results, memory);
+  if (t.length > 0) {
+    parts.push(
+      '',
+      '### Targets',
+      '',
+      ...t,
+      '',
+      'Caveat on the uwsgi-http11 comparisons: `--http11-socket` serves only as many keep-alive connections as it ' +
+        'has workers (2); the other 48 of wrk\'s connections wait unserved and uncounted (see "fresh conn ms": ' +
+        '"starved"), so its req/s is that of 2 busy connections, with no queueing in its p99.',
+    );
+  }
+  const headline = headlineLines(results, memory);
+  if (headline.length > 0) parts.push('', '### Headline', '', HEADLINE_START, ...headline, HEADLINE_END);
+  if (results.length > 0) parts.push('', '### Chart', '', chart(results));
+  if (memory) {
+    const w = find(results, 'hello', BASE);
+    parts.push(
+      '',
+      '### Memory',
+      '',
+      `- warpipe gateway (the node process) under the hello load: VmRSS sampled every 200 ms, largest ` +
+        `${fixed(w?.front?.rssMax ?? NaN, 1)} MiB; VmHWM ${fixed(w?.front?.hwm ?? NaN, 1)} MiB.`,
+      `- warpipe worker: VmRSS of the largest of its ${w?.workers?.count ?? '?'} workers right after the hello run ` +
+        `${fixed(w?.workers?.rss ?? NaN, 1)} MiB; a bare \`${memory.python}\` that imports the same app module and ` +
+        `sleeps: ${fixed(memory.bareRss ?? NaN, 1)} MiB; overhead ` +
+        `${fixed((w?.workers?.rss ?? NaN) - (memory.bareRss ?? NaN), 1)} MiB.`,
+    );
+  }
+  for (const r of results) {
+    parts.push('', `### ${r.scenario.name}: ${r.scenario.title}`, '', loadLine(r, settings), '', table(r, results));
+  }
   if (skipped.length > 0) parts.push('', '### Not run', '', ...skipped.map((s) => `- ${s}`));
   return parts.join('\n');
 }
 
 /** The whole docs/benchmarks.md. */
-export function document(results: readonly ScenarioResult[], settings: Settings, machineLines: string[], skipped: string[], servers: readonly Server[]): string {
+export function document(
+  results: readonly ScenarioResult[],
+  settings: Settings,
+  machineLines: string[],
+  skipped: string[],
+  servers: readonly Server[],
+  memory: Memory | null,
+): string {
   return `# Benchmarks
 
-warpipe against gunicorn and uWSGI on the same WSGI apps, all with 2 worker processes, under
-\`wrk\` on loopback. This file is written by \`npm run bench\` (the text lives in
-\`bench/report.ts\`); edit there, not here.
+warpipe against gunicorn, uWSGI (alone and behind nginx) and waitress on the same WSGI apps, all
+with 2 worker processes (waitress: 1 process, 4 threads), under \`wrk\` on loopback. This file is
+written by \`npm run bench\` (the text lives in \`bench/report.ts\`); edit there, not here.
 
 ## How to run
 
 \`\`\`sh
-npm run build && npm run bench                      # every scenario x every server, 10 s each
-npm run bench -- --duration 5 --only warpipe,uwsgi-http --scenario hello --no-write
+npm run build && npm run bench          # every scenario x every server: ~11 min on a quiet machine
+npm run bench -- --duration 3 --only warpipe,uwsgi-http --scenario hello,slowloris50 --no-write
 \`\`\`
 
-Options: \`--duration SECONDS\` (10), \`--warmup SECONDS\` (2), \`--connections N\` (50),
+Options: \`--duration SECONDS\` (each scenario's own: 6 s for hello, flask, get10k, echo10k; 5 s for
+the 10 MiB, slowloris/idle and 1,000-connection scenarios, to keep the full matrix near 12 minutes),
+\`--warmup SECONDS\` (1), \`--connections N\` (50, for scenarios that name no count of their own),
 \`--threads N\` wrk threads (1: with 2 cores, wrk must not take both), \`--only a,b\` servers,
-\`--scenario a,b\` scenarios, \`--retries N\` (2) re-runs of a disturbed run, \`--no-write\` to
-leave this file alone.
+\`--scenario a,b\` scenarios (a slowloris/idle scenario brings its plain \`hello\` run along, its
+ratio needs it), \`--retries N\` (2) re-runs of a disturbed run, \`--retry-budget SECONDS\` (180)
+for all re-runs together (after that a disturbed run is kept, and flagged), \`--no-write\` to leave
+this file alone. On a quiet machine the full matrix (77 runs) takes about 11 minutes; each re-run
+of a run that other load disturbed adds 7-25 s, within the budget.
 
 The bench installs nothing. It needs \`wrk\` (Debian \`wrk\`); a peer that is missing is skipped
 with a note saying which package provides it: gunicorn (\`pip install gunicorn\` into the
-\`python3\` first on PATH), uWSGI (Debian \`uwsgi-core\` + \`uwsgi-plugin-python3\`), Flask for
+\`python3\` first on PATH), uWSGI (Debian \`uwsgi-core\` + \`uwsgi-plugin-python3\`), nginx (Debian
+\`nginx-light\`, any build with the uwsgi module), waitress (Debian \`python3-waitress\`), Flask for
 the flask scenario (\`pip install flask\` for gunicorn's Python, Debian \`python3-flask\` for
-\`/usr/bin/python3\`, which warpipe's workers and uWSGI's plugin use).
+\`/usr/bin/python3\`, which warpipe's workers, uWSGI's plugin and waitress use).
 
-Scenarios are entries in \`bench/scenarios.ts\` (app, path, wrk Lua/arguments), servers entries in
-\`bench/servers.ts\` (command line, optional readiness check and pid roots); adding one is a few
-lines there.
+Scenarios are entries in \`bench/scenarios.ts\` (app, path, wrk Lua/arguments, connections,
+duration, held connections, baseline), servers entries in \`bench/servers.ts\` (command line,
+optional readiness check, pid roots, front and worker processes); adding one is a few lines there.
 
 ## Method
 
 - Each server is started on a free ephemeral port of 127.0.0.1, on the scenario's app from
-  \`bench/apps/\`, and is ready once a GET of the scenario's path answers 200 with the expected body.
+  \`bench/apps/\` (\`hello.py\`, \`flask_app.py\`, \`payload.py\`), and is ready once a GET of the
+  scenario's path answers 200 with the expected body. Every run gets a fresh server.
 - wrk warms it up, then runs for the measured duration with a Lua \`done()\` hook that prints
-  requests, p99 latency and errors as JSON. **req/s** is wrk's requests ÷ its measured time;
-  **p99** is wrk's 99th-percentile latency; **errors** are wrk's socket errors (connect, read,
-  write, timeout > 2 s) plus responses with a status ≥ 400.
+  requests, p99 latency and errors as JSON. **req/s** is wrk's requests ÷ its measured time
+  (**MiB/s** for the 10 MiB scenarios: requests × 10 MiB ÷ time); **p99** is wrk's
+  99th-percentile latency; **errors** are wrk's socket errors (connect, read, write, timeout: no
+  answer within the scenario's wrk timeout, 2 s unless it says otherwise) plus responses with a
+  status ≥ 400. The POST scenarios set \`wrk.method\`/\`wrk.body\` in the scenario's Lua (wrk adds the
+  Content-Length).
 - **CPU µs/req**: right before and right after the measured wrk run, the bench sums, over the
-  server's root pid and every descendant found through \`/proc/*/stat\`, utime+stime (fields 14+15,
-  all threads) plus cutime+cstime (16+17: children that exited and were reaped inside the tree);
-  the difference is divided by wrk's request count. Kernel softirq time (most of loopback TCP)
-  is charged to no process, so it is in no one's figure. **server cores** is that CPU time ÷ the
-  run's duration (2.00 would be both cores).
+  server's root pid(s) and every descendant found through \`/proc/*/stat\`, utime+stime (fields
+  14+15, all threads) plus cutime+cstime (16+17: children that exited and were reaped inside the
+  tree); the difference is divided by wrk's request count. Kernel softirq time (most of loopback
+  TCP) is charged to no process, so it is in no one's figure. **server cores** is that CPU time ÷
+  the run's duration (2.00 would be both cores).
 - **fresh conn ms**: 30 % into the run the bench opens one new connection, sends one GET and
   times the first bytes of the answer; "starved" means no answer within the next 60 % of the
   run, i.e. a new client is not served while wrk's connections are busy.
-- **warpipe ÷ peer**: warpipe's req/s over the peer's (above 1: warpipe faster), and warpipe's
-  CPU µs/req over the peer's (below 1: warpipe cheaper per request), from the same run.
+- **front RSS MiB**: the process that owns the client connections (warpipe: the node process;
+  uwsgi-http: the http router; nginx-uwsgi: the nginx worker; waitress: its only process) has its
+  VmRSS read from \`/proc/PID/status\` every 200 ms of the measured run ("run max"), and its VmHWM
+  (peak RSS over its whole life, warm-up included) after it ("peak"). gunicorn's and
+  uwsgi-http11's workers face the clients themselves: "— (workers)". **worker RSS MiB**: the
+  largest app worker's VmRSS right after the run and its VmHWM.
+- **held** (slowloris50, slowloris500, idle500): before the warm-up the bench opens N connections
+  of its own and holds them to the end of the run. A slowloris connection sends
+  \`GET / HTTP/1.1\`, a Host and a User-Agent line, then one more byte of \`X-a: b\\r\\n\` header lines
+  every second (each connection at its own phase), never finishing the head. An idle one sends a
+  complete GET, reads the answer and then sends nothing. When the server closes one (or answers a
+  slowloris, e.g. with 408) the bench opens a replacement, each slot at most once a second, so N
+  stay open for the whole run. "min open" is the fewest open (established, not closed) at any
+  100 ms sample of the measured run, "replaced" how many the server closed during it. **÷ plain
+  hello** is the run's req/s over the same server's plain hello run of the same invocation. With
+  the default durations a slowloris connection is at most ~9 s old when the run ends, so servers
+  whose head timeout is longer (warpipe's \`--header-timeout\` is 10 s, nginx's
+  \`client_header_timeout\` 60 s) have not dropped any yet ("replaced" 0); \`--duration 15\` makes
+  the replacing part of the measured run. warpipe's 5 s keep-alive timeout does close the idle ones
+  during the run, and they are replaced.
+- **warpipe ÷ peer**: warpipe's req/s (MiB/s) over the peer's (above 1: warpipe faster), and
+  warpipe's CPU µs/req over the peer's (below 1: warpipe cheaper per request), from the same run.
+- **conn1000**: wrk with 1,000 connections, run under \`sh -c 'ulimit -n 4096; exec wrk ...'\` so
+  it has the file descriptors.
+- **Memory**: warpipe's gateway RSS is the hello run's front RSS; a worker's overhead is its VmRSS
+  right after the hello run minus that of a bare \`/usr/bin/python3\` that puts \`bench/apps\` on
+  \`sys.path\`, imports the same \`hello\` module and sleeps (measured once, after all runs).
 - **wrk / other cores**: CPU used by wrk, and by everything else on the machine during the run
-  (user+system+steal from \`/proc/stat\`, minus the server, wrk and the bench itself): a noise
-  gauge. A run during
-  which other load exceeded 0.25 cores is re-run (up to \`--retries\` times) and the quietest try
-  is kept.
-- Between servers the bench stops the previous one (SIGTERM to its pid, then SIGKILL to what is
+  (user+system+steal from \`/proc/stat\`, minus the server, wrk and the bench itself, which also
+  drives the held connections): a noise gauge. A run during which other load exceeded 0.25 cores
+  is re-run (up to \`--retries\` times) and the quietest try is kept.
+- Between servers the bench stops the previous one (SIGTERM to its pid(s), then SIGKILL to what is
   left of its tree) and waits for the machine to be quiet. Every run is bounded in time and only
   127.0.0.1 is ever contacted.
 
 ### What each server gets
 
-All run 2 worker processes, no access log, and the same app module per scenario.
+All run 2 worker processes (waitress: 4 threads in one process), no access log, and the same app
+module per scenario.
 ${servers.map((s) => `\n- **${s.name}**: ${s.notes}`).join('')}
-- uWSGI, both modes: ${uwsgiCommon}
+- uWSGI, every mode: ${uwsgiCommon}
 
-warpipe's workers and uWSGI use Debian's \`/usr/bin/python3\` (3.11.2); gunicorn necessarily runs on
-the interpreter it is installed in (pyenv's 3.11.7). That also means a different Flask in the flask
-scenario (see the versions under Results: Debian's python3-flask is older than pip's), so compare
-gunicorn's Flask numbers with some care.
+warpipe's workers, uWSGI and waitress use Debian's \`/usr/bin/python3\` (3.11.2); gunicorn
+necessarily runs on the interpreter it is installed in (pyenv's 3.11.7). That also means a
+different Flask in the flask scenario (see the versions under Results: Debian's python3-flask is
+older than pip's), so compare gunicorn's Flask numbers with some care.
 
-${resultsSection(results, settings, machineLines, skipped)}
+Known caveat: uWSGI's \`--http11-socket\` serves only as many keep-alive connections at a time as
+it has workers (2): each sync worker stays with its connection until the client closes it. In
+every scenario with more connections than that, wrk's other connections wait unserved, and wrk
+counts them nowhere, so uwsgi-http11's req/s and p99 are those of 2 busy connections and its
+"fresh conn" probe starves. The same holds for the held slowloris and idle connections: they sit
+in its listen queue or hold its workers.
+
+${resultsSection(results, settings, machineLines, skipped, memory)}
 `;
 }

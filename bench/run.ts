@@ -6,18 +6,23 @@ import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { HeldConnections } from './holders.js';
 import {
-  freePort, httpGet, killAllNow, machineBusySeconds, Proc, reapedChildrenSeconds, selfSeconds, sleep, stop,
+  freePort, httpGet, killAllNow, machineBusySeconds, memoryMiB, Proc, reapedChildrenSeconds, selfSeconds, sleep, stop,
   stopAllAndExit, treeCpuSeconds, waitQuiet, which,
 } from './procs.js';
-import { document, machine, resultsSection, type Measured, type Row, type ScenarioResult, type Settings } from './report.js';
-import { scenarios, type Scenario } from './scenarios.js';
-import { ROOT, servers, type Server } from './servers.js';
+import {
+  document, machine, NOISY_CORES, resultsSection, type Measured, type Memory, type Row, type ScenarioResult, type Settings,
+} from './report.js';
+import { DEFAULT_DURATION, scenarios, type AppRef, type Scenario } from './scenarios.js';
+import { APPS, ROOT, servers, type Server } from './servers.js';
 import { freshConnectionProbe, runWrk } from './wrk.js';
 
 const READY_TIMEOUT_MS = 60_000;
-/** A run during which the rest of the machine used more than this many cores is re-run (see --retries). */
-const NOISY_CORES = 0.25;
+/** How long the held (slowloris / idle) connections get to open before the warm-up starts. */
+const HOLDERS_START_MS = 3000;
+/** How often the front process's VmRSS is sampled during the measured run. */
+const RSS_SAMPLE_MS = 200;
 
 function usage(message: string): never {
   process.stderr.write(`bench: ${message}\n`);
@@ -68,6 +73,8 @@ async function httpReady(port: number, scenario: Scenario, procs: readonly Proc[
 function cannotServe(server: Server, scenario: Scenario): string | null {
   const missing = server.missing();
   if (missing) return missing;
+  const skip = scenario.skip?.(server);
+  if (skip) return skip;
   const py = server.python();
   for (const need of scenario.app.needs ?? []) {
     const r = spawnSync(py ?? 'python3', ['-c', `import ${need.module}`], { timeout: 20_000 });
@@ -77,42 +84,104 @@ function cannotServe(server: Server, scenario: Scenario): string | null {
 }
 
 interface Options {
-  duration: number;
+  /** --duration: overrides every scenario's own */
+  duration: number | undefined;
   warmup: number;
   connections: number;
   threads: number;
   retries: number;
+  /** wall seconds all re-runs together may take; once spent, disturbed runs are kept as they are */
+  retryBudget: number;
+}
+
+export const durationOf = (scenario: Scenario, o: Options): number => o.duration ?? scenario.duration ?? DEFAULT_DURATION;
+const connectionsOf = (scenario: Scenario, o: Options): number => scenario.connections ?? o.connections;
+
+/** Largest VmRSS / VmHWM among `pids` (those still alive), MiB; null if none is. */
+function largest(pids: readonly number[]): { rss: number; hwm: number } | null {
+  const mems = pids.map(memoryMiB).filter((m) => m !== null);
+  if (mems.length === 0) return null;
+  return { rss: Math.max(...mems.map((m) => m.rss)), hwm: Math.max(...mems.map((m) => m.hwm)) };
 }
 
 async function measure(server: Server, scenario: Scenario, o: Options): Promise<Measured> {
   const port = await freePort();
   const procs: Proc[] = [];
+  const held = scenario.holders ? new HeldConnections(port, scenario.path, scenario.holders) : null;
+  let sampler: NodeJS.Timeout | null = null;
   try {
     for (const launch of server.launch(scenario.app, port)) procs.push(new Proc(launch));
     await (server.ready ? server.ready(port, procs) : httpReady(port, scenario, procs));
+    const duration = durationOf(scenario, o);
     const load = {
       port,
       path: scenario.path,
-      connections: scenario.connections ?? o.connections,
+      connections: connectionsOf(scenario, o),
       threads: o.threads,
       lua: scenario.lua,
       extraArgs: scenario.wrkArgs,
+      timeout: scenario.timeout,
+      fds: scenario.fds,
     };
+    const heldAtStart = held ? await held.start(HOLDERS_START_MS) : 0;
     if (o.warmup > 0) await runWrk({ ...load, seconds: o.warmup });
 
+    const front = server.front(procs);
+    const workers = server.workers(procs);
+    let frontRssMax = 0;
+    const sample = (): void => {
+      const m = front === null ? null : memoryMiB(front);
+      if (m) frontRssMax = Math.max(frontRssMax, m.rss);
+    };
+    sample();
+    sampler = setInterval(sample, RSS_SAMPLE_MS);
+    held?.measure();
+
     const roots = server.pidRoots ? server.pidRoots(procs) : procs.map((p) => p.pid);
-    const probe = freshConnectionProbe(port, scenario.path, o.duration * 300, o.duration * 600);
+    const probe = freshConnectionProbe(port, scenario.path, duration * 300, duration * 600);
     const before = { server: treeCpuSeconds(roots), wrk: reapedChildrenSeconds(), self: selfSeconds(), all: machineBusySeconds() };
-    const wrk = await runWrk({ ...load, seconds: o.duration });
+    const wrk = await runWrk({ ...load, seconds: duration });
     const serverCpu = treeCpuSeconds(roots) - before.server;
     const wrkCpu = reapedChildrenSeconds() - before.wrk;
     const otherCpu = machineBusySeconds() - before.all - serverCpu - wrkCpu - (selfSeconds() - before.self);
+    sample();
+    clearInterval(sampler);
+    const frontMem = front === null ? null : memoryMiB(front);
+    const workerMem = largest(workers);
+    const holders = held ? { ...held.stats(), heldAtStart } : undefined;
+    held?.stop();
     const probeMs = await probe;
     const dead = procs.find((p) => p.exit !== null);
     if (dead) throw new Error(`exited during the run (${JSON.stringify(dead.exit)}): ${dead.lastLines()}`);
-    return { wrk, serverCpu, wrkCpu, otherCpu: Math.max(0, otherCpu), probeMs };
+    return {
+      wrk, serverCpu, wrkCpu, otherCpu: Math.max(0, otherCpu), probeMs,
+      front: frontMem ? { rssMax: frontRssMax, hwm: frontMem.hwm } : null,
+      workers: workerMem ? { count: workers.length, ...workerMem } : null,
+      holders,
+      duration,
+      connections: load.connections,
+    };
   } finally {
+    if (sampler) clearInterval(sampler);
+    held?.stop();
     await stop(procs);
+  }
+}
+
+/**
+ * RSS of a bare interpreter that imports `app` (the way a worker does: its directory on
+ * sys.path) and sleeps: the baseline of the worker-overhead figure. MiB, or null.
+ */
+async function bareInterpreterRss(python: string, app: AppRef): Promise<number | null> {
+  const code = `import sys, time; sys.path.insert(0, ${JSON.stringify(APPS)}); import ${app.module}; print("imported", flush=True); time.sleep(60)`;
+  const proc = new Proc({ cmd: python, args: ['-c', code], cwd: APPS });
+  try {
+    const deadline = Date.now() + 20_000;
+    while (!proc.output.includes('imported') && proc.exit === null && Date.now() < deadline) await sleep(50);
+    await sleep(500); // let it settle into the sleep
+    return memoryMiB(proc.pid)?.rss ?? null;
+  } finally {
+    await stop([proc], 1000);
   }
 }
 
@@ -126,6 +195,7 @@ async function main(): Promise<void> {
           connections: { type: 'string' },
           threads: { type: 'string' },
           retries: { type: 'string' },
+          'retry-budget': { type: 'string' },
           only: { type: 'string' },
           scenario: { type: 'string' },
           'no-write': { type: 'boolean', default: false },
@@ -141,20 +211,27 @@ async function main(): Promise<void> {
   if (values.help) {
     process.stdout.write(
       'usage: npm run bench -- [--duration S] [--warmup S] [--connections N] [--threads N] [--retries N]\n' +
+        '                        [--retry-budget S]\n' +
         `                        [--only ${servers.map((s) => s.name).join(',')}]\n` +
         `                        [--scenario ${scenarios.map((s) => s.name).join(',')}] [--no-write]\n`,
     );
     return;
   }
   const o: Options = {
-    duration: num('duration', values.duration, 10, false),
-    warmup: num('warmup', values.warmup, 2, false, true),
+    duration: values.duration === undefined ? undefined : num('duration', values.duration, DEFAULT_DURATION, false),
+    warmup: num('warmup', values.warmup, 1, false, true),
     connections: num('connections', values.connections, 50, true),
     threads: num('threads', values.threads, 1, true),
     retries: num('retries', values.retries, 2, true, true),
+    retryBudget: num('retry-budget', values['retry-budget'], 180, false, true),
   };
   const chosenServers = pick(servers, values.only, 'server');
-  const chosenScenarios = pick(scenarios, values.scenario, 'scenario');
+  // a scenario reported against a baseline brings the baseline along (run first: it comes first in the list)
+  const asked = pick(scenarios, values.scenario, 'scenario');
+  const chosenScenarios = scenarios.filter(
+    (s) => asked.includes(s) || asked.some((a) => a.baseline === s.name),
+  );
+  const t0 = Date.now();
 
   if (!which('wrk')) {
     log('bench: wrk not found: apt-get install wrk (Debian package wrk); nothing measured');
@@ -170,6 +247,7 @@ async function main(): Promise<void> {
   }
 
   const results: ScenarioResult[] = [];
+  const reruns = { count: 0, ms: 0 };
   for (const scenario of chosenScenarios) {
     const rows: Row[] = [];
     for (const server of chosenServers) {
@@ -184,19 +262,35 @@ async function main(): Promise<void> {
       // on a shared machine, re-run a run that other load disturbed; keep the quietest
       let best: Measured | null = null;
       for (let attempt = 0; attempt <= o.retries; attempt++) {
-        await waitQuiet(1500, attempt === 0 ? 10_000 : 30_000);
-        log(`bench: ${scenario.name} on ${server.name} (${o.warmup} s warm-up + ${o.duration} s)${attempt > 0 ? `, try ${attempt + 1}` : ''}`);
+        if (attempt > 0 && reruns.ms >= o.retryBudget * 1000) {
+          log(`bench:   (re-run budget of ${o.retryBudget} s spent: keeping the disturbed run)`);
+          break;
+        }
+        const tryStart = Date.now();
+        await waitQuiet(1000, attempt === 0 ? 10_000 : 15_000);
+        log(`bench: ${scenario.name} on ${server.name} (${o.warmup} s warm-up + ${durationOf(scenario, o)} s, -c ${connectionsOf(scenario, o)})${attempt > 0 ? `, try ${attempt + 1}` : ''}`);
         try {
           const m = await measure(server, scenario, o);
           const other = m.otherCpu / m.wrk.seconds;
-          log(`bench:   ${m.wrk.rps.toFixed(0)} req/s, p99 ${m.wrk.p99ms.toFixed(2)} ms, ${((m.serverCpu * 1e6) / m.wrk.requests).toFixed(0)} CPU µs/req, other load ${other.toFixed(2)} cores`);
+          const e = m.wrk.errors;
+          const extra = [
+            m.front ? `front RSS ${m.front.rssMax.toFixed(0)}/${m.front.hwm.toFixed(0)} MiB` : '',
+            m.holders ? `held ${m.holders.minOpen}/${m.holders.count}, replaced ${m.holders.replaced}` : '',
+            `errors ${e.connect + e.read + e.write + e.timeout + e.status}`,
+          ].filter(Boolean).join(', ');
+          log(`bench:   ${m.wrk.rps.toFixed(0)} req/s, p99 ${m.wrk.p99ms.toFixed(2)} ms, ${((m.serverCpu * 1e6) / m.wrk.requests).toFixed(0)} CPU µs/req, ${extra}, other load ${other.toFixed(2)} cores`);
           if (!best || m.otherCpu / m.wrk.seconds < best.otherCpu / best.wrk.seconds) best = m;
-          if (other <= NOISY_CORES) break;
+          if (other <= NOISY_CORES || m.wrk.requests === 0) break; // a server that served nothing: no noise to undo
         } catch (err) {
           const message = (err as Error).message.replace(/\s+/g, ' ').slice(0, 300);
           log(`bench:   ${server.name} failed: ${message}`);
           if (!best) rows.push({ server: server.name, failed: message });
           break;
+        } finally {
+          if (attempt > 0) {
+            reruns.count++;
+            reruns.ms += Date.now() - tryStart;
+          }
         }
       }
       if (best) rows.push({ server: server.name, measured: best });
@@ -204,10 +298,20 @@ async function main(): Promise<void> {
     if (rows.length > 0) results.push({ scenario, rows });
   }
 
+  // the worker-overhead baseline: a bare interpreter importing the hello app, when warpipe served hello
+  let memory: Memory | null = null;
+  const hello = results.find((r) => r.scenario.name === 'hello');
+  if (hello?.rows.find((r) => r.server === 'warpipe')?.measured?.workers) {
+    const python = servers.find((s) => s.name === 'warpipe')!.python() ?? 'python3';
+    memory = { python, bareRss: await bareInterpreterRss(python, hello.scenario.app) };
+  }
+
   const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
-  const settings: Settings = { ...o, command };
+  const minutes = (Date.now() - t0) / 60_000;
+  const settings: Settings = { ...o, command, minutes, reruns: reruns.count, rerunMinutes: reruns.ms / 60_000 };
   const machineLines = machine(chosenServers);
-  process.stdout.write(`\n${resultsSection(results, settings, machineLines, skipped)}\n`);
+  process.stdout.write(`\n${resultsSection(results, settings, machineLines, skipped, memory)}\n`);
+  log(`bench: the runs took ${minutes.toFixed(1)} min, ${reruns.count} re-runs of disturbed runs ${(reruns.ms / 60_000).toFixed(1)} min of it`);
 
   if (values['no-write']) return;
   if (!results.some((r) => r.rows.some((row) => row.measured))) {
@@ -216,7 +320,7 @@ async function main(): Promise<void> {
     return;
   }
   const file = join(ROOT, 'docs', 'benchmarks.md');
-  writeFileSync(file, document(results, settings, machineLines, skipped, chosenServers));
+  writeFileSync(file, document(results, settings, machineLines, skipped, chosenServers, memory));
   log(`bench: wrote ${file}`);
 }
 

@@ -2,12 +2,25 @@
 // scenario; adding one is a few lines here (plus an app in bench/apps/ if it
 // needs a new one). Every server serves the same app module for a scenario.
 
+import type { Server } from './servers.js';
+
 /** A WSGI app in bench/apps/: MODULE.py exposing CALLABLE. */
 export interface AppRef {
   module: string;
   callable: string;
   /** Python modules the app imports (checked per server interpreter; Debian/pip package named in `hint`) */
   needs?: { module: string; hint: string }[];
+}
+
+/** Clients the bench itself holds open on the server during warm-up and the measured run. */
+export interface Holders {
+  /**
+   * slowloris: send a partial request head, then one more header byte every second;
+   * idle: make one complete keep-alive request, then stay silent.
+   * Either way a connection the server closes is replaced (each slot reconnects at most once a second).
+   */
+  kind: 'slowloris' | 'idle';
+  count: number;
 }
 
 export interface Scenario {
@@ -24,15 +37,55 @@ export interface Scenario {
   wrkArgs?: string[];
   /** overrides --connections for this scenario */
   connections?: number;
+  /** measured seconds unless --duration is given (default: DEFAULT_DURATION) */
+  duration?: number;
+  /** wrk --timeout in seconds (default 2) */
+  timeout?: number;
+  /** wrk needs this many file descriptors: it is run under `sh -c 'ulimit -n N; exec wrk ...'` */
+  fds?: number;
+  /** request + response payload per request: the throughput column is MiB/s instead of req/s */
+  bytesPerRequest?: number;
+  /** connections held open by the bench while wrk runs */
+  holders?: Holders;
+  /**
+   * req/s is also reported as a ratio to this scenario's run of the same server in the same
+   * invocation; the bench runs that scenario first (adding it when only this one was asked for).
+   */
+  baseline?: string;
+  /** null when the scenario applies to `server`; else why not (shown under "Not run") */
+  skip?(server: Server): string | null;
 }
 
+/** Measured seconds of a scenario that names none (and no --duration given). */
+export const DEFAULT_DURATION = 5;
+
 const flask = { module: 'flask', hint: 'Debian python3-flask, or pip install flask' };
+const hello: AppRef = { module: 'hello', callable: 'application' };
+const payload: AppRef = { module: 'payload', callable: 'application' };
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+/** wrk Lua: POST a body of `bytes` bytes on every request. */
+const post = (bytes: number): string =>
+  `wrk.method = "POST"\nwrk.body = string.rep("x", ${bytes})\nwrk.headers["Content-Type"] = "application/octet-stream"\n`;
+
+/** The plain hello-world run, with `holders` clients held open meanwhile, reported as a ratio to the plain run. */
+const underSiege = (name: string, holders: Holders, title: string): Scenario => ({
+  name,
+  title: `hello-world while ${title}; req/s ÷ the same server's plain hello run`,
+  app: hello,
+  path: '/',
+  expect: 'Hello, World!',
+  duration: 5,
+  holders,
+  baseline: 'hello',
+});
 
 export const scenarios: Scenario[] = [
   {
     name: 'hello',
     title: 'hello-world: plain WSGI, 13-byte text/plain body',
-    app: { module: 'hello', callable: 'application' },
+    app: hello,
     path: '/',
     expect: 'Hello, World!',
   },
@@ -42,5 +95,56 @@ export const scenarios: Scenario[] = [
     app: { module: 'flask_app', callable: 'application', needs: [flask] },
     path: '/json',
     expect: '"message"',
+  },
+  {
+    name: 'get10k',
+    title: '10 KiB response: GET /10k, one 10,240-byte bytes object',
+    app: payload,
+    path: '/10k',
+    expect: 'xxxxxxxx',
+  },
+  {
+    name: 'echo10k',
+    title: '10 KiB POST echo: wrk POSTs 10,240 bytes to /echo, the app reads them and sends them back',
+    app: payload,
+    path: '/echo',
+    expect: 'POST a body',
+    lua: post(10 * KiB),
+  },
+  {
+    name: 'down10m',
+    title: '10 MiB response: GET /10m, streamed by the app in 64 KiB chunks; 4 connections',
+    app: payload,
+    path: '/10m',
+    expect: 'xxxxxxxx',
+    connections: 4,
+    duration: 4,
+    timeout: 30,
+    bytesPerRequest: 10 * MiB,
+  },
+  {
+    name: 'up10m',
+    title: '10 MiB upload: wrk POSTs 10 MiB to /upload, the app reads it in 64 KiB reads; 4 connections',
+    app: payload,
+    path: '/upload',
+    expect: 'received',
+    lua: post(10 * MiB),
+    connections: 4,
+    duration: 4,
+    timeout: 30,
+    bytesPerRequest: 10 * MiB,
+  },
+  underSiege('slowloris50', { kind: 'slowloris', count: 50 }, '50 slowloris clients hold connections open'),
+  underSiege('slowloris500', { kind: 'slowloris', count: 500 }, '500 slowloris clients hold connections open'),
+  underSiege('idle500', { kind: 'idle', count: 500 }, '500 idle keep-alive connections are held open'),
+  {
+    name: 'conn1000',
+    title: '1,000 concurrent keep-alive connections: hello-world under wrk -c1000',
+    app: hello,
+    path: '/',
+    expect: 'Hello, World!',
+    connections: 1000,
+    duration: 5,
+    fds: 4096,
   },
 ];

@@ -3,13 +3,16 @@
 // runs WORKERS worker processes on 127.0.0.1:PORT. Readiness is an HTTP poll
 // (run.ts) unless an entry brings its own `ready`; the measured pid tree is
 // every launched process plus all its descendants unless `pidRoots` says so.
+// `front` names the process that faces the clients and `workers` the ones that
+// run the app, for the RSS columns.
 
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Launch, Proc } from './procs.js';
-import { which } from './procs.js';
+import { childrenOf, tempDir, which } from './procs.js';
 import type { AppRef } from './scenarios.js';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -32,6 +35,10 @@ export interface Server {
   ready?(port: number, procs: readonly Proc[]): Promise<void>;
   /** optional roots of the measured pid tree (default: every launched pid) */
   pidRoots?(procs: readonly Proc[]): number[];
+  /** the process that owns the client connections; null where the workers face the clients themselves */
+  front(procs: readonly Proc[]): number | null;
+  /** the processes that run the app */
+  workers(procs: readonly Proc[]): number[];
 }
 
 /** stdout+stderr of a short command, or null if it could not run or failed. */
@@ -97,6 +104,9 @@ const warpipe: Server = {
       cwd: ROOT,
     },
   ],
+  // the node process is the gateway; the Python workers are its children
+  front: (procs) => procs[0]!.pid,
+  workers: (procs) => childrenOf(procs[0]!.pid),
 };
 
 // gunicorn: whichever python3 is first on PATH and has it (here pyenv's 3.11.7)
@@ -129,6 +139,9 @@ function gunicorn(name: string, worker: string[], notes: string): Server {
         cwd: ROOT,
       },
     ],
+    // the arbiter only supervises; each worker accepts and serves its own clients
+    front: () => null,
+    workers: (procs) => childrenOf(procs[0]!.pid),
   };
 }
 
@@ -145,33 +158,144 @@ const uwsgiMissing = (plugins: string) =>
 const uwsgiVersion = once(() => `uWSGI ${output('uwsgi', ['--version']) ?? '(version unknown)'}`);
 const uwsgiPython = (): string | null => (existsSync('/usr/bin/python3') ? '/usr/bin/python3' : null);
 
-function uwsgi(name: string, plugins: string, bind: (port: number) => string[], notes: string): Server {
+/** uWSGI's own account of the pids it spawned ("spawned uWSGI worker 1 (pid: 123, cores: 1)"), from its log. */
+function uwsgiSpawned(proc: Proc, what: 'worker' | 'http'): number[] {
+  const re = new RegExp(`spawned uWSGI ${what} \\d+ \\(pid: (\\d+)`, 'g');
+  return [...new Set([...`${proc.startOutput}\n${proc.output}`.matchAll(re)].map((m) => Number(m[1])))];
+}
+
+/** uWSGI's "kill the whole stack now": its SIGTERM shutdown can take seconds to let idle workers go. */
+const UWSGI_STOP = 'SIGINT';
+
+const uwsgiArgs = (app: AppRef, plugins: string, bind: string[]): string[] => [
+  '--master',
+  '--processes', String(WORKERS),
+  '--plugin', plugins,
+  ...bind,
+  '--chdir', APPS,
+  '--wsgi-file', appFile(app),
+  '--callable', app.callable,
+  '--need-app',
+  '--disable-logging',
+  '--die-on-term',
+  '--listen', '1024',
+];
+
+function uwsgi(name: string, plugins: string, bind: (port: number) => string[], router: boolean, notes: string): Server {
   return {
     name,
     notes,
     python: uwsgiPython,
     missing: uwsgiMissing(plugins),
     version: uwsgiVersion,
-    launch: (app, port) => [
-      {
-        cmd: 'uwsgi',
-        args: [
-          '--master',
-          '--processes', String(WORKERS),
-          '--plugin', plugins,
-          ...bind(port),
-          '--chdir', APPS,
-          '--wsgi-file', appFile(app),
-          '--callable', app.callable,
-          '--need-app',
-          '--disable-logging',
-          '--die-on-term',
-        ],
-        cwd: ROOT,
-      },
-    ],
+    launch: (app, port) => [{ cmd: 'uwsgi', args: uwsgiArgs(app, plugins, bind(port)), cwd: ROOT, stopSignal: UWSGI_STOP }],
+    // --http: the router process owns the client connections; --http11-socket: the workers do
+    front: (procs) => (router ? (uwsgiSpawned(procs[0]!, 'http')[0] ?? null) : null),
+    workers: (procs) => uwsgiSpawned(procs[0]!, 'worker'),
   };
 }
+
+// waitress: one process, a thread pool; Debian's package is for /usr/bin/python3
+const waitressPython = once(() => (existsSync('/usr/bin/python3') ? '/usr/bin/python3' : realPython('python3')));
+const waitress: Server = {
+  name: 'waitress',
+  notes:
+    '`python3 -m waitress --threads 4` (waitress is one process with a pool of threads: no worker processes, so ' +
+    'it is the one peer not on 2 processes); everything else default, among which `connection_limit` 100 (more ' +
+    'clients wait in the listen queue) and `channel_timeout` 120 s. Debian\'s python3-waitress on ' +
+    '`/usr/bin/python3`.',
+  python: waitressPython,
+  missing: once(() => {
+    const py = waitressPython();
+    if (!py) return 'no python3 (Debian python3)';
+    if (output(py, ["-c", "import waitress"]) === null) return `waitress not importable by ${py}: apt-get install python3-waitress (or pip install waitress)`;
+    return null;
+  }),
+  version: once(() => {
+    const v = output(waitressPython() ?? 'python3', ['-c', 'import importlib.metadata as m; print(m.version("waitress"))']);
+    return `waitress ${v ?? '(version unknown)'}`;
+  }),
+  launch: (app, port) => [
+    {
+      cmd: waitressPython() ?? 'python3',
+      args: ['-m', 'waitress', '--threads=4', `--listen=127.0.0.1:${port}`, `${app.module}:${app.callable}`],
+      cwd: APPS, // waitress puts the working directory on sys.path
+    },
+  ],
+  front: (procs) => procs[0]!.pid,
+  workers: (procs) => [procs[0]!.pid],
+};
+
+// nginx in front of uWSGI: nginx speaks HTTP to the clients and the uwsgi protocol to `uwsgi --socket`
+const nginxMissing = once(() => {
+  if (!which('nginx')) return 'nginx not found: apt-get install nginx-light (or nginx)';
+  const v = spawnSync('nginx', ['-V'], { encoding: 'utf8', timeout: 20_000 });
+  if (/--without-http_uwsgi_module/.test(`${v.stdout}${v.stderr}`)) return 'this nginx is built without the uwsgi module';
+  return uwsgiMissing('python3')();
+});
+
+/** nginx.conf for one run: everything (pid, logs, temp files, the uwsgi socket) inside `dir`. */
+function nginxConf(dir: string, port: number, socket: string): string {
+  const params = [
+    'QUERY_STRING $query_string', 'REQUEST_METHOD $request_method', 'CONTENT_TYPE $content_type',
+    'CONTENT_LENGTH $content_length', 'REQUEST_URI $request_uri', 'PATH_INFO $document_uri',
+    'DOCUMENT_ROOT $document_root', 'SERVER_PROTOCOL $server_protocol', 'REQUEST_SCHEME $scheme',
+    'HTTPS $https if_not_empty', 'REMOTE_ADDR $remote_addr', 'REMOTE_PORT $remote_port',
+    'SERVER_PORT $server_port', 'SERVER_NAME $server_name',
+  ];
+  // as root the workers would otherwise run as nobody, who cannot enter the private temp dir
+  const user = process.getuid?.() === 0 ? `user ${userInfo().username};\n` : '';
+  return `${user}worker_processes 1;
+worker_rlimit_nofile 8192;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/client_body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+  client_max_body_size 64m;
+  keepalive_timeout 75s;
+  keepalive_requests 1000000;
+  server {
+    listen 127.0.0.1:${port};
+    location / {
+${params.map((p) => `      uwsgi_param ${p};`).join('\n')}
+      uwsgi_pass unix:${socket};
+    }
+  }
+}
+`;
+}
+
+const nginxUwsgi: Server = {
+  name: 'nginx-uwsgi',
+  notes:
+    'nginx (1 worker process, `worker_connections 4096`, keep-alive to clients with `keepalive_requests` ' +
+    'raised to 1,000,000 so wrk\'s connections are not recycled, `client_max_body_size 64m`, no access log, ' +
+    'everything else default: request and response buffering on) `uwsgi_pass`-ing to `uwsgi --socket` on a ' +
+    'unix socket: the classic deployment. The config is written to a temp dir and nginx runs as ' +
+    '`nginx -p DIR -c DIR/nginx.conf -e DIR/error.log -g \'daemon off;\'`, its pid file, logs and temp files in ' +
+    'that dir. CPU is nginx\'s and uWSGI\'s trees together; the front process is the nginx worker.',
+  python: uwsgiPython,
+  missing: nginxMissing,
+  version: once(() => `${spawnSync('nginx', ['-v'], { encoding: 'utf8' }).stderr?.trim() ?? 'nginx'} + ${uwsgiVersion()}`),
+  launch: (app, port) => {
+    const dir = tempDir('warpipe-bench-nginx-');
+    const socket = join(dir, 'uwsgi.sock');
+    const conf = join(dir, 'nginx.conf');
+    writeFileSync(conf, nginxConf(dir, port, socket));
+    return [
+      { cmd: 'uwsgi', args: uwsgiArgs(app, 'python3', ['--socket', socket]), cwd: ROOT, stopSignal: UWSGI_STOP },
+      { cmd: 'nginx', args: ['-p', dir, '-c', conf, '-e', join(dir, 'error.log'), '-g', 'daemon off;'], cwd: dir },
+    ];
+  },
+  front: (procs) => childrenOf(procs[1]!.pid)[0] ?? null,
+  workers: (procs) => uwsgiSpawned(procs[0]!, 'worker'),
+};
 
 export const servers: Server[] = [
   warpipe,
@@ -193,6 +317,7 @@ export const servers: Server[] = [
     'uwsgi-http11',
     'python3',
     (port) => ['--http11-socket', `127.0.0.1:${port}`],
+    false,
     '`--http11-socket`: the workers parse HTTP/1.1 themselves, keep-alive built in, no front process. A sync ' +
       'worker keeps serving one keep-alive connection until the client closes it, so with 2 workers only 2 of ' +
       'wrk\'s connections are served at a time and the rest wait (see the fresh-connection column). wrk never ' +
@@ -202,15 +327,23 @@ export const servers: Server[] = [
   uwsgi(
     'uwsgi-http',
     'python3,http',
-    (port) => ['--http', `127.0.0.1:${port}`, '--http-keepalive'],
+    (port) => ['--http', `127.0.0.1:${port}`, '--http-keepalive', '--http-buffer-size', '32768'],
+    true,
     '`--http` router + `--http-keepalive`: a front process (the "http router", async) owns the client ' +
       'connections and passes each request over the uwsgi protocol to a worker: the same architecture as ' +
       'warpipe. `--http-keepalive` keeps client connections open between requests (HTTP/1.1 responses with a ' +
-      'Content-Length), so wrk\'s keep-alive connections are treated as with warpipe.',
+      'Content-Length), so wrk\'s keep-alive connections are treated as with warpipe. `--http-buffer-size 32768`: ' +
+      'with the default (one 4 KiB page) the router sends a 10 KiB response in pieces that run into the ' +
+      'client\'s 40 ms delayed ACK, and get10k/echo10k fall to ~1,100 req/s (and 10 MiB to ~170 MiB/s); 32 KiB ' +
+      'gives it its normal speed (64 KiB made its uploads stall).',
   ),
+  nginxUwsgi,
+  waitress,
 ];
 
 /** Shared by every uWSGI entry, for the doc. */
 export const uwsgiCommon =
-  '`--master --processes 2 --plugin python3 --chdir bench/apps --wsgi-file APP.py --callable application ' +
-  '--need-app --disable-logging --die-on-term`, on Debian\'s Python 3.11.2 (the python3 plugin), no threads.';
+  '(nginx-uwsgi\'s `uwsgi --socket` too) `--master --processes 2 --plugin python3 --chdir bench/apps --wsgi-file APP.py --callable application ' +
+  '--need-app --disable-logging --die-on-term --listen 1024` (the listen queue raised from uWSGI\'s 100, which it warns ' +
+  'about, so that 1,000 connecting clients or 500 held ones are not dropped at the door: Node\'s default is 511, ' +
+  'gunicorn\'s 2048, waitress\'s 1024, nginx\'s 511), on Debian\'s Python 3.11.2 (the python3 plugin), no threads.';

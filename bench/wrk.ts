@@ -3,11 +3,10 @@
 // "fresh connection" probe that shows whether a new client is served while
 // wrk's connections keep the server busy.
 
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Proc, sleep } from './procs.js';
+import { Proc, sleep, tempDir } from './procs.js';
 
 export interface WrkOptions {
   port: number;
@@ -17,6 +16,10 @@ export interface WrkOptions {
   threads: number;
   lua?: string;
   extraArgs?: string[];
+  /** wrk --timeout, seconds (default 2) */
+  timeout?: number;
+  /** run wrk with at least this many file descriptors (`ulimit -n` in a sh wrapper) */
+  fds?: number;
 }
 
 export interface WrkResult {
@@ -48,35 +51,43 @@ end
 /** A private temp dir for the Lua scripts, removed when the bench exits (even on Ctrl-C). */
 let scriptDir: string | null = null;
 function scriptFile(lua: string): string {
-  if (scriptDir === null) {
-    const dir = mkdtempSync(join(tmpdir(), 'warpipe-bench-'));
-    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
-    scriptDir = dir;
-  }
+  scriptDir ??= tempDir('warpipe-bench-');
   const file = join(scriptDir, 'bench.lua');
   writeFileSync(file, lua);
   return file;
 }
 
-/** Run wrk once; the run is killed if it overruns by 20 s. */
+/** Run wrk once; the run is killed if it overruns by its timeout + 10 s. */
 export async function runWrk(o: WrkOptions): Promise<WrkResult> {
   const script = scriptFile(`${o.lua ?? ''}\n${DONE_HOOK}`);
-  const wrk = new Proc({
-    cmd: 'wrk',
-    args: [
-      '-t', String(o.threads),
-      '-c', String(Math.max(o.connections, o.threads)),
-      '-d', `${o.seconds}s`,
-      '--timeout', '2s',
-      '-s', script,
-      ...(o.extraArgs ?? []),
-      `http://127.0.0.1:${o.port}${o.path}`,
-    ],
-  });
-  const bound = setTimeout(() => wrk.child.kill('SIGKILL'), (o.seconds + 20) * 1000);
+  const timeout = o.timeout ?? 2;
+  const args = [
+    '-t', String(o.threads),
+    '-c', String(Math.max(o.connections, o.threads)),
+    '-d', `${o.seconds}s`,
+    '--timeout', `${timeout}s`,
+    '-s', script,
+    ...(o.extraArgs ?? []),
+    `http://127.0.0.1:${o.port}${o.path}`,
+  ];
+  // the soft fd limit is raised up to the hard one; sh's exec keeps wrk's pid (and its CPU in our cutime)
+  const wrk = new Proc(
+    o.fds
+      ? { cmd: 'sh', args: ['-c', `ulimit -n ${o.fds} 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec wrk "$@"`, 'wrk', ...args] }
+      : { cmd: 'wrk', args },
+  );
+  let overran = false;
+  const bound = setTimeout(() => {
+    overran = true;
+    wrk.child.kill('SIGKILL');
+  }, (o.seconds + timeout + 10) * 1000);
   await wrk.exited;
   clearTimeout(bound);
   const line = wrk.output.split('\n').find((l) => l.startsWith(MARK));
+  if (!line && overran && !wrk.output.includes('Running')) {
+    // wrk first tries the address with a blocking connect(); a full listen queue leaves it hanging there
+    throw new Error('no connection: wrk could not connect at all (its blocking test connect() hung: listen queue full)');
+  }
   if (!line) throw new Error(`wrk printed no summary (exit ${JSON.stringify(wrk.exit)}): ${wrk.lastLines()}`);
   const j = JSON.parse(line.slice(MARK.length)) as Record<string, number>;
   const n = (k: string): number => j[k] ?? 0;
