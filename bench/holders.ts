@@ -96,6 +96,7 @@ export class HeldConnections {
   private sampler: NodeJS.Timeout | null = null;
   private minOpen = Infinity;
   private minIdle = Infinity;
+  private readonly starting: NodeJS.Timeout[] = [];
 
   constructor(
     readonly port: number,
@@ -113,9 +114,15 @@ export class HeldConnections {
     return this.holders.kind === 'idle' ? s.answered : s.open;
   }
 
-  /** Open them all; resolves once every one is holding (idle: answered) or after `maxMs`. */
-  async start(maxMs: number): Promise<number> {
-    for (const s of this.slots) s.connect();
+  /**
+   * Open them all, spread evenly over `spreadMs` (so that the server's timeouts do not later close them
+   * all in the same instant); resolves once every one is holding (idle: answered) or `maxMs` after the start.
+   */
+  async start(maxMs: number, spreadMs = 1000): Promise<number> {
+    this.slots.forEach((s, i) => {
+      const timer = setTimeout(() => s.connect(), (i * spreadMs) / this.slots.length);
+      this.starting.push(timer);
+    });
     const t0 = Date.now();
     let n = 0;
     while (Date.now() - t0 < maxMs) {
@@ -151,6 +158,7 @@ export class HeldConnections {
 
   stop(): void {
     this.stopped = true;
+    this.starting.forEach(clearTimeout);
     if (this.sampler) clearInterval(this.sampler);
     for (const s of this.slots) s.stop();
   }

@@ -549,13 +549,14 @@ optional readiness check, pid roots, front and worker processes); adding one is 
   uwsgi-http11's workers face the clients themselves: "— (workers)". **worker RSS MiB**: the
   largest app worker's VmRSS right after the run and its VmHWM.
 - **held** (slowloris50, slowloris500, idle500): before the warm-up the bench opens N connections
-  of its own and holds them to the end of the run. A slowloris connection sends
+  of its own, spread over one second, and holds them to the end of the run. A slowloris connection sends
   \`GET / HTTP/1.1\`, a Host and a User-Agent line, then one more byte of \`X-a: b\\r\\n\` header lines
   every second (each connection at its own phase), never finishing the head. An idle one sends a
   complete GET, reads the answer and then sends nothing. When the server closes one (or answers a
   slowloris, e.g. with 408) the bench opens a replacement, each slot at most once a second, so N
-  stay open for the whole run. "min open" is the fewest open (established, not closed) at any
-  100 ms sample of the measured run, "replaced" how many the server closed during it. **÷ plain
+  stay open for the whole run. "min open" is the fewest open (established as the client sees it,
+  which includes connections waiting in a listen queue; not closed) at any 100 ms sample of the
+  measured run, "replaced" how many the server closed during it. **÷ plain
   hello** is the run's req/s over the same server's plain hello run of the same invocation. With
   the default durations a slowloris connection is at most ~9 s old when the run ends, so servers
   whose head timeout is longer (warpipe's \`--header-timeout\` is 10 s, nginx's
