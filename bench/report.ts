@@ -496,18 +496,18 @@ written by \`npm run bench\` (the text lives in \`bench/report.ts\`); edit there
 ## How to run
 
 \`\`\`sh
-npm run build && npm run bench          # every scenario x every server: ~11 min on a quiet machine
+npm run build && npm run bench          # every scenario x every server: ~10 min on a quiet machine
 npm run bench -- --duration 3 --only warpipe,uwsgi-http --scenario hello,slowloris50 --no-write
 \`\`\`
 
-Options: \`--duration SECONDS\` (each scenario's own: 6 s for hello, flask, get10k, echo10k; 5 s for
-the 10 MiB, slowloris/idle and 1,000-connection scenarios, to keep the full matrix near 12 minutes),
+Options: \`--duration SECONDS\` (each scenario's own: 5 s, and 4 s for the two 10 MiB scenarios, to
+keep the full matrix within about 12 minutes; give 10 or more when a ratio near its target matters),
 \`--warmup SECONDS\` (1), \`--connections N\` (50, for scenarios that name no count of their own),
 \`--threads N\` wrk threads (1: with 2 cores, wrk must not take both), \`--only a,b\` servers,
 \`--scenario a,b\` scenarios (a slowloris/idle scenario brings its plain \`hello\` run along, its
 ratio needs it), \`--retries N\` (2) re-runs of a disturbed run, \`--retry-budget SECONDS\` (180)
 for all re-runs together (after that a disturbed run is kept, and flagged), \`--no-write\` to leave
-this file alone. On a quiet machine the full matrix (77 runs) takes about 11 minutes; each re-run
+this file alone. On a quiet machine the full matrix (77 runs) takes about 10 minutes; each re-run
 of a run that other load disturbed adds 7-25 s, within the budget.
 
 The bench installs nothing. It needs \`wrk\` (Debian \`wrk\`); a peer that is missing is skipped
@@ -529,10 +529,11 @@ optional readiness check, pid roots, front and worker processes); adding one is 
 - wrk warms it up, then runs for the measured duration with a Lua \`done()\` hook that prints
   requests, p99 latency and errors as JSON. **req/s** is wrk's requests ÷ its measured time
   (**MiB/s** for the 10 MiB scenarios: requests × 10 MiB ÷ time); **p99** is wrk's
-  99th-percentile latency; **errors** are wrk's socket errors (connect, read, write, timeout: no
-  answer within the scenario's wrk timeout, 2 s unless it says otherwise) plus responses with a
-  status ≥ 400. The POST scenarios set \`wrk.method\`/\`wrk.body\` in the scenario's Lua (wrk adds the
-  Content-Length).
+  99th-percentile latency; **errors** are wrk's socket errors (connect, read, write, timeout: an
+  answer that came later than the scenario's wrk timeout, 2 s unless it says otherwise) plus
+  responses with a status ≥ 400. wrk counts a request that is never answered nowhere: a row with
+  0 req/s and 0 errors is a server that answered none of wrk's requests during the run. The POST
+  scenarios set \`wrk.method\`/\`wrk.body\` in the scenario's Lua (wrk adds the Content-Length).
 - **CPU µs/req**: right before and right after the measured wrk run, the bench sums, over the
   server's root pid(s) and every descendant found through \`/proc/*/stat\`, utime+stime (fields
   14+15, all threads) plus cutime+cstime (16+17: children that exited and were reaped inside the
@@ -549,17 +550,17 @@ optional readiness check, pid roots, front and worker processes); adding one is 
   uwsgi-http11's workers face the clients themselves: "— (workers)". **worker RSS MiB**: the
   largest app worker's VmRSS right after the run and its VmHWM.
 - **held** (slowloris50, slowloris500, idle500): before the warm-up the bench opens N connections
-  of its own, spread over one second, and holds them to the end of the run. A slowloris connection sends
-  \`GET / HTTP/1.1\`, a Host and a User-Agent line, then one more byte of \`X-a: b\\r\\n\` header lines
-  every second (each connection at its own phase), never finishing the head. An idle one sends a
+  of its own, spread over one second, and holds them to the end of the run. A slowloris
+  connection sends \`GET / HTTP/1.1\`, a Host and a User-Agent line, then one more byte of
+  \`X-a: b\\r\\n\` header lines every second (each connection at its own phase), never finishing the head. An idle one sends a
   complete GET, reads the answer and then sends nothing. When the server closes one (or answers a
   slowloris, e.g. with 408) the bench opens a replacement, each slot at most once a second, so N
   stay open for the whole run. "min open" is the fewest open (established as the client sees it,
   which includes connections waiting in a listen queue; not closed) at any 100 ms sample of the
-  measured run, "replaced" how many the server closed during it. **÷ plain
-  hello** is the run's req/s over the same server's plain hello run of the same invocation. With
-  the default durations a slowloris connection is at most ~9 s old when the run ends, so servers
-  whose head timeout is longer (warpipe's \`--header-timeout\` is 10 s, nginx's
+  measured run, "replaced" how many the server closed during it. **÷ plain hello** is the run's
+  req/s over the same server's plain hello run of the same invocation. With the default
+  durations a slowloris connection is at most ~9 s old when the run ends, so servers whose head
+  timeout is longer (warpipe's \`--header-timeout\` is 10 s, nginx's
   \`client_header_timeout\` 60 s) have not dropped any yet ("replaced" 0); \`--duration 15\` makes
   the replacing part of the measured run. warpipe's 5 s keep-alive timeout does close the idle ones
   during the run, and they are replaced.
@@ -574,16 +575,16 @@ optional readiness check, pid roots, front and worker processes); adding one is 
   (user+system+steal from \`/proc/stat\`, minus the server, wrk and the bench itself, which also
   drives the held connections): a noise gauge. A run during which other load exceeded 0.25 cores
   is re-run (up to \`--retries\` times) and the quietest try is kept.
-- Between servers the bench stops the previous one (SIGTERM to its pid(s), then SIGKILL to what is
-  left of its tree) and waits for the machine to be quiet. Every run is bounded in time and only
-  127.0.0.1 is ever contacted.
+- Between servers the bench stops the previous one (SIGTERM to its pid(s), SIGINT to uWSGI's, its
+  immediate shutdown; then SIGKILL to what is left of the tree after 5 s) and waits for the machine
+  to be quiet. Every run is bounded in time and only 127.0.0.1 is ever contacted.
 
 ### What each server gets
 
 All run 2 worker processes (waitress: 4 threads in one process), no access log, and the same app
 module per scenario.
 ${servers.map((s) => `\n- **${s.name}**: ${s.notes}`).join('')}
-- uWSGI, every mode: ${uwsgiCommon}
+- uWSGI, every mode (nginx-uwsgi's \`uwsgi --socket\` too): ${uwsgiCommon}
 
 warpipe's workers, uWSGI and waitress use Debian's \`/usr/bin/python3\` (3.11.2); gunicorn
 necessarily runs on the interpreter it is installed in (pyenv's 3.11.7). That also means a

@@ -343,7 +343,7 @@ export const servers: Server[] = [
 
 /** Shared by every uWSGI entry, for the doc. */
 export const uwsgiCommon =
-  '(nginx-uwsgi\'s `uwsgi --socket` too) `--master --processes 2 --plugin python3 --chdir bench/apps --wsgi-file APP.py --callable application ' +
+  '`--master --processes 2 --plugin python3 --chdir bench/apps --wsgi-file APP.py --callable application ' +
   '--need-app --disable-logging --die-on-term --listen 1024` (the listen queue raised from uWSGI\'s 100, which it warns ' +
   'about, so that 1,000 connecting clients or 500 held ones are not dropped at the door: Node\'s default is 511, ' +
   'gunicorn\'s 2048, waitress\'s 1024, nginx\'s 511), on Debian\'s Python 3.11.2 (the python3 plugin), no threads.';
