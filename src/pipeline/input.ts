@@ -5,8 +5,6 @@
 
 import type { Input } from './types.js';
 
-const EMPTY = Buffer.alloc(0);
-
 export class BodyInput implements Input {
   buffered: Buffer | null = null;
   /** Bytes pushed but not yet pulled; a listener pauses its socket when this grows. */
@@ -25,10 +23,6 @@ export class BodyInput implements Input {
     input.buffered = body;
     input.ended = true;
     return input;
-  }
-
-  static empty(): BodyInput {
-    return BodyInput.of(EMPTY);
   }
 
   push(chunk: Buffer): void {
