@@ -90,8 +90,8 @@ class Channel:
         self.sock, self.buf = sock, bytearray(RECV_SIZE)
         self.view, self.pos, self.end = memoryview(self.buf), 0, 0
         self.recv_into, self.errors = sock.recv_into, None
-        # a REQUEST the gateway wrote ahead that arrived while we waited for FILE_ACK
-        self.early = None
+        # REQUESTs the gateway wrote ahead that arrived while we waited for FILE_ACK, in order
+        self.early = []
 
     def send(self, data):
         try:
@@ -617,8 +617,8 @@ class Request:
                 inp._feed(bytes(payload))
             elif ftype == END and not body_done:
                 inp._end(payload)
-            elif ftype == REQUEST and body_done and self.ch.early is None:
-                self.ch.early = bytes(payload)  # written ahead (pipelining): serve it next
+            elif ftype == REQUEST and body_done:
+                self.ch.early.append(bytes(payload))  # written ahead (pipelining): served next
             else:
                 protocol_error("frame type 0x%02x while waiting for FILE_ACK" % ftype)
 
@@ -699,9 +699,8 @@ class Worker:
     def next_request(self, ch):
         """The payload of the channel's next REQUEST (valid until the next read), or None: the
         thread ends. The usual case, one recv that got exactly one whole REQUEST, is inline."""
-        if ch.early is not None:  # dispatched already, so served even after STOP
-            payload, ch.early = ch.early, None
-            return payload
+        if ch.early:  # dispatched already, so served even after STOP
+            return ch.early.pop(0)
         if ch.pos == ch.end and not self.wait_readable(ch):
             return None
         pos, end = ch.pos, ch.end

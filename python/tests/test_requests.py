@@ -366,13 +366,18 @@ def test_body_frames_while_waiting_for_file_ack(w):
     assert w.get("/hello").body == b"hello"
 
 
-def test_request_written_ahead_while_waiting_for_file_ack(w):
-    # pipelining: the gateway may write the next REQUEST before it acks this one's FILE
+def test_requests_written_ahead_while_waiting_for_file_ack(w):
+    # pipelining: the gateway may write the next REQUESTs before it acks this one's FILE;
+    # they are served afterwards, in the order written
     w.send(0, request_frame(make_environ("/file", "GET", query="offset=0"), b"", complete=True)
-           + request_frame(make_environ("/hello", "GET"), b"", complete=True))
+           + request_frame(make_environ("/hello", "GET"), b"", complete=True)
+           + request_frame(make_environ("/echo", "POST", body=b"second"), b"second", complete=True)
+           + request_frame(make_environ("/echo", "POST", body=b"third"), b"third", complete=True))
     r = w.response()
     assert r.kinds == ["RESPONSE", "FILE", "END"] and r.body == bytes(range(256)) * 4
     assert w.response().body == b"hello"
+    assert w.response().json()["data"] == "second"
+    assert w.response().json()["data"] == "third"
     assert w.get("/hello").body == b"hello"
 
 

@@ -19,7 +19,7 @@ export interface Config {
   socketMode: number;
   workers: number;
   threads: number;
-  pipeline: boolean;
+  pipeline: number;
   gracefulTimeout: number;
   bootTimeout: number;
   limitRequestLine: number;

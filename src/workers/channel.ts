@@ -1,10 +1,13 @@
 // One request channel: a private socketpair between the gateway and one worker
 // thread. It runs one request at a time; the Exchange it is lent to receives
 // every frame until the response ends, then the channel goes back to the pool.
-// Under saturation the pool may write one more whole request ahead (`next`), so
-// the worker finds it buffered instead of sleeping until the gateway answers.
+// Under saturation the pool may write whole requests ahead (`ahead`), so the
+// worker finds them buffered instead of sleeping until the gateway answers:
+// each wake-up of a sleeping worker costs the gateway a cross-CPU wake in the
+// kernel, and on 2 cores that was the largest single cost per request.
 
 import type { Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import { FrameReader, badFrame } from './frame.js';
 import type { WorkerError } from '../errors.js';
 
@@ -36,10 +39,23 @@ export interface ChannelOwner {
   channelOnBroken(channel: Channel, err: WorkerError): void;
 }
 
+/**
+ * How long a request written ahead may expect to wait behind the work already
+ * on its channel, in ms. Pipelining pays when requests take tens of
+ * microseconds (the gateway's cost per wake-up is of that order); behind a slow
+ * request it only adds latency, and the request is better kept in the
+ * gateway's queue for whichever worker frees up first.
+ */
+export const AHEAD_BUDGET_MS = 1;
+
 export class Channel {
   exchange: Exchange | null = null;
-  /** Written ahead while `exchange` runs; it becomes `exchange` when that one ends. */
-  next: Exchange | null = null;
+  /** Written ahead while `exchange` runs, in order; the first becomes `exchange` when that one ends. */
+  readonly ahead: Exchange[] = [];
+  /** When `exchange` started running (performance.now() ms): lent idle, or the one before it ended. */
+  private startedAt = 0;
+  /** Moving average of how long a request runs here, ms. */
+  private meanTime = 0;
   private readonly reader: FrameReader;
   private lost = false;
 
@@ -64,9 +80,28 @@ export class Channel {
   }
 
   begin(exchange: Exchange): void {
-    if (this.exchange === null) this.exchange = exchange;
-    else this.next = exchange;
+    if (this.exchange === null) {
+      this.exchange = exchange;
+      this.startedAt = performance.now();
+    } else {
+      this.ahead.push(exchange);
+    }
     exchange.start(this);
+  }
+
+  /**
+   * May one more request be written ahead here (at most `depth`)? Only behind
+   * a running request that is itself pipelinable, and only while the requests
+   * already here are expected to finish within AHEAD_BUDGET_MS: never behind a
+   * request that has run longer than that, or on a channel whose requests
+   * usually take longer.
+   */
+  mayTakeAhead(depth: number, now: number): boolean {
+    const ex = this.exchange;
+    if (ex === null || !ex.pipelinable || this.lost || this.ahead.length >= depth) return false;
+    const elapsed = now - this.startedAt;
+    const wait = Math.max(this.meanTime - elapsed, 0) + this.ahead.length * this.meanTime;
+    return elapsed < AHEAD_BUDGET_MS && wait < AHEAD_BUDGET_MS;
   }
 
   write(buf: Uint8Array): boolean {
@@ -76,10 +111,12 @@ export class Channel {
   /** Called by the exchange when both ends have finished the request. */
   free(): void {
     if (this.socket.isPaused()) this.socket.resume();
-    const next = this.next;
-    if (next !== null) {
+    const now = performance.now();
+    this.meanTime += (now - this.startedAt - this.meanTime) / 8;
+    const next = this.ahead.shift();
+    if (next !== undefined) {
       this.exchange = next;
-      this.next = null;
+      this.startedAt = now;
       if (!this.lost) this.owner.channelOnAdvance(this);
       return;
     }
@@ -92,13 +129,13 @@ export class Channel {
     if (this.lost) return;
     this.lost = true;
     const ex = this.exchange;
-    const next = this.next;
+    const ahead = this.ahead.splice(0);
     this.exchange = null;
-    this.next = null;
     this.socket.destroy();
     if (ex) ex.onLost(err);
-    // the worker serves a channel in order, so a request written ahead never started
-    if (next) this.owner.channelOnOrphan(next);
+    // the worker serves a channel in order, so requests written ahead never started:
+    // they go back to the front of the queue, in their order
+    for (let i = ahead.length - 1; i >= 0; i--) this.owner.channelOnOrphan(ahead[i]!);
   }
 
   get isLost(): boolean {

@@ -3,6 +3,7 @@
 // is busy, respawns workers that die, and drains them on shutdown.
 
 import { WorkerError, codes } from '../errors.js';
+import { performance } from 'node:perf_hooks';
 import type { Logger } from '../log.js';
 import type { Channel, Exchange } from './channel.js';
 import { WorkerProcess, type WorkerOptions } from './worker.js';
@@ -10,8 +11,8 @@ import { WorkerProcess, type WorkerOptions } from './worker.js';
 export interface PoolOptions extends WorkerOptions {
   workers: number;
   bootTimeout: number; // seconds
-  /** When every channel is busy, write one whole request ahead on a channel. */
-  pipeline: boolean;
+  /** When every channel is busy, how many whole requests may be written ahead on one (0: none). */
+  pipeline: number;
 }
 
 const MAX_BACKOFF_MS = 30_000;
@@ -110,14 +111,16 @@ export class Pool {
     return ch;
   }
 
-  /** A busy channel that may take a request ahead: pipelining on, nothing ahead yet, least busy worker. */
+  /** A busy channel that may take a request ahead (Channel.mayTakeAhead), of the least busy worker. */
   private takeAhead(): Channel | null {
-    if (!this.options.pipeline) return null;
+    const depth = this.options.pipeline;
+    if (depth === 0) return null;
+    const now = performance.now();
     let best: Channel | null = null;
     for (const w of this.workers) {
       if (w.state !== 'ready' || (best !== null && w.busy >= best.owner.busy)) continue;
       for (const ch of w.channels) {
-        if (ch.next === null && ch.exchange !== null && ch.exchange.pipelinable && !ch.isLost) {
+        if (ch.mayTakeAhead(depth, now)) {
           best = ch;
           break;
         }
@@ -168,10 +171,14 @@ export class Pool {
     else this.idle.push(ch);
   }
 
+  /** The running request ended and the next one written ahead took its place: top the channel up from the queue. */
   channelOnAdvance(w: WorkerProcess, ch: Channel): void {
-    if (w.state !== 'ready' || !this.options.pipeline) return;
-    const head = this.queueHead < this.queue.length ? this.queue[this.queueHead]! : null;
-    if (head !== null && head.pipelinable && ch.exchange!.pipelinable) this.lend(ch, this.nextQueued()!);
+    if (w.state !== 'ready') return;
+    const depth = this.options.pipeline;
+    const now = performance.now();
+    while (this.queueHead < this.queue.length && this.queue[this.queueHead]!.pipelinable && ch.mayTakeAhead(depth, now)) {
+      this.lend(ch, this.nextQueued()!);
+    }
   }
 
   channelOnOrphan(_w: WorkerProcess, ex: Exchange): void {

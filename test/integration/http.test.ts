@@ -385,6 +385,30 @@ describe('requests written ahead to a busy worker (--pipeline)', () => {
     assert.deepEqual(echoes, Array.from({ length: 20 }, (_, i) => `body ${i}`));
   });
 
+  test('requests written ahead behind one that kills its worker are all served, in order, by the next worker', async () => {
+    // six connections ready first, then six requests in one tick: the one worker takes one and
+    // (its requests having taken no time yet) has the others written ahead behind it
+    const socks = await Promise.all(
+      Array.from({ length: 6 }, () => new Promise<net.Socket>((resolve, reject) => {
+        const s = net.connect(srv.port, '127.0.0.1', () => resolve(s));
+        s.on('error', reject);
+      })),
+    );
+    const replies = socks.map((s) => {
+      const got: Buffer[] = [];
+      s.on('data', (d: Buffer) => got.push(d));
+      return new Promise<Buffer>((resolve) => s.on('close', () => resolve(Buffer.concat(got))));
+    });
+    const closing = (path: string): string => get(path).replace('\r\n\r\n', '\r\nConnection: close\r\n\r\n');
+    socks.forEach((s, i) => s.write(closing(i === 2 ? '/die-later?0' : `/sized?${i + 1}`)));
+    const responses = (await Promise.all(replies)).map((b) => parseResponses(b)[0]);
+    assert.equal(responses[2]?.status, 502);
+    for (const i of [0, 1, 3, 4, 5]) {
+      assert.equal(responses[i]?.status, 200, `request ${i}`);
+      assert.equal(responses[i]!.body.toString(), 's'.repeat(i + 1));
+    }
+  });
+
   test('a request written ahead to a worker that dies is served by the next worker, not failed', async () => {
     const dying = fetch(`${srv.url}/die-later?0.4`);
     await new Promise((r) => setTimeout(r, 100));
