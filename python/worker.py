@@ -211,7 +211,7 @@ class Input:
 
     def _collect(self, first, limit, newline):
         """first + chunks up to limit bytes, the first newline (if asked) or the end."""
-        parts, got = [first], len(first)
+        parts, got = [first] if first else [], len(first)  # one whole chunk is returned uncopied
         self._buf, self._pos = b"", 0
         while got < limit:
             try:

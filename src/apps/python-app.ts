@@ -106,8 +106,7 @@ class PythonExchange implements Exchange {
     try {
       for await (const chunk of input) {
         if (this.requestSent) return;
-        let ok = true;
-        for (const f of dataFrames(chunk)) ok = ch.write(f);
+        const ok = ch.writev(dataFrames(chunk));
         if (!ok && !this.requestSent) await new Promise((resolve) => ch.socket.once('drain', resolve));
       }
     } catch {

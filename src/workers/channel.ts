@@ -108,6 +108,16 @@ export class Channel {
     return this.socket.write(buf);
   }
 
+  /** Write `pieces` in order, in one system call when the socket takes them at once. */
+  writev(pieces: readonly Uint8Array[]): boolean {
+    if (pieces.length === 1) return this.socket.write(pieces[0]!);
+    this.socket.cork();
+    let ok = true;
+    for (const p of pieces) ok = this.socket.write(p);
+    this.socket.uncork();
+    return ok;
+  }
+
   /** Called by the exchange when both ends have finished the request. */
   free(): void {
     if (this.socket.isPaused()) this.socket.resume();

@@ -53,6 +53,11 @@ test('FILE parsing and DATA splitting at the payload limit', () => {
   p.writeBigUInt64LE(5n, 0);
   p.writeBigInt64LE(-1n, 8);
   assert.deepEqual(parseFile(Buffer.concat([p, Buffer.from('/proc/1/fd/7')])), { offset: 5, count: -1, path: '/proc/1/fd/7' });
-  const frames = dataFrames(Buffer.alloc(MAX_PAYLOAD + 10));
-  assert.deepEqual(frames.map((f) => f.readUInt32LE(0)), [MAX_PAYLOAD, 10]);
+  for (const size of [0, 10, 16 * 1024 - 1, 16 * 1024, MAX_PAYLOAD + 10]) {
+    const data = Buffer.alloc(size, 7);
+    const got: [number, number][] = [];
+    new FrameReader((type, payload) => got.push([type, payload.length])).receive(Buffer.concat(dataFrames(data)));
+    const want: [number, number][] = size > MAX_PAYLOAD ? [[T.DATA, MAX_PAYLOAD], [T.DATA, 10]] : [[T.DATA, size]];
+    assert.deepEqual(got, want, `${size} bytes`);
+  }
 });
