@@ -8,7 +8,7 @@
 
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { FrameReader, badFrame } from './frame.js';
+import { FrameReader, T, badFrame } from './frame.js';
 import type { WorkerError } from '../errors.js';
 
 /** The in-flight request on a channel (implemented by the Python app). */
@@ -60,7 +60,7 @@ export class Channel {
   private lost = false;
 
   constructor(readonly socket: Socket, readonly owner: ChannelOwner, readonly index: number) {
-    this.reader = new FrameReader((type, payload) => this.channelOnFrame(type, payload));
+    this.reader = new FrameReader((type, payload) => this.channelOnFrame(type, payload), T.RDATA);
     socket.on('data', (chunk: Buffer) => {
       try {
         this.reader.receive(chunk);

@@ -29,6 +29,37 @@ test('the reader yields the same frames however the stream is split', () => {
   for (let cut = 1; cut < 40; cut += 3) assert.deepEqual(collect([stream.subarray(0, cut), stream.subarray(cut)]), whole);
 });
 
+test('a splittable type is handed on in pieces as it arrives, never joined; the rest is unchanged', () => {
+  const big = Buffer.alloc(70_000, 'x');
+  big.write('start', 0);
+  big.write('end', big.length - 3);
+  const stream = Buffer.concat([frame(T.RESPONSE, Buffer.from('head')), frame(T.RDATA, big), frame(T.RDATA, Buffer.from('two')), frame(T.REND)]);
+  // consecutive RDATA pieces merged: frame boundaries of body data carry no meaning
+  const read = (chunks: Buffer[]): { events: [number, string][]; pieces: number } => {
+    const events: [number, string][] = [];
+    let pieces = 0;
+    const reader = new FrameReader((type, payload) => {
+      pieces += type === T.RDATA ? 1 : 0;
+      const last = events[events.length - 1];
+      if (type === T.RDATA && last?.[0] === T.RDATA) last[1] += payload.toString('latin1');
+      else events.push([type, payload.toString('latin1')]);
+    }, T.RDATA);
+    for (const c of chunks) reader.receive(c);
+    return { events, pieces };
+  };
+  const whole = read([stream]);
+  assert.deepEqual(whole.events.map(([t]) => t), [T.RESPONSE, T.RDATA, T.REND]);
+  assert.equal(whole.events[1]![1], big.toString('latin1') + 'two');
+  assert.equal(whole.pieces, 2);
+  for (const size of [1, 2, 5, 6, 7, 1000, 65_536]) {
+    const chunks: Buffer[] = [];
+    for (let off = 0; off < stream.length; off += size) chunks.push(stream.subarray(off, off + size));
+    const split = read(chunks);
+    assert.deepEqual(split.events, whole.events, `reads of ${size}`);
+    if (size >= 1000) assert.ok(split.pieces <= Math.ceil(stream.length / size) + 2, `${split.pieces} pieces for reads of ${size}`);
+  }
+});
+
 test('a frame longer than the protocol allows is a worker protocol error', () => {
   const bad = Buffer.alloc(5);
   bad.writeUInt32LE(MAX_PAYLOAD + 1, 0);

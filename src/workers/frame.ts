@@ -40,18 +40,28 @@ export type FrameHandler = (type: number, payload: Buffer) => void;
  * Splits a byte stream into frames. Payloads are subarrays of the received
  * buffers (no copy) except when a frame straddles reads: then its pieces are
  * kept until the whole frame is in, and joined once (a 10 MiB frame arriving in
- * 64 KiB reads is copied once, not 160 times).
+ * 64 KiB reads is copied once, not 160 times). Frames of the `splittable` type
+ * (body data, whose frame boundaries mean nothing) are not joined at all: a
+ * straddling one is handed on in pieces, one call per read, so a stream of
+ * 64 KiB DATA frames (which never fit Node's 64 KiB reads) is never copied.
  */
 export class FrameReader {
   private pieces: Buffer[] = [];
   private pieceBytes = 0;
   /** Bytes needed before the pending pieces can yield a frame. */
   private need = 0;
-  constructor(private readonly onFrame: FrameHandler) {}
+  /** Payload bytes still to come of a splittable frame handed on in pieces. */
+  private partLeft = 0;
+  constructor(private readonly onFrame: FrameHandler, private readonly splittable = -1) {}
 
   receive(chunk: Buffer): void {
     let buf = chunk;
-    if (this.pieceBytes > 0) {
+    let off = 0;
+    if (this.partLeft > 0) {
+      off = Math.min(this.partLeft, buf.length);
+      this.partLeft -= off;
+      this.onFrame(this.splittable, buf.subarray(0, off));
+    } else if (this.pieceBytes > 0) {
       this.pieces.push(chunk);
       this.pieceBytes += chunk.length;
       if (this.pieceBytes < this.need) return;
@@ -59,7 +69,6 @@ export class FrameReader {
       this.pieces = [];
       this.pieceBytes = 0;
     }
-    let off = 0;
     const len = buf.length;
     while (len - off >= HEADER_SIZE) {
       const size = buf.readUInt32LE(off);
@@ -67,8 +76,14 @@ export class FrameReader {
         throw new WorkerError(codes.WORKER_PROTOCOL, `worker sent a frame of ${size} bytes`, 502);
       }
       const end = off + HEADER_SIZE + size;
-      if (end > len) break;
-      this.onFrame(buf[off + 4]!, buf.subarray(off + HEADER_SIZE, end));
+      const type = buf[off + 4]!;
+      if (end > len) {
+        if (type !== this.splittable) break;
+        this.partLeft = end - len;
+        if (len > off + HEADER_SIZE) this.onFrame(type, buf.subarray(off + HEADER_SIZE));
+        return;
+      }
+      this.onFrame(type, buf.subarray(off + HEADER_SIZE, end));
       off = end;
     }
     if (off < len) {
