@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """warpipe worker: runs one WSGI (PEP 3333) application for the warpipe gateway.
 
-The gateway (TypeScript on Node.js) spawns it as `python worker.py APP_SPEC --threads T
-[--validate]` in the user's --chdir, with a control socket on fd 3 and one request socket per
+The gateway (TypeScript on Node.js) imports it from a small `python -c` bootstrap (so that its
+bytecode can come from a cache; `python worker.py APP_SPEC --threads T [--validate]` works the
+same) in the user's --chdir, with a control socket on fd 3 and one request socket per
 thread on fds 4 .. 3+T. Each thread serves its channel one request at a time; the gateway does
 all the HTTP and all the scheduling. The wire format is docs/worker-protocol.md: read it first.
 
@@ -86,8 +87,8 @@ class Channel:
 
     __slots__ = ("sock", "buf", "view", "pos", "end", "recv_into", "errors", "early")
 
-    def __init__(self, sock):
-        self.sock, self.buf = sock, bytearray(RECV_SIZE)
+    def __init__(self, sock, size=RECV_SIZE):
+        self.sock, self.buf = sock, bytearray(size)
         self.view, self.pos, self.end = memoryview(self.buf), 0, 0
         self.recv_into, self.errors = sock.recv_into, None
         # REQUESTs the gateway wrote ahead that arrived while we waited for FILE_ACK, in order
@@ -129,7 +130,7 @@ class Channel:
         if stop > end:
             if length > MAX_PAYLOAD:
                 protocol_error("frame of %d bytes (type 0x%02x) exceeds 16 MiB" % (length, ftype))
-            if 5 + length > RECV_SIZE:
+            if 5 + length > len(self.buf):
                 return ftype, self._read_big(length)
             pos, end = self._fill(5 + length)
             stop = pos + 5 + length
@@ -141,7 +142,7 @@ class Channel:
 
     def _fill(self, need):
         pos, end = self.pos, self.end
-        if pos + need > RECV_SIZE:  # move the partial frame to the front
+        if pos + need > len(self.buf):  # move the partial frame to the front
             self.buf[:end - pos] = bytes(self.view[pos:end])
             pos, end = 0, end - pos
         try:
@@ -804,7 +805,7 @@ def parse_args(argv):
     return args
 
 
-def open_channel(fd, tick=False):
+def open_channel(fd, tick=False, size=RECV_SIZE):
     sock = socket.socket(fileno=fd)
     sock.setblocking(True)
     os.set_inheritable(fd, False)  # the app's child processes must not hold our channels open
@@ -815,7 +816,7 @@ def open_channel(fd, tick=False):
                 break
             except OSError:
                 pass
-    return Channel(sock)
+    return Channel(sock, size)
 
 
 def import_path(path):
@@ -915,15 +916,17 @@ def main(argv):
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the gateway's to handle
     ctl = None
     try:
-        ctl = open_channel(3)
+        ctl = open_channel(3, size=256)  # it only ever receives STOP
         args = parse_args(argv)
         channels = [open_channel(4 + i, True) for i in range(args.threads)]
     except BootError as exc:
         boot_failed(ctl, "(bad arguments): %s" % exc)
     except OSError as exc:
         boot_failed(ctl, "(bad channel file descriptor): %s" % exc)
-    if sys.path and os.path.abspath(sys.path[0] or ".") == os.path.dirname(os.path.abspath(__file__)):
-        del sys.path[0]  # the worker's own directory is not the app's
+    # what Python put first is not the app's: "" when the gateway started us with -c, our own
+    # directory when run as a script
+    if sys.path and (not sys.path[0] or os.path.abspath(sys.path[0]) == os.path.dirname(os.path.abspath(__file__))):
+        del sys.path[0]
     sys.path.insert(0, os.getcwd())
     try:
         app = load_app(args.spec)

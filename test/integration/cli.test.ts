@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { mkdtempSync, existsSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { FIXTURES, runCli, startServer } from '../helpers/server.js';
 import { parseResponses } from '../helpers/raw.js';
@@ -147,4 +147,27 @@ test('--threads: one worker serves that many requests at once', async () => {
   assert.deepEqual(res.map((r) => r.status), [200, 200, 200]);
   assert.ok(took < 1500, `three 0.6 s requests on 3 threads took ${took} ms`);
   assert.equal(await srv.stop(), 0);
+});
+
+test("worker.py's bytecode is cached in warpipe's own private directory, the app's never", async () => {
+  const root = mkdtempSync(`${tmpdir()}/warpipe-cache-`);
+  const app = mkdtempSync(`${tmpdir()}/warpipe-app-`);
+  writeFileSync(`${app}/cached_app.py`, 'def application(environ, start_response):\n    start_response("200 OK", [])\n    return [b"ok"]\n');
+  const pycs = (dir: string): string[] => (existsSync(dir) ? readdirSync(dir, { recursive: true }).map(String).filter((f) => f.endsWith('.pyc')) : []);
+  const serve = async (cache: string): Promise<void> => {
+    const srv = await startServer('cached_app:application', { cwd: app, env: { XDG_CACHE_HOME: cache, PYTHONDONTWRITEBYTECODE: '1' } });
+    assert.equal(await (await fetch(srv.url)).text(), 'ok');
+    assert.equal(await srv.stop(), 0);
+  };
+  await serve(root);
+  const cached = pycs(`${root}/warpipe/pycache`);
+  assert.ok(cached.length >= 1 && cached.every((f) => /(^|\/)worker\.cpython-\d+\.pyc$/.test(f)), `only worker.py is cached: ${cached}`);
+  assert.equal(statSync(`${root}/warpipe/pycache`).mode & 0o777, 0o700);
+  assert.deepEqual(pycs(app), [], 'PYTHONDONTWRITEBYTECODE still holds for the app');
+  // a cache directory others may write to is not used
+  const open = mkdtempSync(`${tmpdir()}/warpipe-cache-`);
+  mkdirSync(`${open}/warpipe/pycache`, { recursive: true });
+  chmodSync(`${open}/warpipe/pycache`, 0o777);
+  await serve(open);
+  assert.deepEqual(pycs(`${open}/warpipe/pycache`), []);
 });
