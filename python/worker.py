@@ -3,8 +3,8 @@
 
 The gateway (TypeScript on Node.js) imports it from a small `python -c` bootstrap (so that its
 bytecode can come from a cache; `python worker.py APP_SPEC --threads T [--validate]` works the
-same) in the user's --chdir, with a control socket on fd 3 and one request socket per
-thread on fds 4 .. 3+T. Each thread serves its channel one request at a time; the gateway does
+same) in the user's --chdir, with a control socket on fd 3 and, for each thread i of T, a
+request channel made of two sockets: requests come in on fd 4+i, responses go out on fd 4+T+i. Each thread serves its channel one request at a time; the gateway does
 all the HTTP and all the scheduling. The wire format is docs/worker-protocol.md: read it first.
 
 Assumes CPython >= 3.9, the standard library only, stream sockets (socketpairs) on those fds and
@@ -83,12 +83,14 @@ def log_frame(text, level=40):
 
 
 class Channel:
-    """Framed I/O on one socket; buf[pos:end] holds received bytes not yet consumed."""
+    """Framed I/O: frames are read from sock and sent on out (the same socket for the control
+    channel; a request channel has one socket per direction, see open_channel). buf[pos:end]
+    holds received bytes not yet consumed."""
 
-    __slots__ = ("sock", "buf", "view", "pos", "end", "recv_into", "errors", "early")
+    __slots__ = ("sock", "out", "buf", "view", "pos", "end", "recv_into", "errors", "early")
 
-    def __init__(self, sock, size=RECV_SIZE):
-        self.sock, self.buf = sock, bytearray(size)
+    def __init__(self, sock, out=None, size=RECV_SIZE):
+        self.sock, self.out, self.buf = sock, out or sock, bytearray(size)
         self.view, self.pos, self.end = memoryview(self.buf), 0, 0
         self.recv_into, self.errors = sock.recv_into, None
         # REQUESTs the gateway wrote ahead that arrived while we waited for FILE_ACK, in order
@@ -96,7 +98,7 @@ class Channel:
 
     def send(self, data):
         try:
-            self.sock.sendall(data)
+            self.out.sendall(data)
         except OSError as exc:
             raise ChannelClosed(str(exc)) from None
 
@@ -108,7 +110,7 @@ class Channel:
             return self.send(b"".join(pieces))
         try:
             while True:
-                sent = self.sock.sendmsg(pieces)
+                sent = self.out.sendmsg(pieces)
                 left -= sent
                 if not left:
                     return
@@ -738,6 +740,7 @@ class Worker:
 
     def channel_ended(self, ch):
         ch.sock.close()
+        ch.out.close()
         with self.lock:
             self.alive -= 1
             self.all_ended = not self.alive
@@ -805,18 +808,29 @@ def parse_args(argv):
     return args
 
 
-def open_channel(fd, tick=False, size=RECV_SIZE):
+def inherited_socket(fd):
     sock = socket.socket(fileno=fd)
     sock.setblocking(True)
     os.set_inheritable(fd, False)  # the app's child processes must not hold our channels open
-    if tick:
-        for fmt in ("@ll", "@qq"):  # struct timeval; 64-bit time_t on some 32-bit systems
-            try:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct.pack(fmt, 0, int(TICK * 1e6)))
-                break
-            except OSError:
-                pass
-    return Channel(sock, size)
+    return sock
+
+
+def open_channel(fd, out_fd=None, size=RECV_SIZE):
+    """The channel reading fd and sending on out_fd. A request channel has one socket per
+    direction: a thread blocked reading a socket sleeps on that socket's wait queue, which the
+    kernel also wakes each time the gateway reads what was sent on it, so one shared socket
+    would wake the thread for nothing at every response. Its reads time out every TICK (so an
+    idle thread notices STOP)."""
+    sock = inherited_socket(fd)
+    if out_fd is None:
+        return Channel(sock, None, size)
+    for fmt in ("@ll", "@qq"):  # struct timeval; 64-bit time_t on some 32-bit systems
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct.pack(fmt, 0, int(TICK * 1e6)))
+            break
+        except OSError:
+            pass
+    return Channel(sock, inherited_socket(out_fd), size)
 
 
 def import_path(path):
@@ -918,7 +932,7 @@ def main(argv):
     try:
         ctl = open_channel(3, size=256)  # it only ever receives STOP
         args = parse_args(argv)
-        channels = [open_channel(4 + i, True) for i in range(args.threads)]
+        channels = [open_channel(4 + i, 4 + args.threads + i) for i in range(args.threads)]
     except BootError as exc:
         boot_failed(ctl, "(bad arguments): %s" % exc)
     except OSError as exc:

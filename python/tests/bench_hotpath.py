@@ -41,10 +41,10 @@ def run(mode, n):
     w = harness.Worker(spec, cwd=cwd)
     try:
         frame = harness.request_frame(harness.make_environ(path, method, body=body), body or b"")
-        sock = w.chans[0]
+        sock, out = w.chans[0], w.ins[0]
 
         def one():
-            sock.sendall(frame)
+            out.sendall(frame)
             ftype, payload = w.read_frame(sock)
             while ftype != harness.RESPONSE or not payload[0] & 1:  # until END or RESPONSE+end
                 if ftype == harness.REND:

@@ -85,11 +85,14 @@ class Worker:
     def __init__(self, spec="testapp", threads=1, validate=False, cwd=APPS, args=None, wait_ready=True):
         self.threads = threads
         ctl_parent, ctl_child = socket.socketpair()
-        pairs = [socket.socketpair() for _ in range(threads)]
-        child = [ctl_child] + [c for _, c in pairs]
+        # per thread: requests go to the worker on one pair (fd 4+i), responses come back on
+        # another (fd 4+T+i); chans[i] reads responses, ins[i] sends requests
+        ins = [socket.socketpair() for _ in range(threads)]
+        outs = [socket.socketpair() for _ in range(threads)]
+        child = [ctl_child] + [c for _, c in ins] + [c for _, c in outs]
         child_fds = [s.fileno() for s in child]
-        targets = list(range(3, 4 + threads))
-        # fds 3..3+T must be open in the parent: pass_fds are validated before preexec_fn runs,
+        targets = list(range(3, 4 + 2 * threads))
+        # fds 3..3+2T must be open in the parent: pass_fds are validated before preexec_fn runs,
         # and then Popen's own pipes cannot land on them.
         placeholders = []
         for fd in targets:
@@ -99,7 +102,7 @@ class Worker:
                 placeholders.append(os.open(os.devnull, os.O_RDONLY))
 
         def preexec():
-            dups = [os.dup(fd) for fd in child_fds]  # above 3+T: everything below is open
+            dups = [os.dup(fd) for fd in child_fds]  # above 3+2T: everything below is open
             for target, fd in zip(targets, dups):
                 os.dup2(fd, target)
 
@@ -116,8 +119,9 @@ class Worker:
             for s in child:
                 s.close()
         self.ctl = ctl_parent
-        self.chans = [p for p, _ in pairs]
-        for s in [self.ctl] + self.chans:
+        self.ins = [p for p, _ in ins]
+        self.chans = [p for p, _ in outs]
+        for s in [self.ctl] + self.ins + self.chans:
             s.settimeout(TIMEOUT)
         self.ready_info = self.ready() if wait_ready else None
 
@@ -137,10 +141,10 @@ class Worker:
         return ftype, self._recv_exact(sock, length)
 
     def send(self, chan, data):
-        self.chans[chan].sendall(data)
+        self.ins[chan].sendall(data)
 
     def send_frame(self, chan, ftype, payload=b""):
-        self.chans[chan].sendall(frame(ftype, payload))
+        self.ins[chan].sendall(frame(ftype, payload))
 
     # -- control
     def ready(self):
@@ -203,7 +207,7 @@ class Worker:
                         data = f.read() if count < 0 else f.read(count)
                     resp.body += data
                 resp.files.append((offset, count, path, data))
-                sock.sendall(frame(FILE_ACK, bytes([file_ack])))
+                self.ins[chan].sendall(frame(FILE_ACK, bytes([file_ack])))
             elif ftype == REND:
                 assert resp.status is not None and not payload, resp
                 return resp
@@ -225,7 +229,7 @@ class Worker:
             except OSError:
                 pass
             self.proc.wait(TIMEOUT)
-        for s in [self.ctl] + self.chans:
+        for s in [self.ctl] + self.ins + self.chans:
             s.close()
         self.stderr.close()
 

@@ -62,10 +62,11 @@ def test_control_eof_exits_at_once(spawn):
 
 def test_all_request_channels_closed_exits_0(spawn):
     w = spawn("testapp", threads=2)
-    w.chans[0].close()
+    w.ins[0].close()
+    assert w.chans[0].recv(1) == b""  # the thread ended and closed its side
     assert w.get("/hello", chan=1).body == b"hello"
     assert w.proc.poll() is None
-    w.chans[1].close()
+    w.ins[1].close()
     assert w.wait() == 0
 
 

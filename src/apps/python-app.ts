@@ -107,7 +107,7 @@ class PythonExchange implements Exchange {
       for await (const chunk of input) {
         if (this.requestSent) return;
         const ok = ch.writev(dataFrames(chunk));
-        if (!ok && !this.requestSent) await new Promise((resolve) => ch.socket.once('drain', resolve));
+        if (!ok && !this.requestSent) await ch.drained();
       }
     } catch {
       reason = END_CUT;
@@ -226,12 +226,12 @@ class PythonExchange implements Exchange {
 
   pauseWorker(): void {
     const ch = this.channel;
-    if (ch && !this.finished) ch.socket.pause();
+    if (ch && !this.finished) ch.pauseReading();
   }
 
   resumeWorker(): void {
     const ch = this.channel;
-    if (ch && !this.finished && ch.socket.isPaused()) ch.socket.resume();
+    if (ch && !this.finished) ch.resumeReading();
   }
 
   /** The consumer closed the body early: drop what is left, keep reading to END. */

@@ -1,5 +1,8 @@
-// One request channel: a private socketpair between the gateway and one worker
-// thread. It runs one request at a time; the Exchange it is lent to receives
+// One request channel between the gateway and one worker thread: two private
+// socketpairs, one per direction (`tx` carries requests, `rx` responses). With
+// one bidirectional socket, every read of a response by the gateway woke the
+// worker thread sleeping in recv on that socket (the kernel wakes a socket's
+// one wait queue when its sent data is consumed), for nothing. It runs one request at a time; the Exchange it is lent to receives
 // every frame until the response ends, then the channel goes back to the pool.
 // Under saturation the pool may write whole requests ahead (`ahead`), so the
 // worker finds them buffered instead of sleeping until the gateway answers:
@@ -59,16 +62,17 @@ export class Channel {
   private readonly reader: FrameReader;
   private lost = false;
 
-  constructor(readonly socket: Socket, readonly owner: ChannelOwner, readonly index: number) {
+  constructor(private readonly tx: Socket, private readonly rx: Socket, readonly owner: ChannelOwner, readonly index: number) {
     this.reader = new FrameReader((type, payload) => this.channelOnFrame(type, payload), T.RDATA);
-    socket.on('data', (chunk: Buffer) => {
+    tx.on('error', () => {}); // the worker's exit is reported by its owner
+    rx.on('data', (chunk: Buffer) => {
       try {
         this.reader.receive(chunk);
       } catch (err) {
         this.owner.channelOnBroken(this, err as WorkerError);
       }
     });
-    socket.on('error', () => {}); // 'close' follows; the worker's exit is reported by its owner
+    rx.on('error', () => {});
   }
 
   private channelOnFrame(type: number, payload: Buffer): void {
@@ -104,23 +108,39 @@ export class Channel {
     return elapsed < AHEAD_BUDGET_MS && wait < AHEAD_BUDGET_MS;
   }
 
+  /** Send to the worker; false when its socket buffer is full (wait for `drained()`). */
   write(buf: Uint8Array): boolean {
-    return this.socket.write(buf);
+    return this.tx.write(buf);
   }
 
   /** Write `pieces` in order, in one system call when the socket takes them at once. */
   writev(pieces: readonly Uint8Array[]): boolean {
-    if (pieces.length === 1) return this.socket.write(pieces[0]!);
-    this.socket.cork();
+    const tx = this.tx;
+    if (pieces.length === 1) return tx.write(pieces[0]!);
+    tx.cork();
     let ok = true;
-    for (const p of pieces) ok = this.socket.write(p);
-    this.socket.uncork();
+    for (const p of pieces) ok = tx.write(p);
+    tx.uncork();
     return ok;
+  }
+
+  /** Resolves when what was written has gone to the worker. */
+  drained(): Promise<void> {
+    return new Promise((resolve) => this.tx.once('drain', resolve));
+  }
+
+  /** Stop reading the worker's response (the client is slow); the worker blocks once its socket is full. */
+  pauseReading(): void {
+    this.rx.pause();
+  }
+
+  resumeReading(): void {
+    if (this.rx.isPaused()) this.rx.resume();
   }
 
   /** Called by the exchange when both ends have finished the request. */
   free(): void {
-    if (this.socket.isPaused()) this.socket.resume();
+    this.resumeReading();
     const now = performance.now();
     this.meanTime += (now - this.startedAt - this.meanTime) / 8;
     const next = this.ahead.shift();
@@ -141,7 +161,8 @@ export class Channel {
     const ex = this.exchange;
     const ahead = this.ahead.splice(0);
     this.exchange = null;
-    this.socket.destroy();
+    this.tx.destroy();
+    this.rx.destroy();
     if (ex) ex.onLost(err);
     // the worker serves a channel in order, so requests written ahead never started:
     // they go back to the front of the queue, in their order

@@ -1,6 +1,7 @@
 // One Python worker process: spawned with a control channel (fd 3) and one
-// request channel per thread (fds 4..), booted until READY, then lent out
-// channel by channel by the pool. It knows processes and channels, not HTTP.
+// request channel per thread (two sockets each, fds 4..), booted until READY,
+// then lent out channel by channel by the pool. It knows processes and
+// channels, not HTTP.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { lstatSync, mkdirSync } from 'node:fs';
@@ -95,13 +96,15 @@ export class WorkerProcess implements ChannelOwner {
   constructor(readonly options: WorkerOptions, private readonly hooks: WorkerHooks) {
     const args = ['-c', BOOT, WORKER_PY, bytecodeCache(), options.app, '--threads', String(options.threads)];
     if (options.validate) args.push('--validate');
+    // fd 3: control; per thread i: requests on fd 4+i, responses on fd 4+T+i (see Channel)
+    const t = options.threads;
     const stdio: ('ignore' | 'inherit' | 'pipe')[] = ['ignore', 'inherit', 'inherit', 'pipe'];
-    for (let i = 0; i < options.threads; i++) stdio.push('pipe');
+    for (let i = 0; i < 2 * t; i++) stdio.push('pipe');
     this.proc = spawn(options.python, args, { cwd: options.cwd, env: options.env, stdio, detached: true });
     this.pid = this.proc.pid ?? -1;
     this.control = this.proc.stdio[3] as Socket;
-    for (let i = 0; i < options.threads; i++) {
-      this.channels.push(new Channel(this.proc.stdio[4 + i] as Socket, this, i));
+    for (let i = 0; i < t; i++) {
+      this.channels.push(new Channel(this.proc.stdio[4 + i] as Socket, this.proc.stdio[4 + t + i] as Socket, this, i));
     }
     const reader = new FrameReader((type, payload) => this.controlOnFrame(type, payload));
     this.control.on('data', (chunk: Buffer) => {
