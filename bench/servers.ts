@@ -91,7 +91,8 @@ const warpipe: Server = {
   version: once(() => output(process.execPath, [warpipeCli, '--version']) ?? 'warpipe (version unknown)'),
   launch: (app, port) => [
     {
-      cmd: process.execPath,
+      // as the `warpipe` command runs it: its first lines are a shell launcher (see src/cli.ts)
+      cmd: '/bin/sh',
       args: [
         warpipeCli,
         `${appFile(app)}:${app.callable}`,

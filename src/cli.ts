@@ -1,4 +1,11 @@
-#!/usr/bin/env node
+#!/bin/sh
+//usr/bin/env true; exec node --max-semi-space-size=8 "$0" "$@"
+// (Run as the `warpipe` command, the line above is shell: it starts Node with
+// a young generation capped at 8 MiB per semi-space. Node's default of 16 MiB
+// grows the gateway to ~84 MiB RSS under load for no measurable speed; at 8 it
+// stays ~71 MiB and is as fast. To JavaScript the line is a comment.
+// `node dist/src/cli.js` also works, with Node's defaults.)
+//
 // The one place that wires config, listeners, apps and workers together.
 // Exit codes: 0 clean shutdown, 1 runtime failure (cannot bind), 2 bad
 // arguments, 3 the app failed to boot (gunicorn's WORKER_BOOT_ERROR).

@@ -3,9 +3,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { FIXTURES, runCli, startServer } from '../helpers/server.js';
+import { CLI, FIXTURES, runCli, startServer } from '../helpers/server.js';
 import { parseResponses } from '../helpers/raw.js';
 
 test('--help lists every option with its environment variable; --version prints the version', async () => {
@@ -170,4 +171,19 @@ test("worker.py's bytecode is cached in warpipe's own private directory, the app
   chmodSync(`${open}/warpipe/pycache`, 0o777);
   await serve(open);
   assert.deepEqual(pycs(`${open}/warpipe/pycache`), []);
+});
+
+test('the warpipe command (the bin file, run by /bin/sh as npm links it) starts node with a capped young generation', async () => {
+  const proc = spawn('/bin/sh', [CLI, 'hello:application', '--http', '127.0.0.1:0', '--workers', '1'], { cwd: FIXTURES, stdio: ['ignore', 'pipe', 'pipe'] });
+  let log = '';
+  proc.stderr.on('data', (d: Buffer) => (log += d.toString()));
+  const exited = new Promise<number | null>((resolve) => proc.on('exit', resolve));
+  for (let i = 0; i < 200 && !/listening on/.test(log); i++) await new Promise((r) => setTimeout(r, 50));
+  // exec: the same pid is now node itself, with the flag from the launcher line
+  const cmdline = readFileSync(`/proc/${proc.pid}/cmdline`, 'utf8').split('\0');
+  assert.match(cmdline[0]!, /(^|\/)node$/);
+  assert.ok(cmdline.includes('--max-semi-space-size=8'), cmdline.join(' '));
+  assert.doesNotMatch(log, /denied|not found/);
+  proc.kill('SIGTERM');
+  assert.equal(await exited, 0);
 });
