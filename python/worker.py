@@ -14,6 +14,7 @@ handle_error). Hot path: one recv into a reusable buffer, one send of one frame 
 """
 
 import atexit
+import faulthandler
 import gc
 import importlib
 import importlib.machinery
@@ -928,6 +929,9 @@ def boot_failed(ctl, message):
 
 def main(argv):
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the gateway's to handle
+    # a request past --timeout: the gateway sends SIGUSR1, then SIGKILL. faulthandler prints every
+    # thread's stack from C, so it works even while a thread holds the GIL in a C extension.
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     ctl = None
     try:
         ctl = open_channel(3, size=256)  # it only ever receives STOP

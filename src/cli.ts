@@ -10,14 +10,14 @@
 // Exit codes: 0 clean shutdown, 1 runtime failure (cannot bind), 2 bad
 // arguments, 3 the app failed to boot (gunicorn's WORKER_BOOT_ERROR).
 
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, unwatchFile, watchFile } from 'node:fs';
 import { delimiter, resolve } from 'node:path';
 import { pythonApp } from './apps/python-app.js';
 import { helpText, loadConfig, type Config } from './config/load.js';
 import { ConfigError, WorkerError } from './errors.js';
 import { HttpListener } from './listeners/http.js';
 import { Logger } from './log.js';
-import { Pool } from './workers/pool.js';
+import { Arbiter } from './workers/arbiter.js';
 
 const EXIT_RUNTIME = 1;
 const EXIT_USAGE = 2;
@@ -49,7 +49,7 @@ async function serve(config: Readonly<Config>): Promise<void> {
   }
   log.info(`warpipe ${version}: app ${config.app}, ${config.workers} worker${config.workers > 1 ? 's' : ''} x ${config.threads} thread${config.threads > 1 ? 's' : ''}, python ${config.python}`);
 
-  const pool = new Pool(
+  const pool = new Arbiter(
     {
       python: config.python,
       app: config.app,
@@ -60,6 +60,13 @@ async function serve(config: Readonly<Config>): Promise<void> {
       workers: config.workers,
       bootTimeout: config.bootTimeout,
       pipeline: config.pipeline,
+      backlog: config.backlog,
+      queueTimeout: config.queueTimeout,
+      timeout: config.timeout,
+      maxRequests: config.maxRequests,
+      maxRequestsJitter: config.maxRequestsJitter,
+      maxRss: config.maxRss,
+      maxLifetime: config.maxLifetime,
     },
     log,
   );
@@ -118,6 +125,10 @@ async function serve(config: Readonly<Config>): Promise<void> {
   const handlers: Record<string, () => void> = {
     SIGTERM: () => void shutdown('SIGTERM'),
     SIGINT: () => void shutdown('SIGINT'),
+    SIGHUP: () => {
+      log.info('SIGHUP: reloading');
+      pool.reload();
+    },
   };
   for (const [signal, handler] of Object.entries(handlers)) process.on(signal, handler);
 
@@ -129,6 +140,18 @@ async function serve(config: Readonly<Config>): Promise<void> {
     process.exit(EXIT_BOOT);
   }
   log.info(`${pool.workers.size} worker${pool.workers.size > 1 ? 's' : ''} ready`);
+  if (config.touchReload) watchTouchFile(resolve(config.touchReload), pool, log);
+}
+
+/** Reload whenever `path` is modified or touched (polled once a second: works on every filesystem). */
+function watchTouchFile(path: string, pool: Arbiter, log: Logger): void {
+  watchFile(path, { interval: 1000 }, (now, before) => {
+    if (now.mtimeMs !== before.mtimeMs && now.mtimeMs !== 0) {
+      log.info(`${path} was touched: reloading`);
+      pool.reload();
+    }
+  });
+  process.once('exit', () => unwatchFile(path));
 }
 
 export async function main(argv: readonly string[]): Promise<void> {

@@ -30,8 +30,15 @@ export class ConfigError extends GatewayError {
   }
 }
 
-/** A worker process broke, died or could not start. */
+/** A worker process broke, died, timed out or could not start. */
 export class WorkerError extends GatewayError {}
+
+/** No worker can take the request soon enough: 503, with the seconds to wait in Retry-After. */
+export class OverloadError extends GatewayError {
+  constructor(message: string, readonly retryAfter: number) {
+    super('ERR_QUEUE_FULL', message, 503);
+  }
+}
 
 // Stable codes, grouped by where they arise. Keep this list in sync with docs/security.md.
 export const codes = {
@@ -65,6 +72,8 @@ export const codes = {
   WORKER_PROTOCOL: 'ERR_WORKER_PROTOCOL',
   WORKER_DIED: 'ERR_WORKER_DIED',
   WORKER_BOOT: 'ERR_WORKER_BOOT',
+  WORKER_TIMEOUT: 'ERR_WORKER_TIMEOUT',
+  QUEUE_FULL: 'ERR_QUEUE_FULL',
   APP_ABORTED: 'ERR_APP_ABORTED',
   CLIENT_GONE: 'ERR_CLIENT_GONE',
 } as const;

@@ -5,7 +5,7 @@ export { compose } from './pipeline/types.js';
 export { BodyInput } from './pipeline/input.js';
 export { HttpListener, type HttpOptions } from './listeners/http.js';
 export { pythonApp, type PythonAppOptions } from './apps/python-app.js';
-export { Pool, type PoolOptions } from './workers/pool.js';
+export { Arbiter, type ArbiterOptions } from './workers/arbiter.js';
 export { loadConfig, type Config, type Address } from './config/load.js';
 export { Logger, levels } from './log.js';
 export * from './errors.js';

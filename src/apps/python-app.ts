@@ -15,7 +15,6 @@ import type { Channel, Exchange } from '../workers/channel.js';
 import {
   END_COMPLETE, END_CUT, T, badFrame, dataFrames, endFrame, frame, parseFile, parseResponse, requestFrame,
 } from '../workers/frame.js';
-import type { Pool } from '../workers/pool.js';
 
 export interface PythonAppOptions {
   /** Response bytes queued per request before the worker is made to wait. */
@@ -51,7 +50,7 @@ export function encodeEnviron(environ: Environ): string {
  * @example
  * const app = pythonApp(pool, log, { bufferResponse: 1 << 20 });
  */
-export function pythonApp(pool: Pool, log: Logger, options: PythonAppOptions): App {
+export function pythonApp(pool: { submit(exchange: Exchange): void }, log: Logger, options: PythonAppOptions): App {
   return (environ, startResponse) => {
     const block = encodeEnviron(environ);
     return new Promise<Body>((resolve, reject) => {
@@ -85,6 +84,11 @@ class PythonExchange implements Exchange {
     private readonly highWater: number,
   ) {
     this.pipelinable = (environ['wsgi.input'] as BodyInput).buffered !== null;
+  }
+
+  describe(): string {
+    const env = this.environ;
+    return `${env.REQUEST_METHOD} ${env.REQUEST_URI ?? env.PATH_INFO}`;
   }
 
   start(ch: Channel): void {
@@ -216,7 +220,7 @@ class PythonExchange implements Exchange {
     ch.free();
   }
 
-  onLost(err: WorkerError): void {
+  onLost(err: GatewayError): void {
     this.finished = true;
     if (!this.settled) this.fail(err);
     else this.body?.fail(err);

@@ -20,6 +20,14 @@ export interface Config {
   workers: number;
   threads: number;
   pipeline: number;
+  timeout: number;
+  maxRequests: number;
+  maxRequestsJitter: number;
+  maxRss: number;
+  maxLifetime: number;
+  backlog: number;
+  queueTimeout: number;
+  touchReload: string;
   gracefulTimeout: number;
   bootTimeout: number;
   limitRequestLine: number;

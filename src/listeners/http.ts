@@ -13,7 +13,7 @@
 
 import net from 'node:net';
 import { chmodSync, existsSync, lstatSync, unlinkSync } from 'node:fs';
-import { GatewayError, LocalProtocolError, RemoteProtocolError, codes } from '../errors.js';
+import { GatewayError, LocalProtocolError, OverloadError, RemoteProtocolError, codes } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Address } from '../config/load.js';
 import { addHeaders, decodePath, splitHost, splitTarget } from '../pipeline/environ.js';
@@ -606,8 +606,8 @@ class Connection {
     this.finish();
     if (this.phase === Phase.Closed) return;
     const status = err instanceof GatewayError && err.status >= 500 ? err.status : 500;
-    if (err instanceof GatewayError && err.code === codes.APP_ABORTED) {
-      // the worker already logged the traceback
+    if (err instanceof GatewayError && (err.code === codes.APP_ABORTED || err.code === codes.WORKER_TIMEOUT || err instanceof OverloadError)) {
+      // already logged where it happened (the worker's traceback, the timeout, the pool's overload count)
     } else if (err instanceof GatewayError && err.code === codes.WORKER_DIED) {
       this.listener.log.error(`${err.message} while handling ${this.describe()}`);
     } else {
@@ -619,7 +619,8 @@ class Connection {
     }
     this.input?.fail(new GatewayError(codes.CLIENT_GONE, 'response already failed'));
     const close = !this.bodyDone || this.closeAfter || this.listener.closing || !this.head?.keepAlive;
-    this.socket.write(simpleResponse(status, httpDate(), close));
+    const extra = err instanceof OverloadError ? `Retry-After: ${err.retryAfter}\r\n` : '';
+    this.socket.write(simpleResponse(status, httpDate(), close, extra));
     this.headSent = true;
     if (close) {
       this.closeGracefully();

@@ -27,7 +27,7 @@ function setup(): { ch: Channel; orphans: Exchange[]; ex: (pipelinable?: boolean
     channelOnOrphan: (e) => orphans.unshift(e), // as the pool does: back to the front of its queue
   };
   const ch = new Channel(new FakeSocket() as unknown as Socket, new FakeSocket() as unknown as Socket, owner, 0);
-  const ex = (pipelinable = true): Exchange => ({ pipelinable, start: () => {}, onFrame: () => {}, onLost: () => {} });
+  const ex = (pipelinable = true): Exchange => ({ pipelinable, start: () => {}, onFrame: () => {}, onLost: () => {}, describe: () => 'GET /' });
   return { ch, orphans, ex };
 }
 

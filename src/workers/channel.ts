@@ -12,7 +12,7 @@
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { FrameReader, T, badFrame } from './frame.js';
-import type { WorkerError } from '../errors.js';
+import type { GatewayError, WorkerError } from '../errors.js';
 
 /** The in-flight request on a channel (implemented by the Python app). */
 export interface Exchange {
@@ -20,10 +20,12 @@ export interface Exchange {
   start(channel: Channel): void;
   /** One frame from the worker for this request. */
   onFrame(type: number, payload: Buffer): void;
-  /** The worker died or broke the protocol. */
-  onLost(err: WorkerError): void;
+  /** It cannot be served: its worker died, broke the protocol or timed out, or it waited too long in the queue. */
+  onLost(err: GatewayError): void;
   /** The whole request is one frame (no streamed body), so it may be written ahead of time. */
   readonly pipelinable: boolean;
+  /** The request for log lines, e.g. `GET /path?q`. */
+  describe(): string;
 }
 
 export interface ChannelOwner {
@@ -61,6 +63,8 @@ export class Channel {
   private meanTime = 0;
   private readonly reader: FrameReader;
   private lost = false;
+  /** The running request was given up (timed out): whatever the worker still sends is ignored. */
+  private expired = false;
 
   constructor(private readonly tx: Socket, private readonly rx: Socket, readonly owner: ChannelOwner, readonly index: number) {
     this.reader = new FrameReader((type, payload) => this.channelOnFrame(type, payload), T.RDATA);
@@ -76,6 +80,7 @@ export class Channel {
   }
 
   private channelOnFrame(type: number, payload: Buffer): void {
+    if (this.expired) return;
     const ex = this.exchange;
     if (ex === null) {
       throw badFrame(`frame 0x${type.toString(16)} arrived with no request in flight`);
@@ -93,6 +98,25 @@ export class Channel {
     exchange.start(this);
   }
 
+  /** How long the running request has run, ms (0 when idle). */
+  runningFor(now: number): number {
+    return this.exchange === null ? 0 : now - this.startedAt;
+  }
+
+  /**
+   * Give up the running request (it timed out): it fails with `err`, and the
+   * worker, about to be killed, is not listened to any more. Requests written
+   * ahead stay: they are requeued when the worker is gone, as then they are
+   * sure never to run.
+   */
+  expire(err: GatewayError): void {
+    const ex = this.exchange;
+    if (ex === null || this.expired) return;
+    this.expired = true;
+    this.exchange = null;
+    ex.onLost(err);
+  }
+
   /**
    * May one more request be written ahead here (at most `depth`)? Only behind
    * a running request that is itself pipelinable, and only while the requests
@@ -102,7 +126,7 @@ export class Channel {
    */
   mayTakeAhead(depth: number, now: number): boolean {
     const ex = this.exchange;
-    if (ex === null || !ex.pipelinable || this.lost || this.ahead.length >= depth) return false;
+    if (ex === null || !ex.pipelinable || this.lost || this.expired || this.ahead.length >= depth) return false;
     const elapsed = now - this.startedAt;
     const wait = Math.max(this.meanTime - elapsed, 0) + this.ahead.length * this.meanTime;
     return elapsed < AHEAD_BUDGET_MS && wait < AHEAD_BUDGET_MS;
@@ -155,7 +179,7 @@ export class Channel {
   }
 
   /** The worker is gone: fail the exchange, never lend the channel again. */
-  lose(err: WorkerError): void {
+  lose(err: GatewayError): void {
     if (this.lost) return;
     this.lost = true;
     const ex = this.exchange;

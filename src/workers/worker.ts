@@ -85,6 +85,14 @@ export class WorkerProcess implements ChannelOwner {
   readonly channels: Channel[] = [];
   readonly spawnedAt = Date.now();
   state: WorkerState = 'booting';
+  /** Which reload made it (the arbiter's count). */
+  generation = 0;
+  /** Why it is being replaced (max-requests, max-rss, max-lifetime, reload, timeout), once it is. */
+  retiring: string | null = null;
+  /** It stops taking requests after this many (--max-requests plus its jitter; Infinity: never). */
+  requestLimit = Infinity;
+  /** When it is to be killed, Date.now() ms (0: not doomed). */
+  killAt = 0;
   /** Requests taken since spawn. */
   served = 0;
   /** Channels lent out right now. */

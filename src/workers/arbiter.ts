@@ -1,0 +1,385 @@
+// The arbiter: the process manager (spawn-fcgi's, php-fpm's pm and uWSGI's
+// master's role). It spawns the workers and replaces the ones that die,
+// backing off when they keep dying; it kills a worker whose request outlives
+// --timeout, after making it print every thread's Python stack; it recycles
+// workers (--max-requests, --max-rss, --max-lifetime) and reloads them
+// (SIGHUP) drain-first: the replacements are ready before an old worker stops
+// taking requests, and the old one finishes what it has. No request fails
+// because of a recycle or a reload.
+//
+// Which channel runs a request is the Dispatcher's business; the arbiter only
+// tells it which workers serve. Its timer runs the checks that need a clock,
+// as gunicorn's arbiter loop does: murderWorkers, recycleWorkers, expire the
+// queue, report overload.
+
+import { readFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import { WorkerError, codes } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { Channel, Exchange } from './channel.js';
+import { Dispatcher, type DispatchOptions } from './dispatch.js';
+import { WorkerProcess, type WorkerHooks, type WorkerOptions } from './worker.js';
+
+export interface ArbiterOptions extends WorkerOptions, DispatchOptions {
+  workers: number;
+  /** Seconds a worker may take to import the app. */
+  bootTimeout: number;
+  /** Seconds a request may run before its worker is killed and its client gets 504 (0: no limit). */
+  timeout: number;
+  /** Requests after which a worker is replaced (0: never), plus up to `maxRequestsJitter` more. */
+  maxRequests: number;
+  maxRequestsJitter: number;
+  /** MiB of resident memory above which a worker is replaced (0: no limit). */
+  maxRss: number;
+  /** Seconds after which a worker is replaced (0: never). */
+  maxLifetime: number;
+}
+
+const TICK_MS = 100;
+/** How long a timed-out worker has to print its stacks before SIGKILL. */
+const KILL_GRACE_MS = 1000;
+const MAX_BACKOFF_MS = 30_000;
+const RSS_EVERY_MS = 1000;
+
+/** Resident memory of `pid` in MiB, or 0 if it cannot be read. */
+function rssMiB(pid: number): number {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'latin1'));
+    return m ? Number(m[1]) / 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+interface Reload {
+  generation: number;
+  /** New workers not ready yet. */
+  pending: number;
+  timer: NodeJS.Timeout;
+  /** Another reload was asked for meanwhile. */
+  again: boolean;
+}
+
+export class Arbiter implements WorkerHooks {
+  readonly workers = new Set<WorkerProcess>();
+  readonly dispatcher: Dispatcher;
+  /** The newest generation started (a reload starts the next one). */
+  private generation = 0;
+  /** The generation that serves: respawns and replacements join it. */
+  private servingGeneration = 0;
+  private stopping = false;
+  /** Deaths since a worker last finished a request: the respawn backoff. */
+  private crashes = 0;
+  private readonly respawnTimers = new Set<NodeJS.Timeout>();
+  private readonly ticker: NodeJS.Timeout;
+  /** Replacement being started -> the worker it will replace and why (recycling). */
+  private readonly replacing = new Map<WorkerProcess, { old: WorkerProcess; reason: string }>();
+  /** No recycling before this (Date.now() ms): a replacement failed to start. */
+  private recycleAfter = 0;
+  private recycleFailures = 0;
+  private reloading: Reload | null = null;
+  private lastRssCheck = 0;
+  private booting: ((w: WorkerProcess, err: WorkerError | null) => void) | null = null;
+  private stopped: (() => void) | null = null;
+
+  constructor(readonly options: ArbiterOptions, private readonly log: Logger) {
+    this.dispatcher = new Dispatcher(options);
+    this.ticker = setInterval(() => this.tick(), TICK_MS);
+    this.ticker.unref();
+  }
+
+  /** Spawn every worker and wait until all are ready; on a boot failure, stop and throw it. */
+  async start(): Promise<void> {
+    let pending = this.options.workers;
+    let failure: WorkerError | null = null;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        failure ??= new WorkerError(codes.WORKER_BOOT, `workers were not ready within ${this.options.bootTimeout}s`);
+        resolve();
+      }, this.options.bootTimeout * 1000);
+      this.booting = (_w, err) => {
+        if (err) failure ??= err;
+        if (--pending === 0 || failure) {
+          clearTimeout(timer);
+          resolve();
+        }
+      };
+      for (let i = 0; i < this.options.workers; i++) this.spawnWorker();
+    });
+    this.booting = null;
+    if (failure) {
+      await this.stop(0);
+      throw failure;
+    }
+  }
+
+  /** Run `exchange` on a worker (see Dispatcher). */
+  submit(exchange: Exchange): void {
+    this.dispatcher.submit(exchange);
+  }
+
+  /**
+   * Graceful reload: start a whole new generation of workers (they import the
+   * app's code afresh); once every one is ready, the old ones stop taking
+   * requests, finish what they have and exit. If the new code fails to start,
+   * the old workers go on serving.
+   */
+  reload(): void {
+    if (this.stopping) return;
+    if (this.reloading) {
+      this.reloading.again = true;
+      this.log.info('reload: one is under way; another follows it');
+      return;
+    }
+    const generation = ++this.generation;
+    const n = this.options.workers;
+    this.log.info(`reload: starting ${n} new worker${n > 1 ? 's' : ''} (generation ${generation})`);
+    const timer = setTimeout(
+      () => this.reloadFailed(`the new workers were not ready within ${this.options.bootTimeout}s`),
+      this.options.bootTimeout * 1000,
+    );
+    this.reloading = { generation, pending: n, timer, again: false };
+    for (let i = 0; i < n; i++) this.spawnWorker(generation);
+  }
+
+  /** Drain: workers finish what they have, then exit; after `graceSeconds` they are killed. */
+  async stop(graceSeconds: number): Promise<void> {
+    this.stopping = true;
+    clearInterval(this.ticker);
+    for (const t of this.respawnTimers) clearTimeout(t);
+    if (this.reloading) clearTimeout(this.reloading.timer);
+    this.dispatcher.failQueued(new WorkerError(codes.WORKER_DIED, 'the server is shutting down', 503));
+    if (this.workers.size === 0) return;
+    const done = new Promise<void>((resolve) => (this.stopped = resolve));
+    for (const w of this.workers) {
+      this.dispatcher.withdraw(w);
+      w.stop();
+    }
+    const timer = setTimeout(() => {
+      for (const w of this.workers) {
+        if (graceSeconds > 0) this.log.warning(`worker ${w.pid} still busy after ${graceSeconds}s, killing it`);
+        w.kill('SIGKILL');
+      }
+    }, graceSeconds * 1000);
+    await done;
+    clearTimeout(timer);
+  }
+
+  private spawnWorker(generation = this.servingGeneration): WorkerProcess {
+    const w = new WorkerProcess(this.options, this);
+    w.generation = generation;
+    const { maxRequests, maxRequestsJitter } = this.options;
+    if (maxRequests > 0) w.requestLimit = maxRequests + Math.floor(Math.random() * (maxRequestsJitter + 1));
+    this.workers.add(w);
+    this.log.debug(`spawned worker ${w.pid} (generation ${generation})`);
+    return w;
+  }
+
+  /** Stop giving `w` requests; it finishes what it has (and what was written ahead to it), then exits. */
+  private retire(w: WorkerProcess, reason: string): void {
+    if (w.retiring !== null || w.state === 'exited') return;
+    w.retiring = reason;
+    this.dispatcher.withdraw(w);
+    this.log.info(`worker ${w.pid} retiring (${reason}) after ${w.served} requests`);
+    w.stop();
+  }
+
+  /** Replace `w` drain-first: it keeps serving until its replacement is ready. */
+  private recycle(w: WorkerProcess, reason: string): void {
+    if (this.beingReplaced(w)) return;
+    this.log.info(`worker ${w.pid}: ${reason}; starting its replacement`);
+    this.replacing.set(this.spawnWorker(), { old: w, reason });
+  }
+
+  private beingReplaced(w: WorkerProcess): boolean {
+    for (const { old } of this.replacing.values()) if (old === w) return true;
+    return false;
+  }
+
+  private tick(): void {
+    const now = Date.now();
+    this.murderWorkers(now);
+    this.recycleWorkers(now);
+    this.dispatcher.expireQueue(performance.now());
+    const refused = this.dispatcher.takeRefused();
+    if (refused > 0) {
+      this.log.warning(`queue full: ${refused} request${refused > 1 ? 's' : ''} got 503 (${this.dispatcher.queued} waiting, --backlog ${this.options.backlog}, --queue-timeout ${this.options.queueTimeout}s)`);
+    }
+  }
+
+  /** Requests running past --timeout: 504 to their client, a stack dump, then SIGKILL. */
+  private murderWorkers(now: number): void {
+    const limit = this.options.timeout * 1000;
+    const perfNow = performance.now();
+    for (const w of this.workers) {
+      if (w.killAt !== 0) {
+        if (now >= w.killAt) w.kill('SIGKILL');
+        continue;
+      }
+      if (limit <= 0 || w.state === 'booting') continue;
+      for (const ch of w.channels) {
+        const ran = ch.runningFor(perfNow);
+        if (ran > limit) {
+          this.timeOut(w, ch, ran / 1000);
+          break;
+        }
+      }
+    }
+  }
+
+  private timeOut(w: WorkerProcess, ch: Channel, seconds: number): void {
+    const what = ch.exchange!.describe();
+    this.log.error(
+      `worker ${w.pid} timed out after ${seconds.toFixed(1)}s handling ${what} (--timeout ${this.options.timeout}); ` +
+        `killing it, its Python stacks follow`,
+    );
+    ch.expire(new WorkerError(codes.WORKER_TIMEOUT, `${what} timed out after ${seconds.toFixed(1)}s`, 504));
+    const replaced = w.retiring !== null || this.beingReplaced(w);
+    w.retiring ??= 'timeout';
+    this.dispatcher.withdraw(w);
+    w.killAt = Date.now() + KILL_GRACE_MS;
+    w.kill('SIGUSR1'); // the worker's faulthandler prints every thread's stack to stderr
+    if (!replaced && !this.stopping) this.spawnWorker();
+  }
+
+  private recycleWorkers(now: number): void {
+    const { maxLifetime, maxRss } = this.options;
+    const checkRss = maxRss > 0 && now - this.lastRssCheck >= RSS_EVERY_MS;
+    if (checkRss) this.lastRssCheck = now;
+    if (this.stopping || this.reloading || now < this.recycleAfter) return;
+    for (const w of this.workers) {
+      if (w.retiring !== null || w.state !== 'ready' || !this.dispatcher.isServing(w)) continue;
+      if (w.served >= w.requestLimit) {
+        this.recycle(w, `served ${w.served} requests (--max-requests ${this.options.maxRequests})`);
+      } else if (maxLifetime > 0 && now - w.spawnedAt >= maxLifetime * 1000) {
+        this.recycle(w, `running for ${Math.round((now - w.spawnedAt) / 1000)}s (--max-lifetime ${maxLifetime})`);
+      } else if (checkRss) {
+        const rss = rssMiB(w.pid);
+        if (rss > maxRss) this.recycle(w, `resident memory ${rss.toFixed(1)} MiB (--max-rss ${maxRss})`);
+      }
+    }
+  }
+
+  private finishReload(r: Reload): void {
+    clearTimeout(r.timer);
+    this.reloading = null;
+    this.servingGeneration = r.generation;
+    for (const w of this.workers) if (w.generation === r.generation && w.state === 'ready') this.dispatcher.serve(w);
+    for (const w of [...this.workers]) if (w.generation < r.generation) this.retire(w, 'reload');
+    this.log.info(`reload: generation ${r.generation} serving`);
+    if (r.again) this.reload();
+  }
+
+  private reloadFailed(why: string): void {
+    const r = this.reloading;
+    if (!r) return;
+    clearTimeout(r.timer);
+    this.reloading = null;
+    this.log.error(`reload failed, the old workers keep serving: ${why}`);
+    for (const w of this.workers) {
+      if (w.generation === r.generation) {
+        w.retiring = 'failed reload';
+        w.kill('SIGKILL');
+      }
+    }
+  }
+
+  // --- hooks from WorkerProcess ---
+
+  workerOnReady(w: WorkerProcess): void {
+    this.log.info(`worker ${w.pid} ready (python ${w.python || '?'}, ${w.channels.length} thread${w.channels.length > 1 ? 's' : ''}, generation ${w.generation})`);
+    this.booting?.(w, null);
+    if (this.stopping || w.retiring !== null) {
+      w.stop();
+      return;
+    }
+    const r = this.reloading;
+    if (r && w.generation === r.generation) {
+      if (--r.pending === 0) this.finishReload(r);
+      return; // serves once the whole new generation is ready
+    }
+    if (w.generation < this.servingGeneration) {
+      this.retire(w, 'reload'); // a respawn of the old generation that a reload overtook
+      return;
+    }
+    this.dispatcher.serve(w);
+    const replaced = this.replacing.get(w);
+    if (replaced) {
+      this.replacing.delete(w);
+      this.recycleFailures = 0;
+      this.retire(replaced.old, replaced.reason);
+    }
+  }
+
+  workerOnBootError(w: WorkerProcess, err: WorkerError): void {
+    if (this.booting) return this.booting(w, err);
+    if (this.reloading && w.generation === this.reloading.generation) return this.reloadFailed(`the new code does not start:\n${err.message}`);
+    this.log.error(`worker ${w.pid} failed to boot:\n${err.message}`);
+  }
+
+  workerOnBroken(w: WorkerProcess, err: WorkerError): void {
+    this.log.error(`worker ${w.pid}: ${err.message}; killing it`);
+    this.dispatcher.withdraw(w);
+    w.kill('SIGKILL');
+  }
+
+  workerOnExit(w: WorkerProcess, code: number | null, signal: NodeJS.Signals | null): void {
+    this.workers.delete(w);
+    this.dispatcher.withdraw(w);
+    const how = signal ? `signal ${signal}` : `code ${code}`;
+    if (this.booting) {
+      this.booting(w, w.failure ?? null);
+      return;
+    }
+    if (this.stopping) {
+      this.log.debug(`worker ${w.pid} exited`);
+      if (this.workers.size === 0) this.stopped?.();
+      return;
+    }
+    const old = this.replacing.get(w)?.old;
+    if (old) {
+      // a replacement died before it was ready: the old worker keeps serving; try again later
+      this.replacing.delete(w);
+      const delay = Math.min(1000 * 2 ** this.recycleFailures++, MAX_BACKOFF_MS);
+      this.recycleAfter = Date.now() + delay;
+      this.log.error(`worker ${w.pid}, replacing ${old.pid}, exited with ${how} before it was ready; worker ${old.pid} keeps serving, next attempt in ${delay / 1000}s`);
+      return;
+    }
+    if (this.reloading && w.generation === this.reloading.generation && w.state !== 'ready') {
+      this.reloadFailed(`worker ${w.pid} of the new generation exited with ${how} before it was ready${w.failure ? `:\n${w.failure.message}` : ''}`);
+      return;
+    }
+    if (w.retiring !== null) {
+      this.log.info(`worker ${w.pid} exited (${how}) after retiring (${w.retiring})`);
+      return;
+    }
+    if (this.beingReplaced(w)) {
+      this.log.warning(`worker ${w.pid} exited with ${how} while its replacement starts`);
+      return;
+    }
+    this.crashes++;
+    const delay = this.crashes <= 1 ? 0 : Math.min(100 * 2 ** (this.crashes - 2), MAX_BACKOFF_MS);
+    this.log.warning(`worker ${w.pid} exited with ${how}; respawning${delay ? ` in ${delay} ms` : ''}`);
+    if (delay === 0) this.spawnWorker();
+    else {
+      const timer = setTimeout(() => {
+        this.respawnTimers.delete(timer);
+        if (!this.stopping) this.spawnWorker();
+      }, delay);
+      this.respawnTimers.add(timer);
+    }
+  }
+
+  channelOnFree(w: WorkerProcess, ch: Channel): void {
+    if (w.busy === 0 && w.state === 'ready') this.crashes = 0;
+    this.dispatcher.channelOnFree(w, ch);
+  }
+
+  channelOnAdvance(w: WorkerProcess, ch: Channel): void {
+    this.dispatcher.channelOnAdvance(w, ch);
+  }
+
+  channelOnOrphan(_w: WorkerProcess, ex: Exchange): void {
+    this.dispatcher.channelOnOrphan(ex);
+  }
+}

@@ -1,0 +1,192 @@
+// Dispatch: which channel runs each request. An idle channel of the least busy
+// serving worker (never a kernel accept race); when none is idle, a busy
+// channel that may take it ahead (Channel.mayTakeAhead); else a FIFO queue,
+// bounded in length (--backlog) and in waiting time (--queue-timeout), both
+// answered with 503 and Retry-After rather than unbounded latency.
+//
+// It knows channels and which workers take new requests, not why: the arbiter
+// decides when a worker starts serving (`serve`) and stops (`withdraw`).
+
+import { performance } from 'node:perf_hooks';
+import { OverloadError, type GatewayError } from '../errors.js';
+import type { Channel, Exchange } from './channel.js';
+import type { WorkerProcess } from './worker.js';
+
+export interface DispatchOptions {
+  /** Requests that may be written ahead per busy channel (0: none). */
+  pipeline: number;
+  /** Most requests waiting for a channel; more get 503 at once. */
+  backlog: number;
+  /** Seconds a request may wait for a channel before it gets 503 (0: no limit). */
+  queueTimeout: number;
+}
+
+/** Seconds a 503 from the queue asks the client to wait (Retry-After). */
+export const RETRY_AFTER = 1;
+
+export class Dispatcher {
+  /** Workers taking new requests. */
+  private readonly serving = new Set<WorkerProcess>();
+  private readonly idle: Channel[] = [];
+  private readonly queue: Exchange[] = [];
+  /** When each queued request was queued (performance.now() ms), parallel to `queue`. */
+  private readonly queuedAt: number[] = [];
+  private queueHead = 0;
+  private refused = 0;
+
+  constructor(private readonly options: DispatchOptions) {}
+
+  /** Run `exchange` on an idle channel now, ahead on a busy one, or when one frees up. */
+  submit(exchange: Exchange): void {
+    const ch = this.takeIdle() ?? (exchange.pipelinable ? this.takeAhead() : null);
+    if (ch) return lend(ch, exchange);
+    if (this.queued >= this.options.backlog) {
+      this.refused++;
+      exchange.onLost(overloaded(`${this.queued} requests are already waiting for a worker (--backlog ${this.options.backlog})`));
+      return;
+    }
+    this.queue.push(exchange);
+    this.queuedAt.push(performance.now());
+  }
+
+  /** Requests waiting for a channel. */
+  get queued(): number {
+    return this.queue.length - this.queueHead;
+  }
+
+  /** How long the oldest queued request has waited, ms (0: none waits). */
+  oldestWait(now: number): number {
+    return this.queueHead < this.queue.length ? now - this.queuedAt[this.queueHead]! : 0;
+  }
+
+  /** `w` takes requests from now on: each of its free channels takes one from the queue or goes idle. */
+  serve(w: WorkerProcess): void {
+    this.serving.add(w);
+    for (const ch of w.channels) if (ch.exchange === null && !ch.isLost) this.channelOnFree(w, ch);
+  }
+
+  /** `w` takes no more requests (retiring, timed out or gone); what it runs goes on. */
+  withdraw(w: WorkerProcess): void {
+    if (!this.serving.delete(w)) return;
+    for (let i = this.idle.length - 1; i >= 0; i--) if (this.idle[i]!.owner === w) this.idle.splice(i, 1);
+  }
+
+  isServing(w: WorkerProcess): boolean {
+    return this.serving.has(w);
+  }
+
+  /** 503 to every request that has waited longer than --queue-timeout. */
+  expireQueue(now: number): void {
+    const limit = this.options.queueTimeout * 1000;
+    if (limit <= 0) return;
+    while (this.queueHead < this.queue.length && now - this.queuedAt[this.queueHead]! >= limit) {
+      this.refused++;
+      this.nextQueued()!.onLost(overloaded(`no worker was free within --queue-timeout ${this.options.queueTimeout}s`));
+    }
+  }
+
+  /** Requests refused (queue full or waited too long) since the last call. */
+  takeRefused(): number {
+    const n = this.refused;
+    this.refused = 0;
+    return n;
+  }
+
+  /** Fail everything still queued (the pool stopped without serving them). */
+  failQueued(err: GatewayError): void {
+    for (let ex = this.nextQueued(); ex !== null; ex = this.nextQueued()) ex.onLost(err);
+  }
+
+  private takeIdle(): Channel | null {
+    const idle = this.idle;
+    // a dying worker's channels leave the list when it is withdrawn; skip them until then
+    for (let i = idle.length - 1; i >= 0; i--) if (idle[i]!.isLost) idle.splice(i, 1);
+    if (idle.length === 0) return null;
+    // least busy worker first; with one thread per worker every idle channel ties
+    let best = 0;
+    let bestBusy = idle[0]!.owner.busy;
+    for (let i = 1; bestBusy > 0 && i < idle.length; i++) {
+      const busy = idle[i]!.owner.busy;
+      if (busy < bestBusy) {
+        best = i;
+        bestBusy = busy;
+      }
+    }
+    const ch = idle[best]!;
+    idle[best] = idle[idle.length - 1]!;
+    idle.pop();
+    return ch;
+  }
+
+  /** A busy channel that may take a request ahead (Channel.mayTakeAhead), of the least busy serving worker. */
+  private takeAhead(): Channel | null {
+    const depth = this.options.pipeline;
+    if (depth === 0) return null;
+    const now = performance.now();
+    let best: Channel | null = null;
+    for (const w of this.serving) {
+      if (best !== null && w.busy >= best.owner.busy) continue;
+      for (const ch of w.channels) {
+        if (ch.mayTakeAhead(depth, now)) {
+          best = ch;
+          break;
+        }
+      }
+    }
+    return best;
+  }
+
+  private nextQueued(): Exchange | null {
+    if (this.queueHead >= this.queue.length) return null;
+    const ex = this.queue[this.queueHead]!;
+    this.queue[this.queueHead++] = undefined as unknown as Exchange;
+    if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
+      this.queue.splice(0, this.queueHead);
+      this.queuedAt.splice(0, this.queueHead);
+      this.queueHead = 0;
+    }
+    return ex;
+  }
+
+  // --- channel events (relayed by the arbiter) ---
+
+  channelOnFree(w: WorkerProcess, ch: Channel): void {
+    if (!this.serving.has(w)) return;
+    const ex = this.nextQueued();
+    if (ex) lend(ch, ex);
+    else this.idle.push(ch);
+  }
+
+  /** The running request ended and the next one written ahead took its place: top the channel up from the queue. */
+  channelOnAdvance(w: WorkerProcess, ch: Channel): void {
+    if (!this.serving.has(w)) return;
+    const depth = this.options.pipeline;
+    const now = performance.now();
+    while (this.queueHead < this.queue.length && this.queue[this.queueHead]!.pipelinable && ch.mayTakeAhead(depth, now)) {
+      lend(ch, this.nextQueued()!);
+    }
+  }
+
+  /** A request written ahead never started (its worker is gone): first in line again. */
+  channelOnOrphan(ex: Exchange): void {
+    if (this.queueHead > 0) {
+      this.queue[--this.queueHead] = ex;
+      this.queuedAt[this.queueHead] = performance.now();
+    } else {
+      this.queue.unshift(ex);
+      this.queuedAt.unshift(performance.now());
+    }
+    const ch = this.takeIdle();
+    if (ch) lend(ch, this.nextQueued()!);
+  }
+}
+
+function lend(ch: Channel, exchange: Exchange): void {
+  ch.owner.busy++;
+  ch.owner.served++;
+  ch.begin(exchange);
+}
+
+function overloaded(why: string): OverloadError {
+  return new OverloadError(why, RETRY_AFTER);
+}

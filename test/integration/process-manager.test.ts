@@ -1,0 +1,245 @@
+// The process manager under real load: workers killed at random, reloads with
+// changing code, recycling, request timeouts with a stack dump, the bounded
+// queue. Real gateway, real Python workers, real HTTP clients.
+
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { startServer, type Server } from '../helpers/server.js';
+
+/** Pids of the server's worker processes (its children). */
+function workerPids(serverPid: number): number[] {
+  const pids: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'latin1');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === serverPid) pids.push(Number(name));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return pids;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+interface Load {
+  /** status (or 'error: ...') -> count */
+  counts: Map<string, number>;
+  bodies: Set<string>;
+  stop(): Promise<void>;
+}
+
+/** `clients` loops of GET `url`, each waiting for its answer (10 s at most) before the next. */
+function load(url: string, clients = 8): Load {
+  const counts = new Map<string, number>();
+  const bodies = new Set<string>();
+  let running = true;
+  const loop = async (): Promise<void> => {
+    while (running) {
+      let key: string;
+      try {
+        const res = await fetch(url, { signal: AbortSignal.timeout(10_000) });
+        const body = await res.text();
+        key = String(res.status);
+        if (res.status === 200) bodies.add(body);
+      } catch (err) {
+        key = `error: ${(err as Error).message}`;
+      }
+      counts.set(key, (counts.get(key) ?? 0) + 1);
+    }
+  };
+  const loops = Array.from({ length: clients }, loop);
+  return {
+    counts,
+    bodies,
+    stop: async () => {
+      running = false;
+      await Promise.all(loops);
+    },
+  };
+}
+
+const total = (counts: Map<string, number>): number => [...counts.values()].reduce((a, b) => a + b, 0);
+const show = (counts: Map<string, number>): string => JSON.stringify(Object.fromEntries(counts));
+
+async function waitFor(what: string, ok: () => boolean, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+describe('workers killed with SIGKILL under load', () => {
+  let srv: Server;
+  before(async () => {
+    srv = await startServer('pep3333:application', { args: ['--workers', '3'] });
+  });
+  after(async () => {
+    assert.equal(await srv.stop(), 0);
+  });
+
+  test('every request succeeds, or gets 502 if its worker was killed under it; the pool is whole again after', async () => {
+    const l = load(`${srv.url}/sized?100`);
+    let kills = 0;
+    try {
+      for (let i = 0; i < 8; i++) {
+        await sleep(250);
+        const pids = workerPids(srv.proc.pid!);
+        if (pids.length === 0) continue;
+        process.kill(pids[Math.floor(Math.random() * pids.length)]!, 'SIGKILL');
+        kills++;
+      }
+      await sleep(300);
+    } finally {
+      await l.stop();
+    }
+    const ok = l.counts.get('200') ?? 0;
+    const bad = l.counts.get('502') ?? 0;
+    assert.equal(ok + bad, total(l.counts), `only 200 and 502: ${show(l.counts)}`);
+    assert.ok(bad <= kills, `at most one 502 per kill (${kills} kills): ${show(l.counts)}`);
+    assert.ok(ok > 100, `load went on: ${show(l.counts)}`);
+    await waitFor('3 workers again', () => workerPids(srv.proc.pid!).length === 3);
+    assert.equal((await fetch(`${srv.url}/sized?3`)).status, 200);
+  });
+});
+
+describe('graceful reload', () => {
+  let srv: Server;
+  let dir: string;
+  const writeApp = (version: number): void =>
+    writeFileSync(`${dir}/versioned.py`, `def application(environ, start_response):\n    start_response("200 OK", [("Content-Type", "text/plain")])\n    return [b"version ${version}"]\n`);
+  before(async () => {
+    dir = mkdtempSync(`${tmpdir()}/warpipe-reload-`);
+    writeApp(1);
+    srv = await startServer('versioned:application', { cwd: dir, args: ['--touch-reload', `${dir}/touch`], env: { PYTHONDONTWRITEBYTECODE: '1' } });
+  });
+  after(async () => {
+    assert.equal(await srv.stop(), 0);
+  });
+
+  test('five SIGHUPs under load while the code changes: no request fails, responses switch to the new code', async () => {
+    const l = load(`${srv.url}/`);
+    try {
+      for (let v = 2; v <= 6; v++) {
+        await sleep(200);
+        writeApp(v);
+        srv.proc.kill('SIGHUP');
+        await srv.waitForLog(new RegExp(`reload: generation ${v - 1} serving`));
+        const res = await fetch(`${srv.url}/`);
+        assert.equal(await res.text(), `version ${v}`);
+      }
+      await sleep(200);
+    } finally {
+      await l.stop();
+    }
+    assert.equal(l.counts.get('200'), total(l.counts), `every request 200: ${show(l.counts)}`);
+    assert.ok(l.bodies.has('version 1') && l.bodies.has('version 6'), [...l.bodies].join(', '));
+    await waitFor('the old workers gone', () => workerPids(srv.proc.pid!).length === 2);
+  });
+
+  test('new code that fails to import: the old workers keep serving, the error is logged', async () => {
+    writeFileSync(`${dir}/versioned.py`, 'raise RuntimeError("broken release")\n');
+    srv.proc.kill('SIGHUP');
+    await srv.waitForLog(/reload failed, the old workers keep serving[^]*broken release/);
+    const res = await fetch(`${srv.url}/`);
+    assert.equal(res.status, 200);
+    assert.equal(await res.text(), 'version 6');
+  });
+
+  test('--touch-reload: touching the file reloads', async () => {
+    writeApp(7);
+    writeFileSync(`${dir}/touch`, '');
+    await sleep(1100);
+    const t = new Date(Date.now() + 5000);
+    utimesSync(`${dir}/touch`, t, t);
+    await srv.waitForLog(/was touched: reloading/);
+    const deadline = Date.now() + 15_000;
+    let body = '';
+    while (Date.now() < deadline && body !== 'version 7') {
+      body = await (await fetch(`${srv.url}/`)).text();
+      if (body !== 'version 7') await sleep(100);
+    }
+    assert.equal(body, 'version 7');
+  });
+});
+
+describe('recycling', () => {
+  let srv: Server;
+  let l: Load | null = null;
+  before(async () => {
+    srv = await startServer('pep3333:application', { args: ['--max-requests', '50', '--max-requests-jitter', '10'] });
+  });
+  after(async () => {
+    await l?.stop();
+    assert.equal(await srv.stop(), 0);
+  });
+
+  test('--max-requests 50 under load: workers are replaced and no request fails', async () => {
+    l = load(`${srv.url}/sized?10`);
+    await srv.waitForLog(/retiring \(served \d+ requests \(--max-requests 50\)\)[^]*retiring \(served/);
+    await sleep(1500);
+    await l.stop();
+    assert.equal(l.counts.get('200'), total(l.counts), `every request 200: ${show(l.counts)}`);
+    assert.ok(total(l.counts) > 300, show(l.counts));
+    assert.match(srv.logs(), /exited \(code 0\) after retiring/);
+  });
+});
+
+describe('request timeout (--timeout)', () => {
+  let srv: Server;
+  before(async () => {
+    srv = await startServer('pep3333:application', { args: ['--timeout', '2', '--workers', '1'] });
+  });
+  after(async () => {
+    assert.equal(await srv.stop(), 0);
+  });
+
+  test('a hanging request gets 504 after about 2 s, the log names it and shows its Python stack, the pool recovers', async () => {
+    const t0 = Date.now();
+    const res = await fetch(`${srv.url}/sleep?30`);
+    const took = (Date.now() - t0) / 1000;
+    assert.equal(res.status, 504);
+    assert.ok(took >= 2 && took < 4, `504 after ${took}s`);
+    await srv.waitForLog(/timed out after 2\.\d+s handling GET \/sleep\?30 \(--timeout 2\)/);
+    // faulthandler's dump of the hung thread: the app's frame, in the app's file
+    await srv.waitForLog(/File "[^"]*pep3333\.py", line \d+ in sleep/);
+    const ok = await fetch(`${srv.url}/sized?5`);
+    assert.equal(ok.status, 200);
+    assert.equal(await ok.text(), 'sssss');
+  });
+});
+
+describe('the queue: --backlog and --queue-timeout', () => {
+  let srv: Server;
+  before(async () => {
+    srv = await startServer('pep3333:application', { args: ['--workers', '1', '--pipeline', '0', '--backlog', '1', '--queue-timeout', '0.5'] });
+  });
+  after(async () => {
+    assert.equal(await srv.stop(), 0);
+  });
+
+  test('a request that waits too long gets 503 with Retry-After; one past the backlog gets it at once', async () => {
+    const busy = fetch(`${srv.url}/sleep?1.5`);
+    await sleep(200);
+    const t0 = Date.now();
+    const waiting = fetch(`${srv.url}/sized?1`);
+    await sleep(100);
+    const t1 = Date.now();
+    const refused = await fetch(`${srv.url}/sized?2`);
+    assert.equal(refused.status, 503);
+    assert.equal(refused.headers.get('retry-after'), '1');
+    assert.ok(Date.now() - t1 < 300, 'refused at once');
+    const timedOut = await waiting;
+    assert.equal(timedOut.status, 503);
+    assert.equal(timedOut.headers.get('retry-after'), '1');
+    const waited = (Date.now() - t0) / 1000;
+    assert.ok(waited >= 0.5 && waited < 1.2, `503 after ${waited}s`);
+    assert.equal((await busy).status, 200);
+    await srv.waitForLog(/queue full: \d+ requests? got 503/);
+  });
+});
