@@ -10,7 +10,7 @@
 // Exit codes: 0 clean shutdown, 1 runtime failure (cannot bind), 2 bad
 // arguments, 3 the app failed to boot (gunicorn's WORKER_BOOT_ERROR).
 
-import { existsSync, readFileSync, statSync, unwatchFile, watchFile } from 'node:fs';
+import { existsSync, readFileSync, statSync, unlinkSync, unwatchFile, watchFile } from 'node:fs';
 import { delimiter, resolve } from 'node:path';
 import { pythonApp } from './apps/python-app.js';
 import { helpText, loadConfig, type Config } from './config/load.js';
@@ -18,6 +18,7 @@ import { ConfigError, WorkerError } from './errors.js';
 import { HttpListener } from './listeners/http.js';
 import { Logger } from './log.js';
 import { Arbiter } from './workers/arbiter.js';
+import { formatStatus, listenControl, sendControl } from './control.js';
 
 const EXIT_RUNTIME = 1;
 const EXIT_USAGE = 2;
@@ -47,7 +48,8 @@ async function serve(config: Readonly<Config>): Promise<void> {
   if (config.chdir && !(existsSync(config.chdir) && statSync(config.chdir).isDirectory())) {
     fail(`--chdir ${config.chdir} is not a directory`, EXIT_USAGE);
   }
-  log.info(`warpipe ${version}: app ${config.app}, ${config.workers} worker${config.workers > 1 ? 's' : ''} x ${config.threads} thread${config.threads > 1 ? 's' : ''}, python ${config.python}`);
+  const size = config.maxWorkers > config.workers ? `${config.workers} to ${config.maxWorkers}` : `${config.workers}`;
+  log.info(`warpipe ${version}: app ${config.app}, ${size} worker${config.maxWorkers > 1 ? 's' : ''} x ${config.threads} thread${config.threads > 1 ? 's' : ''}, python ${config.python}`);
 
   const pool = new Arbiter(
     {
@@ -58,6 +60,8 @@ async function serve(config: Readonly<Config>): Promise<void> {
       cwd: config.chdir ? resolve(config.chdir) : undefined,
       env: workerEnv(config),
       workers: config.workers,
+      maxWorkers: config.maxWorkers,
+      idleTimeout: config.idleTimeout,
       bootTimeout: config.bootTimeout,
       pipeline: config.pipeline,
       backlog: config.backlog,
@@ -129,6 +133,9 @@ async function serve(config: Readonly<Config>): Promise<void> {
       log.info('SIGHUP: reloading');
       pool.reload();
     },
+    SIGTTIN: () => pool.scaleBy(1),
+    SIGTTOU: () => pool.scaleBy(-1),
+    SIGUSR1: () => log.info(`status:\n${formatStatus(pool.status())}`),
   };
   for (const [signal, handler] of Object.entries(handlers)) process.on(signal, handler);
 
@@ -141,6 +148,46 @@ async function serve(config: Readonly<Config>): Promise<void> {
   }
   log.info(`${pool.workers.size} worker${pool.workers.size > 1 ? 's' : ''} ready`);
   if (config.touchReload) watchTouchFile(resolve(config.touchReload), pool, log);
+  if (config.control) {
+    const path = resolve(config.control);
+    try {
+      await listenControl(path, pool, log);
+      log.info(`control socket on ${path}`);
+      process.once('exit', () => removeSocket(path));
+    } catch (err) {
+      log.error(`cannot serve the control socket on ${path}: ${(err as Error).message}`);
+    }
+  }
+}
+
+function removeSocket(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // already gone
+  }
+}
+
+const COMMANDS = ['status', 'reload'];
+
+/** `warpipe status|reload [--control PATH]`: talk to a running gateway. */
+async function command(name: string, args: readonly string[]): Promise<void> {
+  let path = process.env.WARPIPE_CONTROL ?? '';
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === '--control' && i + 1 < args.length) path = args[++i]!;
+    else if (arg.startsWith('--control=')) path = arg.slice(10);
+    else fail(`warpipe ${name}: unexpected argument ${arg} (usage: warpipe ${name} --control PATH)`, EXIT_USAGE);
+  }
+  if (!path) fail(`warpipe ${name} needs --control PATH (the gateway's --control socket) or WARPIPE_CONTROL`, EXIT_USAGE);
+  let reply;
+  try {
+    reply = await sendControl(path, name);
+  } catch (err) {
+    fail(`cannot reach the gateway at ${path}: ${(err as Error).message}`, EXIT_RUNTIME);
+  }
+  if (!reply.ok) fail(reply.error ?? 'the gateway refused the command', EXIT_RUNTIME);
+  process.stdout.write(name === 'status' && reply.status ? `${formatStatus(reply.status)}\n` : 'reloading\n');
 }
 
 /** Reload whenever `path` is modified or touched (polled once a second: works on every filesystem). */
@@ -155,6 +202,7 @@ function watchTouchFile(path: string, pool: Arbiter, log: Logger): void {
 }
 
 export async function main(argv: readonly string[]): Promise<void> {
+  if (argv[0] !== undefined && COMMANDS.includes(argv[0])) return command(argv[0], argv.slice(1));
   let action;
   try {
     action = loadConfig(argv);

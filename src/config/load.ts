@@ -17,7 +17,11 @@ export interface Config {
   validate: boolean;
   http: Address[];
   socketMode: number;
+  /** The fewest workers (all of them, unless --workers MIN:MAX). */
   workers: number;
+  /** The most workers autoscaling may run. */
+  maxWorkers: number;
+  idleTimeout: number;
   threads: number;
   pipeline: number;
   timeout: number;
@@ -28,6 +32,7 @@ export interface Config {
   backlog: number;
   queueTimeout: number;
   touchReload: string;
+  control: string;
   gracefulTimeout: number;
   bootTimeout: number;
   limitRequestLine: number;
@@ -89,6 +94,15 @@ function convert(s: Setting, raw: string, where: string): unknown {
       if (/^(1|true|yes|on)$/i.test(raw)) return true;
       if (/^(0|false|no|off)$/i.test(raw)) return false;
       return bad('must be true or false');
+    case 'range': {
+      const m = /^(\d+)(?::(\d+))?$/.exec(raw);
+      if (!m) return bad('must be a whole number, or MIN:MAX');
+      const min = Number(m[1]);
+      const max = m[2] === undefined ? min : Number(m[2]);
+      if (s.min !== undefined && min < s.min) return bad(`must be at least ${s.min}`);
+      if (max < min) return bad('must be MIN:MAX with MIN <= MAX');
+      return [min, max];
+    }
     case 'int': {
       if (!/^\d+$/.test(raw)) return bad('must be a whole number');
       const n = Number(raw);
@@ -185,7 +199,9 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     config[s.key] = values.has(s.key) ? values.get(s.key) : s.kind === 'level' ? convert(s, String(s.default), s.flag) : s.default;
   }
   if ((config.http as Address[]).length === 0) config.http = [parseAddress('127.0.0.1:8000')];
-  if (config.workers === 0) config.workers = availableParallelism();
+  const [min, max] = config.workers as [number, number];
+  config.workers = min === 0 ? availableParallelism() : min;
+  config.maxWorkers = max === 0 ? config.workers : max;
   return { action: 'serve', config: Object.freeze(config as unknown as Config) };
 }
 
@@ -217,7 +233,7 @@ export function helpText(): string {
 }
 
 function valueName(s: Setting): string {
-  return { string: 'TEXT', int: 'N', bool: '', seconds: 'SECONDS', bytes: 'BYTES', address: 'ADDRESS', pair: 'KEY=VALUE', mode: 'MODE', level: 'LEVEL' }[s.kind];
+  return { string: 'TEXT', int: 'N', range: 'N|MIN:MAX', bool: '', seconds: 'SECONDS', bytes: 'BYTES', address: 'ADDRESS', pair: 'KEY=VALUE', mode: 'MODE', level: 'LEVEL' }[s.kind];
 }
 
 function defaultText(s: Setting): string {

@@ -2,7 +2,7 @@
 // variables, `warpipe --help` and the README's reference all come from this table
 // (gunicorn's Setting, without the class machinery).
 
-export type Kind = 'string' | 'int' | 'bool' | 'seconds' | 'bytes' | 'address' | 'pair' | 'mode' | 'level';
+export type Kind = 'string' | 'int' | 'range' | 'bool' | 'seconds' | 'bytes' | 'address' | 'pair' | 'mode' | 'level';
 
 export interface Setting {
   /** Key in Config. */
@@ -44,8 +44,12 @@ export const settings: readonly Setting[] = [
   setting({ key: 'socketMode', flag: '--socket-mode', kind: 'mode', default: 0o660, section: 'listen',
     doc: 'Permissions of unix sockets warpipe creates (octal).', peer: 'uWSGI --chmod-socket' }),
   // workers
-  setting({ key: 'workers', flag: '--workers', short: '-w', kind: 'int', default: 0, min: 1, section: 'workers',
-    doc: 'Number of Python worker processes (default: number of CPUs).', peer: 'gunicorn --workers, uWSGI --processes' }),
+  setting({ key: 'workers', flag: '--workers', short: '-w', kind: 'range', default: [0, 0], min: 1, section: 'workers',
+    doc: 'Number of Python worker processes (default: number of CPUs), or MIN:MAX to scale between them: one more while every worker stays busy, one less after --idle-timeout idle. SIGTTIN/SIGTTOU add/remove one by hand.',
+    peer: 'gunicorn --workers, uWSGI --processes / --cheaper, php-fpm pm = dynamic' }),
+  setting({ key: 'idleTimeout', flag: '--idle-timeout', kind: 'seconds', default: 30, section: 'workers',
+    doc: 'With --workers MIN:MAX, a worker idle this long is retired while more than MIN run.',
+    peer: 'php-fpm pm.process_idle_timeout, uWSGI --cheaper-overload' }),
   setting({ key: 'threads', flag: '--threads', kind: 'int', default: 1, min: 1, section: 'workers',
     doc: 'Threads per worker; each serves one request at a time.', peer: 'gunicorn --threads, uWSGI --threads' }),
   setting({ key: 'pipeline', flag: '--pipeline', kind: 'int', default: 8, min: 0, section: 'workers',
@@ -70,6 +74,9 @@ export const settings: readonly Setting[] = [
   setting({ key: 'queueTimeout', flag: '--queue-timeout', kind: 'seconds', default: 0, section: 'workers',
     doc: 'A request waiting longer than this for a free worker gets 503 with Retry-After (0: it waits as long as it takes).',
     peer: 'HAProxy timeout queue' }),
+  setting({ key: 'control', flag: '--control', kind: 'string', default: '', section: 'workers',
+    doc: 'Serve a control socket (unix, mode 0600) at this path, for `warpipe status --control PATH` and `warpipe reload --control PATH`.',
+    peer: 'uWSGI --master-fifo, --stats' }),
   setting({ key: 'touchReload', flag: '--touch-reload', kind: 'string', default: '', section: 'workers',
     doc: 'Reload gracefully (as on SIGHUP) whenever this file is modified or touched.', peer: 'uWSGI --touch-reload' }),
   setting({ key: 'gracefulTimeout', flag: '--graceful-timeout', kind: 'seconds', default: 30, section: 'workers',

@@ -21,7 +21,12 @@ import { Dispatcher, type DispatchOptions } from './dispatch.js';
 import { WorkerProcess, type WorkerHooks, type WorkerOptions } from './worker.js';
 
 export interface ArbiterOptions extends WorkerOptions, DispatchOptions {
+  /** Workers to run; with autoscaling, the fewest. */
   workers: number;
+  /** The most workers autoscaling may run (= workers: a fixed pool). */
+  maxWorkers: number;
+  /** Seconds a worker may sit idle before autoscaling retires it (while more than `workers` run). */
+  idleTimeout: number;
   /** Seconds a worker may take to import the app. */
   bootTimeout: number;
   /** Seconds a request may run before its worker is killed and its client gets 504 (0: no limit). */
@@ -40,6 +45,8 @@ const TICK_MS = 100;
 const KILL_GRACE_MS = 1000;
 const MAX_BACKOFF_MS = 30_000;
 const RSS_EVERY_MS = 1000;
+/** Ticks in a row with every serving channel busy before one more worker is started. */
+const SCALE_UP_TICKS = 3;
 
 /** Resident memory of `pid` in MiB, or 0 if it cannot be read. */
 function rssMiB(pid: number): number {
@@ -49,6 +56,25 @@ function rssMiB(pid: number): number {
   } catch {
     return 0;
   }
+}
+
+/** What `warpipe status` shows. */
+export interface PoolStatus {
+  generation: number;
+  minWorkers: number;
+  maxWorkers: number;
+  queued: number;
+  workers: {
+    pid: number;
+    generation: number;
+    /** booting, serving, idle, retiring (why), stopping */
+    state: string;
+    served: number;
+    rss: number;
+    /** seconds since spawn */
+    age: number;
+    running: { request: string; seconds: number }[];
+  }[];
 }
 
 interface Reload {
@@ -79,11 +105,19 @@ export class Arbiter implements WorkerHooks {
   private recycleFailures = 0;
   private reloading: Reload | null = null;
   private lastRssCheck = 0;
+  /** The pool's bounds: --workers MIN:MAX, moved by SIGTTIN/SIGTTOU. */
+  private min: number;
+  private max: number;
+  /** Consecutive ticks with no idle channel. */
+  private saturatedTicks = 0;
+  private started = false;
   private booting: ((w: WorkerProcess, err: WorkerError | null) => void) | null = null;
   private stopped: (() => void) | null = null;
 
   constructor(readonly options: ArbiterOptions, private readonly log: Logger) {
     this.dispatcher = new Dispatcher(options);
+    this.min = options.workers;
+    this.max = Math.max(options.maxWorkers, options.workers);
     this.ticker = setInterval(() => this.tick(), TICK_MS);
     this.ticker.unref();
   }
@@ -111,6 +145,45 @@ export class Arbiter implements WorkerHooks {
       await this.stop(0);
       throw failure;
     }
+    this.started = true;
+  }
+
+  /** Every worker: pid, state, requests served, what it runs and for how long, memory. */
+  status(): PoolStatus {
+    const now = Date.now();
+    const perfNow = performance.now();
+    const workers = [...this.workers].map((w) => {
+      const running: { request: string; seconds: number }[] = [];
+      for (const ch of w.channels) {
+        if (ch.exchange) running.push({ request: ch.exchange.describe(), seconds: ch.runningFor(perfNow) / 1000 });
+      }
+      const state = w.retiring !== null ? `retiring (${w.retiring})`
+        : w.state === 'booting' ? 'booting'
+        : this.dispatcher.isServing(w) ? (w.busy > 0 ? 'busy' : 'idle')
+        : w.state;
+      return { pid: w.pid, generation: w.generation, state, served: w.served, rss: rssMiB(w.pid), age: (now - w.spawnedAt) / 1000, running };
+    });
+    return { generation: this.servingGeneration, minWorkers: this.min, maxWorkers: this.max, queued: this.dispatcher.queued, workers };
+  }
+
+  /** SIGTTIN / SIGTTOU: one worker more or fewer (both bounds move; never below one). */
+  scaleBy(delta: 1 | -1): void {
+    if (delta < 0 && this.min <= 1) {
+      this.log.info('SIGTTOU: already down to one worker');
+      return;
+    }
+    this.min += delta;
+    this.max = Math.max(this.max + delta, this.min);
+    this.log.info(`${delta > 0 ? 'SIGTTIN' : 'SIGTTOU'}: ${this.min === this.max ? `${this.min}` : `${this.min} to ${this.max}`} worker${this.max > 1 ? 's' : ''}`);
+  }
+
+  /** The workers that count towards the pool's size: not leaving, not a replacement or a reload still starting. */
+  private liveWorkers(): WorkerProcess[] {
+    const live: WorkerProcess[] = [];
+    for (const w of this.workers) {
+      if (w.retiring === null && w.state !== 'exited' && w.generation === this.servingGeneration && !this.replacing.has(w)) live.push(w);
+    }
+    return live;
   }
 
   /** Run `exchange` on a worker (see Dispatcher). */
@@ -132,13 +205,14 @@ export class Arbiter implements WorkerHooks {
       return;
     }
     const generation = ++this.generation;
-    const n = this.options.workers;
+    const n = Math.min(Math.max(this.liveWorkers().length, this.min), this.max);
     this.log.info(`reload: starting ${n} new worker${n > 1 ? 's' : ''} (generation ${generation})`);
     const timer = setTimeout(
       () => this.reloadFailed(`the new workers were not ready within ${this.options.bootTimeout}s`),
       this.options.bootTimeout * 1000,
     );
     this.reloading = { generation, pending: n, timer, again: false };
+    this.saturatedTicks = 0;
     for (let i = 0; i < n; i++) this.spawnWorker(generation);
   }
 
@@ -200,6 +274,7 @@ export class Arbiter implements WorkerHooks {
     const now = Date.now();
     this.murderWorkers(now);
     this.recycleWorkers(now);
+    this.manageWorkers(now);
     this.dispatcher.expireQueue(performance.now());
     const refused = this.dispatcher.takeRefused();
     if (refused > 0) {
@@ -258,6 +333,46 @@ export class Arbiter implements WorkerHooks {
         if (rss > maxRss) this.recycle(w, `resident memory ${rss.toFixed(1)} MiB (--max-rss ${maxRss})`);
       }
     }
+  }
+
+  /**
+   * Keep the pool between its bounds: spawn up to MIN (unless a crash backoff
+   * is running), one more while every serving channel stays busy (up to MAX),
+   * and retire the worker idle longest past --idle-timeout (down to MIN).
+   */
+  private manageWorkers(now: number): void {
+    if (!this.started || this.stopping || this.reloading) return;
+    const live = this.liveWorkers();
+    let booting = 0;
+    for (const w of live) {
+      if (w.state === 'booting') booting++;
+      else if (w.busy > 0 || w.idleSince === 0) w.idleSince = now;
+    }
+    if (live.length < this.min) {
+      if (this.respawnTimers.size === 0) {
+        for (let i = live.length; i < this.min; i++) this.spawnWorker();
+      }
+      return;
+    }
+    if (live.length > this.max) return this.retireIdlest(live, 'scaled down');
+    this.saturatedTicks = this.dispatcher.idleChannels === 0 ? this.saturatedTicks + 1 : 0;
+    if (this.saturatedTicks >= SCALE_UP_TICKS && live.length < this.max && booting === 0) {
+      this.saturatedTicks = 0;
+      this.log.info(`scaling up to ${live.length + 1} workers: all ${live.length} busy, ${this.dispatcher.queued} requests queued`);
+      this.spawnWorker();
+      return;
+    }
+    if (live.length > this.min) {
+      const limit = this.options.idleTimeout * 1000;
+      const idle = live.filter((w) => w.state === 'ready' && w.busy === 0 && now - w.idleSince >= limit);
+      if (idle.length > 0) this.retireIdlest(idle, `idle for ${this.options.idleTimeout}s, scaling down to ${live.length - 1}`);
+    }
+  }
+
+  private retireIdlest(candidates: WorkerProcess[], reason: string): void {
+    let best = candidates[0]!;
+    for (const w of candidates) if (w.busy < best.busy || (w.busy === best.busy && w.idleSince < best.idleSince)) best = w;
+    this.retire(best, reason);
   }
 
   private finishReload(r: Reload): void {

@@ -49,6 +49,11 @@ export class Dispatcher {
     this.queuedAt.push(performance.now());
   }
 
+  /** Channels of serving workers with nothing to do. */
+  get idleChannels(): number {
+    return this.idle.length;
+  }
+
   /** Requests waiting for a channel. */
   get queued(): number {
     return this.queue.length - this.queueHead;

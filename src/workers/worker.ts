@@ -93,6 +93,8 @@ export class WorkerProcess implements ChannelOwner {
   requestLimit = Infinity;
   /** When it is to be killed, Date.now() ms (0: not doomed). */
   killAt = 0;
+  /** Since when it has had no request, Date.now() ms (kept by the arbiter's tick). */
+  idleSince = 0;
   /** Requests taken since spawn. */
   served = 0;
   /** Channels lent out right now. */

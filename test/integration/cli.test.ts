@@ -24,7 +24,8 @@ test('--help lists every option with its environment variable; --version prints 
 test('bad arguments: one clear line on stderr and exit code 2', async () => {
   const cases: [string[], RegExp][] = [
     [['hello:application', '--bogus'], /unknown option --bogus/],
-    [['hello:application', '--workers', 'many'], /--workers must be a whole number, got "many"/],
+    [['hello:application', '--workers', 'many'], /--workers must be a whole number, or MIN:MAX, got "many"/],
+    [['hello:application', '--workers', '4:2'], /--workers must be MIN:MAX with MIN <= MAX, got "4:2"/],
     [['hello:application', '--workers', '0'], /--workers must be at least 1/],
     [['hello:application', '--http', 'localhost'], /--http is not an address/],
     [['hello:application', '--http', '1.2.3.4:99999'], /port from 0 to 65535/],

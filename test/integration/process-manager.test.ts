@@ -4,9 +4,9 @@
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { startServer, type Server } from '../helpers/server.js';
+import { runCli, startServer, type Server } from '../helpers/server.js';
 
 /** Pids of the server's worker processes (its children). */
 function workerPids(serverPid: number): number[] {
@@ -241,5 +241,97 @@ describe('the queue: --backlog and --queue-timeout', () => {
     assert.ok(waited >= 0.5 && waited < 1.2, `503 after ${waited}s`);
     assert.equal((await busy).status, 200);
     await srv.waitForLog(/queue full: \d+ requests? got 503/);
+  });
+});
+
+describe('autoscaling (--workers MIN:MAX)', () => {
+  let srv: Server;
+  before(async () => {
+    srv = await startServer('pep3333:application', { args: ['--workers', '1:3', '--idle-timeout', '1', '--pipeline', '0'] });
+  });
+  after(async () => {
+    assert.equal(await srv.stop(), 0);
+  });
+
+  test('grows to MAX under a burst of slow requests, then back to MIN once idle', async () => {
+    assert.equal(workerPids(srv.proc.pid!).length, 1);
+    const l = load(`${srv.url}/sleep?0.2`, 6);
+    try {
+      await waitFor('3 workers', () => workerPids(srv.proc.pid!).length === 3, 15_000);
+      await srv.waitForLog(/scaling up to 2 workers[^]*scaling up to 3 workers/);
+      await sleep(500);
+      assert.equal(workerPids(srv.proc.pid!).length, 3, 'never more than MAX');
+    } finally {
+      await l.stop();
+    }
+    assert.equal(l.counts.get('200'), total(l.counts), show(l.counts));
+    await waitFor('back to 1 worker', () => workerPids(srv.proc.pid!).length === 1, 15_000);
+    assert.match(srv.logs(), /retiring \(idle for 1s, scaling down to 2\)[^]*retiring \(idle for 1s, scaling down to 1\)/);
+  });
+
+  test('SIGTTIN adds a worker and SIGTTOU removes one', async () => {
+    srv.proc.kill('SIGTTIN');
+    await srv.waitForLog(/SIGTTIN: 2 to 4 workers/);
+    await waitFor('2 workers', () => workerPids(srv.proc.pid!).length === 2);
+    srv.proc.kill('SIGTTOU');
+    await srv.waitForLog(/SIGTTOU: 1 to 3 workers/);
+    srv.proc.kill('SIGTTOU'); // (sent apart: a signal sent while the same one is pending is merged with it)
+    await srv.waitForLog(/SIGTTOU: already down to one worker/);
+    await waitFor('1 worker', () => workerPids(srv.proc.pid!).length === 1);
+  });
+});
+
+describe('graceful shutdown under load', () => {
+  test('SIGTERM: requests in flight complete, new connections are refused, exit code 0', async () => {
+    const srv = await startServer('pep3333:application', { args: ['--workers', '3'] });
+    const inflight = Array.from({ length: 2 }, () => fetch(`${srv.url}/sleep?0.8`).then((r) => r.status, (e: Error) => e.message));
+    const l = load(`${srv.url}/sized?10`, 4);
+    await sleep(300);
+    const code = srv.stop('SIGTERM');
+    await l.stop();
+    assert.deepEqual(await Promise.all(inflight), [200, 200]);
+    assert.equal(await code, 0);
+    for (const key of l.counts.keys()) assert.ok(key === '200' || key.startsWith('error'), show(l.counts));
+    assert.ok((l.counts.get('200') ?? 0) > 20, show(l.counts));
+    await assert.rejects(fetch(`${srv.url}/sized?1`));
+  });
+});
+
+describe('visibility: warpipe status, warpipe reload, SIGUSR1', () => {
+  let srv: Server;
+  let control: string;
+  before(async () => {
+    control = `${mkdtempSync(`${tmpdir()}/warpipe-ctl-`)}/control.sock`;
+    srv = await startServer('pep3333:application', { args: ['--control', control] });
+  });
+  after(async () => {
+    assert.equal(await srv.stop(), 0);
+  });
+
+  test('warpipe status prints every worker with its state, requests served, running request and its age, RSS', async () => {
+    const slow = fetch(`${srv.url}/sleep?1.5`);
+    await sleep(600);
+    const r = await runCli(['status', '--control', control]);
+    assert.equal(r.code, 0, r.stderr);
+    const pids = workerPids(srv.proc.pid!);
+    for (const pid of pids) assert.match(r.stdout, new RegExp(`^${pid}\\s+0\\s+(busy|idle)\\s+\\d+\\s+\\d+\\.\\d`, 'm'));
+    assert.match(r.stdout, /busy .*GET \/sleep\?1\.5 \(0\.[5-9]s\)/);
+    assert.match(r.stdout, /^pool: 2 workers \(generation 0\), 0 requests queued/);
+    assert.equal(statSync(control).mode & 0o777, 0o600);
+    srv.proc.kill('SIGUSR1');
+    await srv.waitForLog(/status:\npool: 2 workers/);
+    assert.equal((await slow).status, 200);
+  });
+
+  test('warpipe reload reloads; bad use is one line and exit 2; a dead socket is exit 1', async () => {
+    const r = await runCli(['reload', '--control', control]);
+    assert.equal(r.code, 0, r.stderr);
+    await srv.waitForLog(/reload: generation 1 serving/);
+    const bad = await runCli(['status', '--bogus']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /^warpipe: warpipe status: unexpected argument --bogus/);
+    const none = await runCli(['status', '--control', `${control}.missing`]);
+    assert.equal(none.code, 1);
+    assert.match(none.stderr, /cannot reach the gateway/);
   });
 });

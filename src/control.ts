@@ -1,0 +1,95 @@
+// The control socket (--control PATH): a unix socket, mode 0600, through which
+// `warpipe status` and `warpipe reload` reach a running gateway. One command
+// per connection, one line each way: the client sends `status` or `reload`,
+// the gateway answers one JSON object and closes. A side service of its own,
+// so the arbiter only has to answer `status()` and `reload()`.
+
+import net from 'node:net';
+import { chmodSync, existsSync, lstatSync, unlinkSync } from 'node:fs';
+import type { Logger } from './log.js';
+import type { PoolStatus } from './workers/arbiter.js';
+
+export interface Controlled {
+  status(): PoolStatus;
+  reload(): void;
+}
+
+const MAX_LINE = 256;
+
+/** Serve the control socket at `path`; resolves once it listens. */
+export function listenControl(path: string, target: Controlled, log: Logger): Promise<net.Server> {
+  const server = net.createServer((sock) => {
+    let line = '';
+    sock.setEncoding('latin1');
+    sock.on('error', () => {});
+    sock.on('data', (chunk: string) => {
+      line += chunk;
+      const nl = line.indexOf('\n');
+      if (nl < 0 && line.length <= MAX_LINE) return;
+      sock.removeAllListeners('data');
+      const command = (nl < 0 ? line : line.slice(0, nl)).trim();
+      sock.end(`${JSON.stringify(answer(command, target, log))}\n`);
+    });
+  });
+  return new Promise((resolve, reject) => {
+    if (existsSync(path)) {
+      // a socket left by an earlier run; never a regular file
+      if (lstatSync(path).isSocket()) unlinkSync(path);
+    }
+    server.once('error', reject);
+    server.listen(path, () => {
+      server.off('error', reject);
+      chmodSync(path, 0o600);
+      server.unref();
+      resolve(server);
+    });
+  });
+}
+
+function answer(command: string, target: Controlled, log: Logger): object {
+  switch (command) {
+    case 'status':
+      return { ok: true, status: target.status() };
+    case 'reload':
+      log.info('reload asked for on the control socket');
+      target.reload();
+      return { ok: true };
+    default:
+      return { ok: false, error: `unknown command ${JSON.stringify(command.slice(0, 40))} (status, reload)` };
+  }
+}
+
+/** Send `command` to the gateway listening at `path`; its JSON answer. */
+export function sendControl(path: string, command: string, timeoutMs = 5000): Promise<{ ok: boolean; error?: string; status?: PoolStatus }> {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect(path);
+    let text = '';
+    sock.setEncoding('utf8');
+    sock.setTimeout(timeoutMs, () => sock.destroy(new Error(`no answer within ${timeoutMs / 1000}s`)));
+    sock.on('connect', () => sock.write(`${command}\n`));
+    sock.on('data', (d: string) => (text += d));
+    sock.on('error', reject);
+    sock.on('end', () => {
+      try {
+        resolve(JSON.parse(text) as { ok: boolean; error?: string; status?: PoolStatus });
+      } catch {
+        reject(new Error(`unreadable answer: ${text.slice(0, 200)}`));
+      }
+    });
+  });
+}
+
+/** The pool as a table, for `warpipe status` and the SIGUSR1 log line. */
+export function formatStatus(s: PoolStatus): string {
+  const rows = [['PID', 'GEN', 'STATE', 'SERVED', 'RSS MiB', 'AGE s', 'RUNNING']];
+  for (const w of s.workers) {
+    rows.push([
+      String(w.pid), String(w.generation), w.state, String(w.served), w.rss.toFixed(1), String(Math.round(w.age)),
+      w.running.map((r) => `${r.request} (${r.seconds.toFixed(1)}s)`).join('; ') || '-',
+    ]);
+  }
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  const lines = rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  '));
+  const bounds = s.minWorkers === s.maxWorkers ? `${s.minWorkers}` : `${s.minWorkers} to ${s.maxWorkers}`;
+  return [`pool: ${bounds} workers (generation ${s.generation}), ${s.queued} requests queued`, ...lines].join('\n');
+}
