@@ -19,6 +19,7 @@ import { HttpListener } from './listeners/http.js';
 import { Logger } from './log.js';
 import { Arbiter } from './workers/arbiter.js';
 import { formatStatus, listenControl, sendControl } from './control.js';
+import { watchSources } from './watch.js';
 
 const EXIT_RUNTIME = 1;
 const EXIT_USAGE = 2;
@@ -148,6 +149,14 @@ async function serve(config: Readonly<Config>): Promise<void> {
   }
   log.info(`${pool.workers.size} worker${pool.workers.size > 1 ? 's' : ''} ready`);
   if (config.touchReload) watchTouchFile(resolve(config.touchReload), pool, log);
+  if (config.reload) {
+    const base = resolve(config.chdir || '.');
+    watchSources([base, ...config.pythonpath], base, config.reloadExtra, (path) => {
+      log.info(`${path} changed: reloading`);
+      pool.reload();
+    });
+    log.info(`--reload: watching ${base}${config.pythonpath.length ? ` and ${config.pythonpath.join(', ')}` : ''} for changes`);
+  }
   if (config.control) {
     const path = resolve(config.control);
     try {

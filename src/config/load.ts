@@ -32,6 +32,8 @@ export interface Config {
   backlog: number;
   queueTimeout: number;
   touchReload: string;
+  reload: boolean;
+  reloadExtra: string[];
   control: string;
   gracefulTimeout: number;
   bootTimeout: number;
@@ -212,6 +214,8 @@ export function helpText(): string {
   };
   const lines = [
     'usage: warpipe [OPTIONS] APP',
+    '       warpipe status --control PATH    print the running pool (workers, states, requests)',
+    '       warpipe reload --control PATH    reload gracefully, as SIGHUP does',
     '',
     'Serve a Python WSGI (PEP 3333) app. APP is MODULE:CALLABLE (the callable may be a dotted',
     'attribute path, or NAME() to call a factory), MODULE (callable "application", then "app"),',

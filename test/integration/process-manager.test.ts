@@ -4,7 +4,7 @@
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { runCli, startServer, type Server } from '../helpers/server.js';
 
@@ -333,5 +333,46 @@ describe('visibility: warpipe status, warpipe reload, SIGUSR1', () => {
     const none = await runCli(['status', '--control', `${control}.missing`]);
     assert.equal(none.code, 1);
     assert.match(none.stderr, /cannot reach the gateway/);
+  });
+});
+
+describe('development reload (--reload)', () => {
+  let srv: Server;
+  let dir: string;
+  const body = async (): Promise<string> => (await fetch(`${srv.url}/`)).text();
+  const until = async (want: string): Promise<void> => {
+    const deadline = Date.now() + 15_000;
+    let got = '';
+    while (Date.now() < deadline && (got = await body()) !== want) await sleep(100);
+    assert.equal(got, want);
+  };
+  before(async () => {
+    dir = mkdtempSync(`${tmpdir()}/warpipe-dev-`);
+    mkdirSync(`${dir}/templates`);
+    writeFileSync(`${dir}/templates/page.html`, 'one');
+    writeFileSync(`${dir}/helper.py`, 'WORD = "alpha"\n');
+    writeFileSync(`${dir}/devapp.py`, [
+      'import helper',
+      'def application(environ, start_response):',
+      '    start_response("200 OK", [("Content-Type", "text/plain")])',
+      '    return [helper.WORD.encode()]',
+      '',
+    ].join('\n'));
+    srv = await startServer('devapp:application', { cwd: dir, args: ['--reload', '--reload-extra', 'templates/*.html'], env: { PYTHONDONTWRITEBYTECODE: '1' } });
+  });
+  after(async () => {
+    assert.equal(await srv.stop(), 0);
+  });
+
+  test('a changed module reloads the workers; other files do not; --reload-extra globs do', async () => {
+    assert.equal(await body(), 'alpha');
+    writeFileSync(`${dir}/helper.py`, 'WORD = "beta"\n');
+    await until('beta');
+    const reloads = (srv.logs().match(/changed: reloading/g) ?? []).length;
+    writeFileSync(`${dir}/notes.txt`, 'not watched');
+    await sleep(700);
+    assert.equal((srv.logs().match(/changed: reloading/g) ?? []).length, reloads, 'a .txt file is not watched');
+    writeFileSync(`${dir}/templates/page.html`, 'two');
+    await srv.waitForLog(/page\.html changed: reloading/);
   });
 });
