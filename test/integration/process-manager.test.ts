@@ -190,6 +190,34 @@ describe('recycling', () => {
   });
 });
 
+describe('recycling by memory and by age', () => {
+  test('--max-rss: a worker past the limit is replaced, the replacement first', async () => {
+    const srv = await startServer('pep3333:application', { args: ['--workers', '1', '--max-rss', '60'] });
+    try {
+      const pid = Number(await (await fetch(`${srv.url}/hog?80`)).text());
+      await srv.waitForLog(new RegExp(`worker ${pid}: resident memory \\d+\\.\\d MiB \\(--max-rss 60\\); starting its replacement`));
+      await srv.waitForLog(new RegExp(`worker ${pid} exited \\(code 0\\) after retiring`));
+      const now = await (await fetch(`${srv.url}/hog?1`)).text();
+      assert.notEqual(Number(now), pid);
+    } finally {
+      assert.equal(await srv.stop(), 0);
+    }
+  });
+
+  test('--max-lifetime under load: workers are replaced and no request fails', async () => {
+    const srv = await startServer('pep3333:application', { args: ['--max-lifetime', '1'] });
+    const l = load(`${srv.url}/sized?10`, 4);
+    try {
+      await srv.waitForLog(/retiring \(running for \d+s \(--max-lifetime 1\)\)[^]*retiring \(running for/);
+      await sleep(500);
+    } finally {
+      await l.stop();
+      assert.equal(await srv.stop(), 0);
+    }
+    assert.equal(l.counts.get('200'), total(l.counts), `every request 200: ${show(l.counts)}`);
+  });
+});
+
 describe('request timeout (--timeout)', () => {
   let srv: Server;
   before(async () => {
