@@ -379,6 +379,7 @@ export class Arbiter implements WorkerHooks {
     clearTimeout(r.timer);
     this.reloading = null;
     this.servingGeneration = r.generation;
+    this.replacing.clear(); // recycling replacements were of the old generation: they retire with it
     for (const w of this.workers) if (w.generation === r.generation && w.state === 'ready') this.dispatcher.serve(w);
     for (const w of [...this.workers]) if (w.generation < r.generation) this.retire(w, 'reload');
     this.log.info(`reload: generation ${r.generation} serving`);
