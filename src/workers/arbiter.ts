@@ -265,6 +265,10 @@ export class Arbiter implements WorkerHooks {
     this.replacing.set(this.spawnWorker(), { old: w, reason });
   }
 
+  private inReload(w: WorkerProcess): boolean {
+    return this.reloading !== null && w.generation === this.reloading.generation;
+  }
+
   private beingReplaced(w: WorkerProcess): boolean {
     for (const { old } of this.replacing.values()) if (old === w) return true;
     return false;
@@ -291,7 +295,16 @@ export class Arbiter implements WorkerHooks {
         if (now >= w.killAt) w.kill('SIGKILL');
         continue;
       }
-      if (limit <= 0 || w.state === 'booting') continue;
+      if (w.state === 'booting') {
+        // start() and reload() have their own deadline; a respawn or a replacement gets this one
+        if (!this.booting && now - w.spawnedAt > this.options.bootTimeout * 1000 && !this.inReload(w)) {
+          this.log.error(`worker ${w.pid} did not start within ${this.options.bootTimeout}s (--boot-timeout); killing it`);
+          w.killAt = now;
+          w.kill('SIGKILL');
+        }
+        continue;
+      }
+      if (limit <= 0) continue;
       for (const ch of w.channels) {
         const ran = ch.runningFor(perfNow);
         if (ran > limit) {

@@ -4,7 +4,7 @@
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { runCli, startServer, type Server } from '../helpers/server.js';
 
@@ -105,6 +105,37 @@ describe('workers killed with SIGKILL under load', () => {
     assert.ok(ok > 100, `load went on: ${show(l.counts)}`);
     await waitFor('3 workers again', () => workerPids(srv.proc.pid!).length === 3);
     assert.equal((await fetch(`${srv.url}/sized?3`)).status, 200);
+  });
+});
+
+describe('a respawned worker that hangs while importing the app', () => {
+  test('is killed after --boot-timeout and respawned with backoff until the app imports again', async () => {
+    const dir = mkdtempSync(`${tmpdir()}/warpipe-hang-`);
+    writeFileSync(`${dir}/hangapp.py`, [
+      'import os, time',
+      'if os.path.exists("hang"):',
+      '    time.sleep(60)',
+      'def application(environ, start_response):',
+      '    start_response("200 OK", [])',
+      '    return [b"up"]',
+      '',
+    ].join('\n'));
+    const srv = await startServer('hangapp:application', { cwd: dir, args: ['--workers', '1', '--boot-timeout', '1'] });
+    try {
+      writeFileSync(`${dir}/hang`, '');
+      process.kill(workerPids(srv.proc.pid!)[0]!, 'SIGKILL');
+      await srv.waitForLog(/did not start within 1s \(--boot-timeout\); killing it[^]*respawning in \d+ ms/);
+      rmSync(`${dir}/hang`);
+      const deadline = Date.now() + 20_000;
+      let body = '';
+      while (Date.now() < deadline && body !== 'up') {
+        body = await fetch(srv.url, { signal: AbortSignal.timeout(5000) }).then((r) => r.text(), () => '');
+        if (body !== 'up') await sleep(200);
+      }
+      assert.equal(body, 'up');
+    } finally {
+      assert.equal(await srv.stop(), 0);
+    }
   });
 });
 
