@@ -4,8 +4,9 @@
 The gateway (TypeScript on Node.js) imports it from a small `python -c` bootstrap (so that its
 bytecode can come from a cache; `python worker.py APP_SPEC --threads T [--validate]` works the
 same) in the user's --chdir, with a control socket on fd 3 and, for each thread i of T, a
-request channel made of two sockets: requests come in on fd 4+i, responses go out on fd 4+T+i. Each thread serves its channel one request at a time; the gateway does
-all the HTTP and all the scheduling. The wire format is docs/worker-protocol.md: read it first.
+request channel made of two sockets: requests come in on fd 4+i, responses go out on fd 4+T+i.
+Each thread serves its channel one request at a time; the gateway does all the HTTP and all the
+scheduling. The wire format is docs/worker-protocol.md: read it first.
 
 Assumes CPython >= 3.9, the standard library only, stream sockets (socketpairs) on those fds and
 the warpipe gateway as the only peer: a malformed frame is fatal (stderr, exit 70).

@@ -109,6 +109,17 @@ async function serve(config: Readonly<Config>): Promise<void> {
     }
   }
 
+  if (config.control) {
+    const path = resolve(config.control);
+    try {
+      await listenControl(path, pool, log);
+    } catch (err) {
+      fail(`cannot serve the control socket on ${path}: ${(err as Error).message}`, EXIT_RUNTIME);
+    }
+    log.info(`control socket on ${path}`);
+    process.once('exit', () => removeSocket(path));
+  }
+
   let stopping = false;
   const shutdown = async (signal: string): Promise<void> => {
     if (stopping) {
@@ -156,16 +167,6 @@ async function serve(config: Readonly<Config>): Promise<void> {
       pool.reload();
     });
     log.info(`--reload: watching ${base}${config.pythonpath.length ? ` and ${config.pythonpath.join(', ')}` : ''} for changes`);
-  }
-  if (config.control) {
-    const path = resolve(config.control);
-    try {
-      await listenControl(path, pool, log);
-      log.info(`control socket on ${path}`);
-      process.once('exit', () => removeSocket(path));
-    } catch (err) {
-      log.error(`cannot serve the control socket on ${path}: ${(err as Error).message}`);
-    }
   }
 }
 
