@@ -36,6 +36,7 @@ MAX_PAYLOAD = 0x01000000
 REQUEST, DATA, END, FILE_ACK = 0x01, 0x02, 0x03, 0x04
 RESPONSE, RDATA, REND, FILE, LOG, ABORT = 0x11, 0x12, 0x13, 0x14, 0x15, 0x16
 READY, BOOT_ERROR, STOP = 0x21, 0x22, 0x23
+HELLO, FORK, FORKED = 0x24, 0x25, 0x26  # --preload: a forked worker's sockets, the template's control
 HDR = struct.Struct("<IB")  # length, type
 RESP_HDR = struct.Struct("<IBBI")  # length, RESPONSE, flags, head_len
 FILE_HDR = struct.Struct("<IBQq")  # length, FILE, offset, count
@@ -784,7 +785,7 @@ class BootError(Exception):
 
 
 class Args:
-    spec, threads, validate = None, 1, False
+    spec, threads, validate, preload = None, 1, False, None
 
 
 def parse_args(argv):
@@ -795,6 +796,10 @@ def parse_args(argv):
         arg = rest.pop(0)
         if arg == "--validate":
             args.validate = True
+        elif arg == "--preload":
+            args.preload = rest.pop(0) if rest else ""
+            if not args.preload:
+                raise BootError("--preload needs the gateway's fork socket path")
         elif arg == "--threads":
             value = rest.pop(0) if rest else ""
             if not value.isdigit() or int(value) < 1:
@@ -821,18 +826,22 @@ def open_channel(fd, out_fd=None, size=RECV_SIZE):
     """The channel reading fd and sending on out_fd. A request channel has one socket per
     direction: a thread blocked reading a socket sleeps on that socket's wait queue, which the
     kernel also wakes each time the gateway reads what was sent on it, so one shared socket
-    would wake the thread for nothing at every response. Its reads time out every TICK (so an
-    idle thread notices STOP)."""
+    would wake the thread for nothing at every response."""
     sock = inherited_socket(fd)
     if out_fd is None:
         return Channel(sock, None, size)
+    return request_channel(sock, inherited_socket(out_fd))
+
+
+def request_channel(sock, out):
+    """A request channel; its reads time out every TICK, so an idle thread notices STOP."""
     for fmt in ("@ll", "@qq"):  # struct timeval; 64-bit time_t on some 32-bit systems
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct.pack(fmt, 0, int(TICK * 1e6)))
             break
         except OSError:
             pass
-    return Channel(sock, inherited_socket(out_fd), size)
+    return Channel(sock, out)
 
 
 def import_path(path):
@@ -937,7 +946,7 @@ def main(argv):
     try:
         ctl = open_channel(3, size=256)  # it only ever receives STOP
         args = parse_args(argv)
-        channels = [open_channel(4 + i, 4 + args.threads + i) for i in range(args.threads)]
+        channels = [] if args.preload else [open_channel(4 + i, 4 + args.threads + i) for i in range(args.threads)]
     except BootError as exc:
         boot_failed(ctl, "(bad arguments): %s" % exc)
     except OSError as exc:
@@ -957,23 +966,80 @@ def main(argv):
         from wsgiref.validate import validator
         app = validator(app)
     # What the app loaded lives as long as the process: move it out of the collector's way, or
-    # each full collection walks all of it again (~0.5 us/request for a small Flask app).
+    # each full collection walks all of it again (~0.5 us/request for a small Flask app). In a
+    # --preload template, frozen objects also stay untouched, so forked workers share their pages.
     gc.collect()
     gc.freeze()
+    if args.preload:
+        run_template(ctl, app, args)
+    run_worker(ctl, channels, app, args.threads)
+
+
+def run_worker(ctl, channels, app, threads):
+    """Serve: one thread per request channel; the main thread reads the control channel."""
     template = {
         "wsgi.version": (1, 0), "wsgi.url_scheme": "http", "wsgi.input": EMPTY_INPUT, "wsgi.errors": None,
-        "wsgi.multithread": args.threads > 1, "wsgi.multiprocess": True, "wsgi.run_once": False,
+        "wsgi.multithread": threads > 1, "wsgi.multiprocess": True, "wsgi.run_once": False,
         "wsgi.file_wrapper": FileWrapper, "wsgi.input_terminated": True,
     }
     worker = Worker(ctl, channels, app, template)
     for i, ch in enumerate(channels):
         threading.Thread(target=worker.serve, args=(ch,), name="warpipe-%d" % i, daemon=True).start()
-    ready = b'{"pid":%d,"python":"%d.%d.%d","threads":%d}' % ((os.getpid(),) + sys.version_info[:3] + (args.threads,))
+    ready = b'{"pid":%d,"python":"%d.%d.%d","threads":%d}' % ((os.getpid(),) + sys.version_info[:3] + (threads,))
     try:
         ctl.send(HDR.pack(len(ready), READY) + ready)
     except ChannelClosed:
         os._exit(0)
     worker.control_loop()
+
+
+def run_template(ctl, app, args):
+    """--preload: the app is imported here once; each FORK from the gateway forks a worker that
+    shares it (copy-on-write) and connects its own channels back to the gateway's fork socket.
+    Only the main thread exists here, so forking is safe. Never returns."""
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps the forked workers
+    ready = b'{"pid":%d,"python":"%d.%d.%d","threads":0,"template":true}' % ((os.getpid(),) + sys.version_info[:3])
+    try:
+        ctl.send(HDR.pack(len(ready), READY) + ready)
+        while True:
+            ftype, payload = ctl.read_frame()
+            if ftype == STOP and not len(payload):
+                graceful_exit()
+            if ftype != FORK or len(payload) < 5:
+                protocol_error("unexpected frame type 0x%02x on the template's control channel" % ftype)
+            wid, token = U32.unpack_from(payload)[0], bytes(payload[4:])
+            pid = os.fork()
+            if pid == 0:
+                forked_worker(ctl, app, args, wid, token)
+            ctl.send(HDR.pack(8, FORKED) + struct.pack("<II", wid, pid))
+    except ChannelClosed:
+        os._exit(0)  # the gateway is gone
+
+
+def forked_worker(template_ctl, app, args, wid, token):
+    """In a child of the template: connect a control channel and the request channels to the
+    gateway's fork socket (each announced by HELLO: worker id, role, thread, token), then serve."""
+    try:
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # the app's own subprocesses are its business
+        template_ctl.sock.close()
+
+        def connect(role, index):
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.connect(args.preload)
+            hello = struct.pack("<IBB", wid, role, index) + token
+            sock.sendall(HDR.pack(len(hello), HELLO) + hello)
+            return sock
+
+        ctl = Channel(connect(0, 0), None, 256)
+        ins = [connect(1, i) for i in range(args.threads)]
+        channels = [request_channel(ins[i], connect(2, i)) for i in range(args.threads)]
+    except BaseException:
+        import traceback
+        sys.stderr.write("warpipe worker %d: cannot connect to the gateway\n%s" % (os.getpid(), traceback.format_exc()))
+        sys.stderr.flush()
+        os._exit(70)
+    run_worker(ctl, channels, app, args.threads)
+    os._exit(0)
 
 
 if __name__ == "__main__":

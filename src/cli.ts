@@ -72,6 +72,7 @@ async function serve(config: Readonly<Config>): Promise<void> {
       maxRequestsJitter: config.maxRequestsJitter,
       maxRss: config.maxRss,
       maxLifetime: config.maxLifetime,
+      preload: config.preload,
     },
     log,
   );

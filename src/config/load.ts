@@ -32,6 +32,7 @@ export interface Config {
   backlog: number;
   queueTimeout: number;
   touchReload: string;
+  preload: boolean;
   reload: boolean;
   reloadExtra: string[];
   control: string;

@@ -18,7 +18,8 @@ import { WorkerError, codes } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Channel, Exchange } from './channel.js';
 import { Dispatcher, type DispatchOptions } from './dispatch.js';
-import { WorkerProcess, type WorkerHooks, type WorkerOptions } from './worker.js';
+import { ForkServer } from './fork.js';
+import { WorkerProcess, exitText, type WorkerHooks, type WorkerOptions } from './worker.js';
 
 export interface ArbiterOptions extends WorkerOptions, DispatchOptions {
   /** Workers to run; with autoscaling, the fewest. */
@@ -38,6 +39,8 @@ export interface ArbiterOptions extends WorkerOptions, DispatchOptions {
   maxRss: number;
   /** Seconds after which a worker is replaced (0: never). */
   maxLifetime: number;
+  /** Import the app once per generation in a template process and fork the workers from it. */
+  preload: boolean;
 }
 
 const TICK_MS = 100;
@@ -113,6 +116,10 @@ export class Arbiter implements WorkerHooks {
   private started = false;
   private booting: ((w: WorkerProcess, err: WorkerError | null) => void) | null = null;
   private stopped: (() => void) | null = null;
+  /** --preload: where forked workers connect, the template of each generation, workers waiting for theirs. */
+  private forkServer: ForkServer | null = null;
+  private readonly templates = new Map<number, WorkerProcess>();
+  private readonly unforked = new Set<WorkerProcess>();
 
   constructor(readonly options: ArbiterOptions, private readonly log: Logger) {
     this.dispatcher = new Dispatcher(options);
@@ -124,6 +131,10 @@ export class Arbiter implements WorkerHooks {
 
   /** Spawn every worker and wait until all are ready; on a boot failure, stop and throw it. */
   async start(): Promise<void> {
+    if (this.options.preload) {
+      this.forkServer = await ForkServer.open();
+      this.spawnTemplate(0);
+    }
     let pending = this.options.workers;
     let failure: WorkerError | null = null;
     await new Promise<void>((resolve) => {
@@ -152,12 +163,13 @@ export class Arbiter implements WorkerHooks {
   status(): PoolStatus {
     const now = Date.now();
     const perfNow = performance.now();
-    const workers = [...this.workers].map((w) => {
+    const workers = [...this.templates.values(), ...this.workers].map((w) => {
       const running: { request: string; seconds: number }[] = [];
       for (const ch of w.channels) {
         if (ch.exchange) running.push({ request: ch.exchange.describe(), seconds: ch.runningFor(perfNow) / 1000 });
       }
-      const state = w.retiring !== null ? `retiring (${w.retiring})`
+      const state = w.isTemplate ? 'template'
+        : w.retiring !== null ? `retiring (${w.retiring})`
         : w.state === 'booting' ? 'booting'
         : this.dispatcher.isServing(w) ? (w.busy > 0 ? 'busy' : 'idle')
         : w.state;
@@ -207,6 +219,7 @@ export class Arbiter implements WorkerHooks {
     const generation = ++this.generation;
     const n = Math.min(Math.max(this.liveWorkers().length, this.min), this.max);
     this.log.info(`reload: starting ${n} new worker${n > 1 ? 's' : ''} (generation ${generation})`);
+    if (this.options.preload) this.spawnTemplate(generation); // the new code is imported by a new template
     const timer = setTimeout(
       () => this.reloadFailed(`the new workers were not ready within ${this.options.bootTimeout}s`),
       this.options.bootTimeout * 1000,
@@ -223,6 +236,8 @@ export class Arbiter implements WorkerHooks {
     for (const t of this.respawnTimers) clearTimeout(t);
     if (this.reloading) clearTimeout(this.reloading.timer);
     this.dispatcher.failQueued(new WorkerError(codes.WORKER_DIED, 'the server is shutting down', 503));
+    for (const t of this.templates.values()) t.stop();
+    this.forkServer?.close();
     if (this.workers.size === 0) return;
     const done = new Promise<void>((resolve) => (this.stopped = resolve));
     for (const w of this.workers) {
@@ -240,13 +255,53 @@ export class Arbiter implements WorkerHooks {
   }
 
   private spawnWorker(generation = this.servingGeneration): WorkerProcess {
-    const w = new WorkerProcess(this.options, this);
+    const w = new WorkerProcess(this.options, this, { forked: this.options.preload });
     w.generation = generation;
     const { maxRequests, maxRequestsJitter } = this.options;
     if (maxRequests > 0) w.requestLimit = maxRequests + Math.floor(Math.random() * (maxRequestsJitter + 1));
     this.workers.add(w);
-    this.log.debug(`spawned worker ${w.pid} (generation ${generation})`);
+    if (this.options.preload) {
+      const t = this.templates.get(generation);
+      if (t?.state === 'ready') this.forkServer!.fork(t, w);
+      else this.unforked.add(w); // forked once its template is ready
+    } else {
+      this.log.debug(`spawned worker ${w.pid} (generation ${generation})`);
+    }
     return w;
+  }
+
+  /** --preload: the process that imports generation `generation`'s code and forks its workers. */
+  private spawnTemplate(generation: number): void {
+    const t = new WorkerProcess(this.options, this, { preload: this.forkServer!.path });
+    t.generation = generation;
+    this.templates.set(generation, t);
+    this.log.debug(`spawned template ${t.pid} (generation ${generation})`);
+  }
+
+  private templateOnReady(t: WorkerProcess): void {
+    this.log.info(`template ${t.pid} ready (python ${t.python || '?'}, generation ${t.generation}): workers are forked from it`);
+    for (const w of [...this.unforked]) {
+      if (w.generation !== t.generation) continue;
+      this.unforked.delete(w);
+      this.forkServer!.fork(t, w);
+    }
+  }
+
+  private templateOnExit(t: WorkerProcess, how: string): void {
+    if (this.templates.get(t.generation) === t) this.templates.delete(t.generation);
+    if (t.retiring !== null || this.stopping) {
+      this.log.debug(`template ${t.pid} exited (${how})`);
+      return;
+    }
+    // its workers go on serving; new ones need a template again
+    this.crashes++;
+    const delay = Math.min(100 * 2 ** Math.max(this.crashes - 1, 0), MAX_BACKOFF_MS);
+    this.log.warning(`template ${t.pid} exited with ${how}; starting another in ${delay} ms`);
+    const timer = setTimeout(() => {
+      this.respawnTimers.delete(timer);
+      if (!this.stopping && !this.templates.has(t.generation)) this.spawnTemplate(t.generation);
+    }, delay);
+    this.respawnTimers.add(timer);
   }
 
   /** Stop giving `w` requests; it finishes what it has (and what was written ahead to it), then exits. */
@@ -393,6 +448,11 @@ export class Arbiter implements WorkerHooks {
     this.reloading = null;
     this.servingGeneration = r.generation;
     this.replacing.clear(); // recycling replacements were of the old generation: they retire with it
+    for (const [generation, t] of this.templates) {
+      if (generation >= r.generation) continue;
+      t.retiring = 'reload';
+      t.stop();
+    }
     for (const w of this.workers) if (w.generation === r.generation && w.state === 'ready') this.dispatcher.serve(w);
     for (const w of [...this.workers]) if (w.generation < r.generation) this.retire(w, 'reload');
     this.log.info(`reload: generation ${r.generation} serving`);
@@ -405,6 +465,11 @@ export class Arbiter implements WorkerHooks {
     clearTimeout(r.timer);
     this.reloading = null;
     this.log.error(`reload failed, the old workers keep serving: ${why}`);
+    const t = this.templates.get(r.generation);
+    if (t) {
+      t.retiring = 'failed reload';
+      t.kill('SIGKILL');
+    }
     for (const w of this.workers) {
       if (w.generation === r.generation) {
         w.retiring = 'failed reload';
@@ -416,6 +481,7 @@ export class Arbiter implements WorkerHooks {
   // --- hooks from WorkerProcess ---
 
   workerOnReady(w: WorkerProcess): void {
+    if (w.isTemplate) return this.templateOnReady(w);
     this.log.info(`worker ${w.pid} ready (python ${w.python || '?'}, ${w.channels.length} thread${w.channels.length > 1 ? 's' : ''}, generation ${w.generation})`);
     this.booting?.(w, null);
     if (this.stopping || w.retiring !== null) {
@@ -455,7 +521,16 @@ export class Arbiter implements WorkerHooks {
   workerOnExit(w: WorkerProcess, code: number | null, signal: NodeJS.Signals | null): void {
     this.workers.delete(w);
     this.dispatcher.withdraw(w);
-    const how = signal ? `signal ${signal}` : `code ${code}`;
+    this.unforked.delete(w);
+    this.forkServer?.forget(w);
+    const how = exitText(code, signal);
+    if (w.isTemplate) {
+      if (this.booting) return this.booting(w, w.failure ?? new WorkerError(codes.WORKER_BOOT, `the template exited with ${how}`));
+      if (this.reloading && w.generation === this.reloading.generation && w.retiring === null) {
+        return this.reloadFailed(`the new template exited with ${how}${w.failure ? `:\n${w.failure.message}` : ''}`);
+      }
+      return this.templateOnExit(w, how);
+    }
     if (this.booting) {
       this.booting(w, w.failure ?? null);
       return;

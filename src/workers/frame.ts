@@ -27,6 +27,10 @@ export const enum T {
   READY = 0x21,
   BOOT_ERROR = 0x22,
   STOP = 0x23,
+  // --preload (docs/worker-protocol.md): a forked worker announces each socket; the template forks
+  HELLO = 0x24,
+  FORK = 0x25,
+  FORKED = 0x26,
 }
 
 export const FLAG_COMPLETE = 0x01;

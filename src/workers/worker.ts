@@ -78,10 +78,15 @@ export interface WorkerHooks {
 
 let nextAge = 1;
 
+/** How a worker ended, for log lines: a forked worker's status is not ours to collect. */
+export function exitText(code: number | null, signal: NodeJS.Signals | null): string {
+  return signal ? `signal ${signal}` : code !== null ? `code ${code}` : 'an unknown status (forked)';
+}
+
 export class WorkerProcess implements ChannelOwner {
   readonly age = nextAge++;
-  readonly proc: ChildProcess;
-  readonly pid: number;
+  /** -1 until a forked worker's template reports it. */
+  pid: number;
   readonly channels: Channel[] = [];
   readonly spawnedAt = Date.now();
   state: WorkerState = 'booting';
@@ -100,41 +105,113 @@ export class WorkerProcess implements ChannelOwner {
   /** Channels lent out right now. */
   busy = 0;
   python = '';
-  private readonly control: Socket;
+  /** The spawned process; null for a worker forked by a --preload template. */
+  readonly proc: ChildProcess | null;
+  /** A --preload template: it imports the app and forks workers, serves nothing itself. */
+  readonly isTemplate: boolean;
+  private control: Socket | null = null;
   private bootError: WorkerError | null = null;
+  /** Forked: the sockets announced so far (control, then requests in and out per thread). */
+  private arrived: { tx: (Socket | undefined)[]; rx: (Socket | undefined)[]; missing: number } | null = null;
+  /** Forked: READY came before every socket had been announced. */
+  private readyEarly: Buffer | null = null;
+  /** Template: forked workers by id, until they are announced. */
+  private readonly forks = new Map<number, WorkerProcess>();
 
-  constructor(readonly options: WorkerOptions, private readonly hooks: WorkerHooks) {
-    const args = ['-c', BOOT, WORKER_PY, bytecodeCache(), options.app, '--threads', String(options.threads)];
-    if (options.validate) args.push('--validate');
-    // fd 3: control; per thread i: requests on fd 4+i, responses on fd 4+T+i (see Channel)
+  /**
+   * Spawn a worker (or, with `preload` set to the fork socket's path, a template), or, with
+   * `forked`, stand for a worker that a template forks: its sockets come through `attach`.
+   */
+  constructor(readonly options: WorkerOptions, private readonly hooks: WorkerHooks, how: { preload?: string; forked?: boolean } = {}) {
+    this.isTemplate = how.preload !== undefined;
     const t = options.threads;
-    const stdio: ('ignore' | 'inherit' | 'pipe')[] = ['ignore', 'inherit', 'inherit', 'pipe'];
-    for (let i = 0; i < 2 * t; i++) stdio.push('pipe');
-    this.proc = spawn(options.python, args, { cwd: options.cwd, env: options.env, stdio, detached: true });
-    this.pid = this.proc.pid ?? -1;
-    this.control = this.proc.stdio[3] as Socket;
-    for (let i = 0; i < t; i++) {
-      this.channels.push(new Channel(this.proc.stdio[4 + i] as Socket, this.proc.stdio[4 + t + i] as Socket, this, i));
+    if (how.forked) {
+      this.proc = null;
+      this.pid = -1;
+      this.arrived = { tx: new Array(t), rx: new Array(t), missing: 1 + 2 * t };
+      return;
     }
+    const args = ['-c', BOOT, WORKER_PY, bytecodeCache(), options.app, '--threads', String(t)];
+    if (options.validate) args.push('--validate');
+    if (how.preload !== undefined) args.push('--preload', how.preload);
+    // fd 3: control; per thread i: requests on fd 4+i, responses on fd 4+T+i (see Channel)
+    const stdio: ('ignore' | 'inherit' | 'pipe')[] = ['ignore', 'inherit', 'inherit', 'pipe'];
+    if (!this.isTemplate) for (let i = 0; i < 2 * t; i++) stdio.push('pipe');
+    const proc = spawn(options.python, args, { cwd: options.cwd, env: options.env, stdio, detached: true });
+    this.proc = proc;
+    this.pid = proc.pid ?? -1;
+    if (!this.isTemplate) {
+      for (let i = 0; i < t; i++) this.channels.push(new Channel(proc.stdio[4 + i] as Socket, proc.stdio[4 + t + i] as Socket, this, i));
+    }
+    this.listenControl(proc.stdio[3] as Socket);
+    proc.on('error', (err) => {
+      // spawn failed (interpreter not found, not executable): no 'exit' will follow
+      this.bootError ??= new WorkerError(codes.WORKER_BOOT, `cannot start ${options.python}: ${err.message}`);
+      if (proc.pid === undefined) this.procOnExit(null, null);
+    });
+    proc.on('exit', (code, signal) => this.procOnExit(code, signal));
+  }
+
+  private listenControl(control: Socket): void {
+    this.control = control;
     const reader = new FrameReader((type, payload) => this.controlOnFrame(type, payload));
-    this.control.on('data', (chunk: Buffer) => {
+    control.on('data', (chunk: Buffer) => {
       try {
         reader.receive(chunk);
       } catch (err) {
         this.hooks.workerOnBroken(this, err as WorkerError);
       }
     });
-    this.control.on('error', () => {});
-    this.proc.on('error', (err) => {
-      // spawn failed (interpreter not found, not executable): no 'exit' will follow
-      this.bootError ??= new WorkerError(codes.WORKER_BOOT, `cannot start ${options.python}: ${err.message}`);
-      if (this.proc.pid === undefined) this.procOnExit(null, null);
-    });
-    this.proc.on('exit', (code, signal) => this.procOnExit(code, signal));
+    control.on('error', () => {});
+    // a forked worker is not our child: its control channel closing is how we learn it is gone
+    if (this.proc === null) control.on('close', () => this.procOnExit(null, null));
+  }
+
+  /** Forked: one of its sockets was announced (role 0 control, 1 requests in, 2 responses out). */
+  attach(role: number, index: number, sock: Socket): boolean {
+    const a = this.arrived;
+    if (a === null || this.state === 'exited' || index >= this.options.threads) return false;
+    if (role === 0 && this.control === null) {
+      this.listenControl(sock);
+      sock.resume();
+    } else if (role === 1 && a.tx[index] === undefined) a.tx[index] = sock;
+    else if (role === 2 && a.rx[index] === undefined) a.rx[index] = sock;
+    else return false;
+    if (--a.missing > 0) return true;
+    for (let i = 0; i < this.options.threads; i++) {
+      this.channels.push(new Channel(a.tx[i]!, a.rx[i]!, this, i));
+      a.rx[i]!.resume();
+    }
+    this.arrived = null;
+    const ready = this.readyEarly;
+    this.readyEarly = null;
+    if (ready) this.controlOnFrame(T.READY, ready);
+    return true;
+  }
+
+  /** Forked: the template told us our pid. */
+  forkedAs(pid: number): void {
+    this.pid = pid;
+    if (this.state === 'stopping' && this.control === null) this.kill('SIGTERM');
+  }
+
+  /** Template: fork `w` (id `id`); its sockets will carry `token`. */
+  fork(w: WorkerProcess, id: number, token: Buffer): void {
+    this.forks.set(id, w);
+    const payload = Buffer.alloc(4 + token.length);
+    payload.writeUInt32LE(id, 0);
+    token.copy(payload, 4);
+    this.control!.write(frame(T.FORK, payload));
   }
 
   private controlOnFrame(type: number, payload: Buffer): void {
-    if (type === T.READY && this.state === 'booting') {
+    if (type === T.READY && this.arrived !== null) {
+      this.readyEarly = Buffer.from(payload);
+    } else if (type === T.FORKED && this.isTemplate && payload.length === 8) {
+      const w = this.forks.get(payload.readUInt32LE(0));
+      this.forks.delete(payload.readUInt32LE(0));
+      w?.forkedAs(payload.readUInt32LE(4));
+    } else if (type === T.READY && this.state === 'booting') {
       try {
         this.python = String((JSON.parse(payload.toString('utf8')) as { python?: string }).python ?? '');
       } catch {
@@ -154,10 +231,11 @@ export class WorkerProcess implements ChannelOwner {
     if (this.state === 'exited') return;
     const wasBooting = this.state === 'booting';
     this.state = 'exited';
-    const how = signal ? `signal ${signal}` : `code ${code}`;
+    const how = exitText(code, signal);
     const err = new WorkerError(codes.WORKER_DIED, `worker ${this.pid} exited with ${how}`, 502);
     for (const ch of this.channels) ch.lose(err);
-    this.control.destroy();
+    this.control?.destroy();
+    if (this.arrived) for (const sock of [...this.arrived.tx, ...this.arrived.rx]) sock?.destroy();
     if (wasBooting && !this.bootError) {
       this.bootError = new WorkerError(codes.WORKER_BOOT, `worker ${this.pid} exited with ${how} before it was ready`);
     }
@@ -193,11 +271,25 @@ export class WorkerProcess implements ChannelOwner {
   stop(): void {
     if (this.state === 'exited') return;
     this.state = 'stopping';
-    if (!this.control.destroyed) this.control.write(frame(T.STOP));
+    if (this.control === null) {
+      if (this.pid > 0) this.kill('SIGTERM'); // forked and not connected yet: it runs nothing
+    } else if (!this.control.destroyed) {
+      this.control.write(frame(T.STOP));
+    }
   }
 
   kill(signal: NodeJS.Signals = 'SIGKILL'): void {
     if (this.state === 'exited') return;
+    if (this.proc === null) {
+      // forked: not our child; its control channel closing reports the exit
+      try {
+        if (this.pid > 0) process.kill(this.pid, signal);
+      } catch {
+        // already gone
+      }
+      if (this.control === null && signal === 'SIGKILL') this.procOnExit(null, signal);
+      return;
+    }
     try {
       this.proc.kill(signal);
     } catch {

@@ -435,3 +435,78 @@ describe('development reload (--reload)', () => {
     await srv.waitForLog(/page\.html changed: reloading/);
   });
 });
+
+describe('--preload', () => {
+  let srv: Server;
+  let dir: string;
+  const writeApp = (version: number): void =>
+    writeFileSync(`${dir}/preloaded.py`, [
+      'import os',
+      'IMPORTED_IN = os.getpid()',
+      'def application(environ, start_response):',
+      '    start_response("200 OK", [("Content-Type", "text/plain")])',
+      `    return [b"%d %d %d" % (${version}, IMPORTED_IN, os.getpid())]`,
+      '',
+    ].join('\n'));
+  /** [version, pid that imported the app, pid that served] */
+  const hit = async (): Promise<number[]> => (await (await fetch(`${srv.url}/`)).text()).split(' ').map(Number);
+  before(async () => {
+    dir = mkdtempSync(`${tmpdir()}/warpipe-preload-`);
+    writeApp(1);
+    srv = await startServer('preloaded:application', { cwd: dir, args: ['--preload', '--workers', '2'], env: { PYTHONDONTWRITEBYTECODE: '1' } });
+  });
+  after(async () => {
+    assert.equal(await srv.stop(), 0);
+  });
+
+  test('the app is imported once, in the template; the workers are forked from it', async () => {
+    const [template] = workerPids(srv.proc.pid!);
+    assert.equal(workerPids(srv.proc.pid!).length, 1, 'the gateway spawned only the template');
+    const forked = workerPids(template!);
+    assert.equal(forked.length, 2, 'two workers forked by the template');
+    const served = new Set<number>();
+    for (let i = 0; i < 20; i++) {
+      const [version, importedIn, pid] = await hit();
+      assert.equal(version, 1);
+      assert.equal(importedIn, template);
+      served.add(pid!);
+    }
+    for (const pid of served) assert.ok(forked.includes(pid), `${pid} is a forked worker`);
+  });
+
+  test('a forked worker killed under load is forked again; only requests it was running fail', async () => {
+    const [template] = workerPids(srv.proc.pid!);
+    const l = load(`${srv.url}/`, 4);
+    try {
+      for (let i = 0; i < 3; i++) {
+        await sleep(300);
+        process.kill(workerPids(template!)[0]!, 'SIGKILL');
+      }
+      await sleep(300);
+    } finally {
+      await l.stop();
+    }
+    const bad = l.counts.get('502') ?? 0;
+    assert.equal((l.counts.get('200') ?? 0) + bad, total(l.counts), show(l.counts));
+    assert.ok(bad <= 3, show(l.counts));
+    await waitFor('two forked workers again', () => workerPids(template!).length === 2);
+  });
+
+  test('SIGHUP starts a new template, so the reload serves the new code; no request fails', async () => {
+    const [oldTemplate] = workerPids(srv.proc.pid!);
+    const l = load(`${srv.url}/`, 4);
+    try {
+      writeApp(2);
+      srv.proc.kill('SIGHUP');
+      await srv.waitForLog(/reload: generation 1 serving/);
+      await sleep(300);
+    } finally {
+      await l.stop();
+    }
+    assert.equal(l.counts.get('200'), total(l.counts), show(l.counts));
+    const [version, importedIn] = await hit();
+    assert.equal(version, 2);
+    assert.notEqual(importedIn, oldTemplate);
+    await waitFor('the old template gone', () => workerPids(srv.proc.pid!).length === 1 && workerPids(srv.proc.pid!)[0] === importedIn);
+  });
+});
