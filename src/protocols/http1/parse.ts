@@ -16,6 +16,9 @@
 
 import { RemoteProtocolError, codes } from '../../errors.js';
 import { ChunkedDecoder } from './chunked.js';
+import { NEED_DATA } from '../need-data.js';
+
+export { NEED_DATA };
 import {
   CONTENT_LENGTH, FIELD_VALUE_INVALID, HEAD_END, HOST, HTAB, HTTP_VERSION, MAX_LEADING_EMPTY_LINES,
   PCT_INVALID, SP, TARGET_INVALID, TCHAR, WS, CR, LF, COLON,
@@ -65,7 +68,6 @@ export interface RequestHead {
 }
 export interface Data { readonly kind: 'data'; chunk: Buffer }
 export interface EndOfMessage { readonly kind: 'end' }
-export const NEED_DATA: unique symbol = Symbol('NEED_DATA');
 export type ParseEvent = RequestHead | Data | EndOfMessage;
 
 /** The one EndOfMessage event (it carries nothing). */
