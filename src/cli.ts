@@ -13,9 +13,10 @@
 import { existsSync, readFileSync, statSync, unlinkSync, unwatchFile, watchFile } from 'node:fs';
 import { delimiter, resolve } from 'node:path';
 import { pythonApp } from './apps/python-app.js';
-import { helpText, loadConfig, type Config } from './config/load.js';
+import { helpText, loadConfig, type Address, type Config } from './config/load.js';
 import { ConfigError, WorkerError } from './errors.js';
 import { HttpListener } from './listeners/http.js';
+import { FastcgiListener } from './listeners/fastcgi.js';
 import { Logger } from './log.js';
 import { Arbiter } from './workers/arbiter.js';
 import { formatStatus, listenControl, sendControl } from './control.js';
@@ -76,8 +77,9 @@ async function serve(config: Readonly<Config>): Promise<void> {
     },
     log,
   );
+  const app = pythonApp(pool, log, { bufferResponse: config.bufferResponse });
   const listener = new HttpListener(
-    pythonApp(pool, log, { bufferResponse: config.bufferResponse }),
+    app,
     {
       limits: {
         maxRequestLine: config.limitRequestLine,
@@ -98,10 +100,26 @@ async function serve(config: Readonly<Config>): Promise<void> {
     log,
   );
 
+  const fastcgi = new FastcgiListener(
+    app,
+    {
+      bufferRequestBody: config.bufferRequestBody,
+      bufferResponse: config.bufferResponse,
+      maxParamsBytes: config.limitRequestHeaders,
+      maxRequests: 64,
+    },
+    log,
+  );
+  const listeners = [listener, fastcgi];
+
   // bind first: a taken port fails before any Python starts
-  for (const address of config.http) {
+  const binds: [Address, HttpListener | FastcgiListener][] = [
+    ...config.http.map((a): [Address, HttpListener] => [a, listener]),
+    ...config.fastcgi.map((a): [Address, FastcgiListener] => [a, fastcgi]),
+  ];
+  for (const [address, l] of binds) {
     try {
-      const where = await listener.listen(address, config.socketMode);
+      const where = await l.listen(address, config.socketMode);
       log.info(`listening on ${where}`);
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
@@ -130,9 +148,10 @@ async function serve(config: Readonly<Config>): Promise<void> {
     }
     stopping = true;
     const started = Date.now();
-    log.info(`${signal}: draining ${listener.connections.size} connection(s), grace ${config.gracefulTimeout}s`);
-    const grace = setTimeout(() => listener.destroyAll(), config.gracefulTimeout * 1000);
-    await listener.close();
+    const open = listener.connections.size + fastcgi.connections.size;
+    log.info(`${signal}: draining ${open} connection(s), grace ${config.gracefulTimeout}s`);
+    const grace = setTimeout(() => listeners.forEach((l) => l.destroyAll()), config.gracefulTimeout * 1000);
+    await Promise.all(listeners.map((l) => l.close()));
     clearTimeout(grace);
     const left = Math.max(0, config.gracefulTimeout - (Date.now() - started) / 1000);
     await pool.stop(left);

@@ -39,8 +39,11 @@ export const settings: readonly Setting[] = [
     doc: 'Wrap the app in wsgiref.validate.validator: PEP 3333 violations become errors.' }),
   // listening
   setting({ key: 'http', flag: '--http', kind: 'address', default: [], many: true, section: 'listen',
-    doc: 'Serve HTTP/1.1 on HOST:PORT, [IPv6]:PORT or unix:/path (repeatable; default 127.0.0.1:8000).',
+    doc: 'Serve HTTP/1.1 on HOST:PORT, [IPv6]:PORT or unix:/path (repeatable; default 127.0.0.1:8000 unless another listener is given).',
     peer: 'gunicorn --bind, uWSGI --http-socket' }),
+  setting({ key: 'fastcgi', flag: '--fastcgi', kind: 'address', default: [], many: true, section: 'listen',
+    doc: 'Serve FastCGI (the responder role, for nginx fastcgi_pass) on HOST:PORT, [IPv6]:PORT or unix:/path (repeatable).',
+    peer: 'uWSGI --fastcgi-socket, flup' }),
   setting({ key: 'socketMode', flag: '--socket-mode', kind: 'mode', default: 0o660, section: 'listen',
     doc: 'Permissions of unix sockets warpipe creates (octal).', peer: 'uWSGI --chmod-socket' }),
   // workers
