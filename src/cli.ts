@@ -17,6 +17,7 @@ import { helpText, loadConfig, type Address, type Config } from './config/load.j
 import { ConfigError, WorkerError } from './errors.js';
 import { HttpListener } from './listeners/http.js';
 import { FastcgiListener } from './listeners/fastcgi.js';
+import { StreamGatewayListener, scgi, uwsgi, type GatewayCodec } from './listeners/stream-gateway.js';
 import { Logger } from './log.js';
 import { Arbiter } from './workers/arbiter.js';
 import { formatStatus, listenControl, sendControl } from './control.js';
@@ -110,12 +111,23 @@ async function serve(config: Readonly<Config>): Promise<void> {
     },
     log,
   );
-  const listeners = [listener, fastcgi];
+  const gateway = (codec: GatewayCodec): StreamGatewayListener => new StreamGatewayListener(codec, app, {
+    bufferRequestBody: config.bufferRequestBody,
+    bufferResponse: config.bufferResponse,
+    maxHeadBytes: config.limitRequestHeaders,
+    headerTimeout: config.headerTimeout,
+  }, log);
+  const scgiListener = gateway(scgi);
+  const uwsgiListener = gateway(uwsgi);
+  const listeners = [listener, fastcgi, scgiListener, uwsgiListener];
 
   // bind first: a taken port fails before any Python starts
-  const binds: [Address, HttpListener | FastcgiListener][] = [
-    ...config.http.map((a): [Address, HttpListener] => [a, listener]),
-    ...config.fastcgi.map((a): [Address, FastcgiListener] => [a, fastcgi]),
+  type Bindable = { listen(address: Address, mode: number): Promise<string> };
+  const binds: [Address, Bindable][] = [
+    ...config.http.map((a): [Address, Bindable] => [a, listener]),
+    ...config.fastcgi.map((a): [Address, Bindable] => [a, fastcgi]),
+    ...config.scgi.map((a): [Address, Bindable] => [a, scgiListener]),
+    ...config.uwsgi.map((a): [Address, Bindable] => [a, uwsgiListener]),
   ];
   for (const [address, l] of binds) {
     try {
@@ -148,7 +160,7 @@ async function serve(config: Readonly<Config>): Promise<void> {
     }
     stopping = true;
     const started = Date.now();
-    const open = listener.connections.size + fastcgi.connections.size;
+    const open = listeners.reduce((n, l) => n + l.connections.size, 0);
     log.info(`${signal}: draining ${open} connection(s), grace ${config.gracefulTimeout}s`);
     const grace = setTimeout(() => listeners.forEach((l) => l.destroyAll()), config.gracefulTimeout * 1000);
     await Promise.all(listeners.map((l) => l.close()));

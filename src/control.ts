@@ -5,7 +5,7 @@
 // so the arbiter only has to answer `status()` and `reload()`.
 
 import net from 'node:net';
-import { chmodSync, existsSync, lstatSync, unlinkSync } from 'node:fs';
+import { bind } from './listeners/bind.js';
 import type { Logger } from './log.js';
 import type { PoolStatus } from './workers/arbiter.js';
 
@@ -31,18 +31,9 @@ export function listenControl(path: string, target: Controlled, log: Logger): Pr
       sock.end(`${JSON.stringify(answer(command, target, log))}\n`);
     });
   });
-  return new Promise((resolve, reject) => {
-    if (existsSync(path)) {
-      // a socket left by an earlier run; never a regular file
-      if (lstatSync(path).isSocket()) unlinkSync(path);
-    }
-    server.once('error', reject);
-    server.listen(path, () => {
-      server.off('error', reject);
-      chmodSync(path, 0o600);
-      server.unref();
-      resolve(server);
-    });
+  return bind(server, { kind: 'unix', path }, 0o600, (err) => log.error(`control socket error: ${err.message}`)).then(() => {
+    server.unref();
+    return server;
   });
 }
 

@@ -17,6 +17,8 @@ export interface Config {
   validate: boolean;
   http: Address[];
   fastcgi: Address[];
+  scgi: Address[];
+  uwsgi: Address[];
   socketMode: number;
   /** The fewest workers (all of them, unless --workers MIN:MAX). */
   workers: number;
@@ -202,7 +204,8 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
   for (const s of settings) {
     config[s.key] = values.has(s.key) ? values.get(s.key) : s.kind === 'level' ? convert(s, String(s.default), s.flag) : s.default;
   }
-  if ((config.http as Address[]).length === 0 && (config.fastcgi as Address[]).length === 0) config.http = [parseAddress('127.0.0.1:8000')];
+  const listening = ['http', 'fastcgi', 'scgi', 'uwsgi'].some((k) => (config[k] as Address[]).length > 0);
+  if (!listening) config.http = [parseAddress('127.0.0.1:8000')];
   const [min, max] = config.workers as [number, number];
   config.workers = min === 0 ? availableParallelism() : min;
   config.maxWorkers = max === 0 ? config.workers : max;

@@ -44,6 +44,12 @@ export const settings: readonly Setting[] = [
   setting({ key: 'fastcgi', flag: '--fastcgi', kind: 'address', default: [], many: true, section: 'listen',
     doc: 'Serve FastCGI (the responder role, for nginx fastcgi_pass) on HOST:PORT, [IPv6]:PORT or unix:/path (repeatable).',
     peer: 'uWSGI --fastcgi-socket, flup' }),
+  setting({ key: 'scgi', flag: '--scgi', kind: 'address', default: [], many: true, section: 'listen',
+    doc: 'Serve SCGI (for nginx scgi_pass) on HOST:PORT, [IPv6]:PORT or unix:/path (repeatable).',
+    peer: 'uWSGI --scgi-socket, flup' }),
+  setting({ key: 'uwsgi', flag: '--uwsgi', kind: 'address', default: [], many: true, section: 'listen',
+    doc: 'Serve the uwsgi protocol (for nginx uwsgi_pass, modifier1 0) on HOST:PORT, [IPv6]:PORT or unix:/path (repeatable).',
+    peer: 'uWSGI --socket' }),
   setting({ key: 'socketMode', flag: '--socket-mode', kind: 'mode', default: 0o660, section: 'listen',
     doc: 'Permissions of unix sockets warpipe creates (octal).', peer: 'uWSGI --chmod-socket' }),
   // workers

@@ -12,7 +12,6 @@
 // per-request path sets no timers.
 
 import net from 'node:net';
-import { chmodSync, existsSync, lstatSync, unlinkSync } from 'node:fs';
 import { GatewayError, LocalProtocolError, OverloadError, RemoteProtocolError, codes } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Address } from '../config/load.js';
@@ -23,6 +22,7 @@ import type { App, Body, Chunk, Environ, ErrorStream, Headers, StartResponse, Wh
 import { NEED_DATA, RequestParser, type Limits, type RequestHead } from '../protocols/http1/parse.js';
 import { CONTINUE, CRLF, LAST_CHUNK, chunkPrefix, simpleResponse } from '../protocols/http1/serialize.js';
 import { httpDate } from './date.js';
+import { bind } from './bind.js';
 
 export interface HttpOptions {
   limits: Limits;
@@ -59,29 +59,11 @@ export class HttpListener {
   }
 
   /** Bind `address`; resolves with a printable description of where we listen. */
-  listen(address: Address, socketMode: number): Promise<string> {
+  async listen(address: Address, socketMode: number): Promise<string> {
     const server = net.createServer({ noDelay: true }, (socket) => this.serverOnConnection(socket));
     this.servers.push(server);
-    return new Promise((resolve, reject) => {
-      server.once('error', reject);
-      const ready = (): void => {
-        server.off('error', reject);
-        server.on('error', (err) => this.log.error(`listener error: ${err.message}`));
-        const addr = server.address();
-        if (address.kind === 'unix') {
-          chmodSync(address.path, socketMode);
-          resolve(`unix:${address.path}`);
-        } else if (addr && typeof addr === 'object') {
-          resolve(addr.family === 'IPv6' ? `http://[${addr.address}]:${addr.port}` : `http://${addr.address}:${addr.port}`);
-        }
-      };
-      if (address.kind === 'unix') {
-        if (existsSync(address.path)) removeStaleSocket(address.path);
-        server.listen(address.path, ready);
-      } else {
-        server.listen({ host: address.host, port: address.port, backlog: 2048 }, ready);
-      }
-    });
+    const where = await bind(server, address, socketMode, (err) => this.log.error(`listener error: ${err.message}`));
+    return where.startsWith('unix:') ? where : `http://${where}`;
   }
 
   private serverOnConnection(socket: net.Socket): void {
@@ -126,14 +108,6 @@ export class HttpListener {
   }
 }
 
-function removeStaleSocket(path: string): void {
-  // a socket left by an earlier run; never a regular file
-  try {
-    if (lstatSync(path).isSocket()) unlinkSync(path);
-  } catch {
-    // listen() reports the real problem
-  }
-}
 
 class Connection {
   deadline = 0;

@@ -1,6 +1,8 @@
-// nginx in front of warpipe over FastCGI (fastcgi_pass to --fastcgi), the
-// classic nginx + spawn-fcgi + flup position: the same app answers the same
-// through nginx as through warpipe's own HTTP listener. Real nginx, real workers.
+// nginx in front of warpipe over FastCGI, SCGI and uwsgi (fastcgi_pass to
+// --fastcgi, scgi_pass to --scgi, uwsgi_pass to --uwsgi), the classic
+// nginx + spawn-fcgi + flup and nginx + uWSGI positions: the same app answers
+// the same through each as through warpipe's own HTTP listener. Real nginx,
+// real workers, nginx's stock *_params files.
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -20,7 +22,8 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-async function startNginx(dir: string, fcgiSocket: string): Promise<{ proc: ChildProcess; url: string }> {
+async function startNginx(dir: string): Promise<{ proc: ChildProcess; url: string }> {
+  const fcgiSocket = `${dir}/fcgi.sock`;
   const port = await freePort();
   for (const d of ['body', 'fastcgi', 'proxy', 'uwsgi', 'scgi']) mkdirSync(`${dir}/${d}`, { recursive: true });
   writeFileSync(`${dir}/nginx.conf`, `
@@ -42,6 +45,16 @@ http {
   upstream warpipe { server unix:${fcgiSocket}; keepalive 4; }
   server {
     listen 127.0.0.1:${port};
+    location /scgi/ {
+      rewrite ^/scgi(/.*)$ $1 break;
+      include /etc/nginx/scgi_params;
+      scgi_pass unix:${dir}/scgi.sock;
+    }
+    location /uwsgi/ {
+      rewrite ^/uwsgi(/.*)$ $1 break;
+      include /etc/nginx/uwsgi_params;
+      uwsgi_pass unix:${dir}/uwsgi.sock;
+    }
     location /nginx-defaults/ {
       # nginx's fastcgi_params alone: the path arrives as SCRIPT_NAME, with no PATH_INFO
       rewrite ^/nginx-defaults(/.*)$ $1 break;
@@ -80,15 +93,17 @@ http {
   throw new Error(`nginx did not listen: ${err}`);
 }
 
-describe('nginx fastcgi_pass -> warpipe --fastcgi', () => {
+describe('nginx fastcgi_pass / scgi_pass / uwsgi_pass -> warpipe', () => {
   let srv: Server | null = null;
   let nginx: { proc: ChildProcess; url: string } | null = null;
   const dir = mkdtempSync(`${tmpdir()}/warpipe-nginx-`);
 
   before(async () => {
     if (!existsSync(NGINX)) return;
-    srv = await startServer('pep3333:application', { args: ['--fastcgi', `unix:${dir}/fcgi.sock`] });
-    nginx = await startNginx(dir, `${dir}/fcgi.sock`);
+    srv = await startServer('pep3333:application', {
+      args: ['--http', '127.0.0.1:0', '--fastcgi', `unix:${dir}/fcgi.sock`, '--scgi', `unix:${dir}/scgi.sock`, '--uwsgi', `unix:${dir}/uwsgi.sock`],
+    });
+    nginx = await startNginx(dir);
   });
   after(async () => {
     nginx?.proc.kill('SIGTERM');
@@ -127,6 +142,25 @@ describe('nginx fastcgi_pass -> warpipe --fastcgi', () => {
     const big = await fetch(`${nginx!.url}/sized?5000000`);
     assert.equal((await big.arrayBuffer()).byteLength, 5_000_000);
   });
+
+  for (const proto of ['scgi', 'uwsgi']) {
+    test(`${proto}: the environ, uploads, large and streamed responses, errors`, async (t) => {
+      if (!requirePeer(t, existsSync(NGINX), 'nginx')) return;
+      const base = `${nginx!.url}/${proto}`;
+      const env = (await (await fetch(`${base}/environ?q=%20x`, { headers: { 'X-Custom': 'yes' } })).json()) as Record<string, unknown>;
+      for (const [k, v] of Object.entries({ REQUEST_METHOD: 'GET', SCRIPT_NAME: '', PATH_INFO: '/environ', QUERY_STRING: 'q=%20x', HTTP_X_CUSTOM: 'yes', 'wsgi.url_scheme': 'http' })) {
+        assert.equal(env[k], v, `${proto} ${k}`);
+      }
+      const body = Buffer.alloc(2 * 1024 * 1024 + 5, 'xyz');
+      const echo = await fetch(`${base}/echo`, { method: 'POST', body });
+      assert.ok(Buffer.from(await echo.arrayBuffer()).equals(body), `${proto} echo`);
+      assert.equal((await (await fetch(`${base}/sized?3000000`)).arrayBuffer()).byteLength, 3_000_000);
+      assert.equal(await (await fetch(`${base}/generator`)).text(), 'part0;part1;part2;part3;part4;');
+      assert.equal((await fetch(`${base}/error-before`)).status, 500);
+      const many = await Promise.all(Array.from({ length: 30 }, (_, i) => fetch(`${base}/sized?${i}`).then((r) => r.status)));
+      assert.deepEqual(many, Array(30).fill(200));
+    });
+  }
 
   test('errors, streamed responses and many requests over kept-alive FastCGI connections', async (t) => {
     if (!requirePeer(t, existsSync(NGINX), 'nginx')) return;

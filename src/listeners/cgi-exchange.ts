@@ -1,0 +1,206 @@
+// One request from a gateway protocol that carries the CGI environ itself
+// (FastCGI, SCGI, uwsgi): the web server in front parsed the HTTP; we get its
+// CGI variables and the body, call the app, and send a CGI-style response
+// (`Status:` head, or an HTTP status line for uwsgi) through a ResponseSink
+// that frames it for the protocol. The protocols differ only in framing, so
+// this is the one place their PEP 3333 side lives.
+
+import { GatewayError, LocalProtocolError, OverloadError, codes } from '../errors.js';
+import type { Logger } from '../log.js';
+import { BodyInput } from '../pipeline/input.js';
+import { checkHeaders, checkStatus } from '../pipeline/response.js';
+import type { App, Body, Chunk, Environ, ErrorStream, StartResponse } from '../pipeline/types.js';
+import { reasonPhrase } from '../protocols/http1/serialize.js';
+
+export interface CgiServer {
+  readonly app: App;
+  readonly errors: ErrorStream;
+  readonly log: Logger;
+  readonly options: { bufferRequestBody: number };
+}
+
+/** Where one exchange's response goes, framed for its protocol. */
+export interface ResponseSink {
+  /** Response bytes, head first. */
+  write(data: Buffer): void;
+  /** Resolves once the connection's backlog is small enough for more. */
+  backpressure(): Promise<void>;
+  /** The response is complete. */
+  end(): void;
+  /** Break the connection: half a response cannot be taken back. */
+  destroy(): void;
+  readonly closed: boolean;
+  /** The first line of the head for `status` ("Status: 200 OK" for CGI, "HTTP/1.1 200 OK" for uwsgi). */
+  statusLine(status: string): string;
+  /** For log lines, e.g. "fastcgi". */
+  readonly protocol: string;
+}
+
+/** The environ from the CGI variables a web server sent, with the WSGI keys added. */
+export function cgiEnviron(params: Iterable<readonly [string, string]>, errors: ErrorStream): Environ {
+  const environ = {} as Environ;
+  for (const [name, value] of params) environ[name] = value;
+  // nginx's stock params: fastcgi_params sends the path as SCRIPT_NAME and no PATH_INFO;
+  // scgi_params sends neither, only DOCUMENT_URI (decoded, like PATH_INFO)
+  if (environ.PATH_INFO === undefined || environ.PATH_INFO === '') {
+    environ.PATH_INFO = environ.SCRIPT_NAME || String(environ.DOCUMENT_URI ?? '');
+    environ.SCRIPT_NAME = '';
+  }
+  environ.SCRIPT_NAME ??= '';
+  environ.QUERY_STRING ??= '';
+  environ.REQUEST_METHOD ??= 'GET';
+  environ.SERVER_PROTOCOL ??= 'HTTP/1.1';
+  const https = String(environ.HTTPS ?? '').toLowerCase();
+  environ['wsgi.url_scheme'] = https === 'on' || https === '1' ? 'https' : String(environ.REQUEST_SCHEME ?? environ.UWSGI_SCHEME ?? 'http');
+  environ['wsgi.errors'] = errors;
+  delete environ.HTTP_PROXY; // httpoxy: a Proxy request header must never look like the proxy setting
+  return environ;
+}
+
+export class CgiExchange {
+  private parts: Buffer[] = [];
+  private bytes = 0;
+  private input: BodyInput | null = null;
+  private status: string | null = null;
+  private headers: [string, string][] | null = null;
+  private headSent = false;
+  private aborted = false;
+  private body: Body | null = null;
+
+  constructor(private readonly server: CgiServer, private readonly environ: Environ, private readonly sink: ResponseSink) {}
+
+  /** Request body bytes, in order. */
+  onBody(data: Buffer): void {
+    if (this.input) {
+      this.input.push(data);
+      return;
+    }
+    this.parts.push(data);
+    this.bytes += data.length;
+    if (this.bytes > this.server.options.bufferRequestBody) {
+      const input = new BodyInput();
+      for (const part of this.parts) input.push(part);
+      this.parts = [];
+      this.dispatch(input);
+    }
+  }
+
+  /** The body is complete: call the app now if it was held whole. */
+  onBodyEnd(): void {
+    if (this.input) {
+      this.input.end();
+      return;
+    }
+    const body = this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts, this.bytes);
+    this.parts = [];
+    this.dispatch(BodyInput.of(body));
+  }
+
+  /** The client aborted or the connection closed: the app's response is dropped. */
+  abort(): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.input?.fail(new GatewayError(codes.CLIENT_GONE, 'the web server aborted the request', 499));
+    if (this.input === null) this.close();
+  }
+
+  private dispatch(input: BodyInput): void {
+    this.input = input;
+    this.environ['wsgi.input'] = input;
+    let result: Body | Promise<Body>;
+    try {
+      result = this.server.app(this.environ, this.startResponse);
+    } catch (err) {
+      this.fail(err);
+      return;
+    }
+    if (result instanceof Promise) result.then((b) => void this.send(b), (err: unknown) => this.fail(err));
+    else void this.send(result);
+  }
+
+  private readonly startResponse: StartResponse = (status, headers, excInfo) => {
+    if (this.status !== null && !excInfo) {
+      throw new LocalProtocolError(codes.START_RESPONSE_TWICE, 'startResponse called twice without excInfo');
+    }
+    if (excInfo && this.headSent) throw excInfo;
+    checkStatus(status);
+    checkHeaders(headers);
+    this.status = status;
+    this.headers = headers;
+    return (chunk: Chunk) => this.out(chunk);
+  };
+
+  /** Body bytes; the head goes first, with the first of them. */
+  private out(chunk: Chunk): void {
+    if (this.status === null) throw new LocalProtocolError(codes.NO_START_RESPONSE, 'body before startResponse');
+    const data = typeof chunk === 'string' ? Buffer.from(chunk, 'latin1') : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
+    if (data.length === 0 && this.headSent) return;
+    if (this.aborted || this.sink.closed) return;
+    if (!this.headSent) {
+      let head = this.sink.statusLine(this.status) + '\r\n';
+      for (const [name, value] of this.headers!) head += `${name}: ${value}\r\n`;
+      this.sink.write(Buffer.from(head + '\r\n', 'latin1'));
+      this.headSent = true;
+    }
+    if (data.length > 0) this.sink.write(data);
+  }
+
+  private async send(body: Body): Promise<void> {
+    this.body = body;
+    try {
+      if (Array.isArray(body)) {
+        for (const c of body as Chunk[]) this.out(c);
+      } else {
+        for await (const c of body as AsyncIterable<Chunk>) {
+          if (this.aborted) break;
+          if (!(c instanceof Uint8Array) && typeof c !== 'string') {
+            throw new LocalProtocolError(codes.BAD_RESPONSE_HEADER, 'app yielded a body chunk that is not bytes or a string');
+          }
+          this.out(c);
+          await this.sink.backpressure();
+        }
+      }
+      if (this.status === null) throw new LocalProtocolError(codes.NO_START_RESPONSE, 'app returned without calling startResponse');
+      if (!this.headSent) this.out(Buffer.alloc(0));
+    } catch (err) {
+      this.fail(err);
+      return;
+    }
+    this.close();
+    if (!this.aborted) this.sink.end();
+  }
+
+  private fail(err: unknown): void {
+    this.close();
+    if (this.aborted || this.sink.closed) return;
+    if (!(err instanceof GatewayError && (err.code === codes.APP_ABORTED || err.code === codes.WORKER_TIMEOUT || err instanceof OverloadError))) {
+      const text = err instanceof Error ? (err.stack ?? err.message) : String(err);
+      this.server.log.error(`Error handling ${this.environ.REQUEST_METHOD} ${this.environ.REQUEST_URI ?? this.environ.PATH_INFO} (${this.sink.protocol}): ${text}`);
+    }
+    if (this.headSent) {
+      this.sink.destroy();
+      return;
+    }
+    this.input?.fail(new GatewayError(codes.CLIENT_GONE, 'response already failed'));
+    const status = err instanceof GatewayError && err.status >= 500 ? err.status : 500;
+    const reason = reasonPhrase(status);
+    const extra = err instanceof OverloadError ? `Retry-After: ${err.retryAfter}\r\n` : '';
+    this.headSent = true;
+    this.sink.write(Buffer.from(`${this.sink.statusLine(`${status} ${reason}`)}\r\nContent-Type: text/plain\r\n${extra}\r\n${reason}\n`, 'latin1'));
+    this.sink.end();
+  }
+
+  /** PEP 3333: close() once, however the response ended. */
+  private close(): void {
+    const body = this.body;
+    this.body = null;
+    if (body && typeof body.close === 'function') {
+      try {
+        const p = body.close();
+        if (p instanceof Promise) p.catch((err: unknown) => this.server.log.error(`Error in close(): ${String(err)}`));
+      } catch (err) {
+        this.server.log.error(`Error in close(): ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+      }
+    }
+  }
+}

@@ -1,0 +1,170 @@
+// SCGI and uwsgi listeners (--scgi, --uwsgi): warpipe as the backend of
+// nginx's scgi_pass / uwsgi_pass. Both protocols carry one request per
+// connection: a head of CGI variables (a netstring for SCGI, a uwsgi packet),
+// then CONTENT_LENGTH bytes of body; the answer is written back as it comes
+// (a CGI `Status:` head for SCGI, an HTTP status line for uwsgi) and the
+// connection closes. Only the head codec and the status line differ.
+
+import net from 'node:net';
+import { RemoteProtocolError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { Address } from '../config/load.js';
+import type { App, ErrorStream } from '../pipeline/types.js';
+import { NEED_DATA } from '../protocols/need-data.js';
+import { parseScgiHead, type GatewayHead } from '../protocols/scgi/netstring.js';
+import { parseUwsgiHead } from '../protocols/uwsgi/packet.js';
+import { reasonPhrase } from '../protocols/http1/serialize.js';
+import { bind } from './bind.js';
+import { CgiExchange, cgiEnviron, type ResponseSink } from './cgi-exchange.js';
+
+export interface GatewayCodec {
+  readonly name: string;
+  parseHead(buf: Buffer, maxBytes: number): GatewayHead | typeof NEED_DATA;
+  statusLine(status: string): string;
+}
+
+export const scgi: GatewayCodec = { name: 'scgi', parseHead: parseScgiHead, statusLine: (s) => `Status: ${s}` };
+export const uwsgi: GatewayCodec = { name: 'uwsgi', parseHead: parseUwsgiHead, statusLine: (s) => `HTTP/1.1 ${s}` };
+
+export interface StreamGatewayOptions {
+  bufferRequestBody: number;
+  bufferResponse: number;
+  /** Largest head (the CGI variables), bytes. */
+  maxHeadBytes: number;
+  /** Seconds a connection may take to send its head. */
+  headerTimeout: number;
+}
+
+export class StreamGatewayListener {
+  readonly servers: net.Server[] = [];
+  readonly connections = new Set<GatewayConnection>();
+  closing = false;
+  readonly errors: ErrorStream = { write: (text: string) => this.log.error(text.replace(/\n$/, '')) };
+  private drained: (() => void) | null = null;
+
+  constructor(readonly codec: GatewayCodec, readonly app: App, readonly options: StreamGatewayOptions, readonly log: Logger) {}
+
+  listen(address: Address, socketMode: number): Promise<string> {
+    const server = net.createServer((socket) => {
+      if (this.closing) socket.destroy();
+      else this.connections.add(new GatewayConnection(socket, this));
+    });
+    this.servers.push(server);
+    const name = this.codec.name;
+    return bind(server, address, socketMode, (err) => this.log.error(`${name} listener error: ${err.message}`)).then((where) => `${name} ${where}`);
+  }
+
+  connectionOnClose(conn: GatewayConnection): void {
+    this.connections.delete(conn);
+    if (this.drained && this.connections.size === 0) this.drained();
+  }
+
+  /** Stop accepting; connections finish their one request. */
+  async close(): Promise<void> {
+    this.closing = true;
+    await Promise.all(this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+    const done = new Promise<void>((resolve) => (this.drained = resolve));
+    for (const conn of this.connections) conn.drain();
+    if (this.connections.size > 0) await done;
+  }
+
+  destroyAll(): void {
+    for (const conn of this.connections) conn.socket.destroy();
+  }
+}
+
+class GatewayConnection implements ResponseSink {
+  readonly protocol: string;
+  private head: Buffer[] = [];
+  private headBytes = 0;
+  private exchange: CgiExchange | null = null;
+  /** Body bytes still to come. */
+  private left = 0;
+  private isClosed = false;
+  private drainWaiters: (() => void)[] = [];
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(readonly socket: net.Socket, private readonly listener: StreamGatewayListener) {
+    this.protocol = listener.codec.name;
+    socket.setNoDelay(true);
+    this.timer = setTimeout(() => socket.destroy(), listener.options.headerTimeout * 1000);
+    socket.on('data', (chunk: Buffer) => this.socketOnData(chunk));
+    socket.on('drain', () => {
+      for (const wake of this.drainWaiters.splice(0)) wake();
+    });
+    socket.on('error', () => {});
+    socket.on('close', () => {
+      clearTimeout(this.timer);
+      this.isClosed = true;
+      for (const wake of this.drainWaiters.splice(0)) wake();
+      this.exchange?.abort();
+      this.listener.connectionOnClose(this);
+    });
+  }
+
+  private socketOnData(chunk: Buffer): void {
+    if (this.exchange !== null) return this.onBody(chunk);
+    this.head.push(chunk);
+    this.headBytes += chunk.length;
+    const buf = this.head.length === 1 ? chunk : Buffer.concat(this.head, this.headBytes);
+    this.head = [buf];
+    let head: GatewayHead | typeof NEED_DATA;
+    try {
+      head = this.listener.codec.parseHead(buf, this.listener.options.maxHeadBytes);
+    } catch (err) {
+      const status = err instanceof RemoteProtocolError ? err.status : 400;
+      this.listener.log.debug(`${this.protocol}: ${(err as Error).message}`);
+      const reason = reasonPhrase(status);
+      this.socket.end(`${this.statusLine(`${status} ${reason}`)}\r\nContent-Type: text/plain\r\n\r\n${reason}\n`);
+      return;
+    }
+    if (head === NEED_DATA) return;
+    clearTimeout(this.timer);
+    this.head = [];
+    const environ = cgiEnviron(head.params, this.listener.errors);
+    this.left = Number(environ.CONTENT_LENGTH ?? 0) || 0;
+    this.exchange = new CgiExchange(this.listener, environ, this);
+    if (this.left === 0) this.exchange.onBodyEnd();
+    if (buf.length > head.consumed) this.onBody(buf.subarray(head.consumed));
+  }
+
+  private onBody(chunk: Buffer): void {
+    if (this.left <= 0) return; // nothing more belongs to the request
+    const part = chunk.length > this.left ? chunk.subarray(0, this.left) : chunk;
+    this.left -= part.length;
+    this.exchange!.onBody(part);
+    if (this.left === 0) this.exchange!.onBodyEnd();
+  }
+
+  // --- ResponseSink ---
+
+  write(data: Buffer): void {
+    if (!this.isClosed) this.socket.write(data);
+  }
+
+  async backpressure(): Promise<void> {
+    while (!this.isClosed && this.socket.writableLength > this.listener.options.bufferResponse) {
+      await new Promise<void>((resolve) => this.drainWaiters.push(resolve));
+    }
+  }
+
+  end(): void {
+    this.socket.end();
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  get closed(): boolean {
+    return this.isClosed;
+  }
+
+  statusLine(status: string): string {
+    return this.listener.codec.statusLine(status);
+  }
+
+  drain(): void {
+    if (this.exchange === null) this.socket.destroy();
+  }
+}
