@@ -13,6 +13,9 @@
 import { existsSync, readFileSync, statSync, unlinkSync, unwatchFile, watchFile } from 'node:fs';
 import { delimiter, resolve } from 'node:path';
 import { pythonApp } from './apps/python-app.js';
+import { router } from './apps/router.js';
+import { staticFiles } from './apps/static.js';
+import type { App } from './pipeline/types.js';
 import { helpText, loadConfig, type Address, type Config } from './config/load.js';
 import { ConfigError, WorkerError } from './errors.js';
 import { HttpListener } from './listeners/http.js';
@@ -78,7 +81,12 @@ async function serve(config: Readonly<Config>): Promise<void> {
     },
     log,
   );
-  const app = pythonApp(pool, log, { bufferResponse: config.bufferResponse });
+  const mounts = config.static.map(([prefix, dir]): [string, App] => {
+    if (!prefix.startsWith('/')) fail(`--static ${prefix}=${dir}: the prefix must start with /`, EXIT_USAGE);
+    if (!(existsSync(dir) && statSync(dir).isDirectory())) fail(`--static ${prefix}=${dir}: ${dir} is not a directory`, EXIT_USAGE);
+    return [prefix, staticFiles(resolve(dir), { followSymlinks: config.staticFollowSymlinks })];
+  });
+  const app = router(mounts, pythonApp(pool, log, { bufferResponse: config.bufferResponse }));
   const listener = new HttpListener(
     app,
     {

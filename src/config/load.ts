@@ -15,6 +15,8 @@ export interface Config {
   pythonpath: string[];
   env: [string, string][];
   validate: boolean;
+  static: [string, string][];
+  staticFollowSymlinks: boolean;
   http: Address[];
   fastcgi: Address[];
   scgi: Address[];

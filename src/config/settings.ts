@@ -52,6 +52,12 @@ export const settings: readonly Setting[] = [
     peer: 'uWSGI --socket' }),
   setting({ key: 'socketMode', flag: '--socket-mode', kind: 'mode', default: 0o660, section: 'listen',
     doc: 'Permissions of unix sockets warpipe creates (octal).', peer: 'uWSGI --chmod-socket' }),
+  // what is served besides the app
+  setting({ key: 'static', flag: '--static', kind: 'pair', default: [], many: true, section: 'app',
+    doc: 'PREFIX=DIR: serve the files under DIR at URL prefix PREFIX (GET/HEAD, ETag, Last-Modified, ranges; never outside DIR) (repeatable).',
+    peer: 'uWSGI --static-map, nginx location + root' }),
+  setting({ key: 'staticFollowSymlinks', flag: '--static-follow-symlinks', kind: 'bool', default: false, section: 'app',
+    doc: 'Let --static serve files through symlinks that lead outside its directory.' }),
   // workers
   setting({ key: 'workers', flag: '--workers', short: '-w', kind: 'range', default: [0, 0], min: 1, section: 'workers',
     doc: 'Number of Python worker processes (default: number of CPUs), or MIN:MAX to scale between them: one more while every worker stays busy, one less after --idle-timeout idle. SIGTTIN/SIGTTOU add/remove one by hand.',
