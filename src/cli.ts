@@ -15,8 +15,9 @@ import { delimiter, resolve } from 'node:path';
 import { pythonApp } from './apps/python-app.js';
 import { router } from './apps/router.js';
 import { staticFiles } from './apps/static.js';
+import { fastcgiUpstream } from './apps/fastcgi-upstream.js';
 import type { App } from './pipeline/types.js';
-import { helpText, loadConfig, type Address, type Config } from './config/load.js';
+import { helpText, loadConfig, parseAddress, type Address, type Config } from './config/load.js';
 import { ConfigError, WorkerError } from './errors.js';
 import { HttpListener } from './listeners/http.js';
 import { FastcgiListener } from './listeners/fastcgi.js';
@@ -86,6 +87,21 @@ async function serve(config: Readonly<Config>): Promise<void> {
     if (!(existsSync(dir) && statSync(dir).isDirectory())) fail(`--static ${prefix}=${dir}: ${dir} is not a directory`, EXIT_USAGE);
     return [prefix, staticFiles(resolve(dir), { followSymlinks: config.staticFollowSymlinks })];
   });
+  for (const [prefix, url] of config.mount) {
+    if (!prefix.startsWith('/')) fail(`--mount ${prefix}=${url}: the prefix must start with /`, EXIT_USAGE);
+    const m = /^fastcgi:\/\/(.+)$/.exec(url);
+    if (!m) fail(`--mount ${prefix}=${url}: only fastcgi://HOST:PORT and fastcgi://unix:/path upstreams are supported`, EXIT_USAGE);
+    let address: Address;
+    try {
+      address = parseAddress(m[1]!);
+    } catch (err) {
+      fail(`--mount ${prefix}=${url}: ${(err as Error).message}`, EXIT_USAGE);
+    }
+    if (!config.documentRoot || !(existsSync(config.documentRoot) && statSync(config.documentRoot).isDirectory())) {
+      fail(`--mount ${prefix}=${url} needs --document-root DIR, the directory its scripts are in`, EXIT_USAGE);
+    }
+    mounts.push([prefix, fastcgiUpstream({ address, documentRoot: resolve(config.documentRoot), timeout: config.upstreamTimeout, keepalive: config.upstreamKeepalive }, log)]);
+  }
   const app = router(mounts, pythonApp(pool, log, { bufferResponse: config.bufferResponse }));
   const listener = new HttpListener(
     app,

@@ -17,6 +17,10 @@ export interface Config {
   validate: boolean;
   static: [string, string][];
   staticFollowSymlinks: boolean;
+  mount: [string, string][];
+  documentRoot: string;
+  upstreamTimeout: number;
+  upstreamKeepalive: number;
   http: Address[];
   fastcgi: Address[];
   scgi: Address[];

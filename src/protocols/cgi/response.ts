@@ -1,0 +1,70 @@
+// A CGI response head (RFC 3875 §6), sans-I/O: what php-fpm, fcgiwrap, an SCGI
+// or uwsgi backend, or a CGI script writes before its body. Header lines end
+// with CRLF or LF (§6.3.4 says NL; scripts send either), the head with an
+// empty line. `Status:` gives the status (§6.3.3); a `Location:` without one
+// is a redirect (302, §6.2.3-4); otherwise 200 OK.
+
+import { RemoteProtocolError, codes } from '../../errors.js';
+import { NEED_DATA } from '../need-data.js';
+import { reasonPhrase } from '../http1/serialize.js';
+
+export interface CgiHead {
+  status: string;
+  headers: [string, string][];
+}
+
+const STATUS = /^([1-5][0-9]{2})(?: (.*))?$/;
+const NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+function bad(why: string): RemoteProtocolError {
+  return new RemoteProtocolError(codes.UPSTREAM_BAD_RESPONSE, `bad CGI response head: ${why}`, 502);
+}
+
+/** Collects bytes until the head is whole; `take()` then gives it, `rest` the body bytes that came with it. */
+export class CgiHeadParser {
+  private buf: Buffer = Buffer.alloc(0);
+  rest: Buffer = Buffer.alloc(0);
+
+  constructor(private readonly maxBytes = 65536) {}
+
+  receive(chunk: Buffer): CgiHead | typeof NEED_DATA {
+    this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
+    let end = -1;
+    let sep = 0;
+    for (let i = 0; i < this.buf.length; i++) {
+      if (this.buf[i] !== 0x0a) continue;
+      if (this.buf[i + 1] === 0x0a) { end = i; sep = 2; break; }
+      if (this.buf[i + 1] === 0x0d && this.buf[i + 2] === 0x0a) { end = i; sep = 3; break; }
+    }
+    if (end < 0) {
+      if (this.buf.length > this.maxBytes) throw bad(`no end of head within ${this.maxBytes} bytes`);
+      return NEED_DATA;
+    }
+    const text = this.buf.toString('latin1', 0, end).replace(/\r$/, '');
+    this.rest = this.buf.subarray(end + sep);
+    return parseHead(text);
+  }
+}
+
+function parseHead(text: string): CgiHead {
+  let status: string | null = null;
+  let location = false;
+  const headers: [string, string][] = [];
+  for (const raw of text.split('\n')) {
+    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+    const colon = line.indexOf(':');
+    if (colon <= 0) throw bad(`line ${JSON.stringify(line.slice(0, 80))}`);
+    const name = line.slice(0, colon);
+    const value = line.slice(colon + 1).trim();
+    if (!NAME.test(name) || /[\0\r\n]/.test(value)) throw bad(`header ${JSON.stringify(line.slice(0, 80))}`);
+    if (name.toLowerCase() === 'status') {
+      const m = STATUS.exec(value);
+      if (!m) throw bad(`Status ${JSON.stringify(value)}`);
+      status = m[2] ? `${m[1]} ${m[2]}` : `${m[1]} ${reasonPhrase(Number(m[1]))}`;
+      continue;
+    }
+    if (name.toLowerCase() === 'location') location = true;
+    headers.push([name, value]);
+  }
+  return { status: status ?? (location ? '302 Found' : '200 OK'), headers };
+}
