@@ -16,11 +16,13 @@ import { pythonApp } from './apps/python-app.js';
 import { router } from './apps/router.js';
 import { staticFiles } from './apps/static.js';
 import { fastcgiUpstream } from './apps/fastcgi-upstream.js';
+import { cgiScripts } from './apps/cgi.js';
 import type { App } from './pipeline/types.js';
 import { helpText, loadConfig, parseAddress, type Address, type Config } from './config/load.js';
 import { ConfigError, WorkerError } from './errors.js';
 import { HttpListener } from './listeners/http.js';
 import { FastcgiListener } from './listeners/fastcgi.js';
+import type { Listener, ListenerConnection } from './listeners/base.js';
 import { StreamGatewayListener, scgi, uwsgi, type GatewayCodec } from './listeners/stream-gateway.js';
 import { Logger } from './log.js';
 import { Arbiter } from './workers/arbiter.js';
@@ -87,6 +89,11 @@ async function serve(config: Readonly<Config>): Promise<void> {
     if (!(existsSync(dir) && statSync(dir).isDirectory())) fail(`--static ${prefix}=${dir}: ${dir} is not a directory`, EXIT_USAGE);
     return [prefix, staticFiles(resolve(dir), { followSymlinks: config.staticFollowSymlinks })];
   });
+  for (const [prefix, dir] of config.cgi) {
+    if (!prefix.startsWith('/')) fail(`--cgi ${prefix}=${dir}: the prefix must start with /`, EXIT_USAGE);
+    if (!(existsSync(dir) && statSync(dir).isDirectory())) fail(`--cgi ${prefix}=${dir}: ${dir} is not a directory`, EXIT_USAGE);
+    mounts.push([prefix, cgiScripts({ dir: resolve(dir), timeout: config.upstreamTimeout, serverSoftware: `warpipe/${version}` }, log)]);
+  }
   for (const [prefix, url] of config.mount) {
     if (!prefix.startsWith('/')) fail(`--mount ${prefix}=${url}: the prefix must start with /`, EXIT_USAGE);
     const m = /^fastcgi:\/\/(.+)$/.exec(url);
@@ -146,12 +153,11 @@ async function serve(config: Readonly<Config>): Promise<void> {
   const listeners = [listener, fastcgi, scgiListener, uwsgiListener];
 
   // bind first: a taken port fails before any Python starts
-  type Bindable = { listen(address: Address, mode: number): Promise<string> };
-  const binds: [Address, Bindable][] = [
-    ...config.http.map((a): [Address, Bindable] => [a, listener]),
-    ...config.fastcgi.map((a): [Address, Bindable] => [a, fastcgi]),
-    ...config.scgi.map((a): [Address, Bindable] => [a, scgiListener]),
-    ...config.uwsgi.map((a): [Address, Bindable] => [a, uwsgiListener]),
+  const binds: [Address, Listener<ListenerConnection>][] = [
+    ...config.http.map((a): [Address, Listener<ListenerConnection>] => [a, listener]),
+    ...config.fastcgi.map((a): [Address, Listener<ListenerConnection>] => [a, fastcgi]),
+    ...config.scgi.map((a): [Address, Listener<ListenerConnection>] => [a, scgiListener]),
+    ...config.uwsgi.map((a): [Address, Listener<ListenerConnection>] => [a, uwsgiListener]),
   ];
   for (const [address, l] of binds) {
     try {

@@ -20,6 +20,7 @@ import type { Address } from '../config/load.js';
 import type { App, Body, Environ, Input } from '../pipeline/types.js';
 import { HOP_BY_HOP } from '../pipeline/response.js';
 import { CgiHeadParser } from '../protocols/cgi/response.js';
+import { Feed } from './feed.js';
 import { NEED_DATA } from '../protocols/need-data.js';
 import { encodeParams } from '../protocols/fastcgi/params.js';
 import {
@@ -53,39 +54,6 @@ export function splitScript(pathInfo: string): [string, string] | null {
   const i = segments.findIndex((s) => s.endsWith('.php') && s.length > 4);
   if (i < 0) return pathInfo.endsWith('/') ? [`${pathInfo}index.php`, ''] : null;
   return [segments.slice(0, i + 1).join('/'), segments.length > i + 1 ? `/${segments.slice(i + 1).join('/')}` : ''];
-}
-
-/** A body that is fed as upstream records arrive. */
-class Feed implements AsyncIterable<Buffer> {
-  private items: Buffer[] = [];
-  private done = false;
-  private failure: Error | null = null;
-  private wake: (() => void) | null = null;
-  close: () => void = () => {};
-
-  push(b: Buffer): void {
-    if (b.length > 0) this.items.push(b);
-    this.signal();
-  }
-  end(err: Error | null = null): void {
-    this.done = true;
-    this.failure = err;
-    this.signal();
-  }
-  private signal(): void {
-    const w = this.wake;
-    this.wake = null;
-    w?.();
-  }
-  async *[Symbol.asyncIterator](): AsyncIterator<Buffer> {
-    for (;;) {
-      const item = this.items.shift();
-      if (item) yield item;
-      else if (this.failure) throw this.failure;
-      else if (this.done) return;
-      else await new Promise<void>((resolve) => (this.wake = resolve));
-    }
-  }
 }
 
 export function fastcgiUpstream(options: FastcgiUpstreamOptions, log: Logger): App {

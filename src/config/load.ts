@@ -18,6 +18,7 @@ export interface Config {
   static: [string, string][];
   staticFollowSymlinks: boolean;
   mount: [string, string][];
+  cgi: [string, string][];
   documentRoot: string;
   upstreamTimeout: number;
   upstreamKeepalive: number;

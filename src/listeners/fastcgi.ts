@@ -17,11 +17,10 @@
 
 import net from 'node:net';
 import type { Logger } from '../log.js';
-import type { Address } from '../config/load.js';
-import type { App, ErrorStream } from '../pipeline/types.js';
+import type { App } from '../pipeline/types.js';
 import { NEED_DATA } from '../protocols/need-data.js';
 import { Responder, type FcgiEvent } from '../protocols/fastcgi/responder.js';
-import { bind } from './bind.js';
+import { Listener } from './base.js';
 import { CgiExchange, cgiEnviron, type ResponseSink } from './cgi-exchange.js';
 
 export interface FastcgiOptions {
@@ -33,41 +32,17 @@ export interface FastcgiOptions {
   maxRequests: number;
 }
 
-export class FastcgiListener {
-  readonly servers: net.Server[] = [];
-  readonly connections = new Set<FcgiConnection>();
-  closing = false;
-  readonly errors: ErrorStream = { write: (text: string) => this.log.error(text.replace(/\n$/, '')) };
-  private drained: (() => void) | null = null;
-
-  constructor(readonly app: App, readonly options: FastcgiOptions, readonly log: Logger) {}
-
-  /** Bind `address`; resolves with a printable description of where we listen. */
-  listen(address: Address, socketMode: number): Promise<string> {
-    const server = net.createServer((socket) => {
-      if (this.closing) socket.destroy();
-      else this.connections.add(new FcgiConnection(socket, this));
-    });
-    this.servers.push(server);
-    return bind(server, address, socketMode, (err) => this.log.error(`fastcgi listener error: ${err.message}`)).then((where) => `fastcgi ${where}`);
+export class FastcgiListener extends Listener<FcgiConnection> {
+  constructor(readonly app: App, readonly options: FastcgiOptions, log: Logger) {
+    super(log);
   }
 
-  connectionOnClose(conn: FcgiConnection): void {
-    this.connections.delete(conn);
-    if (this.drained && this.connections.size === 0) this.drained();
+  protected connect(socket: net.Socket): FcgiConnection {
+    return new FcgiConnection(socket, this);
   }
 
-  /** Stop accepting; idle connections close now, busy ones after their requests. */
-  async close(): Promise<void> {
-    this.closing = true;
-    await Promise.all(this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
-    const done = new Promise<void>((resolve) => (this.drained = resolve));
-    for (const conn of this.connections) conn.drain();
-    if (this.connections.size > 0) await done;
-  }
-
-  destroyAll(): void {
-    for (const conn of this.connections) conn.socket.destroy();
+  protected describe(where: string): string {
+    return `fastcgi ${where}`;
   }
 }
 
@@ -81,7 +56,6 @@ class FcgiConnection {
   constructor(readonly socket: net.Socket, readonly listener: FastcgiListener) {
     const { options } = listener;
     this.responder = new Responder({ maxParamsBytes: options.maxParamsBytes, maxRequests: options.maxRequests });
-    socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.socketOnData(chunk));
     socket.on('drain', () => {
       for (const wake of this.drainWaiters.splice(0)) wake();

@@ -14,15 +14,14 @@
 import net from 'node:net';
 import { GatewayError, LocalProtocolError, OverloadError, RemoteProtocolError, codes } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { Address } from '../config/load.js';
 import { addHeaders, decodePath, splitHost, splitTarget } from '../pipeline/environ.js';
 import { BodyInput } from '../pipeline/input.js';
 import { checkHeaders, checkStatus } from '../pipeline/response.js';
-import type { App, Body, Chunk, Environ, ErrorStream, Headers, StartResponse, WholeBody } from '../pipeline/types.js';
+import type { App, Body, Chunk, Environ, Headers, StartResponse, WholeBody } from '../pipeline/types.js';
 import { NEED_DATA, RequestParser, type Limits, type RequestHead } from '../protocols/http1/parse.js';
 import { CONTINUE, CRLF, LAST_CHUNK, chunkPrefix, simpleResponse } from '../protocols/http1/serialize.js';
 import { httpDate } from './date.js';
-import { bind } from './bind.js';
+import { Listener } from './base.js';
 
 export interface HttpOptions {
   limits: Limits;
@@ -41,57 +40,29 @@ const enum Deadline { None, Header, Idle, Body, Send, Linger }
 const SWEEP_MS = 250;
 const LINGER_MS = 2000;
 
-export class HttpListener {
-  readonly servers: net.Server[] = [];
-  readonly connections = new Set<Connection>();
-  closing = false;
+export class HttpListener extends Listener<Connection> {
   /** Connections closed for sending no complete head in time (slowloris), since start / since last log. */
   headerTimeouts = 0;
   private reportedHeaderTimeouts = 0;
   private readonly sweeper: NodeJS.Timeout;
-  /** wsgi.errors for TypeScript apps: lines go to the log. */
-  readonly errors: ErrorStream = { write: (text: string) => this.log.error(text.replace(/\n$/, '')) };
-  private drained: (() => void) | null = null;
 
-  constructor(readonly app: App, readonly options: HttpOptions, readonly log: Logger) {
+  constructor(readonly app: App, readonly options: HttpOptions, log: Logger) {
+    super(log);
     this.sweeper = setInterval(() => this.sweep(), SWEEP_MS);
     this.sweeper.unref();
   }
 
-  /** Bind `address`; resolves with a printable description of where we listen. */
-  async listen(address: Address, socketMode: number): Promise<string> {
-    const server = net.createServer({ noDelay: true }, (socket) => this.serverOnConnection(socket));
-    this.servers.push(server);
-    const where = await bind(server, address, socketMode, (err) => this.log.error(`listener error: ${err.message}`));
+  protected connect(socket: net.Socket): Connection {
+    return new Connection(socket, this);
+  }
+
+  protected describe(where: string): string {
     return where.startsWith('unix:') ? where : `http://${where}`;
   }
 
-  private serverOnConnection(socket: net.Socket): void {
-    if (this.closing) {
-      socket.destroy();
-      return;
-    }
-    this.connections.add(new Connection(socket, this));
-  }
-
-  connectionOnClose(conn: Connection): void {
-    this.connections.delete(conn);
-    if (this.drained && this.connections.size === 0) this.drained();
-  }
-
-  /** Stop accepting; close idle connections now and busy ones after their response. */
-  async close(): Promise<void> {
-    this.closing = true;
-    await Promise.all(this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
-    const done = new Promise<void>((resolve) => (this.drained = resolve));
-    for (const conn of this.connections) conn.drain();
-    if (this.connections.size > 0) await done;
+  override async close(): Promise<void> {
+    await super.close();
     clearInterval(this.sweeper);
-  }
-
-  /** Abort every connection at once (the grace period ran out). */
-  destroyAll(): void {
-    for (const conn of this.connections) conn.socket.destroy();
   }
 
   private sweep(): void {

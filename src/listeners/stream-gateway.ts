@@ -8,13 +8,12 @@
 import net from 'node:net';
 import { RemoteProtocolError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { Address } from '../config/load.js';
-import type { App, ErrorStream } from '../pipeline/types.js';
+import type { App } from '../pipeline/types.js';
 import { NEED_DATA } from '../protocols/need-data.js';
 import { parseScgiHead, type GatewayHead } from '../protocols/scgi/netstring.js';
 import { parseUwsgiHead } from '../protocols/uwsgi/packet.js';
 import { reasonPhrase } from '../protocols/http1/serialize.js';
-import { bind } from './bind.js';
+import { Listener } from './base.js';
 import { CgiExchange, cgiEnviron, type ResponseSink } from './cgi-exchange.js';
 
 export interface GatewayCodec {
@@ -35,41 +34,17 @@ export interface StreamGatewayOptions {
   headerTimeout: number;
 }
 
-export class StreamGatewayListener {
-  readonly servers: net.Server[] = [];
-  readonly connections = new Set<GatewayConnection>();
-  closing = false;
-  readonly errors: ErrorStream = { write: (text: string) => this.log.error(text.replace(/\n$/, '')) };
-  private drained: (() => void) | null = null;
-
-  constructor(readonly codec: GatewayCodec, readonly app: App, readonly options: StreamGatewayOptions, readonly log: Logger) {}
-
-  listen(address: Address, socketMode: number): Promise<string> {
-    const server = net.createServer((socket) => {
-      if (this.closing) socket.destroy();
-      else this.connections.add(new GatewayConnection(socket, this));
-    });
-    this.servers.push(server);
-    const name = this.codec.name;
-    return bind(server, address, socketMode, (err) => this.log.error(`${name} listener error: ${err.message}`)).then((where) => `${name} ${where}`);
+export class StreamGatewayListener extends Listener<GatewayConnection> {
+  constructor(readonly codec: GatewayCodec, readonly app: App, readonly options: StreamGatewayOptions, log: Logger) {
+    super(log);
   }
 
-  connectionOnClose(conn: GatewayConnection): void {
-    this.connections.delete(conn);
-    if (this.drained && this.connections.size === 0) this.drained();
+  protected connect(socket: net.Socket): GatewayConnection {
+    return new GatewayConnection(socket, this);
   }
 
-  /** Stop accepting; connections finish their one request. */
-  async close(): Promise<void> {
-    this.closing = true;
-    await Promise.all(this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
-    const done = new Promise<void>((resolve) => (this.drained = resolve));
-    for (const conn of this.connections) conn.drain();
-    if (this.connections.size > 0) await done;
-  }
-
-  destroyAll(): void {
-    for (const conn of this.connections) conn.socket.destroy();
+  protected describe(where: string): string {
+    return `${this.codec.name} ${where}`;
   }
 }
 
@@ -86,7 +61,6 @@ class GatewayConnection implements ResponseSink {
 
   constructor(readonly socket: net.Socket, private readonly listener: StreamGatewayListener) {
     this.protocol = listener.codec.name;
-    socket.setNoDelay(true);
     this.timer = setTimeout(() => socket.destroy(), listener.options.headerTimeout * 1000);
     socket.on('data', (chunk: Buffer) => this.socketOnData(chunk));
     socket.on('drain', () => {
