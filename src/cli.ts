@@ -136,6 +136,7 @@ async function serve(config: Readonly<Config>): Promise<void> {
     app,
     {
       bufferRequestBody: config.bufferRequestBody,
+      maxBodyBytes: config.limitRequestBody === 0 ? Infinity : config.limitRequestBody,
       bufferResponse: config.bufferResponse,
       maxParamsBytes: config.limitRequestHeaders,
       maxRequests: 64,
@@ -144,6 +145,7 @@ async function serve(config: Readonly<Config>): Promise<void> {
   );
   const gateway = (codec: GatewayCodec): StreamGatewayListener => new StreamGatewayListener(codec, app, {
     bufferRequestBody: config.bufferRequestBody,
+    maxBodyBytes: config.limitRequestBody === 0 ? Infinity : config.limitRequestBody,
     bufferResponse: config.bufferResponse,
     maxHeadBytes: config.limitRequestHeaders,
     headerTimeout: config.headerTimeout,

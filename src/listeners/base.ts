@@ -22,6 +22,8 @@ export abstract class Listener<C extends ListenerConnection> {
   /** wsgi.errors: lines go to the log. */
   readonly errors: ErrorStream = { write: (text: string) => this.log.error(text.replace(/\n$/, '')) };
   private drained: (() => void) | null = null;
+  /** Keep answering after the client has finished sending (a request-per-connection protocol may half-close). */
+  protected readonly allowHalfOpen: boolean = false;
 
   constructor(readonly log: Logger) {}
 
@@ -33,7 +35,7 @@ export abstract class Listener<C extends ListenerConnection> {
 
   /** Bind `address`; resolves with a printable description of where we listen. */
   async listen(address: Address, socketMode: number): Promise<string> {
-    const server = net.createServer({ noDelay: true }, (socket) => {
+    const server = net.createServer({ noDelay: true, allowHalfOpen: this.allowHalfOpen }, (socket) => {
       if (this.closing) socket.destroy();
       else this.connections.add(this.connect(socket));
     });

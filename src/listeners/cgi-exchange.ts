@@ -16,7 +16,7 @@ export interface CgiServer {
   readonly app: App;
   readonly errors: ErrorStream;
   readonly log: Logger;
-  readonly options: { bufferRequestBody: number };
+  readonly options: { bufferRequestBody: number; maxBodyBytes: number };
 }
 
 /** Where one exchange's response goes, framed for its protocol. */
@@ -66,17 +66,40 @@ export class CgiExchange {
   private headSent = false;
   private aborted = false;
   private body: Body | null = null;
+  /** Answered 413 before the app was called: the rest of the body is dropped. */
+  private refused = false;
 
-  constructor(private readonly server: CgiServer, private readonly environ: Environ, private readonly sink: ResponseSink) {}
+  constructor(private readonly server: CgiServer, private readonly environ: Environ, private readonly sink: ResponseSink) {
+    // the web server in front has its own limit; ours holds whatever it is
+    if (Number(environ.CONTENT_LENGTH ?? 0) > server.options.maxBodyBytes) this.refuse();
+  }
+
+  /** It was answered 413 at once (its declared body is too large). */
+  get refusedEarly(): boolean {
+    return this.refused && this.input === null;
+  }
+
+  private refuse(): void {
+    this.refused = true;
+    this.headSent = true;
+    this.sink.write(Buffer.from(`${this.sink.statusLine('413 Content Too Large')}\r\nContent-Type: text/plain\r\n\r\nContent Too Large\n`, 'latin1'));
+    this.sink.end();
+  }
 
   /** Request body bytes, in order. */
   onBody(data: Buffer): void {
+    if (this.refused) return;
+    this.bytes += data.length;
+    if (this.bytes > this.server.options.maxBodyBytes) {
+      if (this.input) this.input.fail(new GatewayError(codes.BODY_TOO_LARGE, `request body over ${this.server.options.maxBodyBytes} bytes`, 413));
+      else this.refuse();
+      return;
+    }
     if (this.input) {
       this.input.push(data);
       return;
     }
     this.parts.push(data);
-    this.bytes += data.length;
     if (this.bytes > this.server.options.bufferRequestBody) {
       const input = new BodyInput();
       for (const part of this.parts) input.push(part);
@@ -87,6 +110,7 @@ export class CgiExchange {
 
   /** The body is complete: call the app now if it was held whole. */
   onBodyEnd(): void {
+    if (this.refused) return;
     if (this.input) {
       this.input.end();
       return;

@@ -25,6 +25,8 @@ import { CgiExchange, cgiEnviron, type ResponseSink } from './cgi-exchange.js';
 
 export interface FastcgiOptions {
   bufferRequestBody: number;
+  /** Largest request body, bytes; larger gets 413. */
+  maxBodyBytes: number;
   bufferResponse: number;
   /** Largest PARAMS block of one request (the CGI head), bytes. */
   maxParamsBytes: number;
@@ -80,7 +82,8 @@ class FcgiConnection {
   private onEvent(ev: FcgiEvent): void {
     if (ev.kind === 'request') {
       const { listener } = this;
-      this.requests.set(ev.id, new CgiExchange(listener, cgiEnviron(ev.params, listener.errors), new FcgiSink(this, ev.id)));
+      const ex = new CgiExchange(listener, cgiEnviron(ev.params, listener.errors), new FcgiSink(this, ev.id));
+      if (!ex.refusedEarly) this.requests.set(ev.id, ex);
       return;
     }
     const ex = this.requests.get(ev.id);

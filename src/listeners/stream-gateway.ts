@@ -27,6 +27,8 @@ export const uwsgi: GatewayCodec = { name: 'uwsgi', parseHead: parseUwsgiHead, s
 
 export interface StreamGatewayOptions {
   bufferRequestBody: number;
+  /** Largest request body, bytes; larger gets 413. */
+  maxBodyBytes: number;
   bufferResponse: number;
   /** Largest head (the CGI variables), bytes. */
   maxHeadBytes: number;
@@ -35,6 +37,9 @@ export interface StreamGatewayOptions {
 }
 
 export class StreamGatewayListener extends Listener<GatewayConnection> {
+  // a client may shut its side down once the request is sent (SCGI and uwsgi carry one each)
+  protected override readonly allowHalfOpen = true;
+
   constructor(readonly codec: GatewayCodec, readonly app: App, readonly options: StreamGatewayOptions, log: Logger) {
     super(log);
   }
