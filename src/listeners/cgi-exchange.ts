@@ -9,7 +9,7 @@ import { GatewayError, LocalProtocolError, OverloadError, codes } from '../error
 import type { Logger } from '../log.js';
 import { BodyInput } from '../pipeline/input.js';
 import { checkHeaders, checkStatus } from '../pipeline/response.js';
-import type { App, Body, Chunk, Environ, ErrorStream, StartResponse } from '../pipeline/types.js';
+import { closeBody, type App, type Body, type Chunk, type Environ, type ErrorStream, type StartResponse } from '../pipeline/types.js';
 import { reasonPhrase } from '../protocols/http1/serialize.js';
 
 export interface CgiServer {
@@ -218,13 +218,6 @@ export class CgiExchange {
   private close(): void {
     const body = this.body;
     this.body = null;
-    if (body && typeof body.close === 'function') {
-      try {
-        const p = body.close();
-        if (p instanceof Promise) p.catch((err: unknown) => this.server.log.error(`Error in close(): ${String(err)}`));
-      } catch (err) {
-        this.server.log.error(`Error in close(): ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-      }
-    }
+    closeBody(body, (err) => this.server.log.error(`Error in close(): ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`));
   }
 }

@@ -17,7 +17,7 @@ import type { Logger } from '../log.js';
 import { addHeaders, decodePath, splitHost, splitTarget } from '../pipeline/environ.js';
 import { BodyInput } from '../pipeline/input.js';
 import { checkHeaders, checkStatus } from '../pipeline/response.js';
-import type { App, Body, Chunk, Environ, Headers, StartResponse, WholeBody } from '../pipeline/types.js';
+import { closeBody, type App, type Body, type Chunk, type Environ, type Headers, type StartResponse, type WholeBody } from '../pipeline/types.js';
 import { NEED_DATA, RequestParser, type Limits, type RequestHead } from '../protocols/http1/parse.js';
 import { CONTINUE, CRLF, LAST_CHUNK, chunkPrefix, simpleResponse } from '../protocols/http1/serialize.js';
 import { httpDate } from './date.js';
@@ -537,14 +537,7 @@ class Connection {
   private finish(): void {
     const body = this.body;
     this.body = null;
-    if (body && typeof body.close === 'function') {
-      try {
-        const p = body.close();
-        if (p instanceof Promise) p.catch((err: unknown) => this.logAppError(err, 'close()'));
-      } catch (err) {
-        this.logAppError(err, 'close()');
-      }
-    }
+    closeBody(body, (err) => this.logAppError(err, 'close()'));
   }
 
   private readonly onAppError = (err: unknown): void => {

@@ -92,3 +92,17 @@ export type Middleware = (app: App) => App;
 export function compose(...middleware: Middleware[]): Middleware {
   return (app) => middleware.reduceRight((inner, mw) => mw(inner), app);
 }
+
+/**
+ * PEP 3333: call the body's close(), if it has one; whatever it throws or
+ * rejects with goes to `onError`, never to the caller.
+ */
+export function closeBody(body: Body | null, onError: (err: unknown) => void): void {
+  if (!body || typeof body.close !== 'function') return;
+  try {
+    const p = body.close();
+    if (p instanceof Promise) p.catch(onError);
+  } catch (err) {
+    onError(err);
+  }
+}
