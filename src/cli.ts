@@ -17,6 +17,7 @@ import { router } from './apps/router.js';
 import { staticFiles } from './apps/static.js';
 import { fastcgiUpstream } from './apps/fastcgi-upstream.js';
 import { cgiScripts } from './apps/cgi.js';
+import { uwsgiUpstream } from './apps/uwsgi-upstream.js';
 import type { App } from './pipeline/types.js';
 import { helpText, loadConfig, parseAddress, type Address, type Config } from './config/load.js';
 import { ConfigError, WorkerError } from './errors.js';
@@ -96,13 +97,17 @@ async function serve(config: Readonly<Config>): Promise<void> {
   }
   for (const [prefix, url] of config.mount) {
     if (!prefix.startsWith('/')) fail(`--mount ${prefix}=${url}: the prefix must start with /`, EXIT_USAGE);
-    const m = /^fastcgi:\/\/(.+)$/.exec(url);
-    if (!m) fail(`--mount ${prefix}=${url}: only fastcgi://HOST:PORT and fastcgi://unix:/path upstreams are supported`, EXIT_USAGE);
+    const m = /^(fastcgi|uwsgi):\/\/(.+)$/.exec(url);
+    if (!m) fail(`--mount ${prefix}=${url}: the upstream must be fastcgi://ADDRESS or uwsgi://ADDRESS (HOST:PORT or unix:/path)`, EXIT_USAGE);
     let address: Address;
     try {
-      address = parseAddress(m[1]!);
+      address = parseAddress(m[2]!);
     } catch (err) {
       fail(`--mount ${prefix}=${url}: ${(err as Error).message}`, EXIT_USAGE);
+    }
+    if (m[1] === 'uwsgi') {
+      mounts.push([prefix, uwsgiUpstream({ address, timeout: config.upstreamTimeout }, log)]);
+      continue;
     }
     if (!config.documentRoot || !(existsSync(config.documentRoot) && statSync(config.documentRoot).isDirectory())) {
       fail(`--mount ${prefix}=${url} needs --document-root DIR, the directory its scripts are in`, EXIT_USAGE);

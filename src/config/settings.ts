@@ -57,7 +57,7 @@ export const settings: readonly Setting[] = [
     doc: 'PREFIX=DIR: serve the files under DIR at URL prefix PREFIX (GET/HEAD, ETag, Last-Modified, ranges; never outside DIR) (repeatable).',
     peer: 'uWSGI --static-map, nginx location + root' }),
   setting({ key: 'mount', flag: '--mount', kind: 'pair', default: [], many: true, section: 'app',
-    doc: 'PREFIX=fastcgi://HOST:PORT or PREFIX=fastcgi://unix:/path: send requests under PREFIX to a FastCGI server such as php-fpm, with scripts found in --document-root (repeatable).',
+    doc: 'PREFIX=fastcgi://ADDRESS: send requests under PREFIX to a FastCGI server such as php-fpm, with scripts found in --document-root; PREFIX=uwsgi://ADDRESS: to a uWSGI --socket. ADDRESS is HOST:PORT or unix:/path (repeatable).',
     peer: 'nginx location + fastcgi_pass' }),
   setting({ key: 'cgi', flag: '--cgi', kind: 'pair', default: [], many: true, section: 'app',
     doc: 'PREFIX=DIR: run the executable CGI scripts in DIR for requests under PREFIX (RFC 3875; the environment is built from the request alone) (repeatable).',

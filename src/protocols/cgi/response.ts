@@ -1,5 +1,6 @@
 // A CGI response head (RFC 3875 §6), sans-I/O: what php-fpm, fcgiwrap, an SCGI
-// or uwsgi backend, or a CGI script writes before its body. Header lines end
+// backend or a CGI script writes before its body; a uwsgi backend (uWSGI)
+// starts it with an HTTP status line instead, which is read the same way. Header lines end
 // with CRLF or LF (§6.3.4 says NL; scripts send either), the head with an
 // empty line. `Status:` gives the status (§6.3.3); a `Location:` without one
 // is a redirect (302, §6.2.3-4); otherwise 200 OK.
@@ -46,11 +47,19 @@ export class CgiHeadParser {
   }
 }
 
+const HTTP_STATUS_LINE = /^HTTP\/1\.[01] ([1-5][0-9]{2})(?: (.*))?$/;
+
 function parseHead(text: string): CgiHead {
   let status: string | null = null;
   let location = false;
   const headers: [string, string][] = [];
-  for (const raw of text.split('\n')) {
+  const lines = text.split('\n');
+  const first = HTTP_STATUS_LINE.exec(lines[0]!.replace(/\r$/, ''));
+  if (first) {
+    status = first[2] ? `${first[1]} ${first[2]}` : `${first[1]} ${reasonPhrase(Number(first[1]))}`;
+    lines.shift();
+  }
+  for (const raw of lines) {
     const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
     const colon = line.indexOf(':');
     if (colon <= 0) throw bad(`line ${JSON.stringify(line.slice(0, 80))}`);
