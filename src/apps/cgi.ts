@@ -16,10 +16,7 @@ import { dirname, join, sep } from 'node:path';
 import { GatewayError, codes } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { App, Body, Environ, Input } from '../pipeline/types.js';
-import { HOP_BY_HOP } from '../pipeline/response.js';
-import { CgiHeadParser } from '../protocols/cgi/response.js';
-import { NEED_DATA } from '../protocols/need-data.js';
-import { Feed } from './feed.js';
+import { UpstreamReply } from './feed.js';
 
 export interface CgiOptions {
   dir: string;
@@ -93,16 +90,12 @@ export function cgiScripts(options: CgiOptions, log: Logger): App {
     const child = spawn(script, [], { cwd: dirname(script), env, stdio: ['pipe', 'pipe', 'pipe'] });
 
     return new Promise<Body>((resolve, reject) => {
-      const head = new CgiHeadParser();
-      let feed: Feed | null = null;
-      let settled = false;
+      const reply = new UpstreamReply(startResponse, resolve, reject, () => {
+        if (child.exitCode === null) child.kill('SIGTERM');
+      });
       const fail = (err: GatewayError): void => {
         child.kill('SIGKILL');
-        if (feed) feed.end(err);
-        else if (!settled) {
-          settled = true;
-          reject(err);
-        }
+        reply.fail(err);
       };
       const expire = (): void => {
         log.error(`CGI script ${script} wrote nothing for ${options.timeout}s (while handling ${what}); killing it`);
@@ -124,32 +117,20 @@ export function cgiScripts(options: CgiOptions, log: Logger): App {
       });
       child.stdout!.on('data', (chunk: Buffer) => {
         touch();
-        if (feed) return feed.push(chunk);
-        let h;
         try {
-          h = head.receive(chunk);
+          reply.receive(chunk);
         } catch (err) {
           log.error(`CGI script ${script}: ${(err as Error).message}`);
-          return fail(err as GatewayError);
+          fail(err as GatewayError);
         }
-        if (h === NEED_DATA) return;
-        feed = new Feed();
-        feed.close = () => {
-          if (child.exitCode === null) child.kill('SIGTERM');
-        };
-        feed.push(head.rest);
-        settled = true;
-        startResponse(h.status, h.headers.filter(([n]) => !HOP_BY_HOP.has(n.toLowerCase())));
-        resolve(feed);
       });
       child.on('close', (code, signal) => {
         clearTimeout(timer);
-        if (feed) return feed.end();
-        if (settled) return;
-        const how = signal ? `signal ${signal}` : `code ${code}`;
-        log.error(`CGI script ${script} exited with ${how} before sending a response head (while handling ${what})`);
-        settled = true;
-        reject(new GatewayError(codes.UPSTREAM_BAD_RESPONSE, `CGI script ${script} sent no response`, 502));
+        reply.end(() => {
+          const how = signal ? `signal ${signal}` : `code ${code}`;
+          log.error(`CGI script ${script} exited with ${how} before sending a response head (while handling ${what})`);
+          return new GatewayError(codes.UPSTREAM_BAD_RESPONSE, `CGI script ${script} sent no response`, 502);
+        });
       });
       // the body, with backpressure; a script that does not read it just gets EPIPE
       child.stdin!.on('error', () => {});

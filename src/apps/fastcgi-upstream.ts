@@ -18,9 +18,7 @@ import { GatewayError, codes } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Address } from '../config/load.js';
 import type { App, Body, Environ, Input } from '../pipeline/types.js';
-import { HOP_BY_HOP } from '../pipeline/response.js';
-import { CgiHeadParser } from '../protocols/cgi/response.js';
-import { Feed } from './feed.js';
+import { UpstreamReply } from './feed.js';
 import { NEED_DATA } from '../protocols/need-data.js';
 import { encodeParams } from '../protocols/fastcgi/params.js';
 import {
@@ -144,14 +142,12 @@ export function fastcgiUpstream(options: FastcgiUpstreamOptions, log: Logger): A
 
     return new Promise<Body>((resolve, reject) => {
       const reader = new RecordReader();
-      const head = new CgiHeadParser();
-      let feed: Feed | null = null;
+      const reply = new UpstreamReply(startResponse, resolve, reject, () => {});
       let ended = false;
       const fail = (err: GatewayError): void => {
         ended = true;
         sock.destroy();
-        if (feed) feed.end(err);
-        else reject(err);
+        reply.fail(err);
       };
       sock.setTimeout(options.timeout * 1000, () => {
         log.error(`fastcgi upstream ${where} sent nothing for ${options.timeout}s (while handling ${environ.REQUEST_METHOD} ${environ.REQUEST_URI ?? environ.PATH_INFO})`);
@@ -170,31 +166,20 @@ export function fastcgiUpstream(options: FastcgiUpstreamOptions, log: Logger): A
           for (let rec = reader.next(); rec !== NEED_DATA; rec = reader.next()) {
             if (rec.requestId !== REQUEST_ID) continue;
             if (rec.type === RecordType.Stdout) {
-              if (feed) {
-                feed.push(rec.content);
-                continue;
-              }
-              const h = head.receive(rec.content);
-              if (h === NEED_DATA) continue;
-              feed = new Feed();
-              feed.push(head.rest);
-              startResponse(h.status, h.headers.filter(([n]) => !HOP_BY_HOP.has(n.toLowerCase())));
-              resolve(feed);
+              reply.receive(rec.content);
             } else if (rec.type === RecordType.Stderr) {
               const text = rec.content.toString('utf8').trimEnd();
               if (text) log.warning(`fastcgi upstream ${where}: ${text}`);
             } else if (rec.type === RecordType.EndRequest) {
               const { protocolStatus } = parseEndRequest(rec.content);
               ended = true;
-              if (!feed) {
+              if (reply.started) release(sock);
+              else sock.destroy();
+              reply.end(() => {
                 const why = protocolStatus === ProtocolStatus.RequestComplete ? 'it ended the request without a response head' : `it refused the request (protocol status ${protocolStatus})`;
                 log.error(`fastcgi upstream ${where}: ${why}`);
-                sock.destroy();
-                reject(new GatewayError(codes.UPSTREAM_BAD_RESPONSE, `fastcgi upstream ${where}: ${why}`, 502));
-                return;
-              }
-              feed.end();
-              release(sock);
+                return new GatewayError(codes.UPSTREAM_BAD_RESPONSE, `fastcgi upstream ${where}: ${why}`, 502);
+              });
               return;
             }
           }

@@ -7,7 +7,7 @@
 // bytes, after which the worker's channel is paused), never a worker.
 
 import { open, type FileHandle } from 'node:fs/promises';
-import { GatewayError, LocalProtocolError, WorkerError, codes } from '../errors.js';
+import { GatewayError, LocalProtocolError, codes } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { BodyInput } from '../pipeline/input.js';
 import type { App, Body, Environ, StartResponse, WholeBody } from '../pipeline/types.js';

@@ -9,11 +9,8 @@ import { GatewayError, codes } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Address } from '../config/load.js';
 import type { App, Body, Environ, Input } from '../pipeline/types.js';
-import { HOP_BY_HOP } from '../pipeline/response.js';
-import { CgiHeadParser } from '../protocols/cgi/response.js';
-import { NEED_DATA } from '../protocols/need-data.js';
 import { encodeUwsgiHead } from '../protocols/uwsgi/packet.js';
-import { Feed } from './feed.js';
+import { UpstreamReply } from './feed.js';
 
 export interface UwsgiUpstreamOptions {
   address: Address;
@@ -34,52 +31,39 @@ export function uwsgiUpstream(options: UwsgiUpstreamOptions, log: Logger): App {
     const what = `${environ.REQUEST_METHOD} ${environ.REQUEST_URI ?? environ.PATH_INFO}`;
     const sock = options.address.kind === 'unix' ? net.connect(options.address.path) : net.connect(options.address.port, options.address.host);
     return new Promise<Body>((resolve, reject) => {
-      const head = new CgiHeadParser();
-      let feed: Feed | null = null;
-      let settled = false;
+      const reply = new UpstreamReply(startResponse, resolve, reject, () => void sock.destroy());
+      let connected = false;
       const fail = (err: GatewayError): void => {
         sock.destroy();
-        if (feed) feed.end(err);
-        else if (!settled) {
-          settled = true;
-          reject(err);
-        }
+        reply.fail(err);
       };
       sock.setTimeout(options.timeout * 1000, () => {
         log.error(`uwsgi upstream ${where} sent nothing for ${options.timeout}s (while handling ${what})`);
         fail(new GatewayError(codes.UPSTREAM_TIMEOUT, `uwsgi upstream ${where} timed out`, 504));
       });
       sock.once('connect', () => {
+        connected = true;
         sock.write(encodeUwsgiHead(params));
         if (body.length > 0) sock.write(body);
       });
       sock.on('error', (err) => {
-        if (settled || feed) return fail(new GatewayError(codes.UPSTREAM_BAD_RESPONSE, err.message, 502));
+        if (connected) return fail(new GatewayError(codes.UPSTREAM_BAD_RESPONSE, err.message, 502));
         log.error(`uwsgi upstream ${where} is down: ${err.message} (while handling ${what})`);
         fail(new GatewayError(codes.UPSTREAM_DOWN, `uwsgi upstream ${where} is down`, 502, { cause: err }));
       });
       sock.on('data', (chunk: Buffer) => {
-        if (feed) return feed.push(chunk);
-        let h;
         try {
-          h = head.receive(chunk);
+          reply.receive(chunk);
         } catch (err) {
           log.error(`uwsgi upstream ${where}: ${(err as Error).message}`);
-          return fail(err as GatewayError);
+          fail(err as GatewayError);
         }
-        if (h === NEED_DATA) return;
-        feed = new Feed();
-        feed.close = () => void sock.destroy();
-        feed.push(head.rest);
-        settled = true;
-        startResponse(h.status, h.headers.filter(([n]) => !HOP_BY_HOP.has(n.toLowerCase())));
-        resolve(feed);
       });
       sock.on('end', () => {
-        if (feed) return feed.end();
-        if (settled) return;
-        log.error(`uwsgi upstream ${where} closed the connection without a response (while handling ${what})`);
-        fail(new GatewayError(codes.UPSTREAM_BAD_RESPONSE, `uwsgi upstream ${where} sent no response`, 502));
+        reply.end(() => {
+          log.error(`uwsgi upstream ${where} closed the connection without a response (while handling ${what})`);
+          return new GatewayError(codes.UPSTREAM_BAD_RESPONSE, `uwsgi upstream ${where} sent no response`, 502);
+        });
       });
     });
   };
