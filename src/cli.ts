@@ -17,9 +17,9 @@ import { router } from './apps/router.js';
 import { staticFiles } from './apps/static.js';
 import { fastcgiUpstream } from './apps/fastcgi-upstream.js';
 import { cgiScripts } from './apps/cgi.js';
-import { uwsgiUpstream } from './apps/uwsgi-upstream.js';
+import { streamUpstream } from './apps/stream-upstream.js';
 import type { App } from './pipeline/types.js';
-import { helpText, loadConfig, parseAddress, type Address, type Config } from './config/load.js';
+import { helpText, loadConfig, type Address, type Config } from './config/load.js';
 import { ConfigError, WorkerError } from './errors.js';
 import { HttpListener } from './listeners/http.js';
 import { FastcgiListener } from './listeners/fastcgi.js';
@@ -95,24 +95,22 @@ async function serve(config: Readonly<Config>): Promise<void> {
     if (!(existsSync(dir) && statSync(dir).isDirectory())) fail(`--cgi ${prefix}=${dir}: ${dir} is not a directory`, EXIT_USAGE);
     mounts.push([prefix, cgiScripts({ dir: resolve(dir), timeout: config.upstreamTimeout, serverSoftware: `warpipe/${version}` }, log)]);
   }
-  for (const [prefix, url] of config.mount) {
-    if (!prefix.startsWith('/')) fail(`--mount ${prefix}=${url}: the prefix must start with /`, EXIT_USAGE);
-    const m = /^(fastcgi|uwsgi):\/\/(.+)$/.exec(url);
-    if (!m) fail(`--mount ${prefix}=${url}: the upstream must be fastcgi://ADDRESS or uwsgi://ADDRESS (HOST:PORT or unix:/path)`, EXIT_USAGE);
-    let address: Address;
-    try {
-      address = parseAddress(m[2]!);
-    } catch (err) {
-      fail(`--mount ${prefix}=${url}: ${(err as Error).message}`, EXIT_USAGE);
-    }
-    if (m[1] === 'uwsgi') {
-      mounts.push([prefix, uwsgiUpstream({ address, timeout: config.upstreamTimeout }, log)]);
+  for (const mount of config.mount) {
+    const { prefix, address } = mount;
+    if (mount.protocol !== 'fastcgi') {
+      mounts.push([prefix, streamUpstream({ protocol: mount.protocol, address, timeout: config.upstreamTimeout }, log)]);
       continue;
     }
-    if (!config.documentRoot || !(existsSync(config.documentRoot) && statSync(config.documentRoot).isDirectory())) {
-      fail(`--mount ${prefix}=${url} needs --document-root DIR, the directory its scripts are in`, EXIT_USAGE);
+    let root = '';
+    if (mount.split !== 'none') {
+      root = mount.root ?? config.documentRoot;
+      const named = mount.root !== null ? `its root ${root}` : `--document-root ${root}`;
+      if (!root) fail(`--mount ${prefix}=fastcgi://… needs --document-root DIR (or ?root=DIR), the directory its scripts are in; ?split=none if the upstream is the app itself`, EXIT_USAGE);
+      if (!(existsSync(root) && statSync(root).isDirectory())) fail(`--mount ${prefix}=fastcgi://…: ${named} is not a directory`, EXIT_USAGE);
     }
-    mounts.push([prefix, fastcgiUpstream({ address, documentRoot: resolve(config.documentRoot), timeout: config.upstreamTimeout, keepalive: config.upstreamKeepalive }, log)]);
+    mounts.push([prefix, fastcgiUpstream({
+      address, split: mount.split, documentRoot: root && resolve(root), timeout: config.upstreamTimeout, keepalive: config.upstreamKeepalive,
+    }, log)]);
   }
   const app = router(mounts, pythonApp(pool, log, { bufferResponse: config.bufferResponse }));
   const listener = new HttpListener(

@@ -17,6 +17,7 @@ import { GatewayError, codes } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { App, Body, Environ, Input } from '../pipeline/types.js';
 import { UpstreamReply } from './feed.js';
+import { cgiParams } from './upstream.js';
 
 export interface CgiOptions {
   dir: string;
@@ -33,7 +34,7 @@ function notFound(startResponse: Parameters<App>[1]): Body {
 }
 
 /** [the script's real path, its URL path, the PATH_INFO after it], or null. */
-async function findScript(root: string, pathInfo: string): Promise<[string, string, string] | null> {
+export async function findScript(root: string, pathInfo: string): Promise<[string, string, string] | null> {
   if (/[\0\n\r\\]/.test(pathInfo)) return null;
   const segments = pathInfo.split('/');
   if (segments.some((s) => s === '..')) return null;
@@ -73,10 +74,7 @@ export function cgiScripts(options: CgiOptions, log: Logger): App {
 
     // RFC 3875 §4.1: the meta-variables, and nothing else (but a PATH to run with)
     const env: NodeJS.ProcessEnv = { PATH: SAFE_PATH };
-    for (const key in environ) {
-      const v = environ[key];
-      if (typeof v === 'string' && !key.startsWith('wsgi.') && key !== 'HTTP_PROXY') env[key] = v;
-    }
+    for (const [key, v] of cgiParams(environ)) env[key] = v;
     env.GATEWAY_INTERFACE = 'CGI/1.1';
     env.SERVER_SOFTWARE = options.serverSoftware;
     env.SCRIPT_NAME = String(environ.SCRIPT_NAME ?? '') + urlPath;

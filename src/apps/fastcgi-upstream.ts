@@ -4,29 +4,48 @@
 //
 // The script is found in the document root before the upstream is asked:
 // PATH_INFO is split after its first `.php` segment (nginx's
-// fastcgi_split_path_info), the script must be a regular file under the root
-// (symlinks resolved), and a path holding a newline or NUL is refused. So the
-// php-fpm PATH_INFO underflow (CVE-2019-11043, reached with `%0a` through
-// fastcgi_split_path_info) and scripts that do not exist never reach php-fpm.
+// fastcgi_split_path_info; or at the first executable file, for fcgiwrap), the
+// script must be a regular file under the root (symlinks resolved), and a path
+// holding a newline or NUL is refused. So the php-fpm PATH_INFO underflow
+// (CVE-2019-11043, reached with `%0a` through fastcgi_split_path_info) and
+// scripts that do not exist never reach php-fpm. With split `none` the
+// upstream is the app itself (flup, web.py's runfcgi) and no file is looked for.
+// The request body is streamed as STDIN records.
 // Connections can be kept alive (FCGI_KEEP_CONN, --upstream-keepalive) and
 // reused, one request at a time; by default each request has its own.
 
-import net from 'node:net';
+import type net from 'node:net';
 import { realpath, stat } from 'node:fs/promises';
 import { join, sep } from 'node:path';
 import { GatewayError, codes } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Address } from '../config/load.js';
-import type { App, Body, Environ, Input } from '../pipeline/types.js';
+import type { App, Body, Environ, StartResponse } from '../pipeline/types.js';
+import { findScript } from './cgi.js';
 import { UpstreamReply } from './feed.js';
+import { addressName, cgiParams, dial, pumpBody, requestName, setParam, upstreamBody } from './upstream.js';
 import { NEED_DATA } from '../protocols/need-data.js';
 import { encodeParams } from '../protocols/fastcgi/params.js';
 import {
   FCGI_KEEP_CONN, ProtocolStatus, RecordReader, RecordType, Role, beginRequestBody, encodeRecord, encodeStream, parseEndRequest,
 } from '../protocols/fastcgi/record.js';
 
+/**
+ * How a request path names the script the upstream runs (nginx's
+ * fastcgi_split_path_info):
+ * - `php`: the path up to its first `.php` segment (a directory: its
+ *   index.php), the rest is PATH_INFO (php-fpm);
+ * - `cgi`: the first segment that is an executable regular file, as --cgi
+ *   finds scripts (fcgiwrap);
+ * - `none`: no script file; the upstream is the app, SCRIPT_NAME is the mount
+ *   and PATH_INFO the rest (flup, another warpipe --fastcgi).
+ */
+export type ScriptSplit = 'php' | 'cgi' | 'none';
+
 export interface FastcgiUpstreamOptions {
   address: Address;
+  split: ScriptSplit;
+  /** Where scripts are (SCRIPT_FILENAME); not used with split `none`. */
   documentRoot: string;
   /** Seconds to wait for the upstream's first bytes (and between them). */
   timeout: number;
@@ -39,12 +58,14 @@ export interface FastcgiUpstreamOptions {
 }
 
 const REQUEST_ID = 1;
+const stdin = (chunk: Uint8Array): Uint8Array[] => (chunk.length > 0 ? encodeStream(RecordType.Stdin, REQUEST_ID, chunk) : []);
 
-function plain(status: string, text: string): { status: string; body: Body; headers: [string, string][] } {
-  return { status, body: [text], headers: [['Content-Type', 'text/plain; charset=utf-8'], ['Content-Length', String(text.length)]] };
+function notFound(startResponse: StartResponse): Body {
+  startResponse('404 Not Found', [['Content-Type', 'text/plain; charset=utf-8'], ['Content-Length', '10']]);
+  return ['Not Found\n'];
 }
 
-/** Where the script is: [script path under the root, the PATH_INFO after it], or null (404). */
+/** Where a `.php` script is: [script path under the root, the PATH_INFO after it], or null (404). */
 export function splitScript(pathInfo: string): [string, string] | null {
   if (/[\n\r\0\\]/.test(pathInfo)) return null;
   const segments = pathInfo.split('/');
@@ -54,16 +75,30 @@ export function splitScript(pathInfo: string): [string, string] | null {
   return [segments.slice(0, i + 1).join('/'), segments.length > i + 1 ? `/${segments.slice(i + 1).join('/')}` : ''];
 }
 
+/** [the script's real path, its URL path, the PATH_INFO after it], or null (404). */
+async function locateScript(root: string, pathInfo: string, split: 'php' | 'cgi'): Promise<[string, string, string] | null> {
+  if (split === 'cgi') return findScript(root, pathInfo);
+  const found = splitScript(pathInfo);
+  if (found === null) return null;
+  try {
+    const real = await realpath(join(root, found[0]));
+    if (real.startsWith(root + sep) && (await stat(real)).isFile()) return [real, found[0], found[1]];
+  } catch {
+    // no such script
+  }
+  return null;
+}
+
 export function fastcgiUpstream(options: FastcgiUpstreamOptions, log: Logger): App {
   const idle: net.Socket[] = [];
-  const where = options.address.kind === 'unix' ? `unix:${options.address.path}` : `${options.address.host}:${options.address.port}`;
+  const where = addressName(options.address);
   let rootReal: Promise<string> | null = null;
 
   const connect = (): Promise<net.Socket> => {
     const reuse = idle.pop();
     if (reuse) return Promise.resolve(reuse);
     return new Promise((resolve, reject) => {
-      const sock = options.address.kind === 'unix' ? net.connect(options.address.path) : net.connect(options.address.port, options.address.host);
+      const sock = dial(options.address);
       sock.once('connect', () => {
         sock.off('error', reject);
         resolve(sock);
@@ -90,67 +125,51 @@ export function fastcgiUpstream(options: FastcgiUpstreamOptions, log: Logger): A
   };
 
   return async (environ: Environ, startResponse) => {
-    const split = splitScript(String(environ.PATH_INFO ?? ''));
-    rootReal ??= realpath(options.documentRoot);
-    const root = await rootReal;
-    let filename: string | null = null;
-    if (split !== null) {
-      try {
-        const real = await realpath(join(root, split[0]));
-        if ((real.startsWith(root + sep)) && (await stat(real)).isFile()) filename = real;
-      } catch {
-        // no such script
-      }
+    const params = cgiParams(environ);
+    if (options.split !== 'none') {
+      rootReal ??= realpath(options.documentRoot);
+      const root = await rootReal;
+      const found = await locateScript(root, String(environ.PATH_INFO ?? ''), options.split);
+      if (found === null) return notFound(startResponse);
+      const [filename, script, pathInfo] = found;
+      const scriptName = String(environ.SCRIPT_NAME ?? '') + script;
+      setParam(params, 'SCRIPT_FILENAME', filename);
+      setParam(params, 'SCRIPT_NAME', scriptName);
+      setParam(params, 'PATH_INFO', pathInfo);
+      if (pathInfo) setParam(params, 'PATH_TRANSLATED', join(root, pathInfo));
+      setParam(params, 'DOCUMENT_ROOT', root);
+      setParam(params, 'DOCUMENT_URI', scriptName + pathInfo);
+      setParam(params, 'REDIRECT_STATUS', '200'); // php-cgi's force-cgi-redirect guard
     }
-    if (split === null || filename === null) {
-      const r = plain('404 Not Found', 'Not Found\n');
-      startResponse(r.status, r.headers);
-      return r.body;
-    }
-    const [script, pathInfo] = split;
-
-    const params: [string, string][] = [];
-    for (const key in environ) {
-      const v = environ[key];
-      if (typeof v === 'string' && !key.startsWith('wsgi.') && key !== 'HTTP_PROXY') params.push([key, v]);
-    }
-    const scriptName = String(environ.SCRIPT_NAME ?? '') + script;
-    const set = (name: string, value: string): void => {
-      const i = params.findIndex(([n]) => n === name);
-      if (i >= 0) params[i] = [name, value];
-      else params.push([name, value]);
-    };
-    set('SCRIPT_FILENAME', filename);
-    set('SCRIPT_NAME', scriptName);
-    set('PATH_INFO', pathInfo);
-    if (pathInfo) set('PATH_TRANSLATED', join(root, pathInfo));
-    set('DOCUMENT_ROOT', root);
-    set('DOCUMENT_URI', scriptName + pathInfo);
-    set('GATEWAY_INTERFACE', 'CGI/1.1');
-    set('REDIRECT_STATUS', '200'); // php-cgi's force-cgi-redirect guard
-
-    const input = environ['wsgi.input'] as Input;
-    const body = await input.readAll();
+    setParam(params, 'GATEWAY_INTERFACE', 'CGI/1.1');
+    const body = await upstreamBody(environ, params);
+    const what = requestName(environ);
 
     let sock: net.Socket;
     try {
       sock = await connect();
     } catch (err) {
-      log.error(`fastcgi upstream ${where} is down: ${(err as Error).message} (while handling ${environ.REQUEST_METHOD} ${environ.REQUEST_URI ?? environ.PATH_INFO})`);
+      log.error(`fastcgi upstream ${where} is down: ${(err as Error).message} (while handling ${what})`);
       throw new GatewayError(codes.UPSTREAM_DOWN, `fastcgi upstream ${where} is down`, 502, { cause: err });
     }
 
     return new Promise<Body>((resolve, reject) => {
       const reader = new RecordReader();
-      const reply = new UpstreamReply(startResponse, resolve, reject, () => {});
       let ended = false;
+      // PEP 3333 close() before the end (the client went away): stop the upstream
+      const reply = new UpstreamReply(startResponse, resolve, reject, () => {
+        if (ended) return;
+        ended = true;
+        sock.destroy();
+      });
+      let bodySent = false;
       const fail = (err: GatewayError): void => {
         ended = true;
         sock.destroy();
         reply.fail(err);
       };
       sock.setTimeout(options.timeout * 1000, () => {
-        log.error(`fastcgi upstream ${where} sent nothing for ${options.timeout}s (while handling ${environ.REQUEST_METHOD} ${environ.REQUEST_URI ?? environ.PATH_INFO})`);
+        log.error(`fastcgi upstream ${where} sent nothing for ${options.timeout}s (while handling ${what})`);
         fail(new GatewayError(codes.UPSTREAM_TIMEOUT, `fastcgi upstream ${where} timed out`, 504));
       });
       sock.on('error', () => {});
@@ -173,7 +192,8 @@ export function fastcgiUpstream(options: FastcgiUpstreamOptions, log: Logger): A
             } else if (rec.type === RecordType.EndRequest) {
               const { protocolStatus } = parseEndRequest(rec.content);
               ended = true;
-              if (reply.started) release(sock);
+              // a connection is reused only once the whole request went out on it
+              if (reply.started && bodySent) release(sock);
               else sock.destroy();
               reply.end(() => {
                 const why = protocolStatus === ProtocolStatus.RequestComplete ? 'it ended the request without a response head' : `it refused the request (protocol status ${protocolStatus})`;
@@ -192,9 +212,14 @@ export function fastcgiUpstream(options: FastcgiUpstreamOptions, log: Logger): A
       sock.write(encodeRecord(RecordType.BeginRequest, REQUEST_ID, beginRequestBody(Role.Responder, options.keepalive > 0 ? FCGI_KEEP_CONN : 0)));
       for (const r of encodeStream(RecordType.Params, REQUEST_ID, encodeParams(params))) sock.write(r);
       sock.write(encodeRecord(RecordType.Params, REQUEST_ID));
-      if (body.length > 0) for (const r of encodeStream(RecordType.Stdin, REQUEST_ID, body)) sock.write(r);
-      sock.write(encodeRecord(RecordType.Stdin, REQUEST_ID));
       sock.uncork();
+      pumpBody(sock, body, stdin, [encodeRecord(RecordType.Stdin, REQUEST_ID)]).then(
+        () => void (bodySent = true),
+        (err: Error) => {
+          log.error(`fastcgi upstream ${where}: the request body was cut short: ${err.message} (while handling ${what})`);
+          fail(new GatewayError(codes.UPSTREAM_BAD_RESPONSE, 'the request body was cut short', 502));
+        },
+      );
     });
   };
 }

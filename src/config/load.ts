@@ -5,6 +5,7 @@ import { availableParallelism } from 'node:os';
 import { ConfigError } from '../errors.js';
 import { levels, type LevelName } from '../log.js';
 import { settings, type Setting } from './settings.js';
+import { parseMount, type MountSpec } from './mount.js';
 
 export type Address = { kind: 'tcp'; host: string; port: number } | { kind: 'unix'; path: string };
 
@@ -17,7 +18,7 @@ export interface Config {
   validate: boolean;
   static: [string, string][];
   staticFollowSymlinks: boolean;
-  mount: [string, string][];
+  mount: MountSpec[];
   cgi: [string, string][];
   documentRoot: string;
   upstreamTimeout: number;
@@ -145,6 +146,8 @@ function convert(s: Setting, raw: string, where: string): unknown {
       } catch (err) {
         return bad(`is not an address: ${(err as Error).message}`);
       }
+    case 'mount':
+      return parseMount(raw);
     case 'pair': {
       const i = raw.indexOf('=');
       if (i <= 0) return bad('must look like KEY=VALUE');
@@ -249,7 +252,7 @@ export function helpText(): string {
 }
 
 function valueName(s: Setting): string {
-  return { string: 'TEXT', int: 'N', range: 'N|MIN:MAX', bool: '', seconds: 'SECONDS', bytes: 'BYTES', address: 'ADDRESS', pair: 'KEY=VALUE', mode: 'MODE', level: 'LEVEL' }[s.kind];
+  return { string: 'TEXT', int: 'N', range: 'N|MIN:MAX', bool: '', seconds: 'SECONDS', bytes: 'BYTES', address: 'ADDRESS', pair: 'KEY=VALUE', mount: 'PREFIX=URL', mode: 'MODE', level: 'LEVEL' }[s.kind];
 }
 
 function defaultText(s: Setting): string {

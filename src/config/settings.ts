@@ -2,7 +2,7 @@
 // variables, `warpipe --help` and the README's reference all come from this table
 // (gunicorn's Setting, without the class machinery).
 
-export type Kind = 'string' | 'int' | 'range' | 'bool' | 'seconds' | 'bytes' | 'address' | 'pair' | 'mode' | 'level';
+export type Kind = 'string' | 'int' | 'range' | 'bool' | 'seconds' | 'bytes' | 'address' | 'pair' | 'mode' | 'level' | 'mount';
 
 export interface Setting {
   /** Key in Config. */
@@ -56,14 +56,14 @@ export const settings: readonly Setting[] = [
   setting({ key: 'static', flag: '--static', kind: 'pair', default: [], many: true, section: 'app',
     doc: 'PREFIX=DIR: serve the files under DIR at URL prefix PREFIX (GET/HEAD, ETag, Last-Modified, ranges; never outside DIR) (repeatable).',
     peer: 'uWSGI --static-map, nginx location + root' }),
-  setting({ key: 'mount', flag: '--mount', kind: 'pair', default: [], many: true, section: 'app',
-    doc: 'PREFIX=fastcgi://ADDRESS: send requests under PREFIX to a FastCGI server such as php-fpm, with scripts found in --document-root; PREFIX=uwsgi://ADDRESS: to a uWSGI --socket. ADDRESS is HOST:PORT or unix:/path (repeatable).',
-    peer: 'nginx location + fastcgi_pass' }),
+  setting({ key: 'mount', flag: '--mount', kind: 'mount', default: [], many: true, section: 'app',
+    doc: 'PREFIX=fastcgi://ADDRESS: send requests under PREFIX to a FastCGI server; its scripts are found in --document-root (or ?root=DIR), split after `.php` (php-fpm), or with ?split=cgi at the first executable file (fcgiwrap), or with ?split=none not looked for (the upstream is the app: flup, web.py). PREFIX=uwsgi://ADDRESS: to a uWSGI --socket; PREFIX=scgi://ADDRESS: to an SCGI server. ADDRESS is HOST:PORT or unix:/path (repeatable).',
+    peer: 'nginx location + fastcgi_pass / uwsgi_pass / scgi_pass' }),
   setting({ key: 'cgi', flag: '--cgi', kind: 'pair', default: [], many: true, section: 'app',
     doc: 'PREFIX=DIR: run the executable CGI scripts in DIR for requests under PREFIX (RFC 3875; the environment is built from the request alone) (repeatable).',
     peer: 'nginx + fcgiwrap, Apache ScriptAlias' }),
   setting({ key: 'documentRoot', flag: '--document-root', kind: 'string', default: '', section: 'app',
-    doc: 'Directory the scripts of --mount upstreams live in (SCRIPT_FILENAME); a script must exist under it before the upstream is asked.',
+    doc: 'Directory the scripts of --mount fastcgi:// upstreams live in (SCRIPT_FILENAME); a script must exist under it before the upstream is asked.',
     peer: 'nginx root' }),
   setting({ key: 'upstreamTimeout', flag: '--upstream-timeout', kind: 'seconds', default: 60, section: 'timeouts',
     doc: 'An upstream (--mount) that sends nothing for this long gets its client a 504.', peer: 'nginx fastcgi_read_timeout' }),
