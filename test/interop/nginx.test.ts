@@ -2,7 +2,7 @@
 // --fastcgi, scgi_pass to --scgi, uwsgi_pass to --uwsgi), the classic
 // nginx + spawn-fcgi + flup and nginx + uWSGI positions: the same app answers
 // the same through each as through warpipe's own HTTP listener. Real nginx,
-// real workers, nginx's stock *_params files.
+// real workers, nginx's stock *_params files. Then web.py, served all three ways.
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,9 +10,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
-import { requirePeer, startServer, type Server } from '../helpers/server.js';
+import { fileURLToPath } from 'node:url';
+import { SYSTEM_PYTHON, pythonHas, requirePeer, startServer, type Server } from '../helpers/server.js';
 
 const NGINX = '/usr/sbin/nginx';
+const FRAMEWORKS = fileURLToPath(new URL('../../../test/fixtures/frameworks/', import.meta.url));
 
 async function freePort(): Promise<number> {
   const s = net.createServer();
@@ -22,9 +24,10 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-async function startNginx(dir: string): Promise<{ proc: ChildProcess; url: string }> {
-  const fcgiSocket = `${dir}/fcgi.sock`;
-  const port = await freePort();
+/** nginx running `servers` (the server blocks, given the ports they listen on) with its temp paths in `dir`. */
+async function runNginx(dir: string, count: number, servers: (ports: number[]) => string): Promise<{ proc: ChildProcess; urls: string[] }> {
+  const ports: number[] = [];
+  for (let i = 0; i < count; i++) ports.push(await freePort());
   for (const d of ['body', 'fastcgi', 'proxy', 'uwsgi', 'scgi']) mkdirSync(`${dir}/${d}`, { recursive: true });
   writeFileSync(`${dir}/nginx.conf`, `
 user root;
@@ -42,7 +45,33 @@ http {
   uwsgi_temp_path ${dir}/uwsgi;
   scgi_temp_path ${dir}/scgi;
   client_max_body_size 20m;
-  upstream warpipe { server unix:${fcgiSocket}; keepalive 4; }
+${servers(ports)}
+}
+`);
+  const proc = spawn(NGINX, ['-p', dir, '-c', `${dir}/nginx.conf`], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  for (const port of ports) {
+    for (let i = 0; ; i++) {
+      if (proc.exitCode !== null) throw new Error(`nginx exited: ${err} ${existsSync(`${dir}/error.log`) ? readFileSync(`${dir}/error.log`, 'utf8') : ''}`);
+      if (i === 100) throw new Error(`nginx did not listen: ${err}`);
+      const up = await new Promise<boolean>((resolve) => {
+        const s = net.connect(port, '127.0.0.1', () => {
+          s.destroy();
+          resolve(true);
+        });
+        s.on('error', () => resolve(false));
+      });
+      if (up) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  return { proc, urls: ports.map((p) => `http://127.0.0.1:${p}`) };
+}
+
+async function startNginx(dir: string): Promise<{ proc: ChildProcess; url: string }> {
+  const { proc, urls } = await runNginx(dir, 1, ([port]) => `
+  upstream warpipe { server unix:${dir}/fcgi.sock; keepalive 4; }
   server {
     listen 127.0.0.1:${port};
     location /scgi/ {
@@ -68,29 +97,8 @@ http {
       fastcgi_keep_conn on;
       fastcgi_pass warpipe;
     }
-  }
-}
-`);
-  const proc = spawn(NGINX, ['-p', dir, '-c', `${dir}/nginx.conf`], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let err = '';
-  proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 100; i++) {
-    if (proc.exitCode !== null) throw new Error(`nginx exited: ${err} ${existsSync(`${dir}/error.log`) ? readFileSync(`${dir}/error.log`, 'utf8') : ''}`);
-    try {
-      await new Promise<void>((resolve, reject) => {
-        const s = net.connect(port, '127.0.0.1', () => {
-          s.destroy();
-          resolve();
-        });
-        s.on('error', reject);
-      });
-      return { proc, url };
-    } catch {
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  throw new Error(`nginx did not listen: ${err}`);
+  }`);
+  return { proc, url: urls[0]! };
 }
 
 describe('nginx fastcgi_pass / scgi_pass / uwsgi_pass -> warpipe', () => {
@@ -169,5 +177,94 @@ describe('nginx fastcgi_pass / scgi_pass / uwsgi_pass -> warpipe', () => {
     const statuses = await Promise.all(Array.from({ length: 60 }, (_, i) => fetch(`${nginx!.url}/sized?${i}`).then(async (r) => [r.status, (await r.text()).length])));
     assert.deepEqual(statuses, Array.from({ length: 60 }, (_, i) => [200, i]));
     assert.ok(srv!.logs().includes('listening on fastcgi unix:'));
+  });
+});
+
+// The classic stack, nginx + spawn-fcgi + flup + web.py, with warpipe in flup's
+// and spawn-fcgi's place: one web.py app (on Debian's python3-webpy) served
+// straight over HTTP, behind nginx's fastcgi_pass and behind its uwsgi_pass,
+// answering every request the same three ways.
+describe('web.py three ways: direct HTTP, nginx FastCGI, nginx uwsgi', () => {
+  let srv: Server | null = null;
+  let nginx: { proc: ChildProcess; urls: string[] } | null = null;
+  const dir = mkdtempSync(`${tmpdir()}/warpipe-webpy-`);
+  const ready = existsSync(NGINX) && pythonHas(SYSTEM_PYTHON, 'web');
+
+  before(async () => {
+    if (!ready) return;
+    srv = await startServer('webpy_app:application', {
+      cwd: FRAMEWORKS, args: ['--python', SYSTEM_PYTHON, '--fastcgi', `unix:${dir}/fcgi.sock`, '--uwsgi', `unix:${dir}/uwsgi.sock`],
+    });
+    nginx = await runNginx(dir, 2, ([fcgi, uwsgi]) => `
+  server {
+    listen 127.0.0.1:${fcgi};
+    location / {
+      include /etc/nginx/fastcgi_params;
+      # Debian's params send $host, without the port; web.py builds redirects from HTTP_HOST
+      fastcgi_param HTTP_HOST $host:$server_port;
+      fastcgi_param SCRIPT_NAME "";
+      fastcgi_param PATH_INFO $uri;
+      fastcgi_pass unix:${dir}/fcgi.sock;
+    }
+  }
+  server {
+    listen 127.0.0.1:${uwsgi};
+    location / {
+      include /etc/nginx/uwsgi_params;
+      uwsgi_param HTTP_HOST $host:$server_port;
+      uwsgi_pass unix:${dir}/uwsgi.sock;
+    }
+  }`);
+  });
+  after(async () => {
+    nginx?.proc.kill('SIGTERM');
+    if (srv) assert.equal(await srv.stop(), 0);
+  });
+
+  /** What a client sees of a response, with the server's own address taken out. */
+  const seen = async (res: Response, base: string): Promise<unknown> => ({
+    status: res.status,
+    type: res.headers.get('content-type'),
+    location: res.headers.get('location')?.replace(base, 'BASE') ?? null,
+    cookie: res.headers.get('set-cookie'),
+    body: (await res.text()).replaceAll(base, 'BASE').replaceAll(new URL(base).host, 'HOST'),
+  });
+
+  test('the same answers to the same requests, whichever way in', async (t) => {
+    if (!requirePeer(t, ready, `nginx and ${SYSTEM_PYTHON} with web.py (Debian nginx-light, python3-webpy)`)) return;
+    const upload = new FormData();
+    upload.append('file', new Blob([Buffer.alloc(200_000, 'w')]), 'w.bin');
+    const requests: [string, RequestInit][] = [
+      ['/?name=<b>', {}],
+      ['/json?a=1&b=%20c', { headers: { 'X-Custom': 'yes' } }],
+      ['/form', { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: `word=${encodeURIComponent('héllo wörld')}` }],
+      ['/upload', { method: 'POST', body: upload }],
+      ['/cookie', { headers: { Cookie: 'visit=41' } }],
+      ['/redirect', { redirect: 'manual' }],
+      ['/echo', { method: 'POST', body: Buffer.alloc(3_000_000, 'e') }],
+      ['/missing', {}],
+    ];
+    const ways = { direct: srv!.url, fastcgi: nginx!.urls[0]!, uwsgi: nginx!.urls[1]! };
+    const answers: Record<string, unknown[]> = {};
+    for (const [way, base] of Object.entries(ways)) {
+      answers[way] = [];
+      for (const [path, init] of requests) answers[way]!.push(await seen(await fetch(`${base}${path}`, init), base));
+    }
+    assert.deepEqual(answers.fastcgi, answers.direct);
+    assert.deepEqual(answers.uwsgi, answers.direct);
+    // and they are the right answers
+    const [hello, json, form, up, cookie, redirect, echo, missing] = answers.direct as { status: number; body: string; location: string | null; cookie: string | null }[];
+    assert.equal(hello!.body, '<h1>Hello &lt;b&gt;</h1>');
+    assert.deepEqual(JSON.parse(json!.body), {
+      framework: 'web.py', path: '/json', home: 'BASE', homepath: '', method: 'GET', query: '?a=1&b=%20c', ip: '127.0.0.1', protocol: 'http',
+    });
+    assert.equal(form!.body, 'you said héllo wörld');
+    assert.deepEqual(JSON.parse(up!.body), { filename: 'w.bin', size: 200_000, head: 'wwwwwwww' });
+    assert.equal(cookie!.body, 'visit 41');
+    assert.match(cookie!.cookie!, /^visit=42;/);
+    assert.equal(redirect!.status, 303);
+    assert.equal(redirect!.location, 'BASE/json');
+    assert.equal(echo!.body.length, 3_000_000);
+    assert.equal(missing!.status, 404);
   });
 });
