@@ -75,7 +75,8 @@ describe('frameworks', () => {
     try {
       assert.equal(await (await fetch(`${srv.url}/?name=<b>`)).text(), '<h1>Hello &lt;b&gt;</h1>');
       assert.equal(await (await fetch(`${srv.url}/form`, form('webpy'))).text(), 'you said webpy');
-      assert.deepEqual(await (await fetch(`${srv.url}/json`)).json(), { framework: 'web.py', path: '/json' });
+      const json = (await (await fetch(`${srv.url}/json?x=1`)).json()) as Record<string, unknown>;
+      assert.deepEqual([json.framework, json.path, json.home, json.query], ['web.py', '/json', srv.url, '?x=1']);
     } finally {
       assert.equal(await srv.stop(), 0);
     }
