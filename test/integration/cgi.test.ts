@@ -3,10 +3,19 @@
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { startServer, type Server } from '../helpers/server.js';
 import { rawRequest } from '../helpers/raw.js';
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 describe('--cgi', () => {
   let srv: Server;
@@ -32,7 +41,8 @@ describe('--cgi', () => {
     script('broken.sh', '#!/bin/sh\necho oops >&2\nexit 3\n');
     script('sub/deep.sh', '#!/bin/sh\nprintf "Content-Type: text/plain\\n\\ndeep $PATH_INFO"\n');
     script('notexec.sh', '#!/bin/sh\necho x\n', 0o644);
-    srv = await startServer('pep3333:application', { args: ['--cgi', `/cgi-bin=${dir}/cgi-bin`], env: { WARPIPE_SECRET_TOKEN: 'do-not-leak' } });
+    script('hang.sh', '#!/bin/sh\necho "$$" > "$0.pid"\nexec sleep 30\n');
+    srv = await startServer('pep3333:application', { args: ['--cgi', `/cgi-bin=${dir}/cgi-bin`, '--upstream-timeout', '1'], env: { WARPIPE_SECRET_TOKEN: 'do-not-leak' } });
   });
   after(async () => {
     assert.equal(await srv.stop(), 0);
@@ -64,6 +74,14 @@ describe('--cgi', () => {
     assert.equal(redirect.status, 302);
     assert.equal(redirect.headers.get('location'), '/elsewhere');
     assert.equal(await (await fetch(`${srv.url}/cgi-bin/sub/deep.sh/x`)).text(), 'deep /x');
+  });
+
+  test('a script silent for --upstream-timeout is killed; its client gets a 504', async () => {
+    assert.equal((await fetch(`${srv.url}/cgi-bin/hang.sh`)).status, 504);
+    await srv.waitForLog(/CGI script .*hang\.sh wrote nothing for 1s \(while handling GET \/cgi-bin\/hang\.sh\); killing it/);
+    const pid = Number(readFileSync(`${dir}/cgi-bin/hang.sh.pid`, 'utf8'));
+    for (let i = 0; i < 40 && alive(pid); i++) await new Promise((r) => setTimeout(r, 25));
+    assert.equal(alive(pid), false, 'the script was killed');
   });
 
   test('a script that fails gets its client a 502 and its stderr logged; nothing outside or unexecutable runs', async () => {

@@ -54,7 +54,7 @@ describe('warpipe -> uWSGI (--mount uwsgi://, scgi://, fastcgi://?split=none)', 
       '--processes', '2', '--master', '--die-on-term', '--disable-logging'], { stdio: 'ignore' });
     for (let i = 0; i < 200 && !['u', 's', 'f'].every((s) => existsSync(`${dir}/${s}.sock`)); i++) await new Promise((r) => setTimeout(r, 50));
     srv = await startServer('pep3333:application', {
-      args: ['--buffer-request-body', '64K', '--mount', `/u=uwsgi://unix:${dir}/u.sock`, '--mount', `/s=scgi://unix:${dir}/s.sock`,
+      args: ['--buffer-request-body', '64K', '--upstream-timeout', '1.5', '--mount', `/u=uwsgi://unix:${dir}/u.sock`, '--mount', `/s=scgi://unix:${dir}/s.sock`,
         '--mount', `/f=fastcgi://unix:${dir}/f.sock?split=none`],
     });
   });
@@ -115,6 +115,15 @@ describe('warpipe -> uWSGI (--mount uwsgi://, scgi://, fastcgi://?split=none)', 
       assert.equal(echoed, first.toString('latin1') + rest.toString('latin1'));
     });
   }
+
+  test('an upstream silent for --upstream-timeout: 504 and a log line, for each protocol', async (t) => {
+    if (!requirePeer(t, haveUwsgi, 'uwsgi')) return;
+    const statuses = await Promise.all(PROTOCOLS.map(([, prefix]) => fetch(`${srv!.url}${prefix}/sleep?4`).then((r) => r.status)));
+    assert.deepEqual(statuses, [504, 504, 504]);
+    for (const [protocol, prefix] of PROTOCOLS) {
+      await srv!.waitForLog(new RegExp(`${protocol} upstream unix:.*${prefix.slice(1)}\\.sock sent nothing for 1\\.5s \\(while handling GET ${prefix}/sleep\\?4\\)`));
+    }
+  });
 
   test('uWSGI down: 502 and a log line for each protocol', async (t) => {
     if (!requirePeer(t, haveUwsgi, 'uwsgi')) return;
