@@ -143,6 +143,8 @@ async function serve(config: Readonly<Config>): Promise<void> {
       bufferResponse: config.bufferResponse,
       maxParamsBytes: config.limitRequestHeaders,
       maxRequests: 64,
+      headerTimeout: config.headerTimeout,
+      bodyTimeout: config.bodyTimeout,
     },
     log,
   );
@@ -152,6 +154,7 @@ async function serve(config: Readonly<Config>): Promise<void> {
     bufferResponse: config.bufferResponse,
     maxHeadBytes: config.limitRequestHeaders,
     headerTimeout: config.headerTimeout,
+    bodyTimeout: config.bodyTimeout,
   }, log);
   const scgiListener = gateway(scgi);
   const uwsgiListener = gateway(uwsgi);

@@ -142,10 +142,10 @@ export const settings: readonly Setting[] = [
     peer: 'nginx proxy_buffers' }),
   // timeouts
   setting({ key: 'headerTimeout', flag: '--header-timeout', kind: 'seconds', default: 10, section: 'timeouts',
-    doc: 'A client must send a complete request head within this time of starting it (slowloris guard).',
+    doc: 'A client must send a complete request head within this time of starting it (slowloris guard); on --fastcgi/--scgi/--uwsgi, the CGI variables of a request.',
     peer: 'nginx client_header_timeout' }),
   setting({ key: 'bodyTimeout', flag: '--body-timeout', kind: 'seconds', default: 30, section: 'timeouts',
-    doc: 'An upload that sends nothing for this long gets 408 and is closed.', peer: 'nginx client_body_timeout' }),
+    doc: 'An upload that sends nothing for this long gets 408 and is closed (a gateway connection is closed).', peer: 'nginx client_body_timeout' }),
   setting({ key: 'keepaliveTimeout', flag: '--keepalive-timeout', kind: 'seconds', default: 5, section: 'timeouts',
     doc: 'Idle keep-alive connections are closed after this long (0: no keep-alive).', peer: 'gunicorn --keep-alive' }),
   setting({ key: 'sendTimeout', flag: '--send-timeout', kind: 'seconds', default: 60, section: 'timeouts',

@@ -32,6 +32,10 @@ export interface FastcgiOptions {
   maxParamsBytes: number;
   /** Requests one connection may multiplex at once. */
   maxRequests: number;
+  /** Seconds a connection may take from its first byte (or its accept) to a request's whole PARAMS. */
+  headerTimeout: number;
+  /** Seconds a request's STDIN may stay silent. */
+  bodyTimeout: number;
 }
 
 export class FastcgiListener extends Listener<FcgiConnection> {
@@ -54,10 +58,15 @@ class FcgiConnection {
   private closeWhenIdle = false;
   private closed = false;
   private drainWaiters: (() => void)[] = [];
+  /** No request has come whole yet: the head deadline runs from the accept. */
+  private fresh = true;
+  private deadline: NodeJS.Timeout | null = null;
+  private deadlineKind: 'head' | 'body' | null = null;
 
   constructor(readonly socket: net.Socket, readonly listener: FastcgiListener) {
     const { options } = listener;
     this.responder = new Responder({ maxParamsBytes: options.maxParamsBytes, maxRequests: options.maxRequests });
+    this.setDeadline();
     socket.on('data', (chunk: Buffer) => this.socketOnData(chunk));
     socket.on('drain', () => {
       for (const wake of this.drainWaiters.splice(0)) wake();
@@ -77,10 +86,33 @@ class FcgiConnection {
     }
     const replies = this.responder.takeReplies();
     if (replies.length > 0) this.write(replies);
+    this.setDeadline();
+  }
+
+  /**
+   * Slow clients: a request's head must come whole within --header-timeout of
+   * its first byte (of the accept, for the first), and its STDIN may not stay
+   * silent for --body-timeout. An idle kept connection (FCGI_KEEP_CONN, nothing
+   * begun) has no deadline, as with php-fpm and uWSGI: nginx's pool closes it.
+   */
+  private setDeadline(): void {
+    const kind = this.closed ? null : this.fresh ? 'head' : this.responder.receiving;
+    if (kind === this.deadlineKind && kind !== 'body') return; // a head's deadline is for the whole head
+    if (this.deadline) clearTimeout(this.deadline);
+    this.deadline = null;
+    this.deadlineKind = kind;
+    if (kind === null) return;
+    const { headerTimeout, bodyTimeout } = this.listener.options;
+    const seconds = kind === 'head' ? headerTimeout : bodyTimeout;
+    this.deadline = setTimeout(() => {
+      this.listener.log.info(`fastcgi: closing a connection whose request ${kind} took longer than ${seconds}s`);
+      this.socket.destroy();
+    }, seconds * 1000);
   }
 
   private onEvent(ev: FcgiEvent): void {
     if (ev.kind === 'request') {
+      this.fresh = false;
       const { listener } = this;
       const ex = new CgiExchange(listener, cgiEnviron(ev.params, listener.errors), new FcgiSink(this, ev.id));
       if (!ex.refusedEarly) this.requests.set(ev.id, ex);
@@ -140,6 +172,7 @@ class FcgiConnection {
 
   private socketOnClose(): void {
     this.closed = true;
+    this.setDeadline();
     for (const wake of this.drainWaiters.splice(0)) wake();
     for (const ex of this.requests.values()) ex.abort();
     this.requests.clear();

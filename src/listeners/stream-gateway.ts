@@ -34,6 +34,8 @@ export interface StreamGatewayOptions {
   maxHeadBytes: number;
   /** Seconds a connection may take to send its head. */
   headerTimeout: number;
+  /** Seconds the body may stay silent. */
+  bodyTimeout: number;
 }
 
 export class StreamGatewayListener extends Listener<GatewayConnection> {
@@ -62,11 +64,12 @@ class GatewayConnection implements ResponseSink {
   private left = 0;
   private isClosed = false;
   private drainWaiters: (() => void)[] = [];
-  private readonly timer: NodeJS.Timeout;
+  /** The head's deadline (whole, from the accept), then the body's (silence between reads). */
+  private timer: NodeJS.Timeout;
 
   constructor(readonly socket: net.Socket, private readonly listener: StreamGatewayListener) {
     this.protocol = listener.codec.name;
-    this.timer = setTimeout(() => socket.destroy(), listener.options.headerTimeout * 1000);
+    this.timer = this.expireIn(listener.options.headerTimeout, 'head');
     socket.on('data', (chunk: Buffer) => this.socketOnData(chunk));
     socket.on('drain', () => {
       for (const wake of this.drainWaiters.splice(0)) wake();
@@ -79,6 +82,13 @@ class GatewayConnection implements ResponseSink {
       this.exchange?.abort();
       this.listener.connectionOnClose(this);
     });
+  }
+
+  private expireIn(seconds: number, what: string): NodeJS.Timeout {
+    return setTimeout(() => {
+      this.listener.log.info(`${this.protocol}: closing a connection whose request ${what} took longer than ${seconds}s`);
+      this.socket.destroy();
+    }, seconds * 1000);
   }
 
   private socketOnData(chunk: Buffer): void {
@@ -102,6 +112,7 @@ class GatewayConnection implements ResponseSink {
     this.head = [];
     const environ = cgiEnviron(head.params, this.listener.errors);
     this.left = Number(environ.CONTENT_LENGTH ?? 0) || 0;
+    if (this.left > 0) this.timer = this.expireIn(this.listener.options.bodyTimeout, 'body');
     this.exchange = new CgiExchange(this.listener, environ, this);
     if (this.left === 0) this.exchange.onBodyEnd();
     if (buf.length > head.consumed) this.onBody(buf.subarray(head.consumed));
@@ -111,6 +122,8 @@ class GatewayConnection implements ResponseSink {
     if (this.left <= 0) return; // nothing more belongs to the request
     const part = chunk.length > this.left ? chunk.subarray(0, this.left) : chunk;
     this.left -= part.length;
+    if (this.left === 0) clearTimeout(this.timer);
+    else this.timer.refresh();
     this.exchange!.onBody(part);
     if (this.left === 0) this.exchange!.onBodyEnd();
   }

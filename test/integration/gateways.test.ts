@@ -1,5 +1,6 @@
 // The SCGI and uwsgi listeners spoken to directly, byte for byte (nginx in front
-// is in test/interop/nginx.test.ts): a request, its body limit, a bad head.
+// is in test/interop/nginx.test.ts): a request, its body limit, a bad head; and
+// slow clients on all three gateway listeners (FastCGI too).
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,6 +10,8 @@ import { tmpdir } from 'node:os';
 import { startServer, type Server } from '../helpers/server.js';
 import { encodeScgiHead } from '../../src/protocols/scgi/netstring.js';
 import { encodeUwsgiHead } from '../../src/protocols/uwsgi/packet.js';
+import { encodeParams } from '../../src/protocols/fastcgi/params.js';
+import { FCGI_KEEP_CONN, RecordType, Role, beginRequestBody, encodeRecord } from '../../src/protocols/fastcgi/record.js';
 
 function talk(path: string, data: Buffer): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -49,5 +52,82 @@ describe('--scgi and --uwsgi, directly', () => {
     assert.match(ok, /\r\n\r\nhi$/);
     const big = 'y'.repeat(2000);
     assert.match(await talk(`${dir}/uwsgi.sock`, Buffer.concat([encodeUwsgiHead(cgi('PUT', '/echo', big)), Buffer.from(big)])), /^HTTP\/1\.1 413 /);
+  });
+});
+
+/** Connect, send `data` without ending, and resolve with the ms until the server closes (null: still open after `waitMs`). */
+function closedAfter(path: string, data: Buffer, waitMs: number): Promise<number | null> {
+  return new Promise((resolve, reject) => {
+    const start = Date.now();
+    const sock = net.connect(path, () => {
+      if (data.length > 0) sock.write(data);
+    });
+    const timer = setTimeout(() => {
+      sock.destroy();
+      resolve(null);
+    }, waitMs);
+    sock.on('error', reject);
+    sock.on('close', () => {
+      clearTimeout(timer);
+      resolve(Date.now() - start);
+    });
+    sock.resume();
+  });
+}
+
+describe('slow clients on --fastcgi, --scgi and --uwsgi', () => {
+  let srv: Server;
+  const dir = mkdtempSync(`${tmpdir()}/warpipe-gw-slow-`);
+  before(async () => {
+    srv = await startServer('pep3333:application', {
+      args: ['--fastcgi', `unix:${dir}/fcgi.sock`, '--scgi', `unix:${dir}/scgi.sock`, '--uwsgi', `unix:${dir}/uwsgi.sock`, '--header-timeout', '1', '--body-timeout', '1'],
+    });
+  });
+  after(async () => {
+    assert.equal(await srv.stop(), 0);
+  });
+  const params: [string, string][] = [['REQUEST_METHOD', 'POST'], ['PATH_INFO', '/echo'], ['CONTENT_LENGTH', '10'], ['SERVER_NAME', 'x'], ['SERVER_PORT', '80']];
+  const fcgiHead = (flags = 0): Buffer => Buffer.concat([
+    encodeRecord(RecordType.BeginRequest, 1, beginRequestBody(Role.Responder, flags)),
+    encodeRecord(RecordType.Params, 1, encodeParams(params)), encodeRecord(RecordType.Params, 1),
+  ]);
+  const within = (ms: number | null, what: string): void => {
+    assert.ok(ms !== null && ms >= 900 && ms < 4000, `${what}: closed after ${ms} ms`);
+  };
+
+  test('a connection that sends nothing, half a head, or half a body is closed after its timeout', async () => {
+    const scgiHead = encodeScgiHead([['CONTENT_LENGTH', '10'], ['SCGI', '1'], ['REQUEST_METHOD', 'POST'], ['PATH_INFO', '/echo']]);
+    const uwsgiHead = encodeUwsgiHead([['CONTENT_LENGTH', '10'], ['REQUEST_METHOD', 'POST'], ['PATH_INFO', '/echo']]);
+    const cases: [string, string, Buffer][] = [
+      ['fastcgi, nothing', 'fcgi', Buffer.alloc(0)],
+      ['fastcgi, half a PARAMS record', 'fcgi', fcgiHead().subarray(0, 30)],
+      ['fastcgi, half the STDIN', 'fcgi', Buffer.concat([fcgiHead(), encodeRecord(RecordType.Stdin, 1, Buffer.from('12345'))])],
+      ['scgi, nothing', 'scgi', Buffer.alloc(0)],
+      ['scgi, half a head', 'scgi', scgiHead.subarray(0, 10)],
+      ['scgi, half the body', 'scgi', Buffer.concat([scgiHead, Buffer.from('12345')])],
+      ['uwsgi, half a head', 'uwsgi', uwsgiHead.subarray(0, 10)],
+      ['uwsgi, half the body', 'uwsgi', Buffer.concat([uwsgiHead, Buffer.from('12345')])],
+    ];
+    const results = await Promise.all(cases.map(([, sock, data]) => closedAfter(`${dir}/${sock}.sock`, data, 6000)));
+    cases.forEach(([what], i) => within(results[i]!, what));
+    await srv.waitForLog(/fastcgi: closing a connection whose request head took longer than 1s/);
+    await srv.waitForLog(/scgi: closing a connection whose request body took longer than 1s/);
+  });
+
+  test('a kept FastCGI connection may idle between requests', async () => {
+    const sock = net.connect(`${dir}/fcgi.sock`);
+    const got: Buffer[] = [];
+    sock.on('data', (d: Buffer) => got.push(d));
+    const ends = (): number => Buffer.concat(got).toString('latin1').split('Status: 200').length - 1;
+    const ask = async (n: number): Promise<void> => {
+      sock.write(Buffer.concat([fcgiHead(FCGI_KEEP_CONN), encodeRecord(RecordType.Stdin, 1, Buffer.from('0123456789')), encodeRecord(RecordType.Stdin, 1)]));
+      for (let i = 0; i < 200 && ends() < n; i++) await new Promise((r) => setTimeout(r, 10));
+      assert.equal(ends(), n);
+    };
+    await ask(1);
+    await new Promise((r) => setTimeout(r, 1600)); // idle past both timeouts
+    assert.equal(sock.destroyed, false);
+    await ask(2);
+    sock.destroy();
   });
 });

@@ -66,6 +66,21 @@ export class Responder {
     return out;
   }
 
+  /**
+   * What the client still owes: `head` while a request's PARAMS (or a record
+   * begun) are incomplete, `body` while a request's STDIN is open, null when
+   * every request begun has been received whole.
+   */
+  get receiving(): 'head' | 'body' | null {
+    let body = false;
+    for (const req of this.open.values()) {
+      if (req.phase === Phase.Params) return 'head';
+      if (req.phase === Phase.Stdin) body = true;
+    }
+    if (this.reader.bufferedBytes > 0 && !body) return 'head';
+    return body ? 'body' : null;
+  }
+
   /** Requests begun and not yet ended by `end()`. */
   get active(): number {
     return this.open.size;
