@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { CLI, FIXTURES, runCli, startServer } from '../helpers/server.js';
 import { parseResponses } from '../helpers/raw.js';
@@ -187,4 +187,34 @@ test('the warpipe command (the bin file, run by /bin/sh as npm links it) starts 
   assert.doesNotMatch(log, /denied|not found/);
   proc.kill('SIGTERM');
   assert.equal(await exited, 0);
+});
+
+test('a log on a full disk (stderr on /dev/full): warpipe keeps serving', async () => {
+  const dir = mkdtempSync(`${tmpdir()}/warpipe-`);
+  const path = `${dir}/w.sock`;
+  const full = openSync('/dev/full', 'w');
+  const proc = spawn(process.execPath, [CLI, 'hello', '--http', `unix:${path}`, '--workers', '1', '--log-level', 'debug'], { cwd: FIXTURES, stdio: ['ignore', full, full] });
+  closeSync(full);
+  try {
+    const ask = (): Promise<string> => new Promise((resolve, reject) => {
+      const s = net.connect(path);
+      const got: Buffer[] = [];
+      s.on('data', (d) => got.push(d));
+      s.on('error', reject);
+      s.on('end', () => resolve(parseResponses(Buffer.concat(got))[0]!.body.toString()));
+      s.write('GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    });
+    let answer = '';
+    for (let i = 0; i < 200 && !answer; i++) {
+      answer = await ask().catch(() => '');
+      if (!answer) await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.equal(answer, 'Hello, world!');
+    for (let i = 0; i < 20; i++) assert.equal(await ask(), 'Hello, world!');
+    assert.equal(proc.exitCode, null, 'still running');
+  } finally {
+    proc.kill('SIGTERM');
+    await new Promise((r) => proc.once('exit', r));
+  }
+  assert.equal(proc.exitCode, 0);
 });
