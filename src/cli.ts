@@ -25,6 +25,7 @@ import { HttpListener } from './listeners/http.js';
 import { FastcgiListener } from './listeners/fastcgi.js';
 import type { Listener, ListenerConnection } from './listeners/base.js';
 import { StreamGatewayListener, scgi, uwsgi, type GatewayCodec } from './listeners/stream-gateway.js';
+import { dropPrivileges, lookupIdentity, type Identity } from './privileges.js';
 import { Logger } from './log.js';
 import { Arbiter } from './workers/arbiter.js';
 import { formatStatus, listenControl, sendControl } from './control.js';
@@ -57,6 +58,12 @@ async function serve(config: Readonly<Config>): Promise<void> {
   const log = new Logger(config.logLevel);
   if (config.chdir && !(existsSync(config.chdir) && statSync(config.chdir).isDirectory())) {
     fail(`--chdir ${config.chdir} is not a directory`, EXIT_USAGE);
+  }
+  let identity: Identity | null = null;
+  try {
+    identity = lookupIdentity(config.user, config.group);
+  } catch (err) {
+    fail((err as Error).message, EXIT_USAGE);
   }
   const size = config.maxWorkers > config.workers ? `${config.workers} to ${config.maxWorkers}` : `${config.workers}`;
   log.info(`warpipe ${version}: app ${config.app}, ${size} worker${config.maxWorkers > 1 ? 's' : ''} x ${config.threads} thread${config.threads > 1 ? 's' : ''}, python ${config.python}`);
@@ -187,6 +194,17 @@ async function serve(config: Readonly<Config>): Promise<void> {
     }
     log.info(`control socket on ${path}`);
     process.once('exit', () => removeSocket(path));
+  }
+
+  if (identity) {
+    const sockets = [...config.http, ...config.fastcgi, ...config.scgi, ...config.uwsgi].flatMap((a) => (a.kind === 'unix' ? [resolve(a.path)] : []));
+    if (config.control) sockets.push(resolve(config.control));
+    try {
+      dropPrivileges(identity, sockets);
+    } catch (err) {
+      fail(`cannot become ${identity.name}: ${(err as Error).message}`, EXIT_RUNTIME);
+    }
+    log.info(`running as ${identity.name}`);
   }
 
   let stopping = false;

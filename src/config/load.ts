@@ -28,6 +28,8 @@ export interface Config {
   scgi: Address[];
   uwsgi: Address[];
   socketMode: number;
+  user: string;
+  group: string;
   /** The fewest workers (all of them, unless --workers MIN:MAX). */
   workers: number;
   /** The most workers autoscaling may run. */

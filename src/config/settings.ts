@@ -50,6 +50,10 @@ export const settings: readonly Setting[] = [
   setting({ key: 'uwsgi', flag: '--uwsgi', kind: 'address', default: [], many: true, section: 'listen',
     doc: 'Serve the uwsgi protocol (for nginx uwsgi_pass, modifier1 0) on HOST:PORT, [IPv6]:PORT or unix:/path (repeatable).',
     peer: 'uWSGI --socket' }),
+  setting({ key: 'user', flag: '--user', kind: 'string', default: '', section: 'listen',
+    doc: 'Run as this user (name or uid) once the sockets are bound; its primary group unless --group. Needs root.', peer: 'gunicorn --user, uWSGI --uid' }),
+  setting({ key: 'group', flag: '--group', kind: 'string', default: '', section: 'listen',
+    doc: 'Run as this group (name or gid) once the sockets are bound; unix sockets are given to the user and group.', peer: 'gunicorn --group, uWSGI --gid' }),
   setting({ key: 'socketMode', flag: '--socket-mode', kind: 'mode', default: 0o660, section: 'listen',
     doc: 'Permissions of unix sockets warpipe creates (octal).', peer: 'uWSGI --chmod-socket' }),
   // what is served besides the app

@@ -6,7 +6,7 @@ import net from 'node:net';
 import { spawn } from 'node:child_process';
 import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { CLI, FIXTURES, runCli, startServer } from '../helpers/server.js';
+import { CLI, FIXTURES, SYSTEM_PYTHON, requirePeer, runCli, startServer } from '../helpers/server.js';
 import { parseResponses } from '../helpers/raw.js';
 
 test('--help lists every option with its environment variable; --version prints the version', async () => {
@@ -217,4 +217,41 @@ test('a log on a full disk (stderr on /dev/full): warpipe keeps serving', async 
     await new Promise((r) => proc.once('exit', r));
   }
   assert.equal(proc.exitCode, 0);
+});
+
+test('--user/--group: sockets bound as root are handed over, then gateway and workers run as that user', async (t) => {
+  if (!requirePeer(t, process.getuid!() === 0, 'root, to change user')) return;
+  const dir = mkdtempSync(`${tmpdir()}/warpipe-`);
+  const srv = await startServer('pep3333:application', {
+    args: ['--user', 'nobody', '--group', 'nogroup', '--python', SYSTEM_PYTHON, '--fastcgi', `unix:${dir}/f.sock`, '--control', `${dir}/ctl.sock`],
+  });
+  try {
+    await srv.waitForLog(/running as nobody:nogroup/);
+    const uidOf = (pid: number): string => /^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]!;
+    assert.equal(uidOf(srv.proc.pid!), '65534');
+    const env = (await (await fetch(`${srv.url}/environ`)).json()) as { uid: number; gid: number; pid: number };
+    assert.deepEqual([env.uid, env.gid], [65534, 65534]);
+    for (const sock of ['f.sock', 'ctl.sock']) {
+      const st = statSync(`${dir}/${sock}`);
+      assert.deepEqual([st.uid, st.gid], [65534, 65534], sock);
+    }
+  } finally {
+    assert.equal(await srv.stop(), 0);
+  }
+});
+
+test('--user/--group mistakes: one line, exit 2', async (t) => {
+  const unknown = await runCli(['hello', '--user', 'no-such-user-here']);
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.stderr, /^warpipe: --user no-such-user-here: no such user\n$/);
+  const group = await runCli(['hello', '--group', 'no-such-group-here']);
+  assert.match(group.stderr, /^warpipe: --group no-such-group-here: no such group\n$/);
+  if (!requirePeer(t, process.getuid!() === 0, 'root, to start warpipe as another user')) return;
+  // started as nobody, asking to be root
+  const proc = spawn(process.execPath, [CLI, 'hello', '--user', 'root'], { cwd: FIXTURES, uid: 65534, gid: 65534, stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  proc.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const code = await new Promise((r) => proc.on('exit', r));
+  assert.equal(code, 2);
+  assert.match(err, /^warpipe: --user\/--group root:root needs warpipe started as root\n$/);
 });

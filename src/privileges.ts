@@ -1,0 +1,67 @@
+// --user / --group: bind as root (ports below 1024, sockets in /run), then run
+// as somebody else. The names are looked up through NSS (`getent`), so LDAP or
+// systemd-userdb users work like /etc/passwd ones; the unix sockets made while
+// root are handed to the new owner, so `--socket-mode 660` plus `--group
+// www-data` gives nginx access and nobody else.
+
+import { spawnSync } from 'node:child_process';
+import { chownSync } from 'node:fs';
+import { ConfigError } from './errors.js';
+
+export interface Identity {
+  uid: number;
+  gid: number;
+  /** For log lines: `www-data:www-data`. */
+  name: string;
+}
+
+function getent(db: 'passwd' | 'group', key: string): string[] | null {
+  const r = spawnSync('getent', [db, key], { encoding: 'utf8' });
+  if (r.status !== 0 || !r.stdout) return null;
+  return r.stdout.split('\n')[0]!.split(':');
+}
+
+/** The identity `--user` and `--group` name (null: neither given). A ConfigError names what is unknown. */
+export function lookupIdentity(user: string, group: string): Identity | null {
+  if (!user && !group) return null;
+  let uid = process.getuid!();
+  let gid = process.getgid!();
+  let userName = String(uid);
+  if (user) {
+    const entry = getent('passwd', user);
+    if (!entry) {
+      if (!/^\d+$/.test(user)) throw new ConfigError(`--user ${user}: no such user`);
+      uid = Number(user);
+      userName = user;
+    } else {
+      uid = Number(entry[2]);
+      userName = entry[0]!;
+      if (!group) gid = Number(entry[3]); // the user's primary group
+    }
+  }
+  let groupName = '';
+  if (group) {
+    const entry = getent('group', group);
+    if (!entry) {
+      if (!/^\d+$/.test(group)) throw new ConfigError(`--group ${group}: no such group`);
+      gid = Number(group);
+      groupName = group;
+    } else {
+      gid = Number(entry[2]);
+      groupName = entry[0]!;
+    }
+  }
+  groupName ||= getent('group', String(gid))?.[0] ?? String(gid);
+  const same = uid === process.getuid!() && gid === process.getgid!();
+  if (!same && process.getuid!() !== 0) throw new ConfigError(`--user/--group ${userName}:${groupName} needs warpipe started as root`);
+  return { uid, gid, name: `${userName}:${groupName}` };
+}
+
+/** Give `sockets` to `who`, then become it: supplementary groups, group, user, in that order. */
+export function dropPrivileges(who: Identity, sockets: readonly string[]): void {
+  for (const path of sockets) chownSync(path, who.uid, who.gid);
+  if (process.getuid!() !== 0) return;
+  process.setgroups!([who.gid]);
+  process.setgid!(who.gid);
+  process.setuid!(who.uid);
+}
