@@ -24,6 +24,7 @@ import { ConfigError, WorkerError } from './errors.js';
 import { HttpListener } from './listeners/http.js';
 import { FastcgiListener } from './listeners/fastcgi.js';
 import type { Listener, ListenerConnection } from './listeners/base.js';
+import { ConnectionBudget } from './listeners/budget.js';
 import { StreamGatewayListener, scgi, uwsgi, type GatewayCodec } from './listeners/stream-gateway.js';
 import { dropPrivileges, lookupIdentity, type Identity } from './privileges.js';
 import { Logger } from './log.js';
@@ -166,6 +167,12 @@ async function serve(config: Readonly<Config>): Promise<void> {
   const scgiListener = gateway(scgi);
   const uwsgiListener = gateway(uwsgi);
   const listeners = [listener, fastcgi, scgiListener, uwsgiListener];
+  const budget = new ConnectionBudget({ maxConnections: config.maxConnections, maxPerIp: config.maxConnectionsPerIp });
+  for (const l of listeners) l.budget = budget;
+  const files = openFilesLimit();
+  if (files !== null && config.maxConnections > 0 && files < config.maxConnections + 64) {
+    log.warning(`--max-connections ${config.maxConnections} is more than this process may open (${files} files, ulimit -n): raise it (systemd LimitNOFILE=) or lower --max-connections`);
+  }
 
   // bind first: a taken port fails before any Python starts
   const binds: [Address, Listener<ListenerConnection>][] = [
@@ -255,6 +262,16 @@ async function serve(config: Readonly<Config>): Promise<void> {
       pool.reload();
     });
     log.info(`--reload: watching ${base}${config.pythonpath.length ? ` and ${config.pythonpath.join(', ')}` : ''} for changes`);
+  }
+}
+
+/** The soft limit on open files (`ulimit -n`), from /proc; null where that cannot be read. */
+function openFilesLimit(): number | null {
+  try {
+    const m = /^Max open files\s+(\d+|unlimited)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+    return m && m[1] !== 'unlimited' ? Number(m[1]) : null;
+  } catch {
+    return null;
   }
 }
 

@@ -28,6 +28,8 @@ export interface Config {
   scgi: Address[];
   uwsgi: Address[];
   socketMode: number;
+  maxConnections: number;
+  maxConnectionsPerIp: number;
   user: string;
   group: string;
   /** The fewest workers (all of them, unless --workers MIN:MAX). */

@@ -127,6 +127,12 @@ export const settings: readonly Setting[] = [
   setting({ key: 'bootTimeout', flag: '--boot-timeout', kind: 'seconds', default: 60, section: 'workers',
     doc: 'How long a worker may take to import the app before it counts as failed.' }),
   // limits
+  setting({ key: 'maxConnections', flag: '--max-connections', kind: 'int', default: 10000, min: 0, section: 'limits',
+    doc: 'Client connections held at once over all listeners (0: no limit); more are answered 503 at once, costing no worker.',
+    peer: 'nginx worker_connections, gunicorn --worker-connections' }),
+  setting({ key: 'maxConnectionsPerIp', flag: '--max-connections-per-ip', kind: 'int', default: 0, min: 0, section: 'limits',
+    doc: 'Client connections held at once from one IP address (0: no limit); more are answered 503.',
+    peer: 'nginx limit_conn' }),
   setting({ key: 'limitRequestLine', flag: '--limit-request-line', kind: 'int', default: 8190, min: 64, section: 'limits',
     doc: 'Longest request line in bytes; longer gets 414.', peer: 'gunicorn --limit-request-line' }),
   setting({ key: 'limitRequestFields', flag: '--limit-request-fields', kind: 'int', default: 100, min: 1, section: 'limits',

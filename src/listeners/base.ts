@@ -8,6 +8,7 @@ import type { Address } from '../config/load.js';
 import type { Logger } from '../log.js';
 import type { ErrorStream } from '../pipeline/types.js';
 import { bind } from './bind.js';
+import { unlimited, type ConnectionBudget } from './budget.js';
 
 export interface ListenerConnection {
   readonly socket: net.Socket;
@@ -24,8 +25,23 @@ export abstract class Listener<C extends ListenerConnection> {
   private drained: (() => void) | null = null;
   /** Keep answering after the client has finished sending (a request-per-connection protocol may half-close). */
   protected readonly allowHalfOpen: boolean = false;
+  /** Shared by every listener of the server: --max-connections, --max-connections-per-ip. */
+  budget: ConnectionBudget = unlimited();
+  private refusedLogTimer: NodeJS.Timeout | null = null;
 
   constructor(readonly log: Logger) {}
+
+  /** Answer a connection over the budget (a 503 where the protocol has one), then close it. */
+  protected refuse(socket: net.Socket): void {
+    socket.destroy();
+  }
+
+  /** Send `answer` and close: the request is read and dropped, so the close does not reset the answer away. */
+  protected answerAndClose(socket: net.Socket, answer: string): void {
+    socket.resume();
+    socket.end(answer);
+    setTimeout(() => socket.destroy(), 2000).unref();
+  }
 
   /** Serve one accepted connection. */
   protected abstract connect(socket: net.Socket): C;
@@ -36,12 +52,31 @@ export abstract class Listener<C extends ListenerConnection> {
   /** Bind `address`; resolves with a printable description of where we listen. */
   async listen(address: Address, socketMode: number): Promise<string> {
     const server = net.createServer({ noDelay: true, allowHalfOpen: this.allowHalfOpen }, (socket) => {
-      if (this.closing) socket.destroy();
-      else this.connections.add(this.connect(socket));
+      if (this.closing) return void socket.destroy();
+      const over = this.budget.admit(socket);
+      if (over !== null) return this.overBudget(socket, over);
+      socket.once('close', () => this.budget.release(socket));
+      this.connections.add(this.connect(socket));
     });
     this.servers.push(server);
     const where = await bind(server, address, socketMode, (err) => this.log.error(`listener error on ${this.describe('')}: ${err.message}`));
     return this.describe(where);
+  }
+
+  private overBudget(socket: net.Socket, why: string): void {
+    this.budget.refused++;
+    socket.on('error', () => {});
+    this.refuse(socket);
+    // one line per 10 s at most: a flood must not flood the log too
+    if (this.refusedLogTimer) return;
+    const first = this.budget.refused;
+    this.log.warning(`refusing connections: already holding ${why}`);
+    this.refusedLogTimer = setTimeout(() => {
+      this.refusedLogTimer = null;
+      const more = this.budget.refused - first;
+      if (more > 0) this.log.warning(`refused ${more} more connection(s) over the limit in the last 10s`);
+    }, 10_000);
+    this.refusedLogTimer.unref();
   }
 
   connectionOnClose(conn: C): void {

@@ -40,6 +40,9 @@ const enum Deadline { None, Header, Idle, Body, Send, Linger }
 const SWEEP_MS = 250;
 const LINGER_MS = 2000;
 
+const OVER_BUDGET = 'HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 20\r\n'
+  + 'Retry-After: 1\r\nConnection: close\r\n\r\nService Unavailable\n';
+
 export class HttpListener extends Listener<Connection> {
   /** Connections closed for sending no complete head in time (slowloris), since start / since last log. */
   headerTimeouts = 0;
@@ -54,6 +57,10 @@ export class HttpListener extends Listener<Connection> {
 
   protected connect(socket: net.Socket): Connection {
     return new Connection(socket, this);
+  }
+
+  protected override refuse(socket: net.Socket): void {
+    this.answerAndClose(socket, OVER_BUDGET);
   }
 
   protected describe(where: string): string {

@@ -50,6 +50,10 @@ export class StreamGatewayListener extends Listener<GatewayConnection> {
     return new GatewayConnection(socket, this);
   }
 
+  protected override refuse(socket: net.Socket): void {
+    this.answerAndClose(socket, `${this.codec.statusLine('503 Service Unavailable')}\r\nContent-Type: text/plain\r\nRetry-After: 1\r\n\r\nService Unavailable\n`);
+  }
+
   protected describe(where: string): string {
     return `${this.codec.name} ${where}`;
   }
