@@ -30,10 +30,11 @@ import stat
 import struct
 import sys
 import threading
+from time import monotonic
 
 # Frame types and layouts (docs/worker-protocol.md)
 MAX_PAYLOAD = 0x01000000
-REQUEST, DATA, END, FILE_ACK = 0x01, 0x02, 0x03, 0x04
+REQUEST, DATA, END, FILE_ACK, CANCEL = 0x01, 0x02, 0x03, 0x04, 0x05
 RESPONSE, RDATA, REND, FILE, LOG, ABORT = 0x11, 0x12, 0x13, 0x14, 0x15, 0x16
 READY, BOOT_ERROR, STOP = 0x21, 0x22, 0x23
 HELLO, FORK, FORKED = 0x24, 0x25, 0x26  # --preload: a forked worker's sockets, the template's control
@@ -51,6 +52,7 @@ ERROR_500 = (RESP_HDR.pack(5 + len(ERROR_HEAD) + len(ERROR_BODY), RESPONSE, 1, l
 RECV_SIZE = 128 * 1024  # each channel's receive buffer: a 64 KiB DATA frame fits
 GATHER_MIN = 32 * 1024  # frames this large in total go out by sendmsg, smaller ones joined
 TICK = 0.2  # seconds: an idle request thread wakes up this often to notice STOP
+CANCEL_POLL = 0.01  # seconds: how often a streaming response looks for a CANCEL
 PROC_FD = os.path.isdir("/proc/self/fd")
 
 HOP_BY_HOP = ("connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade",
@@ -68,6 +70,12 @@ get_ident = threading.get_ident
 class ChannelClosed(BaseException):
     """The gateway closed a channel or a socket failed: the thread stops. A BaseException, so an
     app's `except Exception` around wsgi.input.read() or write() does not swallow it."""
+
+
+class Cancelled(BaseException):
+    """The gateway sent CANCEL: the client of the running request is gone. Raised between the
+    blocks of a streamed response (and from write()), so the iteration stops and close() runs.
+    A BaseException, so that an app's `except Exception` does not swallow it."""
 
 
 class ClientDisconnected(OSError):
@@ -144,6 +152,39 @@ class Channel:
         else:
             self.pos = stop
         return ftype, self.view[pos + 5:stop]
+
+    def cancelled(self):
+        """Whether a CANCEL for the running request has come, looked for without waiting. Only
+        called once its body was read whole, so what can arrive is a CANCEL or REQUESTs written
+        ahead; those are kept in early, in order."""
+        pos, end = self.pos, self.end
+        if end < len(self.buf):
+            try:
+                n = self.sock.recv_into(self.view[end:], 0, socket.MSG_DONTWAIT)
+            except (BlockingIOError, InterruptedError):
+                n = -1
+            except OSError as exc:
+                raise ChannelClosed(str(exc)) from None
+            if not n:
+                raise ChannelClosed("end of file")
+            if n > 0:
+                end += n
+        found = False
+        while end - pos >= 5:
+            length, ftype = HDR.unpack_from(self.buf, pos)
+            if pos + 5 + length > end:
+                break
+            if ftype == CANCEL:
+                found = True
+            elif ftype == REQUEST:
+                self.early.append(bytes(self.view[pos + 5:pos + 5 + length]))
+            else:
+                protocol_error("frame type 0x%02x while sending a response" % ftype)
+            pos += 5 + length
+        if pos == end:
+            pos = end = 0
+        self.pos, self.end = pos, end
+        return found
 
     def _fill(self, need):
         pos, end = self.pos, self.end
@@ -484,12 +525,24 @@ class Request:
     the declared Content-Length as body bytes are produced (negative: none declared, or passed);
     held is a final block kept back to go out with the end of the response (see send_iterable)."""
 
-    __slots__ = ("ch", "input", "head", "remaining", "head_sent", "held")
+    __slots__ = ("ch", "input", "head", "remaining", "head_sent", "held", "next_poll")
 
     def __init__(self, ch, inp):
         self.ch, self.input = ch, inp
         self.head = self.held = None
         self.head_sent = False
+        self.next_poll = 0.0
+
+    def check_cancel(self):
+        """After a block went out: every CANCEL_POLL, raise Cancelled if the client is gone (not
+        while the body is still being read: its frames come first)."""
+        now = monotonic()
+        if now < self.next_poll:
+            return
+        self.next_poll = now + CANCEL_POLL
+        inp = self.input
+        if (inp is None or inp._eof) and self.ch.cancelled():
+            raise Cancelled()
 
     def start_response(self, status, headers, exc_info=None):
         if exc_info:
@@ -513,6 +566,7 @@ class Request:
             if self.held is not None:  # a block send_iterable held back goes first
                 data, self.held = self.held + data, None
             self.ch.send_pieces(self.frames(data, False))
+            self.check_cancel()
 
     def finish_response(self, result):
         """Send the result, close() it, then the final frame (after close, so that its errors
@@ -568,6 +622,7 @@ class Request:
                 self.held = data
             else:
                 self.ch.send_pieces(self.frames(data, False))
+                self.check_cancel()
         held, self.held = self.held, None
         return held or b""
 
@@ -625,6 +680,8 @@ class Request:
                 inp._end(payload)
             elif ftype == REQUEST and body_done:
                 self.ch.early.append(bytes(payload))  # written ahead (pipelining): served next
+            elif ftype == CANCEL and body_done:
+                pass  # the gateway drops the file if its client is gone; the ack still comes
             else:
                 protocol_error("frame type 0x%02x while waiting for FILE_ACK" % ftype)
 
@@ -667,6 +724,8 @@ def handle_request(ch, app, template, payload):
         req.finish_response(app(environ, req.start_response))
     except ChannelClosed:
         raise
+    except Cancelled:  # close() has run (finish_response); the gateway drops the rest anyway
+        ch.send(ch.errors.take() + ABORT_FRAME)
     except BaseException:
         req.handle_error(environ)
     if inp is not None and not inp._eof:
@@ -716,6 +775,10 @@ class Worker:
                 ch.pos = ch.end = 0
                 return ch.view[pos + 5:end]
         ftype, payload = ch.read_frame()
+        while ftype == CANCEL:  # for a request that ended before it noticed: nothing to stop
+            if ch.pos == ch.end and not self.wait_readable(ch):
+                return None
+            ftype, payload = ch.read_frame()
         if ftype != REQUEST:
             protocol_error("frame type 0x%02x where a REQUEST was expected" % ftype)
         return payload

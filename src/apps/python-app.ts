@@ -16,6 +16,8 @@ import {
   END_COMPLETE, END_CUT, T, badFrame, dataFrames, endFrame, frame, parseFile, parseResponse, requestFrame,
 } from '../workers/frame.js';
 
+const CANCEL_FRAME = frame(T.CANCEL);
+
 export interface PythonAppOptions {
   /** Response bytes queued per request before the worker is made to wait. */
   bufferResponse: number;
@@ -238,9 +240,17 @@ class PythonExchange implements Exchange {
     if (ch && !this.finished) ch.resumeReading();
   }
 
-  /** The consumer closed the body early: drop what is left, keep reading to END. */
+  /**
+   * The consumer closed the body early (the client is gone): drop what is
+   * left, keep reading to END, and ask the worker to stop the app's iteration
+   * (CANCEL). Not when requests were written ahead behind this one: a CANCEL
+   * is for the running request, and the worker would be past it.
+   */
   discard(): void {
+    if (this.discarding) return;
     this.discarding = true;
+    const ch = this.channel;
+    if (ch && !this.finished && this.requestSent && !ch.isLost && ch.exchange === this && ch.ahead.length === 0) ch.write(CANCEL_FRAME);
     this.resumeWorker();
   }
 }

@@ -16,6 +16,8 @@ export const enum T {
   DATA = 0x02,
   END = 0x03,
   FILE_ACK = 0x04,
+  /** The running request's client is gone: stop producing its response. */
+  CANCEL = 0x05,
   // worker -> gateway, request channel
   RESPONSE = 0x11,
   RDATA = 0x12,
@@ -179,6 +181,8 @@ export function parseResponse(payload: Buffer): ResponseParts {
   const flags = payload[0]!;
   const headLen = payload.readUInt32LE(1);
   if (5 + headLen > payload.length) throw badFrame('RESPONSE head overruns the frame');
+  // splitBlock drops what follows the last NUL: a last string without its NUL would be lost unseen
+  if (headLen > 0 && payload[4 + headLen] !== 0) throw badFrame('RESPONSE head block does not end with NUL');
   const parts = splitBlock(payload.subarray(5, 5 + headLen));
   if (parts.length % 2 !== 1) throw badFrame('RESPONSE head has an odd header list');
   const headers: [string, string][] = [];

@@ -282,6 +282,20 @@ class Closing:
                 f.write("closed")
 
 
+class Endless(Closing):
+    """Streams until stopped (an event stream whose client may leave)."""
+
+    def __iter__(self):
+        while True:
+            yield b"x" * 1000
+            time.sleep(0.002)
+
+
+def endless(environ, start_response):
+    start_response("200 OK", list(TEXT))
+    return Endless(environ, [])
+
+
 def close_ok(environ, start_response):
     start_response("200 OK", list(TEXT))
     return Closing(environ, [b"x", b"y"])
@@ -385,7 +399,7 @@ ROUTES = {
     "/badcalls": badcalls, "/nonbytes": nonbytes, "/nonbytes_gen": nonbytes_gen, "/nostart": nostart,
     "/close_ok": close_ok, "/close_fail_early": close_fail_early, "/close_fail_late": close_fail_late,
     "/close_raises": close_raises, "/errors": errors_app, "/file": file_app, "/file_bytesio": file_bytesio,
-    "/gen_cl": gen_cl, "/list_backed": list_backed, "/sleep": sleep_app, "/big": big, "/pid": pid, "/write_str": write_str, "/errors_thread": errors_thread,
+    "/gen_cl": gen_cl, "/endless": endless, "/list_backed": list_backed, "/sleep": sleep_app, "/big": big, "/pid": pid, "/write_str": write_str, "/errors_thread": errors_thread,
 }
 
 
