@@ -79,6 +79,17 @@ test('RESPONSE parsing: status, header pairs, body, end flag; malformed heads ar
   assert.throws(() => parseResponse(overrun), { code: 'ERR_WORKER_PROTOCOL' });
 });
 
+test('RESPONSE head block whose last string lacks its NUL is refused, not cut short', () => {
+  // "200 OK" NUL "X" NUL "y" NUL "z": an odd count once the tail is dropped, so "z" used to vanish unseen
+  const head = Buffer.from('200 OK\0X\0y\0z', 'latin1');
+  const payload = Buffer.concat([Buffer.of(1), Buffer.alloc(4), head, Buffer.from('body')]);
+  payload.writeUInt32LE(head.length, 1);
+  assert.throws(() => parseResponse(payload), { code: 'ERR_WORKER_PROTOCOL', status: 502 });
+  const fixed = Buffer.concat([Buffer.of(1), Buffer.alloc(4), head, Buffer.of(0), Buffer.from('body')]);
+  fixed.writeUInt32LE(head.length + 1, 1);
+  assert.throws(() => parseResponse(fixed), { code: 'ERR_WORKER_PROTOCOL' }, 'with its NUL, "z" is a name without a value');
+});
+
 test('FILE parsing and DATA splitting at the payload limit', () => {
   const p = Buffer.alloc(16);
   p.writeBigUInt64LE(5n, 0);

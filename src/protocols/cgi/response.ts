@@ -41,6 +41,8 @@ export class CgiHeadParser {
       if (this.buf.length > this.maxBytes) throw bad(`no end of head within ${this.maxBytes} bytes`);
       return NEED_DATA;
     }
+    // the same limit when the whole head came in one read as when it came in pieces
+    if (end + sep > this.maxBytes) throw bad(`no end of head within ${this.maxBytes} bytes`);
     const text = this.buf.toString('latin1', 0, end).replace(/\r$/, '');
     this.rest = this.buf.subarray(end + sep);
     return parseHead(text);

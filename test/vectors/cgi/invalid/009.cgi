@@ -1,0 +1,2 @@
+Status: 600 Nope
+

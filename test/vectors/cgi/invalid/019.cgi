@@ -1,0 +1,2 @@
+Content-Type : text/html
+

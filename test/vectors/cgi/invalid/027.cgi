@@ -1,0 +1,2 @@
+X: aSet-Cookie: evil=1
+

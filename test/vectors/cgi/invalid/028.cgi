@@ -1,0 +1,2 @@
+Location: /aSet-Cookie: x
+

@@ -1,0 +1,3 @@
+Content-Type: text/html
+
+<p>hi</p>

@@ -1,0 +1,4 @@
+Status: 404 Not Found
+Content-Type: text/html
+
+nope

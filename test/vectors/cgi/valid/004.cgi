@@ -1,0 +1,3 @@
+Status: 404
+Content-Type: text/html
+

@@ -1,0 +1,3 @@
+Status: 200 Fine Thanks
+X: y
+

@@ -1,0 +1,3 @@
+status:201
+Content-Type: text/html
+

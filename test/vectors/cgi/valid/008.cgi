@@ -1,0 +1,3 @@
+Status: 103 Early Hints
+Link: </a.css>; rel=preload
+

@@ -1,0 +1,2 @@
+Location: http://example.com/next
+

@@ -1,0 +1,4 @@
+Location: /next
+Content-Type: text/html
+
+moved

@@ -1,0 +1,3 @@
+Status: 301 Moved Permanently
+Location: /new
+

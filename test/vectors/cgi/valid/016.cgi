@@ -1,0 +1,3 @@
+HTTP/1.1 200 OK
+Status: 500 Oops
+

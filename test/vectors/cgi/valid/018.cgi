@@ -1,0 +1,4 @@
+Content-Type: text/html
+X: y
+
+rest

@@ -1,0 +1,4 @@
+X-A:   v  w 	
+X-B:v
+X-C:		v	
+

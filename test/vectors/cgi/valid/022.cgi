@@ -1,0 +1,3 @@
+X-Empty:
+X-Blank:   
+

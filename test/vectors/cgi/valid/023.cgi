@@ -1,0 +1,2 @@
+Location: http://h:8080/a:b
+
