@@ -141,7 +141,7 @@ class PythonExchange implements Exchange {
         return this.finish();
       case T.FILE:
         if (this.body === null) throw badFrame('FILE before RESPONSE');
-        return void this.onFile(payload);
+        return void this.onFile(parseFile(payload)); // parsed here: a bad frame throws to the channel, which replaces the worker
       case T.LOG:
         this.log.log(payload[0] ?? 40, payload.toString('utf8', 1).replace(/\n$/, ''), `worker ${this.channel?.owner.pid}`);
         return;
@@ -178,9 +178,8 @@ class PythonExchange implements Exchange {
     this.resolve(body);
   }
 
-  private async onFile(payload: Buffer): Promise<void> {
+  private async onFile({ offset, count, path }: ReturnType<typeof parseFile>): Promise<void> {
     const ch = this.channel!;
-    const { offset, count, path } = parseFile(payload);
     if (this.discarding) {
       ch.write(frame(T.FILE_ACK, Uint8Array.of(1)));
       return;

@@ -129,8 +129,7 @@ I('RESPONSE head block without its final NUL: "200 OK" NUL "X" NUL "y"', respons
 I('RESPONSE head block whose last string has no NUL: "200 OK" NUL "X" NUL "y" NUL "z"',
   response('200 OK', block='200 OK\0X\0y\0z', body='body'), [], error=BROKEN)
 I('FILE payload of 16 bytes: no path', response('200 OK', end=False) + frame(FILE, struct.pack('<Qq', 0, -1)), [RESP('200 OK')], '',
-  error=BROKEN, todo='python-app.ts calls the async onFile() with `void` and parseFile() throws inside it: an unhandled '
-  'rejection (which ends a Node 20 process) instead of the channel judging the worker broken')
+  error=BROKEN)
 I('truncated: the stream ends inside a RESPONSE frame; nothing is decoded, nothing judged (the worker\'s exit is)',
   response('200 OK', [TP], 'hello')[:-3], [])
 I('truncated: the stream ends inside a DATA frame; what came of it is handed on',
