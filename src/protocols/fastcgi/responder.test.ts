@@ -79,6 +79,17 @@ test('management records: GET_VALUES is answered with what we know, other types 
   assert.equal(unknown!.content[0], 42);
 });
 
+test('GET_VALUES for names that Object.prototype has (valueOf, __proto__, …) ignores them like any unknown name', () => {
+  // found by test/fuzz/fastcgi.test.ts: `name in known` saw inherited properties, and
+  // encoding their values threw a TypeError (valueOf, toString) or a RangeError (__proto__)
+  const r = new Responder(limits);
+  const names = ['valueOf', 'toString', '__proto__', 'constructor', 'hasOwnProperty', 'FCGI_MAX_REQS'];
+  events(r, [encodeRecord(RecordType.GetValues, 0, encodeParams(names.map((n) => [n, ''])))]);
+  const [values] = records(r.takeReplies());
+  assert.equal(values!.type, RecordType.GetValuesResult);
+  assert.deepEqual(decodeParams(values!.content), [['FCGI_MAX_REQS', '4']]);
+});
+
 test('ABORT_REQUEST becomes an abort event', () => {
   const r = new Responder(limits);
   const got = events(r, [begin(5), ...params(5, [['A', 'b']]), encodeRecord(RecordType.AbortRequest, 5)]);

@@ -154,7 +154,7 @@ export class Responder {
         FCGI_MAX_REQS: String(this.limits.maxRequests),
         FCGI_MPXS_CONNS: '1',
       };
-      const answer = decodeParams(content).filter(([name]) => name in known).map(([name]) => [name, known[name]!] as [string, string]);
+      const answer = decodeParams(content).filter(([name]) => Object.hasOwn(known, name)).map(([name]) => [name, known[name]!] as [string, string]);
       this.replies.push(encodeRecord(RecordType.GetValuesResult, 0, encodeParams(answer)));
     } else {
       this.replies.push(encodeRecord(RecordType.UnknownType, 0, unknownTypeBody(type)));
