@@ -6,6 +6,7 @@
 // SVG, and exits 1 if any request was lost or a resource grew without bound.
 //
 //   bench/soak [--duration 10m] [--reload-every 60] [--sample 5] [--out FILE.json] [--chart FILE.svg]
+//   bench/soak --replot FILE.json --chart FILE.svg      (the chart again, from a run's JSON)
 //
 // Traffic (each a loop of its own, all bounded by --duration; every request has
 // a 30 s deadline): small keep-alive GETs, 2 MB downloads, 256 KiB uploads
@@ -13,7 +14,7 @@
 // slow readers, and connection churn (a new connection per request).
 
 import { createHash, randomBytes } from 'node:crypto';
-import { readdirSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -24,7 +25,7 @@ const CLI = `${ROOT}dist/src/cli.js`;
 const APPS = `${ROOT}test/fixtures/apps/`;
 const REQUEST_DEADLINE_MS = 30_000;
 
-interface Options { duration: number; reloadEvery: number; sample: number; out: string; chart: string }
+interface Options { duration: number; reloadEvery: number; sample: number; out: string; chart: string; replot: string }
 
 function usage(why: string): never {
   process.stderr.write(`soak: ${why}\nusage: bench/soak [--duration 10m|600s] [--reload-every SECONDS] [--sample SECONDS] [--out FILE.json] [--chart FILE.svg]\n`);
@@ -38,7 +39,7 @@ function seconds(text: string, flag: string): number {
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { duration: 600, reloadEvery: 60, sample: 5, out: '', chart: '' };
+  const o: Options = { duration: 600, reloadEvery: 60, sample: 5, out: '', chart: '', replot: '' };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i]!;
     const value = argv[i + 1];
@@ -49,8 +50,10 @@ function parseArgs(argv: string[]): Options {
     else if (flag === '--sample') o.sample = seconds(value, flag);
     else if (flag === '--out') o.out = value;
     else if (flag === '--chart') o.chart = value;
+    else if (flag === '--replot') o.replot = value;
     else usage(`unknown option ${flag}`);
   }
+  if (o.replot && !o.chart) usage('--replot FILE.json needs --chart FILE.svg');
   if (o.duration < 10) usage('--duration must be at least 10s');
   if (o.sample <= 0 || o.reloadEvery <= 0) usage('--sample and --reload-every must be positive');
   return o;
@@ -204,7 +207,7 @@ function chart(samples: Sample[], title: string): string {
   out.push(`<text x="${left}" y="20" font-size="13" font-weight="bold">${title}</text>`);
   panels.forEach((panel, i) => {
     const top = 40 + i * (panelH + 40);
-    const max = Math.max(1, ...panel.series.flatMap((s) => s.values)) * 1.1;
+    const max = Math.max(1, ...panel.series.flatMap((s) => s.values.filter(Number.isFinite))) * 1.1;
     const y = (v: number): number => top + panelH - (v / max) * panelH;
     out.push(`<text x="${left}" y="${top - 6}" font-weight="bold">${panel.label}${panel.unit ? ` (${panel.unit})` : ''}</text>`);
     out.push(`<rect x="${left}" y="${top}" width="${W - left - right}" height="${panelH}" fill="none" stroke="#999"/>`);
@@ -217,7 +220,7 @@ function chart(samples: Sample[], title: string): string {
       if (i === panels.length - 1) out.push(`<text x="${x(m * 60)}" y="${top + panelH + 14}" text-anchor="middle">${m} min</text>`);
     }
     panel.series.forEach((s, j) => {
-      const points = s.values.map((v, k) => `${x(samples[k]!.t).toFixed(1)},${y(v).toFixed(1)}`).join(' ');
+      const points = s.values.flatMap((v, k) => (Number.isFinite(v) ? [`${x(samples[k]!.t).toFixed(1)},${y(v).toFixed(1)}`] : [])).join(' ');
       out.push(`<polyline fill="none" stroke="${s.color}" stroke-width="1.5" points="${points}"/>`);
       out.push(`<text x="${W - right - 4}" y="${top + 14 + j * 14}" text-anchor="end" fill="${s.color}">${s.name}</text>`);
     });
@@ -263,8 +266,19 @@ function growth(samples: Sample[], what: string, pick: (s: Sample) => number, li
 
 // --- the run ---
 
+function title(duration: number, served: number, lost: number, reloadEvery: number): string {
+  return `warpipe soak: ${Math.round(duration / 60)} min, ${served} requests, ${lost} lost, reload every ${reloadEvery}s`;
+}
+
 async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
+  if (o.replot) {
+    // the chart again from a run's --out JSON
+    const run = JSON.parse(readFileSync(o.replot, 'utf8')) as { duration: number; served: number; lost: number; reloadEvery: number; samples: Sample[] };
+    const samples = run.samples.map((s) => ({ ...s, workersRssMiB: s.workersRssMiB ?? NaN, gatewayRssMiB: s.gatewayRssMiB ?? NaN }));
+    writeFileSync(o.chart, chart(samples, title(run.duration, run.served, run.lost, run.reloadEvery)));
+    return;
+  }
   const port = await freePort();
   const server = new Proc({
     cmd: process.execPath,
@@ -358,7 +372,7 @@ async function main(): Promise<void> {
         p99SmallMs: Math.round(p99(tally.small) * 10) / 10,
         p99AllMs: Math.round(p99(tally.all) * 10) / 10,
         gatewayRssMiB: Math.round((mem?.rss ?? NaN) * 10) / 10,
-        workersRssMiB: Math.round(workers.reduce((a, pid) => a + (memoryMiB(pid)?.rss ?? 0), 0) * 10) / 10,
+        workersRssMiB: Math.round(workers.reduce((a, pid) => a + (memoryMiB(pid)?.rss || 0), 0) * 10) / 10, // a worker just exited has no VmRSS
         workers: workers.length,
         fds,
       };
@@ -406,7 +420,7 @@ async function main(): Promise<void> {
     console.log(`  ${g.what}: ${g.slope.toFixed(2)}/min, grew ${g.growth.toFixed(1)} (limits ${g.limitSlope}/min and ${g.limitGrowth}): ${g.unbounded ? 'GROWS WITHOUT BOUND' : 'bounded'}`);
   }
   if (o.out) writeFileSync(o.out, JSON.stringify(summary, null, 1));
-  if (o.chart) writeFileSync(o.chart, chart(samples, `warpipe soak: ${Math.round(o.duration / 60)} min, ${tally.served} requests, ${tally.lost} lost, reload every ${o.reloadEvery}s`));
+  if (o.chart) writeFileSync(o.chart, chart(samples, title(o.duration, tally.served, tally.lost, o.reloadEvery)));
   process.exit(tally.lost > 0 || growths.some((g) => g.unbounded) ? 1 : 0);
 }
 

@@ -10,7 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { FIXTURES, requirePeer, startServer, type Server } from '../helpers/server.js';
 
@@ -47,14 +47,23 @@ describe('warpipe -> uWSGI (--mount uwsgi://, scgi://, fastcgi://?split=none)', 
   let uwsgi: ChildProcess | null = null;
   const dir = mkdtempSync(`${tmpdir()}/warpipe-uwsgi-`);
 
-  before(async () => {
-    if (!haveUwsgi) return;
-    uwsgi = spawn('uwsgi', ['--plugin', 'python3', '--socket', `${dir}/u.sock`, '--scgi-socket', `${dir}/s.sock`, '--fastcgi-socket', `${dir}/f.sock`,
+  const startUwsgi = (): ChildProcess => {
+    for (const sock of ['u', 's', 'f']) rmSync(`${dir}/${sock}.sock`, { force: true });
+    return spawn('uwsgi', ['--plugin', 'python3', '--socket', `${dir}/u.sock`, '--scgi-socket', `${dir}/s.sock`, '--fastcgi-socket', `${dir}/f.sock`,
       '--wsgi-file', `${FIXTURES}pep3333.py`, '--callable', 'application',
       '--processes', '2', '--master', '--die-on-term', '--disable-logging'], { stdio: 'ignore' });
+  };
+  const socketsUp = async (): Promise<void> => {
     for (let i = 0; i < 200 && !['u', 's', 'f'].every((s) => existsSync(`${dir}/${s}.sock`)); i++) await new Promise((r) => setTimeout(r, 50));
+  };
+
+  before(async () => {
+    if (!haveUwsgi) return;
+    uwsgi = startUwsgi();
+    await socketsUp();
     srv = await startServer('pep3333:application', {
-      args: ['--buffer-request-body', '64K', '--upstream-timeout', '1.5', '--mount', `/u=uwsgi://unix:${dir}/u.sock`, '--mount', `/s=scgi://unix:${dir}/s.sock`,
+      // no keep-alive: the descriptor count after the outage then holds only what the upstreams left
+      args: ['--keepalive-timeout', '0', '--buffer-request-body', '64K', '--upstream-timeout', '1.5', '--mount', `/u=uwsgi://unix:${dir}/u.sock`, '--mount', `/s=scgi://unix:${dir}/s.sock`,
         '--mount', `/f=fastcgi://unix:${dir}/f.sock?split=none`],
     });
   });
@@ -125,14 +134,26 @@ describe('warpipe -> uWSGI (--mount uwsgi://, scgi://, fastcgi://?split=none)', 
     }
   });
 
-  test('uWSGI down: 502 and a log line for each protocol', async (t) => {
+  test('uWSGI down: 502 and a log line for each protocol; back up: served again, no descriptor left behind', async (t) => {
     if (!requirePeer(t, haveUwsgi, 'uwsgi')) return;
+    const fds = (): number => readdirSync(`/proc/${srv!.proc.pid}/fd`).length;
+    const before = fds();
     const exited = new Promise((r) => uwsgi!.once('exit', r));
     uwsgi!.kill('SIGTERM');
     await exited;
     for (const [protocol, prefix] of PROTOCOLS) {
-      assert.equal((await fetch(`${srv!.url}${prefix}/environ`)).status, 502);
+      const statuses = await Promise.all(Array.from({ length: 20 }, () => fetch(`${srv!.url}${prefix}/environ`).then((r) => r.status)));
+      assert.deepEqual(statuses, Array(20).fill(502));
       await srv!.waitForLog(new RegExp(`${protocol} upstream unix:.*${prefix.slice(1)}\\.sock is down`));
     }
+    uwsgi = startUwsgi();
+    await socketsUp();
+    for (const [, prefix] of PROTOCOLS) assert.equal((await fetch(`${srv!.url}${prefix}/environ`)).status, 200, `${prefix} after uWSGI came back`);
+    let after = fds();
+    for (let i = 0; i < 40 && after > before; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      after = fds();
+    }
+    assert.ok(after <= before, `gateway descriptors: ${before} before the outage, ${after} after`);
   });
 });
