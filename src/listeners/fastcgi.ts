@@ -119,7 +119,11 @@ class FcgiConnection {
       return;
     }
     const ex = this.requests.get(ev.id);
-    if (!ex) return;
+    if (!ex) {
+      // aborted before its params were whole (no exchange yet): spec §5.4, it still gets END_REQUEST
+      if (ev.kind === 'abort') this.finish(ev.id, 1);
+      return;
+    }
     if (ev.kind === 'stdin') ex.onBody(ev.data);
     else if (ev.kind === 'stdin-end') ex.onBodyEnd();
     else {

@@ -10,8 +10,8 @@ import { RemoteProtocolError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { App } from '../pipeline/types.js';
 import { NEED_DATA } from '../protocols/need-data.js';
-import { parseScgiHead, type GatewayHead } from '../protocols/scgi/netstring.js';
-import { parseUwsgiHead } from '../protocols/uwsgi/packet.js';
+import { parseScgiHead, scgiHeadLength, type GatewayHead } from '../protocols/scgi/netstring.js';
+import { parseUwsgiHead, uwsgiHeadLength } from '../protocols/uwsgi/packet.js';
 import { reasonPhrase } from '../protocols/http1/serialize.js';
 import { Listener } from './base.js';
 import { CgiExchange, cgiEnviron, type ResponseSink } from './cgi-exchange.js';
@@ -19,11 +19,13 @@ import { CgiExchange, cgiEnviron, type ResponseSink } from './cgi-exchange.js';
 export interface GatewayCodec {
   readonly name: string;
   parseHead(buf: Buffer, maxBytes: number): GatewayHead | typeof NEED_DATA;
+  /** Bytes the head takes, as far as `buf` (its start) tells: no parse is tried before that many came. */
+  headLength(buf: Buffer): number;
   statusLine(status: string): string;
 }
 
-export const scgi: GatewayCodec = { name: 'scgi', parseHead: parseScgiHead, statusLine: (s) => `Status: ${s}` };
-export const uwsgi: GatewayCodec = { name: 'uwsgi', parseHead: parseUwsgiHead, statusLine: (s) => `HTTP/1.1 ${s}` };
+export const scgi: GatewayCodec = { name: 'scgi', parseHead: parseScgiHead, headLength: scgiHeadLength, statusLine: (s) => `Status: ${s}` };
+export const uwsgi: GatewayCodec = { name: 'uwsgi', parseHead: parseUwsgiHead, headLength: uwsgiHeadLength, statusLine: (s) => `HTTP/1.1 ${s}` };
 
 export interface StreamGatewayOptions {
   bufferRequestBody: number;
@@ -63,6 +65,8 @@ class GatewayConnection implements ResponseSink {
   readonly protocol: string;
   private head: Buffer[] = [];
   private headBytes = 0;
+  /** No parse before this many head bytes came: a head trickled byte by byte is joined once, not per byte. */
+  private headNeed = 1;
   private exchange: CgiExchange | null = null;
   /** Body bytes still to come. */
   private left = 0;
@@ -99,6 +103,7 @@ class GatewayConnection implements ResponseSink {
     if (this.exchange !== null) return this.onBody(chunk);
     this.head.push(chunk);
     this.headBytes += chunk.length;
+    if (this.headBytes < this.headNeed) return;
     const buf = this.head.length === 1 ? chunk : Buffer.concat(this.head, this.headBytes);
     this.head = [buf];
     let head: GatewayHead | typeof NEED_DATA;
@@ -111,7 +116,10 @@ class GatewayConnection implements ResponseSink {
       this.socket.end(`${this.statusLine(`${status} ${reason}`)}\r\nContent-Type: text/plain\r\n\r\n${reason}\n`);
       return;
     }
-    if (head === NEED_DATA) return;
+    if (head === NEED_DATA) {
+      this.headNeed = Math.max(this.headBytes + 1, this.listener.codec.headLength(buf));
+      return;
+    }
     clearTimeout(this.timer);
     this.head = [];
     const environ = cgiEnviron(head.params, this.listener.errors);

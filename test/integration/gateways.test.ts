@@ -131,3 +131,44 @@ describe('slow clients on --fastcgi, --scgi and --uwsgi', () => {
     sock.destroy();
   });
 });
+
+describe('--fastcgi: ABORT_REQUEST before the params are whole', () => {
+  let srv: Server;
+  const dir = mkdtempSync(`${tmpdir()}/warpipe-gw-abort-`);
+  before(async () => {
+    srv = await startServer('pep3333:application', { args: ['--fastcgi', `unix:${dir}/fcgi.sock`] });
+  });
+  after(async () => {
+    assert.equal(await srv.stop(), 0);
+  });
+
+  test('still gets its END_REQUEST (spec §5.4), and the kept connection serves the next request', async () => {
+    const sock = net.connect(`${dir}/fcgi.sock`);
+    const got: Buffer[] = [];
+    sock.on('data', (d: Buffer) => got.push(d));
+    const params = encodeParams([['REQUEST_METHOD', 'GET'], ['PATH_INFO', '/sized'], ['QUERY_STRING', '3'], ['SERVER_NAME', 'x'], ['SERVER_PORT', '80']]);
+    sock.write(Buffer.concat([
+      encodeRecord(RecordType.BeginRequest, 1, beginRequestBody(Role.Responder, FCGI_KEEP_CONN)),
+      encodeRecord(RecordType.Params, 1, params.subarray(0, 10)),
+      encodeRecord(RecordType.AbortRequest, 1),
+    ]));
+    const endRequest = (id: number): boolean => {
+      const all = Buffer.concat(got);
+      for (let off = 0; off + 8 <= all.length; off += 8 + all.readUInt16BE(off + 4) + all[off + 6]!) {
+        if (all[off + 1] === RecordType.EndRequest && all.readUInt16BE(off + 2) === id) return true;
+      }
+      return false;
+    };
+    for (let i = 0; i < 100 && !endRequest(1); i++) await new Promise((r) => setTimeout(r, 20));
+    assert.ok(endRequest(1), 'END_REQUEST for the aborted request');
+    const before = Buffer.concat(got).length;
+    sock.write(Buffer.concat([
+      encodeRecord(RecordType.BeginRequest, 1, beginRequestBody(Role.Responder, FCGI_KEEP_CONN)),
+      encodeRecord(RecordType.Params, 1, params), encodeRecord(RecordType.Params, 1), encodeRecord(RecordType.Stdin, 1),
+    ]));
+    for (let i = 0; i < 100 && !Buffer.concat(got).subarray(before).includes('sss'); i++) await new Promise((r) => setTimeout(r, 20));
+    sock.destroy();
+    const answer = Buffer.concat(got).subarray(before).toString('latin1');
+    assert.ok(answer.includes('Status: 200 OK\r\n') && answer.includes('sss'), JSON.stringify(answer));
+  });
+});

@@ -23,28 +23,37 @@ function bad(why: string): RemoteProtocolError {
 
 /** Collects bytes until the head is whole; `take()` then gives it, `rest` the body bytes that came with it. */
 export class CgiHeadParser {
-  private buf: Buffer = Buffer.alloc(0);
+  private parts: Buffer[] = [];
+  private size = 0;
+  /** The last bytes seen (at most 2), so an end of head split across reads is still found. */
+  private tail: Buffer = Buffer.alloc(0);
   rest: Buffer = Buffer.alloc(0);
 
   constructor(private readonly maxBytes = 65536) {}
 
+  /** Each byte is looked at once, and the head joined once: a head trickled in costs linear time. */
   receive(chunk: Buffer): CgiHead | typeof NEED_DATA {
-    this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
+    const window = this.tail.length === 0 ? chunk : Buffer.concat([this.tail, chunk]);
+    const base = this.size - this.tail.length; // where window[0] is in the whole
+    this.parts.push(chunk);
+    this.size += chunk.length;
     let end = -1;
     let sep = 0;
-    for (let i = 0; i < this.buf.length; i++) {
-      if (this.buf[i] !== 0x0a) continue;
-      if (this.buf[i + 1] === 0x0a) { end = i; sep = 2; break; }
-      if (this.buf[i + 1] === 0x0d && this.buf[i + 2] === 0x0a) { end = i; sep = 3; break; }
+    for (let i = window.indexOf(0x0a); i >= 0; i = window.indexOf(0x0a, i + 1)) {
+      if (window[i + 1] === 0x0a) { end = base + i; sep = 2; break; }
+      if (window[i + 1] === 0x0d && window[i + 2] === 0x0a) { end = base + i; sep = 3; break; }
     }
     if (end < 0) {
-      if (this.buf.length > this.maxBytes) throw bad(`no end of head within ${this.maxBytes} bytes`);
+      if (this.size > this.maxBytes) throw bad(`no end of head within ${this.maxBytes} bytes`);
+      this.tail = window.subarray(Math.max(0, window.length - 2));
       return NEED_DATA;
     }
     // the same limit when the whole head came in one read as when it came in pieces
     if (end + sep > this.maxBytes) throw bad(`no end of head within ${this.maxBytes} bytes`);
-    const text = this.buf.toString('latin1', 0, end).replace(/\r$/, '');
-    this.rest = this.buf.subarray(end + sep);
+    const buf = this.parts.length === 1 ? chunk : Buffer.concat(this.parts, this.size);
+    this.parts = [];
+    const text = buf.toString('latin1', 0, end).replace(/\r$/, '');
+    this.rest = buf.subarray(end + sep);
     return parseHead(text);
   }
 }

@@ -44,6 +44,18 @@ export function parseScgiHead(buf: Buffer, maxBytes: number): GatewayHead | type
   return { params, consumed: end + 1 };
 }
 
+/**
+ * How many bytes the head at the start of `buf` takes, as far as its prefix
+ * tells (the netstring length, once its colon has come); before that, one more
+ * than `buf` holds. A reader can wait for that many before parsing again.
+ */
+export function scgiHeadLength(buf: Buffer): number {
+  const colon = buf.indexOf(0x3a, 0);
+  if (colon < 0 || colon > MAX_DIGITS) return buf.length + 1;
+  const length = Number(buf.toString('latin1', 0, colon));
+  return Number.isSafeInteger(length) ? colon + 1 + length + 1 : buf.length + 1;
+}
+
 /** A request head for `params` (CONTENT_LENGTH must come first), for SCGI clients and tests. */
 export function encodeScgiHead(params: readonly (readonly [string, string])[]): Buffer {
   const headers = Buffer.from(params.map(([n, v]) => `${n}\0${v}\0`).join(''), 'latin1');

@@ -40,6 +40,11 @@ export function parseUwsgiHead(buf: Buffer, maxBytes: number): GatewayHead | typ
   return { params, consumed: end };
 }
 
+/** How many bytes the packet head at the start of `buf` takes once its 4-byte header is in (before: 4). */
+export function uwsgiHeadLength(buf: Buffer): number {
+  return buf.length < UWSGI_HEADER ? UWSGI_HEADER : UWSGI_HEADER + buf.readUInt16LE(1);
+}
+
 /** A request head for `params`, for uwsgi clients and tests. */
 export function encodeUwsgiHead(params: readonly (readonly [string, string])[]): Buffer {
   const parts: Buffer[] = [];
