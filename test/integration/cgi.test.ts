@@ -3,9 +3,10 @@
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { startServer, type Server } from '../helpers/server.js';
+import { writeCgiScripts, writeScript } from '../helpers/cgi-scripts.js';
 import { rawRequest } from '../helpers/raw.js';
 
 function alive(pid: number): boolean {
@@ -20,28 +21,11 @@ function alive(pid: number): boolean {
 describe('--cgi', () => {
   let srv: Server;
   let dir: string;
-  const script = (name: string, text: string, mode = 0o755): void => {
-    writeFileSync(`${dir}/cgi-bin/${name}`, text);
-    chmodSync(`${dir}/cgi-bin/${name}`, mode);
-  };
   before(async () => {
     dir = mkdtempSync(`${tmpdir()}/warpipe-cgi-`);
-    mkdirSync(`${dir}/cgi-bin/sub`, { recursive: true });
-    script('env.sh', '#!/bin/sh\necho "Content-Type: text/plain"\necho\nenv | sort\n');
-    script('echo.py', [
-      '#!/usr/bin/env python3',
-      'import os, sys',
-      'body = sys.stdin.buffer.read(int(os.environ.get("CONTENT_LENGTH") or 0))',
-      'sys.stdout.write("Status: 201 Created\\r\\nContent-Type: application/octet-stream\\r\\nX-Len: %d\\r\\n\\r\\n" % len(body))',
-      'sys.stdout.flush()',
-      'sys.stdout.buffer.write(body)',
-      '',
-    ].join('\n'));
-    script('redirect.sh', '#!/bin/sh\necho "Location: /elsewhere"\necho\n');
-    script('broken.sh', '#!/bin/sh\necho oops >&2\nexit 3\n');
-    script('sub/deep.sh', '#!/bin/sh\nprintf "Content-Type: text/plain\\n\\ndeep $PATH_INFO"\n');
-    script('notexec.sh', '#!/bin/sh\necho x\n', 0o644);
-    script('hang.sh', '#!/bin/sh\necho "$$" > "$0.pid"\nexec sleep 30\n');
+    writeCgiScripts(`${dir}/cgi-bin`);
+    writeScript(`${dir}/cgi-bin`, 'broken.sh', '#!/bin/sh\necho oops >&2\nexit 3\n');
+    writeScript(`${dir}/cgi-bin`, 'hang.sh', '#!/bin/sh\necho "$$" > "$0.pid"\nexec sleep 30\n');
     srv = await startServer('pep3333:application', { args: ['--cgi', `/cgi-bin=${dir}/cgi-bin`, '--upstream-timeout', '1'], env: { WARPIPE_SECRET_TOKEN: 'do-not-leak' } });
   });
   after(async () => {
@@ -73,7 +57,7 @@ describe('--cgi', () => {
     const redirect = await fetch(`${srv.url}/cgi-bin/redirect.sh`, { redirect: 'manual' });
     assert.equal(redirect.status, 302);
     assert.equal(redirect.headers.get('location'), '/elsewhere');
-    assert.equal(await (await fetch(`${srv.url}/cgi-bin/sub/deep.sh/x`)).text(), 'deep /x');
+    assert.equal(await (await fetch(`${srv.url}/cgi-bin/sub/deep.sh/x`)).text(), 'deep /cgi-bin/sub/deep.sh /x');
   });
 
   test('a script silent for --upstream-timeout is killed; its client gets a 504', async () => {

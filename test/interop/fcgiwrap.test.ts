@@ -9,10 +9,11 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { requirePeer, startServer, type Server } from '../helpers/server.js';
 import { rawRequest } from '../helpers/raw.js';
+import { writeCgiScripts } from '../helpers/cgi-scripts.js';
 
 const SPAWN_FCGI = '/usr/bin/spawn-fcgi';
 const FCGIWRAP = '/usr/sbin/fcgiwrap';
@@ -22,27 +23,9 @@ describe('warpipe -> spawn-fcgi + fcgiwrap (--mount fastcgi://…?split=cgi)', (
   let srv: Server | null = null;
   let wrap: ChildProcess | null = null;
   const dir = mkdtempSync(`${tmpdir()}/warpipe-fcgiwrap-`);
-  const script = (name: string, text: string, mode = 0o755): void => {
-    writeFileSync(`${dir}/cgi/${name}`, text);
-    chmodSync(`${dir}/cgi/${name}`, mode);
-  };
-
   before(async () => {
     if (!havePeers) return;
-    mkdirSync(`${dir}/cgi/sub`, { recursive: true });
-    script('env.sh', '#!/bin/sh\necho "Content-Type: text/plain"\necho\nenv | sort\n');
-    script('echo.py', [
-      '#!/usr/bin/env python3',
-      'import os, sys',
-      'body = sys.stdin.buffer.read(int(os.environ.get("CONTENT_LENGTH") or 0))',
-      'sys.stdout.write("Status: 201 Created\\r\\nContent-Type: application/octet-stream\\r\\nX-Len: %d\\r\\n\\r\\n" % len(body))',
-      'sys.stdout.flush()',
-      'sys.stdout.buffer.write(body)',
-      '',
-    ].join('\n'));
-    script('redirect.sh', '#!/bin/sh\necho "Location: /elsewhere"\necho\n');
-    script('sub/deep.sh', '#!/bin/sh\nprintf "Content-Type: text/plain\\n\\ndeep $SCRIPT_NAME $PATH_INFO"\n');
-    script('notexec.sh', '#!/bin/sh\necho x\n', 0o644);
+    writeCgiScripts(`${dir}/cgi`);
     writeFileSync(`${dir}/outside.sh`, '#!/bin/sh\necho "Content-Type: text/plain"\necho\necho escaped\n', { mode: 0o755 });
     // -n: spawn-fcgi binds the socket, then execs fcgiwrap in the foreground (daemontools style)
     wrap = spawn(SPAWN_FCGI, ['-n', '-s', `${dir}/wrap.sock`, '-M', '0600', '--', FCGIWRAP, '-c', '2'], { stdio: 'ignore', detached: true });

@@ -6,11 +6,11 @@
 #            (rest: every byte after the head, the body; head null: not whole yet)
 #   invalid: { why, maxBytes?, status: 502, code }
 # maxBytes is the parser's head limit (65536 unless given). Expected values by hand.
-import json, os, shutil
+import os, sys
 ROOT = os.path.dirname(os.path.abspath(__file__))
-for d in ('valid', 'invalid'):
-    shutil.rmtree(os.path.join(ROOT, d), ignore_errors=True)
-    os.makedirs(os.path.join(ROOT, d))
+sys.path.insert(0, os.path.dirname(ROOT))
+from corpus import fresh, write_all  # noqa: E402
+fresh(ROOT)
 
 def b(s):
     return s.encode('latin1') if isinstance(s, str) else s
@@ -91,11 +91,4 @@ I('CR inside a value (CRLF injection of a header)', 'X: a\rSet-Cookie: evil=1\r\
 I('CR inside a Location value', 'Location: /a\rSet-Cookie: x\n\n')
 I('bare CR line ends', 'Status: 200\rX: y\r\n\r\n')
 
-def write(kind, items):
-    for i, (wire, meta) in enumerate(items, 1):
-        base = os.path.join(ROOT, kind, f'{i:03d}')
-        with open(base + '.cgi', 'wb') as f: f.write(wire)
-        with open(base + '.json', 'w') as f: f.write(json.dumps(meta, indent=2, ensure_ascii=True) + '\n')
-write('valid', valid)
-write('invalid', invalid)
-print(len(valid), 'valid', len(invalid), 'invalid')
+write_all(ROOT, '.cgi', valid, invalid)

@@ -13,11 +13,11 @@
 #
 # Records are built with struct from the fields written here; the expected events and
 # replies are written by hand (the reply builders below encode fields given by hand).
-import json, os, shutil, struct
+import os, struct, sys
 ROOT = os.path.dirname(os.path.abspath(__file__))
-for d in ('valid', 'invalid'):
-    shutil.rmtree(os.path.join(ROOT, d), ignore_errors=True)
-    os.makedirs(os.path.join(ROOT, d))
+sys.path.insert(0, os.path.dirname(ROOT))
+from corpus import fresh, write_all  # noqa: E402
+fresh(ROOT)
 
 # spec §8
 BEGIN_REQUEST, ABORT_REQUEST, END_REQUEST, PARAMS, STDIN, STDOUT, STDERR, DATA = 1, 2, 3, 4, 5, 6, 7, 8
@@ -244,11 +244,4 @@ I('STDIN after STDIN ended, the app still busy', begin(1) + params(1, *GET) + st
   [REQ(1, GET, False), EOF(1)], error=BAD_RECORD, app='busy')
 I('GET_VALUES with malformed pairs', rec(GET_VALUES, 0, b'\x0f\x00FCGI'), error=BAD_PARAMS)
 
-def write(kind, items):
-    for i, (wire, meta) in enumerate(items, 1):
-        base = os.path.join(ROOT, kind, f'{i:03d}')
-        with open(base + '.fcgi', 'wb') as f: f.write(wire)
-        with open(base + '.json', 'w') as f: f.write(json.dumps(meta, indent=2, ensure_ascii=True) + '\n')
-write('valid', valid)
-write('invalid', invalid)
-print(len(valid), 'valid', len(invalid), 'invalid')
+write_all(ROOT, '.fcgi', valid, invalid)

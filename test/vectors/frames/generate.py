@@ -7,11 +7,11 @@
 # Each json holds { why, events, body, body_error, written, error }; see
 # test/vectors/frames.test.ts for what each field observes. Frames are built with struct
 # from the fields written here; the expected values are written by hand.
-import json, os, shutil, struct
+import os, struct, sys
 ROOT = os.path.dirname(os.path.abspath(__file__))
-for d in ('valid', 'invalid'):
-    shutil.rmtree(os.path.join(ROOT, d), ignore_errors=True)
-    os.makedirs(os.path.join(ROOT, d))
+sys.path.insert(0, os.path.dirname(ROOT))
+from corpus import fresh, write_all  # noqa: E402
+fresh(ROOT)
 
 # worker -> gateway on a request channel; the others, to check they are refused there
 REQUEST, DATA_IN, END_IN, FILE_ACK = 0x01, 0x02, 0x03, 0x04
@@ -137,11 +137,4 @@ I('truncated: the stream ends inside a DATA frame; what came of it is handed on'
 I('truncated: three bytes of a header after a whole response', response('200 OK', body='x') + frame(RESPONSE, 'x')[:3],
   [RESP('200 OK'), FREE], 'x')
 
-def write(kind, items):
-    for i, (wire, meta) in enumerate(items, 1):
-        base = os.path.join(ROOT, kind, f'{i:03d}')
-        with open(base + '.frames', 'wb') as f: f.write(wire)
-        with open(base + '.json', 'w') as f: f.write(json.dumps(meta, indent=2, ensure_ascii=True) + '\n')
-write('valid', valid)
-write('invalid', invalid)
-print(len(valid), 'valid', len(invalid), 'invalid')
+write_all(ROOT, '.frames', valid, invalid)

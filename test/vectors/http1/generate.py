@@ -2,11 +2,11 @@
 # Generates test/vectors/http1/{valid,invalid}/NNN.{http,json}. Expected values are written
 # by hand here (head fields other than method/target/minor/headers, which are read off
 # the request line and field lines of *valid* input mechanically).
-import json, os, shutil
+import os, sys
 ROOT = os.path.dirname(os.path.abspath(__file__))
-for d in ('valid', 'invalid'):
-    shutil.rmtree(os.path.join(ROOT, d), ignore_errors=True)
-    os.makedirs(os.path.join(ROOT, d))
+sys.path.insert(0, os.path.dirname(ROOT))
+from corpus import fresh, write_all  # noqa: E402
+fresh(ROOT)
 
 def mech(head: bytes):
     text = head.decode('latin1')
@@ -215,11 +215,4 @@ I('two requests, then a CL.TE smuggling attempt', G + G + P + 'Content-Length: 4
 I('complete chunked request, then a bad chunk in the next', PC + '2\r\nok\r\n0\r\n\r\n' + PC + '2 \r\nok\r\n0\r\n\r\n', 400, CH, before=1)
 I('CL body swallows a fake request; the bytes after it are bad', P + 'Content-Length: 27\r\n\r\nGET /admin HTTP/1.1\r\nX: y\r\n' + 'GARBAGE\r\n\r\n', 400, BRL, before=1)
 
-def write(kind, items):
-    for i, (wire, meta) in enumerate(items, 1):
-        base = os.path.join(ROOT, kind, f'{i:03d}')
-        with open(base + '.http', 'wb') as f: f.write(wire)
-        with open(base + '.json', 'w') as f: f.write(json.dumps(meta, indent=2, ensure_ascii=True) + '\n')
-write('valid', valid)
-write('invalid', invalid)
-print(len(valid), 'valid', len(invalid), 'invalid')
+write_all(ROOT, '.http', valid, invalid)

@@ -8,11 +8,11 @@
 # maxBytes is the head limit (--limit-request-headers, 65536 by default).
 # Most wires are written out literally; the expected params and consumed lengths
 # are written by hand next to them.
-import json, os, shutil
+import os, sys
 ROOT = os.path.dirname(os.path.abspath(__file__))
-for d in ('valid', 'invalid'):
-    shutil.rmtree(os.path.join(ROOT, d), ignore_errors=True)
-    os.makedirs(os.path.join(ROOT, d))
+sys.path.insert(0, os.path.dirname(ROOT))
+from corpus import fresh, write_all  # noqa: E402
+fresh(ROOT)
 
 def b(s):
     return s.encode('latin1') if isinstance(s, str) else s
@@ -116,11 +116,4 @@ I('head over maxBytes: refused as soon as the length is read', '25:' + MIN + 'X'
 I('head over the default limit (65537 bytes announced, none sent)', '65537:', 431)
 I('ten-digit length over the limit', '9999999999:', 431)
 
-def write(kind, items):
-    for i, (wire, meta) in enumerate(items, 1):
-        base = os.path.join(ROOT, kind, f'{i:03d}')
-        with open(base + '.scgi', 'wb') as f: f.write(wire)
-        with open(base + '.json', 'w') as f: f.write(json.dumps(meta, indent=2, ensure_ascii=True) + '\n')
-write('valid', valid)
-write('invalid', invalid)
-print(len(valid), 'valid', len(invalid), 'invalid')
+write_all(ROOT, '.scgi', valid, invalid)

@@ -10,11 +10,11 @@
 #   invalid: { why, maxBytes?, status, code }
 # maxBytes is the head limit (--limit-request-headers, 65536 by default; 256 at least).
 # The wires are built with struct from the sizes written here; expected values by hand.
-import json, os, shutil, struct
+import os, struct, sys
 ROOT = os.path.dirname(os.path.abspath(__file__))
-for d in ('valid', 'invalid'):
-    shutil.rmtree(os.path.join(ROOT, d), ignore_errors=True)
-    os.makedirs(os.path.join(ROOT, d))
+sys.path.insert(0, os.path.dirname(ROOT))
+from corpus import fresh, write_all  # noqa: E402
+fresh(ROOT)
 
 def b(s):
     return s.encode('latin1') if isinstance(s, str) else s
@@ -93,11 +93,4 @@ I('value overruns the vars (the body would be read as vars)', b'\x00\x07\x00\x00
 I('value size 0xffff (little-endian) overruns', b'\x00\x06\x00\x00\x01\x00A\xff\xff\x00', 400)
 I('a stray byte after the last complete var', b'\x00\x07\x00\x00' b'\x01\x00A\x01\x00b' b'\x00', 400)
 
-def write(kind, items):
-    for i, (wire, meta) in enumerate(items, 1):
-        base = os.path.join(ROOT, kind, f'{i:03d}')
-        with open(base + '.uwsgi', 'wb') as f: f.write(wire)
-        with open(base + '.json', 'w') as f: f.write(json.dumps(meta, indent=2, ensure_ascii=True) + '\n')
-write('valid', valid)
-write('invalid', invalid)
-print(len(valid), 'valid', len(invalid), 'invalid')
+write_all(ROOT, '.uwsgi', valid, invalid)
