@@ -343,6 +343,16 @@ describe('hostile requests never reach the app', () => {
     ['header section too large', `GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${'b'.repeat(3000)}\r\n\r\n`, 431],
     ['HTTP/2.0 on an HTTP/1 port', 'GET / HTTP/2.0\r\nHost: x\r\n\r\n', 505],
     ['garbage', 'HELLO\r\n\r\n', 400],
+    ['chunked, identity', 'POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n', 400],
+    ['chunked twice (stacked fields)', 'POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n', 400],
+    ['Transfer-Encoding in HTTP/1.0', 'POST /echo HTTP/1.0\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n', 400],
+    ['bare CR in a field line', 'GET /environ HTTP/1.1\r\nHost: x\rX-A: 1\r\n\r\n', 400],
+    ['control character in a field name', 'GET /environ HTTP/1.1\r\nHost: x\r\nX\x01A: 1\r\n\r\n', 400],
+    ['a bad chunk extension', 'POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5;a b\r\nhello\r\n0\r\n\r\n', 400],
+    ['a chunk-size line of 5000 bytes', `POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5;x=${'e'.repeat(5000)}\r\nhello\r\n0\r\n\r\n`, 400],
+    ['a chunk that is longer than its size', 'POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nhello\r\n0\r\n\r\n', 400],
+    ['asterisk-form for GET', 'GET * HTTP/1.1\r\nHost: x\r\n\r\n', 400],
+    ['absolute-form with another scheme', 'GET ftp://x/ HTTP/1.1\r\nHost: x\r\n\r\n', 400],
   ];
   for (const [name, request, status] of cases) {
     test(`${name} -> ${status}, connection closed, the next request never runs`, async () => {
