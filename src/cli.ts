@@ -136,6 +136,7 @@ async function serve(config: Readonly<Config>): Promise<void> {
       bufferResponse: config.bufferResponse,
       headerTimeout: config.headerTimeout,
       bodyTimeout: config.bodyTimeout,
+      minUploadRate: config.minUploadRate,
       keepaliveTimeout: config.keepaliveTimeout,
       sendTimeout: config.sendTimeout,
       serverSoftware: `warpipe/${version}`,

@@ -28,6 +28,7 @@ export interface Config {
   scgi: Address[];
   uwsgi: Address[];
   socketMode: number;
+  minUploadRate: number;
   maxConnections: number;
   maxConnectionsPerIp: number;
   user: string;

@@ -29,6 +29,11 @@ export interface HttpOptions {
   bufferResponse: number;
   headerTimeout: number; // seconds, like every timeout here
   bodyTimeout: number;
+  /**
+   * Bytes/s a body streamed to a worker must average (after a grace of
+   * bodyTimeout), so a client cannot hold a worker by trickling (0: no floor).
+   */
+  minUploadRate: number;
   keepaliveTimeout: number;
   sendTimeout: number;
   serverSoftware: string;
@@ -90,6 +95,9 @@ export class HttpListener extends Listener<Connection> {
 class Connection {
   deadline = 0;
   private deadlineKind = Deadline.Header;
+  /** A streamed body's rate window: since when, and how many bytes came in it. */
+  private rateFrom = 0;
+  private rateBytes = 0;
   private phase = Phase.Head;
   private readonly parser: RequestParser;
   private readonly remoteAddr: string;
@@ -142,12 +150,33 @@ class Connection {
     this.deadline = kind === Deadline.None ? 0 : Date.now() + seconds * 1000;
   }
 
+  /**
+   * The body's deadline: silence of --body-timeout; and once a worker waits on
+   * the body (it streams), also the moment its average since streaming began
+   * (or since we last resumed reading) would fall under --min-upload-rate.
+   */
+  private armBodyDeadline(): void {
+    const { bodyTimeout, minUploadRate } = this.listener.options;
+    let at = Date.now() + bodyTimeout * 1000;
+    if (this.input !== null && minUploadRate > 0) at = Math.min(at, this.rateFrom + (bodyTimeout + this.rateBytes / minUploadRate) * 1000);
+    this.deadlineKind = Deadline.Body;
+    this.deadline = at;
+  }
+
+  private restartRate(): void {
+    this.rateFrom = Date.now();
+    this.rateBytes = 0;
+  }
+
   // --- reading ---
 
   private socketOnData(chunk: Buffer): void {
     if (this.phase === Phase.Closed) return; // lingering after an error: discard
     if (this.deadlineKind === Deadline.Idle) this.setDeadline(Deadline.Header, this.listener.options.headerTimeout);
-    else if (this.deadlineKind === Deadline.Body) this.setDeadline(Deadline.Body, this.listener.options.bodyTimeout);
+    else if (this.deadlineKind === Deadline.Body) {
+      this.rateBytes += chunk.length;
+      this.armBodyDeadline();
+    }
     this.parser.receive(chunk);
     this.drive();
   }
@@ -235,6 +264,10 @@ class Connection {
         this.bodyParts = [];
         input.onDrain = () => this.inputOnDrain();
         this.dispatch(input);
+        if (!this.bodyDone && this.deadlineKind === Deadline.Body) {
+          this.restartRate();
+          this.armBodyDeadline();
+        }
       }
     } else if (this.input !== null) {
       this.input.push(chunk);
@@ -262,7 +295,10 @@ class Connection {
 
   private inputOnDrain(): void {
     if (this.socket.isPaused() && this.phase !== Phase.Closed) {
-      if (!this.bodyDone) this.setDeadline(Deadline.Body, this.listener.options.bodyTimeout);
+      if (!this.bodyDone) {
+        this.restartRate(); // the time we held the upload back does not count against it
+        this.armBodyDeadline();
+      }
       this.socket.resume();
     }
   }
@@ -637,6 +673,8 @@ class Connection {
           this.socket.write(simpleResponse(408, httpDate(), true));
           this.closeGracefully();
         } else {
+          const { bodyTimeout, minUploadRate } = this.listener.options;
+          this.listener.log.info(`client ${this.remoteAddr}: upload idle for ${bodyTimeout}s${minUploadRate > 0 ? ` or slower than ${minUploadRate} bytes/s` : ''} while a worker waited on it; closing`);
           this.input?.fail(new RemoteProtocolError('ERR_HTTP_BODY_TIMEOUT', 'request body timed out', 408));
           this.closeAfter = true;
         }

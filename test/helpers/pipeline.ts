@@ -12,6 +12,7 @@ export function defaultLimitsFor(): HttpOptions {
     bufferResponse: 1 << 20,
     headerTimeout: 10,
     bodyTimeout: 30,
+    minUploadRate: 0,
     keepaliveTimeout: 5,
     sendTimeout: 60,
     serverSoftware: 'warpipe/test',

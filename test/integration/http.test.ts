@@ -217,7 +217,7 @@ describe('HTTP/1.1 without the validator', () => {
   let srv: Server;
   before(async () => {
     srv = await startServer('pep3333:application', {
-      args: ['--header-timeout', '1', '--body-timeout', '1', '--keepalive-timeout', '1', '--buffer-request-body', '65536'],
+      args: ['--header-timeout', '1', '--body-timeout', '1', '--keepalive-timeout', '1', '--buffer-request-body', '65536', '--min-upload-rate', '100000'],
     });
   });
   after(async () => {
@@ -268,6 +268,27 @@ describe('HTTP/1.1 without the validator', () => {
     assert.equal(parseResponses(bytes)[0]!.status, 408);
     assert.equal(closed, true);
     assert.ok(Date.now() - started < 4000);
+  });
+
+  test('a streamed upload that trickles under --min-upload-rate is cut off, and its worker freed', async () => {
+    const started = Date.now();
+    const closedAfter = await new Promise<number>((resolve) => {
+      const sock = net.connect(srv.port, '127.0.0.1', () => {
+        sock.write(`POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10000000\r\n\r\n`);
+        sock.write(Buffer.alloc(100_000, 't')); // over --buffer-request-body: a worker now waits on the rest
+        let n = 0;
+        const drip = setInterval(() => {
+          if (sock.destroyed || ++n > 60) return clearInterval(drip);
+          sock.write(Buffer.alloc(1000, 't')); // 10 KB/s: never idle for 1 s, but far under 100 KB/s
+        }, 100);
+      });
+      sock.on('error', () => {});
+      sock.resume();
+      sock.on('close', () => resolve(Date.now() - started));
+    });
+    assert.ok(closedAfter < 5000, `cut off after ${closedAfter} ms`);
+    await srv.waitForLog(/upload idle for 1s or slower than 100000 bytes\/s while a worker waited on it; closing/);
+    assert.equal((await fetch(`${srv.url}/sized?5`, { signal: AbortSignal.timeout(5000) })).status, 200);
   });
 
   test('an app that reads its upload slowly is not mistaken for a stalled client (--body-timeout 1)', async () => {
