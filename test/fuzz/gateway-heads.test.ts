@@ -46,7 +46,7 @@ const contentLength = fc.oneof(fc.constant('0'), fc.bigInt({ min: 1n, max: 999_9
 const scgiParams: fc.Arbitrary<[string, string][]> = fc
   .tuple(
     contentLength,
-    fc.array(fc.tuple(noNul({ maxLength: 20 }), noNul({ maxLength: 30 })), { maxLength: 8 }),
+    fc.array(fc.tuple(noNul({ minLength: 1, maxLength: 20 }), noNul({ maxLength: 30 })), { maxLength: 8 }), // names are never empty
     fc.nat(),
     edgyLength([9, 10, 99, 100, 999, 1000], 20).chain((n) => latin1OfLength(n)).map((s) => s.replace(/\0/g, '@')),
   )
@@ -91,9 +91,10 @@ describe('fuzz: SCGI netstring heads', () => {
 
 const u16Edges = [0, 1, 255, 256];
 const uwsgiParams: fc.Arbitrary<[string, string][]> = fc.oneof(
-  { weight: 5, arbitrary: fc.array(fc.tuple(edgyLength(u16Edges, 20).chain(latin1OfLength), edgyLength(u16Edges, 30).chain(latin1OfLength)), { maxLength: 8 }) },
+  // names are never empty
+  { weight: 5, arbitrary: fc.array(fc.tuple(edgyLength(u16Edges.slice(1), 20).chain(latin1OfLength).filter((k) => k !== ''), edgyLength(u16Edges, 30).chain(latin1OfLength)), { maxLength: 8 }) },
   // one pair that brings the variables to 65535 +- 1 bytes (the u16 datasize's end)
-  { weight: 1, arbitrary: fc.tuple(latin1({ maxLength: 8 }), fc.integer({ min: -1, max: 1 }), latin1Char).map(([k, d, c]) => [[k, c.repeat(0xffff - 4 - k.length + d)]] as [string, string][]) },
+  { weight: 1, arbitrary: fc.tuple(latin1({ minLength: 1, maxLength: 8 }), fc.integer({ min: -1, max: 1 }), latin1Char).map(([k, d, c]) => [[k, c.repeat(0xffff - 4 - k.length + d)]] as [string, string][]) },
 );
 const varsSize = (params: [string, string][]): number => params.reduce((n, [k, v]) => n + 4 + k.length + v.length, 0);
 const uwsgiStream = fc.tuple(uwsgiParams.filter((p) => varsSize(p) <= 0xffff), bytes(20)).map(([params, body]) => Buffer.concat([encodeUwsgiHead(params), body]));

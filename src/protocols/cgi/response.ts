@@ -63,6 +63,7 @@ const HTTP_STATUS_LINE = /^HTTP\/1\.[01] ([1-5][0-9]{2})(?: (.*))?$/;
 function parseHead(text: string): CgiHead {
   let status: string | null = null;
   let location = false;
+  let sawStatus = false;
   const headers: [string, string][] = [];
   const lines = text.split('\n');
   const first = HTTP_STATUS_LINE.exec(lines[0]!.replace(/\r$/, ''));
@@ -75,9 +76,12 @@ function parseHead(text: string): CgiHead {
     const colon = line.indexOf(':');
     if (colon <= 0) throw bad(`line ${JSON.stringify(line.slice(0, 80))}`);
     const name = line.slice(0, colon);
-    const value = line.slice(colon + 1).trim();
-    if (!NAME.test(name) || /[\0\r\n]/.test(value)) throw bad(`header ${JSON.stringify(line.slice(0, 80))}`);
+    // optional whitespace is SP and HTAB only (RFC 9110 §5.6.3); any other control character is refused
+    const value = line.slice(colon + 1).replace(/^[ \t]+|[ \t]+$/g, '');
+    if (!NAME.test(name) || /[\x00-\x08\x0a-\x1f\x7f]/.test(value)) throw bad(`header ${JSON.stringify(line.slice(0, 80))}`);
     if (name.toLowerCase() === 'status') {
+      if (sawStatus) throw bad('more than one Status');
+      sawStatus = true;
       const m = STATUS.exec(value);
       if (!m) throw bad(`Status ${JSON.stringify(value)}`);
       status = m[2] ? `${m[1]} ${m[2]}` : `${m[1]} ${reasonPhrase(Number(m[1]))}`;

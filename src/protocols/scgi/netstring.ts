@@ -37,7 +37,10 @@ export function parseScgiHead(buf: Buffer, maxBytes: number): GatewayHead | type
   const parts = buf.toString('latin1', colon + 1, end - 1).split('\0');
   if (parts.length % 2 !== 0) throw bad('a header has no value');
   const params: [string, string][] = [];
-  for (let i = 0; i < parts.length; i += 2) params.push([parts[i]!, parts[i + 1]!]);
+  for (let i = 0; i < parts.length; i += 2) {
+    if (parts[i] === '') throw bad('a header has an empty name');
+    params.push([parts[i]!, parts[i + 1]!]);
+  }
   if (params[0]![0] !== 'CONTENT_LENGTH') throw bad('the first header must be CONTENT_LENGTH');
   if (!/^(0|[1-9][0-9]{0,14})$/.test(params[0]![1])) throw bad(`CONTENT_LENGTH ${JSON.stringify(params[0]![1])}`);
   if (!params.some(([n, v]) => n === 'SCGI' && v === '1')) throw bad('no "SCGI" header of "1"');

@@ -36,7 +36,11 @@ export function parseUwsgiHead(buf: Buffer, maxBytes: number): GatewayHead | typ
     off += n;
     return s;
   };
-  while (off < end) params.push([take(), take()]);
+  while (off < end) {
+    const name = take();
+    if (name === '') throw bad('a variable has an empty name');
+    params.push([name, take()]);
+  }
   return { params, consumed: end };
 }
 

@@ -59,7 +59,6 @@ V('POST with its body after the vars (body not consumed)',
   packet(('REQUEST_METHOD', 'POST'), ('CONTENT_LENGTH', '5'), body='a=1&b'),
   [['REQUEST_METHOD', 'POST'], ['CONTENT_LENGTH', '5']], 4 + 2 + 14 + 2 + 4 + 2 + 14 + 2 + 1)
 V('empty values everywhere', packet(('A', ''), ('B', ''), ('C', '')), [['A', ''], ['B', ''], ['C', '']], 4 + 15)
-V('an empty key is read as such', packet(('', 'v')), [['', 'v']], 4 + 5)
 V('a value of 300 bytes: its size 0x012c needs both bytes (little-endian)',
   b'\x00\x3b\x01\x00' b'\x0b\x00HTTP_COOKIE' b'\x2c\x01' + b'k' * 300,
   [['HTTP_COOKIE', 'k' * 300]], 4 + 315)
@@ -91,6 +90,8 @@ I('valsize cut short: one byte of it', b'\x00\x07\x00\x00\x04\x00PATH\x01', 400)
 I('key overruns the vars', b'\x00\x06\x00\x00\x09\x00PATH', 400)
 I('value overruns the vars (the body would be read as vars)', b'\x00\x07\x00\x00\x01\x00A\x05\x00bc' + b'def', 400)
 I('value size 0xffff (little-endian) overruns', b'\x00\x06\x00\x00\x01\x00A\xff\xff\x00', 400)
+I('an empty key', packet(('', 'v')), 400)
+I('an empty key after a good var', packet(('A', '1'), ('', 'v')), 400)
 I('a stray byte after the last complete var', b'\x00\x07\x00\x00' b'\x01\x00A\x01\x00b' b'\x00', 400)
 
 write_all(ROOT, '.uwsgi', valid, invalid)

@@ -1,0 +1,3 @@
+Status: 200 OK
+Status: 500 Oops
+
