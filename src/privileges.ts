@@ -21,6 +21,15 @@ function getent(db: 'passwd' | 'group', key: string): string[] | null {
   return r.stdout.split('\n')[0]!.split(':');
 }
 
+/** A user (passwd) or group by name or number; a number NSS does not know is taken as it is. */
+function lookup(db: 'passwd' | 'group', key: string): { id: number; name: string; entry: string[] | null } {
+  const entry = getent(db, key);
+  if (entry) return { id: Number(entry[2]), name: entry[0]!, entry };
+  const what = db === 'passwd' ? 'user' : 'group';
+  if (!/^\d+$/.test(key)) throw new ConfigError(`--${what} ${key}: no such ${what}`);
+  return { id: Number(key), name: key, entry: null };
+}
+
 /** The identity `--user` and `--group` name (null: neither given). A ConfigError names what is unknown. */
 export function lookupIdentity(user: string, group: string): Identity | null {
   if (!user && !group) return null;
@@ -28,30 +37,19 @@ export function lookupIdentity(user: string, group: string): Identity | null {
   let gid = process.getgid!();
   let userName = String(uid);
   if (user) {
-    const entry = getent('passwd', user);
-    if (!entry) {
-      if (!/^\d+$/.test(user)) throw new ConfigError(`--user ${user}: no such user`);
-      uid = Number(user);
-      userName = user;
-    } else {
-      uid = Number(entry[2]);
-      userName = entry[0]!;
-      if (!group) gid = Number(entry[3]); // the user's primary group
-    }
+    const u = lookup('passwd', user);
+    uid = u.id;
+    userName = u.name;
+    if (!group && u.entry) gid = Number(u.entry[3]); // the user's primary group
   }
-  let groupName = '';
+  let groupName: string;
   if (group) {
-    const entry = getent('group', group);
-    if (!entry) {
-      if (!/^\d+$/.test(group)) throw new ConfigError(`--group ${group}: no such group`);
-      gid = Number(group);
-      groupName = group;
-    } else {
-      gid = Number(entry[2]);
-      groupName = entry[0]!;
-    }
+    const g = lookup('group', group);
+    gid = g.id;
+    groupName = g.name;
+  } else {
+    groupName = getent('group', String(gid))?.[0] ?? String(gid);
   }
-  groupName ||= getent('group', String(gid))?.[0] ?? String(gid);
   const same = uid === process.getuid!() && gid === process.getgid!();
   if (!same && process.getuid!() !== 0) throw new ConfigError(`--user/--group ${userName}:${groupName} needs warpipe started as root`);
   return { uid, gid, name: `${userName}:${groupName}` };

@@ -17,6 +17,7 @@ import { GatewayError, codes } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { App, Body, Environ, Input } from '../pipeline/types.js';
 import { UpstreamReply } from './feed.js';
+import { plainText } from '../pipeline/response.js';
 import { cgiParams } from './upstream.js';
 
 export interface CgiOptions {
@@ -27,11 +28,6 @@ export interface CgiOptions {
 }
 
 const SAFE_PATH = '/usr/local/bin:/usr/bin:/bin';
-
-function notFound(startResponse: Parameters<App>[1]): Body {
-  startResponse('404 Not Found', [['Content-Type', 'text/plain; charset=utf-8'], ['Content-Length', '10']]);
-  return ['Not Found\n'];
-}
 
 /** [the script's real path, its URL path, the PATH_INFO after it], or null. */
 export async function findScript(root: string, pathInfo: string): Promise<[string, string, string] | null> {
@@ -69,7 +65,7 @@ export function cgiScripts(options: CgiOptions, log: Logger): App {
     rootReal ??= realpath(options.dir);
     const root = await rootReal;
     const found = await findScript(root, String(environ.PATH_INFO ?? ''));
-    if (found === null) return notFound(startResponse);
+    if (found === null) return plainText(startResponse, '404 Not Found', 'Not Found\n');
     const [script, urlPath, pathInfo] = found;
 
     // RFC 3875 §4.1: the meta-variables, and nothing else (but a PATH to run with)

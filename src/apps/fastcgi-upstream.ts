@@ -23,6 +23,7 @@ import type { Address } from '../config/load.js';
 import type { App, Body, Environ, StartResponse } from '../pipeline/types.js';
 import { findScript } from './cgi.js';
 import { UpstreamReply } from './feed.js';
+import { plainText } from '../pipeline/response.js';
 import { addressName, cgiParams, dial, pumpBody, requestName, setParam, upstreamBody } from './upstream.js';
 import { NEED_DATA } from '../protocols/need-data.js';
 import { encodeParams } from '../protocols/fastcgi/params.js';
@@ -59,11 +60,6 @@ export interface FastcgiUpstreamOptions {
 
 const REQUEST_ID = 1;
 const stdin = (chunk: Uint8Array): Uint8Array[] => (chunk.length > 0 ? encodeStream(RecordType.Stdin, REQUEST_ID, chunk) : []);
-
-function notFound(startResponse: StartResponse): Body {
-  startResponse('404 Not Found', [['Content-Type', 'text/plain; charset=utf-8'], ['Content-Length', '10']]);
-  return ['Not Found\n'];
-}
 
 /** Where a `.php` script is: [script path under the root, the PATH_INFO after it], or null (404). */
 export function splitScript(pathInfo: string): [string, string] | null {
@@ -130,7 +126,7 @@ export function fastcgiUpstream(options: FastcgiUpstreamOptions, log: Logger): A
       rootReal ??= realpath(options.documentRoot);
       const root = await rootReal;
       const found = await locateScript(root, String(environ.PATH_INFO ?? ''), options.split);
-      if (found === null) return notFound(startResponse);
+      if (found === null) return plainText(startResponse, '404 Not Found', 'Not Found\n');
       const [filename, script, pathInfo] = found;
       const scriptName = String(environ.SCRIPT_NAME ?? '') + script;
       setParam(params, 'SCRIPT_FILENAME', filename);

@@ -13,6 +13,7 @@ import { realpath, stat } from 'node:fs/promises';
 import { join, sep } from 'node:path';
 import { contentType } from 'mime-types';
 import type { App, Body, Environ, Headers, StartResponse } from '../pipeline/types.js';
+import { plainText } from '../pipeline/response.js';
 
 export interface StaticOptions {
   /** Serve files reached through symlinks that point outside the root. */
@@ -20,11 +21,6 @@ export interface StaticOptions {
 }
 
 const NOT_FOUND = 'Not Found\n';
-
-function plain(startResponse: StartResponse, status: string, text: string, extra: Headers = []): Body {
-  startResponse(status, [['Content-Type', 'text/plain; charset=utf-8'], ['Content-Length', String(Buffer.byteLength(text))], ...extra]);
-  return [text];
-}
 
 /** The relative path for PATH_INFO, or null if it may not be served. */
 function safeRelative(pathInfo: string): string | null {
@@ -62,10 +58,10 @@ export function staticFiles(root: string, options: StaticOptions = { followSymli
   return async (environ: Environ, startResponse: StartResponse): Promise<Body> => {
     const method = environ.REQUEST_METHOD;
     if (method !== 'GET' && method !== 'HEAD') {
-      return plain(startResponse, '405 Method Not Allowed', 'Method Not Allowed\n', [['Allow', 'GET, HEAD']]);
+      return plainText(startResponse, '405 Method Not Allowed', 'Method Not Allowed\n', [['Allow', 'GET, HEAD']]);
     }
     const rel = safeRelative(String(environ.PATH_INFO ?? ''));
-    if (rel === null) return plain(startResponse, '404 Not Found', NOT_FOUND);
+    if (rel === null) return plainText(startResponse, '404 Not Found', NOT_FOUND);
     rootReal ??= realpath(root);
     const base = await rootReal;
     let path = join(base, rel);
@@ -75,18 +71,18 @@ export function staticFiles(root: string, options: StaticOptions = { followSymli
       if (st.isDirectory()) {
         if (!String(environ.PATH_INFO).endsWith('/')) {
           const location = `${String(environ.SCRIPT_NAME ?? '')}${String(environ.PATH_INFO)}/`;
-          return plain(startResponse, '301 Moved Permanently', 'Moved Permanently\n', [['Location', location]]);
+          return plainText(startResponse, '301 Moved Permanently', 'Moved Permanently\n', [['Location', location]]);
         }
         path = join(path, 'index.html');
         st = await stat(path);
       }
-      if (!st.isFile()) return plain(startResponse, '404 Not Found', NOT_FOUND);
+      if (!st.isFile()) return plainText(startResponse, '404 Not Found', NOT_FOUND);
       if (!options.followSymlinks) {
         const real = await realpath(path);
-        if (real !== base && !real.startsWith(base + sep)) return plain(startResponse, '404 Not Found', NOT_FOUND);
+        if (real !== base && !real.startsWith(base + sep)) return plainText(startResponse, '404 Not Found', NOT_FOUND);
       }
     } catch {
-      return plain(startResponse, '404 Not Found', NOT_FOUND);
+      return plainText(startResponse, '404 Not Found', NOT_FOUND);
     }
 
     const size = st.size;
@@ -116,7 +112,7 @@ export function staticFiles(root: string, options: StaticOptions = { followSymli
     const ifRange = environ.HTTP_IF_RANGE;
     if (range !== null && (ifRange === undefined || ifRange === etag || ifRange === lastModified)) {
       if (range === 'unsatisfiable') {
-        return plain(startResponse, '416 Range Not Satisfiable', 'Range Not Satisfiable\n', [['Content-Range', `bytes */${size}`]]);
+        return plainText(startResponse, '416 Range Not Satisfiable', 'Range Not Satisfiable\n', [['Content-Range', `bytes */${size}`]]);
       }
       ({ start, end } = range);
       status = '206 Partial Content';

@@ -21,7 +21,7 @@ export class ConnectionBudget {
 
   constructor(readonly options: BudgetOptions) {}
 
-  /** Take a place for `socket`; false (and nothing taken) when it is over a limit: the reason is returned. */
+  /** Take a place for `socket` (null); over a limit, nothing is taken and the limit is named. */
   admit(socket: net.Socket): string | null {
     const { maxConnections, maxPerIp } = this.options;
     if (maxConnections > 0 && this.open >= maxConnections) return `${maxConnections} connections (--max-connections)`;

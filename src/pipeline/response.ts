@@ -4,7 +4,7 @@
 // response (gunicorn CVE-2018-1000164), so it becomes a 500 instead.
 
 import { LocalProtocolError, codes } from '../errors.js';
-import type { Headers } from './types.js';
+import type { Body, Headers, StartResponse } from './types.js';
 
 // RFC 9110 §15: status-code = 3DIGIT; §4 of RFC 9112: reason-phrase = 1*( HTAB / SP / VCHAR / obs-text )
 const STATUS = /^[1-9][0-9][0-9](?: [\t\x20-\x7e\x80-\xff]*)?$/;
@@ -50,4 +50,10 @@ export function checkHeaders(headers: unknown): asserts headers is Headers {
 function safe(value: unknown): string {
   const text = JSON.stringify(value) ?? String(value);
   return text.length > 120 ? text.slice(0, 117) + '...' : text;
+}
+
+/** A short text/plain answer from an app (404s, 405s, redirects): startResponse, then the body. */
+export function plainText(startResponse: StartResponse, status: string, text: string, extra: Headers = []): Body {
+  startResponse(status, [['Content-Type', 'text/plain; charset=utf-8'], ['Content-Length', String(Buffer.byteLength(text))], ...extra]);
+  return [text];
 }
