@@ -450,6 +450,12 @@ class Connection {
     this.headSent = true;
   }
 
+  /** Whether the connection may carry another request after this response (framing aside). */
+  private mayKeepAlive(): boolean {
+    return this.head !== null && this.head.keepAlive && this.bodyDone && !this.closeAfter &&
+      !this.listener.closing && this.listener.options.keepaliveTimeout > 0;
+  }
+
   /** The status line and header section; decides framing and keep-alive. */
   private headString(knownLength: number): string {
     const head = this.head!;
@@ -485,9 +491,7 @@ class Connection {
     } else {
       closeDelimited = true;
     }
-    const opts = this.listener.options;
-    this.keepAlive = head.keepAlive && !closeDelimited && this.bodyDone && !this.closeAfter &&
-      !this.listener.closing && opts.keepaliveTimeout > 0;
+    this.keepAlive = !closeDelimited && this.mayKeepAlive();
     if (head.minor === 1) {
       if (!this.keepAlive) out += 'Connection: close\r\n';
     } else if (this.keepAlive) {
@@ -599,7 +603,7 @@ class Connection {
       return;
     }
     this.input?.fail(new GatewayError(codes.CLIENT_GONE, 'response already failed'));
-    const close = !this.bodyDone || this.closeAfter || this.listener.closing || !this.head?.keepAlive;
+    const close = !this.mayKeepAlive();
     const extra = err instanceof OverloadError ? `Retry-After: ${err.retryAfter}\r\n` : '';
     this.socket.write(simpleResponse(status, httpDate(), close, extra));
     this.headSent = true;

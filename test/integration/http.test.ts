@@ -450,3 +450,26 @@ describe('requests written ahead to a busy worker (--pipeline)', () => {
     assert.equal(await res.text(), 'ssss');
   });
 });
+
+describe('--keepalive-timeout 0', () => {
+  let srv: Server;
+  before(async () => {
+    srv = await startServer('pep3333:application', { args: ['--keepalive-timeout', '0'] });
+  });
+  after(async () => {
+    assert.equal(await srv.stop(), 0);
+  });
+
+  // A client that is not told the connection closes may send its next request
+  // into a socket the server is already closing (undici then fails the fetch).
+  for (const [path, status] of [['/sized?3', 200], ['/error-before', 500], ['/die', 502]] as const) {
+    test(`${status} (${path}): Connection: close is sent and the connection closed`, async () => {
+      const { bytes, closed } = await exchange(srv.port, get(path), { idleMs: 3000 });
+      const [res, ...more] = parseResponses(bytes);
+      assert.equal(res?.status, status);
+      assert.equal(res.headers.get('connection'), 'close');
+      assert.equal(more.length, 0);
+      assert.equal(closed, true);
+    });
+  }
+});
