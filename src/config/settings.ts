@@ -160,7 +160,7 @@ export const settings: readonly Setting[] = [
     doc: 'Bytes per second a body larger than --buffer-request-body (streamed to a worker as it arrives) must average after a grace of --body-timeout, else the client is cut off: a trickling upload cannot hold a worker (0: no floor).',
     peer: 'Apache mod_reqtimeout MinRate' }),
   setting({ key: 'keepaliveTimeout', flag: '--keepalive-timeout', kind: 'seconds', default: 5, section: 'timeouts',
-    doc: 'Idle keep-alive connections are closed after this long (0: no keep-alive).', peer: 'gunicorn --keep-alive' }),
+    doc: 'Idle keep-alive connections are closed after this long, announced in a Keep-Alive: timeout=N header (0: no keep-alive).', peer: 'gunicorn --keep-alive' }),
   setting({ key: 'sendTimeout', flag: '--send-timeout', kind: 'seconds', default: 60, section: 'timeouts',
     doc: 'A client that accepts no response bytes for this long is disconnected.', peer: 'nginx send_timeout' }),
   // logging

@@ -53,9 +53,16 @@ export class HttpListener extends Listener<Connection> {
   headerTimeouts = 0;
   private reportedHeaderTimeouts = 0;
   private readonly sweeper: NodeJS.Timeout;
+  /**
+   * Sent on every kept-alive response, so clients that honour it (undici, Node's
+   * Agent, browsers) retire an idle connection before warpipe closes it instead
+   * of sending their next request into a closing socket.
+   */
+  readonly keepAliveHint: string;
 
   constructor(readonly app: App, readonly options: HttpOptions, log: Logger) {
     super(log);
+    this.keepAliveHint = `Keep-Alive: timeout=${Math.floor(options.keepaliveTimeout)}\r\n`;
     this.sweeper = setInterval(() => this.sweep(), SWEEP_MS);
     this.sweeper.unref();
   }
@@ -492,10 +499,11 @@ class Connection {
       closeDelimited = true;
     }
     this.keepAlive = !closeDelimited && this.mayKeepAlive();
-    if (head.minor === 1) {
-      if (!this.keepAlive) out += 'Connection: close\r\n';
-    } else if (this.keepAlive) {
-      out += 'Connection: keep-alive\r\n';
+    if (!this.keepAlive) {
+      if (head.minor === 1) out += 'Connection: close\r\n';
+    } else {
+      if (head.minor === 0) out += 'Connection: keep-alive\r\n';
+      out += this.listener.keepAliveHint;
     }
     return out + '\r\n';
   }
@@ -604,7 +612,8 @@ class Connection {
     }
     this.input?.fail(new GatewayError(codes.CLIENT_GONE, 'response already failed'));
     const close = !this.mayKeepAlive();
-    const extra = err instanceof OverloadError ? `Retry-After: ${err.retryAfter}\r\n` : '';
+    let extra = err instanceof OverloadError ? `Retry-After: ${err.retryAfter}\r\n` : '';
+    if (!close) extra += (this.head!.minor === 0 ? 'Connection: keep-alive\r\n' : '') + this.listener.keepAliveHint;
     this.socket.write(simpleResponse(status, httpDate(), close, extra));
     this.headSent = true;
     if (close) {

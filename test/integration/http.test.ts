@@ -127,6 +127,20 @@ describe('HTTP/1.1 with --validate', () => {
     assert.deepEqual(res.map((r) => r.status), [201, 200, 202]);
     assert.equal(res[1]!.body.toString(), 'sss');
     assert.equal(closed, false, 'the connection stays open');
+    for (const r of res) assert.equal(r.headers.get('keep-alive'), 'timeout=5', 'clients are told how long an idle connection is kept');
+  });
+
+  test('an error answered by the gateway keeps the connection, and says so', async () => {
+    const { bytes, closed } = await exchange(srv.port, get('/die') + get('/sized?2'), { idleMs: 800 });
+    const res = parseResponses(bytes);
+    assert.deepEqual(res.map((r) => r.status), [502, 200]);
+    assert.equal(res[0]!.headers.get('connection'), undefined);
+    assert.equal(res[0]!.headers.get('keep-alive'), 'timeout=5');
+    assert.equal(closed, false);
+    const { bytes: b10 } = await exchange(srv.port, 'GET /die HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET /sized?2 HTTP/1.0\r\n\r\n', { idleMs: 800 });
+    const r10 = parseResponses(b10);
+    assert.deepEqual(r10.map((r) => r.status), [502, 200]);
+    assert.equal(r10[0]!.headers.get('connection'), 'keep-alive', 'an HTTP/1.0 client is told the connection stays');
   });
 
   test('HEAD: headers with the length a GET would have, no body', async () => {
@@ -156,6 +170,8 @@ describe('HTTP/1.1 with --validate', () => {
     const res = parseResponses(bytes);
     assert.equal(res.length, 2);
     assert.equal(res[0]!.headers.get('connection'), 'keep-alive');
+    assert.equal(res[0]!.headers.get('keep-alive'), 'timeout=5');
+    assert.equal(res[1]!.headers.get('keep-alive'), undefined);
     assert.equal(closed, true, 'the second request did not ask to keep the connection');
   });
 
@@ -301,6 +317,7 @@ describe('HTTP/1.1 without the validator', () => {
     const started = Date.now();
     const { bytes, closed } = await exchange(srv.port, 'GET /sized?1 HTTP/1.1\r\nHost: x\r\n\r\n', { idleMs: 5000 });
     assert.equal(parseResponses(bytes)[0]!.status, 200);
+    assert.equal(parseResponses(bytes)[0]!.headers.get('keep-alive'), 'timeout=1');
     assert.equal(closed, true);
     const took = Date.now() - started;
     assert.ok(took >= 900 && took < 4000, `closed after ${took} ms`);
