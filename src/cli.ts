@@ -28,6 +28,8 @@ import { ConnectionBudget } from './listeners/budget.js';
 import { StreamGatewayListener, scgi, uwsgi, type GatewayCodec } from './listeners/stream-gateway.js';
 import { dropPrivileges, lookupIdentity, type Identity } from './privileges.js';
 import { Logger } from './log.js';
+import { LogFile } from './log-file.js';
+import { AccessLog } from './access-log.js';
 import { Arbiter } from './workers/arbiter.js';
 import { formatStatus, listenControl, sendControl } from './control.js';
 import { watchSources } from './watch.js';
@@ -55,8 +57,37 @@ function workerEnv(config: Config): NodeJS.ProcessEnv {
   return env;
 }
 
+/** --log-file and --access-log, opened before privileges are dropped (and given to the user, as its sockets are). */
+function openLogs(config: Readonly<Config>): { log: Logger; logFile: LogFile | null; access: AccessLog | null } {
+  let logFile: LogFile | null = null;
+  let log = new Logger(config.logLevel);
+  let access: AccessLog | null = null;
+  try {
+    if (config.logFile) {
+      logFile = new LogFile(resolve(config.logFile), true, {
+        failing: (f, why) => process.stderr.write(`warpipe: cannot write to the log file ${f.path} (${why}): log lines are lost until it can\n`),
+        recovered: (_f, lost, why) => log.warning(`${lost} log line${lost === 1 ? ' was' : 's were'} lost (${why})`),
+      });
+      const file = logFile;
+      log = new Logger(config.logLevel, (line) => file.write(line));
+    }
+    if (config.accessLog) {
+      const path = config.accessLog === '-' ? '-' : resolve(config.accessLog);
+      access = new AccessLog(new LogFile(path, false, {
+        failing: (f, why) => log.error(`cannot write to the access log ${f.path} (${why}): request lines are dropped until it can`),
+        recovered: (f, lost, why) => log.warning(`the access log ${f.path} is written again; ${lost} line${lost === 1 ? ' was' : 's were'} lost (${why})`),
+      }), config.accessLogFormat);
+    }
+  } catch (err) {
+    fail((err as Error).message, EXIT_USAGE);
+  }
+  return { log, logFile, access };
+}
+
 async function serve(config: Readonly<Config>): Promise<void> {
-  const log = new Logger(config.logLevel);
+  const { log, logFile, access } = openLogs(config);
+  const logFiles = [logFile, access?.file ?? null].filter((f): f is LogFile => f !== null);
+  process.once('exit', () => logFiles.forEach((f) => f.close()));
   if (config.chdir && !(existsSync(config.chdir) && statSync(config.chdir).isDirectory())) {
     fail(`--chdir ${config.chdir} is not a directory`, EXIT_USAGE);
   }
@@ -90,6 +121,7 @@ async function serve(config: Readonly<Config>): Promise<void> {
       maxRss: config.maxRss,
       maxLifetime: config.maxLifetime,
       preload: config.preload,
+      output: logFile ? (text) => logFile.write(text) : undefined,
     },
     log,
   );
@@ -169,7 +201,10 @@ async function serve(config: Readonly<Config>): Promise<void> {
   const uwsgiListener = gateway(uwsgi);
   const listeners = [listener, fastcgi, scgiListener, uwsgiListener];
   const budget = new ConnectionBudget({ maxConnections: config.maxConnections, maxPerIp: config.maxConnectionsPerIp });
-  for (const l of listeners) l.budget = budget;
+  for (const l of listeners) {
+    l.budget = budget;
+    l.accessLog = access;
+  }
   const files = openFilesLimit();
   if (files !== null && config.maxConnections > 0 && files < config.maxConnections + 64) {
     log.warning(`--max-connections ${config.maxConnections} is more than this process may open (${files} files, ulimit -n): raise it (systemd LimitNOFILE=) or lower --max-connections`);
@@ -205,10 +240,11 @@ async function serve(config: Readonly<Config>): Promise<void> {
   }
 
   if (identity) {
-    const sockets = [...config.http, ...config.fastcgi, ...config.scgi, ...config.uwsgi].flatMap((a) => (a.kind === 'unix' ? [resolve(a.path)] : []));
-    if (config.control) sockets.push(resolve(config.control));
+    const owned = [...config.http, ...config.fastcgi, ...config.scgi, ...config.uwsgi].flatMap((a) => (a.kind === 'unix' ? [resolve(a.path)] : []));
+    if (config.control) owned.push(resolve(config.control));
+    for (const f of logFiles) if (f.path !== '-') owned.push(f.path);
     try {
-      dropPrivileges(identity, sockets);
+      dropPrivileges(identity, owned);
     } catch (err) {
       fail(`cannot become ${identity.name}: ${(err as Error).message}`, EXIT_RUNTIME);
     }
@@ -243,7 +279,17 @@ async function serve(config: Readonly<Config>): Promise<void> {
     },
     SIGTTIN: () => pool.scaleBy(1),
     SIGTTOU: () => pool.scaleBy(-1),
-    SIGUSR1: () => log.info(`status:\n${formatStatus(pool.status())}`),
+    SIGUSR1: () => {
+      // logrotate's postrotate: the files are moved away; write new ones at their paths
+      for (const f of logFiles) {
+        try {
+          f.reopen();
+        } catch (err) {
+          log.error(`${(err as Error).message}; still writing to the old file`);
+        }
+      }
+      log.info(`status:\n${formatStatus(pool.status())}`);
+    },
   };
   for (const [signal, handler] of Object.entries(handlers)) process.on(signal, handler);
 

@@ -55,9 +55,9 @@ export function lookupIdentity(user: string, group: string): Identity | null {
   return { uid, gid, name: `${userName}:${groupName}` };
 }
 
-/** Give `sockets` to `who`, then become it: supplementary groups, group, user, in that order. */
-export function dropPrivileges(who: Identity, sockets: readonly string[]): void {
-  for (const path of sockets) chownSync(path, who.uid, who.gid);
+/** Give `owned` (its unix sockets and log files) to `who`, then become it: supplementary groups, group, user, in that order. */
+export function dropPrivileges(who: Identity, owned: readonly string[]): void {
+  for (const path of owned) chownSync(path, who.uid, who.gid);
   if (process.getuid!() !== 0) return;
   process.setgroups!([who.gid]);
   process.setgid!(who.gid);

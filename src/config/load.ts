@@ -6,6 +6,7 @@ import { ConfigError } from '../errors.js';
 import { levels, type LevelName } from '../log.js';
 import { settings, type Setting } from './settings.js';
 import { parseMount, type MountSpec } from './mount.js';
+import { compileFormat } from '../access-log.js';
 
 export type Address = { kind: 'tcp'; host: string; port: number } | { kind: 'unix'; path: string };
 
@@ -66,6 +67,9 @@ export interface Config {
   keepaliveTimeout: number;
   sendTimeout: number;
   logLevel: number;
+  logFile: string;
+  accessLog: string;
+  accessLogFormat: string;
 }
 
 export type Action = { action: 'help' } | { action: 'version' } | { action: 'serve'; config: Readonly<Config> };
@@ -224,6 +228,11 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
   const [min, max] = config.workers as [number, number];
   config.workers = min === 0 ? availableParallelism() : min;
   config.maxWorkers = max === 0 ? config.workers : max;
+  try {
+    compileFormat(config.accessLogFormat as string);
+  } catch (err) {
+    throw new ConfigError(`--access-log-format: ${(err as Error).message}`);
+  }
   return { action: 'serve', config: Object.freeze(config as unknown as Config) };
 }
 

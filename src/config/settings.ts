@@ -166,4 +166,13 @@ export const settings: readonly Setting[] = [
   // logging
   setting({ key: 'logLevel', flag: '--log-level', kind: 'level', default: 'info', section: 'logging',
     doc: 'debug, info, warning, error or critical.', peer: 'gunicorn --log-level' }),
+  setting({ key: 'logFile', flag: '--log-file', kind: 'string', default: '', section: 'logging',
+    doc: 'Write the log (and the workers\' own stdout and stderr) to this file instead of stderr; SIGUSR1 reopens it after rotation.',
+    peer: 'gunicorn --error-logfile, uWSGI --logto' }),
+  setting({ key: 'accessLog', flag: '--access-log', kind: 'string', default: '', section: 'logging',
+    doc: 'Write a line per request to this file (- for stdout); SIGUSR1 reopens it after rotation (default: no access log).',
+    peer: 'gunicorn --access-logfile, nginx access_log' }),
+  setting({ key: 'accessLogFormat', flag: '--access-log-format', kind: 'string', default: 'combined', section: 'logging',
+    doc: 'combined, common, json, or a template of nginx variables: $remote_addr $remote_user $time_local $time_iso8601 $msec $request $request_method $request_uri $uri $query_string $server_protocol $host $status $body_bytes_sent $request_time $request_time_us $listener $pid $http_NAME.',
+    peer: 'nginx log_format, gunicorn --access-logformat' }),
 ];

@@ -19,7 +19,7 @@ import { BodyInput } from '../pipeline/input.js';
 import { checkHeaders, checkStatus } from '../pipeline/response.js';
 import { closeBody, type App, type Body, type Chunk, type Environ, type Headers, type StartResponse, type WholeBody } from '../pipeline/types.js';
 import { NEED_DATA, RequestParser, type Limits, type RequestHead } from '../protocols/http1/parse.js';
-import { CONTINUE, CRLF, LAST_CHUNK, chunkPrefix, simpleResponse } from '../protocols/http1/serialize.js';
+import { CONTINUE, CRLF, LAST_CHUNK, chunkPrefix, reasonPhrase, simpleResponse } from '../protocols/http1/serialize.js';
 import { httpDate } from './date.js';
 import { Listener } from './base.js';
 
@@ -117,6 +117,12 @@ class Connection {
 
   // the request in flight
   private head: RequestHead | null = null;
+  /** performance.now() when its head was read (the access log's $request_time). */
+  private startedAt = 0;
+  /** Response body bytes written for it (the access log's $body_bytes_sent). */
+  private sent = 0;
+  /** Its access log line is still to be written. */
+  private unlogged = false;
   private environ: Environ | null = null;
   private bodyParts: Buffer[] = [];
   private bodyBytes = 0;
@@ -220,6 +226,8 @@ class Connection {
   private onHead(head: RequestHead): void {
     const { options } = this.listener;
     this.head = head;
+    this.startedAt = performance.now();
+    this.unlogged = true;
     this.environ = this.buildEnviron(head);
     this.bodyDone = false;
     if (head.contentLength !== 0) {
@@ -397,6 +405,7 @@ class Connection {
         off += b.length;
       }
       this.socket.write(out);
+      this.sent += total;
       if (this.remaining >= 0) this.remaining -= total;
     }
     this.headSent = true;
@@ -518,6 +527,7 @@ class Connection {
       }
       this.remaining -= data.length;
     }
+    this.sent += data.length;
     if (this.chunked) {
       this.socket.cork();
       this.socket.write(chunkPrefix(data.length), 'latin1');
@@ -554,10 +564,12 @@ class Connection {
   private endResponse(): void {
     if (this.remaining > 0 && !this.noBody) {
       this.listener.log.error(`app sent ${this.remaining} bytes less than its Content-Length; aborting the connection`);
+      this.logAccess(this.code);
       this.abort();
       return;
     }
     if (this.chunked) this.socket.write(LAST_CHUNK);
+    this.logAccess(this.code);
     this.finish();
     if (this.phase === Phase.Closed) return;
     if (!this.keepAlive) {
@@ -586,6 +598,8 @@ class Connection {
     this.remaining = -1;
     this.remainingForHead = 0;
     this.body = null;
+    this.sent = 0;
+    this.unlogged = false;
   }
 
   /** Always call the body's close(), once (PEP 3333). */
@@ -607,10 +621,12 @@ class Connection {
       this.logAppError(err, this.describe());
     }
     if (this.headSent) {
+      this.logAccess(this.code);
       this.abort();
       return;
     }
     this.input?.fail(new GatewayError(codes.CLIENT_GONE, 'response already failed'));
+    this.logAccess(status, reasonPhrase(status).length + 1);
     const close = !this.mayKeepAlive();
     let extra = err instanceof OverloadError ? `Retry-After: ${err.retryAfter}\r\n` : '';
     if (!close) extra += (this.head!.minor === 0 ? 'Connection: keep-alive\r\n' : '') + this.listener.keepAliveHint;
@@ -626,6 +642,13 @@ class Connection {
     if (this.socket.isPaused()) this.socket.resume();
     if (this.parser.bufferedBytes > 0) this.drive();
   };
+
+  /** The request's access log line, once; `bytes` for answers made here, not by the app. */
+  private logAccess(status: number, bytes = this.sent): void {
+    if (!this.unlogged) return;
+    this.unlogged = false;
+    this.listener.accessLog?.record({ environ: this.environ, remoteAddr: this.remoteAddr, status, bytes, started: this.startedAt, listener: 'http' });
+  }
 
   private describe(): string {
     const h = this.head;
@@ -652,6 +675,16 @@ class Connection {
       return;
     }
     this.socket.write(simpleResponse(status, httpDate(), true));
+    if (this.head === null) {
+      // refused before its head was complete: name it by its request line, if that much was read
+      this.startedAt = performance.now();
+      const line = this.parser.readRequestLine;
+      if (line !== null) {
+        this.environ = { REQUEST_METHOD: line.method, REQUEST_URI: line.target, SERVER_PROTOCOL: `HTTP/1.${line.minor}`, SCRIPT_NAME: '', PATH_INFO: '', QUERY_STRING: '' } as Partial<Environ> as Environ;
+      }
+    }
+    this.unlogged = true;
+    this.logAccess(status, reasonPhrase(status).length + 1);
     this.closeGracefully();
   }
 
@@ -684,6 +717,7 @@ class Connection {
         this.deadline = 0;
         if (this.phase === Phase.Body) {
           this.socket.write(simpleResponse(408, httpDate(), true));
+          this.logAccess(408, reasonPhrase(408).length + 1);
           this.closeGracefully();
         } else {
           const { bodyTimeout, minUploadRate } = this.listener.options;
@@ -694,6 +728,7 @@ class Connection {
         return;
       case Deadline.Send:
         this.listener.log.info(`client ${this.remoteAddr} accepted no data for ${this.listener.options.sendTimeout}s; closing`);
+        this.logAccess(this.code);
         this.abort();
         return;
       case Deadline.None:
@@ -711,6 +746,7 @@ class Connection {
     const wasBusy = this.phase === Phase.App;
     this.phase = Phase.Closed;
     this.deadline = 0;
+    this.logAccess(499); // a request it left before its answer was complete (nginx's 499)
     if (wasBusy) {
       this.input?.fail(new GatewayError(codes.CLIENT_GONE, 'client disconnected', 499));
       this.finish(); // the app's body, if any, is closed; a pending one is closed when it arrives

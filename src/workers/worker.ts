@@ -6,6 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { lstatSync, mkdirSync } from 'node:fs';
 import type { Socket } from 'node:net';
+import type { Readable } from 'node:stream';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -62,6 +63,31 @@ export interface WorkerOptions {
   validate: boolean;
   cwd: string | undefined;
   env: NodeJS.ProcessEnv;
+  /**
+   * Where the worker's own stdout and stderr go (print(), a crash, the stacks
+   * dumped before a --timeout kill): whole lines, through a pipe, so a --log-file
+   * reopened after rotation takes them too. Unset: inherited from the gateway.
+   */
+  output?: (text: string) => void;
+}
+
+/** Pass on what `stream` carries in whole lines (a line longer than 64 KiB is passed on in pieces). */
+function forwardLines(stream: Readable, put: (text: string) => void): void {
+  let tail = '';
+  stream.setEncoding('utf8');
+  stream.on('data', (text: string) => {
+    const all = tail + text;
+    const nl = all.lastIndexOf('\n');
+    if (nl < 0 && all.length < 65536) {
+      tail = all;
+      return;
+    }
+    tail = nl < 0 ? '' : all.slice(nl + 1);
+    put(nl < 0 ? all + '\n' : all.slice(0, nl + 1));
+  });
+  stream.on('end', () => {
+    if (tail !== '') put(tail + '\n');
+  });
 }
 
 export type WorkerState = 'booting' | 'ready' | 'stopping' | 'exited';
@@ -135,7 +161,8 @@ export class WorkerProcess implements ChannelOwner {
     if (options.validate) args.push('--validate');
     if (how.preload !== undefined) args.push('--preload', how.preload);
     // fd 3: control; per thread i: requests on fd 4+i, responses on fd 4+T+i (see Channel)
-    const stdio: ('ignore' | 'inherit' | 'pipe')[] = ['ignore', 'inherit', 'inherit', 'pipe'];
+    const out = options.output ? 'pipe' : 'inherit';
+    const stdio: ('ignore' | 'inherit' | 'pipe')[] = ['ignore', out, out, 'pipe'];
     if (!this.isTemplate) for (let i = 0; i < 2 * t; i++) stdio.push('pipe');
     const proc = spawn(options.python, args, { cwd: options.cwd, env: options.env, stdio, detached: true });
     this.proc = proc;
@@ -144,6 +171,10 @@ export class WorkerProcess implements ChannelOwner {
       for (let i = 0; i < t; i++) this.channels.push(new Channel(proc.stdio[4 + i] as Socket, proc.stdio[4 + t + i] as Socket, this, i));
     }
     this.listenControl(proc.stdio[3] as Socket);
+    if (options.output) {
+      forwardLines(proc.stdout!, options.output);
+      forwardLines(proc.stderr!, options.output);
+    }
     proc.on('error', (err) => {
       // spawn failed (interpreter not found, not executable): no 'exit' will follow
       this.bootError ??= new WorkerError(codes.WORKER_BOOT, `cannot start ${options.python}: ${err.message}`);

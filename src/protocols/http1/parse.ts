@@ -228,6 +228,15 @@ export class RequestParser {
     return this.buffered;
   }
 
+  /**
+   * The request line of the message being read, once it has been read (else
+   * null), so that a request refused before its head was complete (413, 431)
+   * can still be named in the access log.
+   */
+  get readRequestLine(): { method: string; target: string; minor: 0 | 1 } | null {
+    return this.method === '' ? null : { method: this.method, target: this.target, minor: this.minor };
+  }
+
   /** True between requests with nothing of the next one received. */
   get idle(): boolean {
     return this.state === HEAD && this.buffered === 0;
@@ -652,6 +661,7 @@ export class RequestParser {
 
   private endMessage(): EndOfMessage {
     this.state = HEAD;
+    this.method = '';
     this.startSection(false);
     return END_OF_MESSAGE;
   }

@@ -1,0 +1,113 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { compileFormat, type AccessEntry } from './access-log.js';
+import { LogFile, type LogFileTrouble } from './log-file.js';
+import type { Environ } from './pipeline/types.js';
+
+const environ = (extra: Record<string, string> = {}): Environ => ({
+  REQUEST_METHOD: 'GET', SCRIPT_NAME: '/app', PATH_INFO: '/x', QUERY_STRING: 'q=1', REQUEST_URI: '/app/x?q=1',
+  SERVER_NAME: 'example.test', SERVER_PORT: '80', SERVER_PROTOCOL: 'HTTP/1.1', HTTP_HOST: 'example.test:8080',
+  'wsgi.url_scheme': 'http', 'wsgi.input': null as never, 'wsgi.errors': null as never, ...extra,
+});
+const entry = (e: Partial<AccessEntry> = {}): AccessEntry => ({
+  environ: environ(), remoteAddr: '10.0.0.1', status: 200, bytes: 123, started: performance.now() - 12.5, listener: 'http', ...e,
+});
+
+test('combined is nginx\'s combined format', () => {
+  const line = compileFormat('combined')(entry({ environ: environ({ HTTP_REFERER: 'http://r.test/', HTTP_USER_AGENT: 'UA/1', HTTP_AUTHORIZATION: 'Basic ' + Buffer.from('bob:secret').toString('base64') }) }));
+  assert.match(line, /^10\.0\.0\.1 - bob \[\d\d\/[A-Z][a-z]{2}\/\d{4}:\d\d:\d\d:\d\d \+0000\] "GET \/app\/x\?q=1 HTTP\/1\.1" 200 123 "http:\/\/r\.test\/" "UA\/1"\n$/);
+  assert.doesNotMatch(line, /secret/);
+});
+
+test('common, and "-" for what is missing', () => {
+  assert.match(compileFormat('common')(entry({ environ: null, status: 400, bytes: 12, remoteAddr: '' })), /^- - - \[[^\]]+\] "-" 400 12\n$/);
+});
+
+test('a template: nginx variables, braces, $http_NAME, request time in seconds and microseconds', () => {
+  const line = compileFormat('${status}|$request_method|$uri|$query_string|$host|$http_x_request_id|$request_time|$request_time_us|$listener|$pid')(
+    entry({ environ: environ({ HTTP_X_REQUEST_ID: 'abc' }), status: 201 }),
+  );
+  const [status, method, uri, query, host, id, secs, us, listener, pid] = line.trimEnd().split('|');
+  assert.deepEqual([status, method, uri, query, host, id, listener, pid], ['201', 'GET', '/app/x', 'q=1', 'example.test:8080', 'abc', 'http', String(process.pid)]);
+  assert.ok(Number(secs) >= 0.012 && Number(secs) < 1, secs);
+  assert.ok(Number(us) >= 12_000 && Number(us) < 1_000_000, us);
+});
+
+test('values are escaped: a client cannot end a field or forge a line', () => {
+  const line = compileFormat('"$http_user_agent" "$http_referer"')(entry({ environ: environ({ HTTP_USER_AGENT: 'a"b\\c\r\nd\x7f\xe9', HTTP_REFERER: '\x00' }) }));
+  assert.equal(line, '"a\\x22b\\x5Cc\\x0D\\x0Ad\\x7F\\xE9" "\\x00"\n');
+});
+
+test('json: one object per line, with nulls for what is missing, escaped by JSON', () => {
+  const full = JSON.parse(compileFormat('json')(entry({ environ: environ({ HTTP_USER_AGENT: 'q"\n' }) }))) as Record<string, unknown>;
+  assert.equal(full.method, 'GET');
+  assert.equal(full.uri, '/app/x?q=1');
+  assert.equal(full.status, 200);
+  assert.equal(full.bytes, 123);
+  assert.equal(full.user_agent, 'q"\n');
+  assert.equal(full.referer, null);
+  assert.equal(full.host, 'example.test:8080');
+  assert.ok((full.request_time as number) >= 0.012);
+  assert.match(full.time as string, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00$/);
+  const bare = JSON.parse(compileFormat('json')(entry({ environ: null, status: 400 }))) as Record<string, unknown>;
+  assert.equal(bare.method, null);
+  assert.equal(bare.status, 400);
+});
+
+test('a format with an unknown variable, or with none, is refused in one line', () => {
+  assert.throws(() => compileFormat('$status $nope'), /^Error: unknown variable \$nope \(known: .*\$http_NAME\)$/);
+  assert.throws(() => compileFormat('fancy'), /has no \$variable \(or name one of: combined, common, json\)/);
+});
+
+/** A LogFile in a fresh directory whose writes fail while `full` is set, and its reported trouble. */
+function fillable(sync: boolean): { file: LogFile; path: string; said: string[]; disk: { full: boolean } } {
+  const path = `${mkdtempSync(`${tmpdir()}/warpipe-logfile-`)}/a.log`;
+  const said: string[] = [];
+  const disk = { full: false };
+  const trouble: LogFileTrouble = {
+    failing: (_f, why) => said.push(`failing ${why}`),
+    recovered: (_f, lost, why) => said.push(`recovered ${lost} ${why}`),
+  };
+  const file = new LogFile(path, sync, trouble, (fd, data, off) => {
+    if (disk.full) throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+    return writeSync(fd, data, off);
+  });
+  return { file, path, said, disk };
+}
+
+test('a log file that cannot be written loses lines, not the server; says so once, and counts the loss when it works again', async () => {
+  const { file, path, said, disk } = fillable(true);
+  file.write('one\n');
+  disk.full = true;
+  file.write('two\n');
+  file.write('three\n');
+  assert.deepEqual(said, ['failing ENOSPC']);
+  disk.full = false;
+  file.write('four\n');
+  assert.deepEqual(said, ['failing ENOSPC', 'recovered 2 ENOSPC']);
+  file.close();
+  assert.equal(readFileSync(path, 'utf8'), 'one\nfour\n');
+});
+
+test('buffered: lines are written once per turn of the event loop, in order; reopen() starts a new file at the path', async () => {
+  const { file, path } = fillable(false);
+  file.write('a\n');
+  file.write('b\n');
+  assert.equal(readFileSync(path, 'utf8'), '', 'nothing yet: gathered for this turn');
+  await new Promise((r) => setImmediate(r));
+  assert.equal(readFileSync(path, 'utf8'), 'a\nb\n');
+  file.write('c\n');
+  renameSync(path, `${path}.1`);
+  file.reopen();
+  file.write('d\n');
+  file.close();
+  assert.equal(readFileSync(`${path}.1`, 'utf8'), 'a\nb\nc\n', 'what was gathered before the reopen went to the old file');
+  assert.equal(readFileSync(path, 'utf8'), 'd\n');
+});
+
+test('a log file that cannot be opened is one line naming it', () => {
+  const none: LogFileTrouble = { failing: () => {}, recovered: () => {} };
+  assert.throws(() => new LogFile('/nonexistent-dir/a.log', true, none), /^Error: cannot open log file \/nonexistent-dir\/a\.log: ENOENT$/);
+});

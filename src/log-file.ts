@@ -1,0 +1,132 @@
+// A log file that never takes the server down (--log-file, --access-log).
+// Lines are appended with O_APPEND, so the gateway and anything else writing
+// the same file (logrotate's copytruncate, a second warpipe) interleave by
+// line. A write that fails (ENOSPC, EIO, a file system gone read-only) loses
+// those lines, not a request: the trouble is reported once, and once more with
+// the count of lost lines when writing works again. reopen() (SIGUSR1, after
+// logrotate moved the file) starts a new file at the same path.
+//
+// Two modes: `sync` writes each line at once (the error log: a line must be
+// on disk before a crash it explains); otherwise lines are gathered and written
+// once per turn of the event loop (the access log: one write for many
+// requests under load, none at all when idle).
+
+import { closeSync, openSync, writeSync } from 'node:fs';
+
+/** Bytes gathered before a buffered file writes without waiting for the end of the turn. */
+const FLUSH_BYTES = 64 * 1024;
+/** What a buffered file holds at most while its writes fail; more is dropped (and counted). */
+const MAX_PENDING = 4 * 1024 * 1024;
+
+export interface LogFileTrouble {
+  /** The first failed write since the file last worked. */
+  failing(file: LogFile, why: string): void;
+  /** A write worked again after `lost` lines were dropped. */
+  recovered(file: LogFile, lost: number, why: string): void;
+}
+
+export class LogFile {
+  private fd: number;
+  private pending: string[] = [];
+  private pendingBytes = 0;
+  private scheduled = false;
+  private lost = 0;
+  private why = '';
+
+  /**
+   * Opens `path` for appending (created 0640), or fd 1 for "-" (stdout).
+   * Throws a one-line Error if it cannot be opened: the caller exits 2.
+   */
+  constructor(
+    readonly path: string,
+    private readonly sync: boolean,
+    private readonly trouble: LogFileTrouble,
+    /** writeSync, or a stand-in for a test that needs a disk to fill up and free again. */
+    private readonly writeTo: (fd: number, data: Buffer, offset: number) => number = writeSync,
+  ) {
+    this.fd = LogFile.open(path);
+  }
+
+  private static open(path: string): number {
+    if (path === '-') return 1;
+    try {
+      return openSync(path, 'a', 0o640);
+    } catch (err) {
+      throw new Error(`cannot open log file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+  }
+
+  /** One line, newline included. */
+  write(line: string): void {
+    if (this.sync) {
+      this.put(line, 1);
+      return;
+    }
+    if (this.pendingBytes > MAX_PENDING) {
+      this.lost++;
+      return;
+    }
+    this.pending.push(line);
+    this.pendingBytes += line.length;
+    if (this.pendingBytes >= FLUSH_BYTES) this.flush();
+    else if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(this.flush);
+    }
+  }
+
+  /** Write what is gathered (buffered mode). */
+  readonly flush = (): void => {
+    this.scheduled = false;
+    if (this.pending.length === 0) return;
+    const lines = this.pending.length;
+    const text = lines === 1 ? this.pending[0]! : this.pending.join('');
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.put(text, lines);
+  };
+
+  private put(text: string, lines: number): void {
+    const data = Buffer.from(text, 'utf8');
+    let off = 0;
+    try {
+      while (off < data.length) off += this.writeTo(this.fd, data, off);
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      if (e.code === 'EAGAIN' && this.fd === 1) {
+        // stdout is a full non-blocking pipe: let Node's stream queue the rest
+        if (process.stdout.listenerCount('error') === 0) process.stdout.on('error', () => {});
+        process.stdout.write(data.subarray(off));
+        return;
+      }
+      if (this.lost === 0) {
+        this.why = e.code ?? e.message;
+        this.trouble.failing(this, this.why);
+      }
+      this.lost += lines;
+      return;
+    }
+    if (this.lost > 0) {
+      const lost = this.lost;
+      this.lost = 0;
+      this.trouble.recovered(this, lost, this.why);
+    }
+  }
+
+  /** Start a new file at the same path (after logrotate renamed the old one); keeps the old one on failure. */
+  reopen(): void {
+    if (this.path === '-') return;
+    this.flush();
+    const fd = LogFile.open(this.path);
+    const old = this.fd;
+    this.fd = fd;
+    closeSync(old);
+  }
+
+  /** Write what is gathered and close (shutdown). */
+  close(): void {
+    this.flush();
+    if (this.fd !== 1) closeSync(this.fd);
+    this.fd = -1;
+  }
+}
