@@ -75,12 +75,9 @@ const appFile = (app: AppRef): string => join(APPS, `${app.module}.py`);
 const warpipePython = once(() => (existsSync('/usr/bin/python3') ? '/usr/bin/python3' : realPython('python3')));
 const warpipeCli = join(ROOT, 'dist', 'src', 'cli.js');
 
-const warpipe: Server = {
-  name: 'warpipe',
-  notes:
-    '`--workers 2 --python /usr/bin/python3 --chdir bench/apps --log-level warning`; everything else default ' +
-    '(1 thread per worker, keep-alive 5 s, no access log). The Node gateway parses HTTP and hands each request ' +
-    'to a Python worker over a socketpair.',
+const warpipe = (name: string, extra: () => string[], notes: string): Server => ({
+  name,
+  notes,
   python: warpipePython,
   missing: once(() => {
     if (!existsSync(warpipeCli)) return `${warpipeCli} not built: run npm run build`;
@@ -101,6 +98,7 @@ const warpipe: Server = {
         '--python', warpipePython() ?? 'python3',
         '--chdir', APPS,
         '--log-level', 'warning',
+        ...extra(),
       ],
       cwd: ROOT,
     },
@@ -108,7 +106,7 @@ const warpipe: Server = {
   // the node process is the gateway; the Python workers are its children
   front: (procs) => procs[0]!.pid,
   workers: (procs) => childrenOf(procs[0]!.pid),
-};
+});
 
 // gunicorn: whichever python3 is first on PATH and has it (here pyenv's 3.11.7)
 const gunicornPython = once(() => realPython('python3'));
@@ -299,7 +297,14 @@ const nginxUwsgi: Server = {
 };
 
 export const servers: Server[] = [
-  warpipe,
+  warpipe('warpipe', () => [],
+    '`--workers 2 --python /usr/bin/python3 --chdir bench/apps --log-level warning`; everything else default ' +
+    '(1 thread per worker, keep-alive 5 s, no access log). The Node gateway parses HTTP and hands each request ' +
+    'to a Python worker over a socketpair.'),
+  warpipe('warpipe-access-log', () => ['--access-log', join(tempDir('warpipe-bench-'), 'access.log')],
+    'warpipe as above plus `--access-log FILE` (combined format, a fresh file in the temporary directory): what a ' +
+    'line per request costs. uWSGI logs every request by default; it is run here with `--disable-logging`, as ' +
+    'gunicorn and nginx run without access logs.'),
   gunicorn(
     'gunicorn-sync',
     [],

@@ -91,19 +91,22 @@ test('a log file that cannot be written loses lines, not the server; says so onc
   assert.equal(readFileSync(path, 'utf8'), 'one\nfour\n');
 });
 
-test('buffered: lines are written once per turn of the event loop, in order; reopen() starts a new file at the path', async () => {
+test('buffered: lines are gathered and written together, in order; reopen() starts a new file at the path', async () => {
   const { file, path } = fillable(false);
   file.write('a\n');
   file.write('b\n');
-  assert.equal(readFileSync(path, 'utf8'), '', 'nothing yet: gathered for this turn');
-  await new Promise((r) => setImmediate(r));
-  assert.equal(readFileSync(path, 'utf8'), 'a\nb\n');
+  assert.equal(readFileSync(path, 'utf8'), '', 'nothing yet: gathered');
+  await new Promise((r) => setTimeout(r, 150));
+  assert.equal(readFileSync(path, 'utf8'), 'a\nb\n', 'written within 100 ms');
+  const long = 'x'.repeat(1000) + '\n';
+  for (let i = 0; i < 66; i++) file.write(long);
+  assert.ok(readFileSync(path, 'utf8').length > 60_000, 'written at once when the 64 KiB buffer is full');
   file.write('c\n');
   renameSync(path, `${path}.1`);
   file.reopen();
   file.write('d\n');
   file.close();
-  assert.equal(readFileSync(`${path}.1`, 'utf8'), 'a\nb\nc\n', 'what was gathered before the reopen went to the old file');
+  assert.equal(readFileSync(`${path}.1`, 'utf8'), 'a\nb\n' + long.repeat(66) + 'c\n', 'what was gathered before the reopen went to the old file');
   assert.equal(readFileSync(path, 'utf8'), 'd\n');
 });
 

@@ -94,6 +94,9 @@ const VARIABLES: Record<string, Value> = {
   pid: () => String(process.pid),
 };
 
+/** Variables whose values are made here (numbers, times, an address), never from client bytes: not escaped. */
+const SAFE = new Set(['remote_addr', 'time_local', 'time_iso8601', 'msec', 'status', 'body_bytes_sent', 'request_time', 'request_time_us', 'listener', 'pid']);
+
 const NAMED: Record<string, string> = {
   combined: '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent"',
   common: '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent',
@@ -110,10 +113,10 @@ function escape(s: string): string {
 
 function variable(name: string): Value {
   const known = VARIABLES[name];
-  if (known) return known;
+  if (known) return SAFE.has(name) ? known : (e, now) => escape(known(e, now));
   if (name.startsWith('http_') && name.length > 5) {
     const key = 'HTTP_' + name.slice(5).toUpperCase();
-    return (e) => str(e, key);
+    return (e) => escape(str(e, key));
   }
   throw new Error(`unknown variable $${name} (known: ${Object.keys(VARIABLES).map((k) => '$' + k).join(', ')}, $http_NAME)`);
 }
@@ -135,7 +138,7 @@ export function compileFormat(format: string): (e: AccessEntry) => string {
   return (e) => {
     const now = performance.now();
     let out = '';
-    for (const p of parts) out += typeof p === 'string' ? p : escape(p(e, now));
+    for (const p of parts) out += typeof p === 'string' ? p : p(e, now);
     return out + '\n';
   };
 }

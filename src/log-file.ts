@@ -8,15 +8,16 @@
 //
 // Two modes: `sync` writes each line at once (the error log: a line must be
 // on disk before a crash it explains); otherwise lines are gathered and written
-// once per turn of the event loop (the access log: one write for many
-// requests under load, none at all when idle).
+// every FLUSH_MS or FLUSH_BYTES, whichever comes first (the access log: one
+// write for hundreds of requests under load, as nginx's `access_log buffer=`;
+// a write per turn of the event loop cost 3-4 µs a request at 40k req/s).
 
 import { closeSync, openSync, writeSync } from 'node:fs';
 
-/** Bytes gathered before a buffered file writes without waiting for the end of the turn. */
+/** A buffered file writes what it gathered once its buffer of this size is full, */
 const FLUSH_BYTES = 64 * 1024;
-/** What a buffered file holds at most while its writes fail; more is dropped (and counted). */
-const MAX_PENDING = 4 * 1024 * 1024;
+/** or this long after the first line of the batch. */
+const FLUSH_MS = 100;
 
 export interface LogFileTrouble {
   /** The first failed write since the file last worked. */
@@ -27,8 +28,10 @@ export interface LogFileTrouble {
 
 export class LogFile {
   private fd: number;
-  private pending: string[] = [];
-  private pendingBytes = 0;
+  /** Buffered mode: lines are encoded straight into this buffer (no per-line string or Buffer is kept). */
+  private buf: Buffer | null = null;
+  private used = 0;
+  private lines = 0;
   private scheduled = false;
   private lost = 0;
   private why = '';
@@ -59,35 +62,36 @@ export class LogFile {
   /** One line, newline included. */
   write(line: string): void {
     if (this.sync) {
-      this.put(line, 1);
+      this.put(Buffer.from(line, 'utf8'), 1);
       return;
     }
-    if (this.pendingBytes > MAX_PENDING) {
-      this.lost++;
-      return;
+    const buf = (this.buf ??= Buffer.allocUnsafe(FLUSH_BYTES));
+    if (this.used + 3 * line.length > buf.length) {
+      // (3: the most UTF-8 bytes a UTF-16 unit can take)
+      this.flush();
+      if (3 * line.length > buf.length) return this.put(Buffer.from(line, 'utf8'), 1);
     }
-    this.pending.push(line);
-    this.pendingBytes += line.length;
-    if (this.pendingBytes >= FLUSH_BYTES) this.flush();
-    else if (!this.scheduled) {
+    this.used += buf.write(line, this.used);
+    this.lines++;
+    if (!this.scheduled) {
       this.scheduled = true;
-      setImmediate(this.flush);
+      setTimeout(this.flush, FLUSH_MS).unref();
     }
   }
 
   /** Write what is gathered (buffered mode). */
   readonly flush = (): void => {
     this.scheduled = false;
-    if (this.pending.length === 0) return;
-    const lines = this.pending.length;
-    const text = lines === 1 ? this.pending[0]! : this.pending.join('');
-    this.pending = [];
-    this.pendingBytes = 0;
-    this.put(text, lines);
+    if (this.lines === 0) return;
+    const lines = this.lines;
+    const used = this.used;
+    this.lines = 0;
+    this.used = 0;
+    this.put(this.buf!.subarray(0, used), lines);
   };
 
-  private put(text: string, lines: number): void {
-    const data = Buffer.from(text, 'utf8');
+  /** Write `data` (which may be the reused buffer: nothing may keep it after this returns). */
+  private put(data: Buffer, lines: number): void {
     let off = 0;
     try {
       while (off < data.length) off += this.writeTo(this.fd, data, off);
@@ -96,7 +100,7 @@ export class LogFile {
       if (e.code === 'EAGAIN' && this.fd === 1) {
         // stdout is a full non-blocking pipe: let Node's stream queue the rest
         if (process.stdout.listenerCount('error') === 0) process.stdout.on('error', () => {});
-        process.stdout.write(data.subarray(off));
+        process.stdout.write(Buffer.from(data.subarray(off)));
         return;
       }
       if (this.lost === 0) {
