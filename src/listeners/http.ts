@@ -43,6 +43,9 @@ const enum Phase { Head, Body, App, Closed }
 const enum Deadline { None, Header, Idle, Body, Send, Linger }
 
 const SWEEP_MS = 250;
+
+/** Body bytes of a simpleResponse() answer (its reason phrase and a newline), for the access log. */
+const answerBytes = (status: number): number => reasonPhrase(status).length + 1;
 const LINGER_MS = 2000;
 
 const OVER_BUDGET = 'HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 20\r\n'
@@ -626,7 +629,7 @@ class Connection {
       return;
     }
     this.input?.fail(new GatewayError(codes.CLIENT_GONE, 'response already failed'));
-    this.logAccess(status, reasonPhrase(status).length + 1);
+    this.logAccess(status, answerBytes(status));
     const close = !this.mayKeepAlive();
     let extra = err instanceof OverloadError ? `Retry-After: ${err.retryAfter}\r\n` : '';
     if (!close) extra += (this.head!.minor === 0 ? 'Connection: keep-alive\r\n' : '') + this.listener.keepAliveHint;
@@ -684,7 +687,7 @@ class Connection {
       }
     }
     this.unlogged = true;
-    this.logAccess(status, reasonPhrase(status).length + 1);
+    this.logAccess(status, answerBytes(status));
     this.closeGracefully();
   }
 
@@ -717,7 +720,7 @@ class Connection {
         this.deadline = 0;
         if (this.phase === Phase.Body) {
           this.socket.write(simpleResponse(408, httpDate(), true));
-          this.logAccess(408, reasonPhrase(408).length + 1);
+          this.logAccess(408, answerBytes(408));
           this.closeGracefully();
         } else {
           const { bodyTimeout, minUploadRate } = this.listener.options;
