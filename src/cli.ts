@@ -30,6 +30,7 @@ import { dropPrivileges, lookupIdentity, type Identity } from './privileges.js';
 import { Logger } from './log.js';
 import { LogFile } from './log-file.js';
 import { AccessLog } from './access-log.js';
+import { TrustedProxies } from './pipeline/forwarded.js';
 import { Arbiter } from './workers/arbiter.js';
 import { formatStatus, listenControl, sendControl } from './control.js';
 import { watchSources } from './watch.js';
@@ -172,6 +173,7 @@ async function serve(config: Readonly<Config>): Promise<void> {
       keepaliveTimeout: config.keepaliveTimeout,
       sendTimeout: config.sendTimeout,
       serverSoftware: `warpipe/${version}`,
+      trustedProxies: config.forwardedAllowIps ? new TrustedProxies(config.forwardedAllowIps) : undefined,
     },
     log,
   );

@@ -7,6 +7,7 @@ import { levels, type LevelName } from '../log.js';
 import { settings, type Setting } from './settings.js';
 import { parseMount, type MountSpec } from './mount.js';
 import { compileFormat } from '../access-log.js';
+import { TrustedProxies } from '../pipeline/forwarded.js';
 
 export type Address = { kind: 'tcp'; host: string; port: number } | { kind: 'unix'; path: string };
 
@@ -68,6 +69,7 @@ export interface Config {
   sendTimeout: number;
   logLevel: number;
   logFile: string;
+  forwardedAllowIps: string;
   accessLog: string;
   accessLogFormat: string;
 }
@@ -232,6 +234,11 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     compileFormat(config.accessLogFormat as string);
   } catch (err) {
     throw new ConfigError(`--access-log-format: ${(err as Error).message}`);
+  }
+  try {
+    new TrustedProxies(config.forwardedAllowIps as string);
+  } catch (err) {
+    throw new ConfigError(`--forwarded-allow-ips: ${(err as Error).message}`);
   }
   return { action: 'serve', config: Object.freeze(config as unknown as Config) };
 }

@@ -54,6 +54,9 @@ export const settings: readonly Setting[] = [
     doc: 'Run as this user (name or uid) once the sockets are bound; its primary group unless --group. Needs root.', peer: 'gunicorn --user, uWSGI --uid' }),
   setting({ key: 'group', flag: '--group', kind: 'string', default: '', section: 'listen',
     doc: 'Run as this group (name or gid) once the sockets are bound; unix sockets are given to the user and group.', peer: 'gunicorn --group, uWSGI --gid' }),
+  setting({ key: 'forwardedAllowIps', flag: '--forwarded-allow-ips', kind: 'string', default: '', section: 'listen',
+    doc: 'Comma-separated proxy addresses or CIDR ranges (or *) whose X-Forwarded-For and X-Forwarded-Proto set REMOTE_ADDR and wsgi.url_scheme; from anyone else they are passed to the app as sent and believed by nobody (default: no proxy is trusted).',
+    peer: 'gunicorn --forwarded-allow-ips, Werkzeug ProxyFix' }),
   setting({ key: 'socketMode', flag: '--socket-mode', kind: 'mode', default: 0o660, section: 'listen',
     doc: 'Permissions of unix sockets warpipe creates (octal).', peer: 'uWSGI --chmod-socket' }),
   // what is served besides the app

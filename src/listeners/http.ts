@@ -15,6 +15,7 @@ import net from 'node:net';
 import { GatewayError, LocalProtocolError, OverloadError, RemoteProtocolError, codes } from '../errors.js';
 import type { Logger } from '../log.js';
 import { addHeaders, decodePath, splitHost, splitTarget } from '../pipeline/environ.js';
+import { applyForwarded, type TrustedProxies } from '../pipeline/forwarded.js';
 import { BodyInput } from '../pipeline/input.js';
 import { checkHeaders, checkStatus } from '../pipeline/response.js';
 import { closeBody, type App, type Body, type Chunk, type Environ, type Headers, type StartResponse, type WholeBody } from '../pipeline/types.js';
@@ -37,6 +38,8 @@ export interface HttpOptions {
   keepaliveTimeout: number;
   sendTimeout: number;
   serverSoftware: string;
+  /** --forwarded-allow-ips: peers whose X-Forwarded-For/-Proto are believed. */
+  trustedProxies?: TrustedProxies;
 }
 
 const enum Phase { Head, Body, App, Closed }
@@ -114,6 +117,8 @@ class Connection {
   private readonly remotePort: string;
   private readonly localName: string;
   private readonly localPort: string;
+  /** The peer is a --forwarded-allow-ips proxy: its X-Forwarded-* headers are believed. */
+  private readonly viaProxy: boolean;
   private closeAfter = false;
   private driving = false;
   private parserDead = false;
@@ -154,6 +159,7 @@ class Connection {
     this.remotePort = socket.remotePort === undefined ? '' : String(socket.remotePort);
     this.localName = socket.localAddress ?? 'localhost';
     this.localPort = socket.localPort === undefined ? '' : String(socket.localPort);
+    this.viaProxy = options.trustedProxies?.trusts(this.remoteAddr) ?? false;
     this.setDeadline(Deadline.Header, options.headerTimeout);
     socket.on('data', (chunk: Buffer) => this.socketOnData(chunk));
     socket.on('drain', () => this.socketOnDrain());
@@ -268,6 +274,7 @@ class Connection {
     };
     addHeaders(environ, head.headers);
     if (target.authority !== null) environ.HTTP_HOST = target.authority;
+    if (this.viaProxy) applyForwarded(environ, this.listener.options.trustedProxies!);
     return environ;
   }
 
@@ -650,7 +657,8 @@ class Connection {
   private logAccess(status: number, bytes = this.sent): void {
     if (!this.unlogged) return;
     this.unlogged = false;
-    this.listener.accessLog?.record({ environ: this.environ, remoteAddr: this.remoteAddr, status, bytes, started: this.startedAt, listener: 'http' });
+    const remoteAddr = this.viaProxy && typeof this.environ?.REMOTE_ADDR === 'string' ? this.environ.REMOTE_ADDR : this.remoteAddr;
+    this.listener.accessLog?.record({ environ: this.environ, remoteAddr, status, bytes, started: this.startedAt, listener: 'http' });
   }
 
   private describe(): string {

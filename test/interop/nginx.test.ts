@@ -2,12 +2,14 @@
 // --fastcgi, scgi_pass to --scgi, uwsgi_pass to --uwsgi), the classic
 // nginx + spawn-fcgi + flup and nginx + uWSGI positions: the same app answers
 // the same through each as through warpipe's own HTTP listener. Real nginx,
-// real workers, nginx's stock *_params files. Then web.py, served all three ways.
+// real workers, nginx's stock *_params files. Then web.py, served all three ways;
+// and nginx proxy_pass to --http, whose X-Forwarded-For --forwarded-allow-ips believes.
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -266,5 +268,51 @@ describe('web.py three ways: direct HTTP, nginx FastCGI, nginx uwsgi', () => {
     assert.equal(redirect!.location, 'BASE/json');
     assert.equal(echo!.body.length, 3_000_000);
     assert.equal(missing!.status, 404);
+  });
+});
+
+describe('nginx proxy_pass -> warpipe --http --forwarded-allow-ips', () => {
+  let srv: Server | null = null;
+  let nginx: { proc: ChildProcess; urls: string[] } | null = null;
+  const dir = mkdtempSync(`${tmpdir()}/warpipe-proxy-`);
+
+  before(async () => {
+    if (!existsSync(NGINX)) return;
+    srv = await startServer('pep3333:application', { args: ['--forwarded-allow-ips', '127.0.0.1'] });
+    nginx = await runNginx(dir, 1, ([port]) => `
+  server {
+    listen 127.0.0.1:${port};
+    location / {
+      proxy_set_header Host $host:$server_port;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_set_header X-Forwarded-Proto $scheme;
+      proxy_pass ${srv!.url};
+    }
+  }`);
+  });
+  after(async () => {
+    nginx?.proc.kill('SIGTERM');
+    if (srv) assert.equal(await srv.stop(), 0);
+  });
+
+  /** GET through nginx from another loopback address, so the client and the proxy differ. */
+  const environFrom = (local: string, headers: Record<string, string>): Promise<Record<string, unknown>> => new Promise((resolve, reject) => {
+    const url = new URL(`${nginx!.urls[0]}/environ`);
+    http.get({ host: url.hostname, port: url.port, path: url.pathname, localAddress: local, headers, agent: false }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (text += d));
+      res.on('end', () => resolve(JSON.parse(text) as Record<string, unknown>));
+    }).on('error', reject);
+  });
+
+  test('the app sees the client nginx saw, not nginx, and not what the client claimed', async (t) => {
+    if (!requirePeer(t, existsSync(NGINX), 'nginx')) return;
+    const env = await environFrom('127.0.0.2', { 'X-Forwarded-For': '6.6.6.6' });
+    assert.equal(env.HTTP_X_FORWARDED_FOR, '6.6.6.6, 127.0.0.2', 'nginx appended the address it saw');
+    assert.equal(env.REMOTE_ADDR, '127.0.0.2');
+    assert.equal(env['wsgi.url_scheme'], 'http');
+    const direct = (await (await fetch(`${srv!.url}/environ`, { headers: { 'X-Forwarded-For': '6.6.6.6' } })).json()) as Record<string, unknown>;
+    assert.equal(direct.REMOTE_ADDR, '6.6.6.6', 'a client on a trusted address is believed too: list only your proxies');
   });
 });
