@@ -166,8 +166,20 @@ function jsonLine(e: AccessEntry): string {
 
 const nullIfDash = (s: string): string | null => (s === '-' ? null : s);
 
-/** Where the listeners send their entries. */
-export class AccessLog {
+/** What listeners tell about every request they answered: the access log, the metrics. */
+export interface RequestObserver {
+  record(entry: AccessEntry): void;
+}
+
+/** One observer for several (null for none). */
+export function observeAll(observers: (RequestObserver | null)[]): RequestObserver | null {
+  const all = observers.filter((o): o is RequestObserver => o !== null);
+  if (all.length <= 1) return all[0] ?? null;
+  return { record: (entry) => all.forEach((o) => o.record(entry)) };
+}
+
+/** A line per request to a LogFile. */
+export class AccessLog implements RequestObserver {
   private readonly line: (e: AccessEntry) => string;
 
   constructor(readonly file: LogFile, format: string) {

@@ -29,8 +29,9 @@ import { StreamGatewayListener, scgi, uwsgi, type GatewayCodec } from './listene
 import { dropPrivileges, lookupIdentity, type Identity } from './privileges.js';
 import { Logger } from './log.js';
 import { LogFile } from './log-file.js';
-import { AccessLog } from './access-log.js';
+import { AccessLog, observeAll } from './access-log.js';
 import { TrustedProxies } from './pipeline/forwarded.js';
+import { Metrics } from './metrics.js';
 import { Arbiter } from './workers/arbiter.js';
 import { formatStatus, listenControl, sendControl } from './control.js';
 import { watchSources } from './watch.js';
@@ -203,9 +204,11 @@ async function serve(config: Readonly<Config>): Promise<void> {
   const uwsgiListener = gateway(uwsgi);
   const listeners = [listener, fastcgi, scgiListener, uwsgiListener];
   const budget = new ConnectionBudget({ maxConnections: config.maxConnections, maxPerIp: config.maxConnectionsPerIp });
+  const metrics = config.metrics ? new Metrics({ pool, budget, version, listeners: { http: listener, fastcgi, scgi: scgiListener, uwsgi: uwsgiListener } }) : null;
+  const observer = observeAll([access, metrics]);
   for (const l of listeners) {
     l.budget = budget;
-    l.accessLog = access;
+    l.observer = observer;
   }
   const files = openFilesLimit();
   if (files !== null && config.maxConnections > 0 && files < config.maxConnections + 64) {
@@ -227,6 +230,16 @@ async function serve(config: Readonly<Config>): Promise<void> {
       const e = err as NodeJS.ErrnoException;
       const what = address.kind === 'unix' ? address.path : `${address.host}:${address.port}`;
       fail(`cannot listen on ${what}: ${e.code === 'EADDRINUSE' ? 'address already in use' : e.message}`, EXIT_RUNTIME);
+    }
+  }
+
+  if (metrics && config.metrics) {
+    try {
+      log.info(`metrics on ${await metrics.listen(config.metrics, config.socketMode, log)}`);
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      const what = config.metrics.kind === 'unix' ? config.metrics.path : `${config.metrics.host}:${config.metrics.port}`;
+      fail(`cannot serve --metrics on ${what}: ${e.code === 'EADDRINUSE' ? 'address already in use' : e.message}`, EXIT_RUNTIME);
     }
   }
 

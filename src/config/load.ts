@@ -70,6 +70,7 @@ export interface Config {
   logLevel: number;
   logFile: string;
   forwardedAllowIps: string;
+  metrics: Address | null;
   accessLog: string;
   accessLogFormat: string;
 }
@@ -277,7 +278,7 @@ function valueName(s: Setting): string {
 }
 
 function defaultText(s: Setting): string {
-  if (Array.isArray(s.default) || s.default === '' || s.default === false) return '';
+  if (Array.isArray(s.default) || s.default === '' || s.default === false || s.default === null) return '';
   if (s.default === true) return 'on';
   if (s.kind === 'mode') return (s.default as number).toString(8);
   if (s.kind === 'seconds') return `${String(s.default)}s`;

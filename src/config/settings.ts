@@ -169,6 +169,9 @@ export const settings: readonly Setting[] = [
   // logging
   setting({ key: 'logLevel', flag: '--log-level', kind: 'level', default: 'info', section: 'logging',
     doc: 'debug, info, warning, error or critical.', peer: 'gunicorn --log-level' }),
+  setting({ key: 'metrics', flag: '--metrics', kind: 'address', default: null, section: 'logging',
+    doc: 'Serve Prometheus metrics at GET /metrics on this HOST:PORT or unix:/path, a listener of its own (requests by status, latency, workers by state, queue, restarts, the gateway\'s CPU and memory).',
+    peer: 'uWSGI --stats, gunicorn --statsd-host' }),
   setting({ key: 'logFile', flag: '--log-file', kind: 'string', default: '', section: 'logging',
     doc: 'Write the log (and the workers\' own stdout and stderr) to this file instead of stderr; SIGUSR1 reopens it after rotation.',
     peer: 'gunicorn --error-logfile, uWSGI --logto' }),

@@ -4,7 +4,7 @@
 // served (`connect`) and how its address reads in the log (`describe`).
 
 import net from 'node:net';
-import type { AccessLog } from '../access-log.js';
+import type { RequestObserver } from '../access-log.js';
 import type { Address } from '../config/load.js';
 import type { Logger } from '../log.js';
 import type { ErrorStream } from '../pipeline/types.js';
@@ -28,8 +28,8 @@ export abstract class Listener<C extends ListenerConnection> {
   protected readonly allowHalfOpen: boolean = false;
   /** Shared by every listener of the server: --max-connections, --max-connections-per-ip. */
   budget: ConnectionBudget = unlimited();
-  /** --access-log: a line per answered request (null: off). */
-  accessLog: AccessLog | null = null;
+  /** Told of every answered request: --access-log, --metrics (null: neither). */
+  observer: RequestObserver | null = null;
   private refusedLogTimer: NodeJS.Timeout | null = null;
 
   constructor(readonly log: Logger) {}

@@ -5,7 +5,7 @@
 // that frames it for the protocol. The protocols differ only in framing, so
 // this is the one place their PEP 3333 side lives.
 
-import type { AccessLog } from '../access-log.js';
+import type { RequestObserver } from '../access-log.js';
 import { GatewayError, LocalProtocolError, OverloadError, codes } from '../errors.js';
 import type { Logger } from '../log.js';
 import { BodyInput } from '../pipeline/input.js';
@@ -17,7 +17,7 @@ export interface CgiServer {
   readonly app: App;
   readonly errors: ErrorStream;
   readonly log: Logger;
-  readonly accessLog: AccessLog | null;
+  readonly observer: RequestObserver | null;
   readonly options: { bufferRequestBody: number; maxBodyBytes: number };
 }
 
@@ -73,7 +73,7 @@ export class CgiExchange {
   private readonly startedAt = performance.now();
   /** Response body bytes given to the sink. */
   private sent = 0;
-  private unlogged = true;
+  private unrecorded = true;
 
   constructor(private readonly server: CgiServer, private readonly environ: Environ, private readonly sink: ResponseSink) {
     // the web server in front has its own limit; ours holds whatever it is
@@ -89,7 +89,7 @@ export class CgiExchange {
     this.refused = true;
     this.headSent = true;
     this.sink.write(Buffer.from(`${this.sink.statusLine('413 Content Too Large')}\r\nContent-Type: text/plain\r\n\r\nContent Too Large\n`, 'latin1'));
-    this.logAccess(413, 18);
+    this.recordRequest(413, 18);
     this.sink.end();
   }
 
@@ -132,7 +132,7 @@ export class CgiExchange {
     if (this.aborted) return;
     this.aborted = true;
     this.input?.fail(new GatewayError(codes.CLIENT_GONE, 'the web server aborted the request', 499));
-    this.logAccess(499);
+    this.recordRequest(499);
     if (this.input === null) this.close();
   }
 
@@ -203,19 +203,19 @@ export class CgiExchange {
     }
     this.close();
     if (this.aborted) return;
-    this.logAccess(parseInt(this.status!, 10));
+    this.recordRequest(parseInt(this.status!, 10));
     this.sink.end();
   }
 
   private fail(err: unknown): void {
     this.close();
-    if (this.aborted || this.sink.closed) return this.logAccess(499);
+    if (this.aborted || this.sink.closed) return this.recordRequest(499);
     if (!(err instanceof GatewayError && (err.code === codes.APP_ABORTED || err.code === codes.WORKER_TIMEOUT || err instanceof OverloadError))) {
       const text = err instanceof Error ? (err.stack ?? err.message) : String(err);
       this.server.log.error(`Error handling ${this.environ.REQUEST_METHOD} ${this.environ.REQUEST_URI ?? this.environ.PATH_INFO} (${this.sink.protocol}): ${text}`);
     }
     if (this.headSent) {
-      this.logAccess(parseInt(this.status ?? '500', 10));
+      this.recordRequest(parseInt(this.status ?? '500', 10));
       this.sink.destroy();
       return;
     }
@@ -225,16 +225,16 @@ export class CgiExchange {
     const extra = err instanceof OverloadError ? `Retry-After: ${err.retryAfter}\r\n` : '';
     this.headSent = true;
     this.sink.write(Buffer.from(`${this.sink.statusLine(`${status} ${reason}`)}\r\nContent-Type: text/plain\r\n${extra}\r\n${reason}\n`, 'latin1'));
-    this.logAccess(status, reason.length + 1);
+    this.recordRequest(status, reason.length + 1);
     this.sink.end();
   }
 
-  /** The access log line, once. REMOTE_ADDR is the client the web server in front saw. */
-  private logAccess(status: number, bytes = this.sent): void {
-    if (!this.unlogged) return;
-    this.unlogged = false;
+  /** Tell the access log and the metrics, once. REMOTE_ADDR is the client the web server in front saw. */
+  private recordRequest(status: number, bytes = this.sent): void {
+    if (!this.unrecorded) return;
+    this.unrecorded = false;
     const remoteAddr = typeof this.environ.REMOTE_ADDR === 'string' ? this.environ.REMOTE_ADDR : '';
-    this.server.accessLog?.record({ environ: this.environ, remoteAddr, status, bytes, started: this.startedAt, listener: this.sink.protocol });
+    this.server.observer?.record({ environ: this.environ, remoteAddr, status, bytes, started: this.startedAt, listener: this.sink.protocol });
   }
 
   /** PEP 3333: close() once, however the response ended. */

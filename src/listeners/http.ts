@@ -129,8 +129,8 @@ class Connection {
   private startedAt = 0;
   /** Response body bytes written for it (the access log's $body_bytes_sent). */
   private sent = 0;
-  /** Its access log line is still to be written. */
-  private unlogged = false;
+  /** Not yet told to the access log and the metrics. */
+  private unrecorded = false;
   private environ: Environ | null = null;
   private bodyParts: Buffer[] = [];
   private bodyBytes = 0;
@@ -236,7 +236,7 @@ class Connection {
     const { options } = this.listener;
     this.head = head;
     this.startedAt = performance.now();
-    this.unlogged = true;
+    this.unrecorded = true;
     this.environ = this.buildEnviron(head);
     this.bodyDone = false;
     if (head.contentLength !== 0) {
@@ -574,12 +574,12 @@ class Connection {
   private endResponse(): void {
     if (this.remaining > 0 && !this.noBody) {
       this.listener.log.error(`app sent ${this.remaining} bytes less than its Content-Length; aborting the connection`);
-      this.logAccess(this.code);
+      this.recordRequest(this.code);
       this.abort();
       return;
     }
     if (this.chunked) this.socket.write(LAST_CHUNK);
-    this.logAccess(this.code);
+    this.recordRequest(this.code);
     this.finish();
     if (this.phase === Phase.Closed) return;
     if (!this.keepAlive) {
@@ -609,7 +609,7 @@ class Connection {
     this.remainingForHead = 0;
     this.body = null;
     this.sent = 0;
-    this.unlogged = false;
+    this.unrecorded = false;
   }
 
   /** Always call the body's close(), once (PEP 3333). */
@@ -631,12 +631,12 @@ class Connection {
       this.logAppError(err, this.describe());
     }
     if (this.headSent) {
-      this.logAccess(this.code);
+      this.recordRequest(this.code);
       this.abort();
       return;
     }
     this.input?.fail(new GatewayError(codes.CLIENT_GONE, 'response already failed'));
-    this.logAccess(status, answerBytes(status));
+    this.recordRequest(status, answerBytes(status));
     const close = !this.mayKeepAlive();
     let extra = err instanceof OverloadError ? `Retry-After: ${err.retryAfter}\r\n` : '';
     if (!close) extra += (this.head!.minor === 0 ? 'Connection: keep-alive\r\n' : '') + this.listener.keepAliveHint;
@@ -653,12 +653,12 @@ class Connection {
     if (this.parser.bufferedBytes > 0) this.drive();
   };
 
-  /** The request's access log line, once; `bytes` for answers made here, not by the app. */
-  private logAccess(status: number, bytes = this.sent): void {
-    if (!this.unlogged) return;
-    this.unlogged = false;
+  /** Tell the access log and the metrics about the request, once; `bytes` for answers made here, not by the app. */
+  private recordRequest(status: number, bytes = this.sent): void {
+    if (!this.unrecorded) return;
+    this.unrecorded = false;
     const remoteAddr = this.viaProxy && typeof this.environ?.REMOTE_ADDR === 'string' ? this.environ.REMOTE_ADDR : this.remoteAddr;
-    this.listener.accessLog?.record({ environ: this.environ, remoteAddr, status, bytes, started: this.startedAt, listener: 'http' });
+    this.listener.observer?.record({ environ: this.environ, remoteAddr, status, bytes, started: this.startedAt, listener: 'http' });
   }
 
   private describe(): string {
@@ -694,8 +694,8 @@ class Connection {
         this.environ = { REQUEST_METHOD: line.method, REQUEST_URI: line.target, SERVER_PROTOCOL: `HTTP/1.${line.minor}`, SCRIPT_NAME: '', PATH_INFO: '', QUERY_STRING: '' } as Partial<Environ> as Environ;
       }
     }
-    this.unlogged = true;
-    this.logAccess(status, answerBytes(status));
+    this.unrecorded = true;
+    this.recordRequest(status, answerBytes(status));
     this.closeGracefully();
   }
 
@@ -728,7 +728,7 @@ class Connection {
         this.deadline = 0;
         if (this.phase === Phase.Body) {
           this.socket.write(simpleResponse(408, httpDate(), true));
-          this.logAccess(408, answerBytes(408));
+          this.recordRequest(408, answerBytes(408));
           this.closeGracefully();
         } else {
           const { bodyTimeout, minUploadRate } = this.listener.options;
@@ -739,7 +739,7 @@ class Connection {
         return;
       case Deadline.Send:
         this.listener.log.info(`client ${this.remoteAddr} accepted no data for ${this.listener.options.sendTimeout}s; closing`);
-        this.logAccess(this.code);
+        this.recordRequest(this.code);
         this.abort();
         return;
       case Deadline.None:
@@ -757,7 +757,7 @@ class Connection {
     const wasBusy = this.phase === Phase.App;
     this.phase = Phase.Closed;
     this.deadline = 0;
-    this.logAccess(499); // a request it left before its answer was complete (nginx's 499)
+    this.recordRequest(499); // a request it left before its answer was complete (nginx's 499)
     if (wasBusy) {
       this.input?.fail(new GatewayError(codes.CLIENT_GONE, 'client disconnected', 499));
       this.finish(); // the app's body, if any, is closed; a pending one is closed when it arrives

@@ -89,9 +89,25 @@ interface Reload {
   again: boolean;
 }
 
+/** What the pool has done since it started (for --metrics). */
+export interface PoolCounts {
+  /** Worker processes started (first boot, respawns, replacements, reloads). */
+  spawned: number;
+  /** Workers that exited without being asked to (a crash, a kill from outside). */
+  crashed: number;
+  /** Workers killed for a request over --timeout. */
+  timedOut: number;
+  /** Drain-first replacements, by cause. */
+  recycled: { max_requests: number; max_lifetime: number; max_rss: number };
+  reloads: number;
+  /** Requests answered 503 because the queue was full or they waited past --queue-timeout. */
+  queueRefused: number;
+}
+
 export class Arbiter implements WorkerHooks {
   readonly workers = new Set<WorkerProcess>();
   readonly dispatcher: Dispatcher;
+  readonly counts: PoolCounts = { spawned: 0, crashed: 0, timedOut: 0, recycled: { max_requests: 0, max_lifetime: 0, max_rss: 0 }, reloads: 0, queueRefused: 0 };
   /** The newest generation started (a reload starts the next one). */
   private generation = 0;
   /** The generation that serves: respawns and replacements join it. */
@@ -217,6 +233,7 @@ export class Arbiter implements WorkerHooks {
       return;
     }
     const generation = ++this.generation;
+    this.counts.reloads++;
     const n = Math.min(Math.max(this.liveWorkers().length, this.min), this.max);
     this.log.info(`reload: starting ${n} new worker${n > 1 ? 's' : ''} (generation ${generation})`);
     if (this.options.preload) this.spawnTemplate(generation); // the new code is imported by a new template
@@ -256,6 +273,7 @@ export class Arbiter implements WorkerHooks {
 
   private spawnWorker(generation = this.servingGeneration): WorkerProcess {
     const w = new WorkerProcess(this.options, this, { forked: this.options.preload });
+    this.counts.spawned++;
     w.generation = generation;
     const { maxRequests, maxRequestsJitter } = this.options;
     if (maxRequests > 0) w.requestLimit = maxRequests + Math.floor(Math.random() * (maxRequestsJitter + 1));
@@ -314,8 +332,9 @@ export class Arbiter implements WorkerHooks {
   }
 
   /** Replace `w` drain-first: it keeps serving until its replacement is ready. */
-  private recycle(w: WorkerProcess, reason: string): void {
+  private recycle(w: WorkerProcess, cause: keyof PoolCounts['recycled'], reason: string): void {
     if (this.beingReplaced(w)) return;
+    this.counts.recycled[cause]++;
     this.log.info(`worker ${w.pid}: ${reason}; starting its replacement`);
     this.replacing.set(this.spawnWorker(), { old: w, reason });
   }
@@ -336,6 +355,7 @@ export class Arbiter implements WorkerHooks {
     this.manageWorkers(now);
     this.dispatcher.expireQueue(performance.now());
     const refused = this.dispatcher.takeRefused();
+    this.counts.queueRefused += refused;
     if (refused > 0) {
       this.log.warning(`queue full: ${refused} request${refused > 1 ? 's' : ''} got 503 (${this.dispatcher.queued} waiting, --backlog ${this.options.backlog}, --queue-timeout ${this.options.queueTimeout}s)`);
     }
@@ -377,6 +397,7 @@ export class Arbiter implements WorkerHooks {
         `killing it, its Python stacks follow`,
     );
     ch.expire(new WorkerError(codes.WORKER_TIMEOUT, `${what} timed out after ${seconds.toFixed(1)}s`, 504));
+    this.counts.timedOut++;
     const replaced = w.retiring !== null || this.beingReplaced(w);
     w.retiring ??= 'timeout';
     this.dispatcher.withdraw(w);
@@ -393,12 +414,12 @@ export class Arbiter implements WorkerHooks {
     for (const w of this.workers) {
       if (w.retiring !== null || w.state !== 'ready' || !this.dispatcher.isServing(w)) continue;
       if (w.served >= w.requestLimit) {
-        this.recycle(w, `served ${w.served} requests (--max-requests ${this.options.maxRequests})`);
+        this.recycle(w, 'max_requests', `served ${w.served} requests (--max-requests ${this.options.maxRequests})`);
       } else if (maxLifetime > 0 && now - w.spawnedAt >= maxLifetime * 1000) {
-        this.recycle(w, `running for ${Math.round((now - w.spawnedAt) / 1000)}s (--max-lifetime ${maxLifetime})`);
+        this.recycle(w, 'max_lifetime', `running for ${Math.round((now - w.spawnedAt) / 1000)}s (--max-lifetime ${maxLifetime})`);
       } else if (checkRss) {
         const rss = rssMiB(w.pid);
-        if (rss > maxRss) this.recycle(w, `resident memory ${rss.toFixed(1)} MiB (--max-rss ${maxRss})`);
+        if (rss > maxRss) this.recycle(w, 'max_rss', `resident memory ${rss.toFixed(1)} MiB (--max-rss ${maxRss})`);
       }
     }
   }
@@ -544,6 +565,7 @@ export class Arbiter implements WorkerHooks {
     if (old) {
       // a replacement died before it was ready: the old worker keeps serving; try again later
       this.replacing.delete(w);
+      this.counts.crashed++;
       const delay = Math.min(1000 * 2 ** this.recycleFailures++, MAX_BACKOFF_MS);
       this.recycleAfter = Date.now() + delay;
       this.log.error(`worker ${w.pid}, replacing ${old.pid}, exited with ${how} before it was ready; worker ${old.pid} keeps serving, next attempt in ${delay / 1000}s`);
@@ -558,10 +580,12 @@ export class Arbiter implements WorkerHooks {
       return;
     }
     if (this.beingReplaced(w)) {
+      this.counts.crashed++;
       this.log.warning(`worker ${w.pid} exited with ${how} while its replacement starts`);
       return;
     }
     this.crashes++;
+    this.counts.crashed++;
     const delay = this.crashes <= 1 ? 0 : Math.min(100 * 2 ** (this.crashes - 2), MAX_BACKOFF_MS);
     this.log.warning(`worker ${w.pid} exited with ${how}; respawning${delay ? ` in ${delay} ms` : ''}`);
     if (delay === 0) this.spawnWorker();
