@@ -175,6 +175,7 @@ async function serve(config: Readonly<Config>): Promise<void> {
       sendTimeout: config.sendTimeout,
       serverSoftware: `warpipe/${version}`,
       trustedProxies: config.forwardedAllowIps ? new TrustedProxies(config.forwardedAllowIps) : undefined,
+      proxyProtocol: config.proxyProtocol,
     },
     log,
   );

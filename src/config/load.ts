@@ -70,6 +70,7 @@ export interface Config {
   logLevel: number;
   logFile: string;
   forwardedAllowIps: string;
+  proxyProtocol: boolean;
   metrics: Address | null;
   accessLog: string;
   accessLogFormat: string;
@@ -240,6 +241,9 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     new TrustedProxies(config.forwardedAllowIps as string);
   } catch (err) {
     throw new ConfigError(`--forwarded-allow-ips: ${(err as Error).message}`);
+  }
+  if (config.proxyProtocol && config.forwardedAllowIps === '') {
+    throw new ConfigError('--proxy-protocol needs --forwarded-allow-ips: the addresses of the load balancers that send the header');
   }
   return { action: 'serve', config: Object.freeze(config as unknown as Config) };
 }

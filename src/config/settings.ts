@@ -57,6 +57,9 @@ export const settings: readonly Setting[] = [
   setting({ key: 'forwardedAllowIps', flag: '--forwarded-allow-ips', kind: 'string', default: '', section: 'listen',
     doc: 'Comma-separated proxy addresses or CIDR ranges (or *) whose X-Forwarded-For and X-Forwarded-Proto set REMOTE_ADDR and wsgi.url_scheme; from anyone else they are passed to the app as sent and believed by nobody (default: no proxy is trusted).',
     peer: 'gunicorn --forwarded-allow-ips, Werkzeug ProxyFix' }),
+  setting({ key: 'proxyProtocol', flag: '--proxy-protocol', kind: 'bool', default: false, section: 'listen',
+    doc: 'Every --http connection starts with a PROXY protocol header (v1 or v2, as HAProxy send-proxy, AWS NLB and Google Cloud send it) naming the client; only peers in --forwarded-allow-ips may connect.',
+    peer: 'gunicorn --proxy-protocol, uWSGI --enable-proxy-protocol, nginx listen proxy_protocol' }),
   setting({ key: 'socketMode', flag: '--socket-mode', kind: 'mode', default: 0o660, section: 'listen',
     doc: 'Permissions of unix sockets warpipe creates (octal).', peer: 'uWSGI --chmod-socket' }),
   // what is served besides the app

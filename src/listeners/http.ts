@@ -16,6 +16,7 @@ import { GatewayError, LocalProtocolError, OverloadError, RemoteProtocolError, c
 import type { Logger } from '../log.js';
 import { addHeaders, decodePath, splitHost, splitTarget } from '../pipeline/environ.js';
 import { applyForwarded, type TrustedProxies } from '../pipeline/forwarded.js';
+import { parseProxyHeader } from '../protocols/proxy/header.js';
 import { BodyInput } from '../pipeline/input.js';
 import { checkHeaders, checkStatus } from '../pipeline/response.js';
 import { closeBody, type App, type Body, type Chunk, type Environ, type Headers, type StartResponse, type WholeBody } from '../pipeline/types.js';
@@ -38,8 +39,10 @@ export interface HttpOptions {
   keepaliveTimeout: number;
   sendTimeout: number;
   serverSoftware: string;
-  /** --forwarded-allow-ips: peers whose X-Forwarded-For/-Proto are believed. */
+  /** --forwarded-allow-ips: peers whose X-Forwarded-For/-Proto (and PROXY headers) are believed. */
   trustedProxies?: TrustedProxies;
+  /** --proxy-protocol: every connection starts with a PROXY protocol header from one of trustedProxies. */
+  proxyProtocol?: boolean;
 }
 
 const enum Phase { Head, Body, App, Closed }
@@ -71,6 +74,19 @@ export class HttpListener extends Listener<Connection> {
     this.keepAliveHint = `Keep-Alive: timeout=${Math.floor(options.keepaliveTimeout)}\r\n`;
     this.sweeper = setInterval(() => this.sweep(), SWEEP_MS);
     this.sweeper.unref();
+  }
+
+  private refusedProxies = 0;
+
+  /** --proxy-protocol: a connection from a peer not in --forwarded-allow-ips was closed (said once a minute at most). */
+  refusedProxy(address: string): void {
+    if (this.refusedProxies++ > 0) return;
+    this.log.warning(`--proxy-protocol: closed a connection from ${address}, which is not in --forwarded-allow-ips (said once a minute)`);
+    setTimeout(() => {
+      const more = this.refusedProxies - 1;
+      this.refusedProxies = 0;
+      if (more > 0) this.log.warning(`--proxy-protocol: closed ${more} more connection(s) from addresses not in --forwarded-allow-ips`);
+    }, 60_000).unref();
   }
 
   protected connect(socket: net.Socket): Connection {
@@ -113,12 +129,15 @@ class Connection {
   private rateBytes = 0;
   private phase = Phase.Head;
   private readonly parser: RequestParser;
-  private readonly remoteAddr: string;
-  private readonly remotePort: string;
+  /** The client: the socket's peer, or the source a PROXY protocol header named. */
+  private remoteAddr: string;
+  private remotePort: string;
+  /** --proxy-protocol: the header's bytes so far, until it is whole (null: none expected, or read). */
+  private proxyHead: Buffer | null = null;
   private readonly localName: string;
   private readonly localPort: string;
   /** The peer is a --forwarded-allow-ips proxy: its X-Forwarded-* headers are believed. */
-  private readonly viaProxy: boolean;
+  private viaProxy: boolean;
   private closeAfter = false;
   private driving = false;
   private parserDead = false;
@@ -159,12 +178,22 @@ class Connection {
     this.remotePort = socket.remotePort === undefined ? '' : String(socket.remotePort);
     this.localName = socket.localAddress ?? 'localhost';
     this.localPort = socket.localPort === undefined ? '' : String(socket.localPort);
-    this.viaProxy = options.trustedProxies?.trusts(this.remoteAddr) ?? false;
+    // a unix socket's peer got past its --socket-mode: with --forwarded-allow-ips set, it is a proxy of ours
+    const trusted = options.trustedProxies;
+    this.viaProxy = trusted !== undefined && (socket.remoteAddress === undefined || trusted.trusts(this.remoteAddr));
     this.setDeadline(Deadline.Header, options.headerTimeout);
     socket.on('data', (chunk: Buffer) => this.socketOnData(chunk));
     socket.on('drain', () => this.socketOnDrain());
     socket.on('error', () => {}); // 'close' follows
     socket.on('close', () => this.socketOnClose());
+    if (options.proxyProtocol) {
+      if (!this.viaProxy) {
+        listener.refusedProxy(this.remoteAddr);
+        socket.destroy();
+        return;
+      }
+      this.proxyHead = Buffer.alloc(0);
+    }
   }
 
   private setDeadline(kind: Deadline, seconds: number): void {
@@ -194,6 +223,11 @@ class Connection {
 
   private socketOnData(chunk: Buffer): void {
     if (this.phase === Phase.Closed) return; // lingering after an error: discard
+    if (this.proxyHead !== null) {
+      const rest = this.readProxyHeader(chunk);
+      if (rest === null) return;
+      chunk = rest;
+    }
     if (this.deadlineKind === Deadline.Idle) this.setDeadline(Deadline.Header, this.listener.options.headerTimeout);
     else if (this.deadlineKind === Deadline.Body) {
       this.rateBytes += chunk.length;
@@ -201,6 +235,36 @@ class Connection {
     }
     this.parser.receive(chunk);
     this.drive();
+  }
+
+  /**
+   * --proxy-protocol: gather the header (within --header-timeout, like a
+   * request head); once whole, the client is its source and what follows it is
+   * returned for the HTTP parser. null while it is incomplete or was refused.
+   */
+  private readProxyHeader(chunk: Buffer): Buffer | null {
+    const buf = this.proxyHead!.length === 0 ? chunk : Buffer.concat([this.proxyHead!, chunk]);
+    let header;
+    try {
+      header = parseProxyHeader(buf);
+    } catch (err) {
+      this.proxyHead = null;
+      this.parserDead = true;
+      this.onRequestError(err);
+      return null;
+    }
+    if (header === NEED_DATA) {
+      this.proxyHead = buf;
+      return null;
+    }
+    this.proxyHead = null;
+    if (header.source !== null) {
+      this.remoteAddr = header.source.address;
+      this.remotePort = String(header.source.port);
+      // X-Forwarded-* are believed only if the client itself is a listed proxy
+      this.viaProxy = this.listener.options.trustedProxies!.trusts(this.remoteAddr);
+    }
+    return buf.subarray(header.consumed);
   }
 
   /** Pull parser events while the current state can use them. */
