@@ -32,6 +32,7 @@ import { LogFile } from './log-file.js';
 import { AccessLog, observeAll } from './access-log.js';
 import { TrustedProxies } from './pipeline/forwarded.js';
 import { Metrics } from './metrics.js';
+import { forgetActivation, inheritedSockets, type InheritedSocket } from './socket-activation.js';
 import { Arbiter } from './workers/arbiter.js';
 import { formatStatus, listenControl, sendControl } from './control.js';
 import { watchSources } from './watch.js';
@@ -87,6 +88,13 @@ function openLogs(config: Readonly<Config>): { log: Logger; logFile: LogFile | n
 }
 
 async function serve(config: Readonly<Config>): Promise<void> {
+  let inherited: InheritedSocket[] = [];
+  try {
+    inherited = inheritedSockets(process.env, process.pid);
+  } catch (err) {
+    fail((err as Error).message, EXIT_USAGE);
+  }
+  forgetActivation(process.env);
   const { log, logFile, access } = openLogs(config);
   const logFiles = [logFile, access?.file ?? null].filter((f): f is LogFile => f !== null);
   process.once('exit', () => logFiles.forEach((f) => f.close()));
@@ -205,7 +213,8 @@ async function serve(config: Readonly<Config>): Promise<void> {
   const uwsgiListener = gateway(uwsgi);
   const listeners = [listener, fastcgi, scgiListener, uwsgiListener];
   const budget = new ConnectionBudget({ maxConnections: config.maxConnections, maxPerIp: config.maxConnectionsPerIp });
-  const metrics = config.metrics ? new Metrics({ pool, budget, version, listeners: { http: listener, fastcgi, scgi: scgiListener, uwsgi: uwsgiListener } }) : null;
+  const byKind = { http: listener, fastcgi, scgi: scgiListener, uwsgi: uwsgiListener };
+  const metrics = config.metrics ? new Metrics({ pool, budget, version, listeners: byKind }) : null;
   const observer = observeAll([access, metrics]);
   for (const l of listeners) {
     l.budget = budget;
@@ -217,6 +226,13 @@ async function serve(config: Readonly<Config>): Promise<void> {
   }
 
   // bind first: a taken port fails before any Python starts
+  for (const { fd, kind } of inherited) {
+    try {
+      log.info(`listening on ${await byKind[kind].listen({ kind: 'fd', fd }, config.socketMode)} (descriptor ${fd} from systemd)`);
+    } catch (err) {
+      fail(`cannot listen on descriptor ${fd} from systemd (${kind}): ${(err as Error).message}`, EXIT_RUNTIME);
+    }
+  }
   const binds: [Address, Listener<ListenerConnection>][] = [
     ...config.http.map((a): [Address, Listener<ListenerConnection>] => [a, listener]),
     ...config.fastcgi.map((a): [Address, Listener<ListenerConnection>] => [a, fastcgi]),

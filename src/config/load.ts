@@ -228,7 +228,9 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     config[s.key] = values.has(s.key) ? values.get(s.key) : s.kind === 'level' ? convert(s, String(s.default), s.flag) : s.default;
   }
   const listening = ['http', 'fastcgi', 'scgi', 'uwsgi'].some((k) => (config[k] as Address[]).length > 0);
-  if (!listening) config.http = [parseAddress('127.0.0.1:8000')];
+  // systemd socket activation brings its own sockets: no default then
+  const activated = env.LISTEN_PID === String(process.pid) && Number(env.LISTEN_FDS) > 0;
+  if (!listening && !activated) config.http = [parseAddress('127.0.0.1:8000')];
   const [min, max] = config.workers as [number, number];
   config.workers = min === 0 ? availableParallelism() : min;
   config.maxWorkers = max === 0 ? config.workers : max;

@@ -5,10 +5,9 @@
 
 import net from 'node:net';
 import type { RequestObserver } from '../access-log.js';
-import type { Address } from '../config/load.js';
 import type { Logger } from '../log.js';
 import type { ErrorStream } from '../pipeline/types.js';
-import { bind } from './bind.js';
+import { bind, type ListenAddress } from './bind.js';
 import { unlimited, type ConnectionBudget } from './budget.js';
 
 export interface ListenerConnection {
@@ -53,7 +52,7 @@ export abstract class Listener<C extends ListenerConnection> {
   protected abstract describe(where: string): string;
 
   /** Bind `address`; resolves with a printable description of where we listen. */
-  async listen(address: Address, socketMode: number): Promise<string> {
+  async listen(address: ListenAddress, socketMode: number): Promise<string> {
     const server = net.createServer({ noDelay: true, allowHalfOpen: this.allowHalfOpen }, (socket) => {
       if (this.closing) return void socket.destroy();
       const over = this.budget.admit(socket);

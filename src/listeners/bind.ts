@@ -1,13 +1,17 @@
 // Binding a listener's net.Server to an Address: TCP, or a unix socket made
 // with the requested mode (a stale socket left by an earlier run is removed;
-// never a regular file). Shared by every listener.
+// never a regular file), or a listening socket inherited from systemd
+// (socket activation). Shared by every listener.
 
 import net from 'node:net';
 import { chmodSync, existsSync, lstatSync, unlinkSync } from 'node:fs';
 import type { Address } from '../config/load.js';
 
-/** Listen on `address`; resolves with where: `HOST:PORT`, `[IPv6]:PORT` or `unix:/path`. */
-export function bind(server: net.Server, address: Address, socketMode: number, onError: (err: Error) => void): Promise<string> {
+/** Where a listener listens: an address of the command line, or a descriptor systemd passed (LISTEN_FDS). */
+export type ListenAddress = Address | { kind: 'fd'; fd: number };
+
+/** Listen on `address`; resolves with where: `HOST:PORT`, `[IPv6]:PORT`, `unix:/path` (or `fd:N` when it cannot say). */
+export function bind(server: net.Server, address: ListenAddress, socketMode: number, onError: (err: Error) => void): Promise<string> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     const ready = (): void => {
@@ -18,10 +22,14 @@ export function bind(server: net.Server, address: Address, socketMode: number, o
         resolve(`unix:${address.path}`);
         return;
       }
-      const a = server.address() as net.AddressInfo;
-      resolve(a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`);
+      const a = server.address();
+      if (typeof a === 'string') resolve(`unix:${a}`);
+      else if (a === null) resolve(`fd:${address.kind === 'fd' ? address.fd : '?'}`);
+      else resolve(a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`);
     };
-    if (address.kind === 'unix') {
+    if (address.kind === 'fd') {
+      server.listen({ fd: address.fd }, ready);
+    } else if (address.kind === 'unix') {
       if (existsSync(address.path)) removeStaleSocket(address.path);
       server.listen(address.path, ready);
     } else {
