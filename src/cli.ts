@@ -11,6 +11,7 @@
 // arguments, 3 the app failed to boot (gunicorn's WORKER_BOOT_ERROR).
 
 import { existsSync, readFileSync, statSync, unlinkSync, unwatchFile, watchFile } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { delimiter, resolve } from 'node:path';
 import { pythonApp } from './apps/python-app.js';
 import { router } from './apps/router.js';
@@ -32,6 +33,7 @@ import { LogFile } from './log-file.js';
 import { AccessLog, observeAll } from './access-log.js';
 import { TrustedProxies } from './pipeline/forwarded.js';
 import { Metrics } from './metrics.js';
+import { Spool } from './listeners/spool.js';
 import { forgetActivation, inheritedSockets, type InheritedSocket } from './socket-activation.js';
 import { Arbiter } from './workers/arbiter.js';
 import { formatStatus, listenControl, sendControl } from './control.js';
@@ -100,6 +102,14 @@ async function serve(config: Readonly<Config>): Promise<void> {
   process.once('exit', () => logFiles.forEach((f) => f.close()));
   if (config.chdir && !(existsSync(config.chdir) && statSync(config.chdir).isDirectory())) {
     fail(`--chdir ${config.chdir} is not a directory`, EXIT_USAGE);
+  }
+  const spoolDir = resolve(config.spoolDir || tmpdir());
+  if (config.spoolRequestBody > 0) {
+    try {
+      new Spool(spoolDir).discard();
+    } catch (err) {
+      fail(`--spool-dir ${spoolDir}: cannot make a file there (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, EXIT_USAGE);
+    }
   }
   let identity: Identity | null = null;
   try {
@@ -175,6 +185,8 @@ async function serve(config: Readonly<Config>): Promise<void> {
         maxChunkLine: 4096,
       },
       bufferRequestBody: config.bufferRequestBody,
+      spoolRequestBody: config.spoolRequestBody,
+      spoolDir,
       bufferResponse: config.bufferResponse,
       headerTimeout: config.headerTimeout,
       bodyTimeout: config.bodyTimeout,

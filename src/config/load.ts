@@ -62,6 +62,8 @@ export interface Config {
   limitRequestHeaders: number;
   limitRequestBody: number;
   bufferRequestBody: number;
+  spoolRequestBody: number;
+  spoolDir: string;
   bufferResponse: number;
   headerTimeout: number;
   bodyTimeout: number;

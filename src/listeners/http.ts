@@ -24,10 +24,18 @@ import { NEED_DATA, RequestParser, type Limits, type RequestHead } from '../prot
 import { CONTINUE, CRLF, LAST_CHUNK, chunkPrefix, reasonPhrase, simpleResponse } from '../protocols/http1/serialize.js';
 import { httpDate } from './date.js';
 import { Listener } from './base.js';
+import { Spool } from './spool.js';
 
 export interface HttpOptions {
   limits: Limits;
   bufferRequestBody: number;
+  /**
+   * Bodies of a known length over bufferRequestBody and up to this are written
+   * to a temporary file in spoolDir as they arrive, and the app is called once
+   * the whole body is in (0: never; they stream to the app).
+   */
+  spoolRequestBody?: number;
+  spoolDir?: string;
   bufferResponse: number;
   headerTimeout: number; // seconds, like every timeout here
   bodyTimeout: number;
@@ -152,6 +160,8 @@ class Connection {
   private unrecorded = false;
   private environ: Environ | null = null;
   private bodyParts: Buffer[] = [];
+  /** --spool-request-body: the body is going to a temporary file. */
+  private spool: Spool | null = null;
   private bodyBytes = 0;
   private input: BodyInput | null = null;
   private bodyDone = false;
@@ -344,9 +354,14 @@ class Connection {
 
   private onBodyData(chunk: Buffer): void {
     if (this.phase === Phase.Body) {
-      this.bodyParts.push(chunk);
       this.bodyBytes += chunk.length;
+      if (this.spool !== null) {
+        this.spoolChunk(chunk);
+        return;
+      }
+      this.bodyParts.push(chunk);
       if (this.bodyBytes > this.listener.options.bufferRequestBody) {
+        if (this.startSpool()) return;
         // too large to hold: give the app a stream and keep feeding it
         const input = new BodyInput();
         for (const part of this.bodyParts) input.push(part);
@@ -363,9 +378,60 @@ class Connection {
     }
   }
 
+  /** Spool this body if it may be (--spool-request-body, known length within it); false to stream it. */
+  private startSpool(): boolean {
+    const { spoolRequestBody = 0, spoolDir = '' } = this.listener.options;
+    const head = this.head!;
+    if (spoolRequestBody <= 0 || head.chunked || head.contentLength > spoolRequestBody) return false;
+    try {
+      this.spool = new Spool(spoolDir);
+    } catch (err) {
+      this.listener.log.error(`cannot spool a request body to ${spoolDir} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); streaming it to the app instead`);
+      return false;
+    }
+    const parts = this.bodyParts;
+    this.bodyParts = [];
+    for (const part of parts) this.spoolChunk(part);
+    return true;
+  }
+
+  private spoolChunk(chunk: Buffer): void {
+    if (this.spool!.write(chunk, this.spoolOnRoom)) return;
+    // the disk is behind: stop reading; the client is not to blame for the wait
+    this.socket.pause();
+    if (this.deadlineKind === Deadline.Body) this.setDeadline(Deadline.None, 0);
+  }
+
+  private readonly spoolOnRoom = (): void => {
+    if (this.phase !== Phase.Body || !this.socket.isPaused()) return;
+    if (!this.bodyDone) this.setDeadline(Deadline.Body, this.listener.options.bodyTimeout);
+    this.socket.resume();
+  };
+
+  /** The spooled body is complete: call the app once it is all on disk. */
+  private dispatchSpooled(): void {
+    const spool = this.spool!;
+    this.spool = null;
+    this.phase = Phase.App; // busy: pipelined requests wait, as for any request in the app
+    spool.finish().then(
+      (input) => {
+        if (this.phase === Phase.Closed) return spool.discard();
+        this.phase = Phase.Body;
+        this.dispatch(input);
+      },
+      (err: NodeJS.ErrnoException) => {
+        spool.discard();
+        const dir = this.listener.options.spoolDir;
+        this.listener.log.error(`cannot write a request body to a temporary file in ${dir} (${err.code ?? err.message}) while handling ${this.describe()}`);
+        this.onAppError(new GatewayError(codes.SPOOL_FAILED, `request body spool failed: ${err.message}`, 500));
+      },
+    );
+  }
+
   private onBodyEnd(): void {
     this.bodyDone = true;
     if (this.deadlineKind === Deadline.Body) this.setDeadline(Deadline.None, 0);
+    if (this.spool !== null) return this.dispatchSpooled();
     if (this.phase === Phase.Body) {
       const parts = this.bodyParts;
       const body = parts.length === 1 ? parts[0]! : Buffer.concat(parts, this.bodyBytes);
@@ -687,7 +753,7 @@ class Connection {
     this.finish();
     if (this.phase === Phase.Closed) return;
     const status = err instanceof GatewayError && err.status >= 500 ? err.status : 500;
-    if (err instanceof GatewayError && (err.code === codes.APP_ABORTED || err.code === codes.WORKER_TIMEOUT || err instanceof OverloadError)) {
+    if (err instanceof GatewayError && (err.code === codes.APP_ABORTED || err.code === codes.WORKER_TIMEOUT || err.code === codes.SPOOL_FAILED || err instanceof OverloadError)) {
       // already logged where it happened (the worker's traceback, the timeout, the pool's overload count)
     } else if (err instanceof GatewayError && err.code === codes.WORKER_DIED) {
       this.listener.log.error(`${err.message} while handling ${this.describe()}`);
@@ -766,6 +832,8 @@ class Connection {
   /** End our side, keep reading (and discarding) briefly so the client sees our last response. */
   private closeGracefully(): void {
     this.phase = Phase.Closed;
+    this.spool?.discard();
+    this.spool = null;
     this.setDeadline(Deadline.Linger, LINGER_MS / 1000);
     if (this.socket.isPaused()) this.socket.resume();
     this.socket.end();
@@ -821,6 +889,8 @@ class Connection {
     const wasBusy = this.phase === Phase.App;
     this.phase = Phase.Closed;
     this.deadline = 0;
+    this.spool?.discard();
+    this.spool = null;
     this.recordRequest(499); // a request it left before its answer was complete (nginx's 499)
     if (wasBusy) {
       this.input?.fail(new GatewayError(codes.CLIENT_GONE, 'client disconnected', 499));
