@@ -5,7 +5,7 @@
 // time (a leak shows as a slope), writes the samples as JSON and a chart as
 // SVG, and exits 1 if any request was lost or a resource grew without bound.
 //
-//   bench/soak [--duration 10m] [--reload-every 60] [--sample 5] [--out FILE.json] [--chart FILE.svg]
+//   bench/soak [--duration 10m] [--reload-every 60] [--sample 5] [--out FILE.json] [--chart FILE.svg] [-- WARPIPE-OPTIONS…]
 //   bench/soak --replot FILE.json --chart FILE.svg      (the chart again, from a run's JSON)
 //
 // Traffic (each a loop of its own, all bounded by --duration; every request has
@@ -25,10 +25,10 @@ const CLI = `${ROOT}dist/src/cli.js`;
 const APPS = `${ROOT}test/fixtures/apps/`;
 const REQUEST_DEADLINE_MS = 30_000;
 
-interface Options { duration: number; reloadEvery: number; sample: number; out: string; chart: string; replot: string }
+interface Options { duration: number; reloadEvery: number; sample: number; out: string; chart: string; replot: string; extra: string[] }
 
 function usage(why: string): never {
-  process.stderr.write(`soak: ${why}\nusage: bench/soak [--duration 10m|600s] [--reload-every SECONDS] [--sample SECONDS] [--out FILE.json] [--chart FILE.svg]\n`);
+  process.stderr.write(`soak: ${why}\nusage: bench/soak [--duration 10m|600s] [--reload-every SECONDS] [--sample SECONDS] [--out FILE.json] [--chart FILE.svg] [-- WARPIPE-OPTIONS...]\n`);
   process.exit(2);
 }
 
@@ -39,9 +39,13 @@ function seconds(text: string, flag: string): number {
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { duration: 600, reloadEvery: 60, sample: 5, out: '', chart: '', replot: '' };
+  const o: Options = { duration: 600, reloadEvery: 60, sample: 5, out: '', chart: '', replot: '', extra: [] };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i]!;
+    if (flag === '--') {
+      o.extra = argv.slice(i + 1); // more warpipe options: --access-log, --metrics, --spool-request-body …
+      break;
+    }
     const value = argv[i + 1];
     if (value === undefined) usage(`${flag} needs a value`);
     i++;
@@ -283,7 +287,7 @@ async function main(): Promise<void> {
   const server = new Proc({
     cmd: process.execPath,
     args: [CLI, 'pep3333:application', '--http', `127.0.0.1:${port}`, '--workers', '2', '--threads', '2',
-      '--max-requests', '2000', '--max-requests-jitter', '400', '--timeout', '30'],
+      '--max-requests', '2000', '--max-requests-jitter', '400', '--timeout', '30', ...o.extra],
     cwd: APPS,
   });
   process.once('SIGINT', () => void stopAllAndExit(130));
