@@ -7,20 +7,14 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import net from 'node:net';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { requirePeer, startServer, type Server } from '../helpers/server.js';
+import { freePort, waitForPort } from '../helpers/net.js';
 
 const haveHaproxy = spawnSync('haproxy', ['-v'], { stdio: 'ignore' }).status === 0;
 
-const freePort = (): Promise<number> => new Promise((resolve) => {
-  const s = net.createServer().listen(0, '127.0.0.1', () => {
-    const p = (s.address() as net.AddressInfo).port;
-    s.close(() => resolve(p));
-  });
-});
 
 /** GET `path` on 127.0.0.1:`port` from 127.0.0.2; the JSON body. */
 const getFrom2 = (port: number, path: string): Promise<Record<string, unknown>> => new Promise((resolve, reject) => {
@@ -73,21 +67,8 @@ ${blocks.join('\n')}
     haproxy = spawn('haproxy', ['-db', '-f', `${dir}/haproxy.cfg`], { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     haproxy.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-    for (const port of Object.values(fronts)) {
-      for (let i = 0; ; i++) {
-        if (haproxy.exitCode !== null) throw new Error(`haproxy exited: ${err}`);
-        if (i === 100) throw new Error(`haproxy did not listen on ${port}: ${err}`);
-        const up = await new Promise<boolean>((resolve) => {
-          const s = net.connect(port, '127.0.0.1', () => {
-            s.destroy();
-            resolve(true);
-          });
-          s.on('error', () => resolve(false));
-        });
-        if (up) break;
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    }
+    const proc = haproxy;
+    for (const port of Object.values(fronts)) await waitForPort(port, () => (proc.exitCode === null ? null : `haproxy exited: ${err}`));
   });
   after(async () => {
     haproxy?.kill('SIGTERM');

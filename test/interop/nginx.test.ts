@@ -10,21 +10,14 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { SYSTEM_PYTHON, pythonHas, requirePeer, startServer, type Server } from '../helpers/server.js';
+import { freePort, waitForPort } from '../helpers/net.js';
 
 const NGINX = '/usr/sbin/nginx';
 const FRAMEWORKS = fileURLToPath(new URL('../../../test/fixtures/frameworks/', import.meta.url));
 
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 /** nginx running `servers` (the server blocks, given the ports they listen on) with its temp paths in `dir`. */
 async function runNginx(dir: string, count: number, servers: (ports: number[]) => string): Promise<{ proc: ChildProcess; urls: string[] }> {
@@ -54,19 +47,7 @@ ${servers(ports)}
   let err = '';
   proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
   for (const port of ports) {
-    for (let i = 0; ; i++) {
-      if (proc.exitCode !== null) throw new Error(`nginx exited: ${err} ${existsSync(`${dir}/error.log`) ? readFileSync(`${dir}/error.log`, 'utf8') : ''}`);
-      if (i === 100) throw new Error(`nginx did not listen: ${err}`);
-      const up = await new Promise<boolean>((resolve) => {
-        const s = net.connect(port, '127.0.0.1', () => {
-          s.destroy();
-          resolve(true);
-        });
-        s.on('error', () => resolve(false));
-      });
-      if (up) break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await waitForPort(port, () => (proc.exitCode === null ? null : `nginx exited: ${err} ${existsSync(`${dir}/error.log`) ? readFileSync(`${dir}/error.log`, 'utf8') : ''}`));
   }
   return { proc, urls: ports.map((p) => `http://127.0.0.1:${p}`) };
 }

@@ -10,6 +10,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { requirePeer, runCli, startServer, type Server } from '../helpers/server.js';
+import { freePort } from '../helpers/net.js';
 import { exchange } from '../helpers/raw.js';
 
 const havePromtool = spawnSync('promtool', ['--version'], { stdio: 'ignore' }).status === 0;
@@ -105,19 +106,9 @@ describe('a real Prometheus scraping --metrics', () => {
 
   before(async () => {
     if (!havePrometheus) return;
-    const port = await new Promise<number>((resolve) => {
-      const s = net.createServer().listen(0, '127.0.0.1', () => {
-        const p = (s.address() as net.AddressInfo).port;
-        s.close(() => resolve(p));
-      });
-    });
+    const port = await freePort();
     srv = await startServer('pep3333:application', { args: ['--metrics', `127.0.0.1:${port}`] });
-    const promPort = await new Promise<number>((resolve) => {
-      const s = net.createServer().listen(0, '127.0.0.1', () => {
-        const p = (s.address() as net.AddressInfo).port;
-        s.close(() => resolve(p));
-      });
-    });
+    const promPort = await freePort();
     writeFileSync(`${dir}/prometheus.yml`, `global: { scrape_interval: 1s }\nscrape_configs:\n  - job_name: warpipe\n    static_configs: [{ targets: ['127.0.0.1:${port}'] }]\n`);
     prom = spawn('prometheus', [`--config.file=${dir}/prometheus.yml`, `--storage.tsdb.path=${dir}/data`, `--web.listen-address=127.0.0.1:${promPort}`], { stdio: 'ignore' });
     promUrl = `http://127.0.0.1:${promPort}`;

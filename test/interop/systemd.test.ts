@@ -10,16 +10,11 @@ import { spawn, spawnSync } from 'node:child_process';
 import { readdirSync, readlinkSync } from 'node:fs';
 import net from 'node:net';
 import { CLI, FIXTURES, requirePeer } from '../helpers/server.js';
+import { freePort } from '../helpers/net.js';
 import { encodeUwsgiHead } from '../../src/protocols/uwsgi/packet.js';
 
 const haveActivate = spawnSync('systemd-socket-activate', ['--version'], { stdio: 'ignore' }).status === 0;
 
-const freePort = (): Promise<number> => new Promise((resolve) => {
-  const s = net.createServer().listen(0, '127.0.0.1', () => {
-    const p = (s.address() as net.AddressInfo).port;
-    s.close(() => resolve(p));
-  });
-});
 
 /** Socket inodes a process holds open. */
 const sockets = (pid: number): Set<string> => {
