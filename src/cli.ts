@@ -12,6 +12,7 @@
 
 import { existsSync, readFileSync, statSync, unlinkSync, unwatchFile, watchFile } from 'node:fs';
 import { tmpdir } from 'node:os';
+import tls from 'node:tls';
 import { delimiter, resolve } from 'node:path';
 import { pythonApp } from './apps/python-app.js';
 import { router } from './apps/router.js';
@@ -22,7 +23,7 @@ import { streamUpstream } from './apps/stream-upstream.js';
 import type { App } from './pipeline/types.js';
 import { helpText, loadConfig, type Address, type Config } from './config/load.js';
 import { ConfigError, WorkerError } from './errors.js';
-import { HttpListener } from './listeners/http.js';
+import { HttpListener, type HttpOptions } from './listeners/http.js';
 import { FastcgiListener } from './listeners/fastcgi.js';
 import type { Listener, ListenerConnection } from './listeners/base.js';
 import { ConnectionBudget } from './listeners/budget.js';
@@ -111,6 +112,8 @@ async function serve(config: Readonly<Config>): Promise<void> {
       fail(`--spool-dir ${spoolDir}: cannot make a file there (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, EXIT_USAGE);
     }
   }
+  // read as root, before privileges drop (a key under /etc/ssl/private)
+  const certificate = config.https.length > 0 ? readCertificate(config, (why) => fail(why, EXIT_USAGE)) : null;
   let identity: Identity | null = null;
   try {
     identity = lookupIdentity(config.user, config.group);
@@ -173,32 +176,31 @@ async function serve(config: Readonly<Config>): Promise<void> {
     }, log)]);
   }
   const app = router(mounts, pythonApp(pool, log, { bufferResponse: config.bufferResponse }));
-  const listener = new HttpListener(
-    app,
-    {
-      limits: {
-        maxRequestLine: config.limitRequestLine,
-        maxHeaderFields: config.limitRequestFields,
-        maxFieldSize: config.limitRequestFieldSize,
-        maxHeaderBytes: config.limitRequestHeaders,
-        maxBodyBytes: config.limitRequestBody === 0 ? Infinity : config.limitRequestBody,
-        maxChunkLine: 4096,
-      },
-      bufferRequestBody: config.bufferRequestBody,
-      spoolRequestBody: config.spoolRequestBody,
-      spoolDir,
-      bufferResponse: config.bufferResponse,
-      headerTimeout: config.headerTimeout,
-      bodyTimeout: config.bodyTimeout,
-      minUploadRate: config.minUploadRate,
-      keepaliveTimeout: config.keepaliveTimeout,
-      sendTimeout: config.sendTimeout,
-      serverSoftware: `warpipe/${version}`,
-      trustedProxies: config.forwardedAllowIps ? new TrustedProxies(config.forwardedAllowIps) : undefined,
-      proxyProtocol: config.proxyProtocol,
+  const httpOptions: HttpOptions = {
+    limits: {
+      maxRequestLine: config.limitRequestLine,
+      maxHeaderFields: config.limitRequestFields,
+      maxFieldSize: config.limitRequestFieldSize,
+      maxHeaderBytes: config.limitRequestHeaders,
+      maxBodyBytes: config.limitRequestBody === 0 ? Infinity : config.limitRequestBody,
+      maxChunkLine: 4096,
     },
-    log,
-  );
+    bufferRequestBody: config.bufferRequestBody,
+    spoolRequestBody: config.spoolRequestBody,
+    spoolDir,
+    bufferResponse: config.bufferResponse,
+    headerTimeout: config.headerTimeout,
+    bodyTimeout: config.bodyTimeout,
+    minUploadRate: config.minUploadRate,
+    keepaliveTimeout: config.keepaliveTimeout,
+    sendTimeout: config.sendTimeout,
+    serverSoftware: `warpipe/${version}`,
+    trustedProxies: config.forwardedAllowIps ? new TrustedProxies(config.forwardedAllowIps) : undefined,
+    proxyProtocol: config.proxyProtocol,
+  };
+  const listener = new HttpListener(app, httpOptions, log);
+  // --https: the same HTTP/1.1 inside TLS (a PROXY header would come before the handshake: --http only)
+  const httpsListener = certificate ? new HttpListener(app, { ...httpOptions, proxyProtocol: false, tls: certificate }, log) : null;
 
   const fastcgi = new FastcgiListener(
     app,
@@ -223,10 +225,10 @@ async function serve(config: Readonly<Config>): Promise<void> {
   }, log);
   const scgiListener = gateway(scgi);
   const uwsgiListener = gateway(uwsgi);
-  const listeners = [listener, fastcgi, scgiListener, uwsgiListener];
+  const listeners = [listener, fastcgi, scgiListener, uwsgiListener, ...(httpsListener ? [httpsListener] : [])];
   const budget = new ConnectionBudget({ maxConnections: config.maxConnections, maxPerIp: config.maxConnectionsPerIp });
   const byKind = { http: listener, fastcgi, scgi: scgiListener, uwsgi: uwsgiListener };
-  const metrics = config.metrics ? new Metrics({ pool, budget, version, listeners: byKind }) : null;
+  const metrics = config.metrics ? new Metrics({ pool, budget, version, listeners: httpsListener ? { ...byKind, https: httpsListener } : byKind }) : null;
   const observer = observeAll([access, metrics]);
   for (const l of listeners) {
     l.budget = budget;
@@ -247,6 +249,7 @@ async function serve(config: Readonly<Config>): Promise<void> {
   }
   const binds: [Address, Listener<ListenerConnection>][] = [
     ...config.http.map((a): [Address, Listener<ListenerConnection>] => [a, listener]),
+    ...config.https.map((a): [Address, Listener<ListenerConnection>] => [a, httpsListener!]),
     ...config.fastcgi.map((a): [Address, Listener<ListenerConnection>] => [a, fastcgi]),
     ...config.scgi.map((a): [Address, Listener<ListenerConnection>] => [a, scgiListener]),
     ...config.uwsgi.map((a): [Address, Listener<ListenerConnection>] => [a, uwsgiListener]),
@@ -284,7 +287,7 @@ async function serve(config: Readonly<Config>): Promise<void> {
   }
 
   if (identity) {
-    const owned = [...config.http, ...config.fastcgi, ...config.scgi, ...config.uwsgi].flatMap((a) => (a.kind === 'unix' ? [resolve(a.path)] : []));
+    const owned = [...config.http, ...config.https, ...config.fastcgi, ...config.scgi, ...config.uwsgi].flatMap((a) => (a.kind === 'unix' ? [resolve(a.path)] : []));
     if (config.control) owned.push(resolve(config.control));
     for (const f of logFiles) if (f.path !== '-') owned.push(f.path);
     try {
@@ -319,6 +322,17 @@ async function serve(config: Readonly<Config>): Promise<void> {
     SIGINT: () => void shutdown('SIGINT'),
     SIGHUP: () => {
       log.info('SIGHUP: reloading');
+      if (httpsListener) {
+        let ok = true;
+        const fresh = readCertificate(config, (why) => {
+          ok = false;
+          log.error(`${why}; keeping the certificate already loaded`);
+        });
+        if (ok) {
+          httpsListener.setCertificate(fresh.cert, fresh.key);
+          log.info(`--https: certificate re-read from ${config.certfile}`);
+        }
+      }
       pool.reload();
     },
     SIGTTIN: () => pool.scaleBy(1),
@@ -354,6 +368,19 @@ async function serve(config: Readonly<Config>): Promise<void> {
     });
     log.info(`--reload: watching ${base}${config.pythonpath.length ? ` and ${config.pythonpath.join(', ')}` : ''} for changes`);
   }
+}
+
+/** --certfile and --keyfile, read and checked as a pair; `bad` is told one line otherwise. */
+function readCertificate(config: Readonly<Config>, bad: (why: string) => void): { cert: Buffer; key: Buffer } {
+  let files = { cert: Buffer.alloc(0), key: Buffer.alloc(0) };
+  try {
+    files = { cert: readFileSync(config.certfile), key: readFileSync(config.keyfile) };
+    tls.createSecureContext(files);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    bad(`--certfile ${config.certfile} / --keyfile ${config.keyfile}: ${e.code === 'ENOENT' || e.code === 'EACCES' ? `${e.code} (${e.path})` : e.message}`);
+  }
+  return files;
 }
 
 /** The soft limit on open files (`ulimit -n`), from /proc; null where that cannot be read. */

@@ -26,6 +26,9 @@ export interface Config {
   upstreamTimeout: number;
   upstreamKeepalive: number;
   http: Address[];
+  https: Address[];
+  certfile: string;
+  keyfile: string;
   fastcgi: Address[];
   scgi: Address[];
   uwsgi: Address[];
@@ -229,7 +232,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
   for (const s of settings) {
     config[s.key] = values.has(s.key) ? values.get(s.key) : s.kind === 'level' ? convert(s, String(s.default), s.flag) : s.default;
   }
-  const listening = ['http', 'fastcgi', 'scgi', 'uwsgi'].some((k) => (config[k] as Address[]).length > 0);
+  const listening = ['http', 'https', 'fastcgi', 'scgi', 'uwsgi'].some((k) => (config[k] as Address[]).length > 0);
   // systemd socket activation brings its own sockets: no default then
   const activated = env.LISTEN_PID === String(process.pid) && Number(env.LISTEN_FDS) > 0;
   if (!listening && !activated) config.http = [parseAddress('127.0.0.1:8000')];
@@ -245,6 +248,9 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     new TrustedProxies(config.forwardedAllowIps as string);
   } catch (err) {
     throw new ConfigError(`--forwarded-allow-ips: ${(err as Error).message}`);
+  }
+  if ((config.https as Address[]).length > 0 && (!config.certfile || !config.keyfile)) {
+    throw new ConfigError('--https needs --certfile and --keyfile (PEM files)');
   }
   if (config.proxyProtocol && config.forwardedAllowIps === '') {
     throw new ConfigError('--proxy-protocol needs --forwarded-allow-ips: the addresses of the load balancers that send the header');

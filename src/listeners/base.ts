@@ -51,9 +51,14 @@ export abstract class Listener<C extends ListenerConnection> {
   /** How `where` (`HOST:PORT`, `[IPv6]:PORT` or `unix:/path`) reads in the log. */
   protected abstract describe(where: string): string;
 
+  /** The server for one address: plain TCP (or unix); a TLS listener overrides it. */
+  protected createServer(onConnection: (socket: net.Socket) => void): net.Server {
+    return net.createServer({ noDelay: true, allowHalfOpen: this.allowHalfOpen }, onConnection);
+  }
+
   /** Bind `address`; resolves with a printable description of where we listen. */
   async listen(address: ListenAddress, socketMode: number): Promise<string> {
-    const server = net.createServer({ noDelay: true, allowHalfOpen: this.allowHalfOpen }, (socket) => {
+    const server = this.createServer((socket) => {
       if (this.closing) return void socket.destroy();
       const over = this.budget.admit(socket);
       if (over !== null) return this.overBudget(socket, over);

@@ -12,6 +12,7 @@
 // per-request path sets no timers.
 
 import net from 'node:net';
+import tls from 'node:tls';
 import { GatewayError, LocalProtocolError, OverloadError, RemoteProtocolError, codes } from '../errors.js';
 import type { Logger } from '../log.js';
 import { addHeaders, decodePath, splitHost, splitTarget } from '../pipeline/environ.js';
@@ -51,6 +52,8 @@ export interface HttpOptions {
   trustedProxies?: TrustedProxies;
   /** --proxy-protocol: every connection starts with a PROXY protocol header from one of trustedProxies. */
   proxyProtocol?: boolean;
+  /** --https: serve TLS with this certificate and key (PEM), HTTP/1.1 inside. */
+  tls?: { cert: Buffer; key: Buffer };
 }
 
 const enum Phase { Head, Body, App, Closed }
@@ -106,7 +109,35 @@ export class HttpListener extends Listener<Connection> {
   }
 
   protected describe(where: string): string {
-    return where.startsWith('unix:') ? where : `http://${where}`;
+    return where.startsWith('unix:') ? `${where}${this.options.tls ? ' (TLS)' : ''}` : `${this.scheme}://${where}`;
+  }
+
+  /** 'https' with --https (the environ's wsgi.url_scheme, the access log's and metrics' listener name), else 'http'. */
+  get scheme(): 'http' | 'https' {
+    return this.options.tls ? 'https' : 'http';
+  }
+
+  private tlsServers: tls.Server[] = [];
+
+  protected override createServer(onConnection: (socket: net.Socket) => void): net.Server {
+    const t = this.options.tls;
+    if (!t) return super.createServer(onConnection);
+    const server = tls.createServer({
+      cert: t.cert, key: t.key, ALPNProtocols: ['http/1.1'], minVersion: 'TLSv1.2',
+      // a client that never finishes its handshake is a slowloris too
+      handshakeTimeout: this.options.headerTimeout * 1000,
+    }, onConnection);
+    server.on('tlsClientError', (err, socket) => {
+      this.log.debug(`TLS handshake failed: ${err.message}`);
+      socket.destroy(); // with a listener here, Node leaves that to us
+    });
+    this.tlsServers.push(server);
+    return server;
+  }
+
+  /** A new certificate and key (SIGHUP): connections from now on get them; open ones keep theirs. */
+  setCertificate(cert: Buffer, key: Buffer): void {
+    for (const server of this.tlsServers) server.setSecureContext({ cert, key });
   }
 
   override async close(): Promise<void> {
@@ -325,7 +356,7 @@ class Connection {
   private buildEnviron(head: RequestHead): Environ {
     const target = splitTarget(head.target, head.method);
     const host = target.authority ?? head.host;
-    const [serverName, serverPort] = host ? splitHost(host, '80') : [this.localName, this.localPort];
+    const [serverName, serverPort] = host ? splitHost(host, this.listener.options.tls ? '443' : '80') : [this.localName, this.localPort];
     const environ: Environ = {
       REQUEST_METHOD: head.method,
       SCRIPT_NAME: '',
@@ -342,11 +373,12 @@ class Connection {
       REMOTE_PORT: this.remotePort,
       GATEWAY_INTERFACE: 'CGI/1.1',
       SERVER_SOFTWARE: this.listener.options.serverSoftware,
-      'wsgi.url_scheme': 'http',
+      'wsgi.url_scheme': this.listener.scheme,
       'wsgi.input': null as unknown as BodyInput, // set at dispatch
       'wsgi.errors': this.listener.errors,
     };
     addHeaders(environ, head.headers);
+    if (this.listener.options.tls) environ.HTTPS = 'on';
     if (target.authority !== null) environ.HTTP_HOST = target.authority;
     if (this.viaProxy) applyForwarded(environ, this.listener.options.trustedProxies!);
     return environ;
@@ -788,7 +820,7 @@ class Connection {
     if (!this.unrecorded) return;
     this.unrecorded = false;
     const remoteAddr = this.viaProxy && typeof this.environ?.REMOTE_ADDR === 'string' ? this.environ.REMOTE_ADDR : this.remoteAddr;
-    this.listener.observer?.record({ environ: this.environ, remoteAddr, status, bytes, started: this.startedAt, listener: 'http' });
+    this.listener.observer?.record({ environ: this.environ, remoteAddr, status, bytes, started: this.startedAt, listener: this.listener.scheme });
   }
 
   private describe(): string {
