@@ -340,7 +340,7 @@ class Connection {
   private onHead(head: RequestHead): void {
     const { options } = this.listener;
     this.head = head;
-    this.startedAt = performance.now();
+    if (this.listener.observer !== null) this.startedAt = performance.now(); // only the access log and metrics read it
     this.unrecorded = true;
     this.environ = this.buildEnviron(head);
     this.bodyDone = false;

@@ -11,6 +11,7 @@
 
 import assert from 'node:assert/strict';
 import * as fc from 'fast-check';
+import { chunks } from '../vectors/feed.js';
 
 function envNumber(name: string): number | null {
   const v = process.env[name];
@@ -96,13 +97,7 @@ export const cuts: fc.Arbitrary<number[]> = fc.array(fc.nat(), { maxLength: 12 }
 export function split(data: Buffer, points: readonly number[], empty = false): Buffer[] {
   let at = points.map((p) => p % (data.length + 1)).sort((a, b) => a - b);
   if (!empty) at = [...new Set(at)].filter((p) => p > 0 && p < data.length);
-  const out: Buffer[] = [];
-  let prev = 0;
-  for (const p of [...at, data.length]) {
-    out.push(data.subarray(prev, p));
-    prev = p;
-  }
-  return out;
+  return chunks(data, at);
 }
 
 /** Every byte as its own read. */
