@@ -212,6 +212,9 @@ async function serve(config: Readonly<Config>): Promise<void> {
       maxRequests: 64,
       headerTimeout: config.headerTimeout,
       bodyTimeout: config.bodyTimeout,
+      sendTimeout: config.sendTimeout,
+      // longer than nginx keeps an idle upstream connection (keepalive_timeout 60s), so nginx closes first
+      idleTimeout: Math.max(config.keepaliveTimeout, 75),
     },
     log,
   );
@@ -222,6 +225,7 @@ async function serve(config: Readonly<Config>): Promise<void> {
     maxHeadBytes: config.limitRequestHeaders,
     headerTimeout: config.headerTimeout,
     bodyTimeout: config.bodyTimeout,
+    sendTimeout: config.sendTimeout,
   }, log);
   const scgiListener = gateway(scgi);
   const uwsgiListener = gateway(uwsgi);

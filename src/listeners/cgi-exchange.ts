@@ -6,8 +6,9 @@
 // this is the one place their PEP 3333 side lives.
 
 import type { RequestObserver } from '../access-log.js';
-import { GatewayError, LocalProtocolError, OverloadError, codes } from '../errors.js';
+import { GatewayError, LocalProtocolError, OverloadError, RemoteProtocolError, codes } from '../errors.js';
 import type { Logger } from '../log.js';
+import { ByteQueue } from '../byte-queue.js';
 import { BodyInput } from '../pipeline/input.js';
 import { checkHeaders, checkStatus } from '../pipeline/response.js';
 import { closeBody, type App, type Body, type Chunk, type Environ, type ErrorStream, type StartResponse } from '../pipeline/types.js';
@@ -32,16 +33,32 @@ export interface ResponseSink {
   /** Break the connection: half a response cannot be taken back. */
   destroy(): void;
   readonly closed: boolean;
+  /** The app has read what was queued of a streamed body: the connection may read again. */
+  bodyDrained(): void;
   /** The first line of the head for `status` ("Status: 200 OK" for CGI, "HTTP/1.1 200 OK" for uwsgi). */
   statusLine(status: string): string;
   /** For log lines, e.g. "fastcgi". */
   readonly protocol: string;
 }
 
-/** The environ from the CGI variables a web server sent, with the WSGI keys added. */
+// RFC 9110 §8.6: Content-Length = 1*DIGIT; empty is nginx's $content_length for no body
+const CONTENT_LENGTH = /^[0-9]{0,15}$/;
+
+/**
+ * The environ from the CGI variables a web server sent, with the WSGI keys
+ * added. Throws RemoteProtocolError (400) for a CONTENT_LENGTH that is not
+ * decimal digits, or that comes twice: the body's length must mean one thing
+ * (issue 11: `-1` held a connection forever; `0x10`, `1e3`, ` 5` were read as numbers).
+ */
 export function cgiEnviron(params: Iterable<readonly [string, string]>, errors: ErrorStream): Environ {
   const environ = {} as Environ;
-  for (const [name, value] of params) environ[name] = value;
+  for (const [name, value] of params) {
+    if (name === 'CONTENT_LENGTH') {
+      if (environ.CONTENT_LENGTH !== undefined) throw badLength('CONTENT_LENGTH given twice');
+      if (!CONTENT_LENGTH.test(value)) throw badLength(`CONTENT_LENGTH ${JSON.stringify(value.slice(0, 20))}`);
+    }
+    environ[name] = value;
+  }
   // nginx's stock params: fastcgi_params sends the path as SCRIPT_NAME and no PATH_INFO;
   // scgi_params sends neither, only DOCUMENT_URI (decoded, like PATH_INFO)
   if (environ.PATH_INFO === undefined || environ.PATH_INFO === '') {
@@ -59,8 +76,11 @@ export function cgiEnviron(params: Iterable<readonly [string, string]>, errors: 
   return environ;
 }
 
+const badLength = (why: string): RemoteProtocolError => new RemoteProtocolError(codes.BAD_CONTENT_LENGTH, `bad request: ${why}`, 400);
+
 export class CgiExchange {
-  private parts: Buffer[] = [];
+  /** The body while it is held whole (up to --buffer-request-body). */
+  private readonly parts = new ByteQueue();
   private bytes = 0;
   private input: BodyInput | null = null;
   private status: string | null = null;
@@ -74,10 +94,28 @@ export class CgiExchange {
   /** Response body bytes given to the sink. */
   private sent = 0;
   private unrecorded = true;
+  /** Its response is over (sent, failed or aborted): body bytes still coming are dropped. */
+  private finished = false;
 
   constructor(private readonly server: CgiServer, private readonly environ: Environ, private readonly sink: ResponseSink) {
     // the web server in front has its own limit; ours holds whatever it is
     if (Number(environ.CONTENT_LENGTH ?? 0) > server.options.maxBodyBytes) this.refuse();
+  }
+
+  /**
+   * Request body bytes this exchange holds: collected before the app is
+   * called, or queued for an app that reads slower than they come. The
+   * connection stops reading while its exchanges hold more than
+   * --buffer-request-body (issue 11: unread bodies were held whole).
+   */
+  get heldBytes(): number {
+    if (this.refused || this.aborted || this.finished) return 0;
+    return this.input === null ? this.parts.bytes : this.input.queuedBytes;
+  }
+
+  /** The app runs, or has been answered for: nothing it holds waits for more body. */
+  get started(): boolean {
+    return this.input !== null || this.refused;
   }
 
   /** It was answered 413 at once (its declared body is too large). */
@@ -95,7 +133,7 @@ export class CgiExchange {
 
   /** Request body bytes, in order. */
   onBody(data: Buffer): void {
-    if (this.refused) return;
+    if (this.refused || this.finished) return;
     this.bytes += data.length;
     if (this.bytes > this.server.options.maxBodyBytes) {
       if (this.input) this.input.fail(new GatewayError(codes.BODY_TOO_LARGE, `request body over ${this.server.options.maxBodyBytes} bytes`, 413));
@@ -107,24 +145,26 @@ export class CgiExchange {
       return;
     }
     this.parts.push(data);
-    if (this.bytes > this.server.options.bufferRequestBody) {
-      const input = new BodyInput();
-      for (const part of this.parts) input.push(part);
-      this.parts = [];
-      this.dispatch(input);
-    }
+    if (this.bytes > this.server.options.bufferRequestBody) this.stream();
   }
 
   /** The body is complete: call the app now if it was held whole. */
   onBodyEnd(): void {
-    if (this.refused) return;
+    if (this.refused || this.finished) return;
     if (this.input) {
       this.input.end();
       return;
     }
-    const body = this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts, this.bytes);
-    this.parts = [];
-    this.dispatch(BodyInput.of(body));
+    this.dispatch(BodyInput.of(this.parts.take()));
+  }
+
+  /** Call the app now with the body as a stream: what is held so far, then the rest as it comes. */
+  stream(): void {
+    if (this.started || this.aborted) return;
+    const input = new BodyInput();
+    input.onDrain = () => this.sink.bodyDrained();
+    for (let part = this.parts.shift(); part !== undefined; part = this.parts.shift()) input.push(part);
+    this.dispatch(input);
   }
 
   /** The client aborted or the connection closed: the app's response is dropped. */
@@ -239,6 +279,7 @@ export class CgiExchange {
 
   /** PEP 3333: close() once, however the response ended. */
   private close(): void {
+    this.finished = true;
     const body = this.body;
     this.body = null;
     closeBody(body, (err) => this.server.log.error(`Error in close(): ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`));

@@ -36,6 +36,10 @@ export interface FastcgiOptions {
   headerTimeout: number;
   /** Seconds a request's STDIN may stay silent. */
   bodyTimeout: number;
+  /** Seconds the client may leave --buffer-response of our output unread. */
+  sendTimeout: number;
+  /** Seconds a kept connection with no request may stay open. */
+  idleTimeout: number;
 }
 
 export class FastcgiListener extends Listener<FcgiConnection> {
@@ -52,6 +56,8 @@ export class FastcgiListener extends Listener<FcgiConnection> {
   }
 }
 
+type DeadlineKind = 'head' | 'body' | 'send' | 'idle';
+
 class FcgiConnection {
   private readonly responder: Responder;
   private readonly requests = new Map<number, CgiExchange>();
@@ -61,15 +67,16 @@ class FcgiConnection {
   /** No request has come whole yet: the head deadline runs from the accept. */
   private fresh = true;
   private deadline: NodeJS.Timeout | null = null;
-  private deadlineKind: 'head' | 'body' | null = null;
+  private deadlineKind: DeadlineKind | null = null;
 
   constructor(readonly socket: net.Socket, readonly listener: FastcgiListener) {
     const { options } = listener;
     this.responder = new Responder({ maxParamsBytes: options.maxParamsBytes, maxRequests: options.maxRequests });
-    this.setDeadline();
+    this.setDeadline(this.deadlineFor());
     socket.on('data', (chunk: Buffer) => this.socketOnData(chunk));
     socket.on('drain', () => {
       for (const wake of this.drainWaiters.splice(0)) wake();
+      this.flow();
     });
     socket.on('error', () => {});
     socket.on('close', () => this.socketOnClose());
@@ -85,27 +92,64 @@ class FcgiConnection {
       return;
     }
     const replies = this.responder.takeReplies();
-    if (replies.length > 0) this.write(replies);
-    this.setDeadline();
+    // one buffer per read, however many management records it answered: a queued write costs far more than 16 bytes
+    if (replies.length > 0) this.write(replies.length === 1 ? replies : [Buffer.concat(replies)]);
+    this.flow();
+  }
+
+  /**
+   * One byte budget per connection (issue 11): reading stops while the
+   * requests on it hold more than --buffer-request-body of body (bodies still
+   * being collected then go to their apps as streams, so none waits on bytes
+   * we no longer read), or while more than --buffer-response waits for the
+   * client to read (replies and responses alike). It restarts once both are
+   * back under (the body under half). Then the deadline follows the state.
+   */
+  private flow(): void {
+    if (this.closed) return;
+    const { bufferRequestBody, bufferResponse } = this.listener.options;
+    let held = 0;
+    for (const ex of this.requests.values()) held += ex.heldBytes;
+    const bodyFull = held > bufferRequestBody;
+    if (bodyFull) for (const ex of this.requests.values()) ex.stream();
+    const outFull = this.socket.writableLength > bufferResponse;
+    if (bodyFull || outFull) {
+      if (!this.socket.isPaused()) this.socket.pause();
+    } else if (this.socket.isPaused() && held <= bufferRequestBody / 2) {
+      this.socket.resume();
+    }
+    this.setDeadline(this.deadlineFor());
   }
 
   /**
    * Slow clients: a request's head must come whole within --header-timeout of
-   * its first byte (of the accept, for the first), and its STDIN may not stay
-   * silent for --body-timeout. An idle kept connection (FCGI_KEEP_CONN, nothing
-   * begun) has no deadline, as with php-fpm and uWSGI: nginx's pool closes it.
+   * its first byte (of the accept, for the first), its STDIN may not stay
+   * silent for --body-timeout, and what we send must be taken within
+   * --send-timeout. While we hold the client back, or an app works, there is
+   * none (the app has --timeout). An idle kept connection (FCGI_KEEP_CONN,
+   * nothing begun) is closed after idleTimeout, longer than nginx keeps it.
    */
-  private setDeadline(): void {
-    const kind = this.closed ? null : this.fresh ? 'head' : this.responder.receiving;
+  private deadlineFor(): DeadlineKind | null {
+    if (this.closed) return null;
+    if (this.socket.writableLength > this.listener.options.bufferResponse) return 'send';
+    if (this.socket.isPaused()) return null;
+    if (this.fresh) return 'head';
+    const receiving = this.responder.receiving;
+    if (receiving !== null) return receiving;
+    return this.requests.size === 0 && this.responder.active === 0 ? 'idle' : null;
+  }
+
+  private setDeadline(kind: DeadlineKind | null): void {
     if (kind === this.deadlineKind && kind !== 'body') return; // a head's deadline is for the whole head
     if (this.deadline) clearTimeout(this.deadline);
     this.deadline = null;
     this.deadlineKind = kind;
     if (kind === null) return;
-    const { headerTimeout, bodyTimeout } = this.listener.options;
-    const seconds = kind === 'head' ? headerTimeout : bodyTimeout;
+    const { headerTimeout, bodyTimeout, sendTimeout, idleTimeout } = this.listener.options;
+    const seconds = { head: headerTimeout, body: bodyTimeout, send: sendTimeout, idle: idleTimeout }[kind];
     this.deadline = setTimeout(() => {
-      this.listener.log.info(`fastcgi: closing a connection whose request ${kind} took longer than ${seconds}s`);
+      const what = kind === 'send' ? 'client read nothing for' : kind === 'idle' ? 'kept connection idled for' : `request ${kind} took longer than`;
+      this.listener.log.info(`fastcgi: closing a connection whose ${what} ${seconds}s`);
       this.socket.destroy();
     }, seconds * 1000);
   }
@@ -114,7 +158,17 @@ class FcgiConnection {
     if (ev.kind === 'request') {
       this.fresh = false;
       const { listener } = this;
-      const ex = new CgiExchange(listener, cgiEnviron(ev.params, listener.errors), new FcgiSink(this, ev.id));
+      let environ;
+      try {
+        environ = cgiEnviron(ev.params, listener.errors);
+      } catch (err) {
+        // this request is refused; the connection and its other requests go on
+        listener.log.debug(`fastcgi: ${(err as Error).message}`);
+        this.write(this.stdout(ev.id, Buffer.from('Status: 400 Bad Request\r\nContent-Type: text/plain\r\n\r\nBad Request\n', 'latin1')));
+        this.finish(ev.id, 0);
+        return;
+      }
+      const ex = new CgiExchange(listener, environ, new FcgiSink(this, ev.id));
       if (!ex.refusedEarly) this.requests.set(ev.id, ex);
       return;
     }
@@ -146,9 +200,15 @@ class FcgiConnection {
 
   /** Resolves once the socket's backlog is below --buffer-response (or it closed). */
   async backpressure(): Promise<void> {
+    if (!this.closed && this.socket.writableLength > this.listener.options.bufferResponse) this.flow();
     while (!this.closed && this.socket.writableLength > this.listener.options.bufferResponse) {
       await new Promise<void>((resolve) => this.drainWaiters.push(resolve));
     }
+  }
+
+  /** An app took what was queued of its body: maybe read again. */
+  bodyDrained(): void {
+    this.flow();
   }
 
   get isClosed(): boolean {
@@ -167,6 +227,7 @@ class FcgiConnection {
     this.write(bytes);
     if (!keepConn) this.closeWhenIdle = true;
     if (this.closeWhenIdle && this.requests.size === 0 && this.responder.active === 0) this.socket.end();
+    else this.flow();
   }
 
   drain(): void {
@@ -176,7 +237,7 @@ class FcgiConnection {
 
   private socketOnClose(): void {
     this.closed = true;
-    this.setDeadline();
+    this.setDeadline(null);
     for (const wake of this.drainWaiters.splice(0)) wake();
     for (const ex of this.requests.values()) ex.abort();
     this.requests.clear();
@@ -202,6 +263,9 @@ class FcgiSink implements ResponseSink {
   }
   get closed(): boolean {
     return this.conn.isClosed;
+  }
+  bodyDrained(): void {
+    this.conn.bodyDrained();
   }
   statusLine(status: string): string {
     return `Status: ${status}`;

@@ -18,6 +18,7 @@ import type { Logger } from '../log.js';
 import { addHeaders, decodePath, splitHost, splitTarget } from '../pipeline/environ.js';
 import { applyForwarded, type TrustedProxies } from '../pipeline/forwarded.js';
 import { parseProxyHeader } from '../protocols/proxy/header.js';
+import { ByteQueue } from '../byte-queue.js';
 import { BodyInput } from '../pipeline/input.js';
 import { checkHeaders, checkStatus } from '../pipeline/response.js';
 import { closeBody, type App, type Body, type Chunk, type Environ, type Headers, type StartResponse, type WholeBody } from '../pipeline/types.js';
@@ -190,7 +191,8 @@ class Connection {
   /** Not yet told to the access log and the metrics. */
   private unrecorded = false;
   private environ: Environ | null = null;
-  private bodyParts: Buffer[] = [];
+  /** The body while it is held whole (up to --buffer-request-body), memory proportional to its bytes. */
+  private readonly bodyParts = new ByteQueue();
   /** --spool-request-body: the body is going to a temporary file. */
   private spool: Spool | null = null;
   private bodyBytes = 0;
@@ -396,8 +398,7 @@ class Connection {
         if (this.startSpool()) return;
         // too large to hold: give the app a stream and keep feeding it
         const input = new BodyInput();
-        for (const part of this.bodyParts) input.push(part);
-        this.bodyParts = [];
+        for (let part = this.bodyParts.shift(); part !== undefined; part = this.bodyParts.shift()) input.push(part);
         input.onDrain = () => this.inputOnDrain();
         this.dispatch(input);
         if (!this.bodyDone && this.deadlineKind === Deadline.Body) {
@@ -421,9 +422,7 @@ class Connection {
       this.listener.log.error(`cannot spool a request body to ${spoolDir} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); streaming it to the app instead`);
       return false;
     }
-    const parts = this.bodyParts;
-    this.bodyParts = [];
-    for (const part of parts) this.spoolChunk(part);
+    for (let part = this.bodyParts.shift(); part !== undefined; part = this.bodyParts.shift()) this.spoolChunk(part);
     return true;
   }
 
@@ -465,9 +464,7 @@ class Connection {
     if (this.deadlineKind === Deadline.Body) this.setDeadline(Deadline.None, 0);
     if (this.spool !== null) return this.dispatchSpooled();
     if (this.phase === Phase.Body) {
-      const parts = this.bodyParts;
-      const body = parts.length === 1 ? parts[0]! : Buffer.concat(parts, this.bodyBytes);
-      this.bodyParts = [];
+      const body = this.bodyParts.take();
       if (this.head!.chunked) {
         // the whole body is here: tell apps its real length (Django trusts CONTENT_LENGTH)
         const environ = this.environ!;

@@ -38,6 +38,8 @@ export interface StreamGatewayOptions {
   headerTimeout: number;
   /** Seconds the body may stay silent. */
   bodyTimeout: number;
+  /** Seconds the client may leave --buffer-response of our output unread. */
+  sendTimeout: number;
 }
 
 export class StreamGatewayListener extends Listener<GatewayConnection> {
@@ -61,6 +63,9 @@ export class StreamGatewayListener extends Listener<GatewayConnection> {
   }
 }
 
+type DeadlineKind = 'head' | 'body' | 'send' | 'linger';
+const LINGER_SECONDS = 2;
+
 class GatewayConnection implements ResponseSink {
   readonly protocol: string;
   private head: Buffer[] = [];
@@ -71,20 +76,24 @@ class GatewayConnection implements ResponseSink {
   /** Body bytes still to come. */
   private left = 0;
   private isClosed = false;
+  /** We ended our side: the client has LINGER_SECONDS to end its own. */
+  private ended = false;
   private drainWaiters: (() => void)[] = [];
-  /** The head's deadline (whole, from the accept), then the body's (silence between reads). */
-  private timer: NodeJS.Timeout;
+  private timer: NodeJS.Timeout | null = null;
+  private timerKind: DeadlineKind | null = null;
 
   constructor(readonly socket: net.Socket, private readonly listener: StreamGatewayListener) {
     this.protocol = listener.codec.name;
-    this.timer = this.expireIn(listener.options.headerTimeout, 'head');
+    this.setDeadline('head');
     socket.on('data', (chunk: Buffer) => this.socketOnData(chunk));
     socket.on('drain', () => {
       for (const wake of this.drainWaiters.splice(0)) wake();
+      this.flow();
     });
+    socket.on('end', () => this.socketOnEnd());
     socket.on('error', () => {});
     socket.on('close', () => {
-      clearTimeout(this.timer);
+      this.setDeadline(null);
       this.isClosed = true;
       for (const wake of this.drainWaiters.splice(0)) wake();
       this.exchange?.abort();
@@ -92,11 +101,50 @@ class GatewayConnection implements ResponseSink {
     });
   }
 
-  private expireIn(seconds: number, what: string): NodeJS.Timeout {
-    return setTimeout(() => {
-      this.listener.log.info(`${this.protocol}: closing a connection whose request ${what} took longer than ${seconds}s`);
+  /**
+   * Every state has a deadline but one (an app at work: --timeout bounds it):
+   * the whole head within --header-timeout of the accept, body silence under
+   * --body-timeout, unread output taken within --send-timeout, and, once we
+   * ended our side, a short linger for the client to end its own.
+   */
+  private setDeadline(kind: DeadlineKind | null): void {
+    if (kind === this.timerKind && kind !== 'body') return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.timerKind = kind;
+    if (kind === null) return;
+    const { headerTimeout, bodyTimeout, sendTimeout } = this.listener.options;
+    const seconds = { head: headerTimeout, body: bodyTimeout, send: sendTimeout, linger: LINGER_SECONDS }[kind];
+    this.timer = setTimeout(() => {
+      if (kind === 'send') this.listener.log.info(`${this.protocol}: closing a connection whose client read nothing for ${seconds}s`);
+      else if (kind !== 'linger') this.listener.log.info(`${this.protocol}: closing a connection whose request ${kind} took longer than ${seconds}s`);
       this.socket.destroy();
     }, seconds * 1000);
+  }
+
+  /**
+   * Reading stops while the exchange holds more than --buffer-request-body of
+   * body an app has not read (issue 11), and restarts under half of it; output
+   * waiting on the client past --buffer-response gets the send deadline.
+   */
+  private flow(): void {
+    if (this.isClosed || this.ended) return;
+    const { bufferRequestBody, bufferResponse } = this.listener.options;
+    const held = this.exchange?.heldBytes ?? 0;
+    if (held > bufferRequestBody) {
+      this.exchange!.stream();
+      if (!this.socket.isPaused()) this.socket.pause();
+    } else if (this.socket.isPaused() && held <= bufferRequestBody / 2) {
+      this.socket.resume();
+    }
+    if (this.socket.writableLength > bufferResponse) this.setDeadline('send');
+    else if (this.exchange === null) this.setDeadline('head');
+    else this.setDeadline(this.left > 0 && !this.socket.isPaused() ? 'body' : null);
+  }
+
+  /** The client ended its side: fine once its request is whole (one per connection); before that it is gone. */
+  private socketOnEnd(): void {
+    if (this.exchange === null || this.left > 0) this.socket.destroy();
   }
 
   private socketOnData(chunk: Buffer): void {
@@ -107,53 +155,64 @@ class GatewayConnection implements ResponseSink {
     const buf = this.head.length === 1 ? chunk : Buffer.concat(this.head, this.headBytes);
     this.head = [buf];
     let head: GatewayHead | typeof NEED_DATA;
+    let environ;
     try {
       head = this.listener.codec.parseHead(buf, this.listener.options.maxHeadBytes);
+      if (head === NEED_DATA) {
+        this.headNeed = Math.max(this.headBytes + 1, this.listener.codec.headLength(buf));
+        return;
+      }
+      environ = cgiEnviron(head.params, this.listener.errors);
     } catch (err) {
       const status = err instanceof RemoteProtocolError ? err.status : 400;
       this.listener.log.debug(`${this.protocol}: ${(err as Error).message}`);
       const reason = reasonPhrase(status);
-      this.socket.end(`${this.statusLine(`${status} ${reason}`)}\r\nContent-Type: text/plain\r\n\r\n${reason}\n`);
+      this.head = [];
+      this.write(Buffer.from(`${this.statusLine(`${status} ${reason}`)}\r\nContent-Type: text/plain\r\n\r\n${reason}\n`, 'latin1'));
+      this.end();
       return;
     }
-    if (head === NEED_DATA) {
-      this.headNeed = Math.max(this.headBytes + 1, this.listener.codec.headLength(buf));
-      return;
-    }
-    clearTimeout(this.timer);
     this.head = [];
-    const environ = cgiEnviron(head.params, this.listener.errors);
-    this.left = Number(environ.CONTENT_LENGTH ?? 0) || 0;
-    if (this.left > 0) this.timer = this.expireIn(this.listener.options.bodyTimeout, 'body');
+    this.left = Number(environ.CONTENT_LENGTH || 0);
     this.exchange = new CgiExchange(this.listener, environ, this);
     if (this.left === 0) this.exchange.onBodyEnd();
     if (buf.length > head.consumed) this.onBody(buf.subarray(head.consumed));
+    else this.flow();
   }
 
   private onBody(chunk: Buffer): void {
     if (this.left <= 0) return; // nothing more belongs to the request
     const part = chunk.length > this.left ? chunk.subarray(0, this.left) : chunk;
     this.left -= part.length;
-    if (this.left === 0) clearTimeout(this.timer);
-    else this.timer.refresh();
     this.exchange!.onBody(part);
     if (this.left === 0) this.exchange!.onBodyEnd();
+    this.flow();
   }
 
   // --- ResponseSink ---
 
   write(data: Buffer): void {
-    if (!this.isClosed) this.socket.write(data);
+    if (!this.isClosed && !this.ended) this.socket.write(data);
   }
 
   async backpressure(): Promise<void> {
+    if (this.socket.writableLength > this.listener.options.bufferResponse) this.flow();
     while (!this.isClosed && this.socket.writableLength > this.listener.options.bufferResponse) {
       await new Promise<void>((resolve) => this.drainWaiters.push(resolve));
     }
   }
 
+  bodyDrained(): void {
+    this.flow();
+  }
+
   end(): void {
+    if (this.ended) return;
+    this.ended = true;
     this.socket.end();
+    // what the client still sends is read and dropped, so our answer is not reset away
+    if (this.socket.isPaused()) this.socket.resume();
+    this.setDeadline('linger');
   }
 
   destroy(): void {

@@ -3,16 +3,15 @@
 // pulls. `buffered` holds the whole body when the listener read all of it before
 // calling the app (the common case), so the Python pool can send it inline.
 
+import { ByteQueue } from '../byte-queue.js';
 import type { Input } from './types.js';
 
 export class BodyInput implements Input {
   buffered: Buffer | null = null;
-  /** Bytes pushed but not yet pulled; a listener pauses its socket when this grows. */
-  queuedBytes = 0;
   /** Called when the consumer has pulled everything queued (time to resume reading). */
   onDrain: (() => void) | null = null;
 
-  private chunks: Buffer[] = [];
+  private readonly queue = new ByteQueue();
   private ended = false;
   private failure: Error | null = null;
   private wake: (() => void) | null = null;
@@ -25,10 +24,14 @@ export class BodyInput implements Input {
     return input;
   }
 
+  /** Bytes pushed but not yet pulled; a listener pauses its socket when this grows. */
+  get queuedBytes(): number {
+    return this.queue.bytes;
+  }
+
   push(chunk: Buffer): void {
     if (this.ended) return;
-    this.chunks.push(chunk);
-    this.queuedBytes += chunk.length;
+    this.queue.push(chunk);
     this.signal();
   }
 
@@ -63,10 +66,9 @@ export class BodyInput implements Input {
       return;
     }
     for (;;) {
-      if (this.chunks.length > 0) {
-        const chunk = this.chunks.shift()!;
-        this.queuedBytes -= chunk.length;
-        if (this.chunks.length === 0 && this.onDrain) this.onDrain();
+      const chunk = this.queue.shift();
+      if (chunk !== undefined) {
+        if (this.queue.bytes === 0 && this.onDrain) this.onDrain();
         yield chunk;
         continue;
       }

@@ -8,6 +8,7 @@
 // one connection is served correctly (nginx does not; the spec allows it).
 
 import { RemoteProtocolError, codes } from '../../errors.js';
+import { ByteQueue } from '../../byte-queue.js';
 import { NEED_DATA } from '../need-data.js';
 import { decodeParams, encodeParams } from './params.js';
 import {
@@ -33,8 +34,8 @@ const enum Phase { Params, Stdin, Done }
 interface Open {
   phase: Phase;
   keepConn: boolean;
-  params: Buffer[];
-  paramsBytes: number;
+  /** Copied in blocks when they come in small records, so their memory follows their bytes. */
+  params: ByteQueue;
 }
 
 function bad(why: string): RemoteProtocolError {
@@ -110,7 +111,7 @@ export class Responder {
       } else if (this.open.size >= this.limits.maxRequests) {
         this.replies.push(encodeRecord(RecordType.EndRequest, id, endRequestBody(0, ProtocolStatus.Overloaded)));
       } else {
-        this.open.set(id, { phase: Phase.Params, keepConn, params: [], paramsBytes: 0 });
+        this.open.set(id, { phase: Phase.Params, keepConn, params: new ByteQueue() });
       }
       return null;
     }
@@ -121,15 +122,13 @@ export class Responder {
         if (req.phase !== Phase.Params) throw bad(`PARAMS for request ${id} after its params ended`);
         if (content.length === 0) {
           req.phase = Phase.Stdin;
-          const block = req.params.length === 1 ? req.params[0]! : Buffer.concat(req.params, req.paramsBytes);
-          req.params = [];
+          const block = req.params.take();
           return { kind: 'request', id, params: decodeParams(block), keepConn: req.keepConn };
         }
-        req.paramsBytes += content.length;
-        if (req.paramsBytes > this.limits.maxParamsBytes) {
+        if (req.params.bytes + content.length > this.limits.maxParamsBytes) {
           throw new RemoteProtocolError(codes.FCGI_BAD_PARAMS, `FastCGI params of request ${id} exceed ${this.limits.maxParamsBytes} bytes`, 431);
         }
-        req.params.push(content); // a view: received buffers are never written to
+        req.params.push(content);
         return null;
       case RecordType.Stdin:
         if (req.phase !== Phase.Stdin) throw bad(`STDIN for request ${id} ${req.phase === Phase.Params ? 'before its params ended' : 'after its end'}`);
