@@ -96,6 +96,7 @@ export class CgiExchange {
   private unrecorded = true;
   /** Its response is over (sent, failed or aborted): body bytes still coming are dropped. */
   private finished = false;
+  private bodyEnded = false;
 
   constructor(private readonly server: CgiServer, private readonly environ: Environ, private readonly sink: ResponseSink) {
     // the web server in front has its own limit; ours holds whatever it is
@@ -111,6 +112,11 @@ export class CgiExchange {
   get heldBytes(): number {
     if (this.refused || this.aborted || this.finished) return 0;
     return this.input === null ? this.parts.bytes : this.input.queuedBytes;
+  }
+
+  /** Its body is still coming. */
+  get bodyOpen(): boolean {
+    return !this.bodyEnded && !this.refused && !this.aborted && !this.finished;
   }
 
   /** The app runs, or has been answered for: nothing it holds waits for more body. */
@@ -150,6 +156,7 @@ export class CgiExchange {
 
   /** The body is complete: call the app now if it was held whole. */
   onBodyEnd(): void {
+    this.bodyEnded = true;
     if (this.refused || this.finished) return;
     if (this.input) {
       this.input.end();
@@ -167,12 +174,12 @@ export class CgiExchange {
     this.dispatch(input);
   }
 
-  /** The client aborted or the connection closed: the app's response is dropped. */
-  abort(): void {
+  /** The client aborted or the connection closed (or, with 503, we refused it midway): the app's response is dropped. */
+  abort(status = 499): void {
     if (this.aborted) return;
     this.aborted = true;
-    this.input?.fail(new GatewayError(codes.CLIENT_GONE, 'the web server aborted the request', 499));
-    this.recordRequest(499);
+    this.input?.fail(new GatewayError(codes.CLIENT_GONE, 'the web server aborted the request', status));
+    this.recordRequest(status);
     if (this.input === null) this.close();
   }
 

@@ -19,6 +19,7 @@ import net from 'node:net';
 import type { Logger } from '../log.js';
 import type { App } from '../pipeline/types.js';
 import { NEED_DATA } from '../protocols/need-data.js';
+import { ProtocolStatus } from '../protocols/fastcgi/record.js';
 import { Responder, type FcgiEvent } from '../protocols/fastcgi/responder.js';
 import { Listener } from './base.js';
 import { CgiExchange, cgiEnviron, type ResponseSink } from './cgi-exchange.js';
@@ -68,6 +69,7 @@ class FcgiConnection {
   private fresh = true;
   private deadline: NodeJS.Timeout | null = null;
   private deadlineKind: DeadlineKind | null = null;
+  private overloadSaid = false;
 
   constructor(readonly socket: net.Socket, readonly listener: FastcgiListener) {
     const { options } = listener;
@@ -98,27 +100,58 @@ class FcgiConnection {
   }
 
   /**
-   * One byte budget per connection (issue 11): reading stops while the
-   * requests on it hold more than --buffer-request-body of body (bodies still
-   * being collected then go to their apps as streams, so none waits on bytes
-   * we no longer read), or while more than --buffer-response waits for the
-   * client to read (replies and responses alike). It restarts once both are
-   * back under (the body under half). Then the deadline follows the state.
+   * One byte budget per connection (issue 11). Reading stops while more than
+   * --buffer-request-body of body waits in requests whose bodies are still
+   * coming (their apps get them as streams, so none waits on bytes we no longer
+   * read), or while more than --buffer-response of output waits for the client;
+   * it restarts once both are back under (the body under half).
+   *
+   * FastCGI has no flow control per request, so on a multiplexed connection a
+   * pause for one upload could starve another whose app waits for its bytes:
+   * past the budget only the oldest upload goes on, and newer ones are refused
+   * (FCGI_OVERLOADED), as is a new request while complete bodies on the
+   * connection already hold more than the budget. nginx never multiplexes.
    */
   private flow(): void {
     if (this.closed) return;
+    if (this.closeWhenIdle && this.requests.size === 0 && this.responder.active === 0) return void this.socket.end();
     const { bufferRequestBody, bufferResponse } = this.listener.options;
-    let held = 0;
-    for (const ex of this.requests.values()) held += ex.heldBytes;
-    const bodyFull = held > bufferRequestBody;
-    if (bodyFull) for (const ex of this.requests.values()) ex.stream();
+    let open = 0;
+    for (const ex of this.requests.values()) if (ex.bodyOpen) open += ex.heldBytes;
+    const bodyFull = open > bufferRequestBody;
+    if (bodyFull) {
+      let oldest = true;
+      for (const [id, ex] of this.requests) {
+        if (!ex.bodyOpen) continue;
+        if (oldest) ex.stream();
+        else this.overload(id, ex);
+        oldest = false;
+      }
+    }
     const outFull = this.socket.writableLength > bufferResponse;
     if (bodyFull || outFull) {
       if (!this.socket.isPaused()) this.socket.pause();
-    } else if (this.socket.isPaused() && held <= bufferRequestBody / 2) {
+    } else if (this.socket.isPaused() && open <= bufferRequestBody / 2) {
       this.socket.resume();
     }
     this.setDeadline(this.deadlineFor());
+  }
+
+  /** Refuse request `id` midway: FCGI_OVERLOADED, its app's answer dropped, its further records ignored. */
+  private overload(id: number, ex: CgiExchange | null): void {
+    ex?.abort(503);
+    this.requests.delete(id);
+    const { bytes, keepConn } = this.responder.end(id, 0, ProtocolStatus.Overloaded);
+    this.write(bytes);
+    if (!keepConn) this.closeWhenIdle = true;
+    if (!this.overloadSaid) this.listener.log.warning('fastcgi: refused requests multiplexed past --buffer-request-body on one connection (FCGI_OVERLOADED; said once)');
+    this.overloadSaid = true;
+  }
+
+  private heldBytes(): number {
+    let held = 0;
+    for (const ex of this.requests.values()) held += ex.heldBytes;
+    return held;
   }
 
   /**
@@ -158,6 +191,7 @@ class FcgiConnection {
     if (ev.kind === 'request') {
       this.fresh = false;
       const { listener } = this;
+      if (this.heldBytes() > listener.options.bufferRequestBody) return this.overload(ev.id, null);
       let environ;
       try {
         environ = cgiEnviron(ev.params, listener.errors);
@@ -226,8 +260,7 @@ class FcgiConnection {
     const { bytes, keepConn } = this.responder.end(id, appStatus);
     this.write(bytes);
     if (!keepConn) this.closeWhenIdle = true;
-    if (this.closeWhenIdle && this.requests.size === 0 && this.responder.active === 0) this.socket.end();
-    else this.flow();
+    this.flow();
   }
 
   drain(): void {

@@ -169,11 +169,11 @@ export class Responder {
    * End request `id`: the empty STDOUT and END_REQUEST. Returns whether the
    * connection may stay open (the client asked for FCGI_KEEP_CONN).
    */
-  end(id: number, appStatus = 0): { bytes: Buffer[]; keepConn: boolean } {
+  end(id: number, appStatus = 0, protocolStatus: number = ProtocolStatus.RequestComplete): { bytes: Buffer[]; keepConn: boolean } {
     const req = this.open.get(id);
     this.open.delete(id);
     return {
-      bytes: [encodeRecord(RecordType.Stdout, id), encodeRecord(RecordType.EndRequest, id, endRequestBody(appStatus, ProtocolStatus.RequestComplete))],
+      bytes: [encodeRecord(RecordType.Stdout, id), encodeRecord(RecordType.EndRequest, id, endRequestBody(appStatus, protocolStatus))],
       keepConn: req?.keepConn ?? false,
     };
   }
