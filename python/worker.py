@@ -805,8 +805,27 @@ class Worker:
             return True
 
     def channel_ended(self, ch):
-        ch.sock.close()
-        ch.out.close()
+        """Say the channel is done (a shutdown reaches the gateway even if a process the app forked
+        holds the socket too), then wait for the gateway to close it: it does once it has read it
+        to the end. A slow client may hold back that reading, and what the channel still holds would
+        be lost if we exited first (the end of a retiring worker's response)."""
+        try:
+            ch.out.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+        while True:  # anything left (a CANCEL for the request just ended) is dropped
+            try:
+                if not ch.sock.recv_into(ch.view):
+                    break
+            except BlockingIOError:  # a TICK of SO_RCVTIMEO
+                continue
+            except OSError:
+                break
+        for sock in (ch.sock, ch.out):
+            try:
+                sock.close()
+            except OSError:  # the app closed our descriptors
+                pass
         with self.lock:
             self.alive -= 1
             self.all_ended = not self.alive

@@ -298,6 +298,10 @@ export class WorkerProcess implements ChannelOwner {
     this.hooks.workerOnBroken(this, err);
   }
 
+  channelOnClosed(ch: Channel): void {
+    if (this.state === 'stopping' && ch.exchange === null && ch.ahead.length === 0) ch.close(); // done after STOP
+  }
+
   /** Finish what is in flight, then exit. */
   stop(): void {
     if (this.state === 'exited') return;
