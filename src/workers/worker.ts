@@ -4,7 +4,7 @@
 // channels, not HTTP.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { lstatSync, mkdirSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { homedir } from 'node:os';
@@ -104,6 +104,17 @@ export interface WorkerHooks {
 
 let nextAge = 1;
 
+/** A process's state letter and start time (clock ticks after boot), from /proc; null if it is gone. */
+export function procStat(pid: number): { state: string; start: string } | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { state: fields[0] ?? '', start: fields[19] ?? '' };
+  } catch {
+    return null;
+  }
+}
+
 /** How a worker ended, for log lines: a forked worker's status is not ours to collect. */
 export function exitText(code: number | null, signal: NodeJS.Signals | null): string {
   return signal ? `signal ${signal}` : code !== null ? `code ${code}` : 'an unknown status (forked)';
@@ -137,6 +148,8 @@ export class WorkerProcess implements ChannelOwner {
   readonly isTemplate: boolean;
   private control: Socket | null = null;
   private bootError: WorkerError | null = null;
+  /** It closed a channel while it ran: reported once. */
+  private broken = false;
   /** Forked: the sockets announced so far (control, then requests in and out per thread). */
   private arrived: { tx: (Socket | undefined)[]; rx: (Socket | undefined)[]; missing: number } | null = null;
   /** Forked: READY came before every socket had been announced. */
@@ -273,6 +286,20 @@ export class WorkerProcess implements ChannelOwner {
     this.hooks.workerOnExit(this, code, signal);
   }
 
+  /** Whether the process still runs (a zombie does not). Without /proc, whether the pid exists. */
+  private running(): boolean {
+    if (this.pid <= 0) return false;
+    const st = procStat(this.pid);
+    if (st !== null) return st.state !== 'Z' && st.state !== 'X';
+    if (existsSync('/proc/self/stat')) return false;
+    try {
+      process.kill(this.pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   /** Why it failed to boot, if it did. */
   get failure(): WorkerError | null {
     return this.bootError;
@@ -299,7 +326,15 @@ export class WorkerProcess implements ChannelOwner {
   }
 
   channelOnClosed(ch: Channel): void {
-    if (this.state === 'stopping' && ch.exchange === null && ch.ahead.length === 0) ch.close(); // done after STOP
+    if (this.state === 'stopping' && ch.exchange === null && ch.ahead.length === 0) return ch.close(); // done after STOP
+    // it closed a channel it still owes us (say, an app that closed every descriptor): if it still
+    // runs, it is broken, and its request must not wait for --timeout; if it is gone, its exit is reported
+    if (this.state === 'exited' || !this.running()) return;
+    const what = ch.exchange ? ` with ${ch.exchange.describe()} in flight` : '';
+    ch.lose(new WorkerError(codes.WORKER_DIED, `worker ${this.pid} closed its request channel`, 502));
+    if (this.broken) return;
+    this.broken = true;
+    this.hooks.workerOnBroken(this, new WorkerError(codes.WORKER_PROTOCOL, `closed its request channel${what}`, 502));
   }
 
   /** Finish what is in flight, then exit. */
