@@ -16,7 +16,7 @@ for (const mode of [[], ['--preload']]) {
     });
 
     test('its request gets 502 without waiting for --timeout; the worker is replaced', { timeout: 120_000 }, async () => {
-      srv = await startServer('hostile:application', { args: ['--workers', '1', '--timeout', '30', ...mode] });
+      srv = await startServer('worker_hazards:application', { args: ['--workers', '1', '--timeout', '30', ...mode] });
       const before = Number(await (await fetch(`${srv.url}/pid`)).text());
       const res = await fetch(`${srv.url}/close-channels`, { signal: AbortSignal.timeout(60_000) });
       assert.equal(res.status, 502, 'a broken worker, not a timeout');
