@@ -93,7 +93,8 @@ for (const mode of [[], ['--preload']]) {
       // the client on a unix socket: its buffers are a fixed ~200 KiB (TCP's grow as the client reads), so
       // a stalled client stalls the whole path back to the worker
       const sock = `${dir}/http.sock`;
-      srv = await startServer('worker_hazards:application', { args: ['--workers', '1', '--buffer-response', '65536', '--http', `unix:${sock}`, ...mode] });
+      const args = ['--workers', '1', '--buffer-response', '65536', '--http', `unix:${sock}`, ...mode];
+      srv = await startServer('worker_hazards:application', { args });
       for (let round = 1; round <= 3; round++) {
         const pid = Number(await (await fetch(`${srv.url}/pid`)).text());
         const r = new Reader(sock, `GET /stream?${SIZE} HTTP/1.1\r\nHost: test\r\n\r\n`);
