@@ -37,7 +37,7 @@ MAX_PAYLOAD = 0x01000000
 REQUEST, DATA, END, FILE_ACK, CANCEL = 0x01, 0x02, 0x03, 0x04, 0x05
 RESPONSE, RDATA, REND, FILE, LOG, ABORT = 0x11, 0x12, 0x13, 0x14, 0x15, 0x16
 READY, BOOT_ERROR, STOP = 0x21, 0x22, 0x23
-HELLO, FORK, FORKED = 0x24, 0x25, 0x26  # --preload: a forked worker's sockets, the template's control
+HELLO, FORK, FORKED, EXITED = 0x24, 0x25, 0x26, 0x27  # --preload: a forked worker's sockets, the template's control
 HDR = struct.Struct("<IB")  # length, type
 RESP_HDR = struct.Struct("<IBBI")  # length, RESPONSE, flags, head_len
 FILE_HDR = struct.Struct("<IBQq")  # length, FILE, offset, count
@@ -805,8 +805,27 @@ class Worker:
             return True
 
     def channel_ended(self, ch):
-        ch.sock.close()
-        ch.out.close()
+        """Say the channel is done (a shutdown reaches the gateway even if a process the app forked
+        holds the socket too), then wait for the gateway to close it: it does once it has read it
+        to the end. A slow client may hold back that reading, and what the channel still holds would
+        be lost if we exited first (the end of a retiring worker's response)."""
+        try:
+            ch.out.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+        while True:  # anything left (a CANCEL for the request just ended) is dropped
+            try:
+                if not ch.sock.recv_into(ch.view):
+                    break
+            except BlockingIOError:  # a TICK of SO_RCVTIMEO
+                continue
+            except OSError:
+                break
+        for sock in (ch.sock, ch.out):
+            try:
+                sock.close()
+            except OSError:  # the app closed our descriptors
+                pass
         with self.lock:
             self.alive -= 1
             self.all_ended = not self.alive
@@ -1059,12 +1078,27 @@ def run_worker(ctl, channels, app, threads):
 def run_template(ctl, app, args):
     """--preload: the app is imported here once; each FORK from the gateway forks a worker that
     shares it (copy-on-write) and connects its own channels back to the gateway's fork socket.
-    Only the main thread exists here, so forking is safe. Never returns."""
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps the forked workers
+    The template reaps the workers it forked and reports each exit (EXITED): they are not the
+    gateway's children, and a process the app forked may hold a dead worker's channels open, so
+    the gateway cannot learn of the death from them. Only the main thread exists here, so forking
+    is safe. Never returns."""
+    import select
+    wake, wake_w = os.pipe()  # SIGCHLD wakes the loop through it (set_wakeup_fd)
+    os.set_blocking(wake, False)
+    os.set_blocking(wake_w, False)
+    signal.signal(signal.SIGCHLD, lambda signum, frame: None)
+    signal.set_wakeup_fd(wake_w)
     ready = b'{"pid":%d,"python":"%d.%d.%d","threads":0,"template":true}' % ((os.getpid(),) + sys.version_info[:3])
     try:
         ctl.send(HDR.pack(len(ready), READY) + ready)
         while True:
+            if ctl.pos == ctl.end and wake in select.select([ctl.sock, wake], [], [])[0]:
+                try:
+                    os.read(wake, 256)
+                except BlockingIOError:
+                    pass
+                reap_children(ctl)
+                continue
             ftype, payload = ctl.read_frame()
             if ftype == STOP and not len(payload):
                 graceful_exit()
@@ -1073,10 +1107,36 @@ def run_template(ctl, app, args):
             wid, token = U32.unpack_from(payload)[0], bytes(payload[4:])
             pid = os.fork()
             if pid == 0:
+                signal.set_wakeup_fd(-1)
+                os.close(wake)
+                os.close(wake_w)
                 forked_worker(ctl, app, args, wid, token)
-            ctl.send(HDR.pack(8, FORKED) + struct.pack("<II", wid, pid))
+            # not reaped before we do, so its /proc entry is there to read
+            ctl.send(HDR.pack(16, FORKED) + struct.pack("<IIQ", wid, pid, start_time(pid)))
     except ChannelClosed:
         os._exit(0)  # the gateway is gone
+
+
+def reap_children(ctl):
+    """EXITED (pid, exit code or -signal) for each forked worker that has exited; reaps it."""
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if not pid:
+            return
+        ctl.send(HDR.pack(8, EXITED) + struct.pack("<Ii", pid, os.waitstatus_to_exitcode(status)))
+
+
+def start_time(pid):
+    """When process pid started (clock ticks after boot, /proc/PID/stat field 22), 0 if unknown:
+    with the pid, it names the process even after the pid is reused."""
+    try:
+        with open("/proc/%d/stat" % pid, "rb") as f:
+            return int(f.read().rsplit(b")", 1)[1].split()[19])
+    except (OSError, ValueError, IndexError):
+        return 0
 
 
 def forked_worker(template_ctl, app, args, wid, token):

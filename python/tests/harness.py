@@ -161,6 +161,13 @@ class Worker:
         self.ctl.sendall(frame(STOP))
 
     def wait(self, timeout=TIMEOUT):
+        # as the gateway does once it has read a stopping worker's channels to their end: close our
+        # sending side, which lets the worker exit (responses can still be read)
+        for s in self.ins:
+            try:
+                s.shutdown(socket.SHUT_WR)
+            except OSError:
+                pass
         return self.proc.wait(timeout)
 
     def stderr_text(self):

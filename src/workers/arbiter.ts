@@ -350,6 +350,7 @@ export class Arbiter implements WorkerHooks {
 
   private tick(): void {
     const now = Date.now();
+    if (this.options.preload) for (const w of this.workers) w.watch(); // forked workers whose template is gone
     this.murderWorkers(now);
     this.recycleWorkers(now);
     this.manageWorkers(now);

@@ -42,6 +42,8 @@ export interface ChannelOwner {
   channelOnOrphan(exchange: Exchange): void;
   /** The worker sent something out of protocol; it must be replaced. */
   channelOnBroken(channel: Channel, err: WorkerError): void;
+  /** The worker ended its side of the channel (end of file, after everything it sent was read). */
+  channelOnClosed?(channel: Channel): void;
 }
 
 /**
@@ -77,6 +79,10 @@ export class Channel {
       }
     });
     rx.on('error', () => {});
+    // emitted only once every frame before it was handled, so nothing the worker sent is lost
+    rx.on('end', () => {
+      if (!this.lost) this.owner.channelOnClosed?.(this);
+    });
   }
 
   private channelOnFrame(type: number, payload: Buffer): void {
@@ -176,6 +182,17 @@ export class Channel {
     }
     this.exchange = null;
     if (!this.lost) this.owner.channelOnFree(this);
+  }
+
+  /**
+   * The worker ended the channel after STOP and everything it sent was read: close our end,
+   * which tells the worker it may exit.
+   */
+  close(): void {
+    if (this.lost) return;
+    this.lost = true;
+    this.tx.destroy();
+    this.rx.destroy();
   }
 
   /** The worker is gone: fail the exchange, never lend the channel again. */

@@ -33,6 +33,8 @@ export const enum T {
   HELLO = 0x24,
   FORK = 0x25,
   FORKED = 0x26,
+  /** Template: a worker it forked exited (it reaps them). */
+  EXITED = 0x27,
 }
 
 export const FLAG_COMPLETE = 0x01;

@@ -4,10 +4,10 @@
 // channels, not HTTP.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { lstatSync, mkdirSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
-import { homedir } from 'node:os';
+import { constants as osConstants, homedir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WorkerError, codes } from '../errors.js';
@@ -104,6 +104,23 @@ export interface WorkerHooks {
 
 let nextAge = 1;
 
+/** SIGKILL for 9, and so on (null for a number Node does not name). */
+function signalName(n: number): NodeJS.Signals | null {
+  for (const [name, value] of Object.entries(osConstants.signals)) if (value === n) return name as NodeJS.Signals;
+  return null;
+}
+
+/** A process's state letter and start time (clock ticks after boot), from /proc; null if it is gone. */
+export function procStat(pid: number): { state: string; start: string } | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { state: fields[0] ?? '', start: fields[19] ?? '' };
+  } catch {
+    return null;
+  }
+}
+
 /** How a worker ended, for log lines: a forked worker's status is not ours to collect. */
 export function exitText(code: number | null, signal: NodeJS.Signals | null): string {
   return signal ? `signal ${signal}` : code !== null ? `code ${code}` : 'an unknown status (forked)';
@@ -113,6 +130,10 @@ export class WorkerProcess implements ChannelOwner {
   readonly age = nextAge++;
   /** -1 until a forked worker's template reports it. */
   pid: number;
+  /** Forked: when it started (/proc/PID/stat), so a reused pid is not taken for it ('': unknown). */
+  private startTime = '';
+  /** Forked: the template that forked it, which reports its exit while it runs. */
+  private parent: WorkerProcess | null = null;
   readonly channels: Channel[] = [];
   readonly spawnedAt = Date.now();
   state: WorkerState = 'booting';
@@ -137,12 +158,16 @@ export class WorkerProcess implements ChannelOwner {
   readonly isTemplate: boolean;
   private control: Socket | null = null;
   private bootError: WorkerError | null = null;
+  /** It closed a channel while it ran: reported once. */
+  private broken = false;
   /** Forked: the sockets announced so far (control, then requests in and out per thread). */
   private arrived: { tx: (Socket | undefined)[]; rx: (Socket | undefined)[]; missing: number } | null = null;
   /** Forked: READY came before every socket had been announced. */
   private readyEarly: Buffer | null = null;
   /** Template: forked workers by id, until they are announced. */
   private readonly forks = new Map<number, WorkerProcess>();
+  /** Template: the workers it forked, by pid, until it reports their exit. */
+  private readonly children = new Map<number, WorkerProcess>();
 
   /**
    * Spawn a worker (or, with `preload` set to the fork socket's path, a template), or, with
@@ -194,8 +219,29 @@ export class WorkerProcess implements ChannelOwner {
       }
     });
     control.on('error', () => {});
-    // a forked worker is not our child: its control channel closing is how we learn it is gone
-    if (this.proc === null) control.on('close', () => this.procOnExit(null, null));
+    if (this.proc === null) control.on('close', () => this.controlOnClose());
+  }
+
+  /**
+   * Forked: its control channel closed. Not how we learn of its exit (a process the app forked
+   * may hold the channel open long after): its template reports that, or the arbiter's tick looks
+   * once the template is gone. But a worker that runs on without it is broken.
+   */
+  private controlOnClose(): void {
+    if (this.state === 'exited') return;
+    if (this.running()) {
+      if (!this.broken) this.hooks.workerOnBroken(this, new WorkerError(codes.WORKER_PROTOCOL, 'closed its control channel', 502));
+      this.broken = true;
+    } else if (this.parent === null || this.parent.state === 'exited') {
+      this.procOnExit(null, null);
+    }
+  }
+
+  /** Forked, and its template is gone: nobody reports its exit now, so look (the arbiter's tick). */
+  watch(): void {
+    if (this.proc === null && this.pid > 0 && this.state !== 'exited' && this.parent?.state === 'exited' && !this.running()) {
+      this.procOnExit(null, null);
+    }
   }
 
   /** Forked: one of its sockets was announced (role 0 control, 1 requests in, 2 responses out). */
@@ -220,9 +266,11 @@ export class WorkerProcess implements ChannelOwner {
     return true;
   }
 
-  /** Forked: the template told us our pid. */
-  forkedAs(pid: number): void {
+  /** Forked: the template told us our pid (and when we started). */
+  forkedAs(pid: number, startTime: string, parent: WorkerProcess): void {
     this.pid = pid;
+    this.startTime = startTime;
+    this.parent = parent;
     if (this.state === 'stopping' && this.control === null) this.kill('SIGTERM');
   }
 
@@ -238,10 +286,19 @@ export class WorkerProcess implements ChannelOwner {
   private controlOnFrame(type: number, payload: Buffer): void {
     if (type === T.READY && this.arrived !== null) {
       this.readyEarly = Buffer.from(payload);
-    } else if (type === T.FORKED && this.isTemplate && payload.length === 8) {
+    } else if (type === T.FORKED && this.isTemplate && payload.length === 16) {
       const w = this.forks.get(payload.readUInt32LE(0));
       this.forks.delete(payload.readUInt32LE(0));
-      w?.forkedAs(payload.readUInt32LE(4));
+      const pid = payload.readUInt32LE(4);
+      const start = payload.readBigUInt64LE(8);
+      if (w) this.children.set(pid, w);
+      w?.forkedAs(pid, start === 0n ? '' : String(start), this);
+    } else if (type === T.EXITED && this.isTemplate && payload.length === 8) {
+      const pid = payload.readUInt32LE(0);
+      const code = payload.readInt32LE(4);
+      const w = this.children.get(pid);
+      this.children.delete(pid);
+      w?.procOnExit(code >= 0 ? code : null, code < 0 ? signalName(-code) : null);
     } else if (type === T.READY && this.state === 'booting') {
       try {
         this.python = String((JSON.parse(payload.toString('utf8')) as { python?: string }).python ?? '');
@@ -273,6 +330,23 @@ export class WorkerProcess implements ChannelOwner {
     this.hooks.workerOnExit(this, code, signal);
   }
 
+  /**
+   * Whether the process still runs (a zombie does not); for a forked worker, the very process its
+   * template forked, not another that got its pid since. Without /proc, whether the pid exists.
+   */
+  private running(): boolean {
+    if (this.pid <= 0) return false;
+    const st = procStat(this.pid);
+    if (st !== null) return st.state !== 'Z' && st.state !== 'X' && (this.startTime === '' || st.start === this.startTime);
+    if (existsSync('/proc/self/stat')) return false;
+    try {
+      process.kill(this.pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   /** Why it failed to boot, if it did. */
   get failure(): WorkerError | null {
     return this.bootError;
@@ -298,6 +372,18 @@ export class WorkerProcess implements ChannelOwner {
     this.hooks.workerOnBroken(this, err);
   }
 
+  channelOnClosed(ch: Channel): void {
+    if (this.state === 'stopping' && ch.exchange === null && ch.ahead.length === 0) return ch.close(); // done after STOP
+    // it closed a channel it still owes us (say, an app that closed every descriptor): if it still
+    // runs, it is broken, and its request must not wait for --timeout; if it is gone, its exit is reported
+    if (this.state === 'exited' || !this.running()) return;
+    const what = ch.exchange ? ` with ${ch.exchange.describe()} in flight` : '';
+    ch.lose(new WorkerError(codes.WORKER_DIED, `worker ${this.pid} closed its request channel`, 502));
+    if (this.broken) return;
+    this.broken = true;
+    this.hooks.workerOnBroken(this, new WorkerError(codes.WORKER_PROTOCOL, `closed its request channel${what}`, 502));
+  }
+
   /** Finish what is in flight, then exit. */
   stop(): void {
     if (this.state === 'exited') return;
@@ -312,7 +398,9 @@ export class WorkerProcess implements ChannelOwner {
   kill(signal: NodeJS.Signals = 'SIGKILL'): void {
     if (this.state === 'exited') return;
     if (this.proc === null) {
-      // forked: not our child; its control channel closing reports the exit
+      // forked: not our child, so signalled only while it is the process its template forked
+      // (Node has no pidfd); one found gone is taken as exited, and never signalled again
+      if (this.pid > 0 && !this.running()) return this.procOnExit(null, null);
       try {
         if (this.pid > 0) process.kill(this.pid, signal);
       } catch {
