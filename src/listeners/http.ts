@@ -746,6 +746,22 @@ class Connection {
       return;
     }
     this.resetRequest();
+    this.nextRequest();
+  }
+
+  /**
+   * Between requests on a kept connection. A pipelined request is not read or
+   * run while more than --buffer-response of our output waits for the client,
+   * so a client that pipelines and never reads holds one response, not all of
+   * them (issue 11); --send-timeout closes it if it takes nothing.
+   */
+  private nextRequest(): void {
+    if (this.phase === Phase.Closed) return;
+    if (this.socket.writableLength > this.listener.options.bufferResponse) {
+      if (!this.socket.isPaused()) this.socket.pause();
+      void this.socketDrained().then(() => this.nextRequest());
+      return;
+    }
     this.setDeadline(Deadline.Idle, this.listener.options.keepaliveTimeout);
     if (this.socket.isPaused()) this.socket.resume();
     if (this.parser.bufferedBytes > 0) this.drive();
@@ -807,9 +823,7 @@ class Connection {
     }
     this.keepAlive = true;
     this.resetRequest();
-    this.setDeadline(Deadline.Idle, this.listener.options.keepaliveTimeout);
-    if (this.socket.isPaused()) this.socket.resume();
-    if (this.parser.bufferedBytes > 0) this.drive();
+    this.nextRequest();
   };
 
   /** Tell the access log and the metrics about the request, once; `bytes` for answers made here, not by the app. */
