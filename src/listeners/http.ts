@@ -417,7 +417,7 @@ class Connection {
     const head = this.head!;
     if (spoolRequestBody <= 0 || head.chunked || head.contentLength > spoolRequestBody) return false;
     try {
-      this.spool = new Spool(spoolDir);
+      this.spool = new Spool(spoolDir, this.spoolOnFail);
     } catch (err) {
       this.listener.log.error(`cannot spool a request body to ${spoolDir} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); streaming it to the app instead`);
       return false;
@@ -439,6 +439,20 @@ class Connection {
     this.socket.resume();
   };
 
+  /** A write to the spool failed while the body still comes (issue 11: a full disk hung the upload): 500 now. */
+  private readonly spoolOnFail = (err: NodeJS.ErrnoException): void => {
+    if (this.phase !== Phase.Body || this.spool === null) return; // complete: dispatchSpooled() reports it
+    this.spool.discard();
+    this.spool = null;
+    this.spoolFailed(err);
+  };
+
+  private spoolFailed(err: NodeJS.ErrnoException): void {
+    const dir = this.listener.options.spoolDir;
+    this.listener.log.error(`cannot write a request body to a temporary file in ${dir} (${err.code ?? err.message}) while handling ${this.describe()}`);
+    this.onAppError(new GatewayError(codes.SPOOL_FAILED, `request body spool failed: ${err.message}`, 500));
+  }
+
   /** The spooled body is complete: call the app once it is all on disk. */
   private dispatchSpooled(): void {
     const spool = this.spool!;
@@ -452,9 +466,7 @@ class Connection {
       },
       (err: NodeJS.ErrnoException) => {
         spool.discard();
-        const dir = this.listener.options.spoolDir;
-        this.listener.log.error(`cannot write a request body to a temporary file in ${dir} (${err.code ?? err.message}) while handling ${this.describe()}`);
-        this.onAppError(new GatewayError(codes.SPOOL_FAILED, `request body spool failed: ${err.message}`, 500));
+        if (this.phase !== Phase.Closed) this.spoolFailed(err);
       },
     );
   }
