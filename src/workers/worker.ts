@@ -149,6 +149,8 @@ export class WorkerProcess implements ChannelOwner {
   idleSince = 0;
   /** Requests taken since spawn. */
   served = 0;
+  /** It broke the protocol (and is being killed). */
+  private broken = false;
   /** Channels lent out right now. */
   busy = 0;
   python = '';
@@ -215,7 +217,7 @@ export class WorkerProcess implements ChannelOwner {
       try {
         reader.receive(chunk);
       } catch (err) {
-        this.hooks.workerOnBroken(this, err as WorkerError);
+        this.broke(err as WorkerError);
       }
     });
     control.on('error', () => {});
@@ -311,7 +313,7 @@ export class WorkerProcess implements ChannelOwner {
       this.bootError = new WorkerError(codes.WORKER_BOOT, payload.toString('utf8').trimEnd());
       this.hooks.workerOnBootError(this, this.bootError);
     } else {
-      this.hooks.workerOnBroken(this, new WorkerError(codes.WORKER_PROTOCOL, `unexpected control frame 0x${type.toString(16)}`, 502));
+      this.broke(new WorkerError(codes.WORKER_PROTOCOL, `unexpected control frame 0x${type.toString(16)}`, 502));
     }
   }
 
@@ -369,6 +371,13 @@ export class WorkerProcess implements ChannelOwner {
   }
 
   channelOnBroken(_ch: Channel, err: WorkerError): void {
+    this.broke(err);
+  }
+
+  /** It broke the protocol: reported once (it is killed then), however much more it sends. */
+  private broke(err: WorkerError): void {
+    if (this.broken) return;
+    this.broken = true;
     this.hooks.workerOnBroken(this, err);
   }
 
