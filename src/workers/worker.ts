@@ -149,7 +149,7 @@ export class WorkerProcess implements ChannelOwner {
   idleSince = 0;
   /** Requests taken since spawn. */
   served = 0;
-  /** It broke the protocol (and is being killed). */
+  /** It broke the protocol, or closed a channel while it ran (and is being killed): reported once. */
   private broken = false;
   /** Channels lent out right now. */
   busy = 0;
@@ -160,8 +160,6 @@ export class WorkerProcess implements ChannelOwner {
   readonly isTemplate: boolean;
   private control: Socket | null = null;
   private bootError: WorkerError | null = null;
-  /** It closed a channel while it ran: reported once. */
-  private broken = false;
   /** Forked: the sockets announced so far (control, then requests in and out per thread). */
   private arrived: { tx: (Socket | undefined)[]; rx: (Socket | undefined)[]; missing: number } | null = null;
   /** Forked: READY came before every socket had been announced. */
@@ -232,8 +230,7 @@ export class WorkerProcess implements ChannelOwner {
   private controlOnClose(): void {
     if (this.state === 'exited') return;
     if (this.running()) {
-      if (!this.broken) this.hooks.workerOnBroken(this, new WorkerError(codes.WORKER_PROTOCOL, 'closed its control channel', 502));
-      this.broken = true;
+      this.broke(new WorkerError(codes.WORKER_PROTOCOL, 'closed its control channel', 502));
     } else if (this.parent === null || this.parent.state === 'exited') {
       this.procOnExit(null, null);
     }
@@ -388,9 +385,7 @@ export class WorkerProcess implements ChannelOwner {
     if (this.state === 'exited' || !this.running()) return;
     const what = ch.exchange ? ` with ${ch.exchange.describe()} in flight` : '';
     ch.lose(new WorkerError(codes.WORKER_DIED, `worker ${this.pid} closed its request channel`, 502));
-    if (this.broken) return;
-    this.broken = true;
-    this.hooks.workerOnBroken(this, new WorkerError(codes.WORKER_PROTOCOL, `closed its request channel${what}`, 502));
+    this.broke(new WorkerError(codes.WORKER_PROTOCOL, `closed its request channel${what}`, 502));
   }
 
   /** Finish what is in flight, then exit. */
