@@ -23,6 +23,7 @@ import { BodyInput } from '../pipeline/input.js';
 import { checkHeaders, checkStatus } from '../pipeline/response.js';
 import { closeBody, type App, type Body, type Chunk, type Environ, type Headers, type StartResponse, type WholeBody } from '../pipeline/types.js';
 import { NEED_DATA, RequestParser, type Limits, type RequestHead } from '../protocols/http1/parse.js';
+import { frameResponse } from '../protocols/http1/framing.js';
 import { CONTINUE, CRLF, LAST_CHUNK, chunkPrefix, reasonPhrase, simpleResponse } from '../protocols/http1/serialize.js';
 import { httpDate } from './date.js';
 import { Listener } from './base.js';
@@ -653,49 +654,16 @@ class Connection {
       !this.listener.closing && this.listener.options.keepaliveTimeout > 0;
   }
 
-  /** The status line and header section; decides framing and keep-alive. */
+  /** The status line and header section (protocols/http1/framing.ts); sets the framing and keep-alive. */
   private headString(knownLength: number): string {
-    const head = this.head!;
-    const code = this.code;
-    this.noBody = head.method === 'HEAD' || code === 204 || code === 304;
-    let appLength = -1;
-    let hasServer = false;
-    let out = 'HTTP/1.1 ' + this.status + '\r\n';
-    for (const [name, value] of this.headers!) {
-      if (name.length === 14 && name.toLowerCase() === 'content-length') {
-        if (!/^[0-9]{1,15}$/.test(value) || appLength >= 0) {
-          throw new LocalProtocolError(codes.BAD_RESPONSE_HEADER, `app gave an invalid or repeated Content-Length: ${value}`);
-        }
-        appLength = Number(value);
-        if (code === 204) continue;
-      } else if (name.length === 6 && name.toLowerCase() === 'server') {
-        hasServer = true;
-      }
-      out += name + ': ' + value + '\r\n';
-    }
-    out += 'Date: ' + httpDate() + '\r\n';
-    if (!hasServer) out += 'Server: warpipe\r\n';
-    let closeDelimited = false;
-    if (this.noBody) {
-      if (appLength < 0 && knownLength >= 0 && code !== 204 && code !== 304) out += 'Content-Length: ' + knownLength + '\r\n';
-    } else if (appLength >= 0) {
-      this.remaining = appLength;
-    } else if (knownLength >= 0) {
-      out += 'Content-Length: ' + knownLength + '\r\n';
-    } else if (head.minor === 1) {
-      out += 'Transfer-Encoding: chunked\r\n';
-      this.chunked = true;
-    } else {
-      closeDelimited = true;
-    }
-    this.keepAlive = !closeDelimited && this.mayKeepAlive();
-    if (!this.keepAlive) {
-      if (head.minor === 1) out += 'Connection: close\r\n';
-    } else {
-      if (head.minor === 0) out += 'Connection: keep-alive\r\n';
-      out += this.listener.keepAliveHint;
-    }
-    return out + '\r\n';
+    const f = frameResponse(this.head!, this.status!, this.code, this.headers!, knownLength, {
+      date: httpDate(), mayKeepAlive: this.mayKeepAlive(), keepAliveHint: this.listener.keepAliveHint,
+    });
+    this.noBody = f.noBody;
+    this.chunked = f.chunked;
+    if (f.remaining >= 0) this.remaining = f.remaining;
+    this.keepAlive = f.keepAlive;
+    return f.head;
   }
 
   private sendChunk(buf: Uint8Array): void {
