@@ -247,6 +247,13 @@ export class Exchange {
     this.closeBody(); // a body still to come is closed when it arrives (onBody)
   }
 
+  /** The connection was cut while the response was being sent (--send-timeout). */
+  cut(): void {
+    this.record(this.code);
+    this.over = true;
+    this.closeBody();
+  }
+
   /** Answered by the listener itself before the app ran (413, 408, ...): only told to the log. */
   answered(status: number, bytes = reasonPhrase(status).length + 1): void {
     this.over = true;
