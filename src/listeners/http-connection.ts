@@ -11,8 +11,6 @@
 import type net from 'node:net';
 import { ByteQueue } from '../byte-queue.js';
 import { GatewayError, RemoteProtocolError, codes } from '../errors.js';
-import { addHeaders, decodePath, splitHost, splitTarget } from '../pipeline/environ.js';
-import { applyForwarded } from '../pipeline/forwarded.js';
 import { BodyInput } from '../pipeline/input.js';
 import type { Logger } from '../log.js';
 import type { Environ, ErrorStream } from '../pipeline/types.js';
@@ -21,6 +19,7 @@ import { CONTINUE, simpleResponse } from '../protocols/http1/serialize.js';
 import { parseProxyHeader } from '../protocols/proxy/header.js';
 import { httpDate } from './date.js';
 import { Exchange } from './exchange.js';
+import { httpEnviron, type Peer } from './http-environ.js';
 import { HttpResponse, answerBytes, type HttpResponseOwner } from './http-response.js';
 import type { ExchangeServer } from './exchange.js';
 import type { HttpOptions } from './http-options.js';
@@ -44,7 +43,7 @@ export interface HttpConnectionHost extends ExchangeServer {
   connectionOnClose(conn: Connection): void;
 }
 
-export class Connection implements HttpResponseOwner {
+export class Connection implements HttpResponseOwner, Peer {
   deadline = 0;
   private deadlineKind = Deadline.Header;
   /** A streamed body's rate window: since when, and how many bytes came in it. */
@@ -53,14 +52,14 @@ export class Connection implements HttpResponseOwner {
   private phase = Phase.Head;
   private readonly parser: RequestParser;
   /** The client: the socket's peer, or the source a PROXY protocol header named. */
-  private remoteAddr: string;
-  private remotePort: string;
+  remoteAddr: string;
+  remotePort: string;
   /** --proxy-protocol: the header's bytes so far, until it is whole (null: none expected, or read). */
   private proxyHead: Buffer | null = null;
-  private readonly localName: string;
-  private readonly localPort: string;
+  readonly localName: string;
+  readonly localPort: string;
   /** The peer is a --forwarded-allow-ips proxy: its X-Forwarded-* headers are believed. */
-  private viaProxy: boolean;
+  viaProxy: boolean;
   private closeAfter = false;
   private driving = false;
   private parserDead = false;
@@ -244,7 +243,7 @@ export class Connection implements HttpResponseOwner {
     const { listener } = this;
     const { options } = listener;
     this.head = head;
-    const environ = (this.environ = this.buildEnviron(head));
+    const environ = (this.environ = httpEnviron(head, this, this.listener));
     // the client for the log: the forwarded one only from a listed proxy
     const client = this.viaProxy && typeof environ.REMOTE_ADDR === 'string' ? environ.REMOTE_ADDR : this.remoteAddr;
     const started = listener.observer === null ? 0 : performance.now(); // only the access log and metrics read it
@@ -257,37 +256,6 @@ export class Connection implements HttpResponseOwner {
       this.setDeadline(Deadline.None, 0);
     }
     this.phase = Phase.Body;
-  }
-
-  private buildEnviron(head: RequestHead): Environ {
-    const target = splitTarget(head.target, head.method);
-    const host = target.authority ?? head.host;
-    const [serverName, serverPort] = host ? splitHost(host, this.listener.options.tls ? '443' : '80') : [this.localName, this.localPort];
-    const environ: Environ = {
-      REQUEST_METHOD: head.method,
-      SCRIPT_NAME: '',
-      PATH_INFO: decodePath(target.path),
-      QUERY_STRING: target.query,
-      REQUEST_URI: head.target,
-      RAW_URI: head.target,
-      SERVER_NAME: serverName,
-      SERVER_PORT: serverPort,
-      SERVER_PROTOCOL: head.minor === 1 ? 'HTTP/1.1' : 'HTTP/1.0',
-      REMOTE_ADDR: this.remoteAddr,
-      // RFC 3875 §4.1.9: without a reverse lookup per request, the address stands in for the name
-      REMOTE_HOST: this.remoteAddr,
-      REMOTE_PORT: this.remotePort,
-      GATEWAY_INTERFACE: 'CGI/1.1',
-      SERVER_SOFTWARE: this.listener.options.serverSoftware,
-      'wsgi.url_scheme': this.listener.scheme,
-      'wsgi.input': null as unknown as BodyInput, // set at dispatch
-      'wsgi.errors': this.listener.errors,
-    };
-    addHeaders(environ, head.headers);
-    if (this.listener.options.tls) environ.HTTPS = 'on';
-    if (target.authority !== null) environ.HTTP_HOST = target.authority;
-    if (this.viaProxy) applyForwarded(environ, this.listener.options.trustedProxies!);
-    return environ;
   }
 
   private onBodyData(chunk: Buffer): void {
