@@ -213,6 +213,7 @@ async function serve(config: Readonly<Config>): Promise<void> {
       headerTimeout: config.headerTimeout,
       bodyTimeout: config.bodyTimeout,
       sendTimeout: config.sendTimeout,
+      minUploadRate: config.minUploadRate,
       // longer than nginx keeps an idle upstream connection (keepalive_timeout 60s), so nginx closes first
       idleTimeout: Math.max(config.keepaliveTimeout, 75),
     },
@@ -226,6 +227,7 @@ async function serve(config: Readonly<Config>): Promise<void> {
     headerTimeout: config.headerTimeout,
     bodyTimeout: config.bodyTimeout,
     sendTimeout: config.sendTimeout,
+    minUploadRate: config.minUploadRate,
   }, log);
   const scgiListener = gateway(scgi);
   const uwsgiListener = gateway(uwsgi);
