@@ -158,6 +158,8 @@ export class WorkerProcess implements ChannelOwner {
   readonly isTemplate: boolean;
   private control: Socket | null = null;
   private bootError: WorkerError | null = null;
+  /** STOP is sent, or will be once its channels are flushed. */
+  private stopAsked = false;
   /** It closed a channel while it ran: reported once. */
   private broken = false;
   /** Forked: the sockets announced so far (control, then requests in and out per thread). */
@@ -384,15 +386,29 @@ export class WorkerProcess implements ChannelOwner {
     this.hooks.workerOnBroken(this, new WorkerError(codes.WORKER_PROTOCOL, `closed its request channel${what}`, 502));
   }
 
-  /** Finish what is in flight, then exit. */
+  /**
+   * Finish what is in flight (every request dispatched to it, those written ahead included), then
+   * exit. It is given no request from now on. STOP goes once every request dispatched to it is in
+   * its channel: a thread that ends a request after STOP and finds nothing waiting ends its
+   * channel, so a request still in the gateway's write buffer (behind an inline body larger than
+   * the socket buffer, say) would arrive too late and fail.
+   */
   stop(): void {
     if (this.state === 'exited') return;
     this.state = 'stopping';
     if (this.control === null) {
       if (this.pid > 0) this.kill('SIGTERM'); // forked and not connected yet: it runs nothing
-    } else if (!this.control.destroyed) {
-      this.control.write(frame(T.STOP));
+      return;
     }
+    if (this.stopAsked) return;
+    this.stopAsked = true;
+    let waiting = this.channels.length + 1;
+    const flushed = (): void => {
+      if (--waiting > 0 || this.state === 'exited' || this.control === null || this.control.destroyed) return;
+      this.control.write(frame(T.STOP));
+    };
+    for (const ch of this.channels) ch.whenFlushed(flushed);
+    flushed();
   }
 
   kill(signal: NodeJS.Signals = 'SIGKILL'): void {
