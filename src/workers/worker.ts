@@ -158,6 +158,8 @@ export class WorkerProcess implements ChannelOwner {
   readonly isTemplate: boolean;
   private control: Socket | null = null;
   private bootError: WorkerError | null = null;
+  /** It said READY (once). */
+  private readySeen = false;
   /** STOP is sent, or will be once its channels are flushed. */
   private stopAsked = false;
   /** It closed a channel while it ran: reported once. */
@@ -301,13 +303,17 @@ export class WorkerProcess implements ChannelOwner {
       const w = this.children.get(pid);
       this.children.delete(pid);
       w?.procOnExit(code >= 0 ? code : null, code < 0 ? signalName(-code) : null);
-    } else if (type === T.READY && this.state === 'booting') {
+    } else if (type === T.READY && !this.readySeen && (this.state === 'booting' || this.state === 'stopping')) {
+      // stopping: told to stop while it booted (a replacement that a reload overtook); it has STOP
+      // and exits once ready, so its READY is no protocol error
+      this.readySeen = true;
       try {
         this.python = String((JSON.parse(payload.toString('utf8')) as { python?: string }).python ?? '');
       } catch {
         // the version is informative only
       }
-      this.state = 'ready';
+      if (this.state === 'booting') this.state = 'ready';
+      else if (this.isTemplate) return;
       this.hooks.workerOnReady(this);
     } else if (type === T.BOOT_ERROR) {
       this.bootError = new WorkerError(codes.WORKER_BOOT, payload.toString('utf8').trimEnd());

@@ -14,7 +14,9 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { createHash, randomBytes } from 'node:crypto';
-import { startServer, type Server } from '../helpers/server.js';
+import { FIXTURES, startServer, type Server } from '../helpers/server.js';
+import { WorkerProcess, type WorkerHooks } from '../../src/workers/worker.js';
+import type { WorkerError } from '../../src/errors.js';
 
 const CLIENTS = 32;
 const RELOADS = 6;
@@ -113,3 +115,32 @@ describe('reloads and recycling under pipelined load with large inline bodies', 
   });
 });
 
+// Found by the test above: a replacement (--max-requests) still booting when a reload ended was
+// retired before it was ready, and its READY was then taken for a protocol error ("unexpected
+// control frame 0x21; killing it"): an ERROR and a SIGKILL for a worker that was exiting anyway.
+test('a worker told to stop while it boots says READY, then exits 0', { timeout: 60_000 }, async () => {
+  const events: string[] = [];
+  const broken: WorkerError[] = [];
+  let exited: (how: string) => void;
+  const done = new Promise<string>((r) => (exited = r));
+  const hooks: WorkerHooks = {
+    workerOnReady: (w) => {
+      events.push(`ready ${w.state}`);
+      w.stop(); // as the arbiter does for a worker retired before it was ready
+    },
+    workerOnBootError: (_w, err) => events.push(`boot error ${err.message}`),
+    workerOnExit: (_w, code, signal) => exited(`${code} ${signal}`),
+    channelOnFree: () => {},
+    channelOnAdvance: () => {},
+    channelOnOrphan: () => {},
+    workerOnBroken: (w, err) => {
+      broken.push(err);
+      w.kill('SIGKILL');
+    },
+  };
+  const w = new WorkerProcess({ python: 'python3', app: 'hello:application', threads: 2, validate: false, cwd: FIXTURES, env: process.env }, hooks);
+  w.stop();
+  assert.equal(await done, '0 null');
+  assert.deepEqual(broken.map((e) => e.message), []);
+  assert.deepEqual(events, ['ready stopping']);
+});
