@@ -59,11 +59,14 @@ HOP_BY_HOP = ("connection", "keep-alive", "transfer-encoding", "te", "trailer", 
               "proxy-authenticate", "proxy-authorization")
 VALUE = r"[\t\x20-\x7e\x80-\xff]*"  # field-value: no control characters but tab, latin-1 only
 TOKEN = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
-STATUS_RE = re.compile(r"[0-9]{3} " + VALUE)
+STATUS = r"[1-5][0-9]{2} "  # RFC 9110 §15: status codes are 100-599
+STATUS_RE = re.compile(STATUS + VALUE)
 TOKEN_RE = re.compile(TOKEN)
 VALUE_RE = re.compile(VALUE)
-HEAD_RE = re.compile(r"[0-9]{3} %s\0(?:(?!(?i:%s)\0)%s\0%s\0)*" % (VALUE, "|".join(HOP_BY_HOP), TOKEN, VALUE),
+HEAD_RE = re.compile(r"%s%s\0(?:(?!(?i:%s)\0)%s\0%s\0)*" % (STATUS, VALUE, "|".join(HOP_BY_HOP), TOKEN, VALUE),
                      re.ASCII)
+MAX_HEAD = MAX_PAYLOAD - 5  # the head block must fit in one RESPONSE frame
+FAST_HEAD = MAX_HEAD - GATHER_MIN  # a shorter head fits in one frame with any body finish_response joins to it
 get_ident = threading.get_ident
 
 
@@ -450,6 +453,8 @@ def encode_head(status, headers):
     if head is None:
         check_head(status, headers)  # raises, explaining what is wrong
         raise ValueError("invalid status or headers: %r %r" % (status, headers))
+    if len(head) > MAX_HEAD:  # checked here, where every path passes (a cached head is short)
+        raise ValueError("response headers of %d bytes: more than the 16 MiB a response head may have" % len(head))
     entry = head, declared_length(head)
     if len(head) <= HEAD_CACHE_BYTES and type(status) is str:
         key = status, tuple(headers)
@@ -495,7 +500,8 @@ def check_head(status, headers):
     if not isinstance(status, str):
         raise AssertionError("status must be a str, not %s" % type(status).__name__)
     if not STATUS_RE.fullmatch(status):
-        raise ValueError("invalid status %r: expected 3 digits, a space and a reason, like '200 OK'" % status)
+        raise ValueError("invalid status %r: expected a code from 100 to 599, a space and a reason, like '200 OK'"
+                         % status[:200])
     if not isinstance(headers, list):
         raise AssertionError("headers must be a list of (name, value) tuples, not %s" % type(headers).__name__)
     for item in headers:
@@ -589,7 +595,7 @@ class Request:
             raise AssertionError("the application returned without calling start_response()")
         ch = self.ch
         logs = ch.errors.take()
-        if not self.head_sent and len(body) < GATHER_MIN:
+        if not self.head_sent and len(body) < GATHER_MIN and len(head) < FAST_HEAD:
             self.head_sent = True
             ch.send(b"".join((logs, RESP_HDR.pack(5 + len(head) + len(body), RESPONSE, 1, len(head)), head, body)))
         else:
@@ -634,9 +640,7 @@ class Request:
             data = memoryview(data)
         if not self.head_sent:
             head = self.head
-            take = min(n, MAX_PAYLOAD - 5 - len(head))
-            if take < 0:
-                raise ValueError("response headers larger than 16 MiB")
+            take = min(n, MAX_HEAD - len(head))
             end = last and take == n
             out += (RESP_HDR.pack(5 + len(head) + take, RESPONSE, end, len(head)), head, data[:take])
             self.head_sent, start = True, take

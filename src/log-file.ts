@@ -13,11 +13,13 @@
 // a write per turn of the event loop cost 3-4 µs a request at 40k req/s).
 
 import { closeSync, openSync, writeSync } from 'node:fs';
+import { PipeQueue, QUEUE_MAX, quiet, type Writable } from './log.js';
 
 /** A buffered file writes what it gathered once its buffer of this size is full, */
 const FLUSH_BYTES = 64 * 1024;
 /** or this long after the first line of the batch. */
 const FLUSH_MS = 100;
+const SLOW = `EAGAIN: stdout is read too slowly, ${QUEUE_MAX >> 20} MiB queued`;
 
 export interface LogFileTrouble {
   /** The first failed write since the file last worked. */
@@ -35,6 +37,8 @@ export class LogFile {
   private scheduled = false;
   private lost = 0;
   private why = '';
+  /** "-" on a full non-blocking pipe: what waits in process.stdout's queue (bounded, see PipeQueue). */
+  private queue: PipeQueue | null = null;
 
   /**
    * Opens `path` for appending (created 0640), or fd 1 for "-" (stdout).
@@ -46,6 +50,8 @@ export class LogFile {
     private readonly trouble: LogFileTrouble,
     /** writeSync, or a stand-in for a test that needs a disk to fill up and free again. */
     private readonly writeTo: (fd: number, data: Buffer, offset: number) => number = writeSync,
+    /** Node's stream for "-" (fd 1), or a stand-in. */
+    private readonly stdout: () => Writable = () => quiet(process.stdout),
   ) {
     this.fd = LogFile.open(path);
   }
@@ -92,24 +98,39 @@ export class LogFile {
 
   /** Write `data` (which may be the reused buffer: nothing may keep it after this returns). */
   private put(data: Buffer, lines: number): void {
+    if (this.queue?.waiting) return this.enqueue(data, lines);
     let off = 0;
     try {
       while (off < data.length) off += this.writeTo(this.fd, data, off);
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
       if (e.code === 'EAGAIN' && this.fd === 1) {
-        // stdout is a full non-blocking pipe: let Node's stream queue the rest
-        if (process.stdout.listenerCount('error') === 0) process.stdout.on('error', () => {});
-        process.stdout.write(Buffer.from(data.subarray(off)));
+        // stdout is a full non-blocking pipe: Node's stream queues the rest, within bounds
+        if (off === 0) return this.enqueue(data, lines);
+        // part of it went out: the rest must follow
+        if ((this.queue ??= new PipeQueue(this.stdout())).rest(Buffer.from(data.subarray(off)))) this.wrote();
+        else this.lose(SLOW, 1);
         return;
       }
-      if (this.lost === 0) {
-        this.why = e.code ?? e.message;
-        this.trouble.failing(this, this.why);
-      }
-      this.lost += lines;
-      return;
+      return this.lose(e.code ?? e.message, lines);
     }
+    this.wrote();
+  }
+
+  private enqueue(data: Buffer, lines: number): void {
+    if ((this.queue ??= new PipeQueue(this.stdout())).add(Buffer.from(data))) this.wrote();
+    else this.lose(SLOW, lines);
+  }
+
+  private lose(why: string, lines: number): void {
+    if (this.lost === 0) {
+      this.why = why;
+      this.trouble.failing(this, why);
+    }
+    this.lost += lines;
+  }
+
+  private wrote(): void {
     if (this.lost > 0) {
       const lost = this.lost;
       this.lost = 0;

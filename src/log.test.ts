@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Logger, stderrSink } from './log.js';
+import { Logger, QUEUE_MAX, stderrSink } from './log.js';
 
 test('a log that cannot be written loses lines, not the server, and says so once it can', () => {
   const out: string[] = [];
@@ -20,4 +20,71 @@ test('a log that cannot be written loses lines, not the server, and says so once
   assert.match(text, /^\[[-0-9: +]+\] \[\d+\] \[WARNING\] 3 log lines were lost: ENOSPC: no space left on device, write\n\[[-0-9: +]+\] \[\d+\] \[INFO\] four\n/);
   assert.equal(text.split('lost').length, 2, 'said once');
   assert.match(text, /\[INFO\] five\n$/);
+});
+
+/** Node's stream over a pipe nobody reads: it holds what it is given until drain(). */
+export class StalledStream {
+  private chunks: (string | Uint8Array)[] = [];
+  writableLength = 0;
+  write(data: string | Uint8Array): boolean {
+    this.chunks.push(data);
+    this.writableLength += data.length;
+    return false;
+  }
+  /** The reader took it all. */
+  drain(): string {
+    const text = this.chunks.map((c) => (typeof c === 'string' ? c : Buffer.from(c).toString())).join('');
+    this.chunks = [];
+    this.writableLength = 0;
+    return text;
+  }
+}
+
+const eagain = (): never => {
+  throw Object.assign(new Error('EAGAIN: resource temporarily unavailable, write'), { code: 'EAGAIN' });
+};
+
+test('a full pipe (EAGAIN): about 1 MiB waits in Node\'s stream, in order; lines beyond it are dropped, counted, and said once', () => {
+  const out: string[] = [];
+  let full = false;
+  const stream = new StalledStream();
+  const log = new Logger(20, stderrSink((text) => (full ? eagain() : void out.push(text)), () => stream));
+  log.info('before');
+  full = true;
+  const line = 'x'.repeat(1000);
+  const n = Math.ceil(3 * QUEUE_MAX / 1000);
+  for (let i = 0; i < n; i++) log.info(`${i} ${line}`);
+  assert.ok(stream.writableLength <= QUEUE_MAX, `${stream.writableLength} bytes wait`);
+  const kept = stream.drain().split('\n').slice(0, -1);
+  assert.ok(kept.length > 900 && kept.length < 1100, `${kept.length} lines kept`);
+  kept.forEach((l, i) => assert.match(l, new RegExp(`\\[INFO\\] ${i} x+$`)));
+  // drained; the pipe takes lines again
+  full = false;
+  log.info('after');
+  log.info('again');
+  assert.equal(out.length, 3);
+  assert.match(out[1]!, new RegExp(`^\\[[-0-9: +]+\\] \\[\\d+\\] \\[WARNING\\] ${n - kept.length} log lines were lost: the reader of stderr fell behind \\(EAGAIN\\) with 1 MiB queued\n\\[[-0-9: +]+\\] \\[\\d+\\] \\[INFO\\] after\n$`));
+  assert.match(out[2]!, /\[INFO\] again\n$/);
+});
+
+test('lines wait behind what the stream holds, even when the pipe has room again; the rest of a line written in part follows it', () => {
+  const out: string[] = [];
+  let room = Infinity; // bytes the pipe takes next
+  const stream = new StalledStream();
+  const log = new Logger(20, stderrSink((text) => {
+    const n = Math.min(room, Buffer.byteLength(text));
+    out.push(text.slice(0, n));
+    return n;
+  }, () => stream));
+  log.info('one');
+  room = 10;
+  log.info('two'); // cut after 10 bytes: the rest waits
+  room = Infinity;
+  log.info('three'); // the pipe has room, but the rest of "two" waits: it goes behind it
+  assert.equal(out.length, 2);
+  const text = out.join('') + stream.drain();
+  assert.match(text, /^\[[^\n]+\[INFO\] one\n\[[^\n]+\[INFO\] two\n\[[^\n]+\[INFO\] three\n$/);
+  log.info('four');
+  assert.equal(out.length, 3, 'written at once again');
+  assert.match(out[2]!, /^\[[^\n]+\[INFO\] four\n$/);
 });

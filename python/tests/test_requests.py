@@ -292,6 +292,37 @@ def test_start_response_validation(w):
     assert r.headers == [("X-Tab", "a\tb"), ("X-Latin", "caf\xe9")]
 
 
+MAX_HEAD = 0x01000000 - 5  # a head block fills at most one RESPONSE frame
+
+
+def test_head_that_fills_the_frame_goes_out_and_its_body_follows_in_data(w):
+    n = MAX_HEAD - 15
+    r = w.get("/huge_head?%d" % n)
+    assert (r.status, r.kinds, len(r.header("X-Huge"))) == ("200 OK", ["RESPONSE"], n)
+    r = w.get("/huge_head?%d,10" % n)  # not one frame with the head (that would exceed 16 MiB)
+    assert (r.status, r.kinds, r.body) == ("200 OK", ["RESPONSE", "DATA", "END"], b"b" * 10)
+
+
+@pytest.mark.parametrize("n", [MAX_HEAD - 14, 17 << 20])
+def test_head_over_16_mib_is_500_and_the_worker_serves_on(w, n):
+    r = w.get("/huge_head?%d,10" % n)
+    assert (r.status, r.kinds) == ("500 Internal Server Error", ["LOG", "RESPONSE"]), r
+    assert "ValueError: response headers of %d bytes: more than the 16 MiB" % (n + 15) in r.log_text
+    assert w.get("/hello").body == b"hello"
+
+
+@pytest.mark.parametrize("line", ["999 Weird", "600 Beyond", "099 Below", "000 Zero"])
+def test_status_outside_100_to_599_is_500(w, line):
+    r = w.get("/status?" + line.replace(" ", "%20"))
+    assert (r.status, r.kinds) == ("500 Internal Server Error", ["LOG", "RESPONSE"]), r
+    assert "ValueError: invalid status %r: expected a code from 100 to 599" % line in r.log_text
+
+
+@pytest.mark.parametrize("line", ["100 Continue", "103 Early Hints", "599 Odd"])
+def test_status_from_100_to_599_is_passed_on(w, line):  # the gateway refuses 1xx as a final status
+    assert w.get("/status?" + line.replace(" ", "%20")).status == line
+
+
 @pytest.mark.parametrize("path, fragment", [
     ("/nonbytes", "TypeError"), ("/nonbytes_gen", "must produce bytes, not str"),
     ("/nostart", "without calling start_response()"), ("/write_str", "write() argument must be bytes, not str"),

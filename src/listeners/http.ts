@@ -23,6 +23,7 @@ import { BodyInput } from '../pipeline/input.js';
 import { checkHeaders, checkStatus } from '../pipeline/response.js';
 import { closeBody, type App, type Body, type Chunk, type Environ, type Headers, type StartResponse, type WholeBody } from '../pipeline/types.js';
 import { NEED_DATA, RequestParser, type Limits, type RequestHead } from '../protocols/http1/parse.js';
+import { frameResponse } from '../protocols/http1/framing.js';
 import { CONTINUE, CRLF, LAST_CHUNK, chunkPrefix, reasonPhrase, simpleResponse } from '../protocols/http1/serialize.js';
 import { httpDate } from './date.js';
 import { Listener } from './base.js';
@@ -417,7 +418,7 @@ class Connection {
     const head = this.head!;
     if (spoolRequestBody <= 0 || head.chunked || head.contentLength > spoolRequestBody) return false;
     try {
-      this.spool = new Spool(spoolDir);
+      this.spool = new Spool(spoolDir, this.spoolOnFail);
     } catch (err) {
       this.listener.log.error(`cannot spool a request body to ${spoolDir} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); streaming it to the app instead`);
       return false;
@@ -439,6 +440,20 @@ class Connection {
     this.socket.resume();
   };
 
+  /** A write to the spool failed while the body still comes (issue 11: a full disk hung the upload): 500 now. */
+  private readonly spoolOnFail = (err: NodeJS.ErrnoException): void => {
+    if (this.phase !== Phase.Body || this.spool === null) return; // complete: dispatchSpooled() reports it
+    this.spool.discard();
+    this.spool = null;
+    this.spoolFailed(err);
+  };
+
+  private spoolFailed(err: NodeJS.ErrnoException): void {
+    const dir = this.listener.options.spoolDir;
+    this.listener.log.error(`cannot write a request body to a temporary file in ${dir} (${err.code ?? err.message}) while handling ${this.describe()}`);
+    this.onAppError(new GatewayError(codes.SPOOL_FAILED, `request body spool failed: ${err.message}`, 500));
+  }
+
   /** The spooled body is complete: call the app once it is all on disk. */
   private dispatchSpooled(): void {
     const spool = this.spool!;
@@ -452,9 +467,7 @@ class Connection {
       },
       (err: NodeJS.ErrnoException) => {
         spool.discard();
-        const dir = this.listener.options.spoolDir;
-        this.listener.log.error(`cannot write a request body to a temporary file in ${dir} (${err.code ?? err.message}) while handling ${this.describe()}`);
-        this.onAppError(new GatewayError(codes.SPOOL_FAILED, `request body spool failed: ${err.message}`, 500));
+        if (this.phase !== Phase.Closed) this.spoolFailed(err);
       },
     );
   }
@@ -641,49 +654,16 @@ class Connection {
       !this.listener.closing && this.listener.options.keepaliveTimeout > 0;
   }
 
-  /** The status line and header section; decides framing and keep-alive. */
+  /** The status line and header section (protocols/http1/framing.ts); sets the framing and keep-alive. */
   private headString(knownLength: number): string {
-    const head = this.head!;
-    const code = this.code;
-    this.noBody = head.method === 'HEAD' || code === 204 || code === 304;
-    let appLength = -1;
-    let hasServer = false;
-    let out = 'HTTP/1.1 ' + this.status + '\r\n';
-    for (const [name, value] of this.headers!) {
-      if (name.length === 14 && name.toLowerCase() === 'content-length') {
-        if (!/^[0-9]{1,15}$/.test(value) || appLength >= 0) {
-          throw new LocalProtocolError(codes.BAD_RESPONSE_HEADER, `app gave an invalid or repeated Content-Length: ${value}`);
-        }
-        appLength = Number(value);
-        if (code === 204) continue;
-      } else if (name.length === 6 && name.toLowerCase() === 'server') {
-        hasServer = true;
-      }
-      out += name + ': ' + value + '\r\n';
-    }
-    out += 'Date: ' + httpDate() + '\r\n';
-    if (!hasServer) out += 'Server: warpipe\r\n';
-    let closeDelimited = false;
-    if (this.noBody) {
-      if (appLength < 0 && knownLength >= 0 && code !== 204 && code !== 304) out += 'Content-Length: ' + knownLength + '\r\n';
-    } else if (appLength >= 0) {
-      this.remaining = appLength;
-    } else if (knownLength >= 0) {
-      out += 'Content-Length: ' + knownLength + '\r\n';
-    } else if (head.minor === 1) {
-      out += 'Transfer-Encoding: chunked\r\n';
-      this.chunked = true;
-    } else {
-      closeDelimited = true;
-    }
-    this.keepAlive = !closeDelimited && this.mayKeepAlive();
-    if (!this.keepAlive) {
-      if (head.minor === 1) out += 'Connection: close\r\n';
-    } else {
-      if (head.minor === 0) out += 'Connection: keep-alive\r\n';
-      out += this.listener.keepAliveHint;
-    }
-    return out + '\r\n';
+    const f = frameResponse(this.head!, this.status!, this.code, this.headers!, knownLength, {
+      date: httpDate(), mayKeepAlive: this.mayKeepAlive(), keepAliveHint: this.listener.keepAliveHint,
+    });
+    this.noBody = f.noBody;
+    this.chunked = f.chunked;
+    if (f.remaining >= 0) this.remaining = f.remaining;
+    this.keepAlive = f.keepAlive;
+    return f.head;
   }
 
   private sendChunk(buf: Uint8Array): void {
@@ -746,6 +726,22 @@ class Connection {
       return;
     }
     this.resetRequest();
+    this.nextRequest();
+  }
+
+  /**
+   * Between requests on a kept connection. A pipelined request is not read or
+   * run while more than --buffer-response of our output waits for the client,
+   * so a client that pipelines and never reads holds one response, not all of
+   * them (issue 11); --send-timeout closes it if it takes nothing.
+   */
+  private nextRequest(): void {
+    if (this.phase === Phase.Closed) return;
+    if (this.socket.writableLength > this.listener.options.bufferResponse) {
+      if (!this.socket.isPaused()) this.socket.pause();
+      void this.socketDrained().then(() => this.nextRequest());
+      return;
+    }
     this.setDeadline(Deadline.Idle, this.listener.options.keepaliveTimeout);
     if (this.socket.isPaused()) this.socket.resume();
     if (this.parser.bufferedBytes > 0) this.drive();
@@ -807,9 +803,7 @@ class Connection {
     }
     this.keepAlive = true;
     this.resetRequest();
-    this.setDeadline(Deadline.Idle, this.listener.options.keepaliveTimeout);
-    if (this.socket.isPaused()) this.socket.resume();
-    if (this.parser.bufferedBytes > 0) this.drive();
+    this.nextRequest();
   };
 
   /** Tell the access log and the metrics about the request, once; `bytes` for answers made here, not by the app. */

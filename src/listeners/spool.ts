@@ -27,8 +27,12 @@ export class Spool {
   private reading = false;
   private discarded = false;
 
-  /** Create (and at once unlink) a file in `dir`. Throws if it cannot. */
-  constructor(dir: string) {
+  /**
+   * Create (and at once unlink) a file in `dir`. Throws if it cannot. A write
+   * that fails later (a full disk) calls `onFail` once, at once: the listener
+   * answers and discards the spool rather than wait on room that never comes.
+   */
+  constructor(dir: string, private readonly onFail: (err: NodeJS.ErrnoException) => void = () => {}) {
     const path = join(dir, `warpipe-body-${randomBytes(8).toString('hex')}`);
     this.fd = openSync(path, 'wx+', 0o600);
     unlinkSync(path);
@@ -52,7 +56,10 @@ export class Spool {
         write(this.fd, chunk, off, chunk.length - off, at + off, (err, n) => {
           if (err) {
             this.failure = err;
-            return resolve();
+            this.onRoom = null;
+            resolve();
+            if (!this.discarded) this.onFail(err);
+            return;
           }
           if (off + n < chunk.length) return step(off + n);
           this.queued -= chunk.length;

@@ -73,3 +73,24 @@ test('a channel whose requests usually take longer than the budget takes none ah
   ch.begin(ex());
   assert.equal(ch.mayTakeAhead(8, performance.now()), false);
 });
+
+test('a worker that breaks the framing is reported once, however much more it sends', () => {
+  const broken: string[] = [];
+  const owner: ChannelOwner = {
+    pid: 1, busy: 0, served: 0,
+    channelOnFree: () => {}, channelOnAdvance: () => {}, channelOnOrphan: () => {},
+    channelOnBroken: (_ch, err) => broken.push(err.message),
+  };
+  const rx = new FakeSocket();
+  const ch = new Channel(new FakeSocket() as unknown as Socket, rx as unknown as Socket, owner, 0);
+  const frames: number[] = [];
+  ch.begin({ pipelinable: true, start: () => {}, onFrame: (type) => frames.push(type), onLost: () => {}, describe: () => 'GET /' });
+  // a RESPONSE frame over 16 MiB (as a worker whose app sent a 17 MiB head did), then the rest of it
+  const head = Buffer.alloc(64 * 1024, 0x68);
+  head.writeUInt32LE(17 << 20, 0);
+  head[4] = 0x11;
+  rx.emit('data', head);
+  for (let i = 0; i < 10; i++) rx.emit('data', Buffer.alloc(64 * 1024, i === 5 ? 0 : 0x68));
+  assert.deepEqual(broken, ['worker sent a frame of 17825792 bytes']);
+  assert.deepEqual(frames, [], 'nothing after it was taken for a frame');
+});

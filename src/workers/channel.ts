@@ -67,6 +67,8 @@ export class Channel {
   private meanTime = 0;
   private readonly reader: FrameReader;
   private lost = false;
+  /** The worker broke the framing: what follows is garbage, read and dropped until it is killed (one report). */
+  private broken = false;
   /** The running request was given up (timed out): whatever the worker still sends is ignored. */
   private expired = false;
 
@@ -74,9 +76,11 @@ export class Channel {
     this.reader = new FrameReader((type, payload) => this.channelOnFrame(type, payload), T.RDATA);
     tx.on('error', () => {}); // the worker's exit is reported by its owner
     rx.on('data', (chunk: Buffer) => {
+      if (this.broken) return;
       try {
         this.reader.receive(chunk);
       } catch (err) {
+        this.broken = true;
         this.owner.channelOnBroken(this, err as WorkerError);
       }
     });

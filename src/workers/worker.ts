@@ -149,6 +149,8 @@ export class WorkerProcess implements ChannelOwner {
   idleSince = 0;
   /** Requests taken since spawn. */
   served = 0;
+  /** It broke the protocol, or closed a channel while it ran (and is being killed): reported once. */
+  private broken = false;
   /** Channels lent out right now. */
   busy = 0;
   python = '';
@@ -162,8 +164,6 @@ export class WorkerProcess implements ChannelOwner {
   private readySeen = false;
   /** STOP is sent, or will be once its channels are flushed. */
   private stopAsked = false;
-  /** It closed a channel while it ran: reported once. */
-  private broken = false;
   /** Forked: the sockets announced so far (control, then requests in and out per thread). */
   private arrived: { tx: (Socket | undefined)[]; rx: (Socket | undefined)[]; missing: number } | null = null;
   /** Forked: READY came before every socket had been announced. */
@@ -219,7 +219,7 @@ export class WorkerProcess implements ChannelOwner {
       try {
         reader.receive(chunk);
       } catch (err) {
-        this.hooks.workerOnBroken(this, err as WorkerError);
+        this.broke(err as WorkerError);
       }
     });
     control.on('error', () => {});
@@ -234,8 +234,7 @@ export class WorkerProcess implements ChannelOwner {
   private controlOnClose(): void {
     if (this.state === 'exited') return;
     if (this.running()) {
-      if (!this.broken) this.hooks.workerOnBroken(this, new WorkerError(codes.WORKER_PROTOCOL, 'closed its control channel', 502));
-      this.broken = true;
+      this.broke(new WorkerError(codes.WORKER_PROTOCOL, 'closed its control channel', 502));
     } else if (this.parent === null || this.parent.state === 'exited') {
       this.procOnExit(null, null);
     }
@@ -319,7 +318,7 @@ export class WorkerProcess implements ChannelOwner {
       this.bootError = new WorkerError(codes.WORKER_BOOT, payload.toString('utf8').trimEnd());
       this.hooks.workerOnBootError(this, this.bootError);
     } else {
-      this.hooks.workerOnBroken(this, new WorkerError(codes.WORKER_PROTOCOL, `unexpected control frame 0x${type.toString(16)}`, 502));
+      this.broke(new WorkerError(codes.WORKER_PROTOCOL, `unexpected control frame 0x${type.toString(16)}`, 502));
     }
   }
 
@@ -377,6 +376,13 @@ export class WorkerProcess implements ChannelOwner {
   }
 
   channelOnBroken(_ch: Channel, err: WorkerError): void {
+    this.broke(err);
+  }
+
+  /** It broke the protocol: reported once (it is killed then), however much more it sends. */
+  private broke(err: WorkerError): void {
+    if (this.broken) return;
+    this.broken = true;
     this.hooks.workerOnBroken(this, err);
   }
 
@@ -387,9 +393,7 @@ export class WorkerProcess implements ChannelOwner {
     if (this.state === 'exited' || !this.running()) return;
     const what = ch.exchange ? ` with ${ch.exchange.describe()} in flight` : '';
     ch.lose(new WorkerError(codes.WORKER_DIED, `worker ${this.pid} closed its request channel`, 502));
-    if (this.broken) return;
-    this.broken = true;
-    this.hooks.workerOnBroken(this, new WorkerError(codes.WORKER_PROTOCOL, `closed its request channel${what}`, 502));
+    this.broke(new WorkerError(codes.WORKER_PROTOCOL, `closed its request channel${what}`, 502));
   }
 
   /**

@@ -6,6 +6,7 @@ import sys
 import tempfile
 import threading
 import time
+from urllib.parse import unquote
 
 TEXT = [("Content-Type", "text/plain")]
 
@@ -387,6 +388,18 @@ def errors_thread(environ, start_response):
     return reply(start_response, b"ok")
 
 
+def huge_head(environ, start_response):
+    """?N,B: a header value of N bytes (the head block is N + 15 bytes), then B bytes of body in a list."""
+    n, _, b = environ["QUERY_STRING"].partition(",")
+    start_response("200 OK", [("X-Huge", "h" * int(n))])
+    return [b"b" * int(b or 0)]
+
+
+def status_line(environ, start_response):
+    start_response(unquote(environ["QUERY_STRING"]), list(TEXT))
+    return [b"odd"]
+
+
 def pid(environ, start_response):
     return reply(start_response, str(os.getpid()).encode())
 
@@ -400,6 +413,7 @@ ROUTES = {
     "/close_ok": close_ok, "/close_fail_early": close_fail_early, "/close_fail_late": close_fail_late,
     "/close_raises": close_raises, "/errors": errors_app, "/file": file_app, "/file_bytesio": file_bytesio,
     "/gen_cl": gen_cl, "/endless": endless, "/list_backed": list_backed, "/sleep": sleep_app, "/big": big, "/pid": pid, "/write_str": write_str, "/errors_thread": errors_thread,
+    "/huge_head": huge_head, "/status": status_line,
 }
 
 

@@ -7,6 +7,7 @@
 // is awaited; anything else about a record (its type, its request id) is for
 // the role that reads it to judge.
 
+import { ByteQueue } from '../../byte-queue.js';
 import { RemoteProtocolError, codes } from '../../errors.js';
 import { NEED_DATA } from '../need-data.js';
 
@@ -82,21 +83,36 @@ export class RecordReader {
   private buf: Buffer = EMPTY;
   private pos = 0;
   private failure: RemoteProtocolError | null = null;
+  /**
+   * A record straddles reads: its bytes gather here until `need` have come, and
+   * are joined once (joining per read made a record dripped a byte at a time
+   * quadratic; the queue keeps tiny reads at about a byte a byte).
+   */
+  private readonly pending = new ByteQueue();
+  private need = 0;
 
   receive(chunk: Buffer): void {
-    if (this.pos >= this.buf.length) {
+    if (this.pending.bytes === 0 && this.pos >= this.buf.length) {
       this.buf = chunk;
       this.pos = 0;
-    } else {
-      // rare: a record straddles reads; keep only what is unread
-      this.buf = Buffer.concat([this.buf.subarray(this.pos), chunk]);
+      return;
+    }
+    if (this.pending.bytes === 0) {
+      const rest = this.buf.subarray(this.pos);
+      this.need = rest.length < HEADER_LEN ? HEADER_LEN : HEADER_LEN + rest.readUInt16BE(4) + rest[6]!;
+      this.pending.push(rest);
+      this.buf = EMPTY;
       this.pos = 0;
     }
+    this.pending.push(chunk);
+    if (this.pending.bytes < this.need) return;
+    this.buf = this.pending.take();
+    this.pos = 0;
   }
 
   /** Bytes received and not yet yielded as records. */
   get bufferedBytes(): number {
-    return this.buf.length - this.pos;
+    return this.buf.length - this.pos + this.pending.bytes;
   }
 
   /** The next whole record, or NEED_DATA. Throws RemoteProtocolError on a bad header; after that, always. */

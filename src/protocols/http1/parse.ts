@@ -86,6 +86,10 @@ const DEAD = 5;
 // decoding this many bytes).
 const DECODE_WHOLE = 2048;
 
+// Reads smaller than this that arrive behind unconsumed bytes are copied into BLOCK-sized blocks.
+const SMALL_READ = 1024;
+const BLOCK = 16 * 1024;
+
 // Head errors that depend on position (see Rule 2), in tie-break order.
 const NONE = 0;
 const BARE_CR = 1;
@@ -175,6 +179,11 @@ export class RequestParser {
   // Received, unconsumed input: chunks[first] from off, then the later chunks whole.
   // A head index, not shift(): a slow-drip peer can queue tens of thousands of tiny reads.
   private chunks: Buffer[] = [];
+  // Small reads gather in `block`; `blockView` (its [blockFrom, blockUsed)) is the queue's last piece while it grows.
+  private block: Buffer | null = null;
+  private blockView: Buffer | null = null;
+  private blockFrom = 0;
+  private blockUsed = 0;
   private first = 0;
   private off = 0;
   private buffered = 0;
@@ -189,6 +198,7 @@ export class RequestParser {
   private lineStart = 0; // section offset of the current line
   private lineCR = -1; // section offset of the first CR in the current line, or -1
   private lineText = ''; // the current line's text from earlier pieces
+  private lineAppends = 0;
   private lineIdx = 0; // 0: request line; n: n-th field line
   private emptyLines = 0;
 
@@ -216,11 +226,38 @@ export class RequestParser {
     this.limits = limits;
   }
 
-  /** Queue bytes from the peer. Never copies; the buffer must not be changed afterwards. */
+  /**
+   * Queue bytes from the peer; the buffer must not be changed afterwards. A read
+   * that arrives while others wait, and is small, is copied onto the end of a
+   * block of such reads (the queue's last piece grows in place, so positions
+   * into it hold): a head dripped a byte per packet then costs about a byte a
+   * byte, not a Buffer each (issue 11). Anything else is queued as it is.
+   */
   receive(chunk: Buffer): void {
-    if (chunk.length === 0 || this.state === DEAD) return;
-    this.chunks.push(chunk);
-    this.buffered += chunk.length;
+    const n = chunk.length;
+    if (n === 0 || this.state === DEAD) return;
+    this.buffered += n;
+    const chunks = this.chunks;
+    if (n >= SMALL_READ || this.first === chunks.length) {
+      chunks.push(chunk);
+      return;
+    }
+    let block = this.block;
+    const last = chunks.length - 1;
+    if (block !== null && chunks[last] === this.blockView && this.blockUsed + n <= block.length) {
+      block.set(chunk, this.blockUsed);
+      this.blockUsed += n;
+      chunks[last] = this.blockView = block.subarray(this.blockFrom, this.blockUsed);
+      return;
+    }
+    if (block === null || this.blockUsed + n > block.length) {
+      block = this.block = Buffer.allocUnsafeSlow(BLOCK);
+      this.blockUsed = 0;
+    }
+    block.set(chunk, this.blockUsed);
+    this.blockFrom = this.blockUsed;
+    this.blockUsed += n;
+    chunks.push((this.blockView = block.subarray(this.blockFrom, this.blockUsed)));
   }
 
   /** Bytes received but not yet consumed by events. */
@@ -316,6 +353,7 @@ export class RequestParser {
       const buf = chunks[this.scanIdx]!;
       const from = this.scanOff;
       if (from >= buf.length) {
+        if (this.scanIdx + 1 === chunks.length) return -1; // the last piece may still grow (receive)
         this.scanIdx++;
         this.scanOff = 0;
         continue;
@@ -400,7 +438,12 @@ export class RequestParser {
         if (err !== NONE) throw this.lineError(err);
         if (lf < 0) {
           this.lineCR = cr;
-          if (i < n) this.lineText += i === 0 ? p : p.slice(i);
+          if (i < n) {
+            this.lineText += i === 0 ? p : p.slice(i);
+            // a line trickled in tiny reads is a rope of them (32 bytes a piece); flattening
+            // now and then keeps it near a byte per byte (issue 11)
+            if ((++this.lineAppends & 63) === 0) this.lineText.charCodeAt(0);
+          }
           return -1;
         }
         if (this.lineText.length !== 0) {
