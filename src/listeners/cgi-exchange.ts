@@ -1,29 +1,24 @@
 // One request from a gateway protocol that carries the CGI environ itself
 // (FastCGI, SCGI, uwsgi): the web server in front parsed the HTTP; we get its
-// CGI variables and the body, call the app, and send a CGI-style response
-// (`Status:` head, or an HTTP status line for uwsgi) through a ResponseSink
-// that frames it for the protocol. The protocols differ only in framing, so
-// this is the one place their PEP 3333 side lives.
+// CGI variables and the body, hold or stream the body, and run the shared
+// Exchange (exchange.ts) with a ResponseSink that writes a CGI-style response
+// (`Status:` head, or an HTTP status line for uwsgi) to the connection's
+// CgiWire. The protocols differ only in framing.
 
-import type { RequestObserver } from '../access-log.js';
-import { GatewayError, LocalProtocolError, OverloadError, RemoteProtocolError, codes } from '../errors.js';
-import type { Logger } from '../log.js';
 import { ByteQueue } from '../byte-queue.js';
+import { GatewayError, RemoteProtocolError, codes } from '../errors.js';
 import { BodyInput } from '../pipeline/input.js';
-import { checkHeaders, checkStatus } from '../pipeline/response.js';
-import { closeBody, type App, type Body, type Chunk, type Environ, type ErrorStream, type StartResponse } from '../pipeline/types.js';
+import type { Environ, ErrorStream, Headers } from '../pipeline/types.js';
 import { reasonPhrase } from '../protocols/http1/serialize.js';
+import { Exchange, type ExchangeServer, type ResponseSink } from './exchange.js';
 
-export interface CgiServer {
-  readonly app: App;
+export interface CgiServer extends ExchangeServer {
   readonly errors: ErrorStream;
-  readonly log: Logger;
-  readonly observer: RequestObserver | null;
   readonly options: { bufferRequestBody: number; maxBodyBytes: number };
 }
 
-/** Where one exchange's response goes, framed for its protocol. */
-export interface ResponseSink {
+/** The connection one request's response goes to, framed for its protocol. */
+export interface CgiWire {
   /** Response bytes, head first. */
   write(data: Buffer): void;
   /** Resolves once the connection's backlog is small enough for more. */
@@ -37,7 +32,7 @@ export interface ResponseSink {
   bodyDrained(): void;
   /** The first line of the head for `status` ("Status: 200 OK" for CGI, "HTTP/1.1 200 OK" for uwsgi). */
   statusLine(status: string): string;
-  /** For log lines, e.g. "fastcgi". */
+  /** For log lines and the access log, e.g. "fastcgi". */
   readonly protocol: string;
 }
 
@@ -78,27 +73,81 @@ export function cgiEnviron(params: Iterable<readonly [string, string]>, errors: 
 
 const badLength = (why: string): RemoteProtocolError => new RemoteProtocolError(codes.BAD_CONTENT_LENGTH, `bad request: ${why}`, 400);
 
+const asBuffer = (b: Uint8Array): Buffer => (Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.length));
+
+/** A CGI-style response: a head of `statusLine` and the app's headers, then the body as it comes. */
+class CgiResponse implements ResponseSink {
+  readonly finalStatusOnly = false;
+  constructor(private readonly wire: CgiWire) {}
+
+  get closed(): boolean {
+    return this.wire.closed;
+  }
+
+  private head(status: string, headers: Headers): Buffer {
+    let head = this.wire.statusLine(status) + '\r\n';
+    for (const [name, value] of headers) head += name + ': ' + value + '\r\n';
+    return Buffer.from(head + '\r\n', 'latin1');
+  }
+
+  sendWhole(status: string, _code: number, headers: Headers, chunks: Uint8Array[], total: number): number {
+    this.wire.write(this.head(status, headers));
+    for (const c of chunks) if (c.length > 0) this.wire.write(asBuffer(c));
+    return total;
+  }
+
+  sendHead(status: string, _code: number, headers: Headers, first: Uint8Array): number {
+    this.wire.write(this.head(status, headers));
+    this.wire.write(asBuffer(first));
+    return first.length;
+  }
+
+  sendBody(data: Uint8Array): number {
+    this.wire.write(asBuffer(data));
+    return data.length;
+  }
+
+  backpressure(): Promise<void> {
+    return this.wire.backpressure();
+  }
+
+  endBody(): boolean {
+    return true;
+  }
+
+  answer(status: number, retryAfter: number | null): number {
+    const reason = reasonPhrase(status);
+    const extra = retryAfter === null ? '' : `Retry-After: ${retryAfter}\r\n`;
+    this.wire.write(Buffer.from(`${this.wire.statusLine(`${status} ${reason}`)}\r\nContent-Type: text/plain\r\n${extra}\r\n${reason}\n`, 'latin1'));
+    return reason.length + 1;
+  }
+
+  abort(): void {
+    this.wire.destroy();
+  }
+
+  done(): void {
+    this.wire.end();
+  }
+}
+
+/** One FastCGI, SCGI or uwsgi request: its body held or streamed, its app run by an Exchange. */
 export class CgiExchange {
   /** The body while it is held whole (up to --buffer-request-body). */
   private readonly parts = new ByteQueue();
   private bytes = 0;
   private input: BodyInput | null = null;
-  private status: string | null = null;
-  private headers: [string, string][] | null = null;
-  private headSent = false;
+  private readonly exchange: Exchange;
+  /** The web server aborted it, or the connection closed. */
   private aborted = false;
-  private body: Body | null = null;
   /** Answered 413 before the app was called: the rest of the body is dropped. */
   private refused = false;
-  private readonly startedAt = performance.now();
-  /** Response body bytes given to the sink. */
-  private sent = 0;
-  private unrecorded = true;
-  /** Its response is over (sent, failed or aborted): body bytes still coming are dropped. */
-  private finished = false;
   private bodyEnded = false;
 
-  constructor(private readonly server: CgiServer, private readonly environ: Environ, private readonly sink: ResponseSink) {
+  constructor(private readonly server: CgiServer, environ: Environ, private readonly wire: CgiWire) {
+    const started = server.observer === null ? 0 : performance.now();
+    const remoteAddr = typeof environ.REMOTE_ADDR === 'string' ? environ.REMOTE_ADDR : ''; // the client the web server in front saw
+    this.exchange = new Exchange(server, environ, new CgiResponse(wire), remoteAddr, wire.protocol, started);
     // the web server in front has its own limit; ours holds whatever it is
     if (Number(environ.CONTENT_LENGTH ?? 0) > server.options.maxBodyBytes) this.refuse();
   }
@@ -110,13 +159,13 @@ export class CgiExchange {
    * --buffer-request-body (issue 11: unread bodies were held whole).
    */
   get heldBytes(): number {
-    if (this.refused || this.aborted || this.finished) return 0;
+    if (this.refused || this.aborted || this.exchange.isOver) return 0;
     return this.input === null ? this.parts.bytes : this.input.queuedBytes;
   }
 
   /** Its body is still coming. */
   get bodyOpen(): boolean {
-    return !this.bodyEnded && !this.refused && !this.aborted && !this.finished;
+    return !this.bodyEnded && !this.refused && !this.aborted && !this.exchange.isOver;
   }
 
   /** The app runs, or has been answered for: nothing it holds waits for more body. */
@@ -131,15 +180,14 @@ export class CgiExchange {
 
   private refuse(): void {
     this.refused = true;
-    this.headSent = true;
-    this.sink.write(Buffer.from(`${this.sink.statusLine('413 Content Too Large')}\r\nContent-Type: text/plain\r\n\r\nContent Too Large\n`, 'latin1'));
-    this.recordRequest(413, 18);
-    this.sink.end();
+    this.wire.write(Buffer.from(`${this.wire.statusLine('413 Content Too Large')}\r\nContent-Type: text/plain\r\n\r\nContent Too Large\n`, 'latin1'));
+    this.exchange.answered(413, 18);
+    this.wire.end();
   }
 
   /** Request body bytes, in order. */
   onBody(data: Buffer): void {
-    if (this.refused || this.finished) return;
+    if (this.refused || this.exchange.isOver) return;
     this.bytes += data.length;
     if (this.bytes > this.server.options.maxBodyBytes) {
       if (this.input) this.input.fail(new GatewayError(codes.BODY_TOO_LARGE, `request body over ${this.server.options.maxBodyBytes} bytes`, 413));
@@ -157,138 +205,32 @@ export class CgiExchange {
   /** The body is complete: call the app now if it was held whole. */
   onBodyEnd(): void {
     this.bodyEnded = true;
-    if (this.refused || this.finished) return;
+    if (this.refused || this.exchange.isOver) return;
     if (this.input) {
       this.input.end();
       return;
     }
-    this.dispatch(BodyInput.of(this.parts.take()));
+    this.run(BodyInput.of(this.parts.take()));
   }
 
   /** Call the app now with the body as a stream: what is held so far, then the rest as it comes. */
   stream(): void {
     if (this.started || this.aborted) return;
     const input = new BodyInput();
-    input.onDrain = () => this.sink.bodyDrained();
+    input.onDrain = () => this.wire.bodyDrained();
     for (let part = this.parts.shift(); part !== undefined; part = this.parts.shift()) input.push(part);
-    this.dispatch(input);
+    this.run(input);
+  }
+
+  private run(input: BodyInput): void {
+    this.input = input;
+    this.exchange.run(input);
   }
 
   /** The client aborted or the connection closed (or, with 503, we refused it midway): the app's response is dropped. */
   abort(status = 499): void {
     if (this.aborted) return;
     this.aborted = true;
-    this.input?.fail(new GatewayError(codes.CLIENT_GONE, 'the web server aborted the request', status));
-    this.recordRequest(status);
-    if (this.input === null) this.close();
-  }
-
-  private dispatch(input: BodyInput): void {
-    this.input = input;
-    this.environ['wsgi.input'] = input;
-    let result: Body | Promise<Body>;
-    try {
-      result = this.server.app(this.environ, this.startResponse);
-    } catch (err) {
-      this.fail(err);
-      return;
-    }
-    if (result instanceof Promise) result.then((b) => void this.send(b), (err: unknown) => this.fail(err));
-    else void this.send(result);
-  }
-
-  private readonly startResponse: StartResponse = (status, headers, excInfo) => {
-    if (this.status !== null && !excInfo) {
-      throw new LocalProtocolError(codes.START_RESPONSE_TWICE, 'startResponse called twice without excInfo');
-    }
-    if (excInfo && this.headSent) throw excInfo;
-    checkStatus(status);
-    checkHeaders(headers);
-    this.status = status;
-    this.headers = headers;
-    return (chunk: Chunk) => this.out(chunk);
-  };
-
-  /** Body bytes; the head goes first, with the first of them. */
-  private out(chunk: Chunk): void {
-    if (this.status === null) throw new LocalProtocolError(codes.NO_START_RESPONSE, 'body before startResponse');
-    const data = typeof chunk === 'string' ? Buffer.from(chunk, 'latin1') : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
-    if (data.length === 0 && this.headSent) return;
-    if (this.aborted || this.sink.closed) return;
-    if (!this.headSent) {
-      let head = this.sink.statusLine(this.status) + '\r\n';
-      for (const [name, value] of this.headers!) head += `${name}: ${value}\r\n`;
-      this.sink.write(Buffer.from(head + '\r\n', 'latin1'));
-      this.headSent = true;
-    }
-    if (data.length > 0) {
-      this.sink.write(data);
-      this.sent += data.length;
-    }
-  }
-
-  private async send(body: Body): Promise<void> {
-    this.body = body;
-    try {
-      if (Array.isArray(body)) {
-        for (const c of body as Chunk[]) this.out(c);
-      } else {
-        for await (const c of body as AsyncIterable<Chunk>) {
-          if (this.aborted) break;
-          if (!(c instanceof Uint8Array) && typeof c !== 'string') {
-            throw new LocalProtocolError(codes.BAD_RESPONSE_HEADER, 'app yielded a body chunk that is not bytes or a string');
-          }
-          this.out(c);
-          await this.sink.backpressure();
-        }
-      }
-      if (this.status === null) throw new LocalProtocolError(codes.NO_START_RESPONSE, 'app returned without calling startResponse');
-      if (!this.headSent) this.out(Buffer.alloc(0));
-    } catch (err) {
-      this.fail(err);
-      return;
-    }
-    this.close();
-    if (this.aborted) return;
-    this.recordRequest(parseInt(this.status!, 10));
-    this.sink.end();
-  }
-
-  private fail(err: unknown): void {
-    this.close();
-    if (this.aborted || this.sink.closed) return this.recordRequest(499);
-    if (!(err instanceof GatewayError && (err.code === codes.APP_ABORTED || err.code === codes.WORKER_TIMEOUT || err instanceof OverloadError))) {
-      const text = err instanceof Error ? (err.stack ?? err.message) : String(err);
-      this.server.log.error(`Error handling ${this.environ.REQUEST_METHOD} ${this.environ.REQUEST_URI ?? this.environ.PATH_INFO} (${this.sink.protocol}): ${text}`);
-    }
-    if (this.headSent) {
-      this.recordRequest(parseInt(this.status ?? '500', 10));
-      this.sink.destroy();
-      return;
-    }
-    this.input?.fail(new GatewayError(codes.CLIENT_GONE, 'response already failed'));
-    const status = err instanceof GatewayError && err.status >= 500 ? err.status : 500;
-    const reason = reasonPhrase(status);
-    const extra = err instanceof OverloadError ? `Retry-After: ${err.retryAfter}\r\n` : '';
-    this.headSent = true;
-    this.sink.write(Buffer.from(`${this.sink.statusLine(`${status} ${reason}`)}\r\nContent-Type: text/plain\r\n${extra}\r\n${reason}\n`, 'latin1'));
-    this.recordRequest(status, reason.length + 1);
-    this.sink.end();
-  }
-
-  /** Tell the access log and the metrics, once. REMOTE_ADDR is the client the web server in front saw. */
-  private recordRequest(status: number, bytes = this.sent): void {
-    if (!this.unrecorded) return;
-    this.unrecorded = false;
-    const remoteAddr = typeof this.environ.REMOTE_ADDR === 'string' ? this.environ.REMOTE_ADDR : '';
-    this.server.observer?.record({ environ: this.environ, remoteAddr, status, bytes, started: this.startedAt, listener: this.sink.protocol });
-  }
-
-  /** PEP 3333: close() once, however the response ended. */
-  private close(): void {
-    this.finished = true;
-    const body = this.body;
-    this.body = null;
-    closeBody(body, (err) => this.server.log.error(`Error in close(): ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`));
+    this.exchange.clientGone(status);
   }
 }

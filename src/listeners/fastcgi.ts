@@ -22,7 +22,7 @@ import { NEED_DATA } from '../protocols/need-data.js';
 import { ProtocolStatus } from '../protocols/fastcgi/record.js';
 import { Responder, type FcgiEvent } from '../protocols/fastcgi/responder.js';
 import { Listener } from './base.js';
-import { CgiExchange, cgiEnviron, type ResponseSink } from './cgi-exchange.js';
+import { CgiExchange, cgiEnviron, type CgiWire } from './cgi-exchange.js';
 
 export interface FastcgiOptions {
   bufferRequestBody: number;
@@ -279,7 +279,7 @@ class FcgiConnection {
 }
 
 /** One request's response, framed as STDOUT records of its id. */
-class FcgiSink implements ResponseSink {
+class FcgiSink implements CgiWire {
   readonly protocol = 'fastcgi';
   constructor(private readonly conn: FcgiConnection, private readonly id: number) {}
   write(data: Buffer): void {

@@ -14,7 +14,7 @@ import { parseScgiHead, scgiHeadLength, type GatewayHead } from '../protocols/sc
 import { parseUwsgiHead, uwsgiHeadLength } from '../protocols/uwsgi/packet.js';
 import { reasonPhrase } from '../protocols/http1/serialize.js';
 import { Listener } from './base.js';
-import { CgiExchange, cgiEnviron, type ResponseSink } from './cgi-exchange.js';
+import { CgiExchange, cgiEnviron, type CgiWire } from './cgi-exchange.js';
 
 export interface GatewayCodec {
   readonly name: string;
@@ -66,7 +66,7 @@ export class StreamGatewayListener extends Listener<GatewayConnection> {
 type DeadlineKind = 'head' | 'body' | 'send' | 'linger';
 const LINGER_SECONDS = 2;
 
-class GatewayConnection implements ResponseSink {
+class GatewayConnection implements CgiWire {
   readonly protocol: string;
   private head: Buffer[] = [];
   private headBytes = 0;
@@ -189,7 +189,7 @@ class GatewayConnection implements ResponseSink {
     this.flow();
   }
 
-  // --- ResponseSink ---
+  // --- CgiWire ---
 
   write(data: Buffer): void {
     if (!this.isClosed && !this.ended) this.socket.write(data);

@@ -1,0 +1,33 @@
+// The HTTP/1.1 listener's options (cli.ts builds them from the config).
+
+import type { TrustedProxies } from '../pipeline/forwarded.js';
+import type { Limits } from '../protocols/http1/parse.js';
+
+export interface HttpOptions {
+  limits: Limits;
+  bufferRequestBody: number;
+  /**
+   * Bodies of a known length over bufferRequestBody and up to this are written
+   * to a temporary file in spoolDir as they arrive, and the app is called once
+   * the whole body is in (0: never; they stream to the app).
+   */
+  spoolRequestBody?: number;
+  spoolDir?: string;
+  bufferResponse: number;
+  headerTimeout: number; // seconds, like every timeout here
+  bodyTimeout: number;
+  /**
+   * Bytes/s a body streamed to a worker must average (after a grace of
+   * bodyTimeout), so a client cannot hold a worker by trickling (0: no floor).
+   */
+  minUploadRate: number;
+  keepaliveTimeout: number;
+  sendTimeout: number;
+  serverSoftware: string;
+  /** --forwarded-allow-ips: peers whose X-Forwarded-For/-Proto (and PROXY headers) are believed. */
+  trustedProxies?: TrustedProxies;
+  /** --proxy-protocol: every connection starts with a PROXY protocol header from one of trustedProxies. */
+  proxyProtocol?: boolean;
+  /** --https: serve TLS with this certificate and key (PEM), HTTP/1.1 inside. */
+  tls?: { cert: Buffer; key: Buffer };
+}

@@ -1,0 +1,177 @@
+// One HTTP/1.1 response on the wire: the ResponseSink the shared Exchange writes
+// through. The framing decision is protocols/http1/framing.ts's; what is done
+// here is the writing: a whole body in one write with its head, a streamed one
+// chunked (or to the close for HTTP/1.0), the app's Content-Length held to
+// (excess dropped, a shortfall aborts), HEAD without a length counted so its
+// head can tell it, and the gateway's own short answers.
+
+import type net from 'node:net';
+import type { Logger } from '../log.js';
+import type { Headers } from '../pipeline/types.js';
+import { frameResponse } from '../protocols/http1/framing.js';
+import type { RequestHead } from '../protocols/http1/parse.js';
+import { CRLF, LAST_CHUNK, chunkPrefix, reasonPhrase, simpleResponse } from '../protocols/http1/serialize.js';
+import { httpDate } from './date.js';
+import type { ResponseSink } from './exchange.js';
+
+/** What a response needs of its connection. */
+export interface HttpResponseOwner {
+  readonly socket: net.Socket;
+  /** The connection is closed (or closing after an error): nothing more is written. */
+  readonly isClosed: boolean;
+  readonly log: Logger;
+  readonly bufferResponse: number;
+  readonly keepAliveHint: string;
+  /** Whether the connection may carry another request after this response, framing aside. */
+  mayKeepAlive(): boolean;
+  /** Resolves when the socket drained (under --send-timeout). */
+  socketDrained(): Promise<void>;
+  /** The response is out: the next request, or a graceful close. */
+  responseDone(keepAlive: boolean): void;
+  /** Break the connection now. */
+  abortConnection(): void;
+}
+
+/** Body bytes of a simpleResponse() answer (its reason phrase and a newline), for the access log. */
+export const answerBytes = (status: number): number => reasonPhrase(status).length + 1;
+
+const hasContentLength = (headers: Headers): boolean => headers.some(([n]) => n.length === 14 && n.toLowerCase() === 'content-length');
+
+export class HttpResponse implements ResponseSink {
+  readonly finalStatusOnly = true;
+  private noBody = false;
+  private chunked = false;
+  /** Bytes the app still owes by its own Content-Length (-1: it gave none). */
+  private remaining = -1;
+  private keepAlive = false;
+  /** HEAD with no Content-Length from the app: its head waits for the end, with the body's length counted. */
+  private deferred: { status: string; code: number; headers: Headers } | null = null;
+  private counted = 0;
+
+  constructor(private readonly conn: HttpResponseOwner, private readonly req: RequestHead) {}
+
+  get closed(): boolean {
+    return this.conn.isClosed;
+  }
+
+  private frame(status: string, code: number, headers: Headers, knownLength: number): string {
+    const f = frameResponse(this.req, status, code, headers, knownLength, {
+      date: httpDate(), mayKeepAlive: this.conn.mayKeepAlive(), keepAliveHint: this.conn.keepAliveHint,
+    });
+    this.noBody = f.noBody;
+    this.chunked = f.chunked;
+    this.remaining = f.remaining;
+    this.keepAlive = f.keepAlive;
+    return f.head;
+  }
+
+  sendWhole(status: string, code: number, headers: Headers, bufs: Uint8Array[], total: number): number {
+    const head = this.frame(status, code, headers, total);
+    const socket = this.conn.socket;
+    if (this.noBody) {
+      socket.write(Buffer.from(head, 'latin1'));
+      return 0;
+    }
+    if (this.remaining >= 0 && total > this.remaining) total = this.truncate(bufs, this.remaining);
+    const out = Buffer.allocUnsafe(head.length + total);
+    out.write(head, 0, 'latin1');
+    let off = head.length;
+    for (const b of bufs) {
+      out.set(b, off);
+      off += b.length;
+    }
+    socket.write(out);
+    if (this.remaining >= 0) this.remaining -= total;
+    return total;
+  }
+
+  private truncate(bufs: Uint8Array[], limit: number): number {
+    this.conn.log.error(`app sent more bytes than its Content-Length (${limit}); the excess was dropped`);
+    let left = limit;
+    for (let i = 0; i < bufs.length; i++) {
+      const b = bufs[i]!;
+      if (b.length > left) bufs[i] = b.subarray(0, left);
+      left -= bufs[i]!.length;
+    }
+    return limit;
+  }
+
+  sendHead(status: string, code: number, headers: Headers, first: Uint8Array): number {
+    if (this.req.method === 'HEAD' && !hasContentLength(headers)) {
+      this.deferred = { status, code, headers };
+      this.counted = first.length;
+      return 0;
+    }
+    // head and first chunk leave in one packet
+    const socket = this.conn.socket;
+    socket.cork();
+    socket.write(Buffer.from(this.frame(status, code, headers, -1), 'latin1'));
+    const n = this.sendBody(first);
+    socket.uncork();
+    return n;
+  }
+
+  sendBody(buf: Uint8Array): number {
+    if (this.deferred !== null) {
+      this.counted += buf.length;
+      return 0;
+    }
+    if (this.noBody) return 0;
+    let data = buf;
+    if (this.remaining >= 0) {
+      if (data.length > this.remaining) {
+        if (this.remaining === 0) return 0;
+        this.conn.log.error(`app sent more bytes than its Content-Length; the excess was dropped`);
+        data = data.subarray(0, this.remaining);
+      }
+      this.remaining -= data.length;
+    }
+    const socket = this.conn.socket;
+    if (this.chunked) {
+      socket.cork();
+      socket.write(chunkPrefix(data.length), 'latin1');
+      socket.write(data);
+      socket.write(CRLF);
+      socket.uncork();
+    } else {
+      socket.write(data);
+    }
+    return data.length;
+  }
+
+  backpressure(): Promise<void> | null {
+    return this.conn.socket.writableLength > this.conn.bufferResponse ? this.conn.socketDrained() : null;
+  }
+
+  endBody(): boolean {
+    const d = this.deferred;
+    if (d !== null) {
+      this.deferred = null;
+      this.conn.socket.write(Buffer.from(this.frame(d.status, d.code, d.headers, this.counted), 'latin1'));
+      return true;
+    }
+    if (this.remaining > 0 && !this.noBody) {
+      this.conn.log.error(`app sent ${this.remaining} bytes less than its Content-Length; aborting the connection`);
+      return false;
+    }
+    if (this.chunked) this.conn.socket.write(LAST_CHUNK);
+    return true;
+  }
+
+  answer(status: number, retryAfter: number | null): number {
+    const keep = this.conn.mayKeepAlive();
+    let extra = retryAfter === null ? '' : `Retry-After: ${retryAfter}\r\n`;
+    if (keep) extra += (this.req.minor === 0 ? 'Connection: keep-alive\r\n' : '') + this.conn.keepAliveHint;
+    this.conn.socket.write(simpleResponse(status, httpDate(), !keep, extra));
+    this.keepAlive = keep;
+    return answerBytes(status);
+  }
+
+  abort(): void {
+    this.conn.abortConnection();
+  }
+
+  done(): void {
+    this.conn.responseDone(this.keepAlive);
+  }
+}
