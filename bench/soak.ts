@@ -3,21 +3,30 @@
 // while every answer is checked. It reports requests served, errors by class,
 // p99 latency over time, and the gateway's RSS and open file descriptors over
 // time (a leak shows as a slope), writes the samples as JSON and a chart as
-// SVG, and exits 1 if any request was lost or a resource grew without bound.
+// SVG, and exits 1 if any request was lost, a resource grew without bound, or
+// the gateway died.
 //
-//   bench/soak [--duration 10m] [--reload-every 60] [--sample 5] [--out FILE.json] [--chart FILE.svg] [-- WARPIPE-OPTIONS…]
+//   bench/soak [--duration 10m] [--reload-every 60] [--sample 5] [--no-attackers] [--out FILE.json] [--chart FILE.svg] [-- WARPIPE-OPTIONS…]
 //   bench/soak --replot FILE.json --chart FILE.svg      (the chart again, from a run's JSON)
 //
 // Traffic (each a loop of its own, all bounded by --duration; every request has
 // a 30 s deadline): small keep-alive GETs, 2 MB downloads, 256 KiB uploads
 // (fixed length and chunked), slow clients that send their head over ~1.5 s,
 // slow readers, and connection churn (a new connection per request).
+//
+// Beside it, unless --no-attackers, hostile clients (bench/attackers.ts) attack the
+// same warpipe for the whole run, over HTTP and over SCGI, uwsgi and FastCGI unix
+// sockets the soak adds to it: each is bounded in connections and rate, and the
+// report says per attacker how many attempts it made and how they ended.
 
 import { createHash, randomBytes } from 'node:crypto';
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { type AttackerReport, attackers as makeAttackers, describeReport } from './attackers.js';
 import { Proc, childrenOf, freePort, httpGet, memoryMiB, sleep, stop, stopAllAndExit } from './procs.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -25,10 +34,10 @@ const CLI = `${ROOT}dist/src/cli.js`;
 const APPS = `${ROOT}test/fixtures/apps/`;
 const REQUEST_DEADLINE_MS = 30_000;
 
-interface Options { duration: number; reloadEvery: number; sample: number; out: string; chart: string; replot: string; extra: string[] }
+interface Options { duration: number; reloadEvery: number; sample: number; attackers: boolean; out: string; chart: string; replot: string; extra: string[] }
 
 function usage(why: string): never {
-  process.stderr.write(`soak: ${why}\nusage: bench/soak [--duration 10m|600s] [--reload-every SECONDS] [--sample SECONDS] [--out FILE.json] [--chart FILE.svg] [-- WARPIPE-OPTIONS...]\n`);
+  process.stderr.write(`soak: ${why}\nusage: bench/soak [--duration 10m|600s] [--reload-every SECONDS] [--sample SECONDS] [--attackers|--no-attackers] [--out FILE.json] [--chart FILE.svg] [-- WARPIPE-OPTIONS...]\n`);
   process.exit(2);
 }
 
@@ -39,12 +48,16 @@ function seconds(text: string, flag: string): number {
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { duration: 600, reloadEvery: 60, sample: 5, out: '', chart: '', replot: '', extra: [] };
+  const o: Options = { duration: 600, reloadEvery: 60, sample: 5, attackers: true, out: '', chart: '', replot: '', extra: [] };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i]!;
     if (flag === '--') {
       o.extra = argv.slice(i + 1); // more warpipe options: --access-log, --metrics, --spool-request-body …
       break;
+    }
+    if (flag === '--attackers' || flag === '--no-attackers') {
+      o.attackers = flag === '--attackers';
+      continue;
     }
     const value = argv[i + 1];
     if (value === undefined) usage(`${flag} needs a value`);
@@ -270,23 +283,27 @@ function growth(samples: Sample[], what: string, pick: (s: Sample) => number, li
 
 // --- the run ---
 
-function title(duration: number, served: number, lost: number, reloadEvery: number): string {
-  return `warpipe soak: ${Math.round(duration / 60)} min, ${served} requests, ${lost} lost, reload every ${reloadEvery}s`;
+function title(duration: number, served: number, lost: number, reloadEvery: number, attacked = false): string {
+  return `warpipe soak: ${Math.round(duration / 60)} min, ${served} requests, ${lost} lost, reload every ${reloadEvery}s${attacked ? ', attackers beside' : ''}`;
 }
 
 async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
   if (o.replot) {
     // the chart again from a run's --out JSON
-    const run = JSON.parse(readFileSync(o.replot, 'utf8')) as { duration: number; served: number; lost: number; reloadEvery: number; samples: Sample[] };
+    const run = JSON.parse(readFileSync(o.replot, 'utf8')) as { duration: number; served: number; lost: number; reloadEvery: number; samples: Sample[]; attackers?: unknown[] };
     const samples = run.samples.map((s) => ({ ...s, workersRssMiB: s.workersRssMiB ?? NaN, gatewayRssMiB: s.gatewayRssMiB ?? NaN }));
-    writeFileSync(o.chart, chart(samples, title(run.duration, run.served, run.lost, run.reloadEvery)));
+    writeFileSync(o.chart, chart(samples, title(run.duration, run.served, run.lost, run.reloadEvery, (run.attackers?.length ?? 0) > 0)));
     return;
   }
   const port = await freePort();
+  // the attackers' gateway listeners: unix sockets in a directory of our own
+  const dir = o.attackers ? mkdtempSync(join(tmpdir(), 'warpipe-soak-')) : '';
+  const targets = { port, scgi: join(dir, 'scgi.sock'), uwsgi: join(dir, 'uwsgi.sock'), fastcgi: join(dir, 'fcgi.sock') };
+  const listeners = o.attackers ? ['--scgi', `unix:${targets.scgi}`, '--uwsgi', `unix:${targets.uwsgi}`, '--fastcgi', `unix:${targets.fastcgi}`] : [];
   const server = new Proc({
     cmd: process.execPath,
-    args: [CLI, 'pep3333:application', '--http', `127.0.0.1:${port}`, '--workers', '2', '--threads', '2',
+    args: [CLI, 'pep3333:application', '--http', `127.0.0.1:${port}`, ...listeners, '--workers', '2', '--threads', '2',
       '--max-requests', '2000', '--max-requests-jitter', '400', '--timeout', '30', ...o.extra],
     cwd: APPS,
   });
@@ -295,13 +312,13 @@ async function main(): Promise<void> {
     if (server.exit) throw new Error(`warpipe exited at startup: ${server.lastLines()}`);
     if (i > 300) throw new Error(`warpipe did not answer: ${server.lastLines()}`);
     try {
-      if ((await httpGet(port, '/sized?1', 1000)).status === 200) break;
+      if ((await httpGet(port, '/sized?1', 1000)).status === 200 && (!o.attackers || existsSync(targets.fastcgi))) break;
     } catch {
       // not up yet
     }
     await sleep(100);
   }
-  console.log(`soak: warpipe ${server.pid} on 127.0.0.1:${port} for ${o.duration}s, reload every ${o.reloadEvery}s`);
+  console.log(`soak: warpipe ${server.pid} on 127.0.0.1:${port} for ${o.duration}s, reload every ${o.reloadEvery}s${o.attackers ? `, attackers beside (SCGI, uwsgi, FastCGI in ${dir})` : ''}`);
 
   const tally = new Tally();
   const started = Date.now();
@@ -350,8 +367,12 @@ async function main(): Promise<void> {
     ...Array.from({ length: 2 }, () => loop('churn', true, async () => check('churn', await send(port, false, 'GET', '/sized?10'), 10))),
   ];
 
+  const hostile = o.attackers ? makeAttackers(targets) : [];
+  const attacks = hostile.map((a) => a.run(until));
+
   const samples: Sample[] = [];
   let reloads = 0;
+  let gatewayDied = false;
   const sampler = (async () => {
     let nextReload = started + o.reloadEvery * 1000;
     while (Date.now() < until) {
@@ -385,13 +406,17 @@ async function main(): Promise<void> {
       samples.push(s);
       console.log(`soak: ${s.t.toFixed(0).padStart(5)}s  served ${s.served}  lost ${s.lost}  p99 small ${s.p99SmallMs} ms  all ${s.p99AllMs} ms  gateway ${s.gatewayRssMiB} MiB  ${s.fds} fds  workers ${s.workers} (${s.workersRssMiB} MiB)`);
       if (server.exit) {
+        gatewayDied = true;
         tally.error('server', `warpipe exited (${JSON.stringify(server.exit)})`);
         break;
       }
     }
   })();
   await Promise.all([...loops, sampler]);
+  for (const a of hostile) a.stop(); // at `until` they stop by themselves; sooner if the gateway died
+  await Promise.all(attacks);
   keepAlive.destroy();
+  gatewayDied ||= server.exit !== null;
 
   // the server must still be whole and stop cleanly
   await sleep(500);
@@ -399,6 +424,8 @@ async function main(): Promise<void> {
   await stop([server], 15_000);
   const exit = server.exit as Proc['exit']; // set by stop(); TypeScript keeps the narrowing from the startup loop
   if (exit?.code !== 0) tally.error('server', `exit ${JSON.stringify(exit)}: ${server.lastLines()}`);
+  if (dir) rmSync(dir, { recursive: true, force: true });
+  const attackerReports: AttackerReport[] = hostile.map((a) => a.report());
 
   const growths = [
     growth(samples, 'gateway RSS (MiB)', (s) => s.gatewayRssMiB, 2, 16),
@@ -416,6 +443,8 @@ async function main(): Promise<void> {
     growths,
     fdsEnd,
     secondsRun,
+    gatewayDied,
+    attackers: attackerReports,
     samples,
   };
   console.log(`\nsoak: ${tally.served} requests in ${o.duration}s (${summary.perSecond}/s), ${reloads} reloads, ${tally.lost} lost`);
@@ -423,9 +452,17 @@ async function main(): Promise<void> {
   for (const g of growths) {
     console.log(`  ${g.what}: ${g.slope.toFixed(2)}/min, grew ${g.growth.toFixed(1)} (limits ${g.limitSlope}/min and ${g.limitGrowth}): ${g.unbounded ? 'GROWS WITHOUT BOUND' : 'bounded'}`);
   }
+  const rss = samples.map((s) => s.gatewayRssMiB).filter(Number.isFinite);
+  const fds = samples.map((s) => s.fds).filter(Number.isFinite);
+  if (rss.length) console.log(`  gateway RSS ${Math.min(...rss)}-${Math.max(...rss)} MiB, open fds ${Math.min(...fds)}-${Math.max(...fds)}`);
+  if (attackerReports.length) {
+    console.log('attackers (attempts, and how they ended):');
+    for (const r of attackerReports) console.log(describeReport(r));
+  }
+  if (gatewayDied) console.log('soak: THE GATEWAY DIED during the run');
   if (o.out) writeFileSync(o.out, JSON.stringify(summary, null, 1));
-  if (o.chart) writeFileSync(o.chart, chart(samples, title(o.duration, tally.served, tally.lost, o.reloadEvery)));
-  process.exit(tally.lost > 0 || growths.some((g) => g.unbounded) ? 1 : 0);
+  if (o.chart) writeFileSync(o.chart, chart(samples, title(o.duration, tally.served, tally.lost, o.reloadEvery, hostile.length > 0)));
+  process.exit(tally.lost > 0 || gatewayDied || growths.some((g) => g.unbounded) ? 1 : 0);
 }
 
 main().catch((err: Error) => {

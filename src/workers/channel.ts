@@ -55,6 +55,8 @@ export interface ChannelOwner {
  */
 export const AHEAD_BUDGET_MS = 1;
 
+const EMPTY = new Uint8Array(0);
+
 export class Channel {
   exchange: Exchange | null = null;
   /** Written ahead while `exchange` runs, in order; the first becomes `exchange` when that one ends. */
@@ -156,6 +158,15 @@ export class Channel {
     for (const p of pieces) ok = tx.write(p);
     tx.uncork();
     return ok;
+  }
+
+  /**
+   * Call `done` once everything written so far is in the worker's socket (at once when nothing
+   * waits in the gateway, or when the channel is gone). What is written later is not waited for.
+   */
+  whenFlushed(done: () => void): void {
+    if (this.lost || this.tx.destroyed || this.tx.writableLength === 0) return done();
+    this.tx.write(EMPTY, () => done()); // write callbacks run in order: after everything before it
   }
 
   /** Resolves when what was written has gone to the worker. */

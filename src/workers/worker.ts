@@ -160,6 +160,10 @@ export class WorkerProcess implements ChannelOwner {
   readonly isTemplate: boolean;
   private control: Socket | null = null;
   private bootError: WorkerError | null = null;
+  /** It said READY (once). */
+  private readySeen = false;
+  /** STOP is sent, or will be once its channels are flushed. */
+  private stopAsked = false;
   /** Forked: the sockets announced so far (control, then requests in and out per thread). */
   private arrived: { tx: (Socket | undefined)[]; rx: (Socket | undefined)[]; missing: number } | null = null;
   /** Forked: READY came before every socket had been announced. */
@@ -298,13 +302,17 @@ export class WorkerProcess implements ChannelOwner {
       const w = this.children.get(pid);
       this.children.delete(pid);
       w?.procOnExit(code >= 0 ? code : null, code < 0 ? signalName(-code) : null);
-    } else if (type === T.READY && this.state === 'booting') {
+    } else if (type === T.READY && !this.readySeen && (this.state === 'booting' || this.state === 'stopping')) {
+      // stopping: told to stop while it booted (a replacement that a reload overtook); it has STOP
+      // and exits once ready, so its READY is no protocol error
+      this.readySeen = true;
       try {
         this.python = String((JSON.parse(payload.toString('utf8')) as { python?: string }).python ?? '');
       } catch {
         // the version is informative only
       }
-      this.state = 'ready';
+      if (this.state === 'booting') this.state = 'ready';
+      else if (this.isTemplate) return;
       this.hooks.workerOnReady(this);
     } else if (type === T.BOOT_ERROR) {
       this.bootError = new WorkerError(codes.WORKER_BOOT, payload.toString('utf8').trimEnd());
@@ -388,15 +396,29 @@ export class WorkerProcess implements ChannelOwner {
     this.broke(new WorkerError(codes.WORKER_PROTOCOL, `closed its request channel${what}`, 502));
   }
 
-  /** Finish what is in flight, then exit. */
+  /**
+   * Finish what is in flight (every request dispatched to it, those written ahead included), then
+   * exit. It is given no request from now on. STOP goes once every request dispatched to it is in
+   * its channel: a thread that ends a request after STOP and finds nothing waiting ends its
+   * channel, so a request still in the gateway's write buffer (behind an inline body larger than
+   * the socket buffer, say) would arrive too late and fail.
+   */
   stop(): void {
     if (this.state === 'exited') return;
     this.state = 'stopping';
     if (this.control === null) {
       if (this.pid > 0) this.kill('SIGTERM'); // forked and not connected yet: it runs nothing
-    } else if (!this.control.destroyed) {
-      this.control.write(frame(T.STOP));
+      return;
     }
+    if (this.stopAsked) return;
+    this.stopAsked = true;
+    let waiting = this.channels.length + 1;
+    const flushed = (): void => {
+      if (--waiting > 0 || this.state === 'exited' || this.control === null || this.control.destroyed) return;
+      this.control.write(frame(T.STOP));
+    };
+    for (const ch of this.channels) ch.whenFlushed(flushed);
+    flushed();
   }
 
   kill(signal: NodeJS.Signals = 'SIGKILL'): void {
