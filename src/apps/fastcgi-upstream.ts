@@ -104,6 +104,7 @@ export function fastcgiUpstream(options: FastcgiUpstreamOptions, log: Logger): A
   };
 
   const release = (sock: net.Socket): void => {
+    if (sock.isPaused()) sock.resume(); // the answer's end came while a slow client held it back
     sock.removeAllListeners('data');
     sock.removeAllListeners('error');
     sock.removeAllListeners('close');
@@ -157,6 +158,18 @@ export function fastcgiUpstream(options: FastcgiUpstreamOptions, log: Logger): A
         if (ended) return;
         ended = true;
         sock.destroy();
+      }, {
+        // a slow client: stop reading, and stop timing the upstream (the wait is not its fault)
+        pause: () => {
+          if (ended) return;
+          sock.pause();
+          sock.setTimeout(0);
+        },
+        resume: () => {
+          if (ended) return;
+          sock.setTimeout(options.timeout * 1000);
+          sock.resume();
+        },
       });
       let bodySent = false;
       const fail = (err: GatewayError): void => {

@@ -48,7 +48,17 @@ export function streamUpstream(options: StreamUpstreamOptions, log: Logger): App
     const what = requestName(environ);
     const sock = dial(options.address);
     return new Promise<Body>((resolve, reject) => {
-      const reply = new UpstreamReply(startResponse, resolve, reject, () => void sock.destroy());
+      const reply = new UpstreamReply(startResponse, resolve, reject, () => void sock.destroy(), {
+        // a slow client: stop reading, and stop timing the upstream (the wait is not its fault)
+        pause: () => {
+          sock.pause();
+          sock.setTimeout(0);
+        },
+        resume: () => {
+          sock.setTimeout(options.timeout * 1000);
+          sock.resume();
+        },
+      });
       let connected = false;
       const fail = (err: GatewayError): void => {
         sock.destroy();
