@@ -1,10 +1,10 @@
 // What the settings name on this machine, checked before anything starts (so a
 // mistake is one line and exit 2, never after the banner): directories that
-// must exist, the spool directory, the TLS certificate (read
+// must exist, the interpreter, the spool directory, the TLS certificate (read
 // here, as root, before privileges drop). Each failure is a ConfigCheckError.
 
-import { readFileSync, statSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { accessSync, constants, readFileSync, statSync } from 'node:fs';
+import { delimiter, join, resolve } from 'node:path';
 import tls from 'node:tls';
 import { ConfigCheckError } from '../errors.js';
 import { Spool } from '../listeners/spool.js';
@@ -34,6 +34,36 @@ export function spoolDirectory(dir: string): string {
     throw new ConfigCheckError(`--spool-dir ${path}: cannot make a file there (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
   }
   return path;
+}
+
+function isExecutableFile(path: string): boolean {
+  if (!statSync(path, { throwIfNoEntry: false })?.isFile()) return false;
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * --python, as the workers' spawn will look for it: a path (relative to the
+ * workers' directory, `cwd`) or a name on their PATH. A missing interpreter is
+ * a bad argument (exit 2), not an app that failed to boot.
+ */
+export function checkInterpreter(python: string, cwd: string, path: string): void {
+  if (python.includes('/')) {
+    const file = resolve(cwd, python);
+    if (!isExecutableFile(file)) {
+      const why = statSync(file, { throwIfNoEntry: false }) ? 'not an executable file' : 'no such file';
+      throw new ConfigCheckError(`--python ${python}: ${why}`);
+    }
+    return;
+  }
+  const dirs = path.split(delimiter).map((d) => resolve(cwd, d || '.'));
+  if (!dirs.some((d) => isExecutableFile(join(d, python)))) {
+    throw new ConfigCheckError(`--python ${python}: no such command on PATH (give the interpreter's path, like /usr/bin/python3)`);
+  }
 }
 
 export interface Certificate {

@@ -3,7 +3,7 @@
 // needs is resolved and checked: listeners defaulted, worker counts settled,
 // directories made absolute and known to exist, mounts given their script
 // directory, the access-log format and the trusted proxies compiled, the TLS
-// certificate read, the --user/--group looked up. What
+// certificate read, the --user/--group looked up, the interpreter found. What
 // passes here starts, unless a port is taken (exit 1) or the app fails to
 // import (exit 3).
 
@@ -17,7 +17,7 @@ import { inheritedSockets, type InheritedSocket } from '../socket-activation.js'
 import { parseAddress } from '../address.js';
 import type { MountSpec } from './mount.js';
 import type { SettingValues } from './settings.js';
-import { directory, prefixDirectory, readCertificate, spoolDirectory, type Certificate } from './check.js';
+import { checkInterpreter, directory, prefixDirectory, readCertificate, spoolDirectory, type Certificate } from './check.js';
 
 /** What the pass adds to the settings: not settings themselves, but what they resolve to. */
 export interface Resolved {
@@ -65,6 +65,7 @@ export function resolveConfig(values: SettingValues, app: string, env: NodeJS.Pr
   const paths = checkPaths(values);
   const certificate = values.https.length > 0 ? readCertificate(values.certfile, values.keyfile) : null;
   const identity = lookupIdentity(values.user, values.group);
+  checkInterpreter(values.python, paths.chdir || process.cwd(), workerPath(values.env));
   return Object.freeze({
     ...values,
     ...compiled,
@@ -130,4 +131,11 @@ function mountRoot(mount: MountSpec, documentRoot: string): MountSpec {
   }
   const named = mount.root !== null ? `its root ${root}` : `--document-root ${root}`;
   return { ...mount, root: directory(root, () => `--mount ${mount.prefix}=fastcgi://…: ${named} is not a directory`) };
+}
+
+/** The PATH the workers will have (their --env may set one): where a bare --python is looked for. */
+function workerPath(env: SettingValues['env']): string {
+  let path = process.env.PATH ?? '/usr/bin:/bin';
+  for (const [k, v] of env) if (k === 'PATH') path = v;
+  return path;
 }

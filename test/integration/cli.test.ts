@@ -54,9 +54,29 @@ test('an app that fails to import: its traceback and exit 3, not a restart loop'
   const missing = await runCli(['hello:nope', '--http', '127.0.0.1:0', '--workers', '1']);
   assert.equal(missing.code, 3);
   assert.match(missing.stderr, /nope/);
+  // issue 12: an interpreter that is not there is a bad argument (2), not an app that failed to boot (3)
   const noPython = await runCli(['hello', '--http', '127.0.0.1:0', '--workers', '1', '--python', '/nonexistent/python3']);
-  assert.equal(noPython.code, 3);
+  assert.equal(noPython.code, 2);
   assert.match(noPython.stderr, /\/nonexistent\/python3/);
+});
+
+test('issue 12: an interpreter that cannot run is found before the banner: one line, exit 2', async () => {
+  const cases: [string[], string][] = [
+    [['--python', '/usr/bin/python4'], '--python /usr/bin/python4: no such file'],
+    [['--python', `${FIXTURES}hello.py`], `--python ${FIXTURES}hello.py: not an executable file`],
+    [['--python', 'python4-no-such'], '--python python4-no-such: no such command on PATH (give the interpreter\'s path, like /usr/bin/python3)'],
+    // looked for on the PATH the workers get, and relative to --chdir, as the workers' spawn does
+    [['--python', 'python3', '--env', 'PATH=/nonexistent'], '--python python3: no such command on PATH (give the interpreter\'s path, like /usr/bin/python3)'],
+    [['--python', './python3', '--chdir', '/usr'], '--python ./python3: no such file'],
+  ];
+  for (const [args, line] of cases) {
+    const r = await runCli(['hello', '--http', '127.0.0.1:0', ...args]);
+    assert.equal(r.code, 2, `exit 2 for ${args.join(' ')}: ${r.stderr}`);
+    assert.equal(r.stderr, `warpipe: ${line}\n`);
+  }
+  const relative = await startServer('hello', { args: ['--workers', '1', '--chdir', '/usr', '--pythonpath', FIXTURES, '--python', 'bin/python3'] });
+  assert.equal(await (await fetch(relative.url)).text(), 'Hello, world!');
+  assert.equal(await relative.stop(), 0);
 });
 
 test('startup says where it listens and how many workers are ready; app spec forms', async () => {
