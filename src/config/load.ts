@@ -77,7 +77,7 @@ function withDefaults(values: Map<string, unknown>): SettingValues {
 /** The app: the one argument, else WARPIPE_APP. */
 function appSpec(positional: readonly string[], env: NodeJS.ProcessEnv): string {
   if (positional.length === 0 && env.WARPIPE_APP) return checkApp(env.WARPIPE_APP);
-  if (positional.length === 0) throw new ConfigError('no app given: warpipe MODULE:CALLABLE or path/to/app.py[:CALLABLE] (see --help)');
+  if (positional.length === 0) throw new ConfigError('no app given: warpipe MODULE:CALLABLE or path/to/app.py[:CALLABLE]');
   if (positional.length > 1) throw new ConfigError(`one app at a time, got ${positional.map((p) => `"${p}"`).join(' and ')}`);
   return checkApp(positional[0]!);
 }
