@@ -44,6 +44,29 @@ test('bad arguments: one clear line on stderr and exit code 2', async () => {
   }
 });
 
+test('issue 12: "no app given" points at --help once', async () => {
+  const r = await runCli([]);
+  assert.equal(r.code, 2);
+  assert.equal(r.stderr, 'warpipe: no app given: warpipe MODULE:CALLABLE or path/to/app.py[:CALLABLE] (see warpipe --help)\n');
+});
+
+test('issue 12: directories that are not there are found before the banner: one line, exit 2', async () => {
+  const dir = mkdtempSync(`${tmpdir()}/warpipe-`);
+  const cases: [string[], string][] = [
+    [['--static', '/s=/nonexistent/dir'], '--static /s=/nonexistent/dir: /nonexistent/dir is not a directory'],
+    [['--static', `s=${dir}`], `--static s=${dir}: the prefix must start with /`],
+    [['--cgi', '/cgi-bin=/nonexistent/cgi'], '--cgi /cgi-bin=/nonexistent/cgi: /nonexistent/cgi is not a directory'],
+    [['--mount', '/php=fastcgi://127.0.0.1:9000'], '--mount /php=fastcgi://… needs --document-root DIR (or ?root=DIR), the directory its scripts are in; ?split=none if the upstream is the app itself'],
+    [['--mount', '/php=fastcgi://127.0.0.1:9000', '--document-root', '/nonexistent/www'], '--mount /php=fastcgi://…: --document-root /nonexistent/www is not a directory'],
+    [['--mount', '/php=fastcgi://127.0.0.1:9000?root=/nonexistent/php'], '--mount /php=fastcgi://…: its root /nonexistent/php is not a directory'],
+  ];
+  for (const [args, line] of cases) {
+    const r = await runCli(['hello', '--http', '127.0.0.1:0', ...args]);
+    assert.equal(r.code, 2, `exit 2 for ${args.join(' ')}: ${r.stderr}`);
+    assert.equal(r.stderr, `warpipe: ${line}\n`, 'one line, and no banner before it');
+  }
+});
+
 test('an app that fails to import: its traceback and exit 3, not a restart loop', async () => {
   const started = Date.now();
   const r = await runCli(['badimport', '--http', '127.0.0.1:0', '--workers', '2']);
