@@ -6,6 +6,11 @@
 // (a log file that cannot be opened, a taken port, a user we cannot become) or
 // the app (it does not import). Each failure is thrown, and `cli.ts` turns it
 // into an exit code: ConfigError 2, StartError 1, WorkerError 3.
+//
+// Nothing claims to serve before it can: the sockets are bound before any
+// Python starts (a taken port fails at once, and clients queue while the app
+// imports), but "listening on" is said once the workers are ready, so an app
+// that does not import is never announced as served.
 
 import { readFileSync, unlinkSync, unwatchFile, watchFile } from 'node:fs';
 import { delimiter, resolve } from 'node:path';
@@ -82,11 +87,11 @@ export class Gateway {
     attachBudgetAndObserver(listeners, budget, observeAll([logs.access, metrics]));
     warnOpenFiles(config, log);
     const where = [...(await bindListeners(config, listeners)), ...(await bindSideSockets(config, metrics, pool, log))];
-    for (const line of where) log.info(line);
     becomeUser(config, logs);
     const gateway = new Gateway(config, log, logs, pool, listeners);
     gateway.installSignals(); // before the pool boots: a SIGTERM while it does drains as any other
     await startPool(pool, log);
+    for (const line of where) log.info(line);
     log.info(`${pool.workers.size} worker${pool.workers.size > 1 ? 's' : ''} ready`);
     gateway.watchForChanges();
     return gateway;

@@ -74,6 +74,8 @@ test('an app that fails to import: its traceback and exit 3, not a restart loop'
   assert.match(r.stderr, /ModuleNotFoundError: No module named 'this_module_does_not_exist'/);
   assert.match(r.stderr, /Traceback/);
   assert.ok(Date.now() - started < 15_000);
+  // issue 12: the sockets were bound, but nothing said they were served
+  assert.doesNotMatch(r.stderr, /listening on/);
   const missing = await runCli(['hello:nope', '--http', '127.0.0.1:0', '--workers', '1']);
   assert.equal(missing.code, 3);
   assert.match(missing.stderr, /nope/);
