@@ -31,7 +31,7 @@ import type { Listener, ListenerConnection } from './listeners/base.js';
 import { ConnectionBudget } from './listeners/budget.js';
 import { StreamGatewayListener, scgi, uwsgi } from './listeners/stream-gateway.js';
 import { dropPrivileges } from './privileges.js';
-import { Logger } from './log.js';
+import { Logger, levels, prefixLines } from './log.js';
 import { LogFile } from './log-file.js';
 import { AccessLog, observeAll, type RequestObserver } from './access-log.js';
 import { Metrics } from './metrics.js';
@@ -234,7 +234,9 @@ function poolOptions(config: Readonly<Config>, logFile: LogFile | null): Arbiter
     ...pick(config, POOL_SETTINGS),
     cwd: config.chdir || undefined,
     env: workerEnv(config),
-    output: logFile ? (text) => logFile.write(text) : undefined,
+    // The workers' own stdout and stderr (print(), a crash, the stacks of a --timeout) with the log's prefix.
+    // Only with --log-file, which pipes them anyway; otherwise they are inherited, never read by the gateway.
+    output: logFile ? (text) => logFile.write(prefixLines(text, levels.info, 'worker')) : undefined,
   };
 }
 
