@@ -19,12 +19,12 @@ import { realpath, stat } from 'node:fs/promises';
 import { join, sep } from 'node:path';
 import { GatewayError, codes } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { Address } from '../config/load.js';
+import { addressName, type Address } from '../address.js';
 import type { App, Body, Environ, StartResponse } from '../pipeline/types.js';
 import { findScript } from './cgi.js';
 import { UpstreamReply } from './feed.js';
 import { plainText } from '../pipeline/response.js';
-import { addressName, cgiParams, dial, pumpBody, requestName, setParam, upstreamBody } from './upstream.js';
+import { cgiParams, dial, pumpBody, requestName, setParam, upstreamBody } from './upstream.js';
 import { NEED_DATA } from '../protocols/need-data.js';
 import { encodeParams } from '../protocols/fastcgi/params.js';
 import {

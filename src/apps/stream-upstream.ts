@@ -9,12 +9,12 @@
 
 import { GatewayError, codes } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { Address } from '../config/load.js';
+import { addressName, type Address } from '../address.js';
 import type { App, Body, Environ } from '../pipeline/types.js';
 import { encodeScgiHead } from '../protocols/scgi/netstring.js';
 import { encodeUwsgiHead } from '../protocols/uwsgi/packet.js';
 import { UpstreamReply } from './feed.js';
-import { addressName, cgiParams, dial, pumpBody, requestName, upstreamBody } from './upstream.js';
+import { cgiParams, dial, pumpBody, requestName, upstreamBody } from './upstream.js';
 
 export type StreamProtocol = 'uwsgi' | 'scgi';
 

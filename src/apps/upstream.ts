@@ -3,13 +3,8 @@
 // request body on as it arrives.
 
 import net from 'node:net';
-import type { Address } from '../config/load.js';
+import type { Address } from '../address.js';
 import type { Environ, Input } from '../pipeline/types.js';
-
-/** `HOST:PORT` or `unix:/path`, for log lines. */
-export function addressName(address: Address): string {
-  return address.kind === 'unix' ? `unix:${address.path}` : `${address.host}:${address.port}`;
-}
 
 export function dial(address: Address): net.Socket {
   return address.kind === 'unix' ? net.connect(address.path) : net.connect(address.port, address.host);
