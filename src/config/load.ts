@@ -9,7 +9,6 @@ import { resolveConfig, type Config } from './resolve.js';
 
 export type { Config } from './resolve.js';
 // src/listeners/bind.ts still takes the type from here (its refactor is under way in parallel).
-export type { Address } from '../address.js';
 
 export type Action = { action: 'help' } | { action: 'version' } | { action: 'serve'; config: Readonly<Config> };
 
