@@ -14,7 +14,7 @@ import type { App, Body, Environ } from '../pipeline/types.js';
 import { encodeScgiHead } from '../protocols/scgi/netstring.js';
 import { encodeUwsgiHead } from '../protocols/uwsgi/packet.js';
 import { UpstreamReply } from './feed.js';
-import { cgiParams, dial, pumpBody, requestName, upstreamBody } from './upstream.js';
+import { cgiParams, dial, pumpBody, requestName, socketSource, upstreamBody } from './upstream.js';
 
 export type StreamProtocol = 'uwsgi' | 'scgi';
 
@@ -48,17 +48,7 @@ export function streamUpstream(options: StreamUpstreamOptions, log: Logger): App
     const what = requestName(environ);
     const sock = dial(options.address);
     return new Promise<Body>((resolve, reject) => {
-      const reply = new UpstreamReply(startResponse, resolve, reject, () => void sock.destroy(), {
-        // a slow client: stop reading, and stop timing the upstream (the wait is not its fault)
-        pause: () => {
-          sock.pause();
-          sock.setTimeout(0);
-        },
-        resume: () => {
-          sock.setTimeout(options.timeout * 1000);
-          sock.resume();
-        },
-      });
+      const reply = new UpstreamReply(startResponse, resolve, reject, () => void sock.destroy(), socketSource(sock, options.timeout));
       let connected = false;
       const fail = (err: GatewayError): void => {
         sock.destroy();
