@@ -27,13 +27,13 @@ import type { Address } from './address.js';
 import { ConfigCheckError, StartError, WorkerError, codes } from './errors.js';
 import { HttpListener, type HttpOptions } from './listeners/http.js';
 import { FastcgiListener } from './listeners/fastcgi.js';
-import type { Listener, ListenerConnection } from './listeners/base.js';
+import type { Listener, ListenerConnection, ListenerShared } from './listeners/base.js';
 import { ConnectionBudget } from './listeners/budget.js';
 import { StreamGatewayListener, scgi, uwsgi } from './listeners/stream-gateway.js';
 import { dropPrivileges } from './privileges.js';
 import { Logger, levels, prefixLines } from './log.js';
 import { LogFile } from './log-file.js';
-import { AccessLog, observeAll, type RequestObserver } from './access-log.js';
+import { AccessLog, observeAll } from './access-log.js';
 import { Metrics } from './metrics.js';
 import { forgetActivation } from './socket-activation.js';
 import { Arbiter, type ArbiterOptions } from './workers/arbiter.js';
@@ -81,10 +81,9 @@ export class Gateway {
     log.info(banner(config));
     const pool = new Arbiter(poolOptions(config, logs.logFile), log);
     const app = buildApps(config, pool, log);
-    const listeners = buildListeners(config, app, log);
     const budget = new ConnectionBudget({ maxConnections: config.maxConnections, maxPerIp: config.maxConnectionsPerIp });
-    const metrics = config.metrics ? new Metrics({ pool, budget, version, listeners: byName(listeners) }) : null;
-    attachBudgetAndObserver(listeners, budget, observeAll([logs.access, metrics]));
+    const metrics = config.metrics ? new Metrics({ pool, budget, version, listeners: () => byName(listeners) }) : null;
+    const listeners = buildListeners(config, app, log, { budget, observer: observeAll([logs.access, metrics]) });
     warnOpenFiles(config, log);
     const where = [...(await bindListeners(config, listeners)), ...(await bindSideSockets(config, metrics, pool, log))];
     becomeUser(config, logs);
@@ -267,7 +266,7 @@ function buildApps(config: Readonly<Config>, pool: Arbiter, log: Logger): App {
   return router(mounts, pythonApp(pool, log, { bufferResponse: config.bufferResponse }));
 }
 
-function buildListeners(config: Readonly<Config>, app: App, log: Logger): Listeners {
+function buildListeners(config: Readonly<Config>, app: App, log: Logger, shared: ListenerShared): Listeners {
   const maxBodyBytes = config.limitRequestBody === 0 ? Infinity : config.limitRequestBody;
   // what every listener's options share
   const common = {
@@ -297,9 +296,9 @@ function buildListeners(config: Readonly<Config>, app: App, log: Logger): Listen
   };
   const gateway = { ...common, maxBodyBytes, maxHeadBytes: config.limitRequestHeaders };
   return {
-    http: new HttpListener(app, http, log),
+    http: new HttpListener(app, http, log, shared),
     // a PROXY header would come before the TLS handshake: --http only
-    https: config.certificate ? new HttpListener(app, { ...http, proxyProtocol: false, tls: config.certificate }, log) : null,
+    https: config.certificate ? new HttpListener(app, { ...http, proxyProtocol: false, tls: config.certificate }, log, shared) : null,
     fastcgi: new FastcgiListener(app, {
       ...common,
       maxBodyBytes,
@@ -307,27 +306,15 @@ function buildListeners(config: Readonly<Config>, app: App, log: Logger): Listen
       maxRequests: 64,
       // longer than nginx keeps an idle upstream connection (keepalive_timeout 60s), so nginx closes first
       idleTimeout: Math.max(config.keepaliveTimeout, 75),
-    }, log),
-    scgi: new StreamGatewayListener(scgi, app, gateway, log),
-    uwsgi: new StreamGatewayListener(uwsgi, app, gateway, log),
+    }, log, shared),
+    scgi: new StreamGatewayListener(scgi, app, gateway, log, shared),
+    uwsgi: new StreamGatewayListener(uwsgi, app, gateway, log, shared),
   };
 }
 
 function byName(listeners: Listeners): Record<string, Listener<ListenerConnection>> {
   const { https, ...rest } = listeners;
   return https ? { ...rest, https } : rest;
-}
-
-/**
- * The connection budget (--max-connections, shared by every listener) and the
- * request observer (access log, metrics), set on each listener after it is
- * made. Until the listener constructors take them (their refactor, issue 12).
- */
-function attachBudgetAndObserver(listeners: Listeners, budget: ConnectionBudget, observer: RequestObserver | null): void {
-  for (const l of Object.values(byName(listeners))) {
-    l.budget = budget;
-    l.observer = observer;
-  }
 }
 
 /** The soft limit on open files (`ulimit -n`) against --max-connections. */

@@ -27,7 +27,8 @@ const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.
 
 export interface MetricsSources {
   pool: Arbiter;
-  listeners: Record<string, Listener<ListenerConnection>>;
+  /** The listeners by name, read at scrape time (they are made after the metrics, which they report to). */
+  listeners: () => Record<string, Listener<ListenerConnection>>;
   budget: ConnectionBudget;
   version: string;
 }
@@ -73,7 +74,7 @@ export class Metrics implements RequestObserver {
     new Gauge({
       name: 'warpipe_connections', help: 'Client connections open now, by listener.', labelNames: ['listener'], registers,
       collect() {
-        for (const [name, l] of Object.entries(listeners)) this.set({ listener: name }, l.connections.size);
+        for (const [name, l] of Object.entries(listeners())) this.set({ listener: name }, l.connections.size);
       },
     });
     counterFrom('warpipe_connections_refused_total', 'Connections refused over --max-connections or --max-connections-per-ip (answered 503).', () => budget.refused, registers);

@@ -17,6 +17,12 @@ export interface ListenerConnection extends Expiring {
   drain(): void;
 }
 
+/** What every listener of one server shares (none, for a listener made on its own: tests, embedding). */
+export interface ListenerShared {
+  budget?: ConnectionBudget;
+  observer?: RequestObserver | null;
+}
+
 export abstract class Listener<C extends ListenerConnection> {
   readonly servers: net.Server[] = [];
   readonly connections = new Set<C>();
@@ -27,14 +33,16 @@ export abstract class Listener<C extends ListenerConnection> {
   /** Keep answering after the client has finished sending (a request-per-connection protocol may half-close). */
   protected readonly allowHalfOpen: boolean = false;
   /** Shared by every listener of the server: --max-connections, --max-connections-per-ip. */
-  budget: ConnectionBudget = unlimited();
+  readonly budget: ConnectionBudget;
   /** Told of every answered request: --access-log, --metrics (null: neither). */
-  observer: RequestObserver | null = null;
+  readonly observer: RequestObserver | null;
   private refusedLogTimer: NodeJS.Timeout | null = null;
   /** One timer for every connection's deadline (deadlines.ts). */
   private readonly sweeper: NodeJS.Timeout;
 
-  constructor(readonly log: Logger) {
+  constructor(readonly log: Logger, shared: ListenerShared = {}) {
+    this.budget = shared.budget ?? unlimited();
+    this.observer = shared.observer ?? null;
     this.sweeper = sweepDeadlines(this.connections, () => this.afterSweep());
   }
 

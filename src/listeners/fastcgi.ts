@@ -21,7 +21,7 @@ import type { App } from '../pipeline/types.js';
 import { NEED_DATA } from '../protocols/need-data.js';
 import { ProtocolStatus } from '../protocols/fastcgi/record.js';
 import { Responder, type FcgiEvent } from '../protocols/fastcgi/responder.js';
-import { Listener } from './base.js';
+import { Listener, type ListenerShared } from './base.js';
 import { UploadRate, dueAt, expiredLine, type DeadlineKind } from './deadlines.js';
 import { CgiExchange, cgiEnviron, type CgiWire } from './cgi-exchange.js';
 
@@ -47,8 +47,8 @@ export interface FastcgiOptions {
 }
 
 export class FastcgiListener extends Listener<FcgiConnection> {
-  constructor(readonly app: App, readonly options: FastcgiOptions, log: Logger) {
-    super(log);
+  constructor(readonly app: App, readonly options: FastcgiOptions, log: Logger, shared: ListenerShared = {}) {
+    super(log, shared);
   }
 
   protected connect(socket: net.Socket): FcgiConnection {

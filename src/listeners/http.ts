@@ -15,7 +15,7 @@ import type net from 'node:net';
 import tls from 'node:tls';
 import type { Logger } from '../log.js';
 import type { App } from '../pipeline/types.js';
-import { Listener } from './base.js';
+import { Listener, type ListenerShared } from './base.js';
 import { Connection, type HttpConnectionHost } from './http-connection.js';
 import type { HttpOptions } from './http-options.js';
 
@@ -35,8 +35,8 @@ export class HttpListener extends Listener<Connection> implements HttpConnection
    */
   readonly keepAliveHint: string;
 
-  constructor(readonly app: App, readonly options: HttpOptions, log: Logger) {
-    super(log);
+  constructor(readonly app: App, readonly options: HttpOptions, log: Logger, shared: ListenerShared = {}) {
+    super(log, shared);
     this.keepAliveHint = `Keep-Alive: timeout=${Math.floor(options.keepaliveTimeout)}\r\n`;
   }
 

@@ -13,7 +13,7 @@ import { NEED_DATA } from '../protocols/need-data.js';
 import { parseScgiHead, scgiHeadLength, type GatewayHead } from '../protocols/scgi/netstring.js';
 import { parseUwsgiHead, uwsgiHeadLength } from '../protocols/uwsgi/packet.js';
 import { reasonPhrase } from '../protocols/http1/serialize.js';
-import { Listener } from './base.js';
+import { Listener, type ListenerShared } from './base.js';
 import { UploadRate, dueAt, expiredLine, type DeadlineKind } from './deadlines.js';
 import { CgiExchange, cgiEnviron, type CgiWire } from './cgi-exchange.js';
 
@@ -49,8 +49,8 @@ export class StreamGatewayListener extends Listener<GatewayConnection> {
   // a client may shut its side down once the request is sent (SCGI and uwsgi carry one each)
   protected override readonly allowHalfOpen = true;
 
-  constructor(readonly codec: GatewayCodec, readonly app: App, readonly options: StreamGatewayOptions, log: Logger) {
-    super(log);
+  constructor(readonly codec: GatewayCodec, readonly app: App, readonly options: StreamGatewayOptions, log: Logger, shared: ListenerShared = {}) {
+    super(log, shared);
   }
 
   protected connect(socket: net.Socket): GatewayConnection {
