@@ -85,7 +85,7 @@ for (const mode of [[], ['--preload']]) {
     let srv: Server;
     const dir = mkdtempSync(`${tmpdir()}/warpipe-reload-stream-`);
     after(async () => {
-      assert.equal(await srv.stop(), 0);
+      assert.equal(await srv.stop(), 0, `the gateway did not exit 0 on SIGTERM; its log ends:\n${srv.logs().slice(-4000)}`);
       rmSync(dir, { recursive: true, force: true });
     });
 
