@@ -1,6 +1,7 @@
-// `npm test` after the build: the Node suite, then pytest for the worker, each
-// run whatever the other did; exits 1 if either failed. The spec reporter ends
-// with the failing tests listed, so a failure is found without grepping TAP.
+// `npm test` after the build: lint and the format check (scripts/lint.mjs), the
+// Node suite, then pytest for the worker, each run whatever the others did; exits
+// 1 if any failed. The spec reporter ends with the failing tests listed, so a
+// failure is found without grepping TAP.
 import { spawnSync } from 'node:child_process';
 
 const run = (cmd, args) => {
@@ -9,10 +10,14 @@ const run = (cmd, args) => {
   return r.status ?? 1;
 };
 
+const lint = run(process.execPath, ['scripts/lint.mjs', '--check-format']);
 const node = run(process.execPath, ['--test', '--test-concurrency=2', '--test-reporter=spec', 'dist/']);
 const python = run('python3', ['-m', 'pytest', '-q', 'python/tests']);
-if (node !== 0 || python !== 0) {
-  process.stderr.write(`\nnpm test: ${node !== 0 ? 'the Node tests failed (their failures are listed above the pytest run)' : 'the Node tests passed'}; ` +
-    `${python !== 0 ? 'pytest failed' : 'pytest passed'}\n`);
+if (lint !== 0 || node !== 0 || python !== 0) {
+  process.stderr.write(
+    `\nnpm test: ${lint !== 0 ? 'lint or the format check failed (at the top; npm run lint, npm run format)' : 'lint passed'}; ` +
+      `${node !== 0 ? 'the Node tests failed (their failures are listed above the pytest run)' : 'the Node tests passed'}; ` +
+      `${python !== 0 ? 'pytest failed' : 'pytest passed'}\n`,
+  );
   process.exit(1);
 }

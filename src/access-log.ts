@@ -103,7 +103,7 @@ const NAMED: Record<string, string> = {
 };
 
 /** nginx's default escaping: nothing a client sent can end a field or a line. */
-function escape(s: string): string {
+function escapeValue(s: string): string {
   if (!/["\\\x00-\x1f\x7f-\uffff]/.test(s)) return s;
   return s.replace(/["\\\x00-\x1f\x7f-\uffff]/g, (c) => {
     const code = c.charCodeAt(0);
@@ -113,10 +113,10 @@ function escape(s: string): string {
 
 function variable(name: string): Value {
   const known = VARIABLES[name];
-  if (known) return SAFE.has(name) ? known : (e, now) => escape(known(e, now));
+  if (known) return SAFE.has(name) ? known : (e, now) => escapeValue(known(e, now));
   if (name.startsWith('http_') && name.length > 5) {
     const key = 'HTTP_' + name.slice(5).toUpperCase();
-    return (e) => escape(str(e, key));
+    return (e) => escapeValue(str(e, key));
   }
   throw new Error(`unknown variable $${name} (known: ${Object.keys(VARIABLES).map((k) => '$' + k).join(', ')}, $http_NAME)`);
 }

@@ -77,6 +77,7 @@ export class PipeQueue {
  * The loss is said once, as the first line that can be written again.
  */
 export function stderrSink(
+  // biome-ignore lint/suspicious/noConfusingVoidType: a writer that returns nothing wrote it all
   write: (text: string) => number | void = (text) => writeSync(2, text),
   stream: () => Writable = () => quiet(process.stderr),
 ): (line: string) => void {
@@ -93,6 +94,7 @@ export function stderrSink(
   return (line) => {
     const text = lost > 0 ? `${line.slice(0, line.indexOf('] [') + 3)}${process.pid}] [WARNING] ${lost} log line${lost === 1 ? ' was' : 's were'} lost: ${why}\n${line}` : line;
     if (queue?.waiting) return enqueue(text);
+    // biome-ignore lint/suspicious/noConfusingVoidType: what `write` returned
     let n: number | void;
     try {
       n = write(text);

@@ -20,7 +20,7 @@ import { join, sep } from 'node:path';
 import { GatewayError, codes } from '../errors.js';
 import type { Logger } from '../log.js';
 import { addressName, type Address } from '../address.js';
-import type { App, Body, Environ, StartResponse } from '../pipeline/types.js';
+import type { App, Body, Environ } from '../pipeline/types.js';
 import { findScript } from './cgi.js';
 import { UpstreamReply } from './feed.js';
 import { plainText } from '../pipeline/response.js';

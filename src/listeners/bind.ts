@@ -3,7 +3,7 @@
 // never a regular file), or a listening socket inherited from systemd
 // (socket activation). Shared by every listener.
 
-import net from 'node:net';
+import type net from 'node:net';
 import { chmodSync, existsSync, lstatSync, unlinkSync } from 'node:fs';
 import type { Address } from '../address.js';
 

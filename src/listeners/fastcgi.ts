@@ -15,7 +15,7 @@
 // bounded by --buffer-response. Several requests may share a connection
 // (multiplexing): each is its own Exchange.
 
-import net from 'node:net';
+import type net from 'node:net';
 import type { Logger } from '../log.js';
 import type { App } from '../pipeline/types.js';
 import { NEED_DATA } from '../protocols/need-data.js';

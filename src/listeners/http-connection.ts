@@ -121,7 +121,7 @@ export class Connection implements HttpResponseOwner, Peer {
 
   /** Whether the connection may carry another request after this response (framing aside). */
   mayKeepAlive(): boolean {
-    return this.head !== null && this.head.keepAlive && this.bodyDone && !this.closeAfter &&
+    return this.head?.keepAlive === true && this.bodyDone && !this.closeAfter &&
       !this.listener.closing && this.listener.options.keepaliveTimeout > 0;
   }
 

@@ -5,7 +5,7 @@
 // (a CGI `Status:` head for SCGI, an HTTP status line for uwsgi) and the
 // connection closes. Only the head codec and the status line differ.
 
-import net from 'node:net';
+import type net from 'node:net';
 import { RemoteProtocolError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { App } from '../pipeline/types.js';

@@ -133,6 +133,7 @@ function expectedHead(r: Req): RequestHead {
     method: r.method,
     target: r.target,
     minor: r.minor,
+    // biome-ignore lint/complexity/noFlatMapIdentity: not the identity: each line's text is left out
     headers: fieldLines(r).flatMap(([n, v]) => [n, v]),
     contentLength: r.framing === 'chunked' ? -1 : r.body.length,
     chunked: r.framing === 'chunked',
