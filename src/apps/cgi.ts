@@ -15,7 +15,7 @@ import { access, realpath, stat } from 'node:fs/promises';
 import { dirname, join, sep } from 'node:path';
 import { GatewayError, codes } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { App, Body, Environ, Input } from '../pipeline/types.js';
+import type { App, Body, Environ } from '../pipeline/types.js';
 import { UpstreamReply } from './feed.js';
 import { plainText } from '../pipeline/response.js';
 import { cgiParams } from './upstream.js';
@@ -91,12 +91,12 @@ export function cgiScripts(options: CgiOptions, log: Logger): App {
         // a slow client: stop reading the script's output, and stop timing it (the wait is not its fault)
         pause: () => {
           held = true;
-          child.stdout!.pause();
+          child.stdout.pause();
           clearTimeout(timer);
         },
         resume: () => {
           held = false;
-          child.stdout!.resume();
+          child.stdout.resume();
           touch();
         },
       });
@@ -118,11 +118,11 @@ export function cgiScripts(options: CgiOptions, log: Logger): App {
         log.error(`CGI script ${script} could not run: ${err.message}`);
         fail(new GatewayError(codes.UPSTREAM_DOWN, `CGI script ${script} could not run`, 502));
       });
-      child.stderr!.on('data', (d: Buffer) => {
+      child.stderr.on('data', (d: Buffer) => {
         const text = d.toString('utf8').trimEnd();
         if (text) log.warning(`CGI ${script}: ${text}`);
       });
-      child.stdout!.on('data', (chunk: Buffer) => {
+      child.stdout.on('data', (chunk: Buffer) => {
         touch();
         try {
           reply.receive(chunk);
@@ -140,13 +140,13 @@ export function cgiScripts(options: CgiOptions, log: Logger): App {
         });
       });
       // the body, with backpressure; a script that does not read it just gets EPIPE
-      child.stdin!.on('error', () => {});
+      child.stdin.on('error', () => {});
       void (async () => {
-        for await (const chunk of environ['wsgi.input'] as Input) {
-          if (!child.stdin!.write(chunk)) await new Promise((r) => child.stdin!.once('drain', r));
+        for await (const chunk of environ['wsgi.input']) {
+          if (!child.stdin.write(chunk)) await new Promise((r) => child.stdin.once('drain', r));
         }
-        child.stdin!.end();
-      })().catch(() => child.stdin!.destroy());
+        child.stdin.end();
+      })().catch(() => child.stdin.destroy());
     });
   };
 }

@@ -44,7 +44,7 @@ export function setParam(params: [string, string][], name: string, value: string
  * streamed.
  */
 export async function upstreamBody(environ: Environ, params: [string, string][]): Promise<Input | Buffer> {
-  const input = environ['wsgi.input'] as Input;
+  const input = environ['wsgi.input'];
   if (input.buffered !== null) return input.buffered;
   if (environ.CONTENT_LENGTH !== undefined && environ.CONTENT_LENGTH !== '') return input;
   const body = await input.readAll();

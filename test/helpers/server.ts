@@ -46,8 +46,8 @@ export async function startServer(app: string, options: StartOptions = {}): Prom
     log += chunk.toString();
     for (const w of waiters.splice(0)) w();
   };
-  proc.stderr!.on('data', onText);
-  proc.stdout!.on('data', onText);
+  proc.stderr.on('data', onText);
+  proc.stdout.on('data', onText);
   const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => {
     for (const w of waiters.splice(0)) w();
     resolve(code);

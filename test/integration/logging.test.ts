@@ -131,8 +131,8 @@ test('--log-file: the log and the workers\' own output go to the file; SIGUSR1 r
     cwd: FIXTURES, stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
-  proc.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  proc.stdout!.resume();
+  proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  proc.stdout.resume();
   const exited = new Promise<number | null>((resolve) => proc.on('exit', resolve));
   try {
     const port = Number(/listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(await waitForFile(logFile, /listening on http:\/\/127\.0\.0\.1:\d+/))![1]);

@@ -45,7 +45,7 @@ ${servers(ports)}
 `);
   const proc = spawn(NGINX, ['-p', dir, '-c', `${dir}/nginx.conf`], { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
-  proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  proc.stderr.on('data', (d: Buffer) => (err += d.toString()));
   for (const port of ports) {
     await waitForPort(port, () => (proc.exitCode === null ? null : `nginx exited: ${err} ${existsSync(`${dir}/error.log`) ? readFileSync(`${dir}/error.log`, 'utf8') : ''}`));
   }
@@ -231,7 +231,7 @@ describe('web.py three ways: direct HTTP, nginx FastCGI, nginx uwsgi', () => {
     const answers: Record<string, unknown[]> = {};
     for (const [way, base] of Object.entries(ways)) {
       answers[way] = [];
-      for (const [path, init] of requests) answers[way]!.push(await seen(await fetch(`${base}${path}`, init), base));
+      for (const [path, init] of requests) answers[way].push(await seen(await fetch(`${base}${path}`, init), base));
     }
     assert.deepEqual(answers.fastcgi, answers.direct);
     assert.deepEqual(answers.uwsgi, answers.direct);

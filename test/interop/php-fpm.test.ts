@@ -29,7 +29,7 @@ catch_workers_output = yes
   // -R: the tests run as root here, which php-fpm otherwise refuses
   const proc = spawn(PHP_FPM, ['-R', '-n', '-y', `${dir}/php-fpm.conf`, '-F'], { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
   let err = '';
-  proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  proc.stderr.on('data', (d: Buffer) => (err += d.toString()));
   for (let i = 0; i < 100 && !existsSync(`${dir}/php.sock`); i++) {
     if (proc.exitCode !== null) break;
     await new Promise((r) => setTimeout(r, 50));

@@ -36,8 +36,8 @@ test('socket activation: descriptors named http and uwsgi go to those listeners;
   const proc = spawn('systemd-socket-activate', ['-l', `127.0.0.1:${httpPort}`, '-l', `127.0.0.1:${uwsgiPort}`, '--fdname=http:uwsgi',
     process.execPath, CLI, 'pep3333:application', '--workers', '1'], { cwd: FIXTURES, stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
-  proc.stdout!.on('data', (d: Buffer) => (log += d.toString()));
-  proc.stderr!.on('data', (d: Buffer) => (log += d.toString()));
+  proc.stdout.on('data', (d: Buffer) => (log += d.toString()));
+  proc.stderr.on('data', (d: Buffer) => (log += d.toString()));
   const exited = new Promise<number | null>((resolve) => proc.on('exit', resolve));
   try {
     for (let i = 0; i < 100 && !log.includes(`Listening on 127.0.0.1:${uwsgiPort}`); i++) await new Promise((r) => setTimeout(r, 50));
@@ -75,7 +75,7 @@ test('socket activation: a descriptor named for no listener is one line and exit
   const port = await freePort();
   const proc = spawn('systemd-socket-activate', ['-l', `127.0.0.1:${port}`, '--fdname=grpc', process.execPath, CLI, 'pep3333:application'], { cwd: FIXTURES, stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
-  proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  proc.stderr.on('data', (d: Buffer) => (err += d.toString()));
   const exited = new Promise<number | null>((resolve) => proc.on('exit', resolve));
   for (let i = 0; i < 100 && !err.includes('Listening on'); i++) await new Promise((r) => setTimeout(r, 50));
   net.connect(port, '127.0.0.1').on('error', () => {}).on('connect', function (this: net.Socket) { this.destroy(); });

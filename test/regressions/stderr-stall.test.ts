@@ -28,8 +28,8 @@ test('a stalled reader of stderr: the gateway stays within bounds, serves on, an
   });
   let out = '';
   const waiters: (() => void)[] = [];
-  proc.stdout!.setEncoding('utf8');
-  proc.stdout!.on('data', (text: string) => {
+  proc.stdout.setEncoding('utf8');
+  proc.stdout.on('data', (text: string) => {
     out += text;
     for (const w of waiters.splice(0)) w();
   });
@@ -64,7 +64,7 @@ test('a stalled reader of stderr: the gateway stays within bounds, serves on, an
   try {
     await waitFor(/1 worker ready/);
     // the condition of the issue: a non-blocking pipe (set once the worker is spawned: libuv made it blocking then)
-    proc.stdin!.write('nonblock\nstall\n');
+    proc.stdin.write('nonblock\nstall\n');
     const pidText = await get('/pid');
     const base = mem(pid, 'VmRSS');
 
@@ -79,7 +79,7 @@ test('a stalled reader of stderr: the gateway stays within bounds, serves on, an
     assert.ok(peak < base + 100 * MiB, `peak RSS ${(peak / MiB).toFixed(0)} MiB, from ${(base / MiB).toFixed(0)} MiB before 150 MiB of log lines`);
 
     // read the pipe again: once the queue has drained, the count of the lines lost comes with the next line
-    proc.stdin!.write('read\n');
+    proc.stdin.write('read\n');
     let lost: RegExpExecArray | null = null;
     for (let i = 0; lost === null; i++) {
       assert.ok(i < 600, `no loss reported:\n${out.slice(-2000)}`);
@@ -93,7 +93,7 @@ test('a stalled reader of stderr: the gateway stays within bounds, serves on, an
     await waitFor(/note: after-\d+\n/);
     assert.equal(out.split(' log lines were lost').length, 2, `said once:\n${out.slice(-2000)}`);
   } finally {
-    proc.stdin!.end('read\n');
+    proc.stdin.end('read\n');
     process.kill(pid, 'SIGTERM');
   }
   assert.equal(await exited, 0);
