@@ -65,6 +65,8 @@ class FcgiConnection {
   private readonly requests = new Map<number, CgiExchange>();
   private closeWhenIdle = false;
   private closed = false;
+  /** We ended our side: what the client still sends is read and dropped, for a short linger. */
+  private ended = false;
   private drainWaiters: (() => void)[] = [];
   /** No request has come whole yet: the head deadline runs from the accept. */
   private fresh = true;
@@ -90,6 +92,7 @@ class FcgiConnection {
   }
 
   private socketOnData(chunk: Buffer): void {
+    if (this.ended) return; // the rest of a body nobody reads any more
     this.rate.add(chunk.length);
     this.responder.receive(chunk);
     try {
@@ -119,8 +122,8 @@ class FcgiConnection {
    * connection already hold more than the budget. nginx never multiplexes.
    */
   private flow(): void {
-    if (this.closed) return;
-    if (this.closeWhenIdle && this.requests.size === 0 && this.responder.active === 0) return void this.socket.end();
+    if (this.closed || this.ended) return;
+    if (this.closeWhenIdle && this.requests.size === 0 && this.responder.active === 0) return this.end();
     const { bufferRequestBody, bufferResponse } = this.listener.options;
     let open = 0;
     for (const ex of this.requests.values()) if (ex.bodyOpen) open += ex.heldBytes;
@@ -175,6 +178,7 @@ class FcgiConnection {
    */
   private deadlineFor(): DeadlineKind | null {
     if (this.closed) return null;
+    if (this.ended) return 'linger';
     if (this.socket.writableLength > this.listener.options.bufferResponse) return 'send';
     if (this.socket.isPaused()) return null;
     if (this.fresh) return 'head';
@@ -273,9 +277,22 @@ class FcgiConnection {
     this.flow();
   }
 
+  /**
+   * Close our side once nothing is left to answer. A client still sending (the
+   * rest of an upload its app did not read, issue 11's soak found them held
+   * for good) is read and dropped for a short linger, then cut off.
+   */
+  private end(): void {
+    if (this.ended || this.closed) return;
+    this.ended = true;
+    this.socket.end();
+    if (this.socket.isPaused()) this.socket.resume();
+    this.setDeadline('linger');
+  }
+
   drain(): void {
     this.closeWhenIdle = true;
-    if (this.requests.size === 0) this.socket.end();
+    if (this.requests.size === 0) this.end();
   }
 
   private socketOnClose(): void {

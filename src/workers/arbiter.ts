@@ -249,13 +249,14 @@ export class Arbiter implements WorkerHooks {
   /** Drain: workers finish what they have, then exit; after `graceSeconds` they are killed. */
   async stop(graceSeconds: number): Promise<void> {
     this.stopping = true;
-    clearInterval(this.ticker);
+    // the tick goes on while the workers drain, for watch() alone: under --preload, the templates
+    // exit at once, and a forked worker that ends after its template is seen gone only there
     for (const t of this.respawnTimers) clearTimeout(t);
     if (this.reloading) clearTimeout(this.reloading.timer);
     this.dispatcher.failQueued(new WorkerError(codes.WORKER_DIED, 'the server is shutting down', 503));
     for (const t of this.templates.values()) t.stop();
     this.forkServer?.close();
-    if (this.workers.size === 0) return;
+    if (this.workers.size === 0) return clearInterval(this.ticker);
     const done = new Promise<void>((resolve) => (this.stopped = resolve));
     for (const w of this.workers) {
       this.dispatcher.withdraw(w);
@@ -269,6 +270,7 @@ export class Arbiter implements WorkerHooks {
     }, graceSeconds * 1000);
     await done;
     clearTimeout(timer);
+    clearInterval(this.ticker);
   }
 
   private spawnWorker(generation = this.servingGeneration): WorkerProcess {
@@ -351,6 +353,7 @@ export class Arbiter implements WorkerHooks {
   private tick(): void {
     const now = Date.now();
     if (this.options.preload) for (const w of this.workers) w.watch(); // forked workers whose template is gone
+    if (this.stopping) return;
     this.murderWorkers(now);
     this.recycleWorkers(now);
     this.manageWorkers(now);

@@ -335,6 +335,11 @@ export class WorkerProcess implements ChannelOwner {
       this.bootError = new WorkerError(codes.WORKER_BOOT, `worker ${this.pid} exited with ${how} before it was ready`);
     }
     this.hooks.workerOnExit(this, code, signal);
+    // a template: the workers it forked whose exit it did not report. One that ended while its
+    // template ran (a zombie it never reaped: a template told to STOP exits without reaping) has
+    // closed its control channel already, which said nothing then; nothing else would say it now
+    for (const w of this.children.values()) w.watch();
+    this.children.clear();
   }
 
   /**

@@ -6,17 +6,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { startServer, type Server } from '../helpers/server.js';
+import { alive } from '../helpers/procs.js';
 import { writeCgiScripts, writeScript } from '../helpers/cgi-scripts.js';
 import { rawRequest } from '../helpers/raw.js';
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe('--cgi', () => {
   let srv: Server;

@@ -88,6 +88,32 @@ describe('bodies an app does not read, over the gateway listeners', () => {
     assert.ok(grew < 80, `the gateway grew by ${grew.toFixed(0)} MiB`);
   });
 
+  test('FastCGI: once its app answered without reading, a client still uploading is let go after a short linger', async () => {
+    // the soak found these held for good: our side ended, the socket paused, the client never closing
+    const sock = net.connect(`${dir}/fcgi.sock`);
+    sock.on('error', () => {});
+    const got: Buffer[] = [];
+    sock.on('data', (d: Buffer) => got.push(d));
+    const closed = new Promise<void>((resolve) => sock.on('close', () => resolve()));
+    const begin = Buffer.concat([
+      encodeRecord(RecordType.BeginRequest, 1, beginRequestBody(Role.Responder, 0)),
+      encodeRecord(RecordType.Params, 1, encodeParams(params('/sleep', UPLOAD).map(([n, v]): [string, string] => [n, n === 'QUERY_STRING' ? '1' : v]))),
+      encodeRecord(RecordType.Params, 1),
+    ]);
+    sock.write(begin);
+    const piece = encodeRecord(RecordType.Stdin, 1, Buffer.alloc(32 * 1024, 'k'));
+    let stop = false;
+    const pump = (): void => {
+      while (!stop && !sock.destroyed) if (!sock.write(piece)) return void sock.once('drain', pump);
+    };
+    pump(); // keeps sending for as long as the server reads
+    const gone = await Promise.race([closed.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 20_000))]);
+    stop = true;
+    sock.destroy();
+    assert.ok(gone, 'the server still holds the connection 20 s after answering');
+    assert.match(Buffer.concat(got).toString('latin1'), /Status: 200 OK\r\n[\s\S]*slept/);
+  });
+
   test('FastCGI: uploads multiplexed past --buffer-request-body: the oldest is served whole, newer ones get FCGI_OVERLOADED', async () => {
     const size = 900_000; // each under --buffer-request-body (1 MiB), the two together over it
     const sock = net.connect(`${dir}/fcgi.sock`);
