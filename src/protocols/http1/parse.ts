@@ -16,6 +16,7 @@
 
 import { RemoteProtocolError, codes } from '../../errors.js';
 import { ChunkedDecoder } from './chunked.js';
+import { checkTransferEncoding, trimOWS } from './transfer-coding.js';
 import { NEED_DATA } from '../need-data.js';
 
 export { NEED_DATA };
@@ -63,15 +64,6 @@ function fail(code: string, message: string, status = 400): RemoteProtocolError 
   return new RemoteProtocolError(code, message, status);
 }
 
-/** Trim OWS (SP / HTAB) from both ends. */
-function trimOWS(s: string): string {
-  let a = 0;
-  let b = s.length;
-  while (a < b && WS[s.charCodeAt(a)] === 1) a++;
-  while (b > a && WS[s.charCodeAt(b - 1)] === 1) b--;
-  return a === 0 && b === s.length ? s : s.slice(a, b);
-}
-
 /**
  * Whether the token at str[a…] equals `lower` case-insensitively. `c | 0x20` lower-cases
  * a letter and maps no other tchar onto a letter or "-", so this is exact for tokens.
@@ -81,41 +73,6 @@ function sameName(str: string, a: number, lower: string): boolean {
     if ((str.charCodeAt(a + i) | 0x20) !== lower.charCodeAt(i)) return false;
   }
   return true;
-}
-
-function isToken(s: string): boolean {
-  if (s.length === 0) return false;
-  for (let i = 0; i < s.length; i++) if (TCHAR[s.charCodeAt(i)] !== 1) return false;
-  return true;
-}
-
-/**
- * RFC 9112 §6.1: Transfer-Encoding = #transfer-coding; chunked must be final and
- * appear once (§6.3: otherwise 400); any other coding is not implemented (501).
- * Checked on the lower-cased value.
- */
-function checkTransferEncoding(lower: string): void {
-  if (lower === 'chunked') return;
-  const parts = lower.split(',');
-  let chunkedAt = -1;
-  let other = false;
-  for (let i = 0; i < parts.length; i++) {
-    const coding = trimOWS(parts[i]!);
-    const semi = coding.indexOf(';');
-    const name = semi < 0 ? coding : trimOWS(coding.slice(0, semi));
-    if (!isToken(name)) throw fail(codes.BAD_TRANSFER_ENCODING, 'malformed Transfer-Encoding');
-    if (name === 'chunked') {
-      if (chunkedAt >= 0) throw fail(codes.BAD_TRANSFER_ENCODING, 'chunked applied more than once');
-      if (semi >= 0) throw fail(codes.BAD_TRANSFER_ENCODING, 'chunked takes no parameters');
-      chunkedAt = i;
-    } else other = true;
-  }
-  if (chunkedAt >= 0 && chunkedAt !== parts.length - 1) {
-    throw fail(codes.BAD_TRANSFER_ENCODING, 'chunked is not the final transfer coding');
-  }
-  if (other) throw fail(codes.UNKNOWN_TRANSFER_CODING, 'transfer coding not implemented', 501);
-  // Not reachable today; kept so that only "chunked, last" can ever return.
-  if (chunkedAt !== parts.length - 1) throw fail(codes.BAD_TRANSFER_ENCODING, 'malformed Transfer-Encoding');
 }
 
 /**
@@ -382,14 +339,26 @@ export class RequestParser {
         // The earliest error in this line, by position; ties go to the first checked.
         let at = Infinity;
         let err = NONE;
-        if (cr >= 0 && cr + 1 < known) { at = cr + 1; err = BARE_CR; } // CR, then not LF
-        else if (lf >= 0 && cr < 0) { at = e; err = BARE_LF; } // LF without CR
+        if (cr >= 0 && cr + 1 < known) {
+          at = cr + 1;
+          err = BARE_CR; // CR, then not LF
+        } else if (lf >= 0 && cr < 0) {
+          at = e;
+          err = BARE_LF; // LF without CR
+        }
         if (s < at && this.lineIdx > maxFields && cr !== s && (lf >= 0 || known > s)) {
-          at = s; err = TOO_MANY; // a field line (not the empty line) beyond the count
+          at = s;
+          err = TOO_MANY; // a field line (not the empty line) beyond the count
         }
         const tooLong = s + (this.lineIdx === 0 ? limits.maxRequestLine : maxField) + 1;
-        if (tooLong < at && tooLong < known) { at = tooLong; err = TOO_LONG; } // no CRLF by then
-        if (maxBytes < at && maxBytes < (lf >= 0 ? e + 1 : known)) { at = maxBytes; err = TOO_LARGE; }
+        if (tooLong < at && tooLong < known) {
+          at = tooLong;
+          err = TOO_LONG; // no CRLF by then
+        }
+        if (maxBytes < at && maxBytes < (lf >= 0 ? e + 1 : known)) {
+          at = maxBytes;
+          err = TOO_LARGE;
+        }
         if (err !== NONE) throw this.lineError(err);
         if (lf < 0) {
           this.lineCR = cr;
