@@ -52,6 +52,7 @@ function setting<const S extends Omit<Setting, 'env'> & { env?: string }>(s: S):
   return { env: 'WARPIPE_' + s.key.replace(/[A-Z]/g, (c) => '_' + c).toUpperCase(), ...s };
 }
 
+// biome-ignore format: a table, a setting to two or three lines (formatted, it is three times as long)
 const table = [
   // the app
   setting({ key: 'python', flag: '--python', kind: 'string', default: 'python3', section: 'app',
@@ -69,10 +70,12 @@ const table = [
     doc: 'Serve HTTP/1.1 on HOST:PORT, [IPv6]:PORT or unix:/path (repeatable; default 127.0.0.1:8000 unless another listener is given).',
     peer: 'gunicorn --bind, uWSGI --http-socket' }),
   setting({ key: 'https', flag: '--https', kind: 'address', default: [], many: true, section: 'listen',
-    doc: 'Serve HTTPS (TLS 1.2+, HTTP/1.1 inside) on HOST:PORT, [IPv6]:PORT or unix:/path with --certfile and --keyfile (repeatable). SIGHUP re-reads the certificate.',
+    doc: 'Serve HTTPS (TLS 1.2+, HTTP/1.1 inside) on HOST:PORT, [IPv6]:PORT or unix:/path with --certfile and --keyfile (repeatable). ' +
+      'SIGHUP re-reads the certificate.',
     peer: 'gunicorn --certfile/--keyfile, uWSGI --https' }),
   setting({ key: 'certfile', flag: '--certfile', kind: 'string', default: '', section: 'listen',
-    doc: 'PEM certificate for --https (the chain after it, as nginx ssl_certificate takes it).', peer: 'gunicorn --certfile, nginx ssl_certificate' }),
+    doc: 'PEM certificate for --https (the chain after it, as nginx ssl_certificate takes it).',
+    peer: 'gunicorn --certfile, nginx ssl_certificate' }),
   setting({ key: 'keyfile', flag: '--keyfile', kind: 'string', default: '', section: 'listen',
     doc: 'PEM private key for --https, read before privileges are dropped.', peer: 'gunicorn --keyfile, nginx ssl_certificate_key' }),
   setting({ key: 'fastcgi', flag: '--fastcgi', kind: 'address', default: [], many: true, section: 'listen',
@@ -85,40 +88,52 @@ const table = [
     doc: 'Serve the uwsgi protocol (for nginx uwsgi_pass, modifier1 0) on HOST:PORT, [IPv6]:PORT or unix:/path (repeatable).',
     peer: 'uWSGI --socket' }),
   setting({ key: 'user', flag: '--user', kind: 'string', default: '', section: 'listen',
-    doc: 'Run as this user (name or uid) once the sockets are bound; its primary group unless --group. Needs root.', peer: 'gunicorn --user, uWSGI --uid' }),
+    doc: 'Run as this user (name or uid) once the sockets are bound; its primary group unless --group. Needs root.',
+    peer: 'gunicorn --user, uWSGI --uid' }),
   setting({ key: 'group', flag: '--group', kind: 'string', default: '', section: 'listen',
-    doc: 'Run as this group (name or gid) once the sockets are bound; unix sockets are given to the user and group.', peer: 'gunicorn --group, uWSGI --gid' }),
+    doc: 'Run as this group (name or gid) once the sockets are bound; unix sockets are given to the user and group.',
+    peer: 'gunicorn --group, uWSGI --gid' }),
   setting({ key: 'forwardedAllowIps', flag: '--forwarded-allow-ips', kind: 'string', default: '', section: 'listen',
-    doc: 'Comma-separated proxy addresses or CIDR ranges (or *) whose X-Forwarded-For and X-Forwarded-Proto set REMOTE_ADDR and wsgi.url_scheme; from anyone else they are passed to the app as sent and believed by nobody (default: no proxy is trusted).',
+    doc: 'Comma-separated proxy addresses or CIDR ranges (or *) whose X-Forwarded-For and X-Forwarded-Proto set REMOTE_ADDR and ' +
+      'wsgi.url_scheme; from anyone else they are passed to the app as sent and believed by nobody (default: no proxy is trusted).',
     peer: 'gunicorn --forwarded-allow-ips, Werkzeug ProxyFix' }),
   setting({ key: 'proxyProtocol', flag: '--proxy-protocol', kind: 'bool', default: false, section: 'listen',
-    doc: 'Every --http connection starts with a PROXY protocol header (v1 or v2, as HAProxy send-proxy, AWS NLB and Google Cloud send it) naming the client; only peers in --forwarded-allow-ips may connect.',
+    doc: 'Every --http connection starts with a PROXY protocol header (v1 or v2, as HAProxy send-proxy, AWS NLB and Google Cloud send ' +
+      'it) naming the client; only peers in --forwarded-allow-ips may connect.',
     peer: 'gunicorn --proxy-protocol, uWSGI --enable-proxy-protocol, nginx listen proxy_protocol' }),
   setting({ key: 'socketMode', flag: '--socket-mode', kind: 'mode', default: 0o660, section: 'listen',
     doc: 'Permissions of unix sockets warpipe creates (octal).', peer: 'uWSGI --chmod-socket' }),
   // what is served besides the app
   setting({ key: 'static', flag: '--static', kind: 'pair', default: [], many: true, section: 'app',
-    doc: 'PREFIX=DIR: serve the files under DIR at URL prefix PREFIX (GET/HEAD, ETag, Last-Modified, ranges; never outside DIR) (repeatable).',
+    doc: 'PREFIX=DIR: serve the files under DIR at URL prefix PREFIX (GET/HEAD, ETag, Last-Modified, ranges; never outside DIR) ' +
+      '(repeatable).',
     peer: 'uWSGI --static-map, nginx location + root' }),
   setting({ key: 'mount', flag: '--mount', kind: 'mount', default: [], many: true, section: 'app',
-    doc: 'PREFIX=fastcgi://ADDRESS: send requests under PREFIX to a FastCGI server; its scripts are found in --document-root (or ?root=DIR), split after `.php` (php-fpm), or with ?split=cgi at the first executable file (fcgiwrap), or with ?split=none not looked for (the upstream is the app: flup, web.py). PREFIX=uwsgi://ADDRESS: to a uWSGI --socket; PREFIX=scgi://ADDRESS: to an SCGI server. ADDRESS is HOST:PORT or unix:/path (repeatable).',
+    doc: 'PREFIX=fastcgi://ADDRESS: send requests under PREFIX to a FastCGI server; its scripts are found in --document-root (or ' +
+      '?root=DIR), split after `.php` (php-fpm), or with ?split=cgi at the first executable file (fcgiwrap), or with ?split=none not ' +
+      'looked for (the upstream is the app: flup, web.py). PREFIX=uwsgi://ADDRESS: to a uWSGI --socket; PREFIX=scgi://ADDRESS: to an ' +
+      'SCGI server. ADDRESS is HOST:PORT or unix:/path (repeatable).',
     peer: 'nginx location + fastcgi_pass / uwsgi_pass / scgi_pass' }),
   setting({ key: 'cgi', flag: '--cgi', kind: 'pair', default: [], many: true, section: 'app',
-    doc: 'PREFIX=DIR: run the executable CGI scripts in DIR for requests under PREFIX (RFC 3875; the environment is built from the request alone) (repeatable).',
+    doc: 'PREFIX=DIR: run the executable CGI scripts in DIR for requests under PREFIX (RFC 3875; the environment is built from the ' +
+      'request alone) (repeatable).',
     peer: 'nginx + fcgiwrap, Apache ScriptAlias' }),
   setting({ key: 'documentRoot', flag: '--document-root', kind: 'string', default: '', section: 'app',
-    doc: 'Directory the scripts of --mount fastcgi:// upstreams live in (SCRIPT_FILENAME); a script must exist under it before the upstream is asked.',
+    doc: 'Directory the scripts of --mount fastcgi:// upstreams live in (SCRIPT_FILENAME); a script must exist under it before the ' +
+      'upstream is asked.',
     peer: 'nginx root' }),
   setting({ key: 'upstreamTimeout', flag: '--upstream-timeout', kind: 'seconds', default: 60, section: 'timeouts',
     doc: 'An upstream (--mount) that sends nothing for this long gets its client a 504.', peer: 'nginx fastcgi_read_timeout' }),
   setting({ key: 'upstreamKeepalive', flag: '--upstream-keepalive', kind: 'int', default: 0, min: 0, section: 'app',
-    doc: 'Idle connections kept open to each --mount upstream (0: a connection per request). With php-fpm keep it below pm.max_children: each kept connection holds a php-fpm child.',
+    doc: 'Idle connections kept open to each --mount upstream (0: a connection per request). With php-fpm keep it below pm.max_children: ' +
+      'each kept connection holds a php-fpm child.',
     peer: 'nginx upstream keepalive + fastcgi_keep_conn' }),
   setting({ key: 'staticFollowSymlinks', flag: '--static-follow-symlinks', kind: 'bool', default: false, section: 'app',
     doc: 'Let --static serve files through symlinks that lead outside its directory.' }),
   // workers
   setting({ key: 'workers', flag: '--workers', short: '-w', kind: 'range', default: [0, 0], min: 1, section: 'workers',
-    doc: 'Number of Python worker processes (default: number of CPUs), or MIN:MAX to scale between them: one more while every worker stays busy, one less after --idle-timeout idle. SIGTTIN/SIGTTOU add/remove one by hand.',
+    doc: 'Number of Python worker processes (default: number of CPUs), or MIN:MAX to scale between them: one more while every worker ' +
+      'stays busy, one less after --idle-timeout idle. SIGTTIN/SIGTTOU add/remove one by hand.',
     peer: 'gunicorn --workers, uWSGI --processes / --cheaper, php-fpm pm = dynamic' }),
   setting({ key: 'idleTimeout', flag: '--idle-timeout', kind: 'seconds', default: 30, section: 'workers',
     doc: 'With --workers MIN:MAX, a worker idle this long is retired while more than MIN run.',
@@ -126,12 +141,17 @@ const table = [
   setting({ key: 'threads', flag: '--threads', kind: 'int', default: 1, min: 1, section: 'workers',
     doc: 'Threads per worker; each serves one request at a time.', peer: 'gunicorn --threads, uWSGI --threads' }),
   setting({ key: 'pipeline', flag: '--pipeline', kind: 'int', default: 8, min: 0, section: 'workers',
-    doc: 'When every worker is busy, write up to N requests ahead to each, so a worker finds its next request waiting instead of sleeping until the gateway answers. Only behind requests that usually finish fast (the queue written ahead must be expected to finish within 1 ms, and never behind a request already running longer); a request that turns out slow delays those written behind it. 0: requests wait in the gateway until a worker is free.' }),
+    doc: 'When every worker is busy, write up to N requests ahead to each, so a worker finds its next request waiting instead of ' +
+      'sleeping until the gateway answers. Only behind requests that usually finish fast (the queue written ahead must be expected to ' +
+      'finish within 1 ms, and never behind a request already running longer); a request that turns out slow delays those written behind ' +
+      'it. 0: requests wait in the gateway until a worker is free.' }),
   setting({ key: 'preload', flag: '--preload', kind: 'bool', default: false, section: 'workers',
-    doc: 'Import the app once, in a template process, and fork the workers from it: their memory is shared copy-on-write and a new worker starts in milliseconds. A reload starts a new template, so it loads the new code.',
+    doc: 'Import the app once, in a template process, and fork the workers from it: their memory is shared copy-on-write and a new ' +
+      'worker starts in milliseconds. A reload starts a new template, so it loads the new code.',
     peer: 'gunicorn --preload, uWSGI (default without --lazy-apps)' }),
   setting({ key: 'timeout', flag: '--timeout', kind: 'seconds', default: 0, section: 'workers',
-    doc: 'A request running longer than this gets its client a 504; its worker prints the Python stack of every thread (so the log shows where it hung), is killed and replaced (0: no limit).',
+    doc: 'A request running longer than this gets its client a 504; its worker prints the Python stack of every thread (so the log shows ' +
+      'where it hung), is killed and replaced (0: no limit).',
     peer: 'uWSGI --harakiri, gunicorn --timeout, php-fpm request_terminate_timeout' }),
   setting({ key: 'maxRequests', flag: '--max-requests', kind: 'int', default: 0, min: 0, section: 'workers',
     doc: 'Replace a worker after it has served this many requests (0: never). Its replacement is ready before it stops taking requests.',
@@ -151,10 +171,12 @@ const table = [
     doc: 'A request waiting longer than this for a free worker gets 503 with Retry-After (0: it waits as long as it takes).',
     peer: 'HAProxy timeout queue' }),
   setting({ key: 'reload', flag: '--reload', kind: 'bool', default: false, section: 'workers',
-    doc: 'Development: reload gracefully whenever a .py file changes under the app\'s directory (--chdir, else the current one) or a --pythonpath directory.',
+    doc: 'Development: reload gracefully whenever a .py file changes under the app\'s directory (--chdir, else the current one) or a ' +
+      '--pythonpath directory.',
     peer: 'gunicorn --reload, uWSGI --py-autoreload' }),
   setting({ key: 'reloadExtra', flag: '--reload-extra', kind: 'string', default: [], many: true, section: 'workers',
-    doc: 'With --reload, also reload when files matching this glob change (repeatable; * within a name, ** across directories; relative to the app\'s directory).',
+    doc: 'With --reload, also reload when files matching this glob change (repeatable; * within a name, ** across directories; relative ' +
+      'to the app\'s directory).',
     peer: 'gunicorn --reload-extra-file' }),
   setting({ key: 'control', flag: '--control', kind: 'string', default: '', section: 'workers',
     doc: 'Serve a control socket (unix, mode 0600) at this path, for `warpipe status --control PATH` and `warpipe reload --control PATH`.',
@@ -185,10 +207,13 @@ const table = [
     doc: 'Largest request body (0: no limit); larger gets 413. Accepts K, M, G suffixes.',
     peer: 'uWSGI --limit-post, nginx client_max_body_size' }),
   setting({ key: 'bufferRequestBody', flag: '--buffer-request-body', kind: 'bytes', default: 1 << 20, section: 'limits',
-    doc: 'Request bodies up to this size are read whole before a worker is given the request (so slow uploads cost no worker); larger ones stream.',
+    doc: 'Request bodies up to this size are read whole before a worker is given the request (so slow uploads cost no worker); larger ' +
+      'ones stream.',
     peer: 'nginx client_body_buffer_size' }),
   setting({ key: 'spoolRequestBody', flag: '--spool-request-body', kind: 'bytes', default: 0, section: 'limits',
-    doc: 'Bodies of a known length larger than --buffer-request-body and up to this size are written to a temporary file as they arrive, and the app is called once the whole body is in: a slow upload then holds disk, not a worker (0: off, such bodies stream to the app). Chunked bodies always stream.',
+    doc: 'Bodies of a known length larger than --buffer-request-body and up to this size are written to a temporary file as they arrive, ' +
+      'and the app is called once the whole body is in: a slow upload then holds disk, not a worker (0: off, such bodies stream to the ' +
+      'app). Chunked bodies always stream.',
     peer: 'nginx client_body_temp_path' }),
   setting({ key: 'spoolDir', flag: '--spool-dir', kind: 'string', default: '', section: 'limits',
     doc: 'Directory for --spool-request-body files (default: $TMPDIR or /tmp); each file is unlinked as soon as it is made.',
@@ -198,22 +223,27 @@ const table = [
     peer: 'nginx proxy_buffers' }),
   // timeouts
   setting({ key: 'headerTimeout', flag: '--header-timeout', kind: 'seconds', default: 10, section: 'timeouts',
-    doc: 'A client must send a complete request head within this time of starting it (slowloris guard); on --fastcgi/--scgi/--uwsgi, the CGI variables of a request.',
+    doc: 'A client must send a complete request head within this time of starting it (slowloris guard); on --fastcgi/--scgi/--uwsgi, the ' +
+      'CGI variables of a request.',
     peer: 'nginx client_header_timeout' }),
   setting({ key: 'bodyTimeout', flag: '--body-timeout', kind: 'seconds', default: 30, section: 'timeouts',
-    doc: 'An upload that sends nothing for this long gets 408 and is closed (a gateway connection is closed).', peer: 'nginx client_body_timeout' }),
+    doc: 'An upload that sends nothing for this long gets 408 and is closed (a gateway connection is closed).',
+    peer: 'nginx client_body_timeout' }),
   setting({ key: 'minUploadRate', flag: '--min-upload-rate', kind: 'bytes', default: 500, section: 'timeouts',
-    doc: 'Bytes per second a body larger than --buffer-request-body (streamed to a worker as it arrives) must average after a grace of --body-timeout, else the client is cut off: a trickling upload cannot hold a worker (0: no floor).',
+    doc: 'Bytes per second a body larger than --buffer-request-body (streamed to a worker as it arrives) must average after a grace of ' +
+      '--body-timeout, else the client is cut off: a trickling upload cannot hold a worker (0: no floor).',
     peer: 'Apache mod_reqtimeout MinRate' }),
   setting({ key: 'keepaliveTimeout', flag: '--keepalive-timeout', kind: 'seconds', default: 5, section: 'timeouts',
-    doc: 'Idle keep-alive connections are closed after this long, announced in a Keep-Alive: timeout=N header (0: no keep-alive).', peer: 'gunicorn --keep-alive' }),
+    doc: 'Idle keep-alive connections are closed after this long, announced in a Keep-Alive: timeout=N header (0: no keep-alive).',
+    peer: 'gunicorn --keep-alive' }),
   setting({ key: 'sendTimeout', flag: '--send-timeout', kind: 'seconds', default: 60, section: 'timeouts',
     doc: 'A client that accepts no response bytes for this long is disconnected.', peer: 'nginx send_timeout' }),
   // logging
   setting({ key: 'logLevel', flag: '--log-level', kind: 'level', default: 'info', section: 'logging',
     doc: 'debug, info, warning, error or critical.', peer: 'gunicorn --log-level' }),
   setting({ key: 'metrics', flag: '--metrics', kind: 'address', default: null, section: 'logging',
-    doc: 'Serve Prometheus metrics at GET /metrics on this HOST:PORT or unix:/path, a listener of its own (requests by status, latency, workers by state, queue, restarts, the gateway\'s CPU and memory).',
+    doc: 'Serve Prometheus metrics at GET /metrics on this HOST:PORT or unix:/path, a listener of its own (requests by status, latency, ' +
+      'workers by state, queue, restarts, the gateway\'s CPU and memory).',
     peer: 'uWSGI --stats, gunicorn --statsd-host' }),
   setting({ key: 'logFile', flag: '--log-file', kind: 'string', default: '', section: 'logging',
     doc: 'Write the log (and the workers\' own stdout and stderr) to this file instead of stderr; SIGUSR1 reopens it after rotation.',
@@ -222,7 +252,9 @@ const table = [
     doc: 'Write a line per request to this file (- for stdout); SIGUSR1 reopens it after rotation (default: no access log).',
     peer: 'gunicorn --access-logfile, nginx access_log' }),
   setting({ key: 'accessLogFormat', flag: '--access-log-format', kind: 'string', default: 'combined', section: 'logging',
-    doc: 'combined, common, json, or a template of nginx variables: $remote_addr $remote_user $time_local $time_iso8601 $msec $request $request_method $request_uri $uri $query_string $server_protocol $host $status $body_bytes_sent $request_time $request_time_us $listener $pid $http_NAME.',
+    doc: 'combined, common, json, or a template of nginx variables: $remote_addr $remote_user $time_local $time_iso8601 $msec $request ' +
+      '$request_method $request_uri $uri $query_string $server_protocol $host $status $body_bytes_sent $request_time $request_time_us ' +
+      '$listener $pid $http_NAME.',
     peer: 'nginx log_format, gunicorn --access-logformat' }),
 ] as const;
 
