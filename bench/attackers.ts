@@ -70,20 +70,22 @@ export class Attacker {
   async run(until: number): Promise<void> {
     const timer = setTimeout(() => this.stop(), Math.max(0, until - Date.now()));
     let n = 0;
-    await Promise.all(Array.from({ length: this.slots }, async () => {
-      while (!this.stopped) {
-        const t0 = Date.now();
-        this.attempts++;
-        let outcome: string;
-        try {
-          outcome = await this.attempt(this, n++);
-        } catch (err) {
-          outcome = `attacker error: ${(err as Error).message}`;
+    await Promise.all(
+      Array.from({ length: this.slots }, async () => {
+        while (!this.stopped) {
+          const t0 = Date.now();
+          this.attempts++;
+          let outcome: string;
+          try {
+            outcome = await this.attempt(this, n++);
+          } catch (err) {
+            outcome = `attacker error: ${(err as Error).message}`;
+          }
+          this.outcomes.set(outcome, (this.outcomes.get(outcome) ?? 0) + 1);
+          await this.sleep(Math.max(50, this.gapMs - (Date.now() - t0)));
         }
-        this.outcomes.set(outcome, (this.outcomes.get(outcome) ?? 0) + 1);
-        await this.sleep(Math.max(50, this.gapMs - (Date.now() - t0)));
-      }
-    }));
+      }),
+    );
     clearTimeout(timer);
   }
 
@@ -116,8 +118,14 @@ export class Attacker {
   report(): AttackerReport {
     const outcomes = Object.fromEntries([...this.outcomes].sort((x, y) => y[1] - x[1]));
     return {
-      name: this.name, what: this.what, slots: this.slots, attempts: this.attempts, outcomes,
-      bytesSent: this.bytesSent, bytesReceived: this.bytesReceived, notes: Object.fromEntries(this.notes),
+      name: this.name,
+      what: this.what,
+      slots: this.slots,
+      attempts: this.attempts,
+      outcomes,
+      bytesSent: this.bytesSent,
+      bytesReceived: this.bytesReceived,
+      notes: Object.fromEntries(this.notes),
     };
   }
 }
@@ -137,7 +145,11 @@ class Conn {
   private readonly waiters = new Set<() => void>();
   private readonly connected: Promise<boolean>;
 
-  constructor(readonly owner: Attacker, where: Where, read = true) {
+  constructor(
+    readonly owner: Attacker,
+    where: Where,
+    read = true,
+  ) {
     this.sock = 'path' in where ? net.connect(where.path) : net.connect(where.port, '127.0.0.1');
     if (!read) this.sock.pause();
     owner.conns.add(this);
@@ -198,7 +210,11 @@ class Conn {
     this.sent += buf.length;
     this.owner.bytesSent += buf.length;
     if (!this.sock.write(buf)) {
-      await this.until(() => false, Infinity, () => this.sock.writableNeedDrain === false);
+      await this.until(
+        () => false,
+        Infinity,
+        () => this.sock.writableNeedDrain === false,
+      );
     }
     return this.ended === null;
   }
@@ -226,11 +242,16 @@ class Conn {
   /** How it ended, for the report (`open after N s` when we gave up waiting and closed it). */
   ending(): string {
     switch (this.ended) {
-      case 'server': return 'closed by server';
-      case 'refused': return 'refused';
-      case 'stopped': return 'still open at end';
-      case 'us': return 'closed by us';
-      default: return 'open';
+      case 'server':
+        return 'closed by server';
+      case 'refused':
+        return 'refused';
+      case 'stopped':
+        return 'still open at end';
+      case 'us':
+        return 'closed by us';
+      default:
+        return 'open';
     }
   }
 
@@ -255,11 +276,15 @@ function answer(code: number | null): string {
 
 // --- FastCGI replies ---
 
-interface Rec { type: number; id: number; content: Buffer }
+interface Rec {
+  type: number;
+  id: number;
+  content: Buffer;
+}
 
 function records(buf: Buffer): Rec[] {
   const out: Rec[] = [];
-  for (let off = 0; off + 8 <= buf.length;) {
+  for (let off = 0; off + 8 <= buf.length; ) {
     const len = buf.readUInt16BE(off + 4);
     const end = off + 8 + len + buf[off + 6]!;
     if (end > buf.length) break;
@@ -290,8 +315,15 @@ const PROTOCOL_STATUS = ['complete', 'cannot multiplex', 'overloaded', 'unknown 
 // --- the attacks ---
 
 const gatewayParams = (path: string, query: string, length: string, method = 'POST'): [string, string][] => [
-  ['CONTENT_LENGTH', length], ['SCGI', '1'], ['REQUEST_METHOD', method], ['PATH_INFO', path], ['QUERY_STRING', query],
-  ['SERVER_NAME', 'soak'], ['SERVER_PORT', '80'], ['SERVER_PROTOCOL', 'HTTP/1.1'], ['REMOTE_ADDR', '127.0.0.1'],
+  ['CONTENT_LENGTH', length],
+  ['SCGI', '1'],
+  ['REQUEST_METHOD', method],
+  ['PATH_INFO', path],
+  ['QUERY_STRING', query],
+  ['SERVER_NAME', 'soak'],
+  ['SERVER_PORT', '80'],
+  ['SERVER_PROTOCOL', 'HTTP/1.1'],
+  ['REMOTE_ADDR', '127.0.0.1'],
 ];
 
 function fcgiHead(id: number, flags: number, params: [string, string][]): Buffer {
@@ -376,7 +408,12 @@ async function fcgiTinyStdin(a: Attacker, path: string): Promise<string> {
   const kinds = new Map<string, number>();
   for (const id of ids) {
     const r = replies.get(id);
-    const kind = r?.protocolStatus == null ? 'no reply' : r.protocolStatus !== 0 ? PROTOCOL_STATUS[r.protocolStatus] ?? `protocol status ${r.protocolStatus}` : answer(r.status);
+    const kind =
+      r?.protocolStatus == null
+        ? 'no reply'
+        : r.protocolStatus !== 0
+          ? (PROTOCOL_STATUS[r.protocolStatus] ?? `protocol status ${r.protocolStatus}`)
+          : answer(r.status);
     kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
   }
   const end = c.ended === null ? (c.close('us'), 'kept open, closed by us') : c.ending();
@@ -428,7 +465,9 @@ async function drippedHead(a: Attacker, port: number): Promise<string> {
   const c = new Conn(a, { port });
   if (!(await c.open())) return c.ending();
   c.sock.setNoDelay(true);
-  const head = Buffer.from(`GET /sized?2 HTTP/1.1\r\nHost: soak\r\nUser-Agent: attacker-dripped-head\r\nX-Pad: ${'p'.repeat(3000)}\r\n\r\n`);
+  const head = Buffer.from(
+    `GET /sized?2 HTTP/1.1\r\nHost: soak\r\nUser-Agent: attacker-dripped-head\r\nX-Pad: ${'p'.repeat(3000)}\r\n\r\n`,
+  );
   for (let i = 0; i < head.length && (await c.send(head.subarray(i, i + 1))); i++) await sleep(1);
   await c.until(() => c.data.includes('\r\n\r\nss'), 30_000);
   const code = statusOf(c.data.toString('latin1', 0, 64));
@@ -453,7 +492,7 @@ async function unreadUpload(a: Attacker, n: number, t: Targets): Promise<string>
   while (body < size && !answered() && Date.now() - t0 < 60_000 && (await c.send(framed))) body += piece.length;
   await c.until(answered, 30_000);
   a.note('most MiB sent before the answer', body / 1048576);
-  const code = proto === 'fastcgi' ? fcgiReplies(c.data).get(1)?.status ?? null : statusOf(c.data.toString('latin1', 0, 64));
+  const code = proto === 'fastcgi' ? (fcgiReplies(c.data).get(1)?.status ?? null) : statusOf(c.data.toString('latin1', 0, 64));
   const end = await c.settle(5_000);
   return `${proto}: ${answer(code)}, ${end}`;
 }
@@ -461,22 +500,48 @@ async function unreadUpload(a: Attacker, n: number, t: Targets): Promise<string>
 /** Every attacker, against the warpipe at `t`. */
 export function attackers(t: Targets): Attacker[] {
   return [
-    new Attacker('chunked-drip', 'HTTP POST /echo, chunked: 16 KiB in 1-byte chunks, the last chunk withheld', 3, 1000, (a) => chunkedDrip(a, t.port)),
+    new Attacker('chunked-drip', 'HTTP POST /echo, chunked: 16 KiB in 1-byte chunks, the last chunk withheld', 3, 1000, (a) =>
+      chunkedDrip(a, t.port),
+    ),
     new Attacker('bad-length', 'SCGI and uwsgi heads with CONTENT_LENGTH=-1', 1, 200, (a, n) => badLength(a, n, t)),
-    new Attacker('half-body', 'SCGI and uwsgi: 32 KiB of a 64 KiB body, then the client shuts down its side', 1, 200, (a, n) => halfBody(a, n, t)),
-    new Attacker('fcgi-flood', 'FastCGI: 8-byte records of unknown type 27 (id 0), replies never read', 1, 1000, (a) => fcgiFlood(a, t.fastcgi)),
-    new Attacker('fcgi-tiny-stdin', 'FastCGI: 8 requests multiplexed on a kept connection, 4 KiB bodies in 1-byte STDIN records', 1, 200, (a) => fcgiTinyStdin(a, t.fastcgi)),
-    new Attacker('pipelined-unread', 'HTTP: 200 pipelined GET /big?8 (8 MiB each) on one connection, never read', 1, 1000, (a) => pipelinedUnread(a, t.port)),
+    new Attacker('half-body', 'SCGI and uwsgi: 32 KiB of a 64 KiB body, then the client shuts down its side', 1, 200, (a, n) =>
+      halfBody(a, n, t),
+    ),
+    new Attacker('fcgi-flood', 'FastCGI: 8-byte records of unknown type 27 (id 0), replies never read', 1, 1000, (a) =>
+      fcgiFlood(a, t.fastcgi),
+    ),
+    new Attacker(
+      'fcgi-tiny-stdin',
+      'FastCGI: 8 requests multiplexed on a kept connection, 4 KiB bodies in 1-byte STDIN records',
+      1,
+      200,
+      (a) => fcgiTinyStdin(a, t.fastcgi),
+    ),
+    new Attacker('pipelined-unread', 'HTTP: 200 pipelined GET /big?8 (8 MiB each) on one connection, never read', 1, 1000, (a) =>
+      pipelinedUnread(a, t.port),
+    ),
     new Attacker('dripped-head', 'HTTP: a 3 KiB request head, one byte per write, 1 ms apart', 2, 200, (a) => drippedHead(a, t.port)),
-    new Attacker('unread-upload', 'SCGI, uwsgi, FastCGI in turn: 256 MiB to /sleep?2, which reads none of it, with backpressure', 1, 500, (a, n) => unreadUpload(a, n, t)),
+    new Attacker(
+      'unread-upload',
+      'SCGI, uwsgi, FastCGI in turn: 256 MiB to /sleep?2, which reads none of it, with backpressure',
+      1,
+      500,
+      (a, n) => unreadUpload(a, n, t),
+    ),
   ];
 }
 
 /** One line per attacker for the soak's report. */
 export function describeReport(r: AttackerReport): string {
-  const outcomes = Object.entries(r.outcomes).map(([k, v]) => `${v} x ${k}`).join('; ');
-  const notes = Object.entries(r.notes).map(([k, v]) => `${k} ${v}`).join(', ');
+  const outcomes = Object.entries(r.outcomes)
+    .map(([k, v]) => `${v} x ${k}`)
+    .join('; ');
+  const notes = Object.entries(r.notes)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ');
   const mib = (n: number): string => (n / 1048576).toFixed(1);
-  return `  ${r.name} (${r.slots} conn${r.slots > 1 ? 's' : ''}): ${r.attempts} attempts: ${outcomes || 'none'}` +
-    ` [sent ${mib(r.bytesSent)} MiB, received ${mib(r.bytesReceived)} MiB${notes ? `; ${notes}` : ''}]`;
+  return (
+    `  ${r.name} (${r.slots} conn${r.slots > 1 ? 's' : ''}): ${r.attempts} attempts: ${outcomes || 'none'}` +
+    ` [sent ${mib(r.bytesSent)} MiB, received ${mib(r.bytesReceived)} MiB${notes ? `; ${notes}` : ''}]`
+  );
 }

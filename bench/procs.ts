@@ -232,7 +232,10 @@ export async function stop(procs: readonly Proc[], graceMs = 5000): Promise<void
 
 /** Synchronous last resort (process 'exit', signals): kill every tree we started. */
 export function killAllNow(signal: NodeJS.Signals = 'SIGKILL'): void {
-  signalTree([...started].map((p) => p.pid), signal);
+  signalTree(
+    [...started].map((p) => p.pid),
+    signal,
+  );
 }
 
 /** Stop everything we started, then exit: for Ctrl-C and fatal errors. */

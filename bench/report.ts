@@ -141,11 +141,7 @@ function loadLine(result: ScenarioResult, settings: Settings): string {
   const m = result.rows.find((r) => r.measured)?.measured;
   if (!m) return '';
   const s = result.scenario;
-  const parts = [
-    `wrk -c ${m.connections}`,
-    `${m.duration} s after ${settings.warmup} s of warm-up`,
-    `timeout ${s.timeout ?? 2} s`,
-  ];
+  const parts = [`wrk -c ${m.connections}`, `${m.duration} s after ${settings.warmup} s of warm-up`, `timeout ${s.timeout ?? 2} s`];
   if (s.holders) {
     parts.push(
       `${s.holders.count} ${s.holders.kind === 'idle' ? 'idle keep-alive' : 'slowloris'} connections held by the bench from before the warm-up to the end`,
@@ -160,12 +156,20 @@ export function table(result: ScenarioResult, results: readonly ScenarioResult[]
   const base = result.rows.find((r) => r.server === BASE)?.measured;
   const u = unit(s);
   const head = [
-    'server', u,
+    'server',
+    u,
     ...(s.baseline ? [`÷ plain ${s.baseline}`] : []),
-    'p99 ms', 'CPU µs/req', 'server cores', 'errors', 'fresh conn ms',
+    'p99 ms',
+    'CPU µs/req',
+    'server cores',
+    'errors',
+    'fresh conn ms',
     ...(s.holders ? ['held: min open / replaced'] : []),
-    'front RSS MiB: run max / peak', 'worker RSS MiB: end / peak',
-    `warpipe ÷ peer ${u}`, 'warpipe ÷ peer CPU/req', 'wrk / other cores',
+    'front RSS MiB: run max / peak',
+    'worker RSS MiB: end / peak',
+    `warpipe ÷ peer ${u}`,
+    'warpipe ÷ peer CPU/req',
+    'wrk / other cores',
   ];
   const rows = result.rows.map((r): string[] => {
     const m = r.measured;
@@ -207,73 +211,85 @@ interface Verdict {
 type Target = (results: readonly ScenarioResult[], memory: Memory | null) => Verdict | null;
 
 /** warpipe's throughput in `scenario` at least `min` times `peer`'s. */
-const faster = (scenario: string, peer: string, min = 1): Target => (results) => {
-  const r = results.find((x) => x.scenario.name === scenario);
-  const w = find(results, scenario, BASE);
-  const p = find(results, scenario, peer);
-  if (!r || !w || !p) return null;
-  const u = unit(r.scenario);
-  const ratio = throughput(r.scenario, w) / throughput(r.scenario, p);
-  return {
-    text: `${scenario}: warpipe ${fixed(throughput(r.scenario, w), r.scenario.bytesPerRequest ? 1 : 0)} ${u} ÷ ${peer} ${fixed(throughput(r.scenario, p), r.scenario.bytesPerRequest ? 1 : 0)} ${u} = ${times(ratio)} (target ≥ ${min}x)`,
-    met: ratio >= min,
-    runs: [w, p],
+const faster =
+  (scenario: string, peer: string, min = 1): Target =>
+  (results) => {
+    const r = results.find((x) => x.scenario.name === scenario);
+    const w = find(results, scenario, BASE);
+    const p = find(results, scenario, peer);
+    if (!r || !w || !p) return null;
+    const u = unit(r.scenario);
+    const ratio = throughput(r.scenario, w) / throughput(r.scenario, p);
+    return {
+      text: `${scenario}: warpipe ${fixed(throughput(r.scenario, w), r.scenario.bytesPerRequest ? 1 : 0)} ${u} ÷ ${peer} ${fixed(throughput(r.scenario, p), r.scenario.bytesPerRequest ? 1 : 0)} ${u} = ${times(ratio)} (target ≥ ${min}x)`,
+      met: ratio >= min,
+      runs: [w, p],
+    };
   };
-};
 
-const cheaper = (scenario: string, peer: string): Target => (results) => {
-  const w = find(results, scenario, BASE);
-  const p = find(results, scenario, peer);
-  if (!w || !p) return null;
-  const a = cpuPerRequestUs(w);
-  const b = cpuPerRequestUs(p);
-  return { text: `${scenario}: warpipe ${fixed(a, 0)} CPU µs/req vs ${peer} ${fixed(b, 0)} (target ≤)`, met: a <= b, runs: [w, p] };
-};
-
-const keepsUp = (scenario: string, min = 0.9): Target => (results) => {
-  const r = results.find((x) => x.scenario.name === scenario);
-  const w = find(results, scenario, BASE);
-  if (!r || !w) return null;
-  const ratio = ofPlain(results, r.scenario, BASE);
-  if (ratio === null) return null;
-  const plain = find(results, r.scenario.baseline!, BASE)!;
-  return {
-    text: `${scenario}: warpipe ${fixed(w.wrk.rps, 0)} req/s = ${fixed(ratio, 2)} of its plain ${r.scenario.baseline} run (${fixed(plain.wrk.rps, 0)} req/s) (target ≥ ${min})`,
-    met: ratio >= min,
-    runs: [w, plain],
+const cheaper =
+  (scenario: string, peer: string): Target =>
+  (results) => {
+    const w = find(results, scenario, BASE);
+    const p = find(results, scenario, peer);
+    if (!w || !p) return null;
+    const a = cpuPerRequestUs(w);
+    const b = cpuPerRequestUs(p);
+    return { text: `${scenario}: warpipe ${fixed(a, 0)} CPU µs/req vs ${peer} ${fixed(b, 0)} (target ≤)`, met: a <= b, runs: [w, p] };
   };
-};
 
-const noErrors = (scenario: string): Target => (results) => {
-  const w = find(results, scenario, BASE);
-  if (!w) return null;
-  return {
-    text: `${scenario}: warpipe ${errorsCell(w.wrk.errors)} errors, p99 ${fixed(w.wrk.p99ms, 2)} ms, ${fixed(w.wrk.rps, 0)} req/s (target: no errors)`,
-    met: errorCount(w) === 0,
-    runs: [w],
+const keepsUp =
+  (scenario: string, min = 0.9): Target =>
+  (results) => {
+    const r = results.find((x) => x.scenario.name === scenario);
+    const w = find(results, scenario, BASE);
+    if (!r || !w) return null;
+    const ratio = ofPlain(results, r.scenario, BASE);
+    if (ratio === null) return null;
+    const plain = find(results, r.scenario.baseline!, BASE)!;
+    return {
+      text: `${scenario}: warpipe ${fixed(w.wrk.rps, 0)} req/s = ${fixed(ratio, 2)} of its plain ${r.scenario.baseline} run (${fixed(plain.wrk.rps, 0)} req/s) (target ≥ ${min})`,
+      met: ratio >= min,
+      runs: [w, plain],
+    };
   };
-};
 
-const gatewayRss = (maxMiB: number): Target => (results) => {
-  const w = find(results, 'hello', BASE);
-  if (!w?.front) return null;
-  return {
-    text: `gateway RSS under the hello load: node's VmRSS peaked at ${fixed(w.front.rssMax, 1)} MiB during the run (VmHWM ${fixed(w.front.hwm, 1)} MiB) (target ≤ ${maxMiB} MiB)`,
-    met: w.front.rssMax <= maxMiB,
-    runs: [w],
+const noErrors =
+  (scenario: string): Target =>
+  (results) => {
+    const w = find(results, scenario, BASE);
+    if (!w) return null;
+    return {
+      text: `${scenario}: warpipe ${errorsCell(w.wrk.errors)} errors, p99 ${fixed(w.wrk.p99ms, 2)} ms, ${fixed(w.wrk.rps, 0)} req/s (target: no errors)`,
+      met: errorCount(w) === 0,
+      runs: [w],
+    };
   };
-};
 
-const workerOverhead = (maxMiB: number): Target => (results, memory) => {
-  const w = find(results, 'hello', BASE);
-  if (!w?.workers || memory?.bareRss == null) return null;
-  const over = w.workers.rss - memory.bareRss;
-  return {
-    text: `worker overhead: a warpipe worker's VmRSS after the hello run ${fixed(w.workers.rss, 1)} MiB − bare \`${memory.python}\` importing the same app ${fixed(memory.bareRss, 1)} MiB = ${fixed(over, 2)} MiB (target ≤ ${maxMiB} MiB)`,
-    met: over <= maxMiB,
-    runs: [w],
+const gatewayRss =
+  (maxMiB: number): Target =>
+  (results) => {
+    const w = find(results, 'hello', BASE);
+    if (!w?.front) return null;
+    return {
+      text: `gateway RSS under the hello load: node's VmRSS peaked at ${fixed(w.front.rssMax, 1)} MiB during the run (VmHWM ${fixed(w.front.hwm, 1)} MiB) (target ≤ ${maxMiB} MiB)`,
+      met: w.front.rssMax <= maxMiB,
+      runs: [w],
+    };
   };
-};
+
+const workerOverhead =
+  (maxMiB: number): Target =>
+  (results, memory) => {
+    const w = find(results, 'hello', BASE);
+    if (!w?.workers || memory?.bareRss == null) return null;
+    const over = w.workers.rss - memory.bareRss;
+    return {
+      text: `worker overhead: a warpipe worker's VmRSS after the hello run ${fixed(w.workers.rss, 1)} MiB − bare \`${memory.python}\` importing the same app ${fixed(memory.bareRss, 1)} MiB = ${fixed(over, 2)} MiB (target ≤ ${maxMiB} MiB)`,
+      met: over <= maxMiB,
+      runs: [w],
+    };
+  };
 
 export const targets: Target[] = [
   faster('hello', 'uwsgi-http11'),
@@ -343,7 +359,10 @@ export function headlineLines(results: readonly ScenarioResult[], memory: Memory
   }
   const hello = find(results, 'hello', BASE);
   if (hello?.front) {
-    const over = hello.workers && memory?.bareRss != null ? `; a worker costs ${fixed(hello.workers.rss - memory.bareRss, 1)} MiB over a bare python3 importing the app` : '';
+    const over =
+      hello.workers && memory?.bareRss != null
+        ? `; a worker costs ${fixed(hello.workers.rss - memory.bareRss, 1)} MiB over a bare python3 importing the app`
+        : '';
     out.push(`- **memory**: gateway ${fixed(hello.front.rssMax, 0)} MiB RSS under the hello load${over}`);
   }
   return out;

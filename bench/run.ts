@@ -8,11 +8,31 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { HeldConnections } from './holders.js';
 import {
-  freePort, httpGet, killAllNow, machineBusySeconds, memoryMiB, Proc, reapedChildrenSeconds, selfSeconds, sleep, stop,
-  stopAllAndExit, treeCpuSeconds, waitQuiet, which,
+  freePort,
+  httpGet,
+  killAllNow,
+  machineBusySeconds,
+  memoryMiB,
+  Proc,
+  reapedChildrenSeconds,
+  selfSeconds,
+  sleep,
+  stop,
+  stopAllAndExit,
+  treeCpuSeconds,
+  waitQuiet,
+  which,
 } from './procs.js';
 import {
-  document, machine, NOISY_CORES, resultsSection, type Measured, type Memory, type Row, type ScenarioResult, type Settings,
+  document,
+  machine,
+  NOISY_CORES,
+  resultsSection,
+  type Measured,
+  type Memory,
+  type Row,
+  type ScenarioResult,
+  type Settings,
 } from './report.js';
 import { DEFAULT_DURATION, scenarios, type AppRef, type Scenario } from './scenarios.js';
 import { APPS, ROOT, servers, type Server } from './servers.js';
@@ -41,7 +61,10 @@ function num(name: string, value: string | undefined, fallback: number, integer:
 
 function pick<T extends { name: string }>(all: readonly T[], list: string | undefined, what: string): T[] {
   if (list === undefined) return [...all];
-  const names = list.split(',').map((s) => s.trim()).filter(Boolean);
+  const names = list
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   for (const n of names) {
     if (!all.some((x) => x.name === n)) usage(`unknown ${what} ${n}; known: ${all.map((x) => x.name).join(', ')}`);
   }
@@ -154,7 +177,11 @@ async function measure(server: Server, scenario: Scenario, o: Options): Promise<
     const dead = procs.find((p) => p.exit !== null);
     if (dead) throw new Error(`exited during the run (${JSON.stringify(dead.exit)}): ${dead.lastLines()}`);
     return {
-      wrk, serverCpu, wrkCpu, otherCpu: Math.max(0, otherCpu), probeMs,
+      wrk,
+      serverCpu,
+      wrkCpu,
+      otherCpu: Math.max(0, otherCpu),
+      probeMs,
       front: frontMem ? { rssMax: frontRssMax, hwm: frontMem.hwm } : null,
       workers: workerMem ? { count: workers.length, ...workerMem } : null,
       holders,
@@ -228,9 +255,7 @@ async function main(): Promise<void> {
   const chosenServers = pick(servers, values.only, 'server');
   // a scenario reported against a baseline brings the baseline along (run first: it comes first in the list)
   const asked = pick(scenarios, values.scenario, 'scenario');
-  const chosenScenarios = scenarios.filter(
-    (s) => asked.includes(s) || asked.some((a) => a.baseline === s.name),
-  );
+  const chosenScenarios = scenarios.filter((s) => asked.includes(s) || asked.some((a) => a.baseline === s.name));
   const t0 = Date.now();
 
   if (!which('wrk')) {
@@ -268,7 +293,9 @@ async function main(): Promise<void> {
         }
         const tryStart = Date.now();
         await waitQuiet(1000, attempt === 0 ? 10_000 : 15_000);
-        log(`bench: ${scenario.name} on ${server.name} (${o.warmup} s warm-up + ${durationOf(scenario, o)} s, -c ${connectionsOf(scenario, o)})${attempt > 0 ? `, try ${attempt + 1}` : ''}`);
+        log(
+          `bench: ${scenario.name} on ${server.name} (${o.warmup} s warm-up + ${durationOf(scenario, o)} s, -c ${connectionsOf(scenario, o)})${attempt > 0 ? `, try ${attempt + 1}` : ''}`,
+        );
         try {
           const m = await measure(server, scenario, o);
           const other = m.otherCpu / m.wrk.seconds;
@@ -277,8 +304,12 @@ async function main(): Promise<void> {
             m.front ? `front RSS ${m.front.rssMax.toFixed(0)}/${m.front.hwm.toFixed(0)} MiB` : '',
             m.holders ? `held ${m.holders.minOpen}/${m.holders.count}, replaced ${m.holders.replaced}` : '',
             `errors ${e.connect + e.read + e.write + e.timeout + e.status}`,
-          ].filter(Boolean).join(', ');
-          log(`bench:   ${m.wrk.rps.toFixed(0)} req/s, p99 ${m.wrk.p99ms.toFixed(2)} ms, ${((m.serverCpu * 1e6) / m.wrk.requests).toFixed(0)} CPU µs/req, ${extra}, other load ${other.toFixed(2)} cores`);
+          ]
+            .filter(Boolean)
+            .join(', ');
+          log(
+            `bench:   ${m.wrk.rps.toFixed(0)} req/s, p99 ${m.wrk.p99ms.toFixed(2)} ms, ${((m.serverCpu * 1e6) / m.wrk.requests).toFixed(0)} CPU µs/req, ${extra}, other load ${other.toFixed(2)} cores`,
+          );
           if (!best || m.otherCpu / m.wrk.seconds < best.otherCpu / best.wrk.seconds) best = m;
           if (other <= NOISY_CORES || m.wrk.requests === 0) break; // a server that served nothing: no noise to undo
         } catch (err) {
@@ -311,7 +342,9 @@ async function main(): Promise<void> {
   const settings: Settings = { ...o, command, minutes, reruns: reruns.count, rerunMinutes: reruns.ms / 60_000 };
   const machineLines = machine(chosenServers);
   process.stdout.write(`\n${resultsSection(results, settings, machineLines, skipped, memory)}\n`);
-  log(`bench: the runs took ${minutes.toFixed(1)} min, ${reruns.count} re-runs of disturbed runs ${(reruns.ms / 60_000).toFixed(1)} min of it`);
+  log(
+    `bench: the runs took ${minutes.toFixed(1)} min, ${reruns.count} re-runs of disturbed runs ${(reruns.ms / 60_000).toFixed(1)} min of it`,
+  );
 
   if (values['no-write']) return;
   if (!results.some((r) => r.rows.some((row) => row.measured))) {

@@ -93,11 +93,16 @@ const warpipe = (name: string, extra: () => string[], notes: string): Server => 
       args: [
         warpipeCli,
         `${appFile(app)}:${app.callable}`,
-        '--http', `127.0.0.1:${port}`,
-        '--workers', String(WORKERS),
-        '--python', warpipePython() ?? 'python3',
-        '--chdir', APPS,
-        '--log-level', 'warning',
+        '--http',
+        `127.0.0.1:${port}`,
+        '--workers',
+        String(WORKERS),
+        '--python',
+        warpipePython() ?? 'python3',
+        '--chdir',
+        APPS,
+        '--log-level',
+        'warning',
         ...extra(),
       ],
       cwd: ROOT,
@@ -113,7 +118,8 @@ const gunicornPython = once(() => realPython('python3'));
 const gunicornMissing = once(() => {
   const py = gunicornPython();
   if (!py) return 'python3 not on PATH (Debian python3, or pyenv)';
-  if (!output(py, ['-m', 'gunicorn', '--version'])) return `gunicorn not importable by ${py}: pip install gunicorn (Debian: python3-gunicorn)`;
+  if (!output(py, ['-m', 'gunicorn', '--version']))
+    return `gunicorn not importable by ${py}: pip install gunicorn (Debian: python3-gunicorn)`;
   return null;
 });
 
@@ -128,11 +134,17 @@ function gunicorn(name: string, worker: string[], notes: string): Server {
       {
         cmd: gunicornPython() ?? 'python3',
         args: [
-          '-m', 'gunicorn',
-          '-w', String(WORKERS), ...worker,
-          '-b', `127.0.0.1:${port}`,
-          '--chdir', APPS,
-          '--log-level', 'warning',
+          '-m',
+          'gunicorn',
+          '-w',
+          String(WORKERS),
+          ...worker,
+          '-b',
+          `127.0.0.1:${port}`,
+          '--chdir',
+          APPS,
+          '--log-level',
+          'warning',
           `${app.module}:${app.callable}`,
         ],
         cwd: ROOT,
@@ -168,16 +180,22 @@ const UWSGI_STOP = 'SIGINT';
 
 const uwsgiArgs = (app: AppRef, plugins: string, bind: string[]): string[] => [
   '--master',
-  '--processes', String(WORKERS),
-  '--plugin', plugins,
+  '--processes',
+  String(WORKERS),
+  '--plugin',
+  plugins,
   ...bind,
-  '--chdir', APPS,
-  '--wsgi-file', appFile(app),
-  '--callable', app.callable,
+  '--chdir',
+  APPS,
+  '--wsgi-file',
+  appFile(app),
+  '--callable',
+  app.callable,
   '--need-app',
   '--disable-logging',
   '--die-on-term',
-  '--listen', '1024',
+  '--listen',
+  '1024',
 ];
 
 function uwsgi(name: string, plugins: string, bind: (port: number) => string[], router: boolean, notes: string): Server {
@@ -201,13 +219,14 @@ const waitress: Server = {
   notes:
     '`python3 -m waitress --threads 4` (waitress is one process with a pool of threads: no worker processes, so ' +
     'it is the one peer not on 2 processes); everything else default, among which `connection_limit` 100 (more ' +
-    'clients wait in the listen queue) and `channel_timeout` 120 s. Debian\'s python3-waitress on ' +
+    "clients wait in the listen queue) and `channel_timeout` 120 s. Debian's python3-waitress on " +
     '`/usr/bin/python3`.',
   python: waitressPython,
   missing: once(() => {
     const py = waitressPython();
     if (!py) return 'no python3 (Debian python3)';
-    if (output(py, ["-c", "import waitress"]) === null) return `waitress not importable by ${py}: apt-get install python3-waitress (or pip install waitress)`;
+    if (output(py, ['-c', 'import waitress']) === null)
+      return `waitress not importable by ${py}: apt-get install python3-waitress (or pip install waitress)`;
     return null;
   }),
   version: once(() => {
@@ -236,11 +255,20 @@ const nginxMissing = once(() => {
 /** nginx.conf for one run: everything (pid, logs, temp files, the uwsgi socket) inside `dir`. */
 function nginxConf(dir: string, port: number, socket: string): string {
   const params = [
-    'QUERY_STRING $query_string', 'REQUEST_METHOD $request_method', 'CONTENT_TYPE $content_type',
-    'CONTENT_LENGTH $content_length', 'REQUEST_URI $request_uri', 'PATH_INFO $document_uri',
-    'DOCUMENT_ROOT $document_root', 'SERVER_PROTOCOL $server_protocol', 'REQUEST_SCHEME $scheme',
-    'HTTPS $https if_not_empty', 'REMOTE_ADDR $remote_addr', 'REMOTE_PORT $remote_port',
-    'SERVER_PORT $server_port', 'SERVER_NAME $server_name',
+    'QUERY_STRING $query_string',
+    'REQUEST_METHOD $request_method',
+    'CONTENT_TYPE $content_type',
+    'CONTENT_LENGTH $content_length',
+    'REQUEST_URI $request_uri',
+    'PATH_INFO $document_uri',
+    'DOCUMENT_ROOT $document_root',
+    'SERVER_PROTOCOL $server_protocol',
+    'REQUEST_SCHEME $scheme',
+    'HTTPS $https if_not_empty',
+    'REMOTE_ADDR $remote_addr',
+    'REMOTE_PORT $remote_port',
+    'SERVER_PORT $server_port',
+    'SERVER_NAME $server_name',
   ];
   // as root the workers would otherwise run as nobody, who cannot enter the private temp dir
   const user = process.getuid?.() === 0 ? `user ${userInfo().username};\n` : '';
@@ -274,11 +302,11 @@ const nginxUwsgi: Server = {
   name: 'nginx-uwsgi',
   notes:
     'nginx (1 worker process, `worker_connections 4096`, keep-alive to clients with `keepalive_requests` ' +
-    'raised to 1,000,000 so wrk\'s connections are not recycled, `client_max_body_size 64m`, no access log, ' +
+    "raised to 1,000,000 so wrk's connections are not recycled, `client_max_body_size 64m`, no access log, " +
     'everything else default: request and response buffering on) `uwsgi_pass`-ing to `uwsgi --socket` on a ' +
     'unix socket: the classic deployment. The config is written to a temp dir and nginx runs as ' +
-    '`nginx -p DIR -c DIR/nginx.conf -e DIR/error.log -g \'daemon off;\'`, its pid file, logs and temp files in ' +
-    'that dir. CPU is nginx\'s and uWSGI\'s trees together; the front process is the nginx worker.',
+    "`nginx -p DIR -c DIR/nginx.conf -e DIR/error.log -g 'daemon off;'`, its pid file, logs and temp files in " +
+    "that dir. CPU is nginx's and uWSGI's trees together; the front process is the nginx worker.",
   python: uwsgiPython,
   missing: nginxMissing,
   version: once(() => `${spawnSync('nginx', ['-v'], { encoding: 'utf8' }).stderr?.trim() ?? 'nginx'} + ${uwsgiVersion()}`),
@@ -297,18 +325,24 @@ const nginxUwsgi: Server = {
 };
 
 export const servers: Server[] = [
-  warpipe('warpipe', () => [],
+  warpipe(
+    'warpipe',
+    () => [],
     '`--workers 2 --python /usr/bin/python3 --chdir bench/apps --log-level warning`; everything else default ' +
-    '(1 thread per worker, keep-alive 5 s, no access log). The Node gateway parses HTTP and hands each request ' +
-    'to a Python worker over a socketpair.'),
-  warpipe('warpipe-access-log', () => ['--access-log', join(tempDir('warpipe-bench-'), 'access.log')],
+      '(1 thread per worker, keep-alive 5 s, no access log). The Node gateway parses HTTP and hands each request ' +
+      'to a Python worker over a socketpair.',
+  ),
+  warpipe(
+    'warpipe-access-log',
+    () => ['--access-log', join(tempDir('warpipe-bench-'), 'access.log')],
     'warpipe as above plus `--access-log FILE` (combined format, a fresh file in the temporary directory): what a ' +
-    'line per request costs. uWSGI logs every request by default; it is run here with `--disable-logging`, as ' +
-    'gunicorn and nginx run without access logs.'),
+      'line per request costs. uWSGI logs every request by default; it is run here with `--disable-logging`, as ' +
+      'gunicorn and nginx run without access logs.',
+  ),
   gunicorn(
     'gunicorn-sync',
     [],
-    '`-w 2 --log-level warning` (sync worker, no access log: gunicorn\'s default). The sync worker does not do ' +
+    "`-w 2 --log-level warning` (sync worker, no access log: gunicorn's default). The sync worker does not do " +
       'keep-alive: it answers `Connection: close` and wrk reconnects for every request (gunicorn means sync ' +
       'workers to sit behind a buffering proxy). Runs on the pyenv Python 3.11.7 first on PATH, where gunicorn ' +
       'and Flask are installed.',
@@ -316,7 +350,7 @@ export const servers: Server[] = [
   gunicorn(
     'gunicorn-gthread',
     ['-k', 'gthread', '--threads', '4'],
-    '`-w 2 -k gthread --threads 4 --log-level warning`: keep-alive (gunicorn\'s default 2 s) and up to 8 ' +
+    "`-w 2 -k gthread --threads 4 --log-level warning`: keep-alive (gunicorn's default 2 s) and up to 8 " +
       'requests in flight. Same pyenv Python 3.11.7.',
   ),
   uwsgi(
@@ -326,7 +360,7 @@ export const servers: Server[] = [
     false,
     '`--http11-socket`: the workers parse HTTP/1.1 themselves, keep-alive built in, no front process. A sync ' +
       'worker keeps serving one keep-alive connection until the client closes it, so with 2 workers only 2 of ' +
-      'wrk\'s connections are served at a time and the rest wait (see the fresh-connection column). wrk never ' +
+      "wrk's connections are served at a time and the rest wait (see the fresh-connection column). wrk never " +
       'gets an answer on the waiting ones and counts them nowhere (no timeout, no latency), so its req/s and ' +
       'p99 are those of 2 busy keep-alive connections, not of 50 clients.',
   ),
@@ -338,9 +372,9 @@ export const servers: Server[] = [
     '`--http` router + `--http-keepalive`: a front process (the "http router", async) owns the client ' +
       'connections and passes each request over the uwsgi protocol to a worker: the same architecture as ' +
       'warpipe. `--http-keepalive` keeps client connections open between requests (HTTP/1.1 responses with a ' +
-      'Content-Length), so wrk\'s keep-alive connections are treated as with warpipe. `--http-buffer-size 32768`: ' +
+      "Content-Length), so wrk's keep-alive connections are treated as with warpipe. `--http-buffer-size 32768`: " +
       'with the default (one 4 KiB page) the router sends a 10 KiB response in pieces that run into the ' +
-      'client\'s 40 ms delayed ACK, and get10k/echo10k fall to ~1,100 req/s (and 10 MiB to ~170 MiB/s); 32 KiB ' +
+      "client's 40 ms delayed ACK, and get10k/echo10k fall to ~1,100 req/s (and 10 MiB to ~170 MiB/s); 32 KiB " +
       'gives it its normal speed (64 KiB made its uploads stall).',
   ),
   nginxUwsgi,
@@ -350,6 +384,6 @@ export const servers: Server[] = [
 /** Shared by every uWSGI entry, for the doc. */
 export const uwsgiCommon =
   '`--master --processes 2 --plugin python3 --chdir bench/apps --wsgi-file APP.py --callable application ' +
-  '--need-app --disable-logging --die-on-term --listen 1024` (the listen queue raised from uWSGI\'s 100, which it warns ' +
-  'about, so that 1,000 connecting clients or 500 held ones are not dropped at the door: Node\'s default is 511, ' +
-  'gunicorn\'s 2048, waitress\'s 1024, nginx\'s 511), on Debian\'s Python 3.11.2 (the python3 plugin), no threads.';
+  "--need-app --disable-logging --die-on-term --listen 1024` (the listen queue raised from uWSGI's 100, which it warns " +
+  "about, so that 1,000 connecting clients or 500 held ones are not dropped at the door: Node's default is 511, " +
+  "gunicorn's 2048, waitress's 1024, nginx's 511), on Debian's Python 3.11.2 (the python3 plugin), no threads.";

@@ -34,10 +34,21 @@ const CLI = `${ROOT}dist/src/cli.js`;
 const APPS = `${ROOT}test/fixtures/apps/`;
 const REQUEST_DEADLINE_MS = 30_000;
 
-interface Options { duration: number; reloadEvery: number; sample: number; attackers: boolean; out: string; chart: string; replot: string; extra: string[] }
+interface Options {
+  duration: number;
+  reloadEvery: number;
+  sample: number;
+  attackers: boolean;
+  out: string;
+  chart: string;
+  replot: string;
+  extra: string[];
+}
 
 function usage(why: string): never {
-  process.stderr.write(`soak: ${why}\nusage: bench/soak [--duration 10m|600s] [--reload-every SECONDS] [--sample SECONDS] [--attackers|--no-attackers] [--out FILE.json] [--chart FILE.svg] [-- WARPIPE-OPTIONS...]\n`);
+  process.stderr.write(
+    `soak: ${why}\nusage: bench/soak [--duration 10m|600s] [--reload-every SECONDS] [--sample SECONDS] [--attackers|--no-attackers] [--out FILE.json] [--chart FILE.svg] [-- WARPIPE-OPTIONS...]\n`,
+  );
   process.exit(2);
 }
 
@@ -123,10 +134,21 @@ interface Sample {
 
 // --- the traffic ---
 
-interface Answer { status: number; body: Buffer }
+interface Answer {
+  status: number;
+  body: Buffer;
+}
 
 /** One request through an agent (keep-alive or not), with an optional body (chunked when `chunked`). */
-function send(port: number, agent: http.Agent | false, method: string, path: string, body?: Buffer, chunked = false, slowRead = false): Promise<Answer> {
+function send(
+  port: number,
+  agent: http.Agent | false,
+  method: string,
+  path: string,
+  body?: Buffer,
+  chunked = false,
+  slowRead = false,
+): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const headers: Record<string, string> = {};
     if (body && !chunked) headers['Content-Length'] = String(body.length);
@@ -205,14 +227,22 @@ function chart(samples: Sample[], title: string): string {
   const left = 60;
   const right = 20;
   const panels: { label: string; unit: string; series: { name: string; color: string; values: number[] }[] }[] = [
-    { label: 'p99 latency', unit: 'ms', series: [
-      { name: 'small requests', color: '#1f77b4', values: samples.map((s) => s.p99SmallMs) },
-      { name: 'all requests', color: '#ff7f0e', values: samples.map((s) => s.p99AllMs) },
-    ] },
-    { label: 'memory (RSS)', unit: 'MiB', series: [
-      { name: 'gateway', color: '#2ca02c', values: samples.map((s) => s.gatewayRssMiB) },
-      { name: 'workers, together', color: '#9467bd', values: samples.map((s) => s.workersRssMiB) },
-    ] },
+    {
+      label: 'p99 latency',
+      unit: 'ms',
+      series: [
+        { name: 'small requests', color: '#1f77b4', values: samples.map((s) => s.p99SmallMs) },
+        { name: 'all requests', color: '#ff7f0e', values: samples.map((s) => s.p99AllMs) },
+      ],
+    },
+    {
+      label: 'memory (RSS)',
+      unit: 'MiB',
+      series: [
+        { name: 'gateway', color: '#2ca02c', values: samples.map((s) => s.gatewayRssMiB) },
+        { name: 'workers, together', color: '#9467bd', values: samples.map((s) => s.workersRssMiB) },
+      ],
+    },
     { label: 'gateway open fds', unit: '', series: [{ name: 'file descriptors', color: '#d62728', values: samples.map((s) => s.fds) }] },
   ];
   const tMax = Math.max(1, samples.at(-1)?.t ?? 1);
@@ -237,7 +267,9 @@ function chart(samples: Sample[], title: string): string {
       if (i === panels.length - 1) out.push(`<text x="${x(m * 60)}" y="${top + panelH + 14}" text-anchor="middle">${m} min</text>`);
     }
     panel.series.forEach((s, j) => {
-      const points = s.values.flatMap((v, k) => (Number.isFinite(v) ? [`${x(samples[k]!.t).toFixed(1)},${y(v).toFixed(1)}`] : [])).join(' ');
+      const points = s.values
+        .flatMap((v, k) => (Number.isFinite(v) ? [`${x(samples[k]!.t).toFixed(1)},${y(v).toFixed(1)}`] : []))
+        .join(' ');
       out.push(`<polyline fill="none" stroke="${s.color}" stroke-width="1.5" points="${points}"/>`);
       out.push(`<text x="${W - right - 4}" y="${top + 14 + j * 14}" text-anchor="end" fill="${s.color}">${s.name}</text>`);
     });
@@ -263,7 +295,14 @@ function slopePerMinute(t: number[], values: number[]): number {
   return den === 0 ? 0 : (num / den) * 60;
 }
 
-interface Growth { what: string; slope: number; growth: number; limitSlope: number; limitGrowth: number; unbounded: boolean }
+interface Growth {
+  what: string;
+  slope: number;
+  growth: number;
+  limitSlope: number;
+  limitGrowth: number;
+  unbounded: boolean;
+}
 
 /**
  * After a warm-up fifth, a resource grows without bound when it both trends up
@@ -291,7 +330,14 @@ async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
   if (o.replot) {
     // the chart again from a run's --out JSON
-    const run = JSON.parse(readFileSync(o.replot, 'utf8')) as { duration: number; served: number; lost: number; reloadEvery: number; samples: Sample[]; attackers?: unknown[] };
+    const run = JSON.parse(readFileSync(o.replot, 'utf8')) as {
+      duration: number;
+      served: number;
+      lost: number;
+      reloadEvery: number;
+      samples: Sample[];
+      attackers?: unknown[];
+    };
     const samples = run.samples.map((s) => ({ ...s, workersRssMiB: s.workersRssMiB ?? NaN, gatewayRssMiB: s.gatewayRssMiB ?? NaN }));
     writeFileSync(o.chart, chart(samples, title(run.duration, run.served, run.lost, run.reloadEvery, (run.attackers?.length ?? 0) > 0)));
     return;
@@ -300,11 +346,29 @@ async function main(): Promise<void> {
   // the attackers' gateway listeners: unix sockets in a directory of our own
   const dir = o.attackers ? mkdtempSync(join(tmpdir(), 'warpipe-soak-')) : '';
   const targets = { port, scgi: join(dir, 'scgi.sock'), uwsgi: join(dir, 'uwsgi.sock'), fastcgi: join(dir, 'fcgi.sock') };
-  const listeners = o.attackers ? ['--scgi', `unix:${targets.scgi}`, '--uwsgi', `unix:${targets.uwsgi}`, '--fastcgi', `unix:${targets.fastcgi}`] : [];
+  const listeners = o.attackers
+    ? ['--scgi', `unix:${targets.scgi}`, '--uwsgi', `unix:${targets.uwsgi}`, '--fastcgi', `unix:${targets.fastcgi}`]
+    : [];
   const server = new Proc({
     cmd: process.execPath,
-    args: [CLI, 'pep3333:application', '--http', `127.0.0.1:${port}`, ...listeners, '--workers', '2', '--threads', '2',
-      '--max-requests', '2000', '--max-requests-jitter', '400', '--timeout', '30', ...o.extra],
+    args: [
+      CLI,
+      'pep3333:application',
+      '--http',
+      `127.0.0.1:${port}`,
+      ...listeners,
+      '--workers',
+      '2',
+      '--threads',
+      '2',
+      '--max-requests',
+      '2000',
+      '--max-requests-jitter',
+      '400',
+      '--timeout',
+      '30',
+      ...o.extra,
+    ],
     cwd: APPS,
   });
   process.once('SIGINT', () => void stopAllAndExit(130));
@@ -318,7 +382,9 @@ async function main(): Promise<void> {
     }
     await sleep(100);
   }
-  console.log(`soak: warpipe ${server.pid} on 127.0.0.1:${port} for ${o.duration}s, reload every ${o.reloadEvery}s${o.attackers ? `, attackers beside (SCGI, uwsgi, FastCGI in ${dir})` : ''}`);
+  console.log(
+    `soak: warpipe ${server.pid} on 127.0.0.1:${port} for ${o.duration}s, reload every ${o.reloadEvery}s${o.attackers ? `, attackers beside (SCGI, uwsgi, FastCGI in ${dir})` : ''}`,
+  );
 
   const tally = new Tally();
   const started = Date.now();
@@ -355,15 +421,23 @@ async function main(): Promise<void> {
   };
   let n = 0;
   const loops = [
-    ...Array.from({ length: 6 }, () => loop('small', true, async () => {
-      const size = 100 + (n++ % 900);
-      return check('small', await send(port, keepAlive, 'GET', `/sized?${size}`), size);
-    })),
+    ...Array.from({ length: 6 }, () =>
+      loop('small', true, async () => {
+        const size = 100 + (n++ % 900);
+        return check('small', await send(port, keepAlive, 'GET', `/sized?${size}`), size);
+      }),
+    ),
     loop('download', false, async () => check('download', await send(port, keepAlive, 'GET', '/sized?2000000'), 2_000_000)),
     loop('upload', false, async () => check('upload', await send(port, keepAlive, 'POST', '/echo', upload), upload.length, uploadHash)),
-    loop('upload, chunked', false, async () => check('upload, chunked', await send(port, keepAlive, 'POST', '/echo', upload, true), upload.length, uploadHash)),
-    ...Array.from({ length: 2 }, () => loop('slow client', false, async () => check('slow client', await slowClient(port, '/sized?5000'), 5000))),
-    loop('slow reader', false, async () => check('slow reader', await send(port, false, 'GET', '/sized?3000000', undefined, false, true), 3_000_000)),
+    loop('upload, chunked', false, async () =>
+      check('upload, chunked', await send(port, keepAlive, 'POST', '/echo', upload, true), upload.length, uploadHash),
+    ),
+    ...Array.from({ length: 2 }, () =>
+      loop('slow client', false, async () => check('slow client', await slowClient(port, '/sized?5000'), 5000)),
+    ),
+    loop('slow reader', false, async () =>
+      check('slow reader', await send(port, false, 'GET', '/sized?3000000', undefined, false, true), 3_000_000),
+    ),
     ...Array.from({ length: 2 }, () => loop('churn', true, async () => check('churn', await send(port, false, 'GET', '/sized?10'), 10))),
   ];
 
@@ -404,7 +478,9 @@ async function main(): Promise<void> {
       tally.small = [];
       tally.all = [];
       samples.push(s);
-      console.log(`soak: ${s.t.toFixed(0).padStart(5)}s  served ${s.served}  lost ${s.lost}  p99 small ${s.p99SmallMs} ms  all ${s.p99AllMs} ms  gateway ${s.gatewayRssMiB} MiB  ${s.fds} fds  workers ${s.workers} (${s.workersRssMiB} MiB)`);
+      console.log(
+        `soak: ${s.t.toFixed(0).padStart(5)}s  served ${s.served}  lost ${s.lost}  p99 small ${s.p99SmallMs} ms  all ${s.p99AllMs} ms  gateway ${s.gatewayRssMiB} MiB  ${s.fds} fds  workers ${s.workers} (${s.workersRssMiB} MiB)`,
+      );
       if (server.exit) {
         gatewayDied = true;
         tally.error('server', `warpipe exited (${JSON.stringify(server.exit)})`);
@@ -450,11 +526,14 @@ async function main(): Promise<void> {
   console.log(`\nsoak: ${tally.served} requests in ${o.duration}s (${summary.perSecond}/s), ${reloads} reloads, ${tally.lost} lost`);
   for (const [k, v] of tally.errors) console.log(`  ${v} x ${k}`);
   for (const g of growths) {
-    console.log(`  ${g.what}: ${g.slope.toFixed(2)}/min, grew ${g.growth.toFixed(1)} (limits ${g.limitSlope}/min and ${g.limitGrowth}): ${g.unbounded ? 'GROWS WITHOUT BOUND' : 'bounded'}`);
+    console.log(
+      `  ${g.what}: ${g.slope.toFixed(2)}/min, grew ${g.growth.toFixed(1)} (limits ${g.limitSlope}/min and ${g.limitGrowth}): ${g.unbounded ? 'GROWS WITHOUT BOUND' : 'bounded'}`,
+    );
   }
   const rss = samples.map((s) => s.gatewayRssMiB).filter(Number.isFinite);
   const fds = samples.map((s) => s.fds).filter(Number.isFinite);
-  if (rss.length) console.log(`  gateway RSS ${Math.min(...rss)}-${Math.max(...rss)} MiB, open fds ${Math.min(...fds)}-${Math.max(...fds)}`);
+  if (rss.length)
+    console.log(`  gateway RSS ${Math.min(...rss)}-${Math.max(...rss)} MiB, open fds ${Math.min(...fds)}-${Math.max(...fds)}`);
   if (attackerReports.length) {
     console.log('attackers (attempts, and how they ended):');
     for (const r of attackerReports) console.log(describeReport(r));

@@ -62,11 +62,16 @@ export async function runWrk(o: WrkOptions): Promise<WrkResult> {
   const script = scriptFile(`${o.lua ?? ''}\n${DONE_HOOK}`);
   const timeout = o.timeout ?? 2;
   const args = [
-    '-t', String(o.threads),
-    '-c', String(Math.max(o.connections, o.threads)),
-    '-d', `${o.seconds}s`,
-    '--timeout', `${timeout}s`,
-    '-s', script,
+    '-t',
+    String(o.threads),
+    '-c',
+    String(Math.max(o.connections, o.threads)),
+    '-d',
+    `${o.seconds}s`,
+    '--timeout',
+    `${timeout}s`,
+    '-s',
+    script,
     ...(o.extraArgs ?? []),
     `http://127.0.0.1:${o.port}${o.path}`,
   ];
@@ -77,10 +82,13 @@ export async function runWrk(o: WrkOptions): Promise<WrkResult> {
       : { cmd: 'wrk', args },
   );
   let overran = false;
-  const bound = setTimeout(() => {
-    overran = true;
-    wrk.child.kill('SIGKILL');
-  }, (o.seconds + timeout + 10) * 1000);
+  const bound = setTimeout(
+    () => {
+      overran = true;
+      wrk.child.kill('SIGKILL');
+    },
+    (o.seconds + timeout + 10) * 1000,
+  );
   await wrk.exited;
   clearTimeout(bound);
   const line = wrk.output.split('\n').find((l) => l.startsWith(MARK));

@@ -7,36 +7,71 @@ import { LogFile, type LogFileTrouble } from './log-file.js';
 import type { Environ } from './pipeline/types.js';
 
 const environ = (extra: Record<string, string> = {}): Environ => ({
-  REQUEST_METHOD: 'GET', SCRIPT_NAME: '/app', PATH_INFO: '/x', QUERY_STRING: 'q=1', REQUEST_URI: '/app/x?q=1',
-  SERVER_NAME: 'example.test', SERVER_PORT: '80', SERVER_PROTOCOL: 'HTTP/1.1', HTTP_HOST: 'example.test:8080',
-  'wsgi.url_scheme': 'http', 'wsgi.input': null as never, 'wsgi.errors': null as never, ...extra,
+  REQUEST_METHOD: 'GET',
+  SCRIPT_NAME: '/app',
+  PATH_INFO: '/x',
+  QUERY_STRING: 'q=1',
+  REQUEST_URI: '/app/x?q=1',
+  SERVER_NAME: 'example.test',
+  SERVER_PORT: '80',
+  SERVER_PROTOCOL: 'HTTP/1.1',
+  HTTP_HOST: 'example.test:8080',
+  'wsgi.url_scheme': 'http',
+  'wsgi.input': null as never,
+  'wsgi.errors': null as never,
+  ...extra,
 });
 const entry = (e: Partial<AccessEntry> = {}): AccessEntry => ({
-  environ: environ(), remoteAddr: '10.0.0.1', status: 200, bytes: 123, started: performance.now() - 12.5, listener: 'http', ...e,
+  environ: environ(),
+  remoteAddr: '10.0.0.1',
+  status: 200,
+  bytes: 123,
+  started: performance.now() - 12.5,
+  listener: 'http',
+  ...e,
 });
 
-test('combined is nginx\'s combined format', () => {
-  const line = compileFormat('combined')(entry({ environ: environ({ HTTP_REFERER: 'http://r.test/', HTTP_USER_AGENT: 'UA/1', HTTP_AUTHORIZATION: 'Basic ' + Buffer.from('bob:secret').toString('base64') }) }));
-  assert.match(line, /^10\.0\.0\.1 - bob \[\d\d\/[A-Z][a-z]{2}\/\d{4}:\d\d:\d\d:\d\d \+0000\] "GET \/app\/x\?q=1 HTTP\/1\.1" 200 123 "http:\/\/r\.test\/" "UA\/1"\n$/);
+test("combined is nginx's combined format", () => {
+  const line = compileFormat('combined')(
+    entry({
+      environ: environ({
+        HTTP_REFERER: 'http://r.test/',
+        HTTP_USER_AGENT: 'UA/1',
+        HTTP_AUTHORIZATION: 'Basic ' + Buffer.from('bob:secret').toString('base64'),
+      }),
+    }),
+  );
+  assert.match(
+    line,
+    /^10\.0\.0\.1 - bob \[\d\d\/[A-Z][a-z]{2}\/\d{4}:\d\d:\d\d:\d\d \+0000\] "GET \/app\/x\?q=1 HTTP\/1\.1" 200 123 "http:\/\/r\.test\/" "UA\/1"\n$/,
+  );
   assert.doesNotMatch(line, /secret/);
 });
 
 test('common, and "-" for what is missing', () => {
-  assert.match(compileFormat('common')(entry({ environ: null, status: 400, bytes: 12, remoteAddr: '' })), /^- - - \[[^\]]+\] "-" 400 12\n$/);
+  assert.match(
+    compileFormat('common')(entry({ environ: null, status: 400, bytes: 12, remoteAddr: '' })),
+    /^- - - \[[^\]]+\] "-" 400 12\n$/,
+  );
 });
 
 test('a template: nginx variables, braces, $http_NAME, request time in seconds and microseconds', () => {
-  const line = compileFormat('${status}|$request_method|$uri|$query_string|$host|$http_x_request_id|$request_time|$request_time_us|$listener|$pid')(
-    entry({ environ: environ({ HTTP_X_REQUEST_ID: 'abc' }), status: 201 }),
-  );
+  const line = compileFormat(
+    '${status}|$request_method|$uri|$query_string|$host|$http_x_request_id|$request_time|$request_time_us|$listener|$pid',
+  )(entry({ environ: environ({ HTTP_X_REQUEST_ID: 'abc' }), status: 201 }));
   const [status, method, uri, query, host, id, secs, us, listener, pid] = line.trimEnd().split('|');
-  assert.deepEqual([status, method, uri, query, host, id, listener, pid], ['201', 'GET', '/app/x', 'q=1', 'example.test:8080', 'abc', 'http', String(process.pid)]);
+  assert.deepEqual(
+    [status, method, uri, query, host, id, listener, pid],
+    ['201', 'GET', '/app/x', 'q=1', 'example.test:8080', 'abc', 'http', String(process.pid)],
+  );
   assert.ok(Number(secs) >= 0.012 && Number(secs) < 1, secs);
   assert.ok(Number(us) >= 12_000 && Number(us) < 1_000_000, us);
 });
 
 test('values are escaped: a client cannot end a field or forge a line', () => {
-  const line = compileFormat('"$http_user_agent" "$http_referer"')(entry({ environ: environ({ HTTP_USER_AGENT: 'a"b\\c\r\nd\x7f\xe9', HTTP_REFERER: '\x00' }) }));
+  const line = compileFormat('"$http_user_agent" "$http_referer"')(
+    entry({ environ: environ({ HTTP_USER_AGENT: 'a"b\\c\r\nd\x7f\xe9', HTTP_REFERER: '\x00' }) }),
+  );
   assert.equal(line, '"a\\x22b\\x5Cc\\x0D\\x0Ad\\x7F\\xE9" "\\x00"\n');
 });
 
@@ -106,7 +141,11 @@ test('buffered: lines are gathered and written together, in order; reopen() star
   file.reopen();
   file.write('d\n');
   file.close();
-  assert.equal(readFileSync(`${path}.1`, 'utf8'), 'a\nb\n' + long.repeat(66) + 'c\n', 'what was gathered before the reopen went to the old file');
+  assert.equal(
+    readFileSync(`${path}.1`, 'utf8'),
+    'a\nb\n' + long.repeat(66) + 'c\n',
+    'what was gathered before the reopen went to the old file',
+  );
   assert.equal(readFileSync(path, 'utf8'), 'd\n');
 });
 
@@ -128,14 +167,20 @@ test('"-" on a full pipe (EAGAIN): about 1 MiB waits in Node\'s stream, the rest
     },
   };
   const written: string[] = [];
-  const file = new LogFile('-', true, {
-    failing: (_f, why) => said.push(`failing ${why}`),
-    recovered: (_f, lost, why) => said.push(`recovered ${lost} ${why}`),
-  }, (_fd, data, off) => {
-    if (full) throw Object.assign(new Error('EAGAIN: resource temporarily unavailable, write'), { code: 'EAGAIN' });
-    written.push(data.toString('utf8', off));
-    return data.length - off;
-  }, () => stream);
+  const file = new LogFile(
+    '-',
+    true,
+    {
+      failing: (_f, why) => said.push(`failing ${why}`),
+      recovered: (_f, lost, why) => said.push(`recovered ${lost} ${why}`),
+    },
+    (_fd, data, off) => {
+      if (full) throw Object.assign(new Error('EAGAIN: resource temporarily unavailable, write'), { code: 'EAGAIN' });
+      written.push(data.toString('utf8', off));
+      return data.length - off;
+    },
+    () => stream,
+  );
   const line = 'x'.repeat(1023) + '\n';
   for (let i = 0; i < 3000; i++) file.write(line);
   assert.ok(stream.writableLength <= 1 << 20, `${stream.writableLength} bytes wait`);

@@ -95,7 +95,18 @@ const VARIABLES: Record<string, Value> = {
 };
 
 /** Variables whose values are made here (numbers, times, an address), never from client bytes: not escaped. */
-const SAFE = new Set(['remote_addr', 'time_local', 'time_iso8601', 'msec', 'status', 'body_bytes_sent', 'request_time', 'request_time_us', 'listener', 'pid']);
+const SAFE = new Set([
+  'remote_addr',
+  'time_local',
+  'time_iso8601',
+  'msec',
+  'status',
+  'body_bytes_sent',
+  'request_time',
+  'request_time_us',
+  'listener',
+  'pid',
+]);
 
 const NAMED: Record<string, string> = {
   combined: '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent"',
@@ -118,7 +129,11 @@ function variable(name: string): Value {
     const key = 'HTTP_' + name.slice(5).toUpperCase();
     return (e) => escapeValue(str(e, key));
   }
-  throw new Error(`unknown variable $${name} (known: ${Object.keys(VARIABLES).map((k) => '$' + k).join(', ')}, $http_NAME)`);
+  throw new Error(
+    `unknown variable $${name} (known: ${Object.keys(VARIABLES)
+      .map((k) => '$' + k)
+      .join(', ')}, $http_NAME)`,
+  );
 }
 
 /** A line maker for `format` (a named format or a template); throws a one-line Error for an unknown variable. */
@@ -134,7 +149,8 @@ export function compileFormat(format: string): (e: AccessEntry) => string {
     last = re.lastIndex;
   }
   if (last < template.length) parts.push(template.slice(last));
-  if (!parts.some((p) => typeof p !== 'string')) throw new Error(`the format ${JSON.stringify(format)} has no $variable (or name one of: combined, common, json)`);
+  if (!parts.some((p) => typeof p !== 'string'))
+    throw new Error(`the format ${JSON.stringify(format)} has no $variable (or name one of: combined, common, json)`);
   return (e) => {
     const now = performance.now();
     let out = '';
@@ -147,21 +163,23 @@ function jsonLine(e: AccessEntry): string {
   const now = performance.now();
   tick();
   const env = e.environ;
-  return JSON.stringify({
-    time: clockIso,
-    remote_addr: e.remoteAddr || null,
-    remote_user: nullIfDash(remoteUser(e)),
-    method: env?.REQUEST_METHOD ?? null,
-    uri: env === null ? null : requestUri(e),
-    protocol: env?.SERVER_PROTOCOL ?? null,
-    status: e.status,
-    bytes: e.bytes,
-    request_time: Number(seconds(e, now)),
-    host: env === null ? null : nullIfDash(VARIABLES.host!(e, now)),
-    referer: env?.HTTP_REFERER ?? null,
-    user_agent: env?.HTTP_USER_AGENT ?? null,
-    listener: e.listener,
-  }) + '\n';
+  return (
+    JSON.stringify({
+      time: clockIso,
+      remote_addr: e.remoteAddr || null,
+      remote_user: nullIfDash(remoteUser(e)),
+      method: env?.REQUEST_METHOD ?? null,
+      uri: env === null ? null : requestUri(e),
+      protocol: env?.SERVER_PROTOCOL ?? null,
+      status: e.status,
+      bytes: e.bytes,
+      request_time: Number(seconds(e, now)),
+      host: env === null ? null : nullIfDash(VARIABLES.host!(e, now)),
+      referer: env?.HTTP_REFERER ?? null,
+      user_agent: env?.HTTP_USER_AGENT ?? null,
+      listener: e.listener,
+    }) + '\n'
+  );
 }
 
 const nullIfDash = (s: string): string | null => (s === '-' ? null : s);
@@ -180,7 +198,10 @@ export function observeAll(observers: (RequestObserver | null)[]): RequestObserv
 
 /** A line per request to a LogFile, made by a compiled format (`compileFormat`). */
 export class AccessLog implements RequestObserver {
-  constructor(readonly file: LogFile, private readonly line: (e: AccessEntry) => string) {}
+  constructor(
+    readonly file: LogFile,
+    private readonly line: (e: AccessEntry) => string,
+  ) {}
 
   record(entry: AccessEntry): void {
     this.file.write(this.line(entry));

@@ -5,27 +5,33 @@ import { ByteQueue } from './byte-queue.js';
 
 test('bytes come out in order and whole, however they were pushed and shifted', () => {
   const piece = fc.oneof(fc.uint8Array({ maxLength: 40 }), fc.uint8Array({ minLength: 4000, maxLength: 9000 }));
-  const op = fc.oneof(piece.map((p) => ({ push: p })), fc.constant({ shift: true }), fc.constant({ take: true }));
-  fc.assert(fc.property(fc.array(op, { maxLength: 60 }), (ops) => {
-    const q = new ByteQueue();
-    const pushed: number[] = [];
-    const got: number[] = [];
-    for (const o of ops) {
-      if ('push' in o) {
-        q.push(o.push);
-        pushed.push(...o.push);
-      } else if ('shift' in o) {
-        const c = q.shift();
-        if (c !== undefined) got.push(...c);
-      } else {
-        got.push(...q.take());
+  const op = fc.oneof(
+    piece.map((p) => ({ push: p })),
+    fc.constant({ shift: true }),
+    fc.constant({ take: true }),
+  );
+  fc.assert(
+    fc.property(fc.array(op, { maxLength: 60 }), (ops) => {
+      const q = new ByteQueue();
+      const pushed: number[] = [];
+      const got: number[] = [];
+      for (const o of ops) {
+        if ('push' in o) {
+          q.push(o.push);
+          pushed.push(...o.push);
+        } else if ('shift' in o) {
+          const c = q.shift();
+          if (c !== undefined) got.push(...c);
+        } else {
+          got.push(...q.take());
+        }
+        assert.equal(q.bytes, pushed.length - got.length);
       }
-      assert.equal(q.bytes, pushed.length - got.length);
-    }
-    got.push(...q.take());
-    assert.deepEqual(Buffer.from(got), Buffer.from(pushed));
-    assert.equal(q.shift(), undefined);
-  }));
+      got.push(...q.take());
+      assert.deepEqual(Buffer.from(got), Buffer.from(pushed));
+      assert.equal(q.shift(), undefined);
+    }),
+  );
 });
 
 test('a million 1-byte pieces are held in a few blocks, not a million buffers', () => {

@@ -51,7 +51,11 @@ function answer(command: string, target: Controlled, log: Logger): object {
 }
 
 /** Send `command` to the gateway listening at `path`; its JSON answer. */
-export function sendControl(path: string, command: string, timeoutMs = 5000): Promise<{ ok: boolean; error?: string; status?: PoolStatus }> {
+export function sendControl(
+  path: string,
+  command: string,
+  timeoutMs = 5000,
+): Promise<{ ok: boolean; error?: string; status?: PoolStatus }> {
   return new Promise((resolve, reject) => {
     const sock = net.connect(path);
     let text = '';
@@ -75,7 +79,12 @@ export function formatStatus(s: PoolStatus): string {
   const rows = [['PID', 'GEN', 'STATE', 'SERVED', 'RSS MiB', 'AGE s', 'RUNNING']];
   for (const w of s.workers) {
     rows.push([
-      String(w.pid), String(w.generation), w.state, String(w.served), w.rss.toFixed(1), String(Math.round(w.age)),
+      String(w.pid),
+      String(w.generation),
+      w.state,
+      String(w.served),
+      w.rss.toFixed(1),
+      String(Math.round(w.age)),
       w.running.map((r) => `${r.request} (${r.seconds.toFixed(1)}s)`).join('; ') || '-',
     ]);
   }

@@ -48,7 +48,10 @@ export class WorkerError extends GatewayError {}
 
 /** No worker can take the request soon enough: 503, with the seconds to wait in Retry-After. */
 export class OverloadError extends GatewayError {
-  constructor(message: string, readonly retryAfter: number) {
+  constructor(
+    message: string,
+    readonly retryAfter: number,
+  ) {
     super('ERR_QUEUE_FULL', message, 503);
   }
 }

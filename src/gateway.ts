@@ -40,9 +40,8 @@ import { Arbiter, type ArbiterOptions } from './workers/arbiter.js';
 import { formatStatus, listenControl } from './control.js';
 import { watchSources } from './watch.js';
 
-export const version: string = (
-  JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
-).version;
+export const version: string = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string })
+  .version;
 
 /** The gateway's log, and the files under it (--log-file, --access-log) that SIGUSR1 reopens. */
 interface Logs {
@@ -189,17 +188,22 @@ function openLogs(config: Readonly<Config>): Logs {
   try {
     if (config.logFile) {
       logFile = new LogFile(config.logFile, true, {
-        failing: (f, why) => process.stderr.write(`warpipe: cannot write to the log file ${f.path} (${why}): log lines are lost until it can\n`),
+        failing: (f, why) =>
+          process.stderr.write(`warpipe: cannot write to the log file ${f.path} (${why}): log lines are lost until it can\n`),
         recovered: (_f, lost, why) => log.warning(`${lost} log line${lost === 1 ? ' was' : 's were'} lost (${why})`),
       });
       const file = logFile;
       log = new Logger(config.logLevel, (line) => file.write(line));
     }
     if (config.accessLog) {
-      access = new AccessLog(new LogFile(config.accessLog, false, {
-        failing: (f, why) => log.error(`cannot write to the access log ${f.path} (${why}): request lines are dropped until it can`),
-        recovered: (f, lost, why) => log.warning(`the access log ${f.path} is written again; ${lost} line${lost === 1 ? ' was' : 's were'} lost (${why})`),
-      }), config.accessLine);
+      access = new AccessLog(
+        new LogFile(config.accessLog, false, {
+          failing: (f, why) => log.error(`cannot write to the access log ${f.path} (${why}): request lines are dropped until it can`),
+          recovered: (f, lost, why) =>
+            log.warning(`the access log ${f.path} is written again; ${lost} line${lost === 1 ? ' was' : 's were'} lost (${why})`),
+        }),
+        config.accessLine,
+      );
     }
   } catch (err) {
     logFile?.close();
@@ -218,8 +222,23 @@ function banner(config: Readonly<Config>): string {
 
 /** The settings the pool takes as they are (the names are the same in Config and ArbiterOptions). */
 const POOL_SETTINGS = [
-  'python', 'app', 'threads', 'validate', 'workers', 'maxWorkers', 'idleTimeout', 'bootTimeout', 'pipeline', 'backlog',
-  'queueTimeout', 'timeout', 'maxRequests', 'maxRequestsJitter', 'maxRss', 'maxLifetime', 'preload',
+  'python',
+  'app',
+  'threads',
+  'validate',
+  'workers',
+  'maxWorkers',
+  'idleTimeout',
+  'bootTimeout',
+  'pipeline',
+  'backlog',
+  'queueTimeout',
+  'timeout',
+  'maxRequests',
+  'maxRequestsJitter',
+  'maxRss',
+  'maxLifetime',
+  'preload',
 ] as const satisfies readonly (keyof ArbiterOptions & keyof Config)[];
 
 function pick<T, K extends keyof T>(from: T, keys: readonly K[]): Pick<T, K> {
@@ -259,9 +278,15 @@ function buildApps(config: Readonly<Config>, pool: Arbiter, log: Logger): App {
   ];
   for (const mount of config.mount) {
     const { prefix, address } = mount;
-    mounts.push([prefix, mount.protocol === 'fastcgi'
-      ? fastcgiUpstream({ address, split: mount.split, documentRoot: mount.root ?? '', timeout, keepalive: config.upstreamKeepalive }, log)
-      : streamUpstream({ protocol: mount.protocol, address, timeout }, log)]);
+    mounts.push([
+      prefix,
+      mount.protocol === 'fastcgi'
+        ? fastcgiUpstream(
+            { address, split: mount.split, documentRoot: mount.root ?? '', timeout, keepalive: config.upstreamKeepalive },
+            log,
+          )
+        : streamUpstream({ protocol: mount.protocol, address, timeout }, log),
+    ]);
   }
   return router(mounts, pythonApp(pool, log, { bufferResponse: config.bufferResponse }));
 }
@@ -299,14 +324,19 @@ function buildListeners(config: Readonly<Config>, app: App, log: Logger, shared:
     http: new HttpListener(app, http, log, shared),
     // a PROXY header would come before the TLS handshake: --http only
     https: config.certificate ? new HttpListener(app, { ...http, proxyProtocol: false, tls: config.certificate }, log, shared) : null,
-    fastcgi: new FastcgiListener(app, {
-      ...common,
-      maxBodyBytes,
-      maxParamsBytes: config.limitRequestHeaders,
-      maxRequests: 64,
-      // longer than nginx keeps an idle upstream connection (keepalive_timeout 60s), so nginx closes first
-      idleTimeout: Math.max(config.keepaliveTimeout, 75),
-    }, log, shared),
+    fastcgi: new FastcgiListener(
+      app,
+      {
+        ...common,
+        maxBodyBytes,
+        maxParamsBytes: config.limitRequestHeaders,
+        maxRequests: 64,
+        // longer than nginx keeps an idle upstream connection (keepalive_timeout 60s), so nginx closes first
+        idleTimeout: Math.max(config.keepaliveTimeout, 75),
+      },
+      log,
+      shared,
+    ),
     scgi: new StreamGatewayListener(scgi, app, gateway, log, shared),
     uwsgi: new StreamGatewayListener(uwsgi, app, gateway, log, shared),
   };
@@ -327,7 +357,9 @@ function warnOpenFiles(config: Readonly<Config>, log: Logger): void {
     // no /proc: nothing to compare
   }
   if (files !== null && config.maxConnections > 0 && files < config.maxConnections + 64) {
-    log.warning(`--max-connections ${config.maxConnections} is more than this process may open (${files} files, ulimit -n): raise it (systemd LimitNOFILE=) or lower --max-connections`);
+    log.warning(
+      `--max-connections ${config.maxConnections} is more than this process may open (${files} files, ulimit -n): raise it (systemd LimitNOFILE=) or lower --max-connections`,
+    );
   }
 }
 
@@ -338,7 +370,9 @@ function bindName(address: Address): string {
 
 function cannotBind(what: string, err: unknown): StartError {
   const e = err as NodeJS.ErrnoException;
-  return new StartError(codes.LISTEN_FAILED, `${what}: ${e.code === 'EADDRINUSE' ? 'address already in use' : e.message}`, 500, { cause: err });
+  return new StartError(codes.LISTEN_FAILED, `${what}: ${e.code === 'EADDRINUSE' ? 'address already in use' : e.message}`, 500, {
+    cause: err,
+  });
 }
 
 /** Bind every listener: systemd's sockets, then the addresses given. Resolves with the lines to log once serving. */
@@ -348,12 +382,20 @@ async function bindListeners(config: Readonly<Config>, listeners: Listeners): Pr
     try {
       lines.push(`listening on ${await listeners[kind].listen({ kind: 'fd', fd }, config.socketMode)} (descriptor ${fd} from systemd)`);
     } catch (err) {
-      throw new StartError(codes.LISTEN_FAILED, `cannot listen on descriptor ${fd} from systemd (${kind}): ${(err as Error).message}`, 500, { cause: err });
+      throw new StartError(
+        codes.LISTEN_FAILED,
+        `cannot listen on descriptor ${fd} from systemd (${kind}): ${(err as Error).message}`,
+        500,
+        { cause: err },
+      );
     }
   }
   const binds: [readonly Address[], Listener<ListenerConnection> | null][] = [
-    [config.http, listeners.http], [config.https, listeners.https], [config.fastcgi, listeners.fastcgi],
-    [config.scgi, listeners.scgi], [config.uwsgi, listeners.uwsgi],
+    [config.http, listeners.http],
+    [config.https, listeners.https],
+    [config.fastcgi, listeners.fastcgi],
+    [config.scgi, listeners.scgi],
+    [config.uwsgi, listeners.uwsgi],
   ];
   for (const [addresses, listener] of binds) {
     for (const address of addresses) {
@@ -382,7 +424,9 @@ async function bindSideSockets(config: Readonly<Config>, metrics: Metrics | null
     try {
       await listenControl(path, pool, log);
     } catch (err) {
-      throw new StartError(codes.LISTEN_FAILED, `cannot serve the control socket on ${path}: ${(err as Error).message}`, 500, { cause: err });
+      throw new StartError(codes.LISTEN_FAILED, `cannot serve the control socket on ${path}: ${(err as Error).message}`, 500, {
+        cause: err,
+      });
     }
     lines.push(`control socket on ${path}`);
     process.once('exit', () => removeSocket(path));
@@ -394,7 +438,9 @@ async function bindSideSockets(config: Readonly<Config>, metrics: Metrics | null
 function becomeUser(config: Readonly<Config>, logs: Logs): void {
   const identity = config.identity;
   if (!identity) return;
-  const owned = [...config.http, ...config.https, ...config.fastcgi, ...config.scgi, ...config.uwsgi].flatMap((a) => (a.kind === 'unix' ? [a.path] : []));
+  const owned = [...config.http, ...config.https, ...config.fastcgi, ...config.scgi, ...config.uwsgi].flatMap((a) =>
+    a.kind === 'unix' ? [a.path] : [],
+  );
   if (config.control) owned.push(config.control);
   for (const f of logs.files) if (f.path !== '-') owned.push(f.path);
   try {

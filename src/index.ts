@@ -1,6 +1,18 @@
 // warpipe's public surface: the PEP 3333-shaped pipeline types, and the parts a
 // TypeScript program needs to embed the gateway.
-export type { App, Body, Chunk, Environ, ErrorStream, Headers, Input, Middleware, StartResponse, WholeBody, Write } from './pipeline/types.js';
+export type {
+  App,
+  Body,
+  Chunk,
+  Environ,
+  ErrorStream,
+  Headers,
+  Input,
+  Middleware,
+  StartResponse,
+  WholeBody,
+  Write,
+} from './pipeline/types.js';
 export { compose } from './pipeline/types.js';
 export { BodyInput } from './pipeline/input.js';
 export { HttpListener, type HttpOptions } from './listeners/http.js';

@@ -5,10 +5,13 @@ import { Logger, QUEUE_MAX, prefixLines, stderrSink } from './log.js';
 test('a log that cannot be written loses lines, not the server, and says so once it can', () => {
   const out: string[] = [];
   let full = true;
-  const log = new Logger(20, stderrSink((text) => {
-    if (full) throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
-    out.push(text);
-  }));
+  const log = new Logger(
+    20,
+    stderrSink((text) => {
+      if (full) throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+      out.push(text);
+    }),
+  );
   log.info('one');
   log.error('two');
   log.info('three');
@@ -17,14 +20,20 @@ test('a log that cannot be written loses lines, not the server, and says so once
   log.info('four');
   log.info('five');
   const text = out.join('');
-  assert.match(text, /^\[[-0-9: +]+\] \[\d+\] \[WARNING\] 3 log lines were lost: ENOSPC: no space left on device, write\n\[[-0-9: +]+\] \[\d+\] \[INFO\] four\n/);
+  assert.match(
+    text,
+    /^\[[-0-9: +]+\] \[\d+\] \[WARNING\] 3 log lines were lost: ENOSPC: no space left on device, write\n\[[-0-9: +]+\] \[\d+\] \[INFO\] four\n/,
+  );
   assert.equal(text.split('lost').length, 2, 'said once');
   assert.match(text, /\[INFO\] five\n$/);
 });
 
-test('issue 12: lines the workers print get the log\'s prefix, each of them, empty ones too', () => {
+test("issue 12: lines the workers print get the log's prefix, each of them, empty ones too", () => {
   const text = prefixLines('one\n\ntwo\n', 20, 'worker');
-  assert.match(text, /^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \+0000\] \[worker\] \[INFO\] one\n\[[-0-9: +]+\] \[worker\] \[INFO\] \n\[[-0-9: +]+\] \[worker\] \[INFO\] two\n$/);
+  assert.match(
+    text,
+    /^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \+0000\] \[worker\] \[INFO\] one\n\[[-0-9: +]+\] \[worker\] \[INFO\] \n\[[-0-9: +]+\] \[worker\] \[INFO\] two\n$/,
+  );
   assert.match(prefixLines('no newline', 40, 7), /^\[[-0-9: +]+\] \[7\] \[ERROR\] no newline\n$/);
 });
 
@@ -50,15 +59,21 @@ const eagain = (): never => {
   throw Object.assign(new Error('EAGAIN: resource temporarily unavailable, write'), { code: 'EAGAIN' });
 };
 
-test('a full pipe (EAGAIN): about 1 MiB waits in Node\'s stream, in order; lines beyond it are dropped, counted, and said once', () => {
+test("a full pipe (EAGAIN): about 1 MiB waits in Node's stream, in order; lines beyond it are dropped, counted, and said once", () => {
   const out: string[] = [];
   let full = false;
   const stream = new StalledStream();
-  const log = new Logger(20, stderrSink((text) => (full ? eagain() : void out.push(text)), () => stream));
+  const log = new Logger(
+    20,
+    stderrSink(
+      (text) => (full ? eagain() : void out.push(text)),
+      () => stream,
+    ),
+  );
   log.info('before');
   full = true;
   const line = 'x'.repeat(1000);
-  const n = Math.ceil(3 * QUEUE_MAX / 1000);
+  const n = Math.ceil((3 * QUEUE_MAX) / 1000);
   for (let i = 0; i < n; i++) log.info(`${i} ${line}`);
   assert.ok(stream.writableLength <= QUEUE_MAX, `${stream.writableLength} bytes wait`);
   const kept = stream.drain().split('\n').slice(0, -1);
@@ -69,7 +84,12 @@ test('a full pipe (EAGAIN): about 1 MiB waits in Node\'s stream, in order; lines
   log.info('after');
   log.info('again');
   assert.equal(out.length, 3);
-  assert.match(out[1]!, new RegExp(`^\\[[-0-9: +]+\\] \\[\\d+\\] \\[WARNING\\] ${n - kept.length} log lines were lost: the reader of stderr fell behind \\(EAGAIN\\) with 1 MiB queued\n\\[[-0-9: +]+\\] \\[\\d+\\] \\[INFO\\] after\n$`));
+  assert.match(
+    out[1]!,
+    new RegExp(
+      `^\\[[-0-9: +]+\\] \\[\\d+\\] \\[WARNING\\] ${n - kept.length} log lines were lost: the reader of stderr fell behind \\(EAGAIN\\) with 1 MiB queued\n\\[[-0-9: +]+\\] \\[\\d+\\] \\[INFO\\] after\n$`,
+    ),
+  );
   assert.match(out[2]!, /\[INFO\] again\n$/);
 });
 
@@ -77,11 +97,17 @@ test('lines wait behind what the stream holds, even when the pipe has room again
   const out: string[] = [];
   let room = Infinity; // bytes the pipe takes next
   const stream = new StalledStream();
-  const log = new Logger(20, stderrSink((text) => {
-    const n = Math.min(room, Buffer.byteLength(text));
-    out.push(text.slice(0, n));
-    return n;
-  }, () => stream));
+  const log = new Logger(
+    20,
+    stderrSink(
+      (text) => {
+        const n = Math.min(room, Buffer.byteLength(text));
+        out.push(text.slice(0, n));
+        return n;
+      },
+      () => stream,
+    ),
+  );
   log.info('one');
   room = 10;
   log.info('two'); // cut after 10 bytes: the rest waits

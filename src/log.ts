@@ -92,7 +92,10 @@ export function stderrSink(
     else lose(`the reader of stderr fell behind (EAGAIN) with ${QUEUE_MAX >> 20} MiB queued`);
   };
   return (line) => {
-    const text = lost > 0 ? `${line.slice(0, line.indexOf('] [') + 3)}${process.pid}] [WARNING] ${lost} log line${lost === 1 ? ' was' : 's were'} lost: ${why}\n${line}` : line;
+    const text =
+      lost > 0
+        ? `${line.slice(0, line.indexOf('] [') + 3)}${process.pid}] [WARNING] ${lost} log line${lost === 1 ? ' was' : 's were'} lost: ${why}\n${line}`
+        : line;
     if (queue?.waiting) return enqueue(text);
     // biome-ignore lint/suspicious/noConfusingVoidType: what `write` returned
     let n: number | void;
@@ -136,8 +139,16 @@ export class Logger {
     if (level < this.level) return;
     this.sink(`${linePrefix(level, tag)}${message}\n`);
   }
-  debug(message: string): void { this.log(levels.debug, message); }
-  info(message: string): void { this.log(levels.info, message); }
-  warning(message: string): void { this.log(levels.warning, message); }
-  error(message: string): void { this.log(levels.error, message); }
+  debug(message: string): void {
+    this.log(levels.debug, message);
+  }
+  info(message: string): void {
+    this.log(levels.info, message);
+  }
+  warning(message: string): void {
+    this.log(levels.warning, message);
+  }
+  error(message: string): void {
+    this.log(levels.error, message);
+  }
 }

@@ -51,12 +51,17 @@ export class Metrics implements RequestObserver {
     const registers = [this.registry];
     const { pool, listeners, budget } = sources;
     collectDefaultMetrics({ register: this.registry, prefix: 'warpipe_gateway_' });
-    new Gauge({ name: 'warpipe_info', help: 'Always 1; the version is in the label.', labelNames: ['version'], registers }).set({ version: sources.version }, 1);
+    new Gauge({ name: 'warpipe_info', help: 'Always 1; the version is in the label.', labelNames: ['version'], registers }).set(
+      { version: sources.version },
+      1,
+    );
 
     const tallies = this.tallies;
     new Counter({
-      name: 'warpipe_requests_total', help: 'Requests answered, by listener and status code (what the client got: 400 from the parser, 499 for a client that left).',
-      labelNames: ['listener', 'code'], registers,
+      name: 'warpipe_requests_total',
+      help: 'Requests answered, by listener and status code (what the client got: 400 from the parser, 499 for a client that left).',
+      labelNames: ['listener', 'code'],
+      registers,
       collect() {
         this.reset();
         for (const [listener, t] of tallies) t.codes.forEach((n, code) => this.inc({ listener, code: String(code) }, n));
@@ -64,7 +69,10 @@ export class Metrics implements RequestObserver {
     });
     this.registry.registerMetric(durationHistogram(tallies));
     new Counter({
-      name: 'warpipe_response_body_bytes_total', help: 'Response body bytes written to clients.', labelNames: ['listener'], registers,
+      name: 'warpipe_response_body_bytes_total',
+      help: 'Response body bytes written to clients.',
+      labelNames: ['listener'],
+      registers,
       collect() {
         this.reset();
         for (const [listener, t] of tallies) this.inc({ listener }, t.bytes);
@@ -72,15 +80,26 @@ export class Metrics implements RequestObserver {
     });
 
     new Gauge({
-      name: 'warpipe_connections', help: 'Client connections open now, by listener.', labelNames: ['listener'], registers,
+      name: 'warpipe_connections',
+      help: 'Client connections open now, by listener.',
+      labelNames: ['listener'],
+      registers,
       collect() {
         for (const [name, l] of Object.entries(listeners())) this.set({ listener: name }, l.connections.size);
       },
     });
-    counterFrom('warpipe_connections_refused_total', 'Connections refused over --max-connections or --max-connections-per-ip (answered 503).', () => budget.refused, registers);
+    counterFrom(
+      'warpipe_connections_refused_total',
+      'Connections refused over --max-connections or --max-connections-per-ip (answered 503).',
+      () => budget.refused,
+      registers,
+    );
 
     new Gauge({
-      name: 'warpipe_workers', help: 'Python worker processes now, by state (idle, busy, booting, retiring, template).', labelNames: ['state'], registers,
+      name: 'warpipe_workers',
+      help: 'Python worker processes now, by state (idle, busy, booting, retiring, template).',
+      labelNames: ['state'],
+      registers,
       collect() {
         const counts: Record<string, number> = { idle: 0, busy: 0, booting: 0, retiring: 0, template: 0 };
         for (const w of pool.status().workers) {
@@ -91,19 +110,51 @@ export class Metrics implements RequestObserver {
       },
     });
     new Gauge({
-      name: 'warpipe_workers_resident_memory_bytes', help: 'Resident memory of all Python workers together.', registers,
+      name: 'warpipe_workers_resident_memory_bytes',
+      help: 'Resident memory of all Python workers together.',
+      registers,
       collect() {
         this.set(pool.status().workers.reduce((sum, w) => sum + w.rss * 1024 * 1024, 0));
       },
     });
-    new Gauge({ name: 'warpipe_queue_length', help: 'Requests waiting for a worker.', registers, collect() { this.set(pool.dispatcher.queued); } });
-    counterFrom('warpipe_queue_rejected_total', 'Requests answered 503: the queue was full (--backlog) or they waited past --queue-timeout.', () => pool.counts.queueRefused, registers);
-    counterFrom('warpipe_worker_spawns_total', 'Worker processes started (first boot, respawns, replacements, reloads).', () => pool.counts.spawned, registers);
+    new Gauge({
+      name: 'warpipe_queue_length',
+      help: 'Requests waiting for a worker.',
+      registers,
+      collect() {
+        this.set(pool.dispatcher.queued);
+      },
+    });
+    counterFrom(
+      'warpipe_queue_rejected_total',
+      'Requests answered 503: the queue was full (--backlog) or they waited past --queue-timeout.',
+      () => pool.counts.queueRefused,
+      registers,
+    );
+    counterFrom(
+      'warpipe_worker_spawns_total',
+      'Worker processes started (first boot, respawns, replacements, reloads).',
+      () => pool.counts.spawned,
+      registers,
+    );
     counterFrom('warpipe_worker_crashes_total', 'Workers that exited without being asked to.', () => pool.counts.crashed, registers);
-    counterFrom('warpipe_worker_timeouts_total', 'Workers killed for a request running past --timeout (its client got 504).', () => pool.counts.timedOut, registers);
-    counterFrom('warpipe_reloads_total', 'Graceful reloads started (SIGHUP, warpipe reload, --touch-reload, --reload).', () => pool.counts.reloads, registers);
+    counterFrom(
+      'warpipe_worker_timeouts_total',
+      'Workers killed for a request running past --timeout (its client got 504).',
+      () => pool.counts.timedOut,
+      registers,
+    );
+    counterFrom(
+      'warpipe_reloads_total',
+      'Graceful reloads started (SIGHUP, warpipe reload, --touch-reload, --reload).',
+      () => pool.counts.reloads,
+      registers,
+    );
     new Counter({
-      name: 'warpipe_worker_recycles_total', help: 'Workers replaced drain-first, by cause (max_requests, max_lifetime, max_rss).', labelNames: ['cause'], registers,
+      name: 'warpipe_worker_recycles_total',
+      help: 'Workers replaced drain-first, by cause (max_requests, max_lifetime, max_rss).',
+      labelNames: ['cause'],
+      registers,
       collect() {
         this.reset();
         for (const [cause, n] of Object.entries(pool.counts.recycled)) this.inc({ cause }, n);
@@ -160,7 +211,10 @@ function durationHistogram(tallies: Map<string, Tally>): Metric {
   const name = 'warpipe_request_duration_seconds';
   const help = 'From the request head read to the response written, by listener.';
   return {
-    name, help, type: 'histogram', aggregator: 'sum',
+    name,
+    help,
+    type: 'histogram',
+    aggregator: 'sum',
     get: async () => {
       const values: { labels: Record<string, string | number>; value: number; metricName: string }[] = [];
       for (const [listener, t] of tallies) {
@@ -182,7 +236,9 @@ function durationHistogram(tallies: Map<string, Tally>): Metric {
 /** A counter whose value is read from `read` at scrape time. */
 function counterFrom(name: string, help: string, read: () => number, registers: Registry[]): void {
   new Counter({
-    name, help, registers,
+    name,
+    help,
+    registers,
     collect() {
       this.reset();
       this.inc(read());

@@ -31,7 +31,9 @@ export function inheritedSockets(env: NodeJS.ProcessEnv, pid: number): Inherited
     const name = names[i] ?? 'unknown';
     const kind = name === 'unknown' || name === '' ? 'http' : name;
     if (!(LISTENER_KINDS as readonly string[]).includes(kind)) {
-      throw new Error(`systemd passed descriptor ${FIRST_FD + i} named "${name}": name it (FileDescriptorName=) one of ${LISTENER_KINDS.join(', ')}`);
+      throw new Error(
+        `systemd passed descriptor ${FIRST_FD + i} named "${name}": name it (FileDescriptorName=) one of ${LISTENER_KINDS.join(', ')}`,
+      );
     }
     sockets.push({ fd: FIRST_FD + i, kind: kind as ListenerKind });
   }

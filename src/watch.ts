@@ -34,7 +34,12 @@ export function globToRegExp(glob: string): RegExp {
  * after a change to a .py file or to one matching `extra` (globs relative to
  * `base`). Returns a function that stops watching.
  */
-export function watchSources(dirs: readonly string[], base: string, extra: readonly string[], onChange: (path: string) => void): () => void {
+export function watchSources(
+  dirs: readonly string[],
+  base: string,
+  extra: readonly string[],
+  onChange: (path: string) => void,
+): () => void {
   const patterns = extra.map(globToRegExp);
   const watchers: FSWatcher[] = [];
   let timer: NodeJS.Timeout | null = null;

@@ -85,21 +85,27 @@ export function cgiScripts(options: CgiOptions, log: Logger): App {
 
     return new Promise<Body>((resolve, reject) => {
       let held = false;
-      const reply = new UpstreamReply(startResponse, resolve, reject, () => {
-        if (child.exitCode === null) child.kill('SIGTERM');
-      }, {
-        // a slow client: stop reading the script's output, and stop timing it (the wait is not its fault)
-        pause: () => {
-          held = true;
-          child.stdout.pause();
-          clearTimeout(timer);
+      const reply = new UpstreamReply(
+        startResponse,
+        resolve,
+        reject,
+        () => {
+          if (child.exitCode === null) child.kill('SIGTERM');
         },
-        resume: () => {
-          held = false;
-          child.stdout.resume();
-          touch();
+        {
+          // a slow client: stop reading the script's output, and stop timing it (the wait is not its fault)
+          pause: () => {
+            held = true;
+            child.stdout.pause();
+            clearTimeout(timer);
+          },
+          resume: () => {
+            held = false;
+            child.stdout.resume();
+            touch();
+          },
         },
-      });
+      );
       const fail = (err: GatewayError): void => {
         child.kill('SIGKILL');
         reply.fail(err);

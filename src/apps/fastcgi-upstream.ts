@@ -28,7 +28,15 @@ import { cgiParams, dial, pumpBody, requestName, setParam, socketSource, upstrea
 import { NEED_DATA } from '../protocols/need-data.js';
 import { encodeParams } from '../protocols/fastcgi/params.js';
 import {
-  FCGI_KEEP_CONN, ProtocolStatus, RecordReader, RecordType, Role, beginRequestBody, encodeRecord, encodeStream, parseEndRequest,
+  FCGI_KEEP_CONN,
+  ProtocolStatus,
+  RecordReader,
+  RecordType,
+  Role,
+  beginRequestBody,
+  encodeRecord,
+  encodeStream,
+  parseEndRequest,
 } from '../protocols/fastcgi/record.js';
 
 /**
@@ -145,7 +153,8 @@ export function fastcgiUpstream(options: FastcgiUpstreamOptions, log: Logger): A
     const params = cgiParams(environ);
     if (options.split !== 'none') {
       rootReal ??= realpath(options.documentRoot);
-      if (!(await scriptParams(params, environ, await rootReal, options.split))) return plainText(startResponse, '404 Not Found', 'Not Found\n');
+      if (!(await scriptParams(params, environ, await rootReal, options.split)))
+        return plainText(startResponse, '404 Not Found', 'Not Found\n');
     }
     setParam(params, 'GATEWAY_INTERFACE', 'CGI/1.1');
     const body = await upstreamBody(environ, params);
@@ -163,11 +172,17 @@ export function fastcgiUpstream(options: FastcgiUpstreamOptions, log: Logger): A
       const reader = new RecordReader();
       let ended = false;
       // PEP 3333 close() before the end (the client went away): stop the upstream
-      const reply = new UpstreamReply(startResponse, resolve, reject, () => {
-        if (ended) return;
-        ended = true;
-        sock.destroy();
-      }, socketSource(sock, options.timeout, () => ended));
+      const reply = new UpstreamReply(
+        startResponse,
+        resolve,
+        reject,
+        () => {
+          if (ended) return;
+          ended = true;
+          sock.destroy();
+        },
+        socketSource(sock, options.timeout, () => ended),
+      );
       let bodySent = false;
       const fail = (err: GatewayError): void => {
         ended = true;
@@ -202,7 +217,10 @@ export function fastcgiUpstream(options: FastcgiUpstreamOptions, log: Logger): A
               if (reply.started && bodySent) release(sock);
               else sock.destroy();
               reply.end(() => {
-                const why = protocolStatus === ProtocolStatus.RequestComplete ? 'it ended the request without a response head' : `it refused the request (protocol status ${protocolStatus})`;
+                const why =
+                  protocolStatus === ProtocolStatus.RequestComplete
+                    ? 'it ended the request without a response head'
+                    : `it refused the request (protocol status ${protocolStatus})`;
                 log.error(`fastcgi upstream ${where}: ${why}`);
                 return new GatewayError(codes.UPSTREAM_BAD_RESPONSE, `fastcgi upstream ${where}: ${why}`, 502);
               });
@@ -215,7 +233,9 @@ export function fastcgiUpstream(options: FastcgiUpstreamOptions, log: Logger): A
         }
       });
       sock.cork();
-      sock.write(encodeRecord(RecordType.BeginRequest, REQUEST_ID, beginRequestBody(Role.Responder, options.keepalive > 0 ? FCGI_KEEP_CONN : 0)));
+      sock.write(
+        encodeRecord(RecordType.BeginRequest, REQUEST_ID, beginRequestBody(Role.Responder, options.keepalive > 0 ? FCGI_KEEP_CONN : 0)),
+      );
       for (const r of encodeStream(RecordType.Params, REQUEST_ID, encodeParams(params))) sock.write(r);
       sock.write(encodeRecord(RecordType.Params, REQUEST_ID));
       sock.uncork();

@@ -35,7 +35,10 @@ export class Feed implements AsyncIterable<Buffer> {
    * resumed under half of it, so an upstream's answer to a client that reads
    * slowly (or not at all) costs the gateway `highWater`, not the whole answer.
    */
-  constructor(private readonly source: FeedSource | null = null, private readonly highWater = FEED_HIGH_WATER) {}
+  constructor(
+    private readonly source: FeedSource | null = null,
+    private readonly highWater = FEED_HIGH_WATER,
+  ) {}
 
   push(b: Buffer): void {
     this.queue.push(b);
@@ -111,7 +114,10 @@ export class UpstreamReply {
     feed.push(this.head.rest);
     this.feed = feed;
     this.settled = true;
-    this.startResponse(h.status, h.headers.filter(([n]) => !HOP_BY_HOP.has(n.toLowerCase())));
+    this.startResponse(
+      h.status,
+      h.headers.filter(([n]) => !HOP_BY_HOP.has(n.toLowerCase())),
+    );
     this.resolve(feed);
   }
 

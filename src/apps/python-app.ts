@@ -13,7 +13,16 @@ import type { BodyInput } from '../pipeline/input.js';
 import type { App, Body, Environ, StartResponse, WholeBody } from '../pipeline/types.js';
 import type { Channel, Exchange } from '../workers/channel.js';
 import {
-  END_COMPLETE, END_CUT, T, badFrame, dataFrames, endFrame, frame, parseFile, parseResponse, requestFrame,
+  END_COMPLETE,
+  END_CUT,
+  T,
+  badFrame,
+  dataFrames,
+  endFrame,
+  frame,
+  parseFile,
+  parseResponse,
+  requestFrame,
 } from '../workers/frame.js';
 
 const CANCEL_FRAME = frame(T.CANCEL);
@@ -62,7 +71,11 @@ export function pythonApp(pool: { submit(exchange: Exchange): void }, log: Logge
 }
 
 class FileRange {
-  constructor(readonly fh: FileHandle, readonly offset: number, readonly count: number /* -1: to end of file */) {}
+  constructor(
+    readonly fh: FileHandle,
+    readonly offset: number,
+    readonly count: number /* -1: to end of file */,
+  ) {}
 }
 
 class PythonExchange implements Exchange {
@@ -263,7 +276,10 @@ class ResponseBody implements AsyncIterable<Uint8Array>, WholeBody {
   private closed = false;
   private wake: (() => void) | null = null;
 
-  constructor(private readonly exchange: PythonExchange, private readonly highWater: number) {}
+  constructor(
+    private readonly exchange: PythonExchange,
+    private readonly highWater: number,
+  ) {}
 
   push(item: Buffer | FileRange): void {
     if (this.closed) {

@@ -98,9 +98,12 @@ export function staticFiles(root: string, options: StaticOptions = { followSymli
     // RFC 9110 §13.1.2 / §13.1.3: If-None-Match wins over If-Modified-Since
     const inm = environ.HTTP_IF_NONE_MATCH;
     const ims = environ.HTTP_IF_MODIFIED_SINCE;
-    const notModified = inm !== undefined
-      ? String(inm).split(',').some((t) => t.trim() === '*' || t.trim().replace(/^W\//, '') === etag.slice(2))
-      : ims !== undefined && !Number.isNaN(Date.parse(String(ims))) && mtime <= Date.parse(String(ims)) / 1000;
+    const notModified =
+      inm !== undefined
+        ? String(inm)
+            .split(',')
+            .some((t) => t.trim() === '*' || t.trim().replace(/^W\//, '') === etag.slice(2))
+        : ims !== undefined && !Number.isNaN(Date.parse(String(ims))) && mtime <= Date.parse(String(ims)) / 1000;
     if (notModified) {
       startResponse('304 Not Modified', headers.slice(1));
       return [];

@@ -31,7 +31,9 @@ export function spoolDirectory(dir: string): string {
   try {
     new Spool(path).discard();
   } catch (err) {
-    throw new ConfigCheckError(`--spool-dir ${path}: cannot make a file there (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    throw new ConfigCheckError(
+      `--spool-dir ${path}: cannot make a file there (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+    );
   }
   return path;
 }
@@ -79,6 +81,8 @@ export function readCertificate(certfile: string, keyfile: string): Certificate 
     return files;
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    throw new ConfigCheckError(`--certfile ${certfile} / --keyfile ${keyfile}: ${e.code === 'ENOENT' || e.code === 'EACCES' ? `${e.code} (${e.path})` : e.message}`);
+    throw new ConfigCheckError(
+      `--certfile ${certfile} / --keyfile ${keyfile}: ${e.code === 'ENOENT' || e.code === 'EACCES' ? `${e.code} (${e.path})` : e.message}`,
+    );
   }
 }

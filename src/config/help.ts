@@ -6,7 +6,12 @@ import { settings, type Kind, type Setting } from './settings.js';
 /** `warpipe --help`, generated from the settings table. */
 export function helpText(): string {
   const sections: Record<Setting['section'], string> = {
-    app: 'The app', listen: 'Listening', workers: 'Workers', limits: 'Limits', timeouts: 'Timeouts', logging: 'Logging',
+    app: 'The app',
+    listen: 'Listening',
+    workers: 'Workers',
+    limits: 'Limits',
+    timeouts: 'Timeouts',
+    logging: 'Logging',
   };
   const lines = [
     'usage: warpipe [OPTIONS] APP',
@@ -32,7 +37,19 @@ export function helpText(): string {
   return lines.join('\n');
 }
 
-const valueNames: Record<Kind, string> = { string: 'TEXT', int: 'N', range: 'N|MIN:MAX', bool: '', seconds: 'SECONDS', bytes: 'BYTES', address: 'ADDRESS', pair: 'KEY=VALUE', mount: 'PREFIX=URL', mode: 'MODE', level: 'LEVEL' };
+const valueNames: Record<Kind, string> = {
+  string: 'TEXT',
+  int: 'N',
+  range: 'N|MIN:MAX',
+  bool: '',
+  seconds: 'SECONDS',
+  bytes: 'BYTES',
+  address: 'ADDRESS',
+  pair: 'KEY=VALUE',
+  mount: 'PREFIX=URL',
+  mode: 'MODE',
+  level: 'LEVEL',
+};
 
 function defaultText(s: Setting): string {
   if (Array.isArray(s.default) || s.default === '' || s.default === false || s.default === null) return '';

@@ -9,11 +9,28 @@ function config(argv: string[], env: NodeJS.ProcessEnv = {}): Readonly<Config> {
 }
 
 test('defaults, flags, = syntax, repeatable options, sizes', () => {
-  const c = config(['app:application', '-w', '3', '--threads=2', '--http', '0.0.0.0:80', '--http', 'unix:/tmp/s', '--env', 'A=1=2', '--limit-request-body', '10M', '--validate']);
+  const c = config([
+    'app:application',
+    '-w',
+    '3',
+    '--threads=2',
+    '--http',
+    '0.0.0.0:80',
+    '--http',
+    'unix:/tmp/s',
+    '--env',
+    'A=1=2',
+    '--limit-request-body',
+    '10M',
+    '--validate',
+  ]);
   assert.equal(c.app, 'app:application');
   assert.equal(c.workers, 3);
   assert.equal(c.threads, 2);
-  assert.deepEqual(c.http, [{ kind: 'tcp', host: '0.0.0.0', port: 80 }, { kind: 'unix', path: '/tmp/s' }]);
+  assert.deepEqual(c.http, [
+    { kind: 'tcp', host: '0.0.0.0', port: 80 },
+    { kind: 'unix', path: '/tmp/s' },
+  ]);
   assert.deepEqual(c.env, [['A', '1=2']]);
   assert.equal(c.limitRequestBody, 10 << 20);
   assert.equal(c.validate, true);
@@ -23,7 +40,12 @@ test('defaults, flags, = syntax, repeatable options, sizes', () => {
 });
 
 test('environment variables fill in what the command line leaves out; the command line wins', () => {
-  const c = config(['x', '--threads', '4'], { WARPIPE_THREADS: '9', WARPIPE_WORKERS: '5', WARPIPE_LOG_LEVEL: 'debug', WARPIPE_HTTP: '127.0.0.1:1, 127.0.0.1:2' });
+  const c = config(['x', '--threads', '4'], {
+    WARPIPE_THREADS: '9',
+    WARPIPE_WORKERS: '5',
+    WARPIPE_LOG_LEVEL: 'debug',
+    WARPIPE_HTTP: '127.0.0.1:1, 127.0.0.1:2',
+  });
   assert.equal(c.threads, 4);
   assert.equal(c.workers, 5);
   assert.equal(c.logLevel, 10);

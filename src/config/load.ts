@@ -58,7 +58,11 @@ function readEnvironment(env: NodeJS.ProcessEnv, values: Map<string, unknown>): 
     if (values.has(s.key)) continue;
     const raw = env[s.env];
     if (raw === undefined || raw === '') continue;
-    if (s.many) values.set(s.key, raw.split(/\s*,\s*/).map((part) => readValue(s, part, s.env)));
+    if (s.many)
+      values.set(
+        s.key,
+        raw.split(/\s*,\s*/).map((part) => readValue(s, part, s.env)),
+      );
     else values.set(s.key, readValue(s, raw, s.env));
   }
 }

@@ -4,19 +4,37 @@ import { parseMount } from './mount.js';
 
 test('fastcgi:// defaults to the PHP split and the global document root', () => {
   assert.deepEqual(parseMount('/php=fastcgi://127.0.0.1:9000'), {
-    prefix: '/php', protocol: 'fastcgi', address: { kind: 'tcp', host: '127.0.0.1', port: 9000 }, split: 'php', root: null,
+    prefix: '/php',
+    protocol: 'fastcgi',
+    address: { kind: 'tcp', host: '127.0.0.1', port: 9000 },
+    split: 'php',
+    root: null,
   });
 });
 
 test('fastcgi:// options: split and a per-mount root (percent-decoded)', () => {
   const m = parseMount('/cgi-bin=fastcgi://unix:/run/fcgiwrap.socket?split=cgi&root=/srv/my%20cgi');
-  assert.deepEqual(m, { prefix: '/cgi-bin', protocol: 'fastcgi', address: { kind: 'unix', path: '/run/fcgiwrap.socket' }, split: 'cgi', root: '/srv/my cgi' });
+  assert.deepEqual(m, {
+    prefix: '/cgi-bin',
+    protocol: 'fastcgi',
+    address: { kind: 'unix', path: '/run/fcgiwrap.socket' },
+    split: 'cgi',
+    root: '/srv/my cgi',
+  });
   assert.equal((parseMount('/=fastcgi://[::1]:9000?split=none') as { split: string }).split, 'none');
 });
 
 test('uwsgi:// and scgi:// take an address and nothing else', () => {
-  assert.deepEqual(parseMount('/u=uwsgi://unix:/run/u.sock'), { prefix: '/u', protocol: 'uwsgi', address: { kind: 'unix', path: '/run/u.sock' } });
-  assert.deepEqual(parseMount('/s=scgi://localhost:4000'), { prefix: '/s', protocol: 'scgi', address: { kind: 'tcp', host: 'localhost', port: 4000 } });
+  assert.deepEqual(parseMount('/u=uwsgi://unix:/run/u.sock'), {
+    prefix: '/u',
+    protocol: 'uwsgi',
+    address: { kind: 'unix', path: '/run/u.sock' },
+  });
+  assert.deepEqual(parseMount('/s=scgi://localhost:4000'), {
+    prefix: '/s',
+    protocol: 'scgi',
+    address: { kind: 'tcp', host: 'localhost', port: 4000 },
+  });
 });
 
 test('each mistake is named', () => {

@@ -106,7 +106,9 @@ function compile(values: SettingValues): Pick<Resolved, 'accessLine' | 'trustedP
 const absolute = (path: string): string => path && resolve(path);
 
 /** Directories checked and files made absolute (the gateway never resolves a path again). */
-function checkPaths(values: SettingValues): Pick<SettingValues, 'chdir' | 'spoolDir' | 'static' | 'cgi' | 'mount' | 'logFile' | 'accessLog' | 'control' | 'touchReload'> {
+function checkPaths(
+  values: SettingValues,
+): Pick<SettingValues, 'chdir' | 'spoolDir' | 'static' | 'cgi' | 'mount' | 'logFile' | 'accessLog' | 'control' | 'touchReload'> {
   const chdir = values.chdir && directory(values.chdir, () => `--chdir ${values.chdir} is not a directory`);
   const spoolDir = values.spoolRequestBody > 0 ? spoolDirectory(values.spoolDir || tmpdir()) : resolve(values.spoolDir || tmpdir());
   return {
@@ -127,7 +129,9 @@ function mountRoot(mount: MountSpec, documentRoot: string): MountSpec {
   if (mount.protocol !== 'fastcgi' || mount.split === 'none') return mount;
   const root = mount.root ?? documentRoot;
   if (!root) {
-    throw new ConfigCheckError(`--mount ${mount.prefix}=fastcgi://… needs --document-root DIR (or ?root=DIR), the directory its scripts are in; ?split=none if the upstream is the app itself`);
+    throw new ConfigCheckError(
+      `--mount ${mount.prefix}=fastcgi://… needs --document-root DIR (or ?root=DIR), the directory its scripts are in; ?split=none if the upstream is the app itself`,
+    );
   }
   const named = mount.root !== null ? `its root ${root}` : `--document-root ${root}`;
   return { ...mount, root: directory(root, () => `--mount ${mount.prefix}=fastcgi://…: ${named} is not a directory`) };

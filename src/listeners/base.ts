@@ -40,7 +40,10 @@ export abstract class Listener<C extends ListenerConnection> {
   /** One timer for every connection's deadline (deadlines.ts). */
   private readonly sweeper: NodeJS.Timeout;
 
-  constructor(readonly log: Logger, shared: ListenerShared = {}) {
+  constructor(
+    readonly log: Logger,
+    shared: ListenerShared = {},
+  ) {
     this.budget = shared.budget ?? unlimited();
     this.observer = shared.observer ?? null;
     this.sweeper = sweepDeadlines(this.connections, () => this.afterSweep());
@@ -82,7 +85,9 @@ export abstract class Listener<C extends ListenerConnection> {
       this.connections.add(this.connect(socket));
     });
     this.servers.push(server);
-    const where = await bind(server, address, socketMode, (err) => this.log.error(`listener error on ${this.describe('')}: ${err.message}`));
+    const where = await bind(server, address, socketMode, (err) =>
+      this.log.error(`listener error on ${this.describe('')}: ${err.message}`),
+    );
     return this.describe(where);
   }
 

@@ -26,7 +26,8 @@ export class ConnectionBudget {
     const { maxConnections, maxPerIp } = this.options;
     if (maxConnections > 0 && this.open >= maxConnections) return `${maxConnections} connections (--max-connections)`;
     const ip = socket.remoteAddress;
-    if (maxPerIp > 0 && ip !== undefined && (this.perIp.get(ip) ?? 0) >= maxPerIp) return `${maxPerIp} connections from ${ip} (--max-connections-per-ip)`;
+    if (maxPerIp > 0 && ip !== undefined && (this.perIp.get(ip) ?? 0) >= maxPerIp)
+      return `${maxPerIp} connections from ${ip} (--max-connections-per-ip)`;
     this.open++;
     if (maxPerIp > 0 && ip !== undefined) this.perIp.set(ip, (this.perIp.get(ip) ?? 0) + 1);
     return null;

@@ -118,7 +118,9 @@ class CgiResponse implements ResponseSink {
   answer(status: number, retryAfter: number | null): number {
     const reason = reasonPhrase(status);
     const extra = retryAfter === null ? '' : `Retry-After: ${retryAfter}\r\n`;
-    this.wire.write(Buffer.from(`${this.wire.statusLine(`${status} ${reason}`)}\r\nContent-Type: text/plain\r\n${extra}\r\n${reason}\n`, 'latin1'));
+    this.wire.write(
+      Buffer.from(`${this.wire.statusLine(`${status} ${reason}`)}\r\nContent-Type: text/plain\r\n${extra}\r\n${reason}\n`, 'latin1'),
+    );
     return reason.length + 1;
   }
 
@@ -144,7 +146,11 @@ export class CgiExchange {
   private refused = false;
   private bodyEnded = false;
 
-  constructor(private readonly server: CgiServer, environ: Environ, private readonly wire: CgiWire) {
+  constructor(
+    private readonly server: CgiServer,
+    environ: Environ,
+    private readonly wire: CgiWire,
+  ) {
     const started = server.observer === null ? 0 : performance.now();
     const remoteAddr = typeof environ.REMOTE_ADDR === 'string' ? environ.REMOTE_ADDR : ''; // the client the web server in front saw
     this.exchange = new Exchange(server, environ, new CgiResponse(wire), remoteAddr, wire.protocol, started);
@@ -180,7 +186,9 @@ export class CgiExchange {
 
   private refuse(): void {
     this.refused = true;
-    this.wire.write(Buffer.from(`${this.wire.statusLine('413 Content Too Large')}\r\nContent-Type: text/plain\r\n\r\nContent Too Large\n`, 'latin1'));
+    this.wire.write(
+      Buffer.from(`${this.wire.statusLine('413 Content Too Large')}\r\nContent-Type: text/plain\r\n\r\nContent Too Large\n`, 'latin1'),
+    );
     this.exchange.answered(413, 18);
     this.wire.end();
   }
@@ -190,7 +198,8 @@ export class CgiExchange {
     if (this.refused || this.exchange.isOver) return;
     this.bytes += data.length;
     if (this.bytes > this.server.options.maxBodyBytes) {
-      if (this.input) this.input.fail(new GatewayError(codes.BODY_TOO_LARGE, `request body over ${this.server.options.maxBodyBytes} bytes`, 413));
+      if (this.input)
+        this.input.fail(new GatewayError(codes.BODY_TOO_LARGE, `request body over ${this.server.options.maxBodyBytes} bytes`, 413));
       else this.refuse();
       return;
     }

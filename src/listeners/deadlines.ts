@@ -76,20 +76,25 @@ export const LINGER_SECONDS = 2;
 /** When a deadline of `kind` set now falls due; `streaming`: an app waits on the body. */
 export function dueAt(kind: DeadlineKind, o: DeadlineOptions, rate: UploadRate, streaming: boolean): number {
   if (kind === 'body') return rate.deadline(o.bodyTimeout, o.minUploadRate, streaming);
-  const seconds = kind === 'head' ? o.headerTimeout : kind === 'send' ? o.sendTimeout : kind === 'idle' ? (o.idleTimeout ?? 0) : LINGER_SECONDS;
+  const seconds =
+    kind === 'head' ? o.headerTimeout : kind === 'send' ? o.sendTimeout : kind === 'idle' ? (o.idleTimeout ?? 0) : LINGER_SECONDS;
   return Date.now() + seconds * 1000;
 }
 
 /** The log line for a gateway connection its deadline closed (null for a linger: nothing went wrong). */
 export function expiredLine(protocol: string, kind: DeadlineKind, o: DeadlineOptions, streaming: boolean): string | null {
   switch (kind) {
-    case 'head': return `${protocol}: closing a connection whose request head took longer than ${o.headerTimeout}s`;
+    case 'head':
+      return `${protocol}: closing a connection whose request head took longer than ${o.headerTimeout}s`;
     case 'body': {
       const rate = streaming && o.minUploadRate > 0 ? ` or came slower than ${o.minUploadRate} bytes/s while an app waited` : '';
       return `${protocol}: closing a connection whose request body took longer than ${o.bodyTimeout}s${rate}`;
     }
-    case 'send': return `${protocol}: closing a connection whose client read nothing for ${o.sendTimeout}s`;
-    case 'idle': return `${protocol}: closing a connection whose kept connection idled for ${o.idleTimeout ?? 0}s`;
-    case 'linger': return null;
+    case 'send':
+      return `${protocol}: closing a connection whose client read nothing for ${o.sendTimeout}s`;
+    case 'idle':
+      return `${protocol}: closing a connection whose kept connection idled for ${o.idleTimeout ?? 0}s`;
+    case 'linger':
+      return null;
   }
 }

@@ -47,7 +47,11 @@ class Recorder implements ResponseSink {
 function run(app: App, sink = new Recorder()): Promise<{ sink: Recorder; records: AccessEntry[]; logged: string[] }> {
   const records: AccessEntry[] = [];
   const logged: string[] = [];
-  const server = { app, log: new Logger(10, (line) => void logged.push(line)), observer: { record: (e: AccessEntry) => void records.push(e) } };
+  const server = {
+    app,
+    log: new Logger(10, (line) => void logged.push(line)),
+    observer: { record: (e: AccessEntry) => void records.push(e) },
+  };
   const environ = { REQUEST_METHOD: 'GET', PATH_INFO: '/x', REQUEST_URI: '/x' } as Partial<Environ> as Environ;
   new Exchange(server, environ, sink, '127.0.0.1', 'http', 1).run(BodyInput.of(Buffer.alloc(0)));
   return new Promise((resolve) => setTimeout(() => resolve({ sink, records, logged }), 20));
@@ -98,7 +102,7 @@ test('exchange: a streamed body, then close() exactly once', async () => {
   assert.equal(body.closed, 1);
 });
 
-test('exchange: an error before any head is the gateway\'s answer; after the head, an abort and no second status', async () => {
+test("exchange: an error before any head is the gateway's answer; after the head, an abort and no second status", async () => {
   const before = await run(() => {
     throw new Error('boom');
   });

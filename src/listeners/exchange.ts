@@ -13,7 +13,16 @@ import type { RequestObserver } from '../access-log.js';
 import { GatewayError, LocalProtocolError, OverloadError, codes } from '../errors.js';
 import type { Logger } from '../log.js';
 import { checkHeaders, checkStatus } from '../pipeline/response.js';
-import { closeBody, type App, type Body, type Chunk, type Environ, type Headers, type StartResponse, type WholeBody } from '../pipeline/types.js';
+import {
+  closeBody,
+  type App,
+  type Body,
+  type Chunk,
+  type Environ,
+  type Headers,
+  type StartResponse,
+  type WholeBody,
+} from '../pipeline/types.js';
 import type { BodyInput } from '../pipeline/input.js';
 import { reasonPhrase } from '../protocols/http1/serialize.js';
 
@@ -52,11 +61,15 @@ export interface ExchangeServer {
 
 /** Errors already told to the log where they happened: the worker's traceback, the timeout, the pool's overload count, the spool. */
 function alreadyLogged(err: unknown): boolean {
-  return err instanceof OverloadError || (err instanceof GatewayError &&
-    (err.code === codes.APP_ABORTED || err.code === codes.WORKER_TIMEOUT || err.code === codes.SPOOL_FAILED));
+  return (
+    err instanceof OverloadError ||
+    (err instanceof GatewayError &&
+      (err.code === codes.APP_ABORTED || err.code === codes.WORKER_TIMEOUT || err.code === codes.SPOOL_FAILED))
+  );
 }
 
-const notBytes = (): LocalProtocolError => new LocalProtocolError(codes.BAD_RESPONSE_HEADER, 'app yielded a body chunk that is not bytes or a string');
+const notBytes = (): LocalProtocolError =>
+  new LocalProtocolError(codes.BAD_RESPONSE_HEADER, 'app yielded a body chunk that is not bytes or a string');
 
 const toBytes = (c: Chunk): Uint8Array => (typeof c === 'string' ? Buffer.from(c, 'latin1') : c);
 
@@ -117,7 +130,8 @@ export class Exchange {
     }
     if (excInfo && this.headSent) throw excInfo;
     const code = checkStatus(status);
-    if (code < 200 && this.sink.finalStatusOnly) throw new LocalProtocolError(codes.BAD_STATUS, `app gave interim status ${status} as its response`);
+    if (code < 200 && this.sink.finalStatusOnly)
+      throw new LocalProtocolError(codes.BAD_STATUS, `app gave interim status ${status} as its response`);
     checkHeaders(headers);
     this.status = status;
     this.code = code;
@@ -146,7 +160,7 @@ export class Exchange {
   private readonly onBody = (body: Body): void => {
     this.body = body;
     if (this.over || this.sink.closed) return this.closeBody();
-    const whole = Array.isArray(body) ? (body as Chunk[]) : (body as Partial<WholeBody>).whole?.() ?? null;
+    const whole = Array.isArray(body) ? (body as Chunk[]) : ((body as Partial<WholeBody>).whole?.() ?? null);
     if (whole === null) return void this.stream(body);
     try {
       this.sendWhole(whole);
@@ -264,7 +278,14 @@ export class Exchange {
   record(status: number, bytes = this.sent): void {
     if (this.recorded) return;
     this.recorded = true;
-    this.server.observer?.record({ environ: this.environ, remoteAddr: this.remoteAddr, status, bytes, started: this.startedAt, listener: this.listener });
+    this.server.observer?.record({
+      environ: this.environ,
+      remoteAddr: this.remoteAddr,
+      status,
+      bytes,
+      started: this.startedAt,
+      listener: this.listener,
+    });
   }
 
   /** PEP 3333: close() once, however the response ended. */

@@ -47,7 +47,12 @@ export interface FastcgiOptions {
 }
 
 export class FastcgiListener extends Listener<FcgiConnection> {
-  constructor(readonly app: App, readonly options: FastcgiOptions, log: Logger, shared: ListenerShared = {}) {
+  constructor(
+    readonly app: App,
+    readonly options: FastcgiOptions,
+    log: Logger,
+    shared: ListenerShared = {},
+  ) {
     super(log, shared);
   }
 
@@ -78,7 +83,10 @@ class FcgiConnection {
   private streaming = false;
   private overloadSaid = false;
 
-  constructor(readonly socket: net.Socket, readonly listener: FastcgiListener) {
+  constructor(
+    readonly socket: net.Socket,
+    readonly listener: FastcgiListener,
+  ) {
     const { options } = listener;
     this.responder = new Responder({ maxParamsBytes: options.maxParamsBytes, maxRequests: options.maxRequests });
     this.setDeadline(this.deadlineFor());
@@ -158,7 +166,10 @@ class FcgiConnection {
     const { bytes, keepConn } = this.responder.end(id, 0, ProtocolStatus.Overloaded);
     this.write(bytes);
     if (!keepConn) this.closeWhenIdle = true;
-    if (!this.overloadSaid) this.listener.log.warning('fastcgi: refused requests multiplexed past --buffer-request-body on one connection (FCGI_OVERLOADED; said once)');
+    if (!this.overloadSaid)
+      this.listener.log.warning(
+        'fastcgi: refused requests multiplexed past --buffer-request-body on one connection (FCGI_OVERLOADED; said once)',
+      );
     this.overloadSaid = true;
   }
 
@@ -308,7 +319,10 @@ class FcgiConnection {
 /** One request's response, framed as STDOUT records of its id. */
 class FcgiSink implements CgiWire {
   readonly protocol = 'fastcgi';
-  constructor(private readonly conn: FcgiConnection, private readonly id: number) {}
+  constructor(
+    private readonly conn: FcgiConnection,
+    private readonly id: number,
+  ) {}
   write(data: Buffer): void {
     this.conn.write(this.conn.stdout(this.id, data));
   }

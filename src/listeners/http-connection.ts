@@ -26,7 +26,12 @@ import type { ExchangeServer } from './exchange.js';
 import type { HttpOptions } from './http-options.js';
 import { Spool } from './spool.js';
 
-const enum Phase { Head, Body, App, Closed }
+const enum Phase {
+  Head,
+  Body,
+  App,
+  Closed,
+}
 
 const LINGER_MS = 2000;
 
@@ -76,7 +81,10 @@ export class Connection implements HttpResponseOwner, Peer {
   private bodyDone = false;
   private drainWaiter: (() => void) | null = null;
 
-  constructor(readonly socket: net.Socket, private readonly listener: HttpConnectionHost) {
+  constructor(
+    readonly socket: net.Socket,
+    private readonly listener: HttpConnectionHost,
+  ) {
     const { options } = listener;
     this.parser = new RequestParser(options.limits);
     this.remoteAddr = socket.remoteAddress ?? '';
@@ -121,8 +129,13 @@ export class Connection implements HttpResponseOwner, Peer {
 
   /** Whether the connection may carry another request after this response (framing aside). */
   mayKeepAlive(): boolean {
-    return this.head?.keepAlive === true && this.bodyDone && !this.closeAfter &&
-      !this.listener.closing && this.listener.options.keepaliveTimeout > 0;
+    return (
+      this.head?.keepAlive === true &&
+      this.bodyDone &&
+      !this.closeAfter &&
+      !this.listener.closing &&
+      this.listener.options.keepaliveTimeout > 0
+    );
   }
 
   /** The response is out: the next request (once the client has taken enough of it), or a graceful close. */
@@ -283,7 +296,9 @@ export class Connection implements HttpResponseOwner, Peer {
     try {
       this.spool = new Spool(spoolDir, this.spoolOnFail);
     } catch (err) {
-      this.listener.log.error(`cannot spool a request body to ${spoolDir} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); streaming it to the app instead`);
+      this.listener.log.error(
+        `cannot spool a request body to ${spoolDir} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); streaming it to the app instead`,
+      );
       return false;
     }
     for (let part = this.bodyParts.shift(); part !== undefined; part = this.bodyParts.shift()) this.spoolChunk(part);
@@ -313,7 +328,9 @@ export class Connection implements HttpResponseOwner, Peer {
 
   private spoolFailed(err: NodeJS.ErrnoException): void {
     const dir = this.listener.options.spoolDir;
-    this.listener.log.error(`cannot write a request body to a temporary file in ${dir} (${err.code ?? err.message}) while handling ${this.describe()}`);
+    this.listener.log.error(
+      `cannot write a request body to a temporary file in ${dir} (${err.code ?? err.message}) while handling ${this.describe()}`,
+    );
     this.exchange?.fail(new GatewayError(codes.SPOOL_FAILED, `request body spool failed: ${err.message}`, 500));
   }
 
@@ -444,9 +461,25 @@ export class Connection implements HttpResponseOwner, Peer {
     const { observer } = this.listener;
     if (observer === null) return;
     const line = this.parser.readRequestLine;
-    const environ = line === null ? null : { REQUEST_METHOD: line.method, REQUEST_URI: line.target, SERVER_PROTOCOL: `HTTP/1.${line.minor}`,
-      SCRIPT_NAME: '', PATH_INFO: '', QUERY_STRING: '' } as Partial<Environ> as Environ;
-    observer.record({ environ, remoteAddr: this.remoteAddr, status, bytes: answerBytes(status), started: performance.now(), listener: this.listener.scheme });
+    const environ =
+      line === null
+        ? null
+        : ({
+            REQUEST_METHOD: line.method,
+            REQUEST_URI: line.target,
+            SERVER_PROTOCOL: `HTTP/1.${line.minor}`,
+            SCRIPT_NAME: '',
+            PATH_INFO: '',
+            QUERY_STRING: '',
+          } as Partial<Environ> as Environ);
+    observer.record({
+      environ,
+      remoteAddr: this.remoteAddr,
+      status,
+      bytes: answerBytes(status),
+      started: performance.now(),
+      listener: this.listener.scheme,
+    });
   }
 
   /** End our side, keep reading (and discarding) briefly so the client sees our last response. */
@@ -478,7 +511,9 @@ export class Connection implements HttpResponseOwner, Peer {
           this.closeGracefully();
         } else {
           const { bodyTimeout, minUploadRate } = this.listener.options;
-          this.listener.log.info(`client ${this.remoteAddr}: upload idle for ${bodyTimeout}s${minUploadRate > 0 ? ` or slower than ${minUploadRate} bytes/s` : ''} while a worker waited on it; closing`);
+          this.listener.log.info(
+            `client ${this.remoteAddr}: upload idle for ${bodyTimeout}s${minUploadRate > 0 ? ` or slower than ${minUploadRate} bytes/s` : ''} while a worker waited on it; closing`,
+          );
           this.input?.fail(new RemoteProtocolError('ERR_HTTP_BODY_TIMEOUT', 'request body timed out', 408));
           this.closeAfter = true;
         }

@@ -48,7 +48,10 @@ export class HttpResponse implements ResponseSink {
   private deferred: { status: string; code: number; headers: Headers } | null = null;
   private counted = 0;
 
-  constructor(private readonly conn: HttpResponseOwner, private readonly req: RequestHead) {}
+  constructor(
+    private readonly conn: HttpResponseOwner,
+    private readonly req: RequestHead,
+  ) {}
 
   get closed(): boolean {
     return this.conn.isClosed;
@@ -56,7 +59,9 @@ export class HttpResponse implements ResponseSink {
 
   private frame(status: string, code: number, headers: Headers, knownLength: number): string {
     const f = frameResponse(this.req, status, code, headers, knownLength, {
-      date: httpDate(), mayKeepAlive: this.conn.mayKeepAlive(), keepAliveHint: this.conn.keepAliveHint,
+      date: httpDate(),
+      mayKeepAlive: this.conn.mayKeepAlive(),
+      keepAliveHint: this.conn.keepAliveHint,
     });
     this.noBody = f.noBody;
     this.chunked = f.chunked;

@@ -21,8 +21,9 @@ import type { HttpOptions } from './http-options.js';
 
 export type { HttpOptions } from './http-options.js';
 
-const OVER_BUDGET = 'HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 20\r\n'
-  + 'Retry-After: 1\r\nConnection: close\r\n\r\nService Unavailable\n';
+const OVER_BUDGET =
+  'HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 20\r\n' +
+  'Retry-After: 1\r\nConnection: close\r\n\r\nService Unavailable\n';
 
 export class HttpListener extends Listener<Connection> implements HttpConnectionHost {
   /** Connections closed for sending no complete head in time (slowloris), since start / since last log. */
@@ -35,7 +36,12 @@ export class HttpListener extends Listener<Connection> implements HttpConnection
    */
   readonly keepAliveHint: string;
 
-  constructor(readonly app: App, readonly options: HttpOptions, log: Logger, shared: ListenerShared = {}) {
+  constructor(
+    readonly app: App,
+    readonly options: HttpOptions,
+    log: Logger,
+    shared: ListenerShared = {},
+  ) {
     super(log, shared);
     this.keepAliveHint = `Keep-Alive: timeout=${Math.floor(options.keepaliveTimeout)}\r\n`;
   }
@@ -75,11 +81,17 @@ export class HttpListener extends Listener<Connection> implements HttpConnection
   protected override createServer(onConnection: (socket: net.Socket) => void): net.Server {
     const t = this.options.tls;
     if (!t) return super.createServer(onConnection);
-    const server = tls.createServer({
-      cert: t.cert, key: t.key, ALPNProtocols: ['http/1.1'], minVersion: 'TLSv1.2',
-      // a client that never finishes its handshake is a slowloris too
-      handshakeTimeout: this.options.headerTimeout * 1000,
-    }, onConnection);
+    const server = tls.createServer(
+      {
+        cert: t.cert,
+        key: t.key,
+        ALPNProtocols: ['http/1.1'],
+        minVersion: 'TLSv1.2',
+        // a client that never finishes its handshake is a slowloris too
+        handshakeTimeout: this.options.headerTimeout * 1000,
+      },
+      onConnection,
+    );
     server.on('tlsClientError', (err, socket) => {
       this.log.debug(`TLS handshake failed: ${err.message}`);
       socket.destroy(); // with a listener here, Node leaves that to us
@@ -104,5 +116,3 @@ export class HttpListener extends Listener<Connection> implements HttpConnection
     }
   }
 }
-
-

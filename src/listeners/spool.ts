@@ -32,7 +32,10 @@ export class Spool {
    * that fails later (a full disk) calls `onFail` once, at once: the listener
    * answers and discards the spool rather than wait on room that never comes.
    */
-  constructor(dir: string, private readonly onFail: (err: NodeJS.ErrnoException) => void = () => {}) {
+  constructor(
+    dir: string,
+    private readonly onFail: (err: NodeJS.ErrnoException) => void = () => {},
+  ) {
     const path = join(dir, `warpipe-body-${randomBytes(8).toString('hex')}`);
     this.fd = openSync(path, 'wx+', 0o600);
     unlinkSync(path);

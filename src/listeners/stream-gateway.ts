@@ -26,7 +26,12 @@ export interface GatewayCodec {
 }
 
 export const scgi: GatewayCodec = { name: 'scgi', parseHead: parseScgiHead, headLength: scgiHeadLength, statusLine: (s) => `Status: ${s}` };
-export const uwsgi: GatewayCodec = { name: 'uwsgi', parseHead: parseUwsgiHead, headLength: uwsgiHeadLength, statusLine: (s) => `HTTP/1.1 ${s}` };
+export const uwsgi: GatewayCodec = {
+  name: 'uwsgi',
+  parseHead: parseUwsgiHead,
+  headLength: uwsgiHeadLength,
+  statusLine: (s) => `HTTP/1.1 ${s}`,
+};
 
 export interface StreamGatewayOptions {
   bufferRequestBody: number;
@@ -49,7 +54,13 @@ export class StreamGatewayListener extends Listener<GatewayConnection> {
   // a client may shut its side down once the request is sent (SCGI and uwsgi carry one each)
   protected override readonly allowHalfOpen = true;
 
-  constructor(readonly codec: GatewayCodec, readonly app: App, readonly options: StreamGatewayOptions, log: Logger, shared: ListenerShared = {}) {
+  constructor(
+    readonly codec: GatewayCodec,
+    readonly app: App,
+    readonly options: StreamGatewayOptions,
+    log: Logger,
+    shared: ListenerShared = {},
+  ) {
     super(log, shared);
   }
 
@@ -58,14 +69,16 @@ export class StreamGatewayListener extends Listener<GatewayConnection> {
   }
 
   protected override refuse(socket: net.Socket): void {
-    this.answerAndClose(socket, `${this.codec.statusLine('503 Service Unavailable')}\r\nContent-Type: text/plain\r\nRetry-After: 1\r\n\r\nService Unavailable\n`);
+    this.answerAndClose(
+      socket,
+      `${this.codec.statusLine('503 Service Unavailable')}\r\nContent-Type: text/plain\r\nRetry-After: 1\r\n\r\nService Unavailable\n`,
+    );
   }
 
   protected describe(where: string): string {
     return `${this.codec.name} ${where}`;
   }
 }
-
 
 class GatewayConnection implements CgiWire {
   readonly protocol: string;
@@ -87,7 +100,10 @@ class GatewayConnection implements CgiWire {
   private readonly rate = new UploadRate();
   private streaming = false;
 
-  constructor(readonly socket: net.Socket, private readonly listener: StreamGatewayListener) {
+  constructor(
+    readonly socket: net.Socket,
+    private readonly listener: StreamGatewayListener,
+  ) {
     this.protocol = listener.codec.name;
     this.setDeadline('head');
     socket.on('data', (chunk: Buffer) => this.socketOnData(chunk));

@@ -48,7 +48,8 @@ export function decodePath(path: string): string {
   let from = 0;
   while (i >= 0) {
     const hex = path.slice(i + 1, i + 3);
-    if (!HEX.test(hex)) throw new RemoteProtocolError(codes.BAD_TARGET, `invalid percent-encoding in path at "${path.slice(i, i + 3)}"`, 400);
+    if (!HEX.test(hex))
+      throw new RemoteProtocolError(codes.BAD_TARGET, `invalid percent-encoding in path at "${path.slice(i, i + 3)}"`, 400);
     const byte = parseInt(hex, 16);
     if (byte === 0) throw new RemoteProtocolError(codes.BAD_TARGET, 'path contains %00', 400);
     out += path.slice(from, i) + String.fromCharCode(byte);
@@ -80,7 +81,8 @@ export function splitTarget(target: string, method: string): Target {
     const m = ABSOLUTE.exec(target);
     if (!m) throw new RemoteProtocolError(codes.BAD_TARGET, 'request-target is not origin-form, absolute-form or *', 400);
     authority = m[1]!;
-    if (authority === '' || authority.includes('@')) throw new RemoteProtocolError(codes.BAD_TARGET, 'absolute-form target has no valid authority', 400);
+    if (authority === '' || authority.includes('@'))
+      throw new RemoteProtocolError(codes.BAD_TARGET, 'absolute-form target has no valid authority', 400);
     path = target.slice(m[0].length) || '/';
     if (path.charCodeAt(0) !== 47) path = '/' + path;
   }

@@ -4,9 +4,21 @@ import { TrustedProxies, applyForwarded } from './forwarded.js';
 import type { Environ } from './types.js';
 
 const environ = (headers: Record<string, string>, host = 'example.test'): Environ => ({
-  REQUEST_METHOD: 'GET', SCRIPT_NAME: '', PATH_INFO: '/', QUERY_STRING: '', SERVER_NAME: 'example.test', SERVER_PORT: '80',
-  SERVER_PROTOCOL: 'HTTP/1.1', REMOTE_ADDR: '10.0.0.2', REMOTE_HOST: '10.0.0.2', REMOTE_PORT: '40000', HTTP_HOST: host,
-  'wsgi.url_scheme': 'http', 'wsgi.input': null as never, 'wsgi.errors': null as never, ...headers,
+  REQUEST_METHOD: 'GET',
+  SCRIPT_NAME: '',
+  PATH_INFO: '/',
+  QUERY_STRING: '',
+  SERVER_NAME: 'example.test',
+  SERVER_PORT: '80',
+  SERVER_PROTOCOL: 'HTTP/1.1',
+  REMOTE_ADDR: '10.0.0.2',
+  REMOTE_HOST: '10.0.0.2',
+  REMOTE_PORT: '40000',
+  HTTP_HOST: host,
+  'wsgi.url_scheme': 'http',
+  'wsgi.input': null as never,
+  'wsgi.errors': null as never,
+  ...headers,
 });
 
 test('addresses, CIDR ranges (IPv4 and IPv6) and *; IPv4 peers on a dual-stack socket match their IPv4 entries', () => {
@@ -19,7 +31,11 @@ test('addresses, CIDR ranges (IPv4 and IPv6) and *; IPv4 peers on a dual-stack s
 
 test('a bad entry is refused in one line naming it', () => {
   for (const bad of ['localhost', '10.0.0.0/33', '::1/129', '10.0.0.0/8/1', '1.2.3', '10.0.0.0/x']) {
-    assert.throws(() => new TrustedProxies(`127.0.0.1,${bad}`), new RegExp(`^Error: "${bad.replace(/[.*/]/g, '\\$&')}" is not an IP address or CIDR range`), bad);
+    assert.throws(
+      () => new TrustedProxies(`127.0.0.1,${bad}`),
+      new RegExp(`^Error: "${bad.replace(/[.*/]/g, '\\$&')}" is not an IP address or CIDR range`),
+      bad,
+    );
   }
 });
 
@@ -45,7 +61,7 @@ test('a forwarded value that does not parse is ignored whole', () => {
   }
 });
 
-test('X-Forwarded-Proto sets wsgi.url_scheme and HTTPS; a Host without a port then means the scheme\'s port', () => {
+test("X-Forwarded-Proto sets wsgi.url_scheme and HTTPS; a Host without a port then means the scheme's port", () => {
   const trusted = new TrustedProxies('10.0.0.2');
   const e = environ({ HTTP_X_FORWARDED_PROTO: 'HTTPS' });
   applyForwarded(e, trusted);

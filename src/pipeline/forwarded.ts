@@ -23,7 +23,10 @@ export class TrustedProxies {
    * `*` for every peer; '' trusts none. Throws a one-line Error naming a bad entry.
    */
   constructor(spec: string) {
-    const entries = spec.split(',').map((s) => s.trim()).filter((s) => s !== '');
+    const entries = spec
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== '');
     this.all = entries.includes('*');
     this.none = entries.length === 0;
     for (const entry of entries) {
@@ -79,7 +82,10 @@ export function applyForwarded(environ: Environ, trusted: TrustedProxies): void 
   const proto = environ.HTTP_X_FORWARDED_PROTO;
   if (typeof proto === 'string') {
     // a chain of proxies may list one per hop: the last is the one nearest us
-    const scheme = proto.slice(proto.lastIndexOf(',') + 1).trim().toLowerCase();
+    const scheme = proto
+      .slice(proto.lastIndexOf(',') + 1)
+      .trim()
+      .toLowerCase();
     if (scheme === 'https' || scheme === 'http') {
       environ['wsgi.url_scheme'] = scheme;
       if (scheme === 'https') environ.HTTPS = 'on';

@@ -15,8 +15,15 @@ const BAD_VALUE = /[\x00-\x08\x0a-\x1f\x7f\u0100-\uffff]/;
 
 /** Hop-by-hop fields: PEP 3333 forbids apps to set them; the server owns the connection. */
 export const HOP_BY_HOP = new Set([
-  'connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'trailers',
-  'transfer-encoding', 'upgrade',
+  'connection',
+  'keep-alive',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'trailers',
+  'transfer-encoding',
+  'upgrade',
 ]);
 
 export function checkStatus(status: unknown): number {
@@ -32,14 +39,20 @@ export function checkHeaders(headers: unknown): asserts headers is Headers {
   }
   for (const pair of headers) {
     if (!Array.isArray(pair) || pair.length !== 2 || typeof pair[0] !== 'string' || typeof pair[1] !== 'string') {
-      throw new LocalProtocolError(codes.BAD_RESPONSE_HEADER, `app gave a header that is not a [name, value] pair of strings: ${safe(pair)}`);
+      throw new LocalProtocolError(
+        codes.BAD_RESPONSE_HEADER,
+        `app gave a header that is not a [name, value] pair of strings: ${safe(pair)}`,
+      );
     }
     const [name, value] = pair as [string, string];
     if (!TOKEN.test(name)) {
       throw new LocalProtocolError(codes.BAD_RESPONSE_HEADER, `app gave an invalid header name ${safe(name)}`);
     }
     if (BAD_VALUE.test(value)) {
-      throw new LocalProtocolError(codes.BAD_RESPONSE_HEADER, `app gave header ${name} a value with control or non-latin-1 characters: ${safe(value)}`);
+      throw new LocalProtocolError(
+        codes.BAD_RESPONSE_HEADER,
+        `app gave header ${name} a value with control or non-latin-1 characters: ${safe(value)}`,
+      );
     }
     if (HOP_BY_HOP.has(name.toLowerCase())) {
       throw new LocalProtocolError(codes.BAD_RESPONSE_HEADER, `app set hop-by-hop header ${name}, which belongs to the server (PEP 3333)`);

@@ -107,7 +107,14 @@ export interface PoolCounts {
 export class Arbiter implements WorkerHooks {
   readonly workers = new Set<WorkerProcess>();
   readonly dispatcher: Dispatcher;
-  readonly counts: PoolCounts = { spawned: 0, crashed: 0, timedOut: 0, recycled: { max_requests: 0, max_lifetime: 0, max_rss: 0 }, reloads: 0, queueRefused: 0 };
+  readonly counts: PoolCounts = {
+    spawned: 0,
+    crashed: 0,
+    timedOut: 0,
+    recycled: { max_requests: 0, max_lifetime: 0, max_rss: 0 },
+    reloads: 0,
+    queueRefused: 0,
+  };
   /** The newest generation started (a reload starts the next one). */
   private generation = 0;
   /** The generation that serves: respawns and replacements join it. */
@@ -137,7 +144,10 @@ export class Arbiter implements WorkerHooks {
   private readonly templates = new Map<number, WorkerProcess>();
   private readonly unforked = new Set<WorkerProcess>();
 
-  constructor(readonly options: ArbiterOptions, private readonly log: Logger) {
+  constructor(
+    readonly options: ArbiterOptions,
+    private readonly log: Logger,
+  ) {
     this.dispatcher = new Dispatcher(options);
     this.min = options.workers;
     this.max = Math.max(options.maxWorkers, options.workers);
@@ -184,12 +194,26 @@ export class Arbiter implements WorkerHooks {
       for (const ch of w.channels) {
         if (ch.exchange) running.push({ request: ch.exchange.describe(), seconds: ch.runningFor(perfNow) / 1000 });
       }
-      const state = w.isTemplate ? 'template'
-        : w.retiring !== null ? `retiring (${w.retiring})`
-        : w.state === 'booting' ? 'booting'
-        : this.dispatcher.isServing(w) ? (w.busy > 0 ? 'busy' : 'idle')
-        : w.state;
-      return { pid: w.pid, generation: w.generation, state, served: w.served, rss: rssMiB(w.pid), age: (now - w.spawnedAt) / 1000, running };
+      const state = w.isTemplate
+        ? 'template'
+        : w.retiring !== null
+          ? `retiring (${w.retiring})`
+          : w.state === 'booting'
+            ? 'booting'
+            : this.dispatcher.isServing(w)
+              ? w.busy > 0
+                ? 'busy'
+                : 'idle'
+              : w.state;
+      return {
+        pid: w.pid,
+        generation: w.generation,
+        state,
+        served: w.served,
+        rss: rssMiB(w.pid),
+        age: (now - w.spawnedAt) / 1000,
+        running,
+      };
     });
     return { generation: this.servingGeneration, minWorkers: this.min, maxWorkers: this.max, queued: this.dispatcher.queued, workers };
   }
@@ -202,7 +226,9 @@ export class Arbiter implements WorkerHooks {
     }
     this.min += delta;
     this.max = Math.max(this.max + delta, this.min);
-    this.log.info(`${delta > 0 ? 'SIGTTIN' : 'SIGTTOU'}: ${this.min === this.max ? `${this.min}` : `${this.min} to ${this.max}`} worker${this.max > 1 ? 's' : ''}`);
+    this.log.info(
+      `${delta > 0 ? 'SIGTTIN' : 'SIGTTOU'}: ${this.min === this.max ? `${this.min}` : `${this.min} to ${this.max}`} worker${this.max > 1 ? 's' : ''}`,
+    );
   }
 
   /** The workers that count towards the pool's size: not leaving, not a replacement or a reload still starting. */
@@ -361,7 +387,9 @@ export class Arbiter implements WorkerHooks {
     const refused = this.dispatcher.takeRefused();
     this.counts.queueRefused += refused;
     if (refused > 0) {
-      this.log.warning(`queue full: ${refused} request${refused > 1 ? 's' : ''} got 503 (${this.dispatcher.queued} waiting, --backlog ${this.options.backlog}, --queue-timeout ${this.options.queueTimeout}s)`);
+      this.log.warning(
+        `queue full: ${refused} request${refused > 1 ? 's' : ''} got 503 (${this.dispatcher.queued} waiting, --backlog ${this.options.backlog}, --queue-timeout ${this.options.queueTimeout}s)`,
+      );
     }
   }
 
@@ -507,7 +535,9 @@ export class Arbiter implements WorkerHooks {
 
   workerOnReady(w: WorkerProcess): void {
     if (w.isTemplate) return this.templateOnReady(w);
-    this.log.info(`worker ${w.pid} ready (python ${w.python || '?'}, ${w.channels.length} thread${w.channels.length > 1 ? 's' : ''}, generation ${w.generation})`);
+    this.log.info(
+      `worker ${w.pid} ready (python ${w.python || '?'}, ${w.channels.length} thread${w.channels.length > 1 ? 's' : ''}, generation ${w.generation})`,
+    );
     this.booting?.(w, null);
     if (this.stopping || w.retiring !== null) {
       w.stop();
@@ -533,7 +563,8 @@ export class Arbiter implements WorkerHooks {
 
   workerOnBootError(w: WorkerProcess, err: WorkerError): void {
     if (this.booting) return this.booting(w, err);
-    if (this.reloading && w.generation === this.reloading.generation) return this.reloadFailed(`the new code does not start:\n${err.message}`);
+    if (this.reloading && w.generation === this.reloading.generation)
+      return this.reloadFailed(`the new code does not start:\n${err.message}`);
     this.log.error(`worker ${w.pid} failed to boot:\n${err.message}`);
   }
 
@@ -572,11 +603,15 @@ export class Arbiter implements WorkerHooks {
       this.counts.crashed++;
       const delay = Math.min(1000 * 2 ** this.recycleFailures++, MAX_BACKOFF_MS);
       this.recycleAfter = Date.now() + delay;
-      this.log.error(`worker ${w.pid}, replacing ${old.pid}, exited with ${how} before it was ready; worker ${old.pid} keeps serving, next attempt in ${delay / 1000}s`);
+      this.log.error(
+        `worker ${w.pid}, replacing ${old.pid}, exited with ${how} before it was ready; worker ${old.pid} keeps serving, next attempt in ${delay / 1000}s`,
+      );
       return;
     }
     if (this.reloading && w.generation === this.reloading.generation && w.state !== 'ready') {
-      this.reloadFailed(`worker ${w.pid} of the new generation exited with ${how} before it was ready${w.failure ? `:\n${w.failure.message}` : ''}`);
+      this.reloadFailed(
+        `worker ${w.pid} of the new generation exited with ${how} before it was ready${w.failure ? `:\n${w.failure.message}` : ''}`,
+      );
       return;
     }
     if (w.retiring !== null) {

@@ -22,12 +22,22 @@ class FakeSocket extends EventEmitter {
 function setup(): { ch: Channel; orphans: Exchange[]; ex: (pipelinable?: boolean) => Exchange } {
   const orphans: Exchange[] = [];
   const owner: ChannelOwner = {
-    pid: 1, busy: 0, served: 0,
-    channelOnFree: () => {}, channelOnAdvance: () => {}, channelOnBroken: () => {},
+    pid: 1,
+    busy: 0,
+    served: 0,
+    channelOnFree: () => {},
+    channelOnAdvance: () => {},
+    channelOnBroken: () => {},
     channelOnOrphan: (e) => orphans.unshift(e), // as the pool does: back to the front of its queue
   };
   const ch = new Channel(new FakeSocket() as unknown as Socket, new FakeSocket() as unknown as Socket, owner, 0);
-  const ex = (pipelinable = true): Exchange => ({ pipelinable, start: () => {}, onFrame: () => {}, onLost: () => {}, describe: () => 'GET /' });
+  const ex = (pipelinable = true): Exchange => ({
+    pipelinable,
+    start: () => {},
+    onFrame: () => {},
+    onLost: () => {},
+    describe: () => 'GET /',
+  });
   return { ch, orphans, ex };
 }
 
@@ -77,8 +87,12 @@ test('a channel whose requests usually take longer than the budget takes none ah
 test('a worker that breaks the framing is reported once, however much more it sends', () => {
   const broken: string[] = [];
   const owner: ChannelOwner = {
-    pid: 1, busy: 0, served: 0,
-    channelOnFree: () => {}, channelOnAdvance: () => {}, channelOnOrphan: () => {},
+    pid: 1,
+    busy: 0,
+    served: 0,
+    channelOnFree: () => {},
+    channelOnAdvance: () => {},
+    channelOnOrphan: () => {},
     channelOnBroken: (_ch, err) => broken.push(err.message),
   };
   const rx = new FakeSocket();

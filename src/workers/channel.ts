@@ -72,7 +72,12 @@ export class Channel {
   /** The running request was given up (timed out): whatever the worker still sends is ignored. */
   private expired = false;
 
-  constructor(private readonly tx: Socket, private readonly rx: Socket, readonly owner: ChannelOwner, readonly index: number) {
+  constructor(
+    private readonly tx: Socket,
+    private readonly rx: Socket,
+    readonly owner: ChannelOwner,
+    readonly index: number,
+  ) {
     this.reader = new FrameReader((type, payload) => this.channelOnFrame(type, payload), T.RDATA);
     tx.on('error', () => {}); // the worker's exit is reported by its owner
     rx.on('data', (chunk: Buffer) => {

@@ -1,6 +1,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FrameReader, HEADER_SIZE, MAX_PAYLOAD, T, dataFrames, endFrame, frame, parseFile, parseResponse, requestFrame, splitBlock } from './frame.js';
+import {
+  FrameReader,
+  HEADER_SIZE,
+  MAX_PAYLOAD,
+  T,
+  dataFrames,
+  endFrame,
+  frame,
+  parseFile,
+  parseResponse,
+  requestFrame,
+  splitBlock,
+} from './frame.js';
 
 function collect(chunks: Buffer[]): [number, string][] {
   const out: [number, string][] = [];
@@ -23,7 +35,10 @@ test('a REQUEST frame carries flags, the environ block and the body', () => {
 test('the reader yields the same frames however the stream is split', () => {
   const stream = Buffer.concat([frame(T.RDATA, Buffer.from('one')), endFrame(1), frame(T.REND), frame(T.RDATA, Buffer.alloc(70_000, 'x'))]);
   const whole = collect([stream]);
-  assert.deepEqual(whole.map(([t]) => t), [T.RDATA, T.END, T.REND, T.RDATA]);
+  assert.deepEqual(
+    whole.map(([t]) => t),
+    [T.RDATA, T.END, T.REND, T.RDATA],
+  );
   const bytewise = collect([...stream].map((b) => Buffer.of(b)));
   assert.deepEqual(bytewise, whole);
   for (let cut = 1; cut < 40; cut += 3) assert.deepEqual(collect([stream.subarray(0, cut), stream.subarray(cut)]), whole);
@@ -33,7 +48,12 @@ test('a splittable type is handed on in pieces as it arrives, never joined; the 
   const big = Buffer.alloc(70_000, 'x');
   big.write('start', 0);
   big.write('end', big.length - 3);
-  const stream = Buffer.concat([frame(T.RESPONSE, Buffer.from('head')), frame(T.RDATA, big), frame(T.RDATA, Buffer.from('two')), frame(T.REND)]);
+  const stream = Buffer.concat([
+    frame(T.RESPONSE, Buffer.from('head')),
+    frame(T.RDATA, big),
+    frame(T.RDATA, Buffer.from('two')),
+    frame(T.REND),
+  ]);
   // consecutive RDATA pieces merged: frame boundaries of body data carry no meaning
   const read = (chunks: Buffer[]): { events: [number, string][]; pieces: number } => {
     const events: [number, string][] = [];
@@ -48,7 +68,10 @@ test('a splittable type is handed on in pieces as it arrives, never joined; the 
     return { events, pieces };
   };
   const whole = read([stream]);
-  assert.deepEqual(whole.events.map(([t]) => t), [T.RESPONSE, T.RDATA, T.REND]);
+  assert.deepEqual(
+    whole.events.map(([t]) => t),
+    [T.RESPONSE, T.RDATA, T.REND],
+  );
   assert.equal(whole.events[1]![1], big.toString('latin1') + 'two');
   assert.equal(whole.pieces, 2);
   for (const size of [1, 2, 5, 6, 7, 1000, 65_536]) {
@@ -70,7 +93,15 @@ test('RESPONSE parsing: status, header pairs, body, end flag; malformed heads ar
   const head = Buffer.from('200 OK\0Content-Type\0text/plain\0X-A\0\0', 'latin1');
   const payload = Buffer.concat([Buffer.of(1), Buffer.alloc(4), head, Buffer.from('hi')]);
   payload.writeUInt32LE(head.length, 1);
-  assert.deepEqual(parseResponse(payload), { end: true, status: '200 OK', headers: [['Content-Type', 'text/plain'], ['X-A', '']], body: Buffer.from('hi') });
+  assert.deepEqual(parseResponse(payload), {
+    end: true,
+    status: '200 OK',
+    headers: [
+      ['Content-Type', 'text/plain'],
+      ['X-A', ''],
+    ],
+    body: Buffer.from('hi'),
+  });
   const odd = Buffer.concat([Buffer.of(0), Buffer.alloc(4), Buffer.from('200 OK\0X\0')]);
   odd.writeUInt32LE(9, 1);
   assert.throws(() => parseResponse(odd), { code: 'ERR_WORKER_PROTOCOL' });
@@ -99,7 +130,13 @@ test('FILE parsing and DATA splitting at the payload limit', () => {
     const data = Buffer.alloc(size, 7);
     const got: [number, number][] = [];
     new FrameReader((type, payload) => got.push([type, payload.length])).receive(Buffer.concat(dataFrames(data)));
-    const want: [number, number][] = size > MAX_PAYLOAD ? [[T.DATA, MAX_PAYLOAD], [T.DATA, 10]] : [[T.DATA, size]];
+    const want: [number, number][] =
+      size > MAX_PAYLOAD
+        ? [
+            [T.DATA, MAX_PAYLOAD],
+            [T.DATA, 10],
+          ]
+        : [[T.DATA, size]];
     assert.deepEqual(got, want, `${size} bytes`);
   }
 });

@@ -60,7 +60,10 @@ export class FrameReader {
   private need = 0;
   /** Payload bytes still to come of a splittable frame handed on in pieces. */
   private partLeft = 0;
-  constructor(private readonly onFrame: FrameHandler, private readonly splittable = -1) {}
+  constructor(
+    private readonly onFrame: FrameHandler,
+    private readonly splittable = -1,
+  ) {}
 
   receive(chunk: Buffer): void {
     let buf = chunk;

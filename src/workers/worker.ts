@@ -177,7 +177,11 @@ export class WorkerProcess implements ChannelOwner {
    * Spawn a worker (or, with `preload` set to the fork socket's path, a template), or, with
    * `forked`, stand for a worker that a template forks: its sockets come through `attach`.
    */
-  constructor(readonly options: WorkerOptions, private readonly hooks: WorkerHooks, how: { preload?: string; forked?: boolean } = {}) {
+  constructor(
+    readonly options: WorkerOptions,
+    private readonly hooks: WorkerHooks,
+    how: { preload?: string; forked?: boolean } = {},
+  ) {
     this.isTemplate = how.preload !== undefined;
     const t = options.threads;
     if (how.forked) {

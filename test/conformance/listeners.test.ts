@@ -43,9 +43,16 @@ function splitHead(bytes: Buffer): { status: number; headers: Map<string, string
 }
 
 const cgiParams = (req: Request): [string, string][] => [
-  ['CONTENT_LENGTH', String(req.body?.length ?? 0)], ['SCGI', '1'], ['REQUEST_METHOD', req.method], ['PATH_INFO', req.path],
-  ['QUERY_STRING', req.query ?? ''], ['SERVER_NAME', 'localhost'], ['SERVER_PORT', '80'], ['SERVER_PROTOCOL', 'HTTP/1.1'],
-  ['REMOTE_ADDR', '127.0.0.1'], ...(req.headers ?? []).map(([n, v]): [string, string] => [`HTTP_${n.toUpperCase().replace(/-/g, '_')}`, v]),
+  ['CONTENT_LENGTH', String(req.body?.length ?? 0)],
+  ['SCGI', '1'],
+  ['REQUEST_METHOD', req.method],
+  ['PATH_INFO', req.path],
+  ['QUERY_STRING', req.query ?? ''],
+  ['SERVER_NAME', 'localhost'],
+  ['SERVER_PORT', '80'],
+  ['SERVER_PROTOCOL', 'HTTP/1.1'],
+  ['REMOTE_ADDR', '127.0.0.1'],
+  ...(req.headers ?? []).map(([n, v]): [string, string] => [`HTTP_${n.toUpperCase().replace(/-/g, '_')}`, v]),
 ];
 
 const stopper = (srv: Server) => async (): Promise<void> => {
@@ -56,9 +63,16 @@ runConformance('HTTP/1.1', async (app, args) => {
   const srv = await startServer(app, { args });
   const send = async (req: Request): Promise<Response> => {
     const target = req.path + (req.query ? `?${req.query}` : '');
-    const fields = [`Host: localhost`, 'Connection: close', ...(req.headers ?? []).map(([n, v]) => `${n}: ${v}`),
-      ...(req.body ? [`Content-Length: ${req.body.length}`] : [])];
-    const bytes = await talk(srv.port, [Buffer.from(`${req.method} ${target} HTTP/1.1\r\n${fields.join('\r\n')}\r\n\r\n`), req.body ?? Buffer.alloc(0)]);
+    const fields = [
+      `Host: localhost`,
+      'Connection: close',
+      ...(req.headers ?? []).map(([n, v]) => `${n}: ${v}`),
+      ...(req.body ? [`Content-Length: ${req.body.length}`] : []),
+    ];
+    const bytes = await talk(srv.port, [
+      Buffer.from(`${req.method} ${target} HTTP/1.1\r\n${fields.join('\r\n')}\r\n\r\n`),
+      req.body ?? Buffer.alloc(0),
+    ]);
     const { status, headers, rest } = splitHead(bytes);
     if (headers.get('transfer-encoding') === 'chunked') {
       const parts: Buffer[] = [];
@@ -68,7 +82,8 @@ runConformance('HTTP/1.1', async (app, args) => {
         if (eol < 0) return { status, headers, body: Buffer.concat(parts), aborted: true };
         const size = parseInt(rest.toString('latin1', off, eol), 16);
         if (size === 0) return { status, headers, body: Buffer.concat(parts), aborted: false };
-        if (eol + 2 + size > rest.length) return { status, headers, body: Buffer.concat([...parts, rest.subarray(eol + 2)]), aborted: true };
+        if (eol + 2 + size > rest.length)
+          return { status, headers, body: Buffer.concat([...parts, rest.subarray(eol + 2)]), aborted: true };
         parts.push(rest.subarray(eol + 2, eol + 2 + size));
         off = eol + 2 + size + 2;
       }
@@ -84,10 +99,14 @@ runConformance('FastCGI', async (app, args) => {
   const srv = await startServer(app, { args: [...args, '--fastcgi', `unix:${dir}/fcgi.sock`] });
   const send = async (req: Request): Promise<Response> => {
     const stdin: Buffer[] = [];
-    for (let off = 0; off < (req.body?.length ?? 0); off += 65535) stdin.push(encodeRecord(RecordType.Stdin, 1, req.body!.subarray(off, off + 65535)));
+    for (let off = 0; off < (req.body?.length ?? 0); off += 65535)
+      stdin.push(encodeRecord(RecordType.Stdin, 1, req.body!.subarray(off, off + 65535)));
     const bytes = await talk(`${dir}/fcgi.sock`, [
       encodeRecord(RecordType.BeginRequest, 1, beginRequestBody(Role.Responder, 0)),
-      encodeRecord(RecordType.Params, 1, encodeParams(cgiParams(req))), encodeRecord(RecordType.Params, 1), ...stdin, encodeRecord(RecordType.Stdin, 1),
+      encodeRecord(RecordType.Params, 1, encodeParams(cgiParams(req))),
+      encodeRecord(RecordType.Params, 1),
+      ...stdin,
+      encodeRecord(RecordType.Stdin, 1),
     ]);
     const out: Buffer[] = [];
     let ended = false;
@@ -101,7 +120,10 @@ runConformance('FastCGI', async (app, args) => {
   return { send, detectsAbort: true, stop: stopper(srv) } satisfies Target;
 });
 
-for (const [name, flag, encode] of [['SCGI', '--scgi', encodeScgiHead], ['uwsgi', '--uwsgi', encodeUwsgiHead]] as const) {
+for (const [name, flag, encode] of [
+  ['SCGI', '--scgi', encodeScgiHead],
+  ['uwsgi', '--uwsgi', encodeUwsgiHead],
+] as const) {
   runConformance(name, async (app, args) => {
     const dir = mkdtempSync(`${tmpdir()}/warpipe-conf-${name}-`);
     const srv = await startServer(app, { args: [...args, flag, `unix:${dir}/gw.sock`] });

@@ -27,8 +27,18 @@ function feed(reads: Buffer[], maxBytes: number): Outcome {
 }
 
 // A model of a head: an optional HTTP status line, then fields (some of them Status: and Location:).
-interface Field { name: string; value: string; pre: string; post: string }
-interface Head { statusLine: string | null; fields: Field[]; crlf: boolean[]; body: Buffer }
+interface Field {
+  name: string;
+  value: string;
+  pre: string;
+  post: string;
+}
+interface Head {
+  statusLine: string | null;
+  fields: Field[];
+  crlf: boolean[];
+  body: Buffer;
+}
 
 // field content: no control character but HTAB (the parser refuses the others)
 const noCtl = (c: fc.StringConstraints = {}): fc.Arbitrary<string> => latin1(c).map((s) => s.replace(/[\x00-\x08\x0a-\x1f\x7f]/g, '~'));
@@ -50,9 +60,16 @@ const field: fc.Arbitrary<Field> = fc.oneof(
   },
   { weight: 1, arbitrary: fc.record({ name: fc.mixedCase(fc.constant('location')), value, pre: ows, post: ows }) },
 );
-const statusLine = fc.tuple(fc.constantFrom('0', '1'), code, fc.option(reason)).map(([m, c, r]) => `HTTP/1.${m} ${c}${r === null ? '' : ` ${r}`}`);
+const statusLine = fc
+  .tuple(fc.constantFrom('0', '1'), code, fc.option(reason))
+  .map(([m, c, r]) => `HTTP/1.${m} ${c}${r === null ? '' : ` ${r}`}`);
 const head: fc.Arbitrary<Head> = fc
-  .record({ statusLine: fc.option(statusLine), fields: fc.array(field, { maxLength: 8 }), crlf: fc.array(fc.boolean(), { minLength: 10, maxLength: 10 }), body: bytes(40) })
+  .record({
+    statusLine: fc.option(statusLine),
+    fields: fc.array(field, { maxLength: 8 }),
+    crlf: fc.array(fc.boolean(), { minLength: 10, maxLength: 10 }),
+    body: bytes(40),
+  })
   .filter((h) => h.statusLine !== null || h.fields.length > 0)
   .filter((h) => h.fields.filter((f) => f.name.toLowerCase() === 'status').length <= 1); // two Status fields are a 502
 
@@ -81,61 +98,91 @@ function expected(h: Head): CgiHead {
   return { status: status ?? (location ? '302 Found' : '200 OK'), headers };
 }
 
-const CGI_TOKENS = ['\n', '\r\n', '\n\n', '\r\n\r\n', ':', ': ', 'Status: ', 'Status: 404', 'Location: /x', 'HTTP/1.1 200 OK', 'X', '\r', '\0', ' '];
+const CGI_TOKENS = [
+  '\n',
+  '\r\n',
+  '\n\n',
+  '\r\n\r\n',
+  ':',
+  ': ',
+  'Status: ',
+  'Status: 404',
+  'Location: /x',
+  'HTTP/1.1 200 OK',
+  'X',
+  '\r',
+  '\0',
+  ' ',
+];
 
 describe('fuzz: CGI response heads', () => {
   it(seeded('round trip: a head of Status/Location/other fields, LF or CRLF, is read back with its body, in any split'), () => {
-    check(fc.property(head, cuts, (h, points) => {
-      const data = encode(h);
-      const want = { head: expected(h), body: h.body.toString('latin1') };
-      assert.deepEqual(feed([data], 65536), want);
-      assert.deepEqual(feed(split(data, points, true), 65536), want);
-    }), 2);
+    check(
+      fc.property(head, cuts, (h, points) => {
+        const data = encode(h);
+        const want = { head: expected(h), body: h.body.toString('latin1') };
+        assert.deepEqual(feed([data], 65536), want);
+        assert.deepEqual(feed(split(data, points, true), 65536), want);
+      }),
+      2,
+    );
   });
 
   it(seeded('simpleResponse() reads back as its status, fields and body'), () => {
     const extra = fc.array(fc.tuple(stringOf(TCHARS, { minLength: 1, maxLength: 10 }), value), { maxLength: 3 });
-    check(fc.property(fc.integer({ min: 100, max: 599 }), value, fc.boolean(), extra, cuts, (status, date, close, fields, points) => {
-      const bytes = simpleResponse(status, date, close, fields.map(([n, v]) => `${n}: ${v}\r\n`).join(''));
-      const got = feed(split(bytes, points), 65536);
-      assert.ok(typeof got === 'object' && 'head' in got, JSON.stringify(got));
-      assert.equal(got.head.status, `${status} ${reasonPhrase(status)}`);
-      const reason = reasonPhrase(status);
-      assert.deepEqual(got.head.headers, [
-        ['Date', date], ['Server', 'warpipe'], ['Content-Type', 'text/plain; charset=utf-8'], ['Content-Length', String(reason.length + 1)],
-        ...fields, ...(close ? [['Connection', 'close']] : []),
-      ]);
-      assert.equal(got.body, `${reason}\n`);
-    }));
+    check(
+      fc.property(fc.integer({ min: 100, max: 599 }), value, fc.boolean(), extra, cuts, (status, date, close, fields, points) => {
+        const bytes = simpleResponse(status, date, close, fields.map(([n, v]) => `${n}: ${v}\r\n`).join(''));
+        const got = feed(split(bytes, points), 65536);
+        assert.ok(typeof got === 'object' && 'head' in got, JSON.stringify(got));
+        assert.equal(got.head.status, `${status} ${reasonPhrase(status)}`);
+        const reason = reasonPhrase(status);
+        assert.deepEqual(got.head.headers, [
+          ['Date', date],
+          ['Server', 'warpipe'],
+          ['Content-Type', 'text/plain; charset=utf-8'],
+          ['Content-Length', String(reason.length + 1)],
+          ...fields,
+          ...(close ? [['Connection', 'close']] : []),
+        ]);
+        assert.equal(got.body, `${reason}\n`);
+      }),
+    );
   });
 
   it(seeded('arbitrary and damaged bytes: only RemoteProtocolError (502), the same result in any split'), () => {
     const input = fc.oneof(bytes(80), head.map(encode), mutated(head.map(encode)), tokens(CGI_TOKENS));
     // the limit as a share of the input (0-150 %), so that heads near it are common
-    check(fc.property(input, fc.integer({ min: 0, max: 150 }), cuts, (data, percent, points) => {
-      const maxBytes = Math.max(1, Math.floor((data.length * percent) / 100));
-      const whole = feed([data], maxBytes);
-      if (typeof whole === 'object' && 'error' in whole) assert.deepEqual(whole, { error: codes.UPSTREAM_BAD_RESPONSE, status: 502 });
-      assert.deepEqual(feed(split(data, points, true), maxBytes), whole, 'split');
-    }), 4);
+    check(
+      fc.property(input, fc.integer({ min: 0, max: 150 }), cuts, (data, percent, points) => {
+        const maxBytes = Math.max(1, Math.floor((data.length * percent) / 100));
+        const whole = feed([data], maxBytes);
+        if (typeof whole === 'object' && 'error' in whole) assert.deepEqual(whole, { error: codes.UPSTREAM_BAD_RESPONSE, status: 502 });
+        assert.deepEqual(feed(split(data, points, true), maxBytes), whole, 'split');
+      }),
+      4,
+    );
   });
 
   it(seeded('never buffers more than maxBytes without the end of the head'), () => {
     // bytes in which no empty line (LF LF, LF CR LF) ever ends a head
     const endless = bytes(200, 1).map((b) => Buffer.from(b.toString('latin1').replace(/\n(?=\r?\n)/g, 'x'), 'latin1'));
-    check(fc.property(endless, fc.integer({ min: 0, max: 100 }), cuts, (data, maxBytes, points) => {
-      const p = new CgiHeadParser(maxBytes);
-      let fed = 0;
-      for (const piece of split(data, points)) {
-        fed += piece.length;
-        const r = onlyThrows(RemoteProtocolError, () => p.receive(piece));
-        if (r instanceof RemoteProtocolError) {
-          assert.ok(fed > maxBytes, `threw at ${fed} bytes, within the limit ${maxBytes}`);
-          return;
+    check(
+      fc.property(endless, fc.integer({ min: 0, max: 100 }), cuts, (data, maxBytes, points) => {
+        const p = new CgiHeadParser(maxBytes);
+        let fed = 0;
+        for (const piece of split(data, points)) {
+          fed += piece.length;
+          const r = onlyThrows(RemoteProtocolError, () => p.receive(piece));
+          if (r instanceof RemoteProtocolError) {
+            assert.ok(fed > maxBytes, `threw at ${fed} bytes, within the limit ${maxBytes}`);
+            return;
+          }
+          assert.equal(r, NEED_DATA);
+          assert.ok(fed <= maxBytes, `${fed} bytes buffered, over the limit ${maxBytes}`);
         }
-        assert.equal(r, NEED_DATA);
-        assert.ok(fed <= maxBytes, `${fed} bytes buffered, over the limit ${maxBytes}`);
-      }
-    }), 2);
+      }),
+      2,
+    );
   });
 });

@@ -13,7 +13,19 @@ import { NEED_DATA } from '../../src/protocols/need-data.js';
 import { encodeScgiHead, parseScgiHead, type GatewayHead } from '../../src/protocols/scgi/netstring.js';
 import { UWSGI_HEADER, encodeUwsgiHead, parseUwsgiHead } from '../../src/protocols/uwsgi/packet.js';
 import {
-  bytes, check, cuts, edgyLength, latin1, latin1Char, latin1OfLength, mutated, onlyThrows, seeded, split, stringOf, tokens,
+  bytes,
+  check,
+  cuts,
+  edgyLength,
+  latin1,
+  latin1Char,
+  latin1OfLength,
+  mutated,
+  onlyThrows,
+  seeded,
+  split,
+  stringOf,
+  tokens,
 } from './support.js';
 
 type Parse = (buf: Buffer, maxBytes: number) => GatewayHead | typeof NEED_DATA;
@@ -48,7 +60,9 @@ const scgiParams: fc.Arbitrary<[string, string][]> = fc
     contentLength,
     fc.array(fc.tuple(noNul({ minLength: 1, maxLength: 20 }), noNul({ maxLength: 30 })), { maxLength: 8 }), // names are never empty
     fc.nat(),
-    edgyLength([9, 10, 99, 100, 999, 1000], 20).chain((n) => latin1OfLength(n)).map((s) => s.replace(/\0/g, '@')),
+    edgyLength([9, 10, 99, 100, 999, 1000], 20)
+      .chain((n) => latin1OfLength(n))
+      .map((s) => s.replace(/\0/g, '@')),
   )
   .map(([cl, rest, at, long]) => {
     const others: [string, string][] = [...rest, ['LONG', long]];
@@ -60,30 +74,35 @@ const SCGI_TOKENS = ['CONTENT_LENGTH\0', 'SCGI\0', '1\0', '0\0', '\0', ':', ',',
 
 describe('fuzz: SCGI netstring heads', () => {
   it(seeded('round trip: parseScgiHead(encodeScgiHead(params) + body) gives the params, in any prefix order'), () => {
-    check(fc.property(scgiParams, bytes(40), cuts, (params, body, points) => {
-      const head = encodeScgiHead(params);
-      const data = Buffer.concat([head, body]);
-      const headersLength = head.length - head.indexOf(0x3a) - 2;
-      const want = { params, consumed: head.length };
-      assert.deepEqual(assertPrefixConsistent(parseScgiHead, data, headersLength, points), want);
-      // maxBytes is a limit on the netstring's length: one under it is 431
-      assert.deepEqual(outcome(parseScgiHead, data, headersLength - 1), { code: codes.SCGI_BAD_REQUEST, status: 431 });
-      for (let n = 0; n < head.length; n += 1 + (n >> 3)) assert.equal(parseScgiHead(data.subarray(0, n), headersLength), NEED_DATA);
-    }));
+    check(
+      fc.property(scgiParams, bytes(40), cuts, (params, body, points) => {
+        const head = encodeScgiHead(params);
+        const data = Buffer.concat([head, body]);
+        const headersLength = head.length - head.indexOf(0x3a) - 2;
+        const want = { params, consumed: head.length };
+        assert.deepEqual(assertPrefixConsistent(parseScgiHead, data, headersLength, points), want);
+        // maxBytes is a limit on the netstring's length: one under it is 431
+        assert.deepEqual(outcome(parseScgiHead, data, headersLength - 1), { code: codes.SCGI_BAD_REQUEST, status: 431 });
+        for (let n = 0; n < head.length; n += 1 + (n >> 3)) assert.equal(parseScgiHead(data.subarray(0, n), headersLength), NEED_DATA);
+      }),
+    );
   });
 
   it(seeded('arbitrary and damaged bytes: only RemoteProtocolError, prefix-consistent, bounded'), () => {
     const input = fc.oneof(bytes(60), mutated(scgiStream), tokens(SCGI_TOKENS));
-    check(fc.property(input, fc.integer({ min: 0, max: 300 }), cuts, (data, maxBytes, points) => {
-      const whole = assertPrefixConsistent(parseScgiHead, data, maxBytes, points);
-      // NEED_DATA only while the head can still be within maxBytes: length digits, ":", headers, ","
-      if (whole === NEED_DATA) assert.ok(data.length <= 10 + 1 + maxBytes + 1, `NEED_DATA with ${data.length} bytes`);
-      else if ('consumed' in whole) {
-        assert.equal(whole.params[0]![0], 'CONTENT_LENGTH');
-        // what parses is exactly what it says: encoding it again gives the same bytes
-        assert.deepEqual(encodeScgiHead(whole.params), data.subarray(0, whole.consumed));
-      }
-    }), 3);
+    check(
+      fc.property(input, fc.integer({ min: 0, max: 300 }), cuts, (data, maxBytes, points) => {
+        const whole = assertPrefixConsistent(parseScgiHead, data, maxBytes, points);
+        // NEED_DATA only while the head can still be within maxBytes: length digits, ":", headers, ","
+        if (whole === NEED_DATA) assert.ok(data.length <= 10 + 1 + maxBytes + 1, `NEED_DATA with ${data.length} bytes`);
+        else if ('consumed' in whole) {
+          assert.equal(whole.params[0]![0], 'CONTENT_LENGTH');
+          // what parses is exactly what it says: encoding it again gives the same bytes
+          assert.deepEqual(encodeScgiHead(whole.params), data.subarray(0, whole.consumed));
+        }
+      }),
+      3,
+    );
   });
 });
 
@@ -92,36 +111,72 @@ describe('fuzz: SCGI netstring heads', () => {
 const u16Edges = [0, 1, 255, 256];
 const uwsgiParams: fc.Arbitrary<[string, string][]> = fc.oneof(
   // names are never empty
-  { weight: 5, arbitrary: fc.array(fc.tuple(edgyLength(u16Edges.slice(1), 20).chain(latin1OfLength).filter((k) => k !== ''), edgyLength(u16Edges, 30).chain(latin1OfLength)), { maxLength: 8 }) },
+  {
+    weight: 5,
+    arbitrary: fc.array(
+      fc.tuple(
+        edgyLength(u16Edges.slice(1), 20)
+          .chain(latin1OfLength)
+          .filter((k) => k !== ''),
+        edgyLength(u16Edges, 30).chain(latin1OfLength),
+      ),
+      { maxLength: 8 },
+    ),
+  },
   // one pair that brings the variables to 65535 +- 1 bytes (the u16 datasize's end)
-  { weight: 1, arbitrary: fc.tuple(latin1({ minLength: 1, maxLength: 8 }), fc.integer({ min: -1, max: 1 }), latin1Char).map(([k, d, c]) => [[k, c.repeat(0xffff - 4 - k.length + d)]] as [string, string][]) },
+  {
+    weight: 1,
+    arbitrary: fc
+      .tuple(latin1({ minLength: 1, maxLength: 8 }), fc.integer({ min: -1, max: 1 }), latin1Char)
+      .map(([k, d, c]) => [[k, c.repeat(0xffff - 4 - k.length + d)]] as [string, string][]),
+  },
 );
 const varsSize = (params: [string, string][]): number => params.reduce((n, [k, v]) => n + 4 + k.length + v.length, 0);
-const uwsgiStream = fc.tuple(uwsgiParams.filter((p) => varsSize(p) <= 0xffff), bytes(20)).map(([params, body]) => Buffer.concat([encodeUwsgiHead(params), body]));
+const uwsgiStream = fc
+  .tuple(
+    uwsgiParams.filter((p) => varsSize(p) <= 0xffff),
+    bytes(20),
+  )
+  .map(([params, body]) => Buffer.concat([encodeUwsgiHead(params), body]));
 const UWSGI_TOKENS = ['\0', '\0\0\0\0', '\x01\0', '\xff\xff', '\x05\0', 'PATH_INFO', '/', '\x04\0\0\0'];
 
 describe('fuzz: uwsgi packet heads', () => {
   it(seeded('round trip: parseUwsgiHead(encodeUwsgiHead(params) + body) gives the params; over 64 KiB is a RangeError'), () => {
-    check(fc.property(uwsgiParams, bytes(20), cuts, (params, body, points) => {
-      const size = varsSize(params);
-      if (size > 0xffff) {
-        assert.throws(() => encodeUwsgiHead(params), RangeError);
-        return;
-      }
-      const head = encodeUwsgiHead(params);
-      assert.equal(head.length, UWSGI_HEADER + size);
-      const data = Buffer.concat([head, body]);
-      assert.deepEqual(assertPrefixConsistent(parseUwsgiHead, data, size, points), { params, consumed: head.length });
-      if (size > 0) assert.deepEqual(outcome(parseUwsgiHead, data, size - 1), { code: codes.UWSGI_BAD_PACKET, status: 431 });
-    }), 0.5);
+    check(
+      fc.property(uwsgiParams, bytes(20), cuts, (params, body, points) => {
+        const size = varsSize(params);
+        if (size > 0xffff) {
+          assert.throws(() => encodeUwsgiHead(params), RangeError);
+          return;
+        }
+        const head = encodeUwsgiHead(params);
+        assert.equal(head.length, UWSGI_HEADER + size);
+        const data = Buffer.concat([head, body]);
+        assert.deepEqual(assertPrefixConsistent(parseUwsgiHead, data, size, points), { params, consumed: head.length });
+        if (size > 0) assert.deepEqual(outcome(parseUwsgiHead, data, size - 1), { code: codes.UWSGI_BAD_PACKET, status: 431 });
+      }),
+      0.5,
+    );
   });
 
   it(seeded('arbitrary and damaged bytes: only RemoteProtocolError, prefix-consistent, bounded'), () => {
-    const input = fc.oneof(bytes(60), mutated(uwsgiStream), tokens(UWSGI_TOKENS), stringOf('\0\x01\x02\x03ab', { maxLength: 40 }).map((s) => Buffer.from(s, 'latin1')));
-    check(fc.property(input, fc.integer({ min: 0, max: 0x10000 }), cuts, (data, maxBytes, points) => {
-      const whole = assertPrefixConsistent(parseUwsgiHead, data, maxBytes, points);
-      if (whole === NEED_DATA) assert.ok(data.length < UWSGI_HEADER + Math.min(maxBytes, 0xffff) || data.length < UWSGI_HEADER, `NEED_DATA with ${data.length} bytes`);
-      else if ('consumed' in whole) assert.deepEqual(encodeUwsgiHead(whole.params), data.subarray(0, whole.consumed));
-    }), 3);
+    const input = fc.oneof(
+      bytes(60),
+      mutated(uwsgiStream),
+      tokens(UWSGI_TOKENS),
+      stringOf('\0\x01\x02\x03ab', { maxLength: 40 }).map((s) => Buffer.from(s, 'latin1')),
+    );
+    check(
+      fc.property(input, fc.integer({ min: 0, max: 0x10000 }), cuts, (data, maxBytes, points) => {
+        const whole = assertPrefixConsistent(parseUwsgiHead, data, maxBytes, points);
+        if (whole === NEED_DATA)
+          assert.ok(
+            data.length < UWSGI_HEADER + Math.min(maxBytes, 0xffff) || data.length < UWSGI_HEADER,
+            `NEED_DATA with ${data.length} bytes`,
+          );
+        else if ('consumed' in whole) assert.deepEqual(encodeUwsgiHead(whole.params), data.subarray(0, whole.consumed));
+      }),
+      3,
+    );
   });
 });

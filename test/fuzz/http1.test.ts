@@ -28,7 +28,14 @@ const SPECIAL = new Set(['host', 'content-length', 'transfer-encoding', 'connect
 
 // --- a request model ---
 
-interface Chunking { sizes: number[]; digits: number[]; upper: boolean[]; exts: string[]; lastZeros: number; trailers: [string, string][] }
+interface Chunking {
+  sizes: number[];
+  digits: number[];
+  upper: boolean[];
+  exts: string[];
+  lastZeros: number;
+  trailers: [string, string][];
+}
 interface Req {
   method: string;
   target: string;
@@ -47,10 +54,17 @@ interface Req {
 
 const chunkExt = fc.oneof(
   { weight: 3, arbitrary: fc.constant('') },
-  { weight: 1, arbitrary: fc.constantFrom(';a', ';a=b', ' ;a', '\t;\ta = b', ';a="q\\"x"', ';x="\x80\xff"', ';a;b=c;d="e;f"', ";!#$%&'*+-.^_`|~=~") },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom(';a', ';a=b', ' ;a', '\t;\ta = b', ';a="q\\"x"', ';x="\x80\xff"', ';a;b=c;d="e;f"', ";!#$%&'*+-.^_`|~=~"),
+  },
 );
 const host = fc
-  .tuple(stringOf("0123456789AZaz.-_~!$&'()*+,;=", { maxLength: 12 }), fc.option(fc.constantFrom('%41', '%fF')), fc.option(stringOf('0123456789', { maxLength: 5 })))
+  .tuple(
+    stringOf("0123456789AZaz.-_~!$&'()*+,;=", { maxLength: 12 }),
+    fc.option(fc.constantFrom('%41', '%fF')),
+    fc.option(stringOf('0123456789', { maxLength: 5 })),
+  )
   .map(([name, pct, port]) => `${name}${pct ?? ''}${port === null ? '' : `:${port}`}`);
 const chunking: fc.Arbitrary<Chunking> = fc.record({
   sizes: fc.array(fc.nat(40), { maxLength: 6 }),
@@ -65,7 +79,15 @@ const request: fc.Arbitrary<Req> = fc
     method: token(10),
     target: latin1({ minLength: 1, maxLength: 30 }).map((s) => s.replace(/[^\x21-\x7e\x80-\xff]/g, '/')),
     minor: fc.constantFrom<0 | 1>(0, 1),
-    fields: fc.array(fc.tuple(token().filter((n) => !SPECIAL.has(n.toLowerCase())), fieldValue, ows, ows), { maxLength: 6 }),
+    fields: fc.array(
+      fc.tuple(
+        token().filter((n) => !SPECIAL.has(n.toLowerCase())),
+        fieldValue,
+        ows,
+        ows,
+      ),
+      { maxLength: 6 },
+    ),
     host: fc.option(host, { freq: 8 }),
     hostName: fc.mixedCase(fc.constant('host')),
     conn: fc.option(fc.constantFrom('close', 'Keep-Alive', 'keep-alive, Upgrade', 'x ,\tclose', 'CLOSE,keep-alive', 'upgrade')),
@@ -104,7 +126,8 @@ function encodeBody(r: Req): Buffer {
   for (let i = 0; off < r.body.length; i++) {
     const size = i < c.sizes.length ? Math.min(Math.max(1, c.sizes[i]!), r.body.length - off) : r.body.length - off;
     let line: string;
-    if (c.exts[i % 7] === '' && c.digits[i % 6] === 0) line = chunkPrefix(size); // what we send ourselves
+    if (c.exts[i % 7] === '' && c.digits[i % 6] === 0)
+      line = chunkPrefix(size); // what we send ourselves
     else {
       const hex = size.toString(16);
       line = `${'0'.repeat(c.digits[i % 6]!)}${c.upper[i % 6] ? hex.toUpperCase() : hex}${c.exts[i % 7]}\r\n`;
@@ -121,12 +144,20 @@ function encodeBody(r: Req): Buffer {
 }
 
 function encode(r: Req): Buffer {
-  const head = `${r.method} ${r.target} HTTP/1.${r.minor}\r\n${fieldLines(r).map((l) => `${l[2]}\r\n`).join('')}\r\n`;
+  const head = `${r.method} ${r.target} HTTP/1.${r.minor}\r\n${fieldLines(r)
+    .map((l) => `${l[2]}\r\n`)
+    .join('')}\r\n`;
   return Buffer.concat([Buffer.from(head, 'latin1'), encodeBody(r)]);
 }
 
 function expectedHead(r: Req): RequestHead {
-  const tokens = r.conn === null ? [] : r.conn.toLowerCase().split(',').map((t) => t.trim());
+  const tokens =
+    r.conn === null
+      ? []
+      : r.conn
+          .toLowerCase()
+          .split(',')
+          .map((t) => t.trim());
   const close = tokens.includes('close');
   return {
     kind: 'request',
@@ -145,15 +176,27 @@ function expectedHead(r: Req): RequestHead {
 
 // --- running the parser ---
 
-interface Message { head: RequestHead; body: string; ended: boolean }
-interface Outcome { messages: Message[]; error: string | null; status: number; buffered: number }
+interface Message {
+  head: RequestHead;
+  body: string;
+  ended: boolean;
+}
+interface Outcome {
+  messages: Message[];
+  error: string | null;
+  status: number;
+  buffered: number;
+}
 
 /** Feed `reads`, draining next() after each; asserts every drain ends in NEED_DATA within a bound. */
 function parse(reads: Buffer[], limits: Limits = defaultLimits): Outcome {
   const p = new RequestParser(limits);
   const messages: Message[] = [];
   const out = (error: RemoteProtocolError | null): Outcome => ({
-    messages, error: error?.code ?? null, status: error?.status ?? 0, buffered: error ? 0 : p.bufferedBytes,
+    messages,
+    error: error?.code ?? null,
+    status: error?.status ?? 0,
+    buffered: error ? 0 : p.bufferedBytes,
   });
   for (const read of reads) {
     p.receive(read);
@@ -164,7 +207,11 @@ function parse(reads: Buffer[], limits: Limits = defaultLimits): Outcome {
       const ev = onlyThrows(RemoteProtocolError, () => p.next());
       if (ev instanceof RemoteProtocolError) {
         assert.ok([400, 413, 414, 417, 431, 501, 505].includes(ev.status), `status ${ev.status}`);
-        assert.throws(() => p.next(), (e) => e === ev, 'a dead parser rethrows its error');
+        assert.throws(
+          () => p.next(),
+          (e) => e === ev,
+          'a dead parser rethrows its error',
+        );
         return out(ev);
       }
       if (ev === NEED_DATA) break;
@@ -174,7 +221,10 @@ function parse(reads: Buffer[], limits: Limits = defaultLimits): Outcome {
         messages.at(-1)!.body += ev.chunk.toString('latin1');
       } else messages.at(-1)!.ended = true;
     }
-    assert.ok(p.bufferedBytes <= limits.maxHeaderBytes, `${p.bufferedBytes} bytes buffered at NEED_DATA (maxHeaderBytes ${limits.maxHeaderBytes})`);
+    assert.ok(
+      p.bufferedBytes <= limits.maxHeaderBytes,
+      `${p.bufferedBytes} bytes buffered at NEED_DATA (maxHeaderBytes ${limits.maxHeaderBytes})`,
+    );
   }
   return out(null);
 }
@@ -192,22 +242,50 @@ const limitsArb: fc.Arbitrary<Limits> = fc.oneof(
 );
 
 const HTTP_TOKENS = [
-  'GET / HTTP/1.1\r\n', 'POST /x HTTP/1.0\r\n', 'Host: h\r\n', 'Content-Length: 3\r\n', 'Content-Length: 0\r\n', 'Transfer-Encoding: chunked\r\n',
-  'Transfer-Encoding: gzip, chunked\r\n', 'Connection: close\r\n', 'Expect: 100-continue\r\n', '\r\n', '\r', '\n', ' ', '\t', ':', '\0', 'abc',
-  '3\r\nabc\r\n', '0\r\n', '0\r\n\r\n', ';a="b"', 'T: v\r\n', 'HTTP/1.1', 'HTTP/2.0', 'ffffffffffffffffff', '\xff',
+  'GET / HTTP/1.1\r\n',
+  'POST /x HTTP/1.0\r\n',
+  'Host: h\r\n',
+  'Content-Length: 3\r\n',
+  'Content-Length: 0\r\n',
+  'Transfer-Encoding: chunked\r\n',
+  'Transfer-Encoding: gzip, chunked\r\n',
+  'Connection: close\r\n',
+  'Expect: 100-continue\r\n',
+  '\r\n',
+  '\r',
+  '\n',
+  ' ',
+  '\t',
+  ':',
+  '\0',
+  'abc',
+  '3\r\nabc\r\n',
+  '0\r\n',
+  '0\r\n\r\n',
+  ';a="b"',
+  'T: v\r\n',
+  'HTTP/1.1',
+  'HTTP/2.0',
+  'ffffffffffffffffff',
+  '\xff',
 ];
 
 describe('fuzz: HTTP/1.1 request parser', () => {
   it(seeded('round trip: pipelined requests from the model parse back to the model, whole and in any split'), () => {
-    check(fc.property(fc.array(request, { minLength: 1, maxLength: 3 }), cuts, (reqs, points) => {
-      const data = Buffer.concat(reqs.map(encode));
-      const want: Outcome = {
-        messages: reqs.map((r) => ({ head: expectedHead(r), body: r.body.toString('latin1'), ended: true })),
-        error: null, status: 0, buffered: 0,
-      };
-      assert.deepEqual(parse([data]), want);
-      assert.deepEqual(parse(split(data, points, true)), want, 'split');
-    }), 3);
+    check(
+      fc.property(fc.array(request, { minLength: 1, maxLength: 3 }), cuts, (reqs, points) => {
+        const data = Buffer.concat(reqs.map(encode));
+        const want: Outcome = {
+          messages: reqs.map((r) => ({ head: expectedHead(r), body: r.body.toString('latin1'), ended: true })),
+          error: null,
+          status: 0,
+          buffered: 0,
+        };
+        assert.deepEqual(parse([data]), want);
+        assert.deepEqual(parse(split(data, points, true)), want, 'split');
+      }),
+      3,
+    );
   });
 
   it(seeded('arbitrary and damaged bytes: only RemoteProtocolError, bounded, the same result in every split'), () => {
@@ -216,11 +294,22 @@ describe('fuzz: HTTP/1.1 request parser', () => {
       { weight: 3, arbitrary: mutated(fc.array(request, { minLength: 1, maxLength: 2 }).map((rs) => Buffer.concat(rs.map(encode)))) },
       { weight: 2, arbitrary: tokens(HTTP_TOKENS) },
     );
-    check(fc.property(input, limitsArb, cuts, (data, limits, points) => {
-      const whole = parse([data], limits);
-      assert.deepEqual(parse(split(data, points), limits), whole, 'split');
-      if (data.length <= 300) assert.deepEqual(parse([...data].map((b) => Buffer.of(b)), limits), whole, 'byte by byte');
-    }), 6);
+    check(
+      fc.property(input, limitsArb, cuts, (data, limits, points) => {
+        const whole = parse([data], limits);
+        assert.deepEqual(parse(split(data, points), limits), whole, 'split');
+        if (data.length <= 300)
+          assert.deepEqual(
+            parse(
+              [...data].map((b) => Buffer.of(b)),
+              limits,
+            ),
+            whole,
+            'byte by byte',
+          );
+      }),
+      6,
+    );
   });
 
   it(seeded('never buffers past maxHeaderBytes: an endless head or trailer section, or chunk line, is refused in time'), () => {
@@ -231,40 +320,43 @@ describe('fuzz: HTTP/1.1 request parser', () => {
       fill: fc.constantFrom('a', 'Z', '\x80'),
       points: cuts,
     });
-    check(fc.property(endless, ({ where, lines, fill, points }) => {
-      const limits = defaultLimits;
-      let prefix = '';
-      if (where === 'head') prefix = 'GET / HTTP/1.1\r\n';
-      if (where === 'trailer') prefix = 'POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n';
-      if (where === 'chunk-line') prefix = 'POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n5;a=';
-      if (where === 'request-line') prefix = 'GET /';
-      const parts = [prefix];
-      let size = prefix.length;
-      for (let i = 0; size <= limits.maxHeaderBytes + prefix.length + 1; i++) {
-        const n = lines[i % lines.length]!;
-        const line = where === 'head' || where === 'trailer' ? `X${i}: ${fill.repeat(n)}\r\n` : 'x'.repeat(n + 1);
-        parts.push(line);
-        size += line.length;
-      }
-      const data = Buffer.from(parts.join(''), 'latin1');
-      const p = new RequestParser(limits);
-      let fed = 0;
-      for (const read of split(data, points)) {
-        p.receive(read);
-        fed += read.length;
-        for (;;) {
-          const ev = onlyThrows(RemoteProtocolError, () => p.next());
-          if (ev instanceof RemoteProtocolError) {
-            const want = { head: [431], trailer: [431], 'chunk-line': [400], 'request-line': [414] }[where];
-            assert.ok(want.includes(ev.status), `${where}: ${ev.status} ${ev.code}`);
-            return;
-          }
-          if (ev === NEED_DATA) break;
+    check(
+      fc.property(endless, ({ where, lines, fill, points }) => {
+        const limits = defaultLimits;
+        let prefix = '';
+        if (where === 'head') prefix = 'GET / HTTP/1.1\r\n';
+        if (where === 'trailer') prefix = 'POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n';
+        if (where === 'chunk-line') prefix = 'POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n5;a=';
+        if (where === 'request-line') prefix = 'GET /';
+        const parts = [prefix];
+        let size = prefix.length;
+        for (let i = 0; size <= limits.maxHeaderBytes + prefix.length + 1; i++) {
+          const n = lines[i % lines.length]!;
+          const line = where === 'head' || where === 'trailer' ? `X${i}: ${fill.repeat(n)}\r\n` : 'x'.repeat(n + 1);
+          parts.push(line);
+          size += line.length;
         }
-        assert.ok(p.bufferedBytes <= limits.maxHeaderBytes, `${p.bufferedBytes} bytes buffered`);
-      }
-      assert.fail(`${fed} bytes of an endless ${where} accepted`);
-    }), 0.1);
+        const data = Buffer.from(parts.join(''), 'latin1');
+        const p = new RequestParser(limits);
+        let fed = 0;
+        for (const read of split(data, points)) {
+          p.receive(read);
+          fed += read.length;
+          for (;;) {
+            const ev = onlyThrows(RemoteProtocolError, () => p.next());
+            if (ev instanceof RemoteProtocolError) {
+              const want = { head: [431], trailer: [431], 'chunk-line': [400], 'request-line': [414] }[where];
+              assert.ok(want.includes(ev.status), `${where}: ${ev.status} ${ev.code}`);
+              return;
+            }
+            if (ev === NEED_DATA) break;
+          }
+          assert.ok(p.bufferedBytes <= limits.maxHeaderBytes, `${p.bufferedBytes} bytes buffered`);
+        }
+        assert.fail(`${fed} bytes of an endless ${where} accepted`);
+      }),
+      0.1,
+    );
   });
 });
 
@@ -300,29 +392,70 @@ function dechunk(reads: Buffer[], maxBody = Infinity, maxLine = 4096): ChunkOutc
 describe('fuzz: chunked transfer coding', () => {
   it(seeded('round trip: chunkPrefix/LAST_CHUNK framing (and extensions, leading zeros) decodes to the data, in any split'), () => {
     const r = fc.record({ body: bytes(200), chunking, tail: bytes(10) });
-    check(fc.property(r, cuts, ({ body, chunking, tail }, points) => {
-      const req = { framing: 'chunked', body, chunking } as Req;
-      const enc = encodeBody(req);
-      const trailerStart = enc.length - (chunking.lastZeros === 1 && chunking.exts[6] === '' && chunking.trailers.length === 0
-        ? 2 : Buffer.byteLength(chunking.trailers.map(([n, v]) => `${n}: ${v}\r\n`).join('') + '\r\n', 'latin1'));
-      const data = Buffer.concat([enc, tail]);
-      const want = { data: body.toString('latin1'), rest: trailerStart, error: null };
-      assert.deepEqual(dechunk([data]), want);
-      assert.deepEqual(dechunk(split(data, points)), want, 'split');
-    }), 2);
+    check(
+      fc.property(r, cuts, ({ body, chunking, tail }, points) => {
+        const req = { framing: 'chunked', body, chunking } as Req;
+        const enc = encodeBody(req);
+        const trailerStart =
+          enc.length -
+          (chunking.lastZeros === 1 && chunking.exts[6] === '' && chunking.trailers.length === 0
+            ? 2
+            : Buffer.byteLength(chunking.trailers.map(([n, v]) => `${n}: ${v}\r\n`).join('') + '\r\n', 'latin1'));
+        const data = Buffer.concat([enc, tail]);
+        const want = { data: body.toString('latin1'), rest: trailerStart, error: null };
+        assert.deepEqual(dechunk([data]), want);
+        assert.deepEqual(dechunk(split(data, points)), want, 'split');
+      }),
+      2,
+    );
   });
 
   it(seeded('arbitrary and damaged bytes: only RemoteProtocolError, always progress, the same in every split'), () => {
-    const CHUNK_TOKENS = ['0', '1', '5', 'a', 'F', '\r\n', '\r', '\n', ';', '=', '"', '\\', ' ', '\t', 'x', 'hello', '0\r\n', '5\r\nhello\r\n', 'ffffffff'];
-    const input = fc.oneof(bytes(60), tokens(CHUNK_TOKENS), mutated(fc.record({ body: bytes(60), chunking }).map((x) => encodeBody({ framing: 'chunked', ...x } as Req))));
+    const CHUNK_TOKENS = [
+      '0',
+      '1',
+      '5',
+      'a',
+      'F',
+      '\r\n',
+      '\r',
+      '\n',
+      ';',
+      '=',
+      '"',
+      '\\',
+      ' ',
+      '\t',
+      'x',
+      'hello',
+      '0\r\n',
+      '5\r\nhello\r\n',
+      'ffffffff',
+    ];
+    const input = fc.oneof(
+      bytes(60),
+      tokens(CHUNK_TOKENS),
+      mutated(fc.record({ body: bytes(60), chunking }).map((x) => encodeBody({ framing: 'chunked', ...x } as Req))),
+    );
     const limits = fc.tuple(fc.oneof(fc.constant(Infinity), fc.nat(80)), fc.integer({ min: 1, max: 4096 }));
-    check(fc.property(input, limits, cuts, (data, [maxBody, maxLine], points) => {
-      const whole = dechunk([data], maxBody, maxLine);
-      assert.deepEqual(dechunk(split(data, points), maxBody, maxLine), whole, 'split');
-      assert.deepEqual(dechunk([...data].map((b) => Buffer.of(b)), maxBody, maxLine), whole, 'byte by byte');
-      if (whole.error !== null) {
-        assert.ok([codes.BAD_CHUNK, codes.BARE_CR, codes.BARE_LF, codes.BODY_TOO_LARGE].includes(whole.error as never), whole.error);
-      }
-    }), 4);
+    check(
+      fc.property(input, limits, cuts, (data, [maxBody, maxLine], points) => {
+        const whole = dechunk([data], maxBody, maxLine);
+        assert.deepEqual(dechunk(split(data, points), maxBody, maxLine), whole, 'split');
+        assert.deepEqual(
+          dechunk(
+            [...data].map((b) => Buffer.of(b)),
+            maxBody,
+            maxLine,
+          ),
+          whole,
+          'byte by byte',
+        );
+        if (whole.error !== null) {
+          assert.ok([codes.BAD_CHUNK, codes.BARE_CR, codes.BARE_LF, codes.BODY_TOO_LARGE].includes(whole.error as never), whole.error);
+        }
+      }),
+      4,
+    );
   });
 });

@@ -103,7 +103,11 @@ export function split(data: Buffer, points: readonly number[], empty = false): B
 /** Every byte as its own read. */
 export const bytewise = (data: Buffer): Buffer[] => [...data].map((b) => Buffer.of(b));
 
-export interface Mutation { op: 0 | 1 | 2 | 3; at: number; byte: number }
+export interface Mutation {
+  op: 0 | 1 | 2 | 3;
+  at: number;
+  byte: number;
+}
 
 /** Byte-level damage: flip a bit, overwrite, insert or delete a byte. */
 export const mutations: fc.Arbitrary<Mutation[]> = fc.array(

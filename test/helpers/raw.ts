@@ -12,7 +12,11 @@ export interface RawResponse {
 }
 
 /** Send `data` (optionally in pieces with pauses), collect everything until the server closes or `idleMs` passes. */
-export function exchange(port: number, data: string | Buffer | (string | Buffer)[], options: { idleMs?: number; pauseMs?: number; host?: string } = {}): Promise<{ bytes: Buffer; closed: boolean }> {
+export function exchange(
+  port: number,
+  data: string | Buffer | (string | Buffer)[],
+  options: { idleMs?: number; pauseMs?: number; host?: string } = {},
+): Promise<{ bytes: Buffer; closed: boolean }> {
   const idleMs = options.idleMs ?? 1500;
   return new Promise((resolve, reject) => {
     const sock = net.connect(port, options.host ?? '127.0.0.1');
@@ -107,7 +111,11 @@ export function parseResponses(bytes: Buffer, headFor: boolean[] = []): RawRespo
 }
 
 /** One request, one parsed response. */
-export async function rawRequest(port: number, data: string | Buffer, options: { idleMs?: number } = {}): Promise<RawResponse & { closed: boolean }> {
+export async function rawRequest(
+  port: number,
+  data: string | Buffer,
+  options: { idleMs?: number } = {},
+): Promise<RawResponse & { closed: boolean }> {
   const { bytes, closed } = await exchange(port, data, options);
   const [res] = parseResponses(bytes);
   if (!res) throw new Error(`no response; got ${JSON.stringify(bytes.toString('latin1'))}`);

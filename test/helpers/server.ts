@@ -48,17 +48,20 @@ export async function startServer(app: string, options: StartOptions = {}): Prom
   };
   proc.stderr.on('data', onText);
   proc.stdout.on('data', onText);
-  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => {
-    for (const w of waiters.splice(0)) w();
-    resolve(code);
-  }));
+  const exited = new Promise<number | null>((resolve) =>
+    proc.on('exit', (code) => {
+      for (const w of waiters.splice(0)) w();
+      resolve(code);
+    }),
+  );
 
   const waitForLog = async (pattern: RegExp, timeoutMs = options.timeoutMs ?? 20_000): Promise<string> => {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const m = pattern.exec(log);
       if (m) return m[0];
-      if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`server exited (${proc.exitCode}) before ${pattern}:\n${log}`);
+      if (proc.exitCode !== null || proc.signalCode !== null)
+        throw new Error(`server exited (${proc.exitCode}) before ${pattern}:\n${log}`);
       const left = deadline - Date.now();
       if (left <= 0) throw new Error(`timed out waiting for ${pattern}:\n${log}`);
       await new Promise<void>((resolve) => {
@@ -91,7 +94,10 @@ export async function startServer(app: string, options: StartOptions = {}): Prom
 }
 
 /** Run the CLI to completion (for --help, bad arguments, boot failures). */
-export function runCli(args: string[], options: { cwd?: string; timeoutMs?: number } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export function runCli(
+  args: string[],
+  options: { cwd?: string; timeoutMs?: number } = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const proc = spawn(process.execPath, [CLI, ...args], { cwd: options.cwd ?? FIXTURES, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';

@@ -18,7 +18,10 @@ describe('--cgi', () => {
     writeCgiScripts(`${dir}/cgi-bin`);
     writeScript(`${dir}/cgi-bin`, 'broken.sh', '#!/bin/sh\necho oops >&2\nexit 3\n');
     writeScript(`${dir}/cgi-bin`, 'hang.sh', '#!/bin/sh\necho "$$" > "$0.pid"\nexec sleep 30\n');
-    srv = await startServer('pep3333:application', { args: ['--cgi', `/cgi-bin=${dir}/cgi-bin`, '--upstream-timeout', '1'], env: { WARPIPE_SECRET_TOKEN: 'do-not-leak' } });
+    srv = await startServer('pep3333:application', {
+      args: ['--cgi', `/cgi-bin=${dir}/cgi-bin`, '--upstream-timeout', '1'],
+      env: { WARPIPE_SECRET_TOKEN: 'do-not-leak' },
+    });
   });
   after(async () => {
     assert.equal(await srv.stop(), 0);
@@ -27,7 +30,12 @@ describe('--cgi', () => {
   test('a shell script gets the RFC 3875 meta-variables, and only those', async () => {
     const res = await fetch(`${srv.url}/cgi-bin/env.sh/extra/path?a=1`, { headers: { 'X-Custom': 'yes', Proxy: 'http://evil:3128' } });
     assert.equal(res.status, 200);
-    const env = Object.fromEntries((await res.text()).trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+    const env = Object.fromEntries(
+      (await res.text())
+        .trim()
+        .split('\n')
+        .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+    );
     assert.equal(env.GATEWAY_INTERFACE, 'CGI/1.1');
     assert.equal(env.REQUEST_METHOD, 'GET');
     assert.equal(env.SCRIPT_NAME, '/cgi-bin/env.sh');
@@ -63,7 +71,14 @@ describe('--cgi', () => {
   test('a script that fails gets its client a 502 and its stderr logged; nothing outside or unexecutable runs', async () => {
     assert.equal((await fetch(`${srv.url}/cgi-bin/broken.sh`)).status, 502);
     await srv.waitForLog(/CGI .*broken\.sh: oops[^]*exited with code 3 before sending a response head|exited with code 3[^]*oops/);
-    for (const path of ['/cgi-bin/notexec.sh', '/cgi-bin/missing.sh', '/cgi-bin/../cgi-bin/env.sh', '/cgi-bin/%2e%2e/x', '/cgi-bin/env.sh%00', '/cgi-bin/sub/']) {
+    for (const path of [
+      '/cgi-bin/notexec.sh',
+      '/cgi-bin/missing.sh',
+      '/cgi-bin/../cgi-bin/env.sh',
+      '/cgi-bin/%2e%2e/x',
+      '/cgi-bin/env.sh%00',
+      '/cgi-bin/sub/',
+    ]) {
       const res = await rawRequest(srv.port, `GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
       assert.ok(res.status === 404 || res.status === 400, `${path}: ${res.status}`);
     }

@@ -4,7 +4,18 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { spawn } from 'node:child_process';
-import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { CLI, FIXTURES, SYSTEM_PYTHON, requirePeer, runCli, startServer } from '../helpers/server.js';
 import { parseResponses } from '../helpers/raw.js';
@@ -12,7 +23,18 @@ import { parseResponses } from '../helpers/raw.js';
 test('--help lists every option with its environment variable; --version prints the version', async () => {
   const help = await runCli(['--help']);
   assert.equal(help.code, 0);
-  for (const flag of ['--http', '--workers', '--threads', '--python', '--chdir', '--pythonpath', '--env', '--validate', '--log-level', '--limit-request-body']) {
+  for (const flag of [
+    '--http',
+    '--workers',
+    '--threads',
+    '--python',
+    '--chdir',
+    '--pythonpath',
+    '--env',
+    '--validate',
+    '--log-level',
+    '--limit-request-body',
+  ]) {
     assert.ok(help.stdout.includes(flag), `help mentions ${flag}`);
   }
   assert.match(help.stdout, /WARPIPE_WORKERS/);
@@ -56,9 +78,18 @@ test('issue 12: directories that are not there are found before the banner: one 
     [['--static', '/s=/nonexistent/dir'], '--static /s=/nonexistent/dir: /nonexistent/dir is not a directory'],
     [['--static', `s=${dir}`], `--static s=${dir}: the prefix must start with /`],
     [['--cgi', '/cgi-bin=/nonexistent/cgi'], '--cgi /cgi-bin=/nonexistent/cgi: /nonexistent/cgi is not a directory'],
-    [['--mount', '/php=fastcgi://127.0.0.1:9000'], '--mount /php=fastcgi://… needs --document-root DIR (or ?root=DIR), the directory its scripts are in; ?split=none if the upstream is the app itself'],
-    [['--mount', '/php=fastcgi://127.0.0.1:9000', '--document-root', '/nonexistent/www'], '--mount /php=fastcgi://…: --document-root /nonexistent/www is not a directory'],
-    [['--mount', '/php=fastcgi://127.0.0.1:9000?root=/nonexistent/php'], '--mount /php=fastcgi://…: its root /nonexistent/php is not a directory'],
+    [
+      ['--mount', '/php=fastcgi://127.0.0.1:9000'],
+      '--mount /php=fastcgi://… needs --document-root DIR (or ?root=DIR), the directory its scripts are in; ?split=none if the upstream is the app itself',
+    ],
+    [
+      ['--mount', '/php=fastcgi://127.0.0.1:9000', '--document-root', '/nonexistent/www'],
+      '--mount /php=fastcgi://…: --document-root /nonexistent/www is not a directory',
+    ],
+    [
+      ['--mount', '/php=fastcgi://127.0.0.1:9000?root=/nonexistent/php'],
+      '--mount /php=fastcgi://…: its root /nonexistent/php is not a directory',
+    ],
   ];
   for (const [args, line] of cases) {
     const r = await runCli(['hello', '--http', '127.0.0.1:0', ...args]);
@@ -89,9 +120,15 @@ test('issue 12: an interpreter that cannot run is found before the banner: one l
   const cases: [string[], string][] = [
     [['--python', '/usr/bin/python4'], '--python /usr/bin/python4: no such file'],
     [['--python', `${FIXTURES}hello.py`], `--python ${FIXTURES}hello.py: not an executable file`],
-    [['--python', 'python4-no-such'], '--python python4-no-such: no such command on PATH (give the interpreter\'s path, like /usr/bin/python3)'],
+    [
+      ['--python', 'python4-no-such'],
+      "--python python4-no-such: no such command on PATH (give the interpreter's path, like /usr/bin/python3)",
+    ],
     // looked for on the PATH the workers get, and relative to --chdir, as the workers' spawn does
-    [['--python', 'python3', '--env', 'PATH=/nonexistent'], '--python python3: no such command on PATH (give the interpreter\'s path, like /usr/bin/python3)'],
+    [
+      ['--python', 'python3', '--env', 'PATH=/nonexistent'],
+      "--python python3: no such command on PATH (give the interpreter's path, like /usr/bin/python3)",
+    ],
     [['--python', './python3', '--chdir', '/usr'], '--python ./python3: no such file'],
   ];
   for (const [args, line] of cases) {
@@ -99,7 +136,9 @@ test('issue 12: an interpreter that cannot run is found before the banner: one l
     assert.equal(r.code, 2, `exit 2 for ${args.join(' ')}: ${r.stderr}`);
     assert.equal(r.stderr, `warpipe: ${line}\n`);
   }
-  const relative = await startServer('hello', { args: ['--workers', '1', '--chdir', '/usr', '--pythonpath', FIXTURES, '--python', 'bin/python3'] });
+  const relative = await startServer('hello', {
+    args: ['--workers', '1', '--chdir', '/usr', '--pythonpath', FIXTURES, '--python', 'bin/python3'],
+  });
   assert.equal(await (await fetch(relative.url)).text(), 'Hello, world!');
   assert.equal(await relative.stop(), 0);
 });
@@ -191,7 +230,10 @@ test('--threads: one worker serves that many requests at once', async () => {
   const started = Date.now();
   const res = await Promise.all([1, 2, 3].map(() => fetch(`${srv.url}/sleep?0.6`)));
   const took = Date.now() - started;
-  assert.deepEqual(res.map((r) => r.status), [200, 200, 200]);
+  assert.deepEqual(
+    res.map((r) => r.status),
+    [200, 200, 200],
+  );
   assert.ok(took < 1500, `three 0.6 s requests on 3 threads took ${took} ms`);
   assert.equal(await srv.stop(), 0);
 });
@@ -199,8 +241,16 @@ test('--threads: one worker serves that many requests at once', async () => {
 test("worker.py's bytecode is cached in warpipe's own private directory, the app's never", async () => {
   const root = mkdtempSync(`${tmpdir()}/warpipe-cache-`);
   const app = mkdtempSync(`${tmpdir()}/warpipe-app-`);
-  writeFileSync(`${app}/cached_app.py`, 'def application(environ, start_response):\n    start_response("200 OK", [])\n    return [b"ok"]\n');
-  const pycs = (dir: string): string[] => (existsSync(dir) ? readdirSync(dir, { recursive: true }).map(String).filter((f) => f.endsWith('.pyc')) : []);
+  writeFileSync(
+    `${app}/cached_app.py`,
+    'def application(environ, start_response):\n    start_response("200 OK", [])\n    return [b"ok"]\n',
+  );
+  const pycs = (dir: string): string[] =>
+    existsSync(dir)
+      ? readdirSync(dir, { recursive: true })
+          .map(String)
+          .filter((f) => f.endsWith('.pyc'))
+      : [];
   const serve = async (cache: string): Promise<void> => {
     const srv = await startServer('cached_app:application', { cwd: app, env: { XDG_CACHE_HOME: cache, PYTHONDONTWRITEBYTECODE: '1' } });
     assert.equal(await (await fetch(srv.url)).text(), 'ok');
@@ -220,7 +270,10 @@ test("worker.py's bytecode is cached in warpipe's own private directory, the app
 });
 
 test('the warpipe command (the bin file, run by /bin/sh as npm links it) starts node with a capped young generation', async () => {
-  const proc = spawn('/bin/sh', [CLI, 'hello:application', '--http', '127.0.0.1:0', '--workers', '1'], { cwd: FIXTURES, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn('/bin/sh', [CLI, 'hello:application', '--http', '127.0.0.1:0', '--workers', '1'], {
+    cwd: FIXTURES,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let log = '';
   proc.stderr.on('data', (d: Buffer) => (log += d.toString()));
   const exited = new Promise<number | null>((resolve) => proc.on('exit', resolve));
@@ -238,17 +291,21 @@ test('a log on a full disk (stderr on /dev/full): warpipe keeps serving', async 
   const dir = mkdtempSync(`${tmpdir()}/warpipe-`);
   const path = `${dir}/w.sock`;
   const full = openSync('/dev/full', 'w');
-  const proc = spawn(process.execPath, [CLI, 'hello', '--http', `unix:${path}`, '--workers', '1', '--log-level', 'debug'], { cwd: FIXTURES, stdio: ['ignore', full, full] });
+  const proc = spawn(process.execPath, [CLI, 'hello', '--http', `unix:${path}`, '--workers', '1', '--log-level', 'debug'], {
+    cwd: FIXTURES,
+    stdio: ['ignore', full, full],
+  });
   closeSync(full);
   try {
-    const ask = (): Promise<string> => new Promise((resolve, reject) => {
-      const s = net.connect(path);
-      const got: Buffer[] = [];
-      s.on('data', (d) => got.push(d));
-      s.on('error', reject);
-      s.on('end', () => resolve(parseResponses(Buffer.concat(got))[0]!.body.toString()));
-      s.write('GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
-    });
+    const ask = (): Promise<string> =>
+      new Promise((resolve, reject) => {
+        const s = net.connect(path);
+        const got: Buffer[] = [];
+        s.on('data', (d) => got.push(d));
+        s.on('error', reject);
+        s.on('end', () => resolve(parseResponses(Buffer.concat(got))[0]!.body.toString()));
+        s.write('GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+      });
     let answer = '';
     for (let i = 0; i < 200 && !answer; i++) {
       answer = await ask().catch(() => '');
@@ -268,7 +325,18 @@ test('--user/--group: sockets bound as root are handed over, then gateway and wo
   if (!requirePeer(t, process.getuid!() === 0, 'root, to change user')) return;
   const dir = mkdtempSync(`${tmpdir()}/warpipe-`);
   const srv = await startServer('pep3333:application', {
-    args: ['--user', 'nobody', '--group', 'nogroup', '--python', SYSTEM_PYTHON, '--fastcgi', `unix:${dir}/f.sock`, '--control', `${dir}/ctl.sock`],
+    args: [
+      '--user',
+      'nobody',
+      '--group',
+      'nogroup',
+      '--python',
+      SYSTEM_PYTHON,
+      '--fastcgi',
+      `unix:${dir}/f.sock`,
+      '--control',
+      `${dir}/ctl.sock`,
+    ],
   });
   try {
     await srv.waitForLog(/running as nobody:nogroup/);
@@ -293,7 +361,12 @@ test('--user/--group mistakes: one line, exit 2', async (t) => {
   assert.match(group.stderr, /^warpipe: --group no-such-group-here: no such group\n$/);
   if (!requirePeer(t, process.getuid!() === 0, 'root, to start warpipe as another user')) return;
   // started as nobody, asking to be root
-  const proc = spawn(process.execPath, [CLI, 'hello', '--user', 'root'], { cwd: FIXTURES, uid: 65534, gid: 65534, stdio: ['ignore', 'ignore', 'pipe'] });
+  const proc = spawn(process.execPath, [CLI, 'hello', '--user', 'root'], {
+    cwd: FIXTURES,
+    uid: 65534,
+    gid: 65534,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let err = '';
   proc.stderr.on('data', (d: Buffer) => (err += d.toString()));
   const code = await new Promise((r) => proc.on('exit', r));

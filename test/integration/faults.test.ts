@@ -55,7 +55,9 @@ describe('clients that go away', () => {
       // mid-head
       await vanish(srv.port, ['GET /sized?10 HTTP/1.1\r\nHost: x\r\nX-Half: '], { ms: 20 });
       // mid-upload, in a body large enough to stream to the worker as it comes
-      await vanish(srv.port, ['POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10000000\r\n\r\n', Buffer.alloc(1_000_000, 'u')], { ms: 100 });
+      await vanish(srv.port, ['POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10000000\r\n\r\n', Buffer.alloc(1_000_000, 'u')], {
+        ms: 100,
+      });
       await hello();
       // while the app runs
       await vanish(srv.port, ['GET /sleep?0.3 HTTP/1.1\r\nHost: x\r\n\r\n'], { ms: 50 });
@@ -70,7 +72,11 @@ describe('clients that go away', () => {
       await hello();
     }
 
-    assert.equal(((await (await fetch(`${srv.url}/environ`)).json()) as { pid: number }).pid, workerPid, 'the same worker, never killed for it');
+    assert.equal(
+      ((await (await fetch(`${srv.url}/environ`)).json()) as { pid: number }).pid,
+      workerPid,
+      'the same worker, never killed for it',
+    );
     let fdsAfter = openFds(srv.proc.pid!);
     for (let i = 0; i < 50 && fdsAfter > fdsBefore; i++) {
       await sleep(50);

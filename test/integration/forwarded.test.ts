@@ -11,7 +11,7 @@ import { runCli, startServer } from '../helpers/server.js';
 
 const forged = { 'X-Forwarded-For': '6.6.6.6, 203.0.113.9', 'X-Forwarded-Proto': 'https' };
 
-test('without --forwarded-allow-ips, forwarded headers are the app\'s to read and change nothing', async () => {
+test("without --forwarded-allow-ips, forwarded headers are the app's to read and change nothing", async () => {
   const srv = await startServer('pep3333:application');
   const env = (await (await fetch(`${srv.url}/environ`, { headers: forged })).json()) as Record<string, unknown>;
   assert.equal(env.REMOTE_ADDR, '127.0.0.1');
@@ -23,7 +23,9 @@ test('without --forwarded-allow-ips, forwarded headers are the app\'s to read an
 
 test('from a listed proxy: REMOTE_ADDR is the client it saw, the scheme is its scheme, and the access log says so', async () => {
   const dir = mkdtempSync(`${tmpdir()}/warpipe-fwd-`);
-  const srv = await startServer('pep3333:application', { args: ['--forwarded-allow-ips', '127.0.0.1,::1', '--access-log', `${dir}/a.log`] });
+  const srv = await startServer('pep3333:application', {
+    args: ['--forwarded-allow-ips', '127.0.0.1,::1', '--access-log', `${dir}/a.log`],
+  });
   const env = (await (await fetch(`${srv.url}/environ`, { headers: forged })).json()) as Record<string, unknown>;
   assert.equal(env.REMOTE_ADDR, '203.0.113.9');
   assert.equal(env['wsgi.url_scheme'], 'https');
@@ -47,7 +49,10 @@ test('a peer outside the listed ranges is not believed', async () => {
 test('a bad --forwarded-allow-ips is one line and exit 2', async () => {
   const r = await runCli(['pep3333:application', '--forwarded-allow-ips', '127.0.0.1,localhost']);
   assert.equal(r.code, 2);
-  assert.equal(r.stderr, 'warpipe: --forwarded-allow-ips: "localhost" is not an IP address or CIDR range (like 127.0.0.1, ::1, 10.0.0.0/8 or *) (see warpipe --help)\n');
+  assert.equal(
+    r.stderr,
+    'warpipe: --forwarded-allow-ips: "localhost" is not an IP address or CIDR range (like 127.0.0.1, ::1, 10.0.0.0/8 or *) (see warpipe --help)\n',
+  );
 });
 
 /** Write `data` (pieces with a pause between) and collect the answer until the server closes or goes quiet. */
@@ -57,7 +62,10 @@ async function talk(port: number, pieces: Buffer[]): Promise<{ text: string; clo
   return { text: bytes.toString('latin1'), closed };
 }
 const environOf = (text: string, nth = 0): Record<string, unknown> => {
-  const bodies = text.split('HTTP/1.1 ').slice(1).map((r) => r.slice(r.indexOf('\r\n\r\n') + 4));
+  const bodies = text
+    .split('HTTP/1.1 ')
+    .slice(1)
+    .map((r) => r.slice(r.indexOf('\r\n\r\n') + 4));
   return JSON.parse(bodies[nth]!) as Record<string, unknown>;
 };
 const GET = Buffer.from('GET /environ HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 6.6.6.6\r\n\r\n');
@@ -70,7 +78,11 @@ test('--proxy-protocol: the client is the one the header names, v1 or v2, howeve
   assert.equal(environOf(one.text, 0).REMOTE_ADDR, '203.0.113.9');
   assert.equal(environOf(one.text, 0).REMOTE_PORT, '51234');
   assert.equal(environOf(one.text, 1).REMOTE_ADDR, '203.0.113.9', 'the second request on the connection too');
-  assert.equal(environOf(one.text, 0).HTTP_X_FORWARDED_FOR, '6.6.6.6', 'the client\'s own X-Forwarded-For is not believed: it is no proxy of ours');
+  assert.equal(
+    environOf(one.text, 0).HTTP_X_FORWARDED_FOR,
+    '6.6.6.6',
+    "the client's own X-Forwarded-For is not believed: it is no proxy of ours",
+  );
 
   const v2 = encodeProxyV2({ address: '2001:db8::9', port: 443 }, { address: '::1', port: srv.port });
   const bytewise = [...Buffer.concat([v2, GET])].map((b) => Buffer.from([b]));
@@ -78,7 +90,11 @@ test('--proxy-protocol: the client is the one the header names, v1 or v2, howeve
 
   const local = Buffer.from([...Buffer.from('\r\n\r\n\0\r\nQUIT\n', 'latin1'), 0x20, 0x00, 0x00, 0x00]);
   const check = Buffer.from('GET /environ HTTP/1.1\r\nHost: x\r\n\r\n');
-  assert.equal(environOf((await talk(srv.port, [local, check])).text).REMOTE_ADDR, '127.0.0.1', 'LOCAL (a health check): the balancer\'s own address');
+  assert.equal(
+    environOf((await talk(srv.port, [local, check])).text).REMOTE_ADDR,
+    '127.0.0.1',
+    "LOCAL (a health check): the balancer's own address",
+  );
 
   const none = await talk(srv.port, [GET]);
   assert.match(none.text, /^HTTP\/1\.1 400 /);
@@ -98,5 +114,8 @@ test('--proxy-protocol: a peer outside --forwarded-allow-ips is closed at once a
   assert.equal(await srv.stop(), 0);
   const r = await runCli(['pep3333:application', '--proxy-protocol']);
   assert.equal(r.code, 2);
-  assert.equal(r.stderr, 'warpipe: --proxy-protocol needs --forwarded-allow-ips: the addresses of the load balancers that send the header (see warpipe --help)\n');
+  assert.equal(
+    r.stderr,
+    'warpipe: --proxy-protocol needs --forwarded-allow-ips: the addresses of the load balancers that send the header (see warpipe --help)\n',
+  );
 });

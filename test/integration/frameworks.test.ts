@@ -10,7 +10,14 @@ import { rawRequest } from '../helpers/raw.js';
 const DIR = fileURLToPath(new URL('../../../test/fixtures/frameworks/', import.meta.url));
 
 async function serve(app: string, module: string, t: { skip(m?: string): void }, validate = true): Promise<Server | null> {
-  if (!requirePeer(t, pythonHas(SYSTEM_PYTHON, module), `${SYSTEM_PYTHON} with ${module} (Debian package python3-${module === 'web' ? 'webpy' : module})`)) return null;
+  if (
+    !requirePeer(
+      t,
+      pythonHas(SYSTEM_PYTHON, module),
+      `${SYSTEM_PYTHON} with ${module} (Debian package python3-${module === 'web' ? 'webpy' : module})`,
+    )
+  )
+    return null;
   return startServer(app, { cwd: DIR, args: ['--python', SYSTEM_PYTHON, ...(validate ? ['--validate'] : [])] });
 }
 
@@ -30,8 +37,15 @@ describe('frameworks', () => {
       assert.deepEqual(await (await fetch(`${srv.url}/json`)).json(), { framework: 'flask', path: '/json', script_root: '' });
       const fd = new FormData();
       fd.append('file', new Blob([Buffer.alloc(300_000, 'abcde')]), 'data.bin');
-      assert.deepEqual(await (await fetch(`${srv.url}/upload`, { method: 'POST', body: fd })).json(), { filename: 'data.bin', size: 300_000, first: 'abcde' });
-      const chunked = await rawRequest(srv.port, 'POST /form HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nword=\r\n2\r\nhi\r\n0\r\n\r\n');
+      assert.deepEqual(await (await fetch(`${srv.url}/upload`, { method: 'POST', body: fd })).json(), {
+        filename: 'data.bin',
+        size: 300_000,
+        first: 'abcde',
+      });
+      const chunked = await rawRequest(
+        srv.port,
+        'POST /form HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nword=\r\n2\r\nhi\r\n0\r\n\r\n',
+      );
       assert.equal(chunked.body.toString(), 'you said hi');
       assert.equal(await (await fetch(`${srv.url}/stream`)).text(), 'line 0\nline 1\nline 2\n');
       assert.equal((await fetch(`${srv.url}/missing`)).status, 404);
@@ -60,8 +74,16 @@ describe('frameworks', () => {
       });
       assert.equal(said.status, 200);
       assert.match(await said.text(), /you said dja&lt;ngo&gt;/);
-      assert.deepEqual(await (await fetch(`${srv.url}/json`)).json(), { framework: 'django', path: '/json', script_name: '', host: `127.0.0.1:${srv.port}` });
-      const up = await rawRequest(srv.port, 'POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nabcd\r\n3\r\nefg\r\n0\r\n\r\n');
+      assert.deepEqual(await (await fetch(`${srv.url}/json`)).json(), {
+        framework: 'django',
+        path: '/json',
+        script_name: '',
+        host: `127.0.0.1:${srv.port}`,
+      });
+      const up = await rawRequest(
+        srv.port,
+        'POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nabcd\r\n3\r\nefg\r\n0\r\n\r\n',
+      );
       assert.deepEqual(JSON.parse(up.body.toString()), { size: 7, content_length: '7' });
     } finally {
       assert.equal(await srv.stop(), 0);

@@ -14,8 +14,14 @@ import { encodeParams } from '../../src/protocols/fastcgi/params.js';
 import { RecordType, Role, beginRequestBody, encodeRecord } from '../../src/protocols/fastcgi/record.js';
 
 const SIZE = 1_000_000;
-const cgi: [string, string][] = [['CONTENT_LENGTH', String(SIZE)], ['SCGI', '1'], ['REQUEST_METHOD', 'POST'], ['PATH_INFO', '/echo'],
-  ['SERVER_NAME', 'x'], ['SERVER_PORT', '80']];
+const cgi: [string, string][] = [
+  ['CONTENT_LENGTH', String(SIZE)],
+  ['SCGI', '1'],
+  ['REQUEST_METHOD', 'POST'],
+  ['PATH_INFO', '/echo'],
+  ['SERVER_NAME', 'x'],
+  ['SERVER_PORT', '80'],
+];
 
 /** Send `head` and 200 KB at once, then 500 bytes every 100 ms; resolve with the ms until the server closes (null: open after 20 s). */
 function trickle(path: string, head: Buffer, frame: (b: Buffer) => Buffer): Promise<number | null> {
@@ -43,8 +49,22 @@ describe('--min-upload-rate on --fastcgi, --scgi and --uwsgi', () => {
   const dir = mkdtempSync(`${tmpdir()}/warpipe-gw-rate-`);
   before(async () => {
     srv = await startServer('pep3333:application', {
-      args: ['--fastcgi', `unix:${dir}/fcgi.sock`, '--scgi', `unix:${dir}/scgi.sock`, '--uwsgi', `unix:${dir}/uwsgi.sock`,
-        '--workers', '3', '--buffer-request-body', '64K', '--body-timeout', '2', '--min-upload-rate', '20000'],
+      args: [
+        '--fastcgi',
+        `unix:${dir}/fcgi.sock`,
+        '--scgi',
+        `unix:${dir}/scgi.sock`,
+        '--uwsgi',
+        `unix:${dir}/uwsgi.sock`,
+        '--workers',
+        '3',
+        '--buffer-request-body',
+        '64K',
+        '--body-timeout',
+        '2',
+        '--min-upload-rate',
+        '20000',
+      ],
     });
   });
   after(async () => {
@@ -54,7 +74,8 @@ describe('--min-upload-rate on --fastcgi, --scgi and --uwsgi', () => {
   test('an upload trickled at 5 KB/s to an app that waits on it is cut off, though never silent for --body-timeout', async () => {
     const fcgiHead = Buffer.concat([
       encodeRecord(RecordType.BeginRequest, 1, beginRequestBody(Role.Responder, 0)),
-      encodeRecord(RecordType.Params, 1, encodeParams(cgi)), encodeRecord(RecordType.Params, 1),
+      encodeRecord(RecordType.Params, 1, encodeParams(cgi)),
+      encodeRecord(RecordType.Params, 1),
     ]);
     const closed = await Promise.all([
       trickle(`${dir}/scgi.sock`, encodeScgiHead(cgi), (b) => b),
@@ -62,9 +83,14 @@ describe('--min-upload-rate on --fastcgi, --scgi and --uwsgi', () => {
       trickle(`${dir}/fcgi.sock`, fcgiHead, (b) => encodeRecord(RecordType.Stdin, 1, b)),
     ]);
     // the rest of the megabyte would take over 3 minutes at this pace
-    assert.ok(closed.every((ms) => ms !== null), `closed after ${JSON.stringify(closed)} ms`);
+    assert.ok(
+      closed.every((ms) => ms !== null),
+      `closed after ${JSON.stringify(closed)} ms`,
+    );
     for (const protocol of ['scgi', 'uwsgi', 'fastcgi']) {
-      await srv.waitForLog(new RegExp(`${protocol}: closing a connection whose request body took longer than 2s or came slower than 20000 bytes/s`));
+      await srv.waitForLog(
+        new RegExp(`${protocol}: closing a connection whose request body took longer than 2s or came slower than 20000 bytes/s`),
+      );
     }
   });
 });

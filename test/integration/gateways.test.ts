@@ -27,14 +27,23 @@ describe('--scgi and --uwsgi, directly', () => {
   let srv: Server;
   const dir = mkdtempSync(`${tmpdir()}/warpipe-gw-`);
   before(async () => {
-    srv = await startServer('pep3333:application', { args: ['--scgi', `unix:${dir}/scgi.sock`, '--uwsgi', `unix:${dir}/uwsgi.sock`, '--limit-request-body', '1000'] });
+    srv = await startServer('pep3333:application', {
+      args: ['--scgi', `unix:${dir}/scgi.sock`, '--uwsgi', `unix:${dir}/uwsgi.sock`, '--limit-request-body', '1000'],
+    });
   });
   after(async () => {
     assert.equal(await srv.stop(), 0);
   });
   const cgi = (method: string, path: string, body: string): [string, string][] => [
-    ['CONTENT_LENGTH', String(body.length)], ['SCGI', '1'], ['REQUEST_METHOD', method], ['PATH_INFO', path], ['QUERY_STRING', ''],
-    ['SERVER_NAME', 'x'], ['SERVER_PORT', '80'], ['SERVER_PROTOCOL', 'HTTP/1.1'], ['REMOTE_ADDR', '127.0.0.1'],
+    ['CONTENT_LENGTH', String(body.length)],
+    ['SCGI', '1'],
+    ['REQUEST_METHOD', method],
+    ['PATH_INFO', path],
+    ['QUERY_STRING', ''],
+    ['SERVER_NAME', 'x'],
+    ['SERVER_PORT', '80'],
+    ['SERVER_PROTOCOL', 'HTTP/1.1'],
+    ['REMOTE_ADDR', '127.0.0.1'],
   ];
 
   test('SCGI: a CGI response with a Status line; bodies over --limit-request-body get 413; a bad head 400', async () => {
@@ -42,7 +51,10 @@ describe('--scgi and --uwsgi, directly', () => {
     assert.match(ok, /^Status: 200 OK\r\n/);
     assert.match(ok, /\r\n\r\nhello$/);
     const big = 'x'.repeat(5000);
-    assert.match(await talk(`${dir}/scgi.sock`, Buffer.concat([encodeScgiHead(cgi('POST', '/echo', big)), Buffer.from(big)])), /^Status: 413 /);
+    assert.match(
+      await talk(`${dir}/scgi.sock`, Buffer.concat([encodeScgiHead(cgi('POST', '/echo', big)), Buffer.from(big)])),
+      /^Status: 413 /,
+    );
     assert.match(await talk(`${dir}/scgi.sock`, Buffer.from('3:abc,')), /^Status: 400 /);
   });
 
@@ -51,7 +63,10 @@ describe('--scgi and --uwsgi, directly', () => {
     assert.match(ok, /^HTTP\/1\.1 200 OK\r\n/);
     assert.match(ok, /\r\n\r\nhi$/);
     const big = 'y'.repeat(2000);
-    assert.match(await talk(`${dir}/uwsgi.sock`, Buffer.concat([encodeUwsgiHead(cgi('PUT', '/echo', big)), Buffer.from(big)])), /^HTTP\/1\.1 413 /);
+    assert.match(
+      await talk(`${dir}/uwsgi.sock`, Buffer.concat([encodeUwsgiHead(cgi('PUT', '/echo', big)), Buffer.from(big)])),
+      /^HTTP\/1\.1 413 /,
+    );
   });
 });
 
@@ -80,24 +95,52 @@ describe('slow clients on --fastcgi, --scgi and --uwsgi', () => {
   const dir = mkdtempSync(`${tmpdir()}/warpipe-gw-slow-`);
   before(async () => {
     srv = await startServer('pep3333:application', {
-      args: ['--fastcgi', `unix:${dir}/fcgi.sock`, '--scgi', `unix:${dir}/scgi.sock`, '--uwsgi', `unix:${dir}/uwsgi.sock`, '--header-timeout', '1', '--body-timeout', '1'],
+      args: [
+        '--fastcgi',
+        `unix:${dir}/fcgi.sock`,
+        '--scgi',
+        `unix:${dir}/scgi.sock`,
+        '--uwsgi',
+        `unix:${dir}/uwsgi.sock`,
+        '--header-timeout',
+        '1',
+        '--body-timeout',
+        '1',
+      ],
     });
   });
   after(async () => {
     assert.equal(await srv.stop(), 0);
   });
-  const params: [string, string][] = [['REQUEST_METHOD', 'POST'], ['PATH_INFO', '/echo'], ['CONTENT_LENGTH', '10'], ['SERVER_NAME', 'x'], ['SERVER_PORT', '80']];
-  const fcgiHead = (flags = 0): Buffer => Buffer.concat([
-    encodeRecord(RecordType.BeginRequest, 1, beginRequestBody(Role.Responder, flags)),
-    encodeRecord(RecordType.Params, 1, encodeParams(params)), encodeRecord(RecordType.Params, 1),
-  ]);
+  const params: [string, string][] = [
+    ['REQUEST_METHOD', 'POST'],
+    ['PATH_INFO', '/echo'],
+    ['CONTENT_LENGTH', '10'],
+    ['SERVER_NAME', 'x'],
+    ['SERVER_PORT', '80'],
+  ];
+  const fcgiHead = (flags = 0): Buffer =>
+    Buffer.concat([
+      encodeRecord(RecordType.BeginRequest, 1, beginRequestBody(Role.Responder, flags)),
+      encodeRecord(RecordType.Params, 1, encodeParams(params)),
+      encodeRecord(RecordType.Params, 1),
+    ]);
   const within = (ms: number | null, what: string): void => {
     assert.ok(ms !== null && ms >= 900 && ms < 4000, `${what}: closed after ${ms} ms`);
   };
 
   test('a connection that sends nothing, half a head, or half a body is closed after its timeout', async () => {
-    const scgiHead = encodeScgiHead([['CONTENT_LENGTH', '10'], ['SCGI', '1'], ['REQUEST_METHOD', 'POST'], ['PATH_INFO', '/echo']]);
-    const uwsgiHead = encodeUwsgiHead([['CONTENT_LENGTH', '10'], ['REQUEST_METHOD', 'POST'], ['PATH_INFO', '/echo']]);
+    const scgiHead = encodeScgiHead([
+      ['CONTENT_LENGTH', '10'],
+      ['SCGI', '1'],
+      ['REQUEST_METHOD', 'POST'],
+      ['PATH_INFO', '/echo'],
+    ]);
+    const uwsgiHead = encodeUwsgiHead([
+      ['CONTENT_LENGTH', '10'],
+      ['REQUEST_METHOD', 'POST'],
+      ['PATH_INFO', '/echo'],
+    ]);
     const cases: [string, string, Buffer][] = [
       ['fastcgi, nothing', 'fcgi', Buffer.alloc(0)],
       ['fastcgi, half a PARAMS record', 'fcgi', fcgiHead().subarray(0, 30)],
@@ -120,7 +163,13 @@ describe('slow clients on --fastcgi, --scgi and --uwsgi', () => {
     sock.on('data', (d: Buffer) => got.push(d));
     const ends = (): number => Buffer.concat(got).toString('latin1').split('Status: 200').length - 1;
     const ask = async (n: number): Promise<void> => {
-      sock.write(Buffer.concat([fcgiHead(FCGI_KEEP_CONN), encodeRecord(RecordType.Stdin, 1, Buffer.from('0123456789')), encodeRecord(RecordType.Stdin, 1)]));
+      sock.write(
+        Buffer.concat([
+          fcgiHead(FCGI_KEEP_CONN),
+          encodeRecord(RecordType.Stdin, 1, Buffer.from('0123456789')),
+          encodeRecord(RecordType.Stdin, 1),
+        ]),
+      );
       for (let i = 0; i < 200 && ends() < n; i++) await new Promise((r) => setTimeout(r, 10));
       assert.equal(ends(), n);
     };
@@ -146,12 +195,20 @@ describe('--fastcgi: ABORT_REQUEST before the params are whole', () => {
     const sock = net.connect(`${dir}/fcgi.sock`);
     const got: Buffer[] = [];
     sock.on('data', (d: Buffer) => got.push(d));
-    const params = encodeParams([['REQUEST_METHOD', 'GET'], ['PATH_INFO', '/sized'], ['QUERY_STRING', '3'], ['SERVER_NAME', 'x'], ['SERVER_PORT', '80']]);
-    sock.write(Buffer.concat([
-      encodeRecord(RecordType.BeginRequest, 1, beginRequestBody(Role.Responder, FCGI_KEEP_CONN)),
-      encodeRecord(RecordType.Params, 1, params.subarray(0, 10)),
-      encodeRecord(RecordType.AbortRequest, 1),
-    ]));
+    const params = encodeParams([
+      ['REQUEST_METHOD', 'GET'],
+      ['PATH_INFO', '/sized'],
+      ['QUERY_STRING', '3'],
+      ['SERVER_NAME', 'x'],
+      ['SERVER_PORT', '80'],
+    ]);
+    sock.write(
+      Buffer.concat([
+        encodeRecord(RecordType.BeginRequest, 1, beginRequestBody(Role.Responder, FCGI_KEEP_CONN)),
+        encodeRecord(RecordType.Params, 1, params.subarray(0, 10)),
+        encodeRecord(RecordType.AbortRequest, 1),
+      ]),
+    );
     const endRequest = (id: number): boolean => {
       const all = Buffer.concat(got);
       for (let off = 0; off + 8 <= all.length; off += 8 + all.readUInt16BE(off + 4) + all[off + 6]!) {
@@ -162,10 +219,14 @@ describe('--fastcgi: ABORT_REQUEST before the params are whole', () => {
     for (let i = 0; i < 100 && !endRequest(1); i++) await new Promise((r) => setTimeout(r, 20));
     assert.ok(endRequest(1), 'END_REQUEST for the aborted request');
     const before = Buffer.concat(got).length;
-    sock.write(Buffer.concat([
-      encodeRecord(RecordType.BeginRequest, 1, beginRequestBody(Role.Responder, FCGI_KEEP_CONN)),
-      encodeRecord(RecordType.Params, 1, params), encodeRecord(RecordType.Params, 1), encodeRecord(RecordType.Stdin, 1),
-    ]));
+    sock.write(
+      Buffer.concat([
+        encodeRecord(RecordType.BeginRequest, 1, beginRequestBody(Role.Responder, FCGI_KEEP_CONN)),
+        encodeRecord(RecordType.Params, 1, params),
+        encodeRecord(RecordType.Params, 1),
+        encodeRecord(RecordType.Stdin, 1),
+      ]),
+    );
     for (let i = 0; i < 100 && !Buffer.concat(got).subarray(before).includes('sss'); i++) await new Promise((r) => setTimeout(r, 20));
     sock.destroy();
     const answer = Buffer.concat(got).subarray(before).toString('latin1');

@@ -124,7 +124,10 @@ describe('HTTP/1.1 with --validate', () => {
   test('keep-alive and pipelining: answered in order on one connection', async () => {
     const { bytes, closed } = await exchange(srv.port, get('/status?201') + get('/sized?3') + get('/status?202'), { idleMs: 800 });
     const res = parseResponses(bytes);
-    assert.deepEqual(res.map((r) => r.status), [201, 200, 202]);
+    assert.deepEqual(
+      res.map((r) => r.status),
+      [201, 200, 202],
+    );
     assert.equal(res[1]!.body.toString(), 'sss');
     assert.equal(closed, false, 'the connection stays open');
     for (const r of res) assert.equal(r.headers.get('keep-alive'), 'timeout=5', 'clients are told how long an idle connection is kept');
@@ -133,13 +136,21 @@ describe('HTTP/1.1 with --validate', () => {
   test('an error answered by the gateway keeps the connection, and says so', async () => {
     const { bytes, closed } = await exchange(srv.port, get('/die') + get('/sized?2'), { idleMs: 800 });
     const res = parseResponses(bytes);
-    assert.deepEqual(res.map((r) => r.status), [502, 200]);
+    assert.deepEqual(
+      res.map((r) => r.status),
+      [502, 200],
+    );
     assert.equal(res[0]!.headers.get('connection'), undefined);
     assert.equal(res[0]!.headers.get('keep-alive'), 'timeout=5');
     assert.equal(closed, false);
-    const { bytes: b10 } = await exchange(srv.port, 'GET /die HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET /sized?2 HTTP/1.0\r\n\r\n', { idleMs: 800 });
+    const { bytes: b10 } = await exchange(srv.port, 'GET /die HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET /sized?2 HTTP/1.0\r\n\r\n', {
+      idleMs: 800,
+    });
     const r10 = parseResponses(b10);
-    assert.deepEqual(r10.map((r) => r.status), [502, 200]);
+    assert.deepEqual(
+      r10.map((r) => r.status),
+      [502, 200],
+    );
     assert.equal(r10[0]!.headers.get('connection'), 'keep-alive', 'an HTTP/1.0 client is told the connection stays');
   });
 
@@ -166,7 +177,11 @@ describe('HTTP/1.1 with --validate', () => {
   });
 
   test('HTTP/1.0 keep-alive when asked for and the length is known', async () => {
-    const { bytes, closed } = await exchange(srv.port, 'GET /sized?1 HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET /sized?2 HTTP/1.0\r\n\r\n', { idleMs: 800 });
+    const { bytes, closed } = await exchange(
+      srv.port,
+      'GET /sized?1 HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET /sized?2 HTTP/1.0\r\n\r\n',
+      { idleMs: 800 },
+    );
     const res = parseResponses(bytes);
     assert.equal(res.length, 2);
     assert.equal(res[0]!.headers.get('connection'), 'keep-alive');
@@ -233,7 +248,18 @@ describe('HTTP/1.1 without the validator', () => {
   let srv: Server;
   before(async () => {
     srv = await startServer('pep3333:application', {
-      args: ['--header-timeout', '1', '--body-timeout', '1', '--keepalive-timeout', '1', '--buffer-request-body', '65536', '--min-upload-rate', '100000'],
+      args: [
+        '--header-timeout',
+        '1',
+        '--body-timeout',
+        '1',
+        '--keepalive-timeout',
+        '1',
+        '--buffer-request-body',
+        '65536',
+        '--min-upload-rate',
+        '100000',
+      ],
     });
   });
   after(async () => {
@@ -267,7 +293,10 @@ describe('HTTP/1.1 without the validator', () => {
     assert.equal(segv.status, 502);
     await srv.waitForLog(/exited with signal SIGSEGV; respawning/);
     const after = await Promise.all(Array.from({ length: 10 }, () => fetch(`${srv.url}/sized?2`)));
-    assert.deepEqual(after.map((r) => r.status), Array(10).fill(200));
+    assert.deepEqual(
+      after.map((r) => r.status),
+      Array(10).fill(200),
+    );
   });
 
   test('slowloris: a client that never finishes its head is closed and counted in the log', async () => {
@@ -335,7 +364,10 @@ describe('HTTP/1.1 without the validator', () => {
     await new Promise((r) => setTimeout(r, 500));
     const started = Date.now();
     const res = await Promise.all(Array.from({ length: 20 }, () => fetch(`${srv.url}/sized?5`)));
-    assert.deepEqual(res.map((r) => r.status), Array(20).fill(200));
+    assert.deepEqual(
+      res.map((r) => r.status),
+      Array(20).fill(200),
+    );
     assert.ok(Date.now() - started < 5000, 'fast clients are served while slow ones are buffered');
     for (const s of sockets) s.destroy();
   });
@@ -350,7 +382,10 @@ describe('HTTP/1.1 without the validator', () => {
     }
     await new Promise((r) => setTimeout(r, 300));
     const res = await Promise.all(Array.from({ length: 10 }, () => fetch(`${srv.url}/sized?5`)));
-    assert.deepEqual(res.map((r) => r.status), Array(10).fill(200));
+    assert.deepEqual(
+      res.map((r) => r.status),
+      Array(10).fill(200),
+    );
     for (const s of sockets) s.destroy();
   });
 });
@@ -366,7 +401,11 @@ describe('hostile requests never reach the app', () => {
 
   const cases: [string, string, number][] = [
     ['bare LF line ends', 'GET /environ HTTP/1.1\nHost: x\n\n', 400],
-    ['Content-Length and Transfer-Encoding together', 'POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n', 400],
+    [
+      'Content-Length and Transfer-Encoding together',
+      'POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
+      400,
+    ],
     ['duplicate Content-Length', 'POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc', 400],
     ['comma-list Content-Length', 'POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3, 3\r\n\r\nabc', 400],
     ['unknown transfer coding', 'POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n', 501],
@@ -382,13 +421,25 @@ describe('hostile requests never reach the app', () => {
     ['HTTP/2.0 on an HTTP/1 port', 'GET / HTTP/2.0\r\nHost: x\r\n\r\n', 505],
     ['garbage', 'HELLO\r\n\r\n', 400],
     ['chunked, identity', 'POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n', 400],
-    ['chunked twice (stacked fields)', 'POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n', 400],
+    [
+      'chunked twice (stacked fields)',
+      'POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
+      400,
+    ],
     ['Transfer-Encoding in HTTP/1.0', 'POST /echo HTTP/1.0\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n', 400],
     ['bare CR in a field line', 'GET /environ HTTP/1.1\r\nHost: x\rX-A: 1\r\n\r\n', 400],
     ['control character in a field name', 'GET /environ HTTP/1.1\r\nHost: x\r\nX\x01A: 1\r\n\r\n', 400],
     ['a bad chunk extension', 'POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5;a b\r\nhello\r\n0\r\n\r\n', 400],
-    ['a chunk-size line of 5000 bytes', `POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5;x=${'e'.repeat(5000)}\r\nhello\r\n0\r\n\r\n`, 400],
-    ['a chunk that is longer than its size', 'POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nhello\r\n0\r\n\r\n', 400],
+    [
+      'a chunk-size line of 5000 bytes',
+      `POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5;x=${'e'.repeat(5000)}\r\nhello\r\n0\r\n\r\n`,
+      400,
+    ],
+    [
+      'a chunk that is longer than its size',
+      'POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nhello\r\n0\r\n\r\n',
+      400,
+    ],
     ['asterisk-form for GET', 'GET * HTTP/1.1\r\nHost: x\r\n\r\n', 400],
     ['absolute-form with another scheme', 'GET ftp://x/ HTTP/1.1\r\nHost: x\r\n\r\n', 400],
   ];
@@ -428,19 +479,31 @@ describe('requests written ahead to a busy worker (--pipeline)', () => {
         return { path, ok: ok(await res.text()) };
       }),
     );
-    assert.deepEqual(all.filter((r) => !r.ok), []);
-    const echoes = await Promise.all(Array.from({ length: 20 }, (_, i) => fetch(`${srv.url}/echo`, { method: 'POST', body: `body ${i}` }).then((r) => r.text())));
-    assert.deepEqual(echoes, Array.from({ length: 20 }, (_, i) => `body ${i}`));
+    assert.deepEqual(
+      all.filter((r) => !r.ok),
+      [],
+    );
+    const echoes = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => fetch(`${srv.url}/echo`, { method: 'POST', body: `body ${i}` }).then((r) => r.text())),
+    );
+    assert.deepEqual(
+      echoes,
+      Array.from({ length: 20 }, (_, i) => `body ${i}`),
+    );
   });
 
   test('requests written ahead behind one that kills its worker are all served, in order, by the next worker', async () => {
     // six connections ready first, then six requests in one tick: the one worker takes one and
     // (its requests having taken no time yet) has the others written ahead behind it
     const socks = await Promise.all(
-      Array.from({ length: 6 }, () => new Promise<net.Socket>((resolve, reject) => {
-        const s = net.connect(srv.port, '127.0.0.1', () => resolve(s));
-        s.on('error', reject);
-      })),
+      Array.from(
+        { length: 6 },
+        () =>
+          new Promise<net.Socket>((resolve, reject) => {
+            const s = net.connect(srv.port, '127.0.0.1', () => resolve(s));
+            s.on('error', reject);
+          }),
+      ),
     );
     const replies = socks.map((s) => {
       const got: Buffer[] = [];
@@ -479,7 +542,11 @@ describe('--keepalive-timeout 0', () => {
 
   // A client that is not told the connection closes may send its next request
   // into a socket the server is already closing (undici then fails the fetch).
-  for (const [path, status] of [['/sized?3', 200], ['/error-before', 500], ['/die', 502]] as const) {
+  for (const [path, status] of [
+    ['/sized?3', 200],
+    ['/error-before', 500],
+    ['/die', 502],
+  ] as const) {
     test(`${status} (${path}): Connection: close is sent and the connection closed`, async () => {
       const { bytes, closed } = await exchange(srv.port, get(path), { idleMs: 3000 });
       const [res, ...more] = parseResponses(bytes);

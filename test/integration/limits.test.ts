@@ -18,7 +18,9 @@ function hold(port: number, localAddress = '127.0.0.1'): Promise<net.Socket> {
 /** One request on a new connection: the raw answer. */
 function ask(port: number, localAddress = '127.0.0.1'): Promise<string> {
   return new Promise((resolve, reject) => {
-    const s = net.connect({ port, host: '127.0.0.1', localAddress }, () => s.write('GET /sized?5 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'));
+    const s = net.connect({ port, host: '127.0.0.1', localAddress }, () =>
+      s.write('GET /sized?5 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'),
+    );
     const got: Buffer[] = [];
     s.on('data', (d: Buffer) => got.push(d));
     s.on('error', reject);
@@ -50,7 +52,12 @@ describe('connection limits', () => {
   });
 
   test('overall: over --max-connections everybody gets 503 until a place is freed', async () => {
-    const held = [await hold(srv.port, '127.0.0.3'), await hold(srv.port, '127.0.0.3'), await hold(srv.port, '127.0.0.4'), await hold(srv.port, '127.0.0.4')];
+    const held = [
+      await hold(srv.port, '127.0.0.3'),
+      await hold(srv.port, '127.0.0.3'),
+      await hold(srv.port, '127.0.0.4'),
+      await hold(srv.port, '127.0.0.4'),
+    ];
     await new Promise((r) => setTimeout(r, 100));
     assert.match(await ask(srv.port, '127.0.0.5'), /^HTTP\/1\.1 503 /);
     held.pop()!.destroy();

@@ -33,19 +33,30 @@ describe('--access-log (combined)', () => {
   const dir = mkdtempSync(`${tmpdir()}/warpipe-access-`);
   const log = `${dir}/access.log`;
   before(async () => {
-    srv = await startServer('pep3333:application', { args: ['--access-log', log, '--scgi', `unix:${dir}/scgi.sock`, '--limit-request-body', '1000'] });
+    srv = await startServer('pep3333:application', {
+      args: ['--access-log', log, '--scgi', `unix:${dir}/scgi.sock`, '--limit-request-body', '1000'],
+    });
   });
   after(async () => {
     assert.equal(await srv.stop(), 0);
   });
 
   test('a line per request with the status and body bytes the client got, in order, pipelined or not', async () => {
-    const { bytes } = await exchange(srv.port, get('/sized?5', 'Referer: http://r.test/\r\nUser-Agent: t/1\r\n') + get('/status?404', `Authorization: Basic ${Buffer.from('bob:pw').toString('base64')}\r\n`) + 'HEAD /generator HTTP/1.1\r\nHost: x\r\n\r\n', { idleMs: 500 });
+    const { bytes } = await exchange(
+      srv.port,
+      get('/sized?5', 'Referer: http://r.test/\r\nUser-Agent: t/1\r\n') +
+        get('/status?404', `Authorization: Basic ${Buffer.from('bob:pw').toString('base64')}\r\n`) +
+        'HEAD /generator HTTP/1.1\r\nHost: x\r\n\r\n',
+      { idleMs: 500 },
+    );
     assert.equal(parseResponses(bytes, [false, false, true]).length, 3);
     const text = await waitForFile(log, /HEAD \/generator/);
     const lines = text.trimEnd().split('\n');
     assert.equal(lines.length, 3);
-    assert.match(lines[0]!, /^127\.0\.0\.1 - - \[\d\d\/\w{3}\/\d{4}:\d\d:\d\d:\d\d \+0000\] "GET \/sized\?5 HTTP\/1\.1" 200 5 "http:\/\/r\.test\/" "t\/1"$/);
+    assert.match(
+      lines[0]!,
+      /^127\.0\.0\.1 - - \[\d\d\/\w{3}\/\d{4}:\d\d:\d\d:\d\d \+0000\] "GET \/sized\?5 HTTP\/1\.1" 200 5 "http:\/\/r\.test\/" "t\/1"$/,
+    );
     assert.match(lines[1]!, /^127\.0\.0\.1 - bob \[[^\]]+\] "GET \/status\?404 HTTP\/1\.1" 404 \d+ "-" "-"$/);
     assert.match(lines[2]!, /"HEAD \/generator HTTP\/1\.1" 200 0 /, 'a HEAD sends no body bytes');
   });
@@ -72,8 +83,19 @@ describe('--access-log (combined)', () => {
 
   test('a request through the SCGI listener is logged with the address the web server in front saw', async () => {
     const before = read(log).length;
-    const head = encodeScgiHead([['CONTENT_LENGTH', '0'], ['SCGI', '1'], ['REQUEST_METHOD', 'GET'], ['REQUEST_URI', '/sized?3'], ['PATH_INFO', '/sized'],
-      ['QUERY_STRING', '3'], ['SERVER_NAME', 'x'], ['SERVER_PORT', '80'], ['SERVER_PROTOCOL', 'HTTP/1.1'], ['REMOTE_ADDR', '203.0.113.7'], ['HTTP_USER_AGENT', 'via nginx']]);
+    const head = encodeScgiHead([
+      ['CONTENT_LENGTH', '0'],
+      ['SCGI', '1'],
+      ['REQUEST_METHOD', 'GET'],
+      ['REQUEST_URI', '/sized?3'],
+      ['PATH_INFO', '/sized'],
+      ['QUERY_STRING', '3'],
+      ['SERVER_NAME', 'x'],
+      ['SERVER_PORT', '80'],
+      ['SERVER_PROTOCOL', 'HTTP/1.1'],
+      ['REMOTE_ADDR', '203.0.113.7'],
+      ['HTTP_USER_AGENT', 'via nginx'],
+    ]);
     await new Promise<void>((resolve, reject) => {
       const sock = net.connect(`${dir}/scgi.sock`, () => sock.end(head));
       sock.on('error', reject);
@@ -98,7 +120,9 @@ test('--access-log-format json and templates; a bad format or an unopenable file
   assert.equal(entry.user_agent, 'x"y');
   assert.equal(entry.listener, 'http');
 
-  const tpl = await startServer('pep3333:application', { args: ['--access-log', `${dir}/t.log`, '--access-log-format', '$status ${request_method}:$uri $http_x_request_id $request_time_us'] });
+  const tpl = await startServer('pep3333:application', {
+    args: ['--access-log', `${dir}/t.log`, '--access-log-format', '$status ${request_method}:$uri $http_x_request_id $request_time_us'],
+  });
   await fetch(`${tpl.url}/sized?1`, { headers: { 'X-Request-Id': 'r-1' } });
   assert.match(await waitForFile(`${dir}/t.log`, /\n/), /^200 GET:\/sized r-1 \d+\n$/);
   assert.equal(await tpl.stop(), 0);
@@ -123,19 +147,26 @@ test('a full disk under the access log: every request is still served, and the t
   assert.equal(await srv.stop(), 0);
 });
 
-test('--log-file: the log and the workers\' own output go to the file; SIGUSR1 reopens it and the access log after rotation', async () => {
+test("--log-file: the log and the workers' own output go to the file; SIGUSR1 reopens it and the access log after rotation", async () => {
   const dir = mkdtempSync(`${tmpdir()}/warpipe-logfile-`);
   const logFile = `${dir}/warpipe.log`;
   const access = `${dir}/access.log`;
-  const proc = spawn(process.execPath, [CLI, 'pep3333:application', '--http', '127.0.0.1:0', '--workers', '1', '--log-file', logFile, '--access-log', access], {
-    cwd: FIXTURES, stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const proc = spawn(
+    process.execPath,
+    [CLI, 'pep3333:application', '--http', '127.0.0.1:0', '--workers', '1', '--log-file', logFile, '--access-log', access],
+    {
+      cwd: FIXTURES,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let stderr = '';
   proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   proc.stdout.resume();
   const exited = new Promise<number | null>((resolve) => proc.on('exit', resolve));
   try {
-    const port = Number(/listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(await waitForFile(logFile, /listening on http:\/\/127\.0\.0\.1:\d+/))![1]);
+    const port = Number(
+      /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(await waitForFile(logFile, /listening on http:\/\/127\.0\.0\.1:\d+/))![1],
+    );
     await waitForFile(logFile, /1 worker ready/);
     const url = `http://127.0.0.1:${port}`;
     assert.equal(await (await fetch(`${url}/print`)).text(), 'printed');

@@ -88,9 +88,16 @@ describe('TypeScript pipeline', () => {
     assert.equal((await rawRequest(port, 'GET /write HTTP/1.1\r\nHost: x\r\n\r\n')).body.toString(), 'one two');
     const exc = await rawRequest(port, 'GET /exc HTTP/1.1\r\nHost: x\r\n\r\n');
     assert.equal(exc.status, 418);
-    const { bytes } = await exchange(port, 'GET /throw HTTP/1.1\r\nHost: x\r\n\r\nGET /twice HTTP/1.1\r\nHost: x\r\n\r\nGET /split HTTP/1.1\r\nHost: x\r\n\r\n', { idleMs: 500 });
+    const { bytes } = await exchange(
+      port,
+      'GET /throw HTTP/1.1\r\nHost: x\r\n\r\nGET /twice HTTP/1.1\r\nHost: x\r\n\r\nGET /split HTTP/1.1\r\nHost: x\r\n\r\n',
+      { idleMs: 500 },
+    );
     const res = parseResponses(bytes);
-    assert.deepEqual(res.map((r) => r.status), [500, 500, 500]);
+    assert.deepEqual(
+      res.map((r) => r.status),
+      [500, 500, 500],
+    );
     assert.equal(res[2]!.headers.get('set-cookie'), undefined);
     assert.ok(logged.some((l) => l.includes('TS app failure')));
     assert.ok(logged.some((l) => l.includes('startResponse called twice')));

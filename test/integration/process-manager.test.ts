@@ -96,15 +96,18 @@ describe('workers killed with SIGKILL under load', () => {
 describe('a respawned worker that hangs while importing the app', () => {
   test('is killed after --boot-timeout and respawned with backoff until the app imports again', async () => {
     const dir = mkdtempSync(`${tmpdir()}/warpipe-hang-`);
-    writeFileSync(`${dir}/hangapp.py`, [
-      'import os, time',
-      'if os.path.exists("hang"):',
-      '    time.sleep(60)',
-      'def application(environ, start_response):',
-      '    start_response("200 OK", [])',
-      '    return [b"up"]',
-      '',
-    ].join('\n'));
+    writeFileSync(
+      `${dir}/hangapp.py`,
+      [
+        'import os, time',
+        'if os.path.exists("hang"):',
+        '    time.sleep(60)',
+        'def application(environ, start_response):',
+        '    start_response("200 OK", [])',
+        '    return [b"up"]',
+        '',
+      ].join('\n'),
+    );
     const srv = await startServer('hangapp:application', { cwd: dir, args: ['--workers', '1', '--boot-timeout', '1'] });
     try {
       writeFileSync(`${dir}/hang`, '');
@@ -114,7 +117,10 @@ describe('a respawned worker that hangs while importing the app', () => {
       const deadline = Date.now() + 20_000;
       let body = '';
       while (Date.now() < deadline && body !== 'up') {
-        body = await fetch(srv.url, { signal: AbortSignal.timeout(5000) }).then((r) => r.text(), () => '');
+        body = await fetch(srv.url, { signal: AbortSignal.timeout(5000) }).then(
+          (r) => r.text(),
+          () => '',
+        );
         if (body !== 'up') await sleep(200);
       }
       assert.equal(body, 'up');
@@ -128,11 +134,18 @@ describe('graceful reload', () => {
   let srv: Server;
   let dir: string;
   const writeApp = (version: number): void =>
-    writeFileSync(`${dir}/versioned.py`, `def application(environ, start_response):\n    start_response("200 OK", [("Content-Type", "text/plain")])\n    return [b"version ${version}"]\n`);
+    writeFileSync(
+      `${dir}/versioned.py`,
+      `def application(environ, start_response):\n    start_response("200 OK", [("Content-Type", "text/plain")])\n    return [b"version ${version}"]\n`,
+    );
   before(async () => {
     dir = mkdtempSync(`${tmpdir()}/warpipe-reload-`);
     writeApp(1);
-    srv = await startServer('versioned:application', { cwd: dir, args: ['--touch-reload', `${dir}/touch`], env: { PYTHONDONTWRITEBYTECODE: '1' } });
+    srv = await startServer('versioned:application', {
+      cwd: dir,
+      args: ['--touch-reload', `${dir}/touch`],
+      env: { PYTHONDONTWRITEBYTECODE: '1' },
+    });
   });
   after(async () => {
     assert.equal(await srv.stop(), 0);
@@ -261,7 +274,9 @@ describe('request timeout (--timeout)', () => {
 describe('the queue: --backlog and --queue-timeout', () => {
   let srv: Server;
   before(async () => {
-    srv = await startServer('pep3333:application', { args: ['--workers', '1', '--pipeline', '0', '--backlog', '1', '--queue-timeout', '0.5'] });
+    srv = await startServer('pep3333:application', {
+      args: ['--workers', '1', '--pipeline', '0', '--backlog', '1', '--queue-timeout', '0.5'],
+    });
   });
   after(async () => {
     assert.equal(await srv.stop(), 0);
@@ -328,7 +343,12 @@ describe('autoscaling (--workers MIN:MAX)', () => {
 describe('graceful shutdown under load', () => {
   test('SIGTERM: requests in flight complete, new connections are refused, exit code 0', async () => {
     const srv = await startServer('pep3333:application', { args: ['--workers', '3'] });
-    const inflight = Array.from({ length: 2 }, () => fetch(`${srv.url}/sleep?0.8`).then((r) => r.status, (e: Error) => e.message));
+    const inflight = Array.from({ length: 2 }, () =>
+      fetch(`${srv.url}/sleep?0.8`).then(
+        (r) => r.status,
+        (e: Error) => e.message,
+      ),
+    );
     const l = load(`${srv.url}/sized?10`, 4);
     await sleep(300);
     const code = srv.stop('SIGTERM');
@@ -400,14 +420,21 @@ describe('development reload (--reload)', () => {
     mkdirSync(`${dir}/templates`);
     writeFileSync(`${dir}/templates/page.html`, 'one');
     writeFileSync(`${dir}/helper.py`, 'WORD = "alpha"\n');
-    writeFileSync(`${dir}/devapp.py`, [
-      'import helper',
-      'def application(environ, start_response):',
-      '    start_response("200 OK", [("Content-Type", "text/plain")])',
-      '    return [helper.WORD.encode()]',
-      '',
-    ].join('\n'));
-    srv = await startServer('devapp:application', { cwd: dir, args: ['--reload', '--reload-extra', 'templates/*.html'], env: { PYTHONDONTWRITEBYTECODE: '1' } });
+    writeFileSync(
+      `${dir}/devapp.py`,
+      [
+        'import helper',
+        'def application(environ, start_response):',
+        '    start_response("200 OK", [("Content-Type", "text/plain")])',
+        '    return [helper.WORD.encode()]',
+        '',
+      ].join('\n'),
+    );
+    srv = await startServer('devapp:application', {
+      cwd: dir,
+      args: ['--reload', '--reload-extra', 'templates/*.html'],
+      env: { PYTHONDONTWRITEBYTECODE: '1' },
+    });
   });
   after(async () => {
     assert.equal(await srv.stop(), 0);
@@ -430,20 +457,27 @@ describe('--preload', () => {
   let srv: Server;
   let dir: string;
   const writeApp = (version: number): void =>
-    writeFileSync(`${dir}/preloaded.py`, [
-      'import os',
-      'IMPORTED_IN = os.getpid()',
-      'def application(environ, start_response):',
-      '    start_response("200 OK", [("Content-Type", "text/plain")])',
-      `    return [b"%d %d %d" % (${version}, IMPORTED_IN, os.getpid())]`,
-      '',
-    ].join('\n'));
+    writeFileSync(
+      `${dir}/preloaded.py`,
+      [
+        'import os',
+        'IMPORTED_IN = os.getpid()',
+        'def application(environ, start_response):',
+        '    start_response("200 OK", [("Content-Type", "text/plain")])',
+        `    return [b"%d %d %d" % (${version}, IMPORTED_IN, os.getpid())]`,
+        '',
+      ].join('\n'),
+    );
   /** [version, pid that imported the app, pid that served] */
   const hit = async (): Promise<number[]> => (await (await fetch(`${srv.url}/`)).text()).split(' ').map(Number);
   before(async () => {
     dir = mkdtempSync(`${tmpdir()}/warpipe-preload-`);
     writeApp(1);
-    srv = await startServer('preloaded:application', { cwd: dir, args: ['--preload', '--workers', '2'], env: { PYTHONDONTWRITEBYTECODE: '1' } });
+    srv = await startServer('preloaded:application', {
+      cwd: dir,
+      args: ['--preload', '--workers', '2'],
+      env: { PYTHONDONTWRITEBYTECODE: '1' },
+    });
   });
   after(async () => {
     assert.equal(await srv.stop(), 0);

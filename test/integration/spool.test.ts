@@ -16,7 +16,12 @@ import { runCli, startServer, type Server } from '../helpers/server.js';
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
 /** POST `body` in two parts with `pauseMs` between; resolves with the response body once the server closes. */
-function slowUpload(port: number, path: string, body: Buffer, pauseMs: number): { done: Promise<{ head: string; body: Buffer }>; socket: net.Socket } {
+function slowUpload(
+  port: number,
+  path: string,
+  body: Buffer,
+  pauseMs: number,
+): { done: Promise<{ head: string; body: Buffer }>; socket: net.Socket } {
   const socket = net.connect(port, '127.0.0.1');
   const done = new Promise<{ head: string; body: Buffer }>((resolve, reject) => {
     const got: Buffer[] = [];
@@ -69,13 +74,14 @@ describe('--spool-request-body', () => {
 
   test('a client that leaves mid-upload leaves no spool file open', async () => {
     // the gateway's descriptors on spool files: "…/warpipe-body-… (deleted)", unlinked at once
-    const spoolFds = (): number => readdirSync(`/proc/${srv.proc.pid}/fd`).filter((fd) => {
-      try {
-        return readlinkSync(`/proc/${srv.proc.pid}/fd/${fd}`).startsWith(`${dir}/warpipe-body-`);
-      } catch {
-        return false; // closed meanwhile
-      }
-    }).length;
+    const spoolFds = (): number =>
+      readdirSync(`/proc/${srv.proc.pid}/fd`).filter((fd) => {
+        try {
+          return readlinkSync(`/proc/${srv.proc.pid}/fd/${fd}`).startsWith(`${dir}/warpipe-body-`);
+        } catch {
+          return false; // closed meanwhile
+        }
+      }).length;
     assert.equal(spoolFds(), 0, 'the uploads before were read back and closed');
     const { socket, done } = slowUpload(srv.port, '/echo', Buffer.alloc(300_000, 'q'), 60_000);
     try {
@@ -109,7 +115,9 @@ describe('--spool-request-body', () => {
 test('a spool that cannot be written is a 500 and a log line; the next request is served', async (t) => {
   if (spawnSync('prlimit', ['--version'], { stdio: 'ignore' }).status !== 0) return t.skip('prlimit (util-linux) is missing');
   const dir = mkdtempSync(`${tmpdir()}/warpipe-spool-`);
-  const srv = await startServer('pep3333:application', { args: ['--buffer-request-body', '64K', '--spool-request-body', '1M', '--spool-dir', dir] });
+  const srv = await startServer('pep3333:application', {
+    args: ['--buffer-request-body', '64K', '--spool-request-body', '1M', '--spool-dir', dir],
+  });
   // files the gateway writes may now grow to 200 KB at most (EFBIG past it; Node ignores SIGXFSZ)
   assert.equal(spawnSync('prlimit', ['--pid', String(srv.proc.pid), '--fsize=200000:200000']).status, 0);
   const res = await fetch(`${srv.url}/echo`, { method: 'POST', body: Buffer.alloc(300_000, 'e') });

@@ -18,8 +18,27 @@ const haveOpenssl = spawnSync('openssl', ['version'], { stdio: 'ignore' }).statu
 
 /** A self-signed certificate for localhost and 127.0.0.1, as cert.pem and key.pem in `dir` (`name` tells them apart). */
 function makeCertificate(dir: string, name: string): void {
-  const r = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${dir}/${name}.key`, '-out', `${dir}/${name}.crt`,
-    '-days', '2', '-subj', `/CN=${name}`, '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'], { stdio: 'ignore' });
+  const r = spawnSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      `${dir}/${name}.key`,
+      '-out',
+      `${dir}/${name}.crt`,
+      '-days',
+      '2',
+      '-subj',
+      `/CN=${name}`,
+      '-addext',
+      'subjectAltName=DNS:localhost,IP:127.0.0.1',
+    ],
+    { stdio: 'ignore' },
+  );
   assert.equal(r.status, 0, 'openssl req');
 }
 
@@ -76,13 +95,14 @@ describe('--https', () => {
 
   test('plaintext on the TLS port, and a handshake never finished, are dropped; serving goes on', async (t) => {
     if (!requirePeer(t, haveOpenssl, 'openssl')) return;
-    const closedAfter = (data: string | null): Promise<number> => new Promise((resolve) => {
-      const started = Date.now();
-      const s = net.connect(tlsPort(), '127.0.0.1', () => data !== null && s.write(data));
-      s.on('error', () => {});
-      s.resume();
-      s.on('close', () => resolve(Date.now() - started));
-    });
+    const closedAfter = (data: string | null): Promise<number> =>
+      new Promise((resolve) => {
+        const started = Date.now();
+        const s = net.connect(tlsPort(), '127.0.0.1', () => data !== null && s.write(data));
+        s.on('error', () => {});
+        s.resume();
+        s.on('close', () => resolve(Date.now() - started));
+      });
     assert.ok((await closedAfter(get('/'))) < 1000, 'plaintext HTTP is no TLS handshake');
     const silent = await closedAfter(null);
     assert.ok(silent >= 800 && silent < 4000, `a silent client is dropped after --header-timeout 1, here after ${silent} ms`);
@@ -110,10 +130,26 @@ test('--https without a usable certificate and key is one line and exit 2', asyn
   const none = await runCli(['pep3333:application', '--https', '127.0.0.1:0']);
   assert.equal(none.code, 2);
   assert.equal(none.stderr, 'warpipe: --https needs --certfile and --keyfile (PEM files) (see warpipe --help)\n');
-  const missing = await runCli(['pep3333:application', '--https', '127.0.0.1:0', '--certfile', `${dir}/nope.crt`, '--keyfile', `${dir}/a.key`]);
+  const missing = await runCli([
+    'pep3333:application',
+    '--https',
+    '127.0.0.1:0',
+    '--certfile',
+    `${dir}/nope.crt`,
+    '--keyfile',
+    `${dir}/a.key`,
+  ]);
   assert.equal(missing.code, 2);
   assert.equal(missing.stderr, `warpipe: --certfile ${dir}/nope.crt / --keyfile ${dir}/a.key: ENOENT (${dir}/nope.crt)\n`);
-  const mismatch = await runCli(['pep3333:application', '--https', '127.0.0.1:0', '--certfile', `${dir}/a.crt`, '--keyfile', `${dir}/b.key`]);
+  const mismatch = await runCli([
+    'pep3333:application',
+    '--https',
+    '127.0.0.1:0',
+    '--certfile',
+    `${dir}/a.crt`,
+    '--keyfile',
+    `${dir}/b.key`,
+  ]);
   assert.equal(mismatch.code, 2);
   assert.match(mismatch.stderr, /^warpipe: --certfile .*a\.crt \/ --keyfile .*b\.key: .*key values mismatch.*\n$/);
 });

@@ -28,9 +28,14 @@ describe('warpipe -> spawn-fcgi + fcgiwrap (--mount fastcgi://…?split=cgi)', (
     writeCgiScripts(`${dir}/cgi`);
     writeFileSync(`${dir}/outside.sh`, '#!/bin/sh\necho "Content-Type: text/plain"\necho\necho escaped\n', { mode: 0o755 });
     // -n: spawn-fcgi binds the socket, then execs fcgiwrap in the foreground (daemontools style)
-    wrap = spawn(SPAWN_FCGI, ['-n', '-s', `${dir}/wrap.sock`, '-M', '0600', '--', FCGIWRAP, '-c', '2'], { stdio: 'ignore', detached: true });
+    wrap = spawn(SPAWN_FCGI, ['-n', '-s', `${dir}/wrap.sock`, '-M', '0600', '--', FCGIWRAP, '-c', '2'], {
+      stdio: 'ignore',
+      detached: true,
+    });
     for (let i = 0; i < 200 && !existsSync(`${dir}/wrap.sock`); i++) await new Promise((r) => setTimeout(r, 25));
-    srv = await startServer('pep3333:application', { args: ['--mount', `/cgi-bin=fastcgi://unix:${dir}/wrap.sock?split=cgi&root=${dir}/cgi`] });
+    srv = await startServer('pep3333:application', {
+      args: ['--mount', `/cgi-bin=fastcgi://unix:${dir}/wrap.sock?split=cgi&root=${dir}/cgi`],
+    });
   });
   after(async () => {
     if (wrap?.exitCode === null) process.kill(-wrap.pid!, 'SIGTERM');
@@ -41,7 +46,12 @@ describe('warpipe -> spawn-fcgi + fcgiwrap (--mount fastcgi://…?split=cgi)', (
     if (!requirePeer(t, havePeers, 'spawn-fcgi and fcgiwrap (Debian spawn-fcgi, fcgiwrap)')) return;
     const res = await fetch(`${srv!.url}/cgi-bin/env.sh/extra/path?a=1`, { headers: { 'X-Custom': 'yes', Proxy: 'http://evil:3128' } });
     assert.equal(res.status, 200);
-    const env = Object.fromEntries((await res.text()).trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+    const env = Object.fromEntries(
+      (await res.text())
+        .trim()
+        .split('\n')
+        .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+    );
     assert.equal(env.SCRIPT_NAME, '/cgi-bin/env.sh');
     assert.equal(env.SCRIPT_FILENAME, `${dir}/cgi/env.sh`);
     assert.equal(env.PATH_INFO, '/extra/path');
@@ -64,7 +74,14 @@ describe('warpipe -> spawn-fcgi + fcgiwrap (--mount fastcgi://…?split=cgi)', (
 
   test('missing, unexecutable and outside scripts never reach fcgiwrap', async (t) => {
     if (!requirePeer(t, havePeers, 'spawn-fcgi and fcgiwrap')) return;
-    for (const path of ['/cgi-bin/notexec.sh', '/cgi-bin/missing.sh', '/cgi-bin/../outside.sh', '/cgi-bin/%2e%2e/outside.sh', '/cgi-bin/env.sh%0a/x', '/cgi-bin/sub/']) {
+    for (const path of [
+      '/cgi-bin/notexec.sh',
+      '/cgi-bin/missing.sh',
+      '/cgi-bin/../outside.sh',
+      '/cgi-bin/%2e%2e/outside.sh',
+      '/cgi-bin/env.sh%0a/x',
+      '/cgi-bin/sub/',
+    ]) {
       const res = await rawRequest(srv!.port, `GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
       assert.ok(res.status === 404 || res.status === 400, `${path}: ${res.status}`);
     }

@@ -15,22 +15,24 @@ import { freePort, waitForPort } from '../helpers/net.js';
 
 const haveHaproxy = spawnSync('haproxy', ['-v'], { stdio: 'ignore' }).status === 0;
 
-
 /** GET `path` on 127.0.0.1:`port` from 127.0.0.2; the JSON body. */
-const getFrom2 = (port: number, path: string): Promise<Record<string, unknown>> => new Promise((resolve, reject) => {
-  http.get({ host: '127.0.0.1', port, path, localAddress: '127.0.0.2', agent: false }, (res) => {
-    let text = '';
-    res.setEncoding('utf8');
-    res.on('data', (d: string) => (text += d));
-    res.on('end', () => {
-      try {
-        resolve(JSON.parse(text) as Record<string, unknown>);
-      } catch {
-        reject(new Error(`status ${res.statusCode}: ${text}`));
-      }
-    });
-  }).on('error', reject);
-});
+const getFrom2 = (port: number, path: string): Promise<Record<string, unknown>> =>
+  new Promise((resolve, reject) => {
+    http
+      .get({ host: '127.0.0.1', port, path, localAddress: '127.0.0.2', agent: false }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (text += d));
+        res.on('end', () => {
+          try {
+            resolve(JSON.parse(text) as Record<string, unknown>);
+          } catch {
+            reject(new Error(`status ${res.statusCode}: ${text}`));
+          }
+        });
+      })
+      .on('error', reject);
+  });
 
 describe('HAProxy send-proxy / send-proxy-v2 -> warpipe --proxy-protocol', () => {
   let srv: Server | null = null;
@@ -56,14 +58,17 @@ backend b-${name}
   server w 127.0.0.1:${srv.port} ${send}`);
       }
     }
-    writeFileSync(`${dir}/haproxy.cfg`, `global
+    writeFileSync(
+      `${dir}/haproxy.cfg`,
+      `global
   log stderr format raw local0 err
 defaults
   timeout connect 5s
   timeout client 30s
   timeout server 30s
 ${blocks.join('\n')}
-`);
+`,
+    );
     haproxy = spawn('haproxy', ['-db', '-f', `${dir}/haproxy.cfg`], { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     haproxy.stderr!.on('data', (d: Buffer) => (err += d.toString()));

@@ -18,13 +18,14 @@ import { freePort, waitForPort } from '../helpers/net.js';
 const NGINX = '/usr/sbin/nginx';
 const FRAMEWORKS = fileURLToPath(new URL('../../../test/fixtures/frameworks/', import.meta.url));
 
-
 /** nginx running `servers` (the server blocks, given the ports they listen on) with its temp paths in `dir`. */
 async function runNginx(dir: string, count: number, servers: (ports: number[]) => string): Promise<{ proc: ChildProcess; urls: string[] }> {
   const ports: number[] = [];
   for (let i = 0; i < count; i++) ports.push(await freePort());
   for (const d of ['body', 'fastcgi', 'proxy', 'uwsgi', 'scgi']) mkdirSync(`${dir}/${d}`, { recursive: true });
-  writeFileSync(`${dir}/nginx.conf`, `
+  writeFileSync(
+    `${dir}/nginx.conf`,
+    `
 user root;
 daemon off;
 master_process off;
@@ -42,18 +43,26 @@ http {
   client_max_body_size 20m;
 ${servers(ports)}
 }
-`);
+`,
+  );
   const proc = spawn(NGINX, ['-p', dir, '-c', `${dir}/nginx.conf`], { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   proc.stderr.on('data', (d: Buffer) => (err += d.toString()));
   for (const port of ports) {
-    await waitForPort(port, () => (proc.exitCode === null ? null : `nginx exited: ${err} ${existsSync(`${dir}/error.log`) ? readFileSync(`${dir}/error.log`, 'utf8') : ''}`));
+    await waitForPort(port, () =>
+      proc.exitCode === null
+        ? null
+        : `nginx exited: ${err} ${existsSync(`${dir}/error.log`) ? readFileSync(`${dir}/error.log`, 'utf8') : ''}`,
+    );
   }
   return { proc, urls: ports.map((p) => `http://127.0.0.1:${p}`) };
 }
 
 async function startNginx(dir: string): Promise<{ proc: ChildProcess; url: string }> {
-  const { proc, urls } = await runNginx(dir, 1, ([port]) => `
+  const { proc, urls } = await runNginx(
+    dir,
+    1,
+    ([port]) => `
   upstream warpipe { server unix:${dir}/fcgi.sock; keepalive 4; }
   server {
     listen 127.0.0.1:${port};
@@ -80,7 +89,8 @@ async function startNginx(dir: string): Promise<{ proc: ChildProcess; url: strin
       fastcgi_keep_conn on;
       fastcgi_pass warpipe;
     }
-  }`);
+  }`,
+  );
   return { proc, url: urls[0]! };
 }
 
@@ -92,7 +102,16 @@ describe('nginx fastcgi_pass / scgi_pass / uwsgi_pass -> warpipe', () => {
   before(async () => {
     if (!existsSync(NGINX)) return;
     srv = await startServer('pep3333:application', {
-      args: ['--http', '127.0.0.1:0', '--fastcgi', `unix:${dir}/fcgi.sock`, '--scgi', `unix:${dir}/scgi.sock`, '--uwsgi', `unix:${dir}/uwsgi.sock`],
+      args: [
+        '--http',
+        '127.0.0.1:0',
+        '--fastcgi',
+        `unix:${dir}/fcgi.sock`,
+        '--scgi',
+        `unix:${dir}/scgi.sock`,
+        '--uwsgi',
+        `unix:${dir}/uwsgi.sock`,
+      ],
     });
     nginx = await startNginx(dir);
   });
@@ -103,8 +122,19 @@ describe('nginx fastcgi_pass / scgi_pass / uwsgi_pass -> warpipe', () => {
 
   test('the environ is what the HTTP listener gives, plus what nginx adds', async (t) => {
     if (!requirePeer(t, existsSync(NGINX), `nginx (${NGINX}; Debian package nginx-light)`)) return;
-    const via = (await (await fetch(`${nginx!.url}/environ?a=1&b=%20x`, { headers: { 'X-Custom': 'yes' } })).json()) as Record<string, unknown>;
-    for (const [k, v] of Object.entries({ REQUEST_METHOD: 'GET', SCRIPT_NAME: '', PATH_INFO: '/environ', QUERY_STRING: 'a=1&b=%20x', HTTP_X_CUSTOM: 'yes', 'wsgi.url_scheme': 'http', SERVER_PROTOCOL: 'HTTP/1.1' })) {
+    const via = (await (await fetch(`${nginx!.url}/environ?a=1&b=%20x`, { headers: { 'X-Custom': 'yes' } })).json()) as Record<
+      string,
+      unknown
+    >;
+    for (const [k, v] of Object.entries({
+      REQUEST_METHOD: 'GET',
+      SCRIPT_NAME: '',
+      PATH_INFO: '/environ',
+      QUERY_STRING: 'a=1&b=%20x',
+      HTTP_X_CUSTOM: 'yes',
+      'wsgi.url_scheme': 'http',
+      SERVER_PROTOCOL: 'HTTP/1.1',
+    })) {
       assert.equal(via[k], v, k);
     }
     assert.equal(via.REMOTE_ADDR, '127.0.0.1');
@@ -139,7 +169,14 @@ describe('nginx fastcgi_pass / scgi_pass / uwsgi_pass -> warpipe', () => {
       if (!requirePeer(t, existsSync(NGINX), 'nginx')) return;
       const base = `${nginx!.url}/${proto}`;
       const env = (await (await fetch(`${base}/environ?q=%20x`, { headers: { 'X-Custom': 'yes' } })).json()) as Record<string, unknown>;
-      for (const [k, v] of Object.entries({ REQUEST_METHOD: 'GET', SCRIPT_NAME: '', PATH_INFO: '/environ', QUERY_STRING: 'q=%20x', HTTP_X_CUSTOM: 'yes', 'wsgi.url_scheme': 'http' })) {
+      for (const [k, v] of Object.entries({
+        REQUEST_METHOD: 'GET',
+        SCRIPT_NAME: '',
+        PATH_INFO: '/environ',
+        QUERY_STRING: 'q=%20x',
+        HTTP_X_CUSTOM: 'yes',
+        'wsgi.url_scheme': 'http',
+      })) {
         assert.equal(env[k], v, `${proto} ${k}`);
       }
       const body = Buffer.alloc(2 * 1024 * 1024 + 5, 'xyz');
@@ -157,8 +194,13 @@ describe('nginx fastcgi_pass / scgi_pass / uwsgi_pass -> warpipe', () => {
     if (!requirePeer(t, existsSync(NGINX), 'nginx')) return;
     assert.equal((await fetch(`${nginx!.url}/error-before`)).status, 500);
     assert.equal(await (await fetch(`${nginx!.url}/generator`)).text(), 'part0;part1;part2;part3;part4;');
-    const statuses = await Promise.all(Array.from({ length: 60 }, (_, i) => fetch(`${nginx!.url}/sized?${i}`).then(async (r) => [r.status, (await r.text()).length])));
-    assert.deepEqual(statuses, Array.from({ length: 60 }, (_, i) => [200, i]));
+    const statuses = await Promise.all(
+      Array.from({ length: 60 }, (_, i) => fetch(`${nginx!.url}/sized?${i}`).then(async (r) => [r.status, (await r.text()).length])),
+    );
+    assert.deepEqual(
+      statuses,
+      Array.from({ length: 60 }, (_, i) => [200, i]),
+    );
     assert.ok(srv!.logs().includes('listening on fastcgi unix:'));
   });
 });
@@ -176,9 +218,13 @@ describe('web.py three ways: direct HTTP, nginx FastCGI, nginx uwsgi', () => {
   before(async () => {
     if (!ready) return;
     srv = await startServer('webpy_app:application', {
-      cwd: FRAMEWORKS, args: ['--python', SYSTEM_PYTHON, '--fastcgi', `unix:${dir}/fcgi.sock`, '--uwsgi', `unix:${dir}/uwsgi.sock`],
+      cwd: FRAMEWORKS,
+      args: ['--python', SYSTEM_PYTHON, '--fastcgi', `unix:${dir}/fcgi.sock`, '--uwsgi', `unix:${dir}/uwsgi.sock`],
     });
-    nginx = await runNginx(dir, 2, ([fcgi, uwsgi]) => `
+    nginx = await runNginx(
+      dir,
+      2,
+      ([fcgi, uwsgi]) => `
   server {
     listen 127.0.0.1:${fcgi};
     location / {
@@ -197,7 +243,8 @@ describe('web.py three ways: direct HTTP, nginx FastCGI, nginx uwsgi', () => {
       uwsgi_param HTTP_HOST $host:$server_port;
       uwsgi_pass unix:${dir}/uwsgi.sock;
     }
-  }`);
+  }`,
+    );
   });
   after(async () => {
     nginx?.proc.kill('SIGTERM');
@@ -220,7 +267,14 @@ describe('web.py three ways: direct HTTP, nginx FastCGI, nginx uwsgi', () => {
     const requests: [string, RequestInit][] = [
       ['/?name=<b>', {}],
       ['/json?a=1&b=%20c', { headers: { 'X-Custom': 'yes' } }],
-      ['/form', { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: `word=${encodeURIComponent('héllo wörld')}` }],
+      [
+        '/form',
+        {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+          body: `word=${encodeURIComponent('héllo wörld')}`,
+        },
+      ],
       ['/upload', { method: 'POST', body: upload }],
       ['/cookie', { headers: { Cookie: 'visit=41' } }],
       ['/redirect', { redirect: 'manual' }],
@@ -236,10 +290,22 @@ describe('web.py three ways: direct HTTP, nginx FastCGI, nginx uwsgi', () => {
     assert.deepEqual(answers.fastcgi, answers.direct);
     assert.deepEqual(answers.uwsgi, answers.direct);
     // and they are the right answers
-    const [hello, json, form, up, cookie, redirect, echo, missing] = answers.direct as { status: number; body: string; location: string | null; cookie: string | null }[];
+    const [hello, json, form, up, cookie, redirect, echo, missing] = answers.direct as {
+      status: number;
+      body: string;
+      location: string | null;
+      cookie: string | null;
+    }[];
     assert.equal(hello!.body, '<h1>Hello &lt;b&gt;</h1>');
     assert.deepEqual(JSON.parse(json!.body), {
-      framework: 'web.py', path: '/json', home: 'BASE', homepath: '', method: 'GET', query: '?a=1&b=%20c', ip: '127.0.0.1', protocol: 'http',
+      framework: 'web.py',
+      path: '/json',
+      home: 'BASE',
+      homepath: '',
+      method: 'GET',
+      query: '?a=1&b=%20c',
+      ip: '127.0.0.1',
+      protocol: 'http',
     });
     assert.equal(form!.body, 'you said héllo wörld');
     assert.deepEqual(JSON.parse(up!.body), { filename: 'w.bin', size: 200_000, head: 'wwwwwwww' });
@@ -260,7 +326,10 @@ describe('nginx proxy_pass -> warpipe --http --forwarded-allow-ips', () => {
   before(async () => {
     if (!existsSync(NGINX)) return;
     srv = await startServer('pep3333:application', { args: ['--forwarded-allow-ips', '127.0.0.1'] });
-    nginx = await runNginx(dir, 1, ([port]) => `
+    nginx = await runNginx(
+      dir,
+      1,
+      ([port]) => `
   server {
     listen 127.0.0.1:${port};
     location / {
@@ -269,7 +338,8 @@ describe('nginx proxy_pass -> warpipe --http --forwarded-allow-ips', () => {
       proxy_set_header X-Forwarded-Proto $scheme;
       proxy_pass ${srv!.url};
     }
-  }`);
+  }`,
+    );
   });
   after(async () => {
     nginx?.proc.kill('SIGTERM');
@@ -277,15 +347,18 @@ describe('nginx proxy_pass -> warpipe --http --forwarded-allow-ips', () => {
   });
 
   /** GET through nginx from another loopback address, so the client and the proxy differ. */
-  const environFrom = (local: string, headers: Record<string, string>): Promise<Record<string, unknown>> => new Promise((resolve, reject) => {
-    const url = new URL(`${nginx!.urls[0]}/environ`);
-    http.get({ host: url.hostname, port: url.port, path: url.pathname, localAddress: local, headers, agent: false }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (text += d));
-      res.on('end', () => resolve(JSON.parse(text) as Record<string, unknown>));
-    }).on('error', reject);
-  });
+  const environFrom = (local: string, headers: Record<string, string>): Promise<Record<string, unknown>> =>
+    new Promise((resolve, reject) => {
+      const url = new URL(`${nginx!.urls[0]}/environ`);
+      http
+        .get({ host: url.hostname, port: url.port, path: url.pathname, localAddress: local, headers, agent: false }, (res) => {
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (d: string) => (text += d));
+          res.on('end', () => resolve(JSON.parse(text) as Record<string, unknown>));
+        })
+        .on('error', reject);
+    });
 
   test('the app sees the client nginx saw, not nginx, and not what the client claimed', async (t) => {
     if (!requirePeer(t, existsSync(NGINX), 'nginx')) return;
@@ -293,7 +366,10 @@ describe('nginx proxy_pass -> warpipe --http --forwarded-allow-ips', () => {
     assert.equal(env.HTTP_X_FORWARDED_FOR, '6.6.6.6, 127.0.0.2', 'nginx appended the address it saw');
     assert.equal(env.REMOTE_ADDR, '127.0.0.2');
     assert.equal(env['wsgi.url_scheme'], 'http');
-    const direct = (await (await fetch(`${srv!.url}/environ`, { headers: { 'X-Forwarded-For': '6.6.6.6' } })).json()) as Record<string, unknown>;
+    const direct = (await (await fetch(`${srv!.url}/environ`, { headers: { 'X-Forwarded-For': '6.6.6.6' } })).json()) as Record<
+      string,
+      unknown
+    >;
     assert.equal(direct.REMOTE_ADDR, '6.6.6.6', 'a client on a trusted address is believed too: list only your proxies');
   });
 });

@@ -14,7 +14,9 @@ import { rawRequest } from '../helpers/raw.js';
 const PHP_FPM = ['/usr/sbin/php-fpm8.2', '/usr/sbin/php-fpm'].find((p) => existsSync(p)) ?? '';
 
 async function startPhpFpm(dir: string): Promise<ChildProcess> {
-  writeFileSync(`${dir}/php-fpm.conf`, `
+  writeFileSync(
+    `${dir}/php-fpm.conf`,
+    `
 [global]
 pid = ${dir}/php-fpm.pid
 error_log = ${dir}/php-fpm.log
@@ -25,7 +27,8 @@ pm = static
 pm.max_children = 2
 clear_env = no
 catch_workers_output = yes
-`);
+`,
+  );
   // -R: the tests run as root here, which php-fpm otherwise refuses
   const proc = spawn(PHP_FPM, ['-R', '-n', '-y', `${dir}/php-fpm.conf`, '-F'], { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
   let err = '';
@@ -34,7 +37,8 @@ catch_workers_output = yes
     if (proc.exitCode !== null) break;
     await new Promise((r) => setTimeout(r, 50));
   }
-  if (!existsSync(`${dir}/php.sock`)) throw new Error(`php-fpm did not start: ${err} ${existsSync(`${dir}/php-fpm.log`) ? readFileSync(`${dir}/php-fpm.log`, 'utf8') : ''}`);
+  if (!existsSync(`${dir}/php.sock`))
+    throw new Error(`php-fpm did not start: ${err} ${existsSync(`${dir}/php-fpm.log`) ? readFileSync(`${dir}/php-fpm.log`, 'utf8') : ''}`);
   return proc;
 }
 
@@ -46,7 +50,9 @@ describe('warpipe -> php-fpm (--mount fastcgi://)', () => {
 
   before(async () => {
     if (!PHP_FPM) return;
-    writeFileSync(`${dir}/info.php`, `<?php
+    writeFileSync(
+      `${dir}/info.php`,
+      `<?php
 if (isset($_GET['status'])) { http_response_code((int)$_GET['status']); }
 header('X-From: php');
 header('Content-Type: application/json');
@@ -55,7 +61,8 @@ echo json_encode([
   'REQUEST_METHOD' => $_SERVER['REQUEST_METHOD'], 'QUERY_STRING' => $_SERVER['QUERY_STRING'], 'HTTP_X_CUSTOM' => $_SERVER['HTTP_X_CUSTOM'] ?? null,
   'HTTP_PROXY' => $_SERVER['HTTP_PROXY'] ?? null, 'get' => $_GET, 'post' => $_POST, 'body' => file_get_contents('php://input'),
 ]);
-`);
+`,
+    );
     writeFileSync(`${dir}/index.php`, '<?php echo "index";');
     writeFileSync(`${dir}/redirect.php`, '<?php header("Location: /elsewhere");');
     fpm = await startPhpFpm(dir);
@@ -95,7 +102,14 @@ echo json_encode([
 
   test('missing scripts, traversal and %0a paths (CVE-2019-11043) never reach php-fpm', async (t) => {
     if (!requirePeer(t, PHP_FPM !== '', 'php-fpm')) return;
-    for (const path of ['/php/missing.php', '/php/info.php%0a/x', '/php/../etc/passwd.php', '/php/%2e%2e/x.php', '/php/info.php%00.txt', '/php/nothing']) {
+    for (const path of [
+      '/php/missing.php',
+      '/php/info.php%0a/x',
+      '/php/../etc/passwd.php',
+      '/php/%2e%2e/x.php',
+      '/php/info.php%00.txt',
+      '/php/nothing',
+    ]) {
       const res = await rawRequest(srv!.port, `GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
       assert.ok(res.status === 404 || res.status === 400, `${path}: ${res.status}`);
     }

@@ -34,7 +34,9 @@ describe('--metrics', () => {
 
   before(async () => {
     srv = await startServer('pep3333:application', { args: ['--metrics', '127.0.0.1:0', '--timeout', '1'] });
-    metricsUrl = /metrics on (http:\/\/127\.0\.0\.1:\d+\/metrics)/.exec(await srv.waitForLog(/metrics on http:\/\/127\.0\.0\.1:\d+\/metrics/))![1]!;
+    metricsUrl = /metrics on (http:\/\/127\.0\.0\.1:\d+\/metrics)/.exec(
+      await srv.waitForLog(/metrics on http:\/\/127\.0\.0\.1:\d+\/metrics/),
+    )![1]!;
     for (let i = 0; i < 3; i++) assert.equal((await fetch(`${srv.url}/sized?10`)).status, 200);
     assert.equal((await fetch(`${srv.url}/status?404`)).status, 404);
     assert.equal((await fetch(`${srv.url}/die`)).status, 502);
@@ -88,12 +90,14 @@ describe('--metrics', () => {
     assert.match(head.headers.get('content-type')!, /^text\/plain; version=0\.0\.4/);
   });
 
-  test('promtool accepts the exposition (its only complaints are about prom-client\'s own Node.js gauges)', async (t) => {
+  test("promtool accepts the exposition (its only complaints are about prom-client's own Node.js gauges)", async (t) => {
     if (!requirePeer(t, havePromtool, 'promtool (Debian package prometheus)')) return;
     const text = await (await fetch(metricsUrl)).text();
     const r = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
     const problems = `${r.stdout}${r.stderr}`.split('\n').filter((l) => l.trim() !== '');
-    const ours = problems.filter((l) => !/^warpipe_gateway_nodejs_active_\w+_total non-counter metrics should not have "_total" suffix$/.test(l));
+    const ours = problems.filter(
+      (l) => !/^warpipe_gateway_nodejs_active_\w+_total non-counter metrics should not have "_total" suffix$/.test(l),
+    );
     assert.deepEqual(ours, [], `promtool: ${problems.join('\n')}`);
   });
 });
@@ -109,8 +113,15 @@ describe('a real Prometheus scraping --metrics', () => {
     const port = await freePort();
     srv = await startServer('pep3333:application', { args: ['--metrics', `127.0.0.1:${port}`] });
     const promPort = await freePort();
-    writeFileSync(`${dir}/prometheus.yml`, `global: { scrape_interval: 1s }\nscrape_configs:\n  - job_name: warpipe\n    static_configs: [{ targets: ['127.0.0.1:${port}'] }]\n`);
-    prom = spawn('prometheus', [`--config.file=${dir}/prometheus.yml`, `--storage.tsdb.path=${dir}/data`, `--web.listen-address=127.0.0.1:${promPort}`], { stdio: 'ignore' });
+    writeFileSync(
+      `${dir}/prometheus.yml`,
+      `global: { scrape_interval: 1s }\nscrape_configs:\n  - job_name: warpipe\n    static_configs: [{ targets: ['127.0.0.1:${port}'] }]\n`,
+    );
+    prom = spawn(
+      'prometheus',
+      [`--config.file=${dir}/prometheus.yml`, `--storage.tsdb.path=${dir}/data`, `--web.listen-address=127.0.0.1:${promPort}`],
+      { stdio: 'ignore' },
+    );
     promUrl = `http://127.0.0.1:${promPort}`;
   });
   after(async () => {
@@ -125,14 +136,21 @@ describe('a real Prometheus scraping --metrics', () => {
     let value: string | null = null;
     for (let i = 0; i < 200 && value !== '5'; i++) {
       await new Promise((r) => setTimeout(r, 100));
-      const res = await fetch(`${promUrl}/api/v1/query?query=${encodeURIComponent('warpipe_requests_total{code="200"}')}`).catch(() => null);
+      const res = await fetch(`${promUrl}/api/v1/query?query=${encodeURIComponent('warpipe_requests_total{code="200"}')}`).catch(
+        () => null,
+      );
       if (!res?.ok) continue;
       const body = (await res.json()) as { data: { result: { value: [number, string] }[] } };
       value = body.data.result[0]?.value[1] ?? null;
     }
     assert.equal(value, '5');
-    const targets = (await (await fetch(`${promUrl}/api/v1/targets`)).json()) as { data: { activeTargets: { health: string; lastError: string }[] } };
-    assert.deepEqual(targets.data.activeTargets.map((x) => [x.health, x.lastError]), [['up', '']]);
+    const targets = (await (await fetch(`${promUrl}/api/v1/targets`)).json()) as {
+      data: { activeTargets: { health: string; lastError: string }[] };
+    };
+    assert.deepEqual(
+      targets.data.activeTargets.map((x) => [x.health, x.lastError]),
+      [['up', '']],
+    );
   });
 });
 

@@ -15,7 +15,11 @@ import { tmpdir } from 'node:os';
 import { FIXTURES, requirePeer, startServer, type Server } from '../helpers/server.js';
 
 const haveUwsgi = spawnSync('uwsgi', ['--plugin', 'python3', '--help'], { stdio: 'ignore', timeout: 20_000 }).status === 0;
-const PROTOCOLS = [['uwsgi', '/u'], ['scgi', '/s'], ['fastcgi', '/f']] as const;
+const PROTOCOLS = [
+  ['uwsgi', '/u'],
+  ['scgi', '/s'],
+  ['fastcgi', '/f'],
+] as const;
 
 /** Send a head and the first part of a body, and resolve once bytes come back before the rest is sent. */
 function answersBeforeTheEnd(port: number, path: string, first: Buffer, rest: Buffer): Promise<Buffer> {
@@ -49,12 +53,33 @@ describe('warpipe -> uWSGI (--mount uwsgi://, scgi://, fastcgi://?split=none)', 
 
   const startUwsgi = (): ChildProcess => {
     for (const sock of ['u', 's', 'f']) rmSync(`${dir}/${sock}.sock`, { force: true });
-    return spawn('uwsgi', ['--plugin', 'python3', '--socket', `${dir}/u.sock`, '--scgi-socket', `${dir}/s.sock`, '--fastcgi-socket', `${dir}/f.sock`,
-      '--wsgi-file', `${FIXTURES}pep3333.py`, '--callable', 'application',
-      '--processes', '2', '--master', '--die-on-term', '--disable-logging'], { stdio: 'ignore' });
+    return spawn(
+      'uwsgi',
+      [
+        '--plugin',
+        'python3',
+        '--socket',
+        `${dir}/u.sock`,
+        '--scgi-socket',
+        `${dir}/s.sock`,
+        '--fastcgi-socket',
+        `${dir}/f.sock`,
+        '--wsgi-file',
+        `${FIXTURES}pep3333.py`,
+        '--callable',
+        'application',
+        '--processes',
+        '2',
+        '--master',
+        '--die-on-term',
+        '--disable-logging',
+      ],
+      { stdio: 'ignore' },
+    );
   };
   const socketsUp = async (): Promise<void> => {
-    for (let i = 0; i < 200 && !['u', 's', 'f'].every((s) => existsSync(`${dir}/${s}.sock`)); i++) await new Promise((r) => setTimeout(r, 50));
+    for (let i = 0; i < 200 && !['u', 's', 'f'].every((s) => existsSync(`${dir}/${s}.sock`)); i++)
+      await new Promise((r) => setTimeout(r, 50));
   };
 
   before(async () => {
@@ -63,8 +88,20 @@ describe('warpipe -> uWSGI (--mount uwsgi://, scgi://, fastcgi://?split=none)', 
     await socketsUp();
     srv = await startServer('pep3333:application', {
       // no keep-alive: the descriptor count after the outage then holds only what the upstreams left
-      args: ['--keepalive-timeout', '0', '--buffer-request-body', '64K', '--upstream-timeout', '1.5', '--mount', `/u=uwsgi://unix:${dir}/u.sock`, '--mount', `/s=scgi://unix:${dir}/s.sock`,
-        '--mount', `/f=fastcgi://unix:${dir}/f.sock?split=none`],
+      args: [
+        '--keepalive-timeout',
+        '0',
+        '--buffer-request-body',
+        '64K',
+        '--upstream-timeout',
+        '1.5',
+        '--mount',
+        `/u=uwsgi://unix:${dir}/u.sock`,
+        '--mount',
+        `/s=scgi://unix:${dir}/s.sock`,
+        '--mount',
+        `/f=fastcgi://unix:${dir}/f.sock?split=none`,
+      ],
     });
   });
   after(async () => {
@@ -76,7 +113,10 @@ describe('warpipe -> uWSGI (--mount uwsgi://, scgi://, fastcgi://?split=none)', 
     test(`${protocol}: the app behind uWSGI gets the mount as SCRIPT_NAME; bodies and statuses go through`, async (t) => {
       if (!requirePeer(t, haveUwsgi, 'uwsgi with its python3 plugin (Debian uwsgi-core, uwsgi-plugin-python3)')) return;
       const url = `${srv!.url}${prefix}`;
-      const env = (await (await fetch(`${url}/environ?x=1`, { headers: { 'X-Custom': 'yes', Proxy: 'http://evil:1' } })).json()) as Record<string, unknown>;
+      const env = (await (await fetch(`${url}/environ?x=1`, { headers: { 'X-Custom': 'yes', Proxy: 'http://evil:1' } })).json()) as Record<
+        string,
+        unknown
+      >;
       assert.equal(env.SCRIPT_NAME, prefix);
       assert.equal(env.PATH_INFO, '/environ');
       assert.equal(env.QUERY_STRING, 'x=1');
@@ -91,8 +131,15 @@ describe('warpipe -> uWSGI (--mount uwsgi://, scgi://, fastcgi://?split=none)', 
       // chunked, larger than the listener holds: sent on with its length once read
       const parts = [Buffer.alloc(100_000, 'a'), Buffer.alloc(150_000, 'b'), Buffer.alloc(7, 'c')];
       const chunked = await fetch(`${url}/echo`, {
-        method: 'POST', duplex: 'half',
-        body: new ReadableStream({ pull(c) { const p = parts.shift(); if (p) c.enqueue(p); else c.close(); } }),
+        method: 'POST',
+        duplex: 'half',
+        body: new ReadableStream({
+          pull(c) {
+            const p = parts.shift();
+            if (p) c.enqueue(p);
+            else c.close();
+          },
+        }),
       } as RequestInit);
       const back = Buffer.from(await chunked.arrayBuffer());
       assert.equal(back.length, 250_007);
@@ -116,7 +163,10 @@ describe('warpipe -> uWSGI (--mount uwsgi://, scgi://, fastcgi://?split=none)', 
       for (;;) {
         const eol = body.indexOf('\r\n');
         const size = parseInt(body.slice(0, eol), 16);
-        assert.ok(eol > 0 && size >= 0 && body.length >= eol + 4 + size, `a whole chunk, not ${JSON.stringify(body.slice(0, 40))} after ${echoed.length} bytes`);
+        assert.ok(
+          eol > 0 && size >= 0 && body.length >= eol + 4 + size,
+          `a whole chunk, not ${JSON.stringify(body.slice(0, 40))} after ${echoed.length} bytes`,
+        );
         if (size === 0) break;
         echoed += body.slice(eol + 2, eol + 2 + size);
         body = body.slice(eol + 4 + size);
@@ -130,7 +180,11 @@ describe('warpipe -> uWSGI (--mount uwsgi://, scgi://, fastcgi://?split=none)', 
     const statuses = await Promise.all(PROTOCOLS.map(([, prefix]) => fetch(`${srv!.url}${prefix}/sleep?4`).then((r) => r.status)));
     assert.deepEqual(statuses, [504, 504, 504]);
     for (const [protocol, prefix] of PROTOCOLS) {
-      await srv!.waitForLog(new RegExp(`${protocol} upstream unix:.*${prefix.slice(1)}\\.sock sent nothing for 1\\.5s \\(while handling GET ${prefix}/sleep\\?4\\)`));
+      await srv!.waitForLog(
+        new RegExp(
+          `${protocol} upstream unix:.*${prefix.slice(1)}\\.sock sent nothing for 1\\.5s \\(while handling GET ${prefix}/sleep\\?4\\)`,
+        ),
+      );
     }
   });
 
@@ -148,7 +202,8 @@ describe('warpipe -> uWSGI (--mount uwsgi://, scgi://, fastcgi://?split=none)', 
     }
     uwsgi = startUwsgi();
     await socketsUp();
-    for (const [, prefix] of PROTOCOLS) assert.equal((await fetch(`${srv!.url}${prefix}/environ`)).status, 200, `${prefix} after uWSGI came back`);
+    for (const [, prefix] of PROTOCOLS)
+      assert.equal((await fetch(`${srv!.url}${prefix}/environ`)).status, 200, `${prefix} after uWSGI came back`);
     let after = fds();
     for (let i = 0; i < 40 && after > before; i++) {
       await new Promise((r) => setTimeout(r, 50));

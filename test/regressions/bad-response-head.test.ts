@@ -42,7 +42,10 @@ describe('an app error in the response head is one 500 and one log line', () => 
     assert.equal(status, 500);
     const lines = records(log);
     assert.equal(lines.length, 1, log.slice(0, 4000));
-    assert.match(lines[0]!, /^\[[^\]]+\] \[worker \d+\] \[ERROR\] Error handling request GET \/huge-head\?17\n[^]*ValueError: response headers of 17825\d\d\d bytes: more than the 16 MiB a response head may have\n$/);
+    assert.match(
+      lines[0]!,
+      /^\[[^\]]+\] \[worker \d+\] \[ERROR\] Error handling request GET \/huge-head\?17\n[^]*ValueError: response headers of 17825\d\d\d bytes: more than the 16 MiB a response head may have\n$/,
+    );
     assert.doesNotMatch(srv.logs(), /killing it|exited/);
     assert.equal(await (await fetch(`${srv.url}/pid`)).text(), pid);
   });
@@ -77,7 +80,7 @@ describe('an app error in the response head is one 500 and one log line', () => 
   });
 });
 
-describe('a TypeScript app (the gateway\'s own check) with a status outside 100-599', () => {
+describe("a TypeScript app (the gateway's own check) with a status outside 100-599", () => {
   const logged: string[] = [];
   let listener: HttpListener;
   let port: number;

@@ -25,18 +25,27 @@ describe('request heads dripped a byte per packet', () => {
     const before = rssMiB(pid);
     const pad = 'a'.repeat(8000);
     const head = Buffer.from(`GET /sized?2 HTTP/1.1\r\nHost: x\r\n${[1, 2, 3, 4].map((i) => `X-Pad-${i}: ${pad}\r\n`).join('')}`);
-    const socks = await Promise.all(Array.from({ length: 20 }, () => new Promise<net.Socket>((resolve) => {
-      const s = net.connect(srv.port, '127.0.0.1', () => resolve(s));
-      s.setNoDelay(true);
-    })));
-    const answers = socks.map((s) => new Promise<string>((resolve) => {
-      let got = '';
-      s.on('data', (d: Buffer) => {
-        got += d.toString('latin1');
-        if (got.endsWith('ss')) resolve(got);
-      });
-      s.on('close', () => resolve(got));
-    }));
+    const socks = await Promise.all(
+      Array.from(
+        { length: 20 },
+        () =>
+          new Promise<net.Socket>((resolve) => {
+            const s = net.connect(srv.port, '127.0.0.1', () => resolve(s));
+            s.setNoDelay(true);
+          }),
+      ),
+    );
+    const answers = socks.map(
+      (s) =>
+        new Promise<string>((resolve) => {
+          let got = '';
+          s.on('data', (d: Buffer) => {
+            got += d.toString('latin1');
+            if (got.endsWith('ss')) resolve(got);
+          });
+          s.on('close', () => resolve(got));
+        }),
+    );
     for (let i = 0; i < head.length; i++) {
       for (const s of socks) s.write(head.subarray(i, i + 1));
       await tick(); // let each byte go out as its own packet

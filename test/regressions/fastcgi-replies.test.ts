@@ -47,12 +47,26 @@ describe('--fastcgi: management records whose replies are never read', () => {
     // meanwhile another client is served
     const other = await new Promise<string>((resolve, reject) => {
       const got: Buffer[] = [];
-      const sock = net.connect(`${dir}/fcgi.sock`, () => sock.write(Buffer.concat([
-        encodeRecord(RecordType.BeginRequest, 1, beginRequestBody(Role.Responder, 0)),
-        encodeRecord(RecordType.Params, 1, encodeParams([['REQUEST_METHOD', 'GET'], ['PATH_INFO', '/sized'], ['QUERY_STRING', '3'],
-          ['SERVER_NAME', 'x'], ['SERVER_PORT', '80']])),
-        encodeRecord(RecordType.Params, 1), encodeRecord(RecordType.Stdin, 1),
-      ])));
+      const sock = net.connect(`${dir}/fcgi.sock`, () =>
+        sock.write(
+          Buffer.concat([
+            encodeRecord(RecordType.BeginRequest, 1, beginRequestBody(Role.Responder, 0)),
+            encodeRecord(
+              RecordType.Params,
+              1,
+              encodeParams([
+                ['REQUEST_METHOD', 'GET'],
+                ['PATH_INFO', '/sized'],
+                ['QUERY_STRING', '3'],
+                ['SERVER_NAME', 'x'],
+                ['SERVER_PORT', '80'],
+              ]),
+            ),
+            encodeRecord(RecordType.Params, 1),
+            encodeRecord(RecordType.Stdin, 1),
+          ]),
+        ),
+      );
       sock.on('data', (d: Buffer) => got.push(d));
       sock.on('error', reject);
       sock.on('close', () => resolve(Buffer.concat(got).toString('latin1')));

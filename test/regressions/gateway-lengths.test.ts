@@ -35,7 +35,12 @@ function answer(path: string, data: Buffer, waitMs: number, end = true): Promise
 }
 
 const cgi = (length: string): [string, string][] => [
-  ['CONTENT_LENGTH', length], ['SCGI', '1'], ['REQUEST_METHOD', 'POST'], ['PATH_INFO', '/echo'], ['SERVER_NAME', 'x'], ['SERVER_PORT', '80'],
+  ['CONTENT_LENGTH', length],
+  ['SCGI', '1'],
+  ['REQUEST_METHOD', 'POST'],
+  ['PATH_INFO', '/echo'],
+  ['SERVER_NAME', 'x'],
+  ['SERVER_PORT', '80'],
 ];
 
 describe('CONTENT_LENGTH on --scgi, --uwsgi and --fastcgi', () => {
@@ -43,8 +48,20 @@ describe('CONTENT_LENGTH on --scgi, --uwsgi and --fastcgi', () => {
   const dir = mkdtempSync(`${tmpdir()}/warpipe-cl-`);
   before(async () => {
     srv = await startServer('pep3333:application', {
-      args: ['--scgi', `unix:${dir}/scgi.sock`, '--uwsgi', `unix:${dir}/uwsgi.sock`, '--fastcgi', `unix:${dir}/fcgi.sock`,
-        '--header-timeout', '30', '--body-timeout', '30', '--max-connections', '20'],
+      args: [
+        '--scgi',
+        `unix:${dir}/scgi.sock`,
+        '--uwsgi',
+        `unix:${dir}/uwsgi.sock`,
+        '--fastcgi',
+        `unix:${dir}/fcgi.sock`,
+        '--header-timeout',
+        '30',
+        '--body-timeout',
+        '30',
+        '--max-connections',
+        '20',
+      ],
     });
   });
   after(async () => {
@@ -64,11 +81,14 @@ describe('CONTENT_LENGTH on --scgi, --uwsgi and --fastcgi', () => {
   });
 
   test('FastCGI: a bad length refuses that request with 400, and the kept connection serves the next', async () => {
-    const request = (length: string): Buffer => Buffer.concat([
-      encodeRecord(RecordType.BeginRequest, 1, beginRequestBody(Role.Responder, FCGI_KEEP_CONN)),
-      encodeRecord(RecordType.Params, 1, encodeParams(cgi(length))), encodeRecord(RecordType.Params, 1),
-      encodeRecord(RecordType.Stdin, 1, Buffer.from('hello')), encodeRecord(RecordType.Stdin, 1),
-    ]);
+    const request = (length: string): Buffer =>
+      Buffer.concat([
+        encodeRecord(RecordType.BeginRequest, 1, beginRequestBody(Role.Responder, FCGI_KEEP_CONN)),
+        encodeRecord(RecordType.Params, 1, encodeParams(cgi(length))),
+        encodeRecord(RecordType.Params, 1),
+        encodeRecord(RecordType.Stdin, 1, Buffer.from('hello')),
+        encodeRecord(RecordType.Stdin, 1),
+      ]);
     const sock = net.connect(`${dir}/fcgi.sock`);
     const got: Buffer[] = [];
     sock.on('data', (d: Buffer) => got.push(d));
@@ -86,8 +106,13 @@ describe('CONTENT_LENGTH on --scgi, --uwsgi and --fastcgi', () => {
     // 40 clients (twice --max-connections) each send a head and half a body, then close their side
     for (const codec of ['uwsgi', 'scgi'] as const) {
       const head = codec === 'uwsgi' ? encodeUwsgiHead(cgi('10')) : encodeScgiHead(cgi('10'));
-      const closed = await Promise.all(Array.from({ length: 40 }, () => answer(`${dir}/${codec}.sock`, Buffer.concat([head, Buffer.from('12345')]), 15_000)));
-      assert.ok(closed.every((c) => c !== null), `${codec}: ${closed.filter((c) => c === null).length} of 40 still open after 15 s (--body-timeout is 30 s)`);
+      const closed = await Promise.all(
+        Array.from({ length: 40 }, () => answer(`${dir}/${codec}.sock`, Buffer.concat([head, Buffer.from('12345')]), 15_000)),
+      );
+      assert.ok(
+        closed.every((c) => c !== null),
+        `${codec}: ${closed.filter((c) => c === null).length} of 40 still open after 15 s (--body-timeout is 30 s)`,
+      );
     }
     const ok = await answer(`${dir}/uwsgi.sock`, Buffer.concat([encodeUwsgiHead(cgi('5')), Buffer.from('hello')]), 10_000);
     assert.match(ok ?? '', /^HTTP\/1\.1 200 /);

@@ -11,13 +11,20 @@ import { ROOT } from '../helpers/server.js';
 
 /** Each src/ module's relative imports and re-exports, by absolute path. */
 function importGraph(src: string): Map<string, string[]> {
-  const files = readdirSync(src, { recursive: true }).map(String).filter((f) => f.endsWith('.ts')).map((f) => join(src, f));
+  const files = readdirSync(src, { recursive: true })
+    .map(String)
+    .filter((f) => f.endsWith('.ts'))
+    .map((f) => join(src, f));
   const graph = new Map<string, string[]>();
   for (const file of files) {
     const text = readFileSync(file, 'utf8');
-    const targets = [...text.matchAll(/^\s*(?:import|export)\b[^'";]*?\bfrom\s*['"](\.[^'"]+)['"]/gm)]
-      .map((m) => resolve(dirname(file), m[1]!.replace(/\.js$/, '.ts')));
-    graph.set(file, targets.filter((t) => files.includes(t)));
+    const targets = [...text.matchAll(/^\s*(?:import|export)\b[^'";]*?\bfrom\s*['"](\.[^'"]+)['"]/gm)].map((m) =>
+      resolve(dirname(file), m[1]!.replace(/\.js$/, '.ts')),
+    );
+    graph.set(
+      file,
+      targets.filter((t) => files.includes(t)),
+    );
   }
   return graph;
 }

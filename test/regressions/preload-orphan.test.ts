@@ -50,7 +50,7 @@ describe('--preload: a worker that dies while a child it forked holds its channe
     assert.doesNotMatch(srv.logs(), /timed out/);
   });
 
-  test('with its template gone, the worker\'s death is still noticed', { timeout: 120_000 }, async () => {
+  test("with its template gone, the worker's death is still noticed", { timeout: 120_000 }, async () => {
     const [template] = childrenOf(srv.proc.pid!);
     assert.ok(template, 'the template');
     process.kill(template, 'SIGKILL'); // the worker serving now was forked by it, and is left alone

@@ -21,7 +21,9 @@ describe('--preload: SIGTERM when the template exits after its worker', () => {
   });
 
   test('the gateway exits as soon as both are gone, not after --graceful-timeout', { timeout: 60_000 }, async () => {
-    srv = await startServer('slow_template_exit:application', { args: ['--preload', '--workers', '1', '--graceful-timeout', '60', '--log-level', 'debug'] });
+    srv = await startServer('slow_template_exit:application', {
+      args: ['--preload', '--workers', '1', '--graceful-timeout', '60', '--log-level', 'debug'],
+    });
     const pid = Number(await (await fetch(srv.url)).text());
     assert.ok(pid > 0);
     const started = Date.now();

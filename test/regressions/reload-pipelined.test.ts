@@ -138,9 +138,15 @@ test('a worker told to stop while it boots says READY, then exits 0', { timeout:
       w.kill('SIGKILL');
     },
   };
-  const w = new WorkerProcess({ python: 'python3', app: 'hello:application', threads: 2, validate: false, cwd: FIXTURES, env: process.env }, hooks);
+  const w = new WorkerProcess(
+    { python: 'python3', app: 'hello:application', threads: 2, validate: false, cwd: FIXTURES, env: process.env },
+    hooks,
+  );
   w.stop();
   assert.equal(await done, '0 null');
-  assert.deepEqual(broken.map((e) => e.message), []);
+  assert.deepEqual(
+    broken.map((e) => e.message),
+    [],
+  );
   assert.deepEqual(events, ['ready stopping']);
 });

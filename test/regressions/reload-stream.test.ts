@@ -89,7 +89,7 @@ for (const mode of [[], ['--preload']]) {
       rmSync(dir, { recursive: true, force: true });
     });
 
-    test('the retiring worker\'s response arrives whole, with its terminating chunk', { timeout: 180_000 }, async () => {
+    test("the retiring worker's response arrives whole, with its terminating chunk", { timeout: 180_000 }, async () => {
       // the client on a unix socket: its buffers are a fixed ~200 KiB (TCP's grow as the client reads), so
       // a stalled client stalls the whole path back to the worker
       const sock = `${dir}/http.sock`;

@@ -15,7 +15,9 @@ import { startServer } from '../helpers/server.js';
 test('a spool disk that fills mid-upload: 500 at once, one log line, the file closed, the next upload served', async (t) => {
   if (spawnSync('prlimit', ['--version'], { stdio: 'ignore' }).status !== 0) return t.skip('prlimit (util-linux) is missing');
   const dir = mkdtempSync(`${tmpdir()}/warpipe-spool-full-`);
-  const srv = await startServer('pep3333:application', { args: ['--buffer-request-body', '64K', '--spool-request-body', '64M', '--spool-dir', dir] });
+  const srv = await startServer('pep3333:application', {
+    args: ['--buffer-request-body', '64K', '--spool-request-body', '64M', '--spool-dir', dir],
+  });
   try {
     // the "disk" is full past 200 KB: files the gateway writes may grow no further (EFBIG; Node ignores SIGXFSZ)
     assert.equal(spawnSync('prlimit', ['--pid', String(srv.proc.pid), '--fsize=200000:200000']).status, 0);
@@ -47,13 +49,14 @@ test('a spool disk that fills mid-upload: 500 at once, one log line, the file cl
     });
     assert.match(answer, /^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 500 Internal Server Error\r\n/, JSON.stringify(answer.slice(0, 120)));
     await srv.waitForLog(new RegExp(`cannot write a request body to a temporary file in ${dir} \\(EFBIG\\) while handling POST /echo`));
-    const spoolFds = (): number => readdirSync(`/proc/${srv.proc.pid}/fd`).filter((fd) => {
-      try {
-        return readlinkSync(`/proc/${srv.proc.pid}/fd/${fd}`).startsWith(`${dir}/warpipe-body-`);
-      } catch {
-        return false;
-      }
-    }).length;
+    const spoolFds = (): number =>
+      readdirSync(`/proc/${srv.proc.pid}/fd`).filter((fd) => {
+        try {
+          return readlinkSync(`/proc/${srv.proc.pid}/fd/${fd}`).startsWith(`${dir}/warpipe-body-`);
+        } catch {
+          return false;
+        }
+      }).length;
     for (let i = 0; i < 100 && spoolFds() > 0; i++) await new Promise((r) => setTimeout(r, 50));
     assert.equal(spoolFds(), 0, 'the spool file is closed');
     assert.equal(srv.logs().split('cannot write a request body').length - 1, 1, 'said once');

@@ -21,10 +21,13 @@ function mem(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   return Number(m![1]) * 1024;
 }
 
-test('a stalled reader of stderr: the gateway stays within bounds, serves on, and says how many lines it dropped', { timeout: 180_000 }, async (t) => {
+test('a stalled reader of stderr: the gateway stays within bounds, serves on, and says how many lines it dropped', {
+  timeout: 180_000,
+}, async (t) => {
   // the gateway's stdout and stderr are a pipe that stall-output.py reads only when told to
   const proc = spawn('python3', [STALL, process.execPath, CLI, 'hostile:application', '--http', '127.0.0.1:0', '--workers', '1'], {
-    cwd: FIXTURES, stdio: ['pipe', 'pipe', 'inherit'],
+    cwd: FIXTURES,
+    stdio: ['pipe', 'pipe', 'inherit'],
   });
   let out = '';
   const waiters: (() => void)[] = [];
@@ -76,7 +79,10 @@ test('a stalled reader of stderr: the gateway stays within bounds, serves on, an
     for (let i = 0; i < 5; i++) assert.equal(await get('/pid'), pidText, 'still served, by the same worker');
     const peak = mem(pid, 'VmHWM');
     t.diagnostic(`gateway RSS ${(base / MiB).toFixed(0)} MiB before, peak ${(peak / MiB).toFixed(0)} MiB after`);
-    assert.ok(peak < base + 100 * MiB, `peak RSS ${(peak / MiB).toFixed(0)} MiB, from ${(base / MiB).toFixed(0)} MiB before 150 MiB of log lines`);
+    assert.ok(
+      peak < base + 100 * MiB,
+      `peak RSS ${(peak / MiB).toFixed(0)} MiB, from ${(base / MiB).toFixed(0)} MiB before 150 MiB of log lines`,
+    );
 
     // read the pipe again: once the queue has drained, the count of the lines lost comes with the next line
     proc.stdin.write('read\n');

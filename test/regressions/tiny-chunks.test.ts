@@ -60,10 +60,12 @@ describe('bodies in 1-byte pieces', () => {
       for (let i = 0; i < 10; i++) yield chunks;
       yield Buffer.from('0\r\n\r\n');
     };
-    const answers = await Promise.all(Array.from({ length: 6 }, () => {
-      const sock = net.connect(srv.port, '127.0.0.1');
-      return converse(sock, upload(), (got) => parseResponses(got).length > 0).finally(() => sock.destroy());
-    }));
+    const answers = await Promise.all(
+      Array.from({ length: 6 }, () => {
+        const sock = net.connect(srv.port, '127.0.0.1');
+        return converse(sock, upload(), (got) => parseResponses(got).length > 0).finally(() => sock.destroy());
+      }),
+    );
     for (const a of answers) assert.equal(parseResponses(a)[0]!.headers.get('x-length'), String(BODY));
     const grew = peakMiB(pid) - before;
     // 6 MB of bodies; each connection also reads 6 MB of wire. Before the fix: ~700 MB.
@@ -75,8 +77,17 @@ describe('bodies in 1-byte pieces', () => {
     const before = rssMiB(pid);
     const head = Buffer.concat([
       encodeRecord(RecordType.BeginRequest, 1, beginRequestBody(Role.Responder, FCGI_KEEP_CONN)),
-      encodeRecord(RecordType.Params, 1, encodeParams([['REQUEST_METHOD', 'POST'], ['PATH_INFO', '/echo'], ['CONTENT_LENGTH', String(BODY)],
-        ['SERVER_NAME', 'x'], ['SERVER_PORT', '80']])),
+      encodeRecord(
+        RecordType.Params,
+        1,
+        encodeParams([
+          ['REQUEST_METHOD', 'POST'],
+          ['PATH_INFO', '/echo'],
+          ['CONTENT_LENGTH', String(BODY)],
+          ['SERVER_NAME', 'x'],
+          ['SERVER_PORT', '80'],
+        ]),
+      ),
       encodeRecord(RecordType.Params, 1),
     ]);
     const block = Buffer.concat(Array.from({ length: 10_000 }, () => encodeRecord(RecordType.Stdin, 1, Buffer.from('y'))));
@@ -86,13 +97,16 @@ describe('bodies in 1-byte pieces', () => {
       yield encodeRecord(RecordType.Stdin, 1);
     };
     const ended = (got: Buffer): boolean => {
-      for (let off = 0; off + 8 <= got.length; off += 8 + got.readUInt16BE(off + 4) + got[off + 6]!) if (got[off + 1] === RecordType.EndRequest) return true;
+      for (let off = 0; off + 8 <= got.length; off += 8 + got.readUInt16BE(off + 4) + got[off + 6]!)
+        if (got[off + 1] === RecordType.EndRequest) return true;
       return false;
     };
-    const answers = await Promise.all(Array.from({ length: 3 }, () => {
-      const sock = net.connect(`${dir}/fcgi.sock`);
-      return converse(sock, upload(), ended).finally(() => sock.destroy());
-    }));
+    const answers = await Promise.all(
+      Array.from({ length: 3 }, () => {
+        const sock = net.connect(`${dir}/fcgi.sock`);
+        return converse(sock, upload(), ended).finally(() => sock.destroy());
+      }),
+    );
     for (const a of answers) assert.match(a.toString('latin1'), new RegExp(`X-Length: ${BODY}\r\n`));
     const grew = peakMiB(pid) - before;
     // 3 MB of bodies in 3 million records. Before the fix: ~350 MB.

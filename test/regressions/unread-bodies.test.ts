@@ -51,21 +51,37 @@ function upload(path: string, head: Buffer, frame: (piece: Buffer) => Buffer, an
 }
 
 const params = (path: string, length: number): [string, string][] => [
-  ['CONTENT_LENGTH', String(length)], ['SCGI', '1'], ['REQUEST_METHOD', 'POST'], ['PATH_INFO', path], ['QUERY_STRING', '3'],
-  ['SERVER_NAME', 'x'], ['SERVER_PORT', '80'],
+  ['CONTENT_LENGTH', String(length)],
+  ['SCGI', '1'],
+  ['REQUEST_METHOD', 'POST'],
+  ['PATH_INFO', path],
+  ['QUERY_STRING', '3'],
+  ['SERVER_NAME', 'x'],
+  ['SERVER_PORT', '80'],
 ];
 
-const fcgiBegin = (id: number, path: string, length: number): Buffer => Buffer.concat([
-  encodeRecord(RecordType.BeginRequest, id, beginRequestBody(Role.Responder, FCGI_KEEP_CONN)),
-  encodeRecord(RecordType.Params, id, encodeParams(params(path, length))), encodeRecord(RecordType.Params, id),
-]);
+const fcgiBegin = (id: number, path: string, length: number): Buffer =>
+  Buffer.concat([
+    encodeRecord(RecordType.BeginRequest, id, beginRequestBody(Role.Responder, FCGI_KEEP_CONN)),
+    encodeRecord(RecordType.Params, id, encodeParams(params(path, length))),
+    encodeRecord(RecordType.Params, id),
+  ]);
 
 describe('bodies an app does not read, over the gateway listeners', () => {
   let srv: Server;
   const dir = mkdtempSync(`${tmpdir()}/warpipe-unread-`);
   before(async () => {
     srv = await startServer('pep3333:application', {
-      args: ['--workers', '3', '--scgi', `unix:${dir}/scgi.sock`, '--uwsgi', `unix:${dir}/uwsgi.sock`, '--fastcgi', `unix:${dir}/fcgi.sock`],
+      args: [
+        '--workers',
+        '3',
+        '--scgi',
+        `unix:${dir}/scgi.sock`,
+        '--uwsgi',
+        `unix:${dir}/uwsgi.sock`,
+        '--fastcgi',
+        `unix:${dir}/fcgi.sock`,
+      ],
     });
   });
   after(async () => {
@@ -76,9 +92,24 @@ describe('bodies an app does not read, over the gateway listeners', () => {
     const pid = srv.proc.pid!;
     const before = rssMiB(pid);
     const answers = await Promise.all([
-      upload(`${dir}/scgi.sock`, encodeScgiHead(params('/sleep', UPLOAD)), (p) => p, (g) => g.includes('slept')),
-      upload(`${dir}/uwsgi.sock`, encodeUwsgiHead(params('/sleep', UPLOAD)), (p) => p, (g) => g.includes('slept')),
-      upload(`${dir}/fcgi.sock`, fcgiBegin(1, '/sleep', UPLOAD), (p) => encodeRecord(RecordType.Stdin, 1, p), (g) => g.includes('slept')),
+      upload(
+        `${dir}/scgi.sock`,
+        encodeScgiHead(params('/sleep', UPLOAD)),
+        (p) => p,
+        (g) => g.includes('slept'),
+      ),
+      upload(
+        `${dir}/uwsgi.sock`,
+        encodeUwsgiHead(params('/sleep', UPLOAD)),
+        (p) => p,
+        (g) => g.includes('slept'),
+      ),
+      upload(
+        `${dir}/fcgi.sock`,
+        fcgiBegin(1, '/sleep', UPLOAD),
+        (p) => encodeRecord(RecordType.Stdin, 1, p),
+        (g) => g.includes('slept'),
+      ),
     ]);
     assert.match(answers[0], /^Status: 200 OK\r\n/);
     assert.match(answers[1], /^HTTP\/1\.1 200 OK\r\n/);
@@ -97,7 +128,11 @@ describe('bodies an app does not read, over the gateway listeners', () => {
     const closed = new Promise<void>((resolve) => sock.on('close', () => resolve()));
     const begin = Buffer.concat([
       encodeRecord(RecordType.BeginRequest, 1, beginRequestBody(Role.Responder, 0)),
-      encodeRecord(RecordType.Params, 1, encodeParams(params('/sleep', UPLOAD).map(([n, v]): [string, string] => [n, n === 'QUERY_STRING' ? '1' : v]))),
+      encodeRecord(
+        RecordType.Params,
+        1,
+        encodeParams(params('/sleep', UPLOAD).map(([n, v]): [string, string] => [n, n === 'QUERY_STRING' ? '1' : v])),
+      ),
       encodeRecord(RecordType.Params, 1),
     ]);
     sock.write(begin);
@@ -123,12 +158,18 @@ describe('bodies an app does not read, over the gateway listeners', () => {
       const all = Buffer.concat(got);
       const out = [];
       for (let off = 0; off + 8 <= all.length; off += 8 + all.readUInt16BE(off + 4) + all[off + 6]!) {
-        out.push({ type: all[off + 1]!, id: all.readUInt16BE(off + 2), content: all.subarray(off + 8, off + 8 + all.readUInt16BE(off + 4)) });
+        out.push({
+          type: all[off + 1]!,
+          id: all.readUInt16BE(off + 2),
+          content: all.subarray(off + 8, off + 8 + all.readUInt16BE(off + 4)),
+        });
       }
       return out;
     };
     const ends = (): { id: number; protocolStatus: number }[] =>
-      records().filter((r) => r.type === RecordType.EndRequest).map((r) => ({ id: r.id, protocolStatus: r.content[4]! }));
+      records()
+        .filter((r) => r.type === RecordType.EndRequest)
+        .map((r) => ({ id: r.id, protocolStatus: r.content[4]! }));
     sock.write(Buffer.concat([fcgiBegin(1, '/echo', size), fcgiBegin(2, '/echo', size)]));
     const piece = Buffer.alloc(30_000, 'm');
     for (let sent = 0; sent < size; sent += piece.length) {
@@ -136,12 +177,24 @@ describe('bodies an app does not read, over the gateway listeners', () => {
     }
     sock.write(Buffer.concat([encodeRecord(RecordType.Stdin, 1), encodeRecord(RecordType.Stdin, 2)]));
     for (let i = 0; i < 1000 && ends().length < 2; i++) await new Promise((r) => setTimeout(r, 20));
-    assert.deepEqual(ends().sort((a, b) => a.id - b.id), [{ id: 1, protocolStatus: 0 }, { id: 2, protocolStatus: 2 }]);
-    const echoed = Buffer.concat(records().filter((r) => r.type === RecordType.Stdout && r.id === 1).map((r) => r.content)).toString('latin1');
+    assert.deepEqual(
+      ends().sort((a, b) => a.id - b.id),
+      [
+        { id: 1, protocolStatus: 0 },
+        { id: 2, protocolStatus: 2 },
+      ],
+    );
+    const echoed = Buffer.concat(
+      records()
+        .filter((r) => r.type === RecordType.Stdout && r.id === 1)
+        .map((r) => r.content),
+    ).toString('latin1');
     assert.match(echoed, new RegExp(`X-Length: ${size}\\r\\n`));
     // the kept connection serves on
     const before = ends().length;
-    sock.write(Buffer.concat([fcgiBegin(3, '/echo', 2), encodeRecord(RecordType.Stdin, 3, Buffer.from('ok')), encodeRecord(RecordType.Stdin, 3)]));
+    sock.write(
+      Buffer.concat([fcgiBegin(3, '/echo', 2), encodeRecord(RecordType.Stdin, 3, Buffer.from('ok')), encodeRecord(RecordType.Stdin, 3)]),
+    );
     for (let i = 0; i < 500 && ends().length === before; i++) await new Promise((r) => setTimeout(r, 20));
     sock.destroy();
     assert.deepEqual(ends().at(-1), { id: 3, protocolStatus: 0 });

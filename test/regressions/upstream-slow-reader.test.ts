@@ -17,7 +17,10 @@ const SIZE = 100 * 1024 * 1024;
 test('a 100 MB CGI answer to a client that reads nothing for 4 s: the gateway holds a little of it, and all of it arrives after', async () => {
   const dir = mkdtempSync(`${tmpdir()}/warpipe-slow-reader-`);
   mkdirSync(`${dir}/cgi-bin`);
-  writeFileSync(`${dir}/cgi-bin/big.sh`, `#!/bin/sh\nprintf 'Content-Type: application/octet-stream\\r\\n\\r\\n'\nhead -c ${SIZE} /dev/zero\n`);
+  writeFileSync(
+    `${dir}/cgi-bin/big.sh`,
+    `#!/bin/sh\nprintf 'Content-Type: application/octet-stream\\r\\n\\r\\n'\nhead -c ${SIZE} /dev/zero\n`,
+  );
   chmodSync(`${dir}/cgi-bin/big.sh`, 0o755);
   const srv = await startServer('pep3333:application', { args: ['--cgi', `/cgi-bin=${dir}/cgi-bin`, '--upstream-timeout', '2'] });
   try {

@@ -13,7 +13,11 @@ import { CgiHeadParser } from '../../src/protocols/cgi/response.js';
 import { NEED_DATA } from '../../src/protocols/need-data.js';
 import { vectorSuites } from './feed.js';
 
-interface Head { status: string; headers: [string, string][]; rest: string }
+interface Head {
+  status: string;
+  headers: [string, string][];
+  rest: string;
+}
 interface Vector {
   why: string;
   maxBytes?: number;

@@ -41,7 +41,7 @@ const DEFAULT_LIMITS: ResponderLimits = { maxParamsBytes: 65536, maxRequests: 64
 /** Split reply bytes into records by their headers (not with RecordReader: this checks its counterpart). */
 function recordsHex(bytes: Buffer): string[] {
   const out: string[] = [];
-  for (let off = 0; off < bytes.length;) {
+  for (let off = 0; off < bytes.length; ) {
     assert.ok(off + 8 <= bytes.length, `reply cut inside a record header at ${off}`);
     const end = off + 8 + bytes.readUInt16BE(off + 4) + bytes[off + 6]!;
     assert.ok(end <= bytes.length, `reply cut inside a record at ${off}`);
@@ -53,9 +53,12 @@ function recordsHex(bytes: Buffer): string[] {
 
 function plain(ev: FcgiEvent): Event {
   switch (ev.kind) {
-    case 'request': return { kind: 'request', id: ev.id, params: ev.params, keepConn: ev.keepConn };
-    case 'stdin': return { kind: 'stdin', id: ev.id, data: ev.data.toString('latin1') };
-    default: return { kind: ev.kind, id: ev.id };
+    case 'request':
+      return { kind: 'request', id: ev.id, params: ev.params, keepConn: ev.keepConn };
+    case 'stdin':
+      return { kind: 'stdin', id: ev.id, data: ev.data.toString('latin1') };
+    default:
+      return { kind: ev.kind, id: ev.id };
   }
 }
 

@@ -82,7 +82,9 @@ async function run(chunks: Buffer[], want: Outcome): Promise<Outcome> {
   let error: Outcome['error'] = null;
   let freed = false;
   const owner: ChannelOwner = {
-    pid: 4242, busy: 0, served: 0,
+    pid: 4242,
+    busy: 0,
+    served: 0,
     channelOnFree: () => {
       freed = true;
       events.push(['free']);
@@ -98,16 +100,41 @@ async function run(chunks: Buffer[], want: Outcome): Promise<Outcome> {
   const channel = new Channel(tx as unknown as Socket, rx as unknown as Socket, owner, 0);
   const log = { log: (level: number, message: string) => events.push(['log', level, message]), debug: () => {} } as unknown as Logger;
   let exchange: Exchange | null = null;
-  const app = pythonApp({ submit: (ex) => { exchange = ex; } }, log, { bufferResponse: 1 << 20 });
+  const app = pythonApp(
+    {
+      submit: (ex) => {
+        exchange = ex;
+      },
+    },
+    log,
+    { bufferResponse: 1 << 20 },
+  );
   const environ = {
-    REQUEST_METHOD: 'GET', SCRIPT_NAME: '', PATH_INFO: '/', QUERY_STRING: '', SERVER_NAME: 'h', SERVER_PORT: '80',
-    SERVER_PROTOCOL: 'HTTP/1.1', 'wsgi.url_scheme': 'http', 'wsgi.input': BodyInput.of(Buffer.alloc(0)), 'wsgi.errors': { write() {} },
+    REQUEST_METHOD: 'GET',
+    SCRIPT_NAME: '',
+    PATH_INFO: '/',
+    QUERY_STRING: '',
+    SERVER_NAME: 'h',
+    SERVER_PORT: '80',
+    SERVER_PROTOCOL: 'HTTP/1.1',
+    'wsgi.url_scheme': 'http',
+    'wsgi.input': BodyInput.of(Buffer.alloc(0)),
+    'wsgi.errors': { write() {} },
   } as Environ;
   const settled: { body?: Body; rejected?: string } = {};
-  void (app(environ, (status, headers) => {
-    events.push(['response', status, headers]);
-    return () => {};
-  }) as Promise<Body>).then((b) => { settled.body = b; }, (err: GatewayError) => { settled.rejected = err.code; });
+  void (
+    app(environ, (status, headers) => {
+      events.push(['response', status, headers]);
+      return () => {};
+    }) as Promise<Body>
+  ).then(
+    (b) => {
+      settled.body = b;
+    },
+    (err: GatewayError) => {
+      settled.rejected = err.code;
+    },
+  );
   channel.begin(exchange!);
   tx.written = []; // the REQUEST frame
   for (const chunk of chunks) {

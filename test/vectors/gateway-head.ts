@@ -24,11 +24,15 @@ type Outcome = { head: GatewayHead | null } | { status: number; code: string };
 export const DEFAULT_MAX_BYTES = 65536;
 
 export function gatewayHeadSuites(
-  format: string, ext: string, seedVar: string,
+  format: string,
+  ext: string,
+  seedVar: string,
   parse: (buf: Buffer, maxBytes: number) => GatewayHead | typeof NEED_DATA,
 ): void {
   vectorSuites<Vector>({
-    format, ext, seedVar,
+    format,
+    ext,
+    seedVar,
     check({ kind, vector, chunks, where }) {
       const maxBytes = vector.maxBytes ?? DEFAULT_MAX_BYTES;
       let buf = Buffer.alloc(0);

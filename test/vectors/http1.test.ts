@@ -13,8 +13,17 @@ import { NEED_DATA, RequestParser, defaultLimits, type Limits } from '../../src/
 import { vectorSuites } from './feed.js';
 
 interface ExpectedRequest {
-  method: string; target: string; minor: number; headers: string[]; contentLength: number; chunked: boolean;
-  keepAlive: boolean; expectContinue: boolean; host: string | null; body: string; ended: boolean;
+  method: string;
+  target: string;
+  minor: number;
+  headers: string[];
+  contentLength: number;
+  chunked: boolean;
+  keepAlive: boolean;
+  expectContinue: boolean;
+  host: string | null;
+  body: string;
+  ended: boolean;
 }
 interface Vector {
   why: string;
@@ -24,7 +33,10 @@ interface Vector {
   code?: string;
   before?: number;
 }
-interface Result { requests: ExpectedRequest[]; error: { status: number; code: string } | null }
+interface Result {
+  requests: ExpectedRequest[];
+  error: { status: number; code: string } | null;
+}
 
 function run(chunks: Buffer[], limits: Limits): Result {
   const parser = new RequestParser(limits);
@@ -56,7 +68,9 @@ function run(chunks: Buffer[], limits: Limits): Result {
 }
 
 function finish(requests: ExpectedRequest[], bodies: Buffer[][]): ExpectedRequest[] {
-  requests.forEach((r, i) => { r.body = Buffer.concat(bodies[i]!).toString('latin1'); });
+  requests.forEach((r, i) => {
+    r.body = Buffer.concat(bodies[i]!).toString('latin1');
+  });
   return requests;
 }
 

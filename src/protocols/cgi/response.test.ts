@@ -8,9 +8,12 @@ test('the head limit holds however the head arrives: whole, or in pieces', () =>
   const whole = new CgiHeadParser(64);
   assert.throws(() => whole.receive(Buffer.from(head + 'body')), { code: 'ERR_UPSTREAM_BAD_RESPONSE', status: 502 });
   const pieces = new CgiHeadParser(64);
-  assert.throws(() => {
-    for (const byte of Buffer.from(head)) assert.equal(pieces.receive(Buffer.of(byte)), NEED_DATA);
-  }, { code: 'ERR_UPSTREAM_BAD_RESPONSE' });
+  assert.throws(
+    () => {
+      for (const byte of Buffer.from(head)) assert.equal(pieces.receive(Buffer.of(byte)), NEED_DATA);
+    },
+    { code: 'ERR_UPSTREAM_BAD_RESPONSE' },
+  );
   // exactly at the limit (empty line included) is accepted both ways
   const fits = new CgiHeadParser(head.length);
   assert.deepEqual(fits.receive(Buffer.from(head + 'body')), { status: '200 OK', headers: [['X', 'y'.repeat(100)]] });

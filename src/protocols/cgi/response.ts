@@ -40,8 +40,16 @@ export class CgiHeadParser {
     let end = -1;
     let sep = 0;
     for (let i = window.indexOf(0x0a); i >= 0; i = window.indexOf(0x0a, i + 1)) {
-      if (window[i + 1] === 0x0a) { end = base + i; sep = 2; break; }
-      if (window[i + 1] === 0x0d && window[i + 2] === 0x0a) { end = base + i; sep = 3; break; }
+      if (window[i + 1] === 0x0a) {
+        end = base + i;
+        sep = 2;
+        break;
+      }
+      if (window[i + 1] === 0x0d && window[i + 2] === 0x0a) {
+        end = base + i;
+        sep = 3;
+        break;
+      }
     }
     if (end < 0) {
       if (this.size > this.maxBytes) throw bad(`no end of head within ${this.maxBytes} bytes`);

@@ -3,7 +3,13 @@ import assert from 'node:assert/strict';
 import { decodeParams, encodeParams } from './params.js';
 
 test('name-value pairs: one-byte lengths below 128, four bytes with the top bit set from 128', () => {
-  const cases: [string, string][] = [['', ''], ['A', ''], ['N'.repeat(127), 'v'], ['N'.repeat(128), 'v'.repeat(300)], ['HTTP_X', '\xe9\xff\x00 latin-1']];
+  const cases: [string, string][] = [
+    ['', ''],
+    ['A', ''],
+    ['N'.repeat(127), 'v'],
+    ['N'.repeat(128), 'v'.repeat(300)],
+    ['HTTP_X', '\xe9\xff\x00 latin-1'],
+  ];
   const block = encodeParams(cases);
   assert.deepEqual(decodeParams(block), cases);
   assert.deepEqual(encodeParams([['N'.repeat(128), 'v']]).subarray(0, 5), Buffer.from([0x80, 0, 0, 128, 1]));
@@ -11,7 +17,10 @@ test('name-value pairs: one-byte lengths below 128, four bytes with the top bit 
 });
 
 test('pairs cut short are refused', () => {
-  const good = encodeParams([['REQUEST_METHOD', 'GET'], ['X'.repeat(200), 'y']]);
+  const good = encodeParams([
+    ['REQUEST_METHOD', 'GET'],
+    ['X'.repeat(200), 'y'],
+  ]);
   for (let cut = 1; cut < good.length; cut++) {
     const part = good.subarray(0, cut);
     let ok = true;

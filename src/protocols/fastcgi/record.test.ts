@@ -2,8 +2,21 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { NEED_DATA } from '../need-data.js';
 import {
-  FCGI_KEEP_CONN, HEADER_LEN, MAX_ALIGNED_CONTENT, MAX_CONTENT, ProtocolStatus, RecordReader, RecordType, Role,
-  beginRequestBody, encodeRecord, encodeStream, endRequestBody, parseBeginRequest, parseEndRequest, unknownTypeBody,
+  FCGI_KEEP_CONN,
+  HEADER_LEN,
+  MAX_ALIGNED_CONTENT,
+  MAX_CONTENT,
+  ProtocolStatus,
+  RecordReader,
+  RecordType,
+  Role,
+  beginRequestBody,
+  encodeRecord,
+  encodeStream,
+  endRequestBody,
+  parseBeginRequest,
+  parseEndRequest,
+  unknownTypeBody,
 } from './record.js';
 import { encodeParams } from './params.js';
 
@@ -25,7 +38,9 @@ const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 test('the records nginx sends for a GET, byte for byte', () => {
   const stream = Buffer.concat([
     hex('01 01 0001 0008 00 00   0001 01 0000000000'), // BEGIN_REQUEST id 1: RESPONDER, KEEP_CONN
-    hex('01 04 0001 000e 02 00') , Buffer.from('\x0b\x01SCRIPT_NAMEx', 'latin1'), hex('0000'), // PARAMS, 2 bytes of padding
+    hex('01 04 0001 000e 02 00'),
+    Buffer.from('\x0b\x01SCRIPT_NAMEx', 'latin1'),
+    hex('0000'), // PARAMS, 2 bytes of padding
     hex('01 04 0001 0000 00 00'), // end of PARAMS
     hex('01 05 0001 0000 00 00'), // end of STDIN
   ]);
@@ -45,19 +60,29 @@ test('the records nginx sends for a GET, byte for byte', () => {
 test('records come out the same however the stream is split', () => {
   const stream = Buffer.concat([
     encodeRecord(RecordType.BeginRequest, 7, beginRequestBody(Role.Responder, 0)),
-    ...encodeStream(RecordType.Params, 7, encodeParams([['A', 'b'.repeat(300)], ['REQUEST_METHOD', 'POST']])),
+    ...encodeStream(
+      RecordType.Params,
+      7,
+      encodeParams([
+        ['A', 'b'.repeat(300)],
+        ['REQUEST_METHOD', 'POST'],
+      ]),
+    ),
     ...encodeStream(RecordType.Params, 7, Buffer.alloc(0)),
     ...encodeStream(RecordType.Stdin, 7, Buffer.alloc(70_000, 0x61)),
     encodeRecord(RecordType.Stdin, 7),
     encodeRecord(RecordType.GetValues, 0, encodeParams([['FCGI_MPXS_CONNS', '']])),
   ]);
   const whole = readAll([stream]);
-  assert.deepEqual(whole.map(([t]) => t), [1, 4, 4, 5, 5, 5, 9]);
+  assert.deepEqual(
+    whole.map(([t]) => t),
+    [1, 4, 4, 5, 5, 5, 9],
+  );
   assert.deepEqual(readAll([...stream].map((b) => Buffer.of(b))), whole, 'byte by byte');
   for (let seed = 1; seed <= 20; seed++) {
     const chunks: Buffer[] = [];
     let x = seed;
-    for (let off = 0; off < stream.length;) {
+    for (let off = 0; off < stream.length; ) {
       x = (x * 1103515245 + 12345) & 0x7fffffff;
       const n = 1 + (x % 9000);
       chunks.push(stream.subarray(off, off + n));
@@ -76,8 +101,14 @@ test('records are padded to a multiple of 8; streams are cut at the largest alig
   }
   assert.throws(() => encodeRecord(RecordType.Stdout, 3, Buffer.alloc(MAX_CONTENT + 1)), RangeError);
   const parts = encodeStream(RecordType.Stdout, 3, Buffer.alloc(2 * MAX_ALIGNED_CONTENT + 5));
-  assert.deepEqual(parts.map((p) => p.readUInt16BE(4)), [MAX_ALIGNED_CONTENT, MAX_ALIGNED_CONTENT, 5]);
-  assert.deepEqual(encodeStream(RecordType.Stdout, 3, Buffer.alloc(0)).map((p) => p.length), [HEADER_LEN]);
+  assert.deepEqual(
+    parts.map((p) => p.readUInt16BE(4)),
+    [MAX_ALIGNED_CONTENT, MAX_ALIGNED_CONTENT, 5],
+  );
+  assert.deepEqual(
+    encodeStream(RecordType.Stdout, 3, Buffer.alloc(0)).map((p) => p.length),
+    [HEADER_LEN],
+  );
 });
 
 test('a version other than 1 is refused at its first byte, and the reader stays failed', () => {

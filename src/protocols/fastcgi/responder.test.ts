@@ -3,15 +3,30 @@ import assert from 'node:assert/strict';
 import { NEED_DATA } from '../need-data.js';
 import { decodeParams, encodeParams } from './params.js';
 import {
-  FCGI_KEEP_CONN, ProtocolStatus, RecordReader, RecordType, Role, beginRequestBody, encodeRecord, encodeStream,
-  parseEndRequest, type FcgiRecord,
+  FCGI_KEEP_CONN,
+  ProtocolStatus,
+  RecordReader,
+  RecordType,
+  Role,
+  beginRequestBody,
+  encodeRecord,
+  encodeStream,
+  parseEndRequest,
+  type FcgiRecord,
 } from './record.js';
 import { Responder, type FcgiEvent } from './responder.js';
 
 const limits = { maxParamsBytes: 4096, maxRequests: 4 };
-const begin = (id: number, role = Role.Responder, flags = FCGI_KEEP_CONN): Buffer => encodeRecord(RecordType.BeginRequest, id, beginRequestBody(role, flags));
-const params = (id: number, pairs: [string, string][]): Buffer[] => [...encodeStream(RecordType.Params, id, encodeParams(pairs)), encodeRecord(RecordType.Params, id)];
-const stdin = (id: number, body: string): Buffer[] => [...(body ? encodeStream(RecordType.Stdin, id, Buffer.from(body)) : []), encodeRecord(RecordType.Stdin, id)];
+const begin = (id: number, role = Role.Responder, flags = FCGI_KEEP_CONN): Buffer =>
+  encodeRecord(RecordType.BeginRequest, id, beginRequestBody(role, flags));
+const params = (id: number, pairs: [string, string][]): Buffer[] => [
+  ...encodeStream(RecordType.Params, id, encodeParams(pairs)),
+  encodeRecord(RecordType.Params, id),
+];
+const stdin = (id: number, body: string): Buffer[] => [
+  ...(body ? encodeStream(RecordType.Stdin, id, Buffer.from(body)) : []),
+  encodeRecord(RecordType.Stdin, id),
+];
 
 function events(r: Responder, bytes: Buffer[]): FcgiEvent[] {
   const out: FcgiEvent[] = [];
@@ -30,30 +45,71 @@ function records(bytes: Buffer[]): FcgiRecord[] {
 
 test('a GET as nginx sends it: the params become a request, the empty STDIN its end', () => {
   const r = new Responder(limits);
-  const got = events(r, [begin(1), ...params(1, [['REQUEST_METHOD', 'GET'], ['SCRIPT_NAME', ''], ['PATH_INFO', '/x']]), ...stdin(1, '')]);
+  const got = events(r, [
+    begin(1),
+    ...params(1, [
+      ['REQUEST_METHOD', 'GET'],
+      ['SCRIPT_NAME', ''],
+      ['PATH_INFO', '/x'],
+    ]),
+    ...stdin(1, ''),
+  ]);
   assert.deepEqual(got, [
-    { kind: 'request', id: 1, params: [['REQUEST_METHOD', 'GET'], ['SCRIPT_NAME', ''], ['PATH_INFO', '/x']], keepConn: true },
+    {
+      kind: 'request',
+      id: 1,
+      params: [
+        ['REQUEST_METHOD', 'GET'],
+        ['SCRIPT_NAME', ''],
+        ['PATH_INFO', '/x'],
+      ],
+      keepConn: true,
+    },
     { kind: 'stdin-end', id: 1 },
   ]);
   const { bytes, keepConn } = r.end(1);
   assert.equal(keepConn, true);
-  assert.deepEqual(records(bytes).map((x) => [x.type, x.requestId, x.content.length]), [[RecordType.Stdout, 1, 0], [RecordType.EndRequest, 1, 8]]);
+  assert.deepEqual(
+    records(bytes).map((x) => [x.type, x.requestId, x.content.length]),
+    [
+      [RecordType.Stdout, 1, 0],
+      [RecordType.EndRequest, 1, 8],
+    ],
+  );
   assert.equal(r.active, 0);
 });
 
 test('two requests multiplexed on one connection keep their params and bodies apart', () => {
   const r = new Responder(limits);
   const got = events(r, [
-    begin(1), begin(2, Role.Responder, 0),
-    ...params(2, [['REQUEST_METHOD', 'POST']]), ...params(1, [['REQUEST_METHOD', 'PUT']]),
-    encodeRecord(RecordType.Stdin, 1, Buffer.from('one-a')), encodeRecord(RecordType.Stdin, 2, Buffer.from('two')),
-    encodeRecord(RecordType.Stdin, 1, Buffer.from('one-b')), encodeRecord(RecordType.Stdin, 2), encodeRecord(RecordType.Stdin, 1),
+    begin(1),
+    begin(2, Role.Responder, 0),
+    ...params(2, [['REQUEST_METHOD', 'POST']]),
+    ...params(1, [['REQUEST_METHOD', 'PUT']]),
+    encodeRecord(RecordType.Stdin, 1, Buffer.from('one-a')),
+    encodeRecord(RecordType.Stdin, 2, Buffer.from('two')),
+    encodeRecord(RecordType.Stdin, 1, Buffer.from('one-b')),
+    encodeRecord(RecordType.Stdin, 2),
+    encodeRecord(RecordType.Stdin, 1),
   ]);
-  const body = (id: number): string => got.filter((e) => e.kind === 'stdin' && e.id === id).map((e) => (e as { data: Buffer }).data.toString()).join('');
+  const body = (id: number): string =>
+    got
+      .filter((e) => e.kind === 'stdin' && e.id === id)
+      .map((e) => (e as { data: Buffer }).data.toString())
+      .join('');
   assert.equal(body(1), 'one-aone-b');
   assert.equal(body(2), 'two');
-  assert.deepEqual(got.filter((e) => e.kind === 'request').map((e) => [e.id, (e as { keepConn: boolean }).keepConn]), [[2, false], [1, true]]);
-  assert.deepEqual(got.filter((e) => e.kind === 'stdin-end').map((e) => e.id), [2, 1]);
+  assert.deepEqual(
+    got.filter((e) => e.kind === 'request').map((e) => [e.id, (e as { keepConn: boolean }).keepConn]),
+    [
+      [2, false],
+      [1, true],
+    ],
+  );
+  assert.deepEqual(
+    got.filter((e) => e.kind === 'stdin-end').map((e) => e.id),
+    [2, 1],
+  );
   assert.equal(r.end(2).keepConn, false);
 });
 
@@ -62,19 +118,36 @@ test('another role, or one request too many, is refused with END_REQUEST; its re
   const got = events(r, [begin(1, Role.Authorizer), ...params(1, [['A', 'b']]), begin(2), begin(3), ...params(3, [['A', 'b']])]);
   assert.deepEqual(got, []);
   const replies = records(r.takeReplies());
-  assert.deepEqual(replies.map((x) => [x.type, x.requestId, parseEndRequest(x.content).protocolStatus]), [
-    [RecordType.EndRequest, 1, ProtocolStatus.UnknownRole],
-    [RecordType.EndRequest, 3, ProtocolStatus.Overloaded],
-  ]);
+  assert.deepEqual(
+    replies.map((x) => [x.type, x.requestId, parseEndRequest(x.content).protocolStatus]),
+    [
+      [RecordType.EndRequest, 1, ProtocolStatus.UnknownRole],
+      [RecordType.EndRequest, 3, ProtocolStatus.Overloaded],
+    ],
+  );
   assert.equal(r.active, 1);
 });
 
 test('management records: GET_VALUES is answered with what we know, other types with UNKNOWN_TYPE', () => {
   const r = new Responder(limits);
-  events(r, [encodeRecord(RecordType.GetValues, 0, encodeParams([['FCGI_MPXS_CONNS', ''], ['FCGI_MAX_REQS', ''], ['NOPE', '']])), encodeRecord(42, 0)]);
+  events(r, [
+    encodeRecord(
+      RecordType.GetValues,
+      0,
+      encodeParams([
+        ['FCGI_MPXS_CONNS', ''],
+        ['FCGI_MAX_REQS', ''],
+        ['NOPE', ''],
+      ]),
+    ),
+    encodeRecord(42, 0),
+  ]);
   const [values, unknown] = records(r.takeReplies());
   assert.equal(values!.type, RecordType.GetValuesResult);
-  assert.deepEqual(decodeParams(values!.content), [['FCGI_MPXS_CONNS', '1'], ['FCGI_MAX_REQS', '4']]);
+  assert.deepEqual(decodeParams(values!.content), [
+    ['FCGI_MPXS_CONNS', '1'],
+    ['FCGI_MAX_REQS', '4'],
+  ]);
   assert.equal(unknown!.type, RecordType.UnknownType);
   assert.equal(unknown!.content[0], 42);
 });
@@ -93,7 +166,10 @@ test('GET_VALUES for names that Object.prototype has (valueOf, __proto__, …) i
 test('ABORT_REQUEST becomes an abort event', () => {
   const r = new Responder(limits);
   const got = events(r, [begin(5), ...params(5, [['A', 'b']]), encodeRecord(RecordType.AbortRequest, 5)]);
-  assert.deepEqual(got.map((e) => e.kind), ['request', 'abort']);
+  assert.deepEqual(
+    got.map((e) => e.kind),
+    ['request', 'abort'],
+  );
 });
 
 test('broken sequences are refused: a second BEGIN, STDIN before the params end, PARAMS after, params too large', () => {

@@ -12,8 +12,16 @@ import { ByteQueue } from '../../byte-queue.js';
 import { NEED_DATA } from '../need-data.js';
 import { decodeParams, encodeParams } from './params.js';
 import {
-  ProtocolStatus, RecordReader, RecordType, Role, encodeRecord, encodeStream, endRequestBody, parseBeginRequest,
-  unknownTypeBody, type FcgiRecord,
+  ProtocolStatus,
+  RecordReader,
+  RecordType,
+  Role,
+  encodeRecord,
+  encodeStream,
+  endRequestBody,
+  parseBeginRequest,
+  unknownTypeBody,
+  type FcgiRecord,
 } from './record.js';
 
 export interface ResponderLimits {
@@ -23,13 +31,32 @@ export interface ResponderLimits {
   maxRequests: number;
 }
 
-export interface FcgiRequest { readonly kind: 'request'; id: number; params: [string, string][]; keepConn: boolean }
-export interface FcgiStdin { readonly kind: 'stdin'; id: number; data: Buffer }
-export interface FcgiStdinEnd { readonly kind: 'stdin-end'; id: number }
-export interface FcgiAbort { readonly kind: 'abort'; id: number }
+export interface FcgiRequest {
+  readonly kind: 'request';
+  id: number;
+  params: [string, string][];
+  keepConn: boolean;
+}
+export interface FcgiStdin {
+  readonly kind: 'stdin';
+  id: number;
+  data: Buffer;
+}
+export interface FcgiStdinEnd {
+  readonly kind: 'stdin-end';
+  id: number;
+}
+export interface FcgiAbort {
+  readonly kind: 'abort';
+  id: number;
+}
 export type FcgiEvent = FcgiRequest | FcgiStdin | FcgiStdinEnd | FcgiAbort;
 
-const enum Phase { Params, Stdin, Done }
+const enum Phase {
+  Params,
+  Stdin,
+  Done,
+}
 
 interface Open {
   phase: Phase;
@@ -126,12 +153,17 @@ export class Responder {
           return { kind: 'request', id, params: decodeParams(block), keepConn: req.keepConn };
         }
         if (req.params.bytes + content.length > this.limits.maxParamsBytes) {
-          throw new RemoteProtocolError(codes.FCGI_BAD_PARAMS, `FastCGI params of request ${id} exceed ${this.limits.maxParamsBytes} bytes`, 431);
+          throw new RemoteProtocolError(
+            codes.FCGI_BAD_PARAMS,
+            `FastCGI params of request ${id} exceed ${this.limits.maxParamsBytes} bytes`,
+            431,
+          );
         }
         req.params.push(content);
         return null;
       case RecordType.Stdin:
-        if (req.phase !== Phase.Stdin) throw bad(`STDIN for request ${id} ${req.phase === Phase.Params ? 'before its params ended' : 'after its end'}`);
+        if (req.phase !== Phase.Stdin)
+          throw bad(`STDIN for request ${id} ${req.phase === Phase.Params ? 'before its params ended' : 'after its end'}`);
         if (content.length === 0) {
           req.phase = Phase.Done;
           return { kind: 'stdin-end', id };
@@ -153,7 +185,9 @@ export class Responder {
         FCGI_MAX_REQS: String(this.limits.maxRequests),
         FCGI_MPXS_CONNS: '1',
       };
-      const answer = decodeParams(content).filter(([name]) => Object.hasOwn(known, name)).map(([name]) => [name, known[name]!] as [string, string]);
+      const answer = decodeParams(content)
+        .filter(([name]) => Object.hasOwn(known, name))
+        .map(([name]) => [name, known[name]!] as [string, string]);
       this.replies.push(encodeRecord(RecordType.GetValuesResult, 0, encodeParams(answer)));
     } else {
       this.replies.push(encodeRecord(RecordType.UnknownType, 0, unknownTypeBody(type)));

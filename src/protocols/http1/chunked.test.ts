@@ -29,12 +29,15 @@ function decode(input: string, step = Infinity, maxBody = Infinity, maxLine = 40
 
 function fails(input: string, code: string, status = 400, maxBody = Infinity, maxLine = 4096): void {
   for (const step of [Infinity, 1, 2, 3]) {
-    assert.throws(() => decode(input, step, maxBody, maxLine), (err) => {
-      assert.ok(err instanceof RemoteProtocolError);
-      assert.equal(err.code, code, `${JSON.stringify(input)} step ${step}: ${err.message}`);
-      assert.equal(err.status, status);
-      return true;
-    });
+    assert.throws(
+      () => decode(input, step, maxBody, maxLine),
+      (err) => {
+        assert.ok(err instanceof RemoteProtocolError);
+        assert.equal(err.code, code, `${JSON.stringify(input)} step ${step}: ${err.message}`);
+        assert.equal(err.status, status);
+        return true;
+      },
+    );
   }
 }
 
@@ -74,9 +77,29 @@ describe('ChunkedDecoder', () => {
   });
 
   const valid = [
-    '5', 'A', 'a', '00005', '5;a', '5;a=b', '5;a="b"', '5;a=""', '5 ;a', '5\t;\ta', '5; a', '5;a =b', '5;a= b', '5;a = b',
-    '5;a;b;c', '5;a=b;c="d;e"', '5;a="\\""', '5;a="\\\\"', '5;a="\x80\xff"', '5;a="\\\t"', "5;!#$%&'*+-.^_`|~=!#$%&'*+-.^_`|~",
-    '5;a="b" ;c', '5;a=b ;c',
+    '5',
+    'A',
+    'a',
+    '00005',
+    '5;a',
+    '5;a=b',
+    '5;a="b"',
+    '5;a=""',
+    '5 ;a',
+    '5\t;\ta',
+    '5; a',
+    '5;a =b',
+    '5;a= b',
+    '5;a = b',
+    '5;a;b;c',
+    '5;a=b;c="d;e"',
+    '5;a="\\""',
+    '5;a="\\\\"',
+    '5;a="\x80\xff"',
+    '5;a="\\\t"',
+    "5;!#$%&'*+-.^_`|~=!#$%&'*+-.^_`|~",
+    '5;a="b" ;c',
+    '5;a=b ;c',
   ];
   for (const line of valid) {
     it(`accepts chunk line ${JSON.stringify(line)}`, () => {
@@ -85,9 +108,37 @@ describe('ChunkedDecoder', () => {
   }
 
   const invalid = [
-    '', ' 5', '5 ', '5\t', '+5', '-5', '0x5', '5.0', '5,5', 'g', '5;', '5; ', '5;=b', '5;a=', '5;a= ', '5;a=b ', '5;a="b" ',
-    '5;a="b', '5;a="b"c', '5;a=b"c"', '5;a(b', '5;a=b(c', '5;a=b c', '5 a', '5;a="\x00"', '5;a="\x7f"', '5;a="\\\x01"',
-    '5;a b', '5;;a', '5\x00', ';a',
+    '',
+    ' 5',
+    '5 ',
+    '5\t',
+    '+5',
+    '-5',
+    '0x5',
+    '5.0',
+    '5,5',
+    'g',
+    '5;',
+    '5; ',
+    '5;=b',
+    '5;a=',
+    '5;a= ',
+    '5;a=b ',
+    '5;a="b" ',
+    '5;a="b',
+    '5;a="b"c',
+    '5;a=b"c"',
+    '5;a(b',
+    '5;a=b(c',
+    '5;a=b c',
+    '5 a',
+    '5;a="\x00"',
+    '5;a="\x7f"',
+    '5;a="\\\x01"',
+    '5;a b',
+    '5;;a',
+    '5\x00',
+    ';a',
   ];
   for (const line of invalid) {
     it(`rejects chunk line ${JSON.stringify(line)} with 400`, () => fails(`${line}\r\nhello\r\n0\r\n\r\n`, codes.BAD_CHUNK));

@@ -15,9 +15,7 @@
 //   chunk-ext-name = token ; chunk-ext-val = token / quoted-string
 
 import { RemoteProtocolError, codes } from '../../errors.js';
-import {
-  BACKSLASH, CR, DQUOTE, EQUALS, HEX_VALUE, LF, MAX_CHUNK_SIZE_DIGITS, QDTEXT, QUOTED_PAIR, SEMI, TCHAR, WS,
-} from './rfc9112.js';
+import { BACKSLASH, CR, DQUOTE, EQUALS, HEX_VALUE, LF, MAX_CHUNK_SIZE_DIGITS, QDTEXT, QUOTED_PAIR, SEMI, TCHAR, WS } from './rfc9112.js';
 
 // Where in the grammar the next byte falls.
 const SIZE_FIRST = 0; //   chunk-size: first HEXDIG

@@ -43,8 +43,13 @@ export interface RequestHead {
   /** The Host field value, or null when there is none (HTTP/1.0 only). */
   host: string | null;
 }
-export interface Data { readonly kind: 'data'; chunk: Buffer }
-export interface EndOfMessage { readonly kind: 'end' }
+export interface Data {
+  readonly kind: 'data';
+  chunk: Buffer;
+}
+export interface EndOfMessage {
+  readonly kind: 'end';
+}
 export type ParseEvent = RequestHead | Data | EndOfMessage;
 
 /** The one EndOfMessage event (it carries nothing). */

@@ -51,7 +51,11 @@ const CONTENT_LENGTH = /^[0-9]{1,15}$/;
  * // head: 'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nDate: …\r\nServer: warpipe\r\nContent-Length: 5\r\nKeep-Alive: timeout=5\r\n\r\n'
  */
 export function frameResponse(
-  req: FramingRequest, status: string, code: number, headers: readonly (readonly [string, string])[], knownLength: number,
+  req: FramingRequest,
+  status: string,
+  code: number,
+  headers: readonly (readonly [string, string])[],
+  knownLength: number,
   ctx: FramingContext,
 ): Framing {
   const noBody = req.method === 'HEAD' || code === 204 || code === 304;

@@ -5,13 +5,18 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { RemoteProtocolError, codes } from '../../errors.js';
-import {
-  END_OF_MESSAGE, NEED_DATA, RequestParser, defaultLimits,
-  type Limits, type RequestHead,
-} from './parse.js';
+import { END_OF_MESSAGE, NEED_DATA, RequestParser, defaultLimits, type Limits, type RequestHead } from './parse.js';
 
-interface Message { head: RequestHead; body: string; ended: boolean }
-interface Outcome { messages: Message[]; error: RemoteProtocolError | null; buffered: number }
+interface Message {
+  head: RequestHead;
+  body: string;
+  ended: boolean;
+}
+interface Outcome {
+  messages: Message[];
+  error: RemoteProtocolError | null;
+  buffered: number;
+}
 
 /** Feed `input` cut at `cuts`, draining events after each piece. */
 function feed(input: string | Buffer, limits: Partial<Limits> = {}, cuts: number[] = []): Outcome {
@@ -127,7 +132,10 @@ describe('request line', () => {
   }
 
   for (const [name, target] of [
-    ['NUL', '/a\x00b'], ['CTL', '/a\x01b'], ['DEL', '/a\x7fb'], ['HTAB', '/a\tb'],
+    ['NUL', '/a\x00b'],
+    ['CTL', '/a\x01b'],
+    ['DEL', '/a\x7fb'],
+    ['HTAB', '/a\tb'],
   ] as const) {
     it(`rejects ${name} in the target with 400`, () => rejects(`GET ${target} HTTP/1.1\r\nHost: h\r\n\r\n`, 400, codes.BAD_TARGET));
   }
@@ -362,8 +370,19 @@ describe('Transfer-Encoding', () => {
     rejects(post('Content-Length: 5\r\nTransfer-Encoding: chunked\r\n', body), 400, codes.CL_AND_TE);
     rejects(post('Transfer-Encoding: chunked\r\nContent-Length: 5\r\n', body), 400, codes.CL_AND_TE);
   });
-  for (const value of ['chunked, chunked', 'chunked,chunked', 'chunked, identity', 'chunked, gzip', '', ',chunked',
-    'chunked,', 'chunked;q=1', '"chunked"', 'chu nked', 'chunked\xff']) {
+  for (const value of [
+    'chunked, chunked',
+    'chunked,chunked',
+    'chunked, identity',
+    'chunked, gzip',
+    '',
+    ',chunked',
+    'chunked,',
+    'chunked;q=1',
+    '"chunked"',
+    'chu nked',
+    'chunked\xff',
+  ]) {
     it(`rejects Transfer-Encoding ${JSON.stringify(value)} with 400`, () => {
       rejects(post(`Transfer-Encoding: ${value}\r\n`, body), 400, codes.BAD_TRANSFER_ENCODING);
     });
@@ -389,10 +408,22 @@ describe('chunked body', () => {
   });
 
   for (const [name, line] of [
-    ['0x prefix', '0x10'], ['plus sign', '+5'], ['leading space', ' 5'], ['trailing space', '5 '], ['trailing tab', '5\t'],
-    ['minus sign', '-5'], ['empty size', ''], ['non-hex', 'g'], ['ext without name', '5;'], ['ext name then space', '5;a '],
-    ['ext value missing', '5;a='], ['bad ext name', '5;a(b'], ['unterminated quote', '5;a="b'], ['NUL in ext', '5;a=\x00'],
-    ['space inside ext value', '5;a=b c'], ['CTL in quoted ext', '5;a="\x01"'],
+    ['0x prefix', '0x10'],
+    ['plus sign', '+5'],
+    ['leading space', ' 5'],
+    ['trailing space', '5 '],
+    ['trailing tab', '5\t'],
+    ['minus sign', '-5'],
+    ['empty size', ''],
+    ['non-hex', 'g'],
+    ['ext without name', '5;'],
+    ['ext name then space', '5;a '],
+    ['ext value missing', '5;a='],
+    ['bad ext name', '5;a(b'],
+    ['unterminated quote', '5;a="b'],
+    ['NUL in ext', '5;a=\x00'],
+    ['space inside ext value', '5;a=b c'],
+    ['CTL in quoted ext', '5;a="\x01"'],
   ] as const) {
     it(`rejects chunk line with ${name} with 400 (waitress CVE-2022-24761)`, () => {
       rejects(chunked(`${line}\r\nhello\r\n0\r\n\r\n`), 400, codes.BAD_CHUNK);
@@ -464,8 +495,18 @@ describe('Host', () => {
   it('requires Host in HTTP/1.1', () => rejects('GET / HTTP/1.1\r\nX: y\r\n\r\n', 400, codes.BAD_HOST));
   it('rejects two Host fields', () => rejects(get('Host: a\r\nHost: a\r\n'), 400, codes.BAD_HOST));
   it('rejects two Host fields in HTTP/1.0', () => rejects(get('Host: a\r\nhost: b\r\n', 'HTTP/1.0'), 400, codes.BAD_HOST));
-  for (const host of ['example.com', 'example.com:8080', '127.0.0.1:80', '[::1]:443', '[v7.x]', 'xn--bcher-kva.example',
-    '', 'a_b~c!$&\'()*+,;=', 'h:', 'a%20b']) {
+  for (const host of [
+    'example.com',
+    'example.com:8080',
+    '127.0.0.1:80',
+    '[::1]:443',
+    '[v7.x]',
+    'xn--bcher-kva.example',
+    '',
+    "a_b~c!$&'()*+,;=",
+    'h:',
+    'a%20b',
+  ]) {
     it(`accepts Host ${JSON.stringify(host)}`, () => assert.equal(one(get(`Host: ${host}\r\n`)).head.host, host));
   }
   for (const host of ['a b', 'a/b', 'a@b', 'user@host', 'a:b:c', 'a:80x', '[::1', '::1]', 'a?b', 'a#b', 'a%2', 'a%zz', 'a\\b', 'h\xe9']) {
@@ -516,7 +557,14 @@ describe('pipelining and buffering', () => {
   it('parses 3 requests with bodies from one buffer', () => {
     const out = parse(three);
     assert.equal(out.error, null);
-    assert.deepEqual(out.messages.map((m) => [m.head.target, m.body, m.ended]), [['/1', 'abc', true], ['/2', 'def', true], ['/3', '', true]]);
+    assert.deepEqual(
+      out.messages.map((m) => [m.head.target, m.body, m.ended]),
+      [
+        ['/1', 'abc', true],
+        ['/2', 'def', true],
+        ['/3', '', true],
+      ],
+    );
     assert.equal(out.messages[2]!.head.keepAlive, false);
     assert.equal(out.buffered, 0);
   });
@@ -553,11 +601,23 @@ describe('pipelining and buffering', () => {
     const p = new RequestParser();
     p.receive(Buffer.from('GET / HTTP/1.1\nHost: h\r\n\r\n'));
     let first: unknown;
-    assert.throws(() => p.next(), (err) => { first = err; return true; });
-    assert.throws(() => p.next(), (err) => err === first);
+    assert.throws(
+      () => p.next(),
+      (err) => {
+        first = err;
+        return true;
+      },
+    );
+    assert.throws(
+      () => p.next(),
+      (err) => err === first,
+    );
     p.receive(Buffer.from('GET / HTTP/1.1\r\nHost: h\r\n\r\n'));
     assert.equal(p.bufferedBytes, 0);
-    assert.throws(() => p.next(), (err) => err === first);
+    assert.throws(
+      () => p.next(),
+      (err) => err === first,
+    );
   });
 
   it('drains thousands of one-byte reads queued before next() is called', () => {
@@ -611,7 +671,14 @@ describe('split invariance (seeded fuzz)', () => {
       text = chars.join('');
       const limits = rand(2)
         ? {}
-        : { maxRequestLine: 8 + rand(30), maxHeaderFields: rand(5), maxFieldSize: 4 + rand(30), maxHeaderBytes: 16 + rand(100), maxBodyBytes: rand(20), maxChunkLine: 1 + rand(8) };
+        : {
+            maxRequestLine: 8 + rand(30),
+            maxHeaderFields: rand(5),
+            maxFieldSize: 4 + rand(30),
+            maxHeaderBytes: 16 + rand(100),
+            maxBodyBytes: rand(20),
+            maxChunkLine: 1 + rand(8),
+          };
       const expected = feed(text, limits);
       const summary = (o: Outcome): unknown => ({ m: o.messages, e: o.error?.code, b: o.buffered });
       const cutsList = [bytewise(text.length)];
@@ -621,7 +688,11 @@ describe('split invariance (seeded fuzz)', () => {
         cutsList.push([...cuts].sort((x, y) => x - y));
       }
       for (const cuts of cutsList) {
-        assert.deepEqual(summary(feed(text, limits, cuts)), summary(expected), `${JSON.stringify(text)} ${JSON.stringify(limits)} cuts ${cuts}`);
+        assert.deepEqual(
+          summary(feed(text, limits, cuts)),
+          summary(expected),
+          `${JSON.stringify(text)} ${JSON.stringify(limits)} cuts ${cuts}`,
+        );
       }
     }
   });

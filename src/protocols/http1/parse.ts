@@ -21,8 +21,21 @@ import { NEED_DATA } from '../need-data.js';
 
 export { NEED_DATA };
 import {
-  CONTENT_LENGTH, FIELD_VALUE_INVALID, HEAD_END, HOST, HTAB, HTTP_VERSION, MAX_LEADING_EMPTY_LINES,
-  PCT_INVALID, SP, TARGET_INVALID, TCHAR, WS, CR, LF, COLON,
+  CONTENT_LENGTH,
+  FIELD_VALUE_INVALID,
+  HEAD_END,
+  HOST,
+  HTAB,
+  HTTP_VERSION,
+  MAX_LEADING_EMPTY_LINES,
+  PCT_INVALID,
+  SP,
+  TARGET_INVALID,
+  TCHAR,
+  WS,
+  CR,
+  LF,
+  COLON,
 } from './rfc9112.js';
 
 import { END_OF_MESSAGE, defaultLimits, type Data, type EndOfMessage, type Limits, type ParseEvent, type RequestHead } from './events.js';
@@ -54,8 +67,7 @@ const TOO_MANY = 3;
 const TOO_LONG = 4;
 const TOO_LARGE = 5;
 
-const latin1Slice = (Buffer.prototype as unknown as { latin1Slice?: (this: Buffer, start: number, end: number) => string })
-  .latin1Slice;
+const latin1Slice = (Buffer.prototype as unknown as { latin1Slice?: (this: Buffer, start: number, end: number) => string }).latin1Slice;
 function latin1(buf: Buffer, start: number, end: number): string {
   return latin1Slice !== undefined ? latin1Slice.call(buf, start, end) : buf.toString('latin1', start, end);
 }
@@ -195,12 +207,18 @@ export class RequestParser {
   next(): ParseEvent | typeof NEED_DATA {
     try {
       switch (this.state) {
-        case HEAD: return this.readHead();
-        case BODY: return this.readBody();
-        case CHUNKED: return this.readChunked();
-        case TRAILERS: return this.readTrailers();
-        case END: return this.endMessage();
-        default: throw this.failure;
+        case HEAD:
+          return this.readHead();
+        case BODY:
+          return this.readBody();
+        case CHUNKED:
+          return this.readChunked();
+        case TRAILERS:
+          return this.readTrailers();
+        case END:
+          return this.endMessage();
+        default:
+          throw this.failure;
       }
     } catch (err) {
       if (this.state !== DEAD) {
@@ -271,8 +289,15 @@ export class RequestParser {
         continue;
       }
       // The empty line at a line start, without decoding what follows (the usual trailer section).
-      if (this.lineIdx > 0 && this.lineStart === this.scanned && this.lineText.length === 0 &&
-          buf[from] === CR && from + 1 < buf.length && buf[from + 1] === LF && this.scanned + 2 <= maxBytes) {
+      if (
+        this.lineIdx > 0 &&
+        this.lineStart === this.scanned &&
+        this.lineText.length === 0 &&
+        buf[from] === CR &&
+        from + 1 < buf.length &&
+        buf[from + 1] === LF &&
+        this.scanned + 2 <= maxBytes
+      ) {
         return this.scanned + 2;
       }
       // A short read is decoded whole (usually it is just the head). From a long one,
@@ -322,7 +347,9 @@ export class RequestParser {
         // Fast path: a CRLF-terminated line wholly in p, within every limit. Its only
         // possible errors are a CR inside it and its content; content checks reject
         // any CR, and content errors check for one first (see bad()).
-        lf > i && this.lineText.length === 0 && p.charCodeAt(b) === CR &&
+        lf > i &&
+        this.lineText.length === 0 &&
+        p.charCodeAt(b) === CR &&
         !(this.lineIdx > maxFields && b > a) &&
         e <= s + (this.lineIdx === 0 ? limits.maxRequestLine : maxField) + 1 &&
         e < maxBytes
@@ -406,14 +433,18 @@ export class RequestParser {
   private lineError(err: number): RemoteProtocolError {
     const where = this.trailer ? 'trailer section' : 'head';
     switch (err) {
-      case BARE_CR: return fail(codes.BARE_CR, `bare CR in ${where}`);
-      case BARE_LF: return fail(codes.BARE_LF, `bare LF in ${where}`);
-      case TOO_MANY: return fail(codes.TOO_MANY_HEADERS, `too many fields in ${where}`, 431);
+      case BARE_CR:
+        return fail(codes.BARE_CR, `bare CR in ${where}`);
+      case BARE_LF:
+        return fail(codes.BARE_LF, `bare LF in ${where}`);
+      case TOO_MANY:
+        return fail(codes.TOO_MANY_HEADERS, `too many fields in ${where}`, 431);
       case TOO_LONG:
         return this.lineIdx === 0
           ? fail(codes.URI_TOO_LONG, 'request line too long', 414)
           : fail(codes.HEADERS_TOO_LARGE, `field line too long in ${where}`, 431);
-      default: return fail(codes.HEADERS_TOO_LARGE, `${where} too large`, 431);
+      default:
+        return fail(codes.HEADERS_TOO_LARGE, `${where} too large`, 431);
     }
   }
 

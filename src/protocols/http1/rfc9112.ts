@@ -68,7 +68,6 @@ export const HOST = /^(?:\[[0-9A-Za-z:.\-_~!$&'()*+,;=]+\]|[0-9A-Za-z.\-_~%!$&'(
 // RFC 3986 §2.1: pct-encoded = "%" HEXDIG HEXDIG
 export const PCT_INVALID = /%(?![0-9A-Fa-f]{2})/;
 
-
 // RFC 5234 B.1: HEXDIG = DIGIT / "A" / "B" / "C" / "D" / "E" / "F" (case-insensitive, RFC 5234 §2.3)
 // HEX_VALUE[byte] is the digit's value, or -1 when the byte is not a HEXDIG.
 export const HEX_VALUE = (() => {
@@ -79,10 +78,20 @@ export const HEX_VALUE = (() => {
 })();
 
 // RFC 9110 §5.6.4: qdtext = HTAB / SP / %x21 / %x23-5B / %x5D-7E / obs-text
-export const QDTEXT = byteSet([[0x09, 0x09], [0x20, 0x21], [0x23, 0x5b], [0x5d, 0x7e], [0x80, 0xff]]);
+export const QDTEXT = byteSet([
+  [0x09, 0x09],
+  [0x20, 0x21],
+  [0x23, 0x5b],
+  [0x5d, 0x7e],
+  [0x80, 0xff],
+]);
 
 // RFC 9110 §5.6.4: quoted-pair = "\" ( HTAB / SP / VCHAR / obs-text )
-export const QUOTED_PAIR = byteSet([[0x09, 0x09], [0x20, 0x7e], [0x80, 0xff]]);
+export const QUOTED_PAIR = byteSet([
+  [0x09, 0x09],
+  [0x20, 0x7e],
+  [0x80, 0xff],
+]);
 
 // RFC 9112 §7.1: chunk-size = 1*HEXDIG
 // A size with more hex digits than this is refused as too large (413), before it can

@@ -8,15 +8,25 @@ import { V2_SIGNATURE, encodeProxyV1, encodeProxyV2, parseProxyHeader } from './
 const bytes = (...parts: (string | number[] | Buffer)[]): Buffer =>
   Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p, 'latin1') : Buffer.from(p))));
 const refused = (buf: Buffer, why: RegExp): void => {
-  assert.throws(() => parseProxyHeader(buf), (err: unknown) => err instanceof RemoteProtocolError && err.status === 400 && why.test(err.message));
+  assert.throws(
+    () => parseProxyHeader(buf),
+    (err: unknown) => err instanceof RemoteProtocolError && err.status === 400 && why.test(err.message),
+  );
 };
 
 test('v1: TCP4 and TCP6, the request after it untouched', () => {
   const line = 'PROXY TCP4 203.0.113.9 10.0.0.1 51234 8000\r\n';
   const four = bytes(line, 'GET / HTTP/1.1\r\n');
-  assert.deepEqual(parseProxyHeader(four), { consumed: line.length, source: { address: '203.0.113.9', port: 51234 }, destination: { address: '10.0.0.1', port: 8000 } });
+  assert.deepEqual(parseProxyHeader(four), {
+    consumed: line.length,
+    source: { address: '203.0.113.9', port: 51234 },
+    destination: { address: '10.0.0.1', port: 8000 },
+  });
   const six = parseProxyHeader(bytes('PROXY TCP6 2001:db8::7 ::1 65535 0\r\n'));
-  assert.deepEqual(six !== NEED_DATA && [six.source, six.destination], [{ address: '2001:db8::7', port: 65535 }, { address: '::1', port: 0 }]);
+  assert.deepEqual(six !== NEED_DATA && [six.source, six.destination], [
+    { address: '2001:db8::7', port: 65535 },
+    { address: '::1', port: 0 },
+  ]);
 });
 
 test('v1 UNKNOWN carries no client', () => {
@@ -41,13 +51,18 @@ test('a connection that does not start with a header is refused as soon as that 
   refused(bytes('GET / HTTP/1.1\r\n'), /does not start with one/);
   refused(bytes('P'.repeat(1), 'X'), /does not start with one/);
   refused(bytes('\r\n\r\nX'), /does not start with one/);
-  for (const prefix of ['P', 'PROXY', 'PROXY TCP4 1.2.3.4', '\r\n', '\r\n\r\n\0\r\nQUI']) assert.equal(parseProxyHeader(bytes(prefix)), NEED_DATA, JSON.stringify(prefix));
+  for (const prefix of ['P', 'PROXY', 'PROXY TCP4 1.2.3.4', '\r\n', '\r\n\r\n\0\r\nQUI'])
+    assert.equal(parseProxyHeader(bytes(prefix)), NEED_DATA, JSON.stringify(prefix));
 });
 
 test('v2: PROXY over IPv4 and IPv6 with TLVs skipped; LOCAL and unspecified carry no client', () => {
   const tlv = bytes([0x04, 0x00, 0x03], 'abc'); // PP2_TYPE_NOOP
   const four = encodeProxyV2({ address: '203.0.113.9', port: 443 }, { address: '10.0.0.1', port: 8000 }, tlv);
-  assert.deepEqual(parseProxyHeader(Buffer.concat([four, bytes('GET')])), { consumed: four.length, source: { address: '203.0.113.9', port: 443 }, destination: { address: '10.0.0.1', port: 8000 } });
+  assert.deepEqual(parseProxyHeader(Buffer.concat([four, bytes('GET')])), {
+    consumed: four.length,
+    source: { address: '203.0.113.9', port: 443 },
+    destination: { address: '10.0.0.1', port: 8000 },
+  });
   const six = encodeProxyV2({ address: '2001:db8:0:0:1:0:0:1', port: 1 }, { address: '::1', port: 2 });
   const got = parseProxyHeader(six);
   assert.deepEqual(got !== NEED_DATA && got.source, { address: '2001:db8::1:0:0:1', port: 1 }, 'RFC 5952: the first longest zero run');
@@ -72,29 +87,50 @@ test('v2: refused for a bad version, command, transport or length; NEED_DATA unt
 });
 
 const ipv4 = fc.ipV4();
-const ipv6 = fc.array(fc.integer({ min: 0, max: 0xffff }), { minLength: 8, maxLength: 8 }).map((g) => g.map((x) => x.toString(16)).join(':'));
+const ipv6 = fc
+  .array(fc.integer({ min: 0, max: 0xffff }), { minLength: 8, maxLength: 8 })
+  .map((g) => g.map((x) => x.toString(16)).join(':'));
 const port = fc.integer({ min: 0, max: 65535 });
 
 test('property: what the encoders write parses back, whole or cut anywhere, with the stream after it left alone', () => {
   fc.assert(
-    fc.property(fc.boolean(), fc.boolean(), ipv4, ipv4, ipv6, ipv6, port, port, fc.uint8Array({ maxLength: 20 }), fc.nat(), (v2, six, a4, b4, a6, b6, sp, dp, rest, cut) => {
-      const [src, dst] = six ? [a6, b6] : [a4, b4];
-      const header = (v2 ? encodeProxyV2 : encodeProxyV1)({ address: src, port: sp }, { address: dst, port: dp });
-      const stream = Buffer.concat([header, Buffer.from(rest)]);
-      const got = parseProxyHeader(stream);
-      assert.ok(got !== NEED_DATA);
-      assert.equal(got.consumed, header.length);
-      assert.equal(got.source?.port, sp);
-      assert.equal(got.destination?.port, dp);
-      // parsed addresses are canonical text of the same address
-      assert.deepEqual(encodeProxyV2(got.source, got.destination).subarray(16, 16 + (six ? 32 : 8)), encodeProxyV2({ address: src, port: 0 }, { address: dst, port: 0 }).subarray(16, 16 + (six ? 32 : 8)));
-      assert.equal(parseProxyHeader(stream.subarray(0, cut % header.length)), NEED_DATA, 'every proper prefix of a header waits for more');
-    }),
+    fc.property(
+      fc.boolean(),
+      fc.boolean(),
+      ipv4,
+      ipv4,
+      ipv6,
+      ipv6,
+      port,
+      port,
+      fc.uint8Array({ maxLength: 20 }),
+      fc.nat(),
+      (v2, six, a4, b4, a6, b6, sp, dp, rest, cut) => {
+        const [src, dst] = six ? [a6, b6] : [a4, b4];
+        const header = (v2 ? encodeProxyV2 : encodeProxyV1)({ address: src, port: sp }, { address: dst, port: dp });
+        const stream = Buffer.concat([header, Buffer.from(rest)]);
+        const got = parseProxyHeader(stream);
+        assert.ok(got !== NEED_DATA);
+        assert.equal(got.consumed, header.length);
+        assert.equal(got.source?.port, sp);
+        assert.equal(got.destination?.port, dp);
+        // parsed addresses are canonical text of the same address
+        assert.deepEqual(
+          encodeProxyV2(got.source, got.destination).subarray(16, 16 + (six ? 32 : 8)),
+          encodeProxyV2({ address: src, port: 0 }, { address: dst, port: 0 }).subarray(16, 16 + (six ? 32 : 8)),
+        );
+        assert.equal(
+          parseProxyHeader(stream.subarray(0, cut % header.length)),
+          NEED_DATA,
+          'every proper prefix of a header waits for more',
+        );
+      },
+    ),
     { numRuns: 300 },
   );
 });
 
-test('property: arbitrary bytes give NEED_DATA, a header, or the codec\'s own 400, nothing else', () => {
+test("property: arbitrary bytes give NEED_DATA, a header, or the codec's own 400, nothing else", () => {
   const start = fc.oneof(fc.constant(V2_SIGNATURE), fc.constant(Buffer.from('PROXY ')), fc.constant(Buffer.alloc(0)));
   fc.assert(
     fc.property(start, fc.uint8Array({ maxLength: 150 }), (s, tail) => {

@@ -67,7 +67,8 @@ function parseV1(buf: Buffer): ProxyHeader | typeof NEED_DATA {
   const valid = proto === 'TCP4' ? isIPv4 : proto === 'TCP6' ? isIPv6 : null;
   if (valid === null) throw bad(`unknown protocol ${JSON.stringify(proto)}`);
   if (!valid(src) || !valid(dst)) throw bad(`addresses ${JSON.stringify(src)} ${JSON.stringify(dst)} are not ${proto}`);
-  if (!PORT.test(sport) || !PORT.test(dport) || Number(sport) > 65535 || Number(dport) > 65535) throw bad(`ports ${JSON.stringify(sport)} ${JSON.stringify(dport)}`);
+  if (!PORT.test(sport) || !PORT.test(dport) || Number(sport) > 65535 || Number(dport) > 65535)
+    throw bad(`ports ${JSON.stringify(sport)} ${JSON.stringify(dport)}`);
   return { consumed: end + 2, source: { address: src, port: Number(sport) }, destination: { address: dst, port: Number(dport) } };
 }
 
@@ -90,12 +91,20 @@ function parseV2(buf: Buffer): ProxyHeader | typeof NEED_DATA {
   if (family === 1) {
     if (length < 12) throw bad(`${length} bytes cannot hold IPv4 addresses`);
     const ip = (at: number): string => `${buf[at]}.${buf[at + 1]}.${buf[at + 2]}.${buf[at + 3]}`;
-    return { consumed, source: { address: ip(a), port: buf.readUInt16BE(a + 8) }, destination: { address: ip(a + 4), port: buf.readUInt16BE(a + 10) } };
+    return {
+      consumed,
+      source: { address: ip(a), port: buf.readUInt16BE(a + 8) },
+      destination: { address: ip(a + 4), port: buf.readUInt16BE(a + 10) },
+    };
   }
   if (family === 2) {
     if (length < 36) throw bad(`${length} bytes cannot hold IPv6 addresses`);
     const ip = (at: number): string => compressIPv6(buf.subarray(at, at + 16));
-    return { consumed, source: { address: ip(a), port: buf.readUInt16BE(a + 32) }, destination: { address: ip(a + 16), port: buf.readUInt16BE(a + 34) } };
+    return {
+      consumed,
+      source: { address: ip(a), port: buf.readUInt16BE(a + 32) },
+      destination: { address: ip(a + 16), port: buf.readUInt16BE(a + 34) },
+    };
   }
   if (family === 3) return { consumed, source: null, destination: null }; // AF_UNIX: no address to give REMOTE_ADDR
   throw bad(`address family ${family}`);
@@ -135,7 +144,11 @@ export function encodeProxyV1(source: { address: string; port: number }, destina
 }
 
 /** A v2 PROXY header over TCP (what `send-proxy-v2` writes), with `tlvs` appended raw. */
-export function encodeProxyV2(source: { address: string; port: number }, destination: { address: string; port: number }, tlvs: Buffer = Buffer.alloc(0)): Buffer {
+export function encodeProxyV2(
+  source: { address: string; port: number },
+  destination: { address: string; port: number },
+  tlvs: Buffer = Buffer.alloc(0),
+): Buffer {
   const v4 = isIPv4(source.address);
   const addrBytes = (ip: string): Buffer => (v4 ? Buffer.from(ip.split('.').map(Number)) : ipv6Bytes(ip));
   const ports = Buffer.alloc(4);
@@ -147,12 +160,15 @@ export function encodeProxyV2(source: { address: string; port: number }, destina
 }
 
 function ipv6Bytes(ip: string): Buffer {
-  const [left, right] = ip.includes('::') ? ip.split('::') as [string, string] : [ip, null];
-  const parse = (s: string): number[] => (s === '' ? [] : s.split(':').flatMap((g) => {
-    if (!g.includes('.')) return [parseInt(g, 16)];
-    const [a, b, c, d] = g.split('.').map(Number) as [number, number, number, number]; // an IPv4 tail (::ffff:1.2.3.4)
-    return [(a << 8) | b, (c << 8) | d];
-  }));
+  const [left, right] = ip.includes('::') ? (ip.split('::') as [string, string]) : [ip, null];
+  const parse = (s: string): number[] =>
+    s === ''
+      ? []
+      : s.split(':').flatMap((g) => {
+          if (!g.includes('.')) return [parseInt(g, 16)];
+          const [a, b, c, d] = g.split('.').map(Number) as [number, number, number, number]; // an IPv4 tail (::ffff:1.2.3.4)
+          return [(a << 8) | b, (c << 8) | d];
+        });
   const head = parse(left);
   const tail = right === null ? [] : parse(right);
   const groups = [...head, ...Array(8 - head.length - tail.length).fill(0), ...tail];

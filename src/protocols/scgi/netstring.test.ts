@@ -3,12 +3,20 @@ import assert from 'node:assert/strict';
 import { NEED_DATA } from '../need-data.js';
 import { encodeScgiHead, parseScgiHead } from './netstring.js';
 
-test('an SCGI head (the spec\'s own example) parses once whole, NEED_DATA before', () => {
+test("an SCGI head (the spec's own example) parses once whole, NEED_DATA before", () => {
   // protocol.txt: "70:CONTENT_LENGTH<00>27<00>SCGI<00>1<00>REQUEST_METHOD<00>POST<00>REQUEST_URI<00>/deepthought<00>,"
   const head = Buffer.from('70:CONTENT_LENGTH\x0027\x00SCGI\x001\x00REQUEST_METHOD\x00POST\x00REQUEST_URI\x00/deepthought\x00,', 'latin1');
   const body = Buffer.from('What is the answer to life?');
   const whole = Buffer.concat([head, body]);
-  const want = { params: [['CONTENT_LENGTH', '27'], ['SCGI', '1'], ['REQUEST_METHOD', 'POST'], ['REQUEST_URI', '/deepthought']], consumed: head.length };
+  const want = {
+    params: [
+      ['CONTENT_LENGTH', '27'],
+      ['SCGI', '1'],
+      ['REQUEST_METHOD', 'POST'],
+      ['REQUEST_URI', '/deepthought'],
+    ],
+    consumed: head.length,
+  };
   assert.deepEqual(parseScgiHead(whole, 4096), want);
   for (let n = 0; n < head.length; n++) assert.equal(parseScgiHead(whole.subarray(0, n), 4096), NEED_DATA, `${n} bytes`);
   assert.deepEqual(encodeScgiHead(want.params as [string, string][]), head);

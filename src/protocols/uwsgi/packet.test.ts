@@ -4,7 +4,12 @@ import { NEED_DATA } from '../need-data.js';
 import { encodeUwsgiHead, parseUwsgiHead } from './packet.js';
 
 test('a uwsgi packet round-trips, and is NEED_DATA until whole', () => {
-  const params: [string, string][] = [['REQUEST_METHOD', 'GET'], ['PATH_INFO', '/x'], ['HTTP_X', '\xe9'], ['EMPTY', '']];
+  const params: [string, string][] = [
+    ['REQUEST_METHOD', 'GET'],
+    ['PATH_INFO', '/x'],
+    ['HTTP_X', '\xe9'],
+    ['EMPTY', ''],
+  ];
   const head = encodeUwsgiHead(params);
   assert.deepEqual([...head.subarray(0, 4)], [0, (head.length - 4) & 0xff, (head.length - 4) >> 8, 0]);
   const whole = Buffer.concat([head, Buffer.from('body')]);
