@@ -144,7 +144,8 @@ function loadLine(result: ScenarioResult, settings: Settings): string {
   const parts = [`wrk -c ${m.connections}`, `${m.duration} s after ${settings.warmup} s of warm-up`, `timeout ${s.timeout ?? 2} s`];
   if (s.holders) {
     parts.push(
-      `${s.holders.count} ${s.holders.kind === 'idle' ? 'idle keep-alive' : 'slowloris'} connections held by the bench from before the warm-up to the end`,
+      `${s.holders.count} ${s.holders.kind === 'idle' ? 'idle keep-alive' : 'slowloris'} connections ` +
+        'held by the bench from before the warm-up to the end',
     );
   }
   return `Load: ${parts.join(', ')}.`;
@@ -221,7 +222,9 @@ const faster =
     const u = unit(r.scenario);
     const ratio = throughput(r.scenario, w) / throughput(r.scenario, p);
     return {
-      text: `${scenario}: warpipe ${fixed(throughput(r.scenario, w), r.scenario.bytesPerRequest ? 1 : 0)} ${u} ÷ ${peer} ${fixed(throughput(r.scenario, p), r.scenario.bytesPerRequest ? 1 : 0)} ${u} = ${times(ratio)} (target ≥ ${min}x)`,
+      text:
+        `${scenario}: warpipe ${fixed(throughput(r.scenario, w), r.scenario.bytesPerRequest ? 1 : 0)} ${u} ÷ ` +
+        `${peer} ${fixed(throughput(r.scenario, p), r.scenario.bytesPerRequest ? 1 : 0)} ${u} = ${times(ratio)} (target ≥ ${min}x)`,
       met: ratio >= min,
       runs: [w, p],
     };
@@ -248,7 +251,9 @@ const keepsUp =
     if (ratio === null) return null;
     const plain = find(results, r.scenario.baseline!, BASE)!;
     return {
-      text: `${scenario}: warpipe ${fixed(w.wrk.rps, 0)} req/s = ${fixed(ratio, 2)} of its plain ${r.scenario.baseline} run (${fixed(plain.wrk.rps, 0)} req/s) (target ≥ ${min})`,
+      text:
+        `${scenario}: warpipe ${fixed(w.wrk.rps, 0)} req/s = ${fixed(ratio, 2)} of its plain ${r.scenario.baseline} run ` +
+        `(${fixed(plain.wrk.rps, 0)} req/s) (target ≥ ${min})`,
       met: ratio >= min,
       runs: [w, plain],
     };
@@ -260,7 +265,9 @@ const noErrors =
     const w = find(results, scenario, BASE);
     if (!w) return null;
     return {
-      text: `${scenario}: warpipe ${errorsCell(w.wrk.errors)} errors, p99 ${fixed(w.wrk.p99ms, 2)} ms, ${fixed(w.wrk.rps, 0)} req/s (target: no errors)`,
+      text:
+        `${scenario}: warpipe ${errorsCell(w.wrk.errors)} errors, p99 ${fixed(w.wrk.p99ms, 2)} ms, ` +
+        `${fixed(w.wrk.rps, 0)} req/s (target: no errors)`,
       met: errorCount(w) === 0,
       runs: [w],
     };
@@ -272,7 +279,9 @@ const gatewayRss =
     const w = find(results, 'hello', BASE);
     if (!w?.front) return null;
     return {
-      text: `gateway RSS under the hello load: node's VmRSS peaked at ${fixed(w.front.rssMax, 1)} MiB during the run (VmHWM ${fixed(w.front.hwm, 1)} MiB) (target ≤ ${maxMiB} MiB)`,
+      text:
+        `gateway RSS under the hello load: node's VmRSS peaked at ${fixed(w.front.rssMax, 1)} MiB during the run ` +
+        `(VmHWM ${fixed(w.front.hwm, 1)} MiB) (target ≤ ${maxMiB} MiB)`,
       met: w.front.rssMax <= maxMiB,
       runs: [w],
     };
@@ -285,7 +294,9 @@ const workerOverhead =
     if (!w?.workers || memory?.bareRss == null) return null;
     const over = w.workers.rss - memory.bareRss;
     return {
-      text: `worker overhead: a warpipe worker's VmRSS after the hello run ${fixed(w.workers.rss, 1)} MiB − bare \`${memory.python}\` importing the same app ${fixed(memory.bareRss, 1)} MiB = ${fixed(over, 2)} MiB (target ≤ ${maxMiB} MiB)`,
+      text:
+        `worker overhead: a warpipe worker's VmRSS after the hello run ${fixed(w.workers.rss, 1)} MiB − ` +
+        `bare \`${memory.python}\` importing the same app ${fixed(memory.bareRss, 1)} MiB = ${fixed(over, 2)} MiB (target ≤ ${maxMiB} MiB)`,
       met: over <= maxMiB,
       runs: [w],
     };
@@ -402,7 +413,8 @@ export function chart(results: readonly ScenarioResult[]): string {
   const el: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="11">`,
     `<rect width="${W}" height="${H}" fill="#ffffff"/>`,
-    `<text x="10" y="18" font-size="13" font-weight="bold">Throughput per scenario (req/s; MiB/s for 10 MiB), bars relative to the fastest server of each scenario</text>`,
+    `<text x="10" y="18" font-size="13" font-weight="bold">Throughput per scenario (req/s; MiB/s for 10 MiB), ` +
+      'bars relative to the fastest server of each scenario</text>',
   ];
   servers.forEach((s, i) => {
     const x = 10 + (i % 4) * 200;

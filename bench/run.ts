@@ -200,7 +200,9 @@ async function measure(server: Server, scenario: Scenario, o: Options): Promise<
  * sys.path) and sleeps: the baseline of the worker-overhead figure. MiB, or null.
  */
 async function bareInterpreterRss(python: string, app: AppRef): Promise<number | null> {
-  const code = `import sys, time; sys.path.insert(0, ${JSON.stringify(APPS)}); import ${app.module}; print("imported", flush=True); time.sleep(60)`;
+  const code =
+    `import sys, time; sys.path.insert(0, ${JSON.stringify(APPS)}); import ${app.module}; ` +
+    'print("imported", flush=True); time.sleep(60)';
   const proc = new Proc({ cmd: python, args: ['-c', code], cwd: APPS });
   try {
     const deadline = Date.now() + 20_000;
@@ -294,7 +296,8 @@ async function main(): Promise<void> {
         const tryStart = Date.now();
         await waitQuiet(1000, attempt === 0 ? 10_000 : 15_000);
         log(
-          `bench: ${scenario.name} on ${server.name} (${o.warmup} s warm-up + ${durationOf(scenario, o)} s, -c ${connectionsOf(scenario, o)})${attempt > 0 ? `, try ${attempt + 1}` : ''}`,
+          `bench: ${scenario.name} on ${server.name} (${o.warmup} s warm-up + ${durationOf(scenario, o)} s, ` +
+            `-c ${connectionsOf(scenario, o)})${attempt > 0 ? `, try ${attempt + 1}` : ''}`,
         );
         try {
           const m = await measure(server, scenario, o);
@@ -308,7 +311,8 @@ async function main(): Promise<void> {
             .filter(Boolean)
             .join(', ');
           log(
-            `bench:   ${m.wrk.rps.toFixed(0)} req/s, p99 ${m.wrk.p99ms.toFixed(2)} ms, ${((m.serverCpu * 1e6) / m.wrk.requests).toFixed(0)} CPU µs/req, ${extra}, other load ${other.toFixed(2)} cores`,
+            `bench:   ${m.wrk.rps.toFixed(0)} req/s, p99 ${m.wrk.p99ms.toFixed(2)} ms, ` +
+              `${((m.serverCpu * 1e6) / m.wrk.requests).toFixed(0)} CPU µs/req, ${extra}, other load ${other.toFixed(2)} cores`,
           );
           if (!best || m.otherCpu / m.wrk.seconds < best.otherCpu / best.wrk.seconds) best = m;
           if (other <= NOISY_CORES || m.wrk.requests === 0) break; // a server that served nothing: no noise to undo
@@ -343,7 +347,8 @@ async function main(): Promise<void> {
   const machineLines = machine(chosenServers);
   process.stdout.write(`\n${resultsSection(results, settings, machineLines, skipped, memory)}\n`);
   log(
-    `bench: the runs took ${minutes.toFixed(1)} min, ${reruns.count} re-runs of disturbed runs ${(reruns.ms / 60_000).toFixed(1)} min of it`,
+    `bench: the runs took ${minutes.toFixed(1)} min, ` +
+      `${reruns.count} re-runs of disturbed runs ${(reruns.ms / 60_000).toFixed(1)} min of it`,
   );
 
   if (values['no-write']) return;

@@ -6,7 +6,8 @@
 // SVG, and exits 1 if any request was lost, a resource grew without bound, or
 // the gateway died.
 //
-//   bench/soak [--duration 10m] [--reload-every 60] [--sample 5] [--no-attackers] [--out FILE.json] [--chart FILE.svg] [-- WARPIPE-OPTIONS…]
+//   bench/soak [--duration 10m] [--reload-every 60] [--sample 5] [--no-attackers]
+//              [--out FILE.json] [--chart FILE.svg] [-- WARPIPE-OPTIONS…]
 //   bench/soak --replot FILE.json --chart FILE.svg      (the chart again, from a run's JSON)
 //
 // Traffic (each a loop of its own, all bounded by --duration; every request has
@@ -47,7 +48,8 @@ interface Options {
 
 function usage(why: string): never {
   process.stderr.write(
-    `soak: ${why}\nusage: bench/soak [--duration 10m|600s] [--reload-every SECONDS] [--sample SECONDS] [--attackers|--no-attackers] [--out FILE.json] [--chart FILE.svg] [-- WARPIPE-OPTIONS...]\n`,
+    `soak: ${why}\nusage: bench/soak [--duration 10m|600s] [--reload-every SECONDS] [--sample SECONDS] [--attackers|--no-attackers] ` +
+      '[--out FILE.json] [--chart FILE.svg] [-- WARPIPE-OPTIONS...]\n',
   );
   process.exit(2);
 }
@@ -323,7 +325,10 @@ function growth(samples: Sample[], what: string, pick: (s: Sample) => number, li
 // --- the run ---
 
 function title(duration: number, served: number, lost: number, reloadEvery: number, attacked = false): string {
-  return `warpipe soak: ${Math.round(duration / 60)} min, ${served} requests, ${lost} lost, reload every ${reloadEvery}s${attacked ? ', attackers beside' : ''}`;
+  return (
+    `warpipe soak: ${Math.round(duration / 60)} min, ${served} requests, ${lost} lost, ` +
+    `reload every ${reloadEvery}s${attacked ? ', attackers beside' : ''}`
+  );
 }
 
 async function main(): Promise<void> {
@@ -383,7 +388,8 @@ async function main(): Promise<void> {
     await sleep(100);
   }
   console.log(
-    `soak: warpipe ${server.pid} on 127.0.0.1:${port} for ${o.duration}s, reload every ${o.reloadEvery}s${o.attackers ? `, attackers beside (SCGI, uwsgi, FastCGI in ${dir})` : ''}`,
+    `soak: warpipe ${server.pid} on 127.0.0.1:${port} for ${o.duration}s, reload every ${o.reloadEvery}s` +
+      `${o.attackers ? `, attackers beside (SCGI, uwsgi, FastCGI in ${dir})` : ''}`,
   );
 
   const tally = new Tally();
@@ -471,7 +477,8 @@ async function main(): Promise<void> {
         p99SmallMs: Math.round(p99(tally.small) * 10) / 10,
         p99AllMs: Math.round(p99(tally.all) * 10) / 10,
         gatewayRssMiB: Math.round((mem?.rss ?? NaN) * 10) / 10,
-        workersRssMiB: Math.round(workers.reduce((a, pid) => a + (memoryMiB(pid)?.rss || 0), 0) * 10) / 10, // a worker just exited has no VmRSS
+        // a worker just exited has no VmRSS
+        workersRssMiB: Math.round(workers.reduce((a, pid) => a + (memoryMiB(pid)?.rss || 0), 0) * 10) / 10,
         workers: workers.length,
         fds,
       };
@@ -479,7 +486,8 @@ async function main(): Promise<void> {
       tally.all = [];
       samples.push(s);
       console.log(
-        `soak: ${s.t.toFixed(0).padStart(5)}s  served ${s.served}  lost ${s.lost}  p99 small ${s.p99SmallMs} ms  all ${s.p99AllMs} ms  gateway ${s.gatewayRssMiB} MiB  ${s.fds} fds  workers ${s.workers} (${s.workersRssMiB} MiB)`,
+        `soak: ${s.t.toFixed(0).padStart(5)}s  served ${s.served}  lost ${s.lost}  p99 small ${s.p99SmallMs} ms  all ${s.p99AllMs} ms  ` +
+          `gateway ${s.gatewayRssMiB} MiB  ${s.fds} fds  workers ${s.workers} (${s.workersRssMiB} MiB)`,
       );
       if (server.exit) {
         gatewayDied = true;
@@ -527,7 +535,8 @@ async function main(): Promise<void> {
   for (const [k, v] of tally.errors) console.log(`  ${v} x ${k}`);
   for (const g of growths) {
     console.log(
-      `  ${g.what}: ${g.slope.toFixed(2)}/min, grew ${g.growth.toFixed(1)} (limits ${g.limitSlope}/min and ${g.limitGrowth}): ${g.unbounded ? 'GROWS WITHOUT BOUND' : 'bounded'}`,
+      `  ${g.what}: ${g.slope.toFixed(2)}/min, grew ${g.growth.toFixed(1)} (limits ${g.limitSlope}/min and ${g.limitGrowth}): ` +
+        `${g.unbounded ? 'GROWS WITHOUT BOUND' : 'bounded'}`,
     );
   }
   const rss = samples.map((s) => s.gatewayRssMiB).filter(Number.isFinite);

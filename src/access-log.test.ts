@@ -43,7 +43,10 @@ test("combined is nginx's combined format", () => {
   );
   assert.match(
     line,
-    /^10\.0\.0\.1 - bob \[\d\d\/[A-Z][a-z]{2}\/\d{4}:\d\d:\d\d:\d\d \+0000\] "GET \/app\/x\?q=1 HTTP\/1\.1" 200 123 "http:\/\/r\.test\/" "UA\/1"\n$/,
+    new RegExp(
+      String.raw`^10\.0\.0\.1 - bob \[\d\d\/[A-Z][a-z]{2}\/\d{4}:\d\d:\d\d:\d\d \+0000\] ` +
+        String.raw`"GET \/app\/x\?q=1 HTTP\/1\.1" 200 123 "http:\/\/r\.test\/" "UA\/1"\n$`,
+    ),
   );
   assert.doesNotMatch(line, /secret/);
 });
@@ -154,43 +157,46 @@ test('a log file that cannot be opened is one line naming it', () => {
   assert.throws(() => new LogFile('/nonexistent-dir/a.log', true, none), /^Error: cannot open log file \/nonexistent-dir\/a\.log: ENOENT$/);
 });
 
-test('"-" on a full pipe (EAGAIN): about 1 MiB waits in Node\'s stream, the rest is dropped, said once, and counted once it drained', () => {
-  const said: string[] = [];
-  let full = true;
-  const chunks: Uint8Array[] = [];
-  const stream = {
-    writableLength: 0,
-    write(data: string | Uint8Array): boolean {
-      chunks.push(Buffer.from(data));
-      this.writableLength += data.length;
-      return false;
-    },
-  };
-  const written: string[] = [];
-  const file = new LogFile(
-    '-',
-    true,
-    {
-      failing: (_f, why) => said.push(`failing ${why}`),
-      recovered: (_f, lost, why) => said.push(`recovered ${lost} ${why}`),
-    },
-    (_fd, data, off) => {
-      if (full) throw Object.assign(new Error('EAGAIN: resource temporarily unavailable, write'), { code: 'EAGAIN' });
-      written.push(data.toString('utf8', off));
-      return data.length - off;
-    },
-    () => stream,
-  );
-  const line = 'x'.repeat(1023) + '\n';
-  for (let i = 0; i < 3000; i++) file.write(line);
-  assert.ok(stream.writableLength <= 1 << 20, `${stream.writableLength} bytes wait`);
-  assert.equal(chunks.length, 1024);
-  assert.deepEqual(said, ['failing EAGAIN: stdout is read too slowly, 1 MiB queued']);
-  // the reader took it all, and the pipe has room
-  chunks.length = 0;
-  stream.writableLength = 0;
-  full = false;
-  file.write('after\n');
-  assert.deepEqual(written, ['after\n']);
-  assert.deepEqual(said.slice(1), ['recovered 1976 EAGAIN: stdout is read too slowly, 1 MiB queued']);
-});
+test(
+  '"-" on a full pipe (EAGAIN): about 1 MiB waits in Node\'s stream, ' + 'the rest is dropped, said once, and counted once it drained',
+  () => {
+    const said: string[] = [];
+    let full = true;
+    const chunks: Uint8Array[] = [];
+    const stream = {
+      writableLength: 0,
+      write(data: string | Uint8Array): boolean {
+        chunks.push(Buffer.from(data));
+        this.writableLength += data.length;
+        return false;
+      },
+    };
+    const written: string[] = [];
+    const file = new LogFile(
+      '-',
+      true,
+      {
+        failing: (_f, why) => said.push(`failing ${why}`),
+        recovered: (_f, lost, why) => said.push(`recovered ${lost} ${why}`),
+      },
+      (_fd, data, off) => {
+        if (full) throw Object.assign(new Error('EAGAIN: resource temporarily unavailable, write'), { code: 'EAGAIN' });
+        written.push(data.toString('utf8', off));
+        return data.length - off;
+      },
+      () => stream,
+    );
+    const line = 'x'.repeat(1023) + '\n';
+    for (let i = 0; i < 3000; i++) file.write(line);
+    assert.ok(stream.writableLength <= 1 << 20, `${stream.writableLength} bytes wait`);
+    assert.equal(chunks.length, 1024);
+    assert.deepEqual(said, ['failing EAGAIN: stdout is read too slowly, 1 MiB queued']);
+    // the reader took it all, and the pipe has room
+    chunks.length = 0;
+    stream.writableLength = 0;
+    full = false;
+    file.write('after\n');
+    assert.deepEqual(written, ['after\n']);
+    assert.deepEqual(said.slice(1), ['recovered 1976 EAGAIN: stdout is read too slowly, 1 MiB queued']);
+  },
+);

@@ -43,7 +43,9 @@ function tick(): void {
   clockSecond = second;
   const d = new Date(second * 1000);
   const two = (n: number): string => (n < 10 ? '0' : '') + n;
-  clockLocal = `${two(d.getUTCDate())}/${MONTHS[d.getUTCMonth()]}/${d.getUTCFullYear()}:${two(d.getUTCHours())}:${two(d.getUTCMinutes())}:${two(d.getUTCSeconds())} +0000`;
+  clockLocal =
+    `${two(d.getUTCDate())}/${MONTHS[d.getUTCMonth()]}/${d.getUTCFullYear()}:` +
+    `${two(d.getUTCHours())}:${two(d.getUTCMinutes())}:${two(d.getUTCSeconds())} +0000`;
   clockIso = d.toISOString().slice(0, 19) + '+00:00';
 }
 

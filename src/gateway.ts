@@ -358,7 +358,8 @@ function warnOpenFiles(config: Readonly<Config>, log: Logger): void {
   }
   if (files !== null && config.maxConnections > 0 && files < config.maxConnections + 64) {
     log.warning(
-      `--max-connections ${config.maxConnections} is more than this process may open (${files} files, ulimit -n): raise it (systemd LimitNOFILE=) or lower --max-connections`,
+      `--max-connections ${config.maxConnections} is more than this process may open (${files} files, ulimit -n): ` +
+        'raise it (systemd LimitNOFILE=) or lower --max-connections',
     );
   }
 }

@@ -22,7 +22,10 @@ test('a log that cannot be written loses lines, not the server, and says so once
   const text = out.join('');
   assert.match(
     text,
-    /^\[[-0-9: +]+\] \[\d+\] \[WARNING\] 3 log lines were lost: ENOSPC: no space left on device, write\n\[[-0-9: +]+\] \[\d+\] \[INFO\] four\n/,
+    new RegExp(
+      String.raw`^\[[-0-9: +]+\] \[\d+\] \[WARNING\] 3 log lines were lost: ENOSPC: no space left on device, write\n` +
+        String.raw`\[[-0-9: +]+\] \[\d+\] \[INFO\] four\n`,
+    ),
   );
   assert.equal(text.split('lost').length, 2, 'said once');
   assert.match(text, /\[INFO\] five\n$/);
@@ -32,7 +35,10 @@ test("issue 12: lines the workers print get the log's prefix, each of them, empt
   const text = prefixLines('one\n\ntwo\n', 20, 'worker');
   assert.match(
     text,
-    /^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \+0000\] \[worker\] \[INFO\] one\n\[[-0-9: +]+\] \[worker\] \[INFO\] \n\[[-0-9: +]+\] \[worker\] \[INFO\] two\n$/,
+    new RegExp(
+      String.raw`^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \+0000\] \[worker\] \[INFO\] one\n` +
+        String.raw`\[[-0-9: +]+\] \[worker\] \[INFO\] \n\[[-0-9: +]+\] \[worker\] \[INFO\] two\n$`,
+    ),
   );
   assert.match(prefixLines('no newline', 40, 7), /^\[[-0-9: +]+\] \[7\] \[ERROR\] no newline\n$/);
 });
@@ -87,7 +93,8 @@ test("a full pipe (EAGAIN): about 1 MiB waits in Node's stream, in order; lines 
   assert.match(
     out[1]!,
     new RegExp(
-      `^\\[[-0-9: +]+\\] \\[\\d+\\] \\[WARNING\\] ${n - kept.length} log lines were lost: the reader of stderr fell behind \\(EAGAIN\\) with 1 MiB queued\n\\[[-0-9: +]+\\] \\[\\d+\\] \\[INFO\\] after\n$`,
+      `^\\[[-0-9: +]+\\] \\[\\d+\\] \\[WARNING\\] ${n - kept.length} log lines were lost: ` +
+        `the reader of stderr fell behind \\(EAGAIN\\) with 1 MiB queued\n\\[[-0-9: +]+\\] \\[\\d+\\] \\[INFO\\] after\n$`,
     ),
   );
   assert.match(out[2]!, /\[INFO\] again\n$/);

@@ -94,7 +94,8 @@ export function stderrSink(
   return (line) => {
     const text =
       lost > 0
-        ? `${line.slice(0, line.indexOf('] [') + 3)}${process.pid}] [WARNING] ${lost} log line${lost === 1 ? ' was' : 's were'} lost: ${why}\n${line}`
+        ? `${line.slice(0, line.indexOf('] [') + 3)}${process.pid}] [WARNING] ` +
+          `${lost} log line${lost === 1 ? ' was' : 's were'} lost: ${why}\n${line}`
         : line;
     if (queue?.waiting) return enqueue(text);
     // biome-ignore lint/suspicious/noConfusingVoidType: what `write` returned

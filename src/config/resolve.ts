@@ -130,7 +130,8 @@ function mountRoot(mount: MountSpec, documentRoot: string): MountSpec {
   const root = mount.root ?? documentRoot;
   if (!root) {
     throw new ConfigCheckError(
-      `--mount ${mount.prefix}=fastcgi://… needs --document-root DIR (or ?root=DIR), the directory its scripts are in; ?split=none if the upstream is the app itself`,
+      `--mount ${mount.prefix}=fastcgi://… needs --document-root DIR (or ?root=DIR), the directory its scripts are in; ` +
+        '?split=none if the upstream is the app itself',
     );
   }
   const named = mount.root !== null ? `its root ${root}` : `--document-root ${root}`;

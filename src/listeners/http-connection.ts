@@ -297,7 +297,8 @@ export class Connection implements HttpResponseOwner, Peer {
       this.spool = new Spool(spoolDir, this.spoolOnFail);
     } catch (err) {
       this.listener.log.error(
-        `cannot spool a request body to ${spoolDir} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); streaming it to the app instead`,
+        `cannot spool a request body to ${spoolDir} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); ` +
+          'streaming it to the app instead',
       );
       return false;
     }
@@ -512,7 +513,8 @@ export class Connection implements HttpResponseOwner, Peer {
         } else {
           const { bodyTimeout, minUploadRate } = this.listener.options;
           this.listener.log.info(
-            `client ${this.remoteAddr}: upload idle for ${bodyTimeout}s${minUploadRate > 0 ? ` or slower than ${minUploadRate} bytes/s` : ''} while a worker waited on it; closing`,
+            `client ${this.remoteAddr}: upload idle for ${bodyTimeout}s` +
+              `${minUploadRate > 0 ? ` or slower than ${minUploadRate} bytes/s` : ''} while a worker waited on it; closing`,
           );
           this.input?.fail(new RemoteProtocolError('ERR_HTTP_BODY_TIMEOUT', 'request body timed out', 408));
           this.closeAfter = true;

@@ -8,7 +8,8 @@ import type { Body, Headers, StartResponse } from './types.js';
 
 // RFC 9110 §15: status-code = 3DIGIT, 100 to 599; §4 of RFC 9112: reason-phrase = 1*( HTAB / SP / VCHAR / obs-text )
 const STATUS = /^[1-5][0-9][0-9](?: [\t\x20-\x7e\x80-\xff]*)?$/;
-// RFC 9110 §5.1: field-name = token; tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." / "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA
+// RFC 9110 §5.1: field-name = token;
+//   tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." / "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 // RFC 9110 §5.5: field-value = *field-content; field-vchar = VCHAR / obs-text; SP and HTAB inside
 const BAD_VALUE = /[\x00-\x08\x0a-\x1f\x7f\u0100-\uffff]/;

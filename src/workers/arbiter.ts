@@ -227,7 +227,8 @@ export class Arbiter implements WorkerHooks {
     this.min += delta;
     this.max = Math.max(this.max + delta, this.min);
     this.log.info(
-      `${delta > 0 ? 'SIGTTIN' : 'SIGTTOU'}: ${this.min === this.max ? `${this.min}` : `${this.min} to ${this.max}`} worker${this.max > 1 ? 's' : ''}`,
+      `${delta > 0 ? 'SIGTTIN' : 'SIGTTOU'}: ` +
+        `${this.min === this.max ? `${this.min}` : `${this.min} to ${this.max}`} worker${this.max > 1 ? 's' : ''}`,
     );
   }
 
@@ -388,7 +389,8 @@ export class Arbiter implements WorkerHooks {
     this.counts.queueRefused += refused;
     if (refused > 0) {
       this.log.warning(
-        `queue full: ${refused} request${refused > 1 ? 's' : ''} got 503 (${this.dispatcher.queued} waiting, --backlog ${this.options.backlog}, --queue-timeout ${this.options.queueTimeout}s)`,
+        `queue full: ${refused} request${refused > 1 ? 's' : ''} got 503 (${this.dispatcher.queued} waiting, ` +
+          `--backlog ${this.options.backlog}, --queue-timeout ${this.options.queueTimeout}s)`,
       );
     }
   }
@@ -536,7 +538,8 @@ export class Arbiter implements WorkerHooks {
   workerOnReady(w: WorkerProcess): void {
     if (w.isTemplate) return this.templateOnReady(w);
     this.log.info(
-      `worker ${w.pid} ready (python ${w.python || '?'}, ${w.channels.length} thread${w.channels.length > 1 ? 's' : ''}, generation ${w.generation})`,
+      `worker ${w.pid} ready (python ${w.python || '?'}, ` +
+        `${w.channels.length} thread${w.channels.length > 1 ? 's' : ''}, generation ${w.generation})`,
     );
     this.booting?.(w, null);
     if (this.stopping || w.retiring !== null) {
@@ -604,7 +607,8 @@ export class Arbiter implements WorkerHooks {
       const delay = Math.min(1000 * 2 ** this.recycleFailures++, MAX_BACKOFF_MS);
       this.recycleAfter = Date.now() + delay;
       this.log.error(
-        `worker ${w.pid}, replacing ${old.pid}, exited with ${how} before it was ready; worker ${old.pid} keeps serving, next attempt in ${delay / 1000}s`,
+        `worker ${w.pid}, replacing ${old.pid}, exited with ${how} before it was ready; ` +
+          `worker ${old.pid} keeps serving, next attempt in ${delay / 1000}s`,
       );
       return;
     }

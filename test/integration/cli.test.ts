@@ -80,7 +80,8 @@ test('issue 12: directories that are not there are found before the banner: one 
     [['--cgi', '/cgi-bin=/nonexistent/cgi'], '--cgi /cgi-bin=/nonexistent/cgi: /nonexistent/cgi is not a directory'],
     [
       ['--mount', '/php=fastcgi://127.0.0.1:9000'],
-      '--mount /php=fastcgi://… needs --document-root DIR (or ?root=DIR), the directory its scripts are in; ?split=none if the upstream is the app itself',
+      '--mount /php=fastcgi://… needs --document-root DIR (or ?root=DIR), the directory its scripts are in; ' +
+        '?split=none if the upstream is the app itself',
     ],
     [
       ['--mount', '/php=fastcgi://127.0.0.1:9000', '--document-root', '/nonexistent/www'],

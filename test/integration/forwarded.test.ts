@@ -51,7 +51,8 @@ test('a bad --forwarded-allow-ips is one line and exit 2', async () => {
   assert.equal(r.code, 2);
   assert.equal(
     r.stderr,
-    'warpipe: --forwarded-allow-ips: "localhost" is not an IP address or CIDR range (like 127.0.0.1, ::1, 10.0.0.0/8 or *) (see warpipe --help)\n',
+    'warpipe: --forwarded-allow-ips: "localhost" is not an IP address or CIDR range ' +
+      '(like 127.0.0.1, ::1, 10.0.0.0/8 or *) (see warpipe --help)\n',
   );
 });
 
@@ -70,38 +71,41 @@ const environOf = (text: string, nth = 0): Record<string, unknown> => {
 };
 const GET = Buffer.from('GET /environ HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 6.6.6.6\r\n\r\n');
 
-test('--proxy-protocol: the client is the one the header names, v1 or v2, however the header is cut; the connection stays usable', async () => {
-  const { encodeProxyV1, encodeProxyV2 } = await import('../../src/protocols/proxy/header.js');
-  const srv = await startServer('pep3333:application', { args: ['--proxy-protocol', '--forwarded-allow-ips', '127.0.0.1'] });
-  const v1 = encodeProxyV1({ address: '203.0.113.9', port: 51234 }, { address: '127.0.0.1', port: srv.port });
-  const one = await talk(srv.port, [v1, GET, GET]);
-  assert.equal(environOf(one.text, 0).REMOTE_ADDR, '203.0.113.9');
-  assert.equal(environOf(one.text, 0).REMOTE_PORT, '51234');
-  assert.equal(environOf(one.text, 1).REMOTE_ADDR, '203.0.113.9', 'the second request on the connection too');
-  assert.equal(
-    environOf(one.text, 0).HTTP_X_FORWARDED_FOR,
-    '6.6.6.6',
-    "the client's own X-Forwarded-For is not believed: it is no proxy of ours",
-  );
+test(
+  '--proxy-protocol: the client is the one the header names, v1 or v2, ' + 'however the header is cut; the connection stays usable',
+  async () => {
+    const { encodeProxyV1, encodeProxyV2 } = await import('../../src/protocols/proxy/header.js');
+    const srv = await startServer('pep3333:application', { args: ['--proxy-protocol', '--forwarded-allow-ips', '127.0.0.1'] });
+    const v1 = encodeProxyV1({ address: '203.0.113.9', port: 51234 }, { address: '127.0.0.1', port: srv.port });
+    const one = await talk(srv.port, [v1, GET, GET]);
+    assert.equal(environOf(one.text, 0).REMOTE_ADDR, '203.0.113.9');
+    assert.equal(environOf(one.text, 0).REMOTE_PORT, '51234');
+    assert.equal(environOf(one.text, 1).REMOTE_ADDR, '203.0.113.9', 'the second request on the connection too');
+    assert.equal(
+      environOf(one.text, 0).HTTP_X_FORWARDED_FOR,
+      '6.6.6.6',
+      "the client's own X-Forwarded-For is not believed: it is no proxy of ours",
+    );
 
-  const v2 = encodeProxyV2({ address: '2001:db8::9', port: 443 }, { address: '::1', port: srv.port });
-  const bytewise = [...Buffer.concat([v2, GET])].map((b) => Buffer.from([b]));
-  assert.equal(environOf((await talk(srv.port, bytewise)).text).REMOTE_ADDR, '2001:db8::9');
+    const v2 = encodeProxyV2({ address: '2001:db8::9', port: 443 }, { address: '::1', port: srv.port });
+    const bytewise = [...Buffer.concat([v2, GET])].map((b) => Buffer.from([b]));
+    assert.equal(environOf((await talk(srv.port, bytewise)).text).REMOTE_ADDR, '2001:db8::9');
 
-  const local = Buffer.from([...Buffer.from('\r\n\r\n\0\r\nQUIT\n', 'latin1'), 0x20, 0x00, 0x00, 0x00]);
-  const check = Buffer.from('GET /environ HTTP/1.1\r\nHost: x\r\n\r\n');
-  assert.equal(
-    environOf((await talk(srv.port, [local, check])).text).REMOTE_ADDR,
-    '127.0.0.1',
-    "LOCAL (a health check): the balancer's own address",
-  );
+    const local = Buffer.from([...Buffer.from('\r\n\r\n\0\r\nQUIT\n', 'latin1'), 0x20, 0x00, 0x00, 0x00]);
+    const check = Buffer.from('GET /environ HTTP/1.1\r\nHost: x\r\n\r\n');
+    assert.equal(
+      environOf((await talk(srv.port, [local, check])).text).REMOTE_ADDR,
+      '127.0.0.1',
+      "LOCAL (a health check): the balancer's own address",
+    );
 
-  const none = await talk(srv.port, [GET]);
-  assert.match(none.text, /^HTTP\/1\.1 400 /);
-  assert.equal(none.closed, true);
-  assert.equal(none.text.split('HTTP/1.1').length, 2, 'nothing after the 400');
-  assert.equal(await srv.stop(), 0);
-});
+    const none = await talk(srv.port, [GET]);
+    assert.match(none.text, /^HTTP\/1\.1 400 /);
+    assert.equal(none.closed, true);
+    assert.equal(none.text.split('HTTP/1.1').length, 2, 'nothing after the 400');
+    assert.equal(await srv.stop(), 0);
+  },
+);
 
 test('--proxy-protocol: a peer outside --forwarded-allow-ips is closed at once and the log says so once', async () => {
   const srv = await startServer('pep3333:application', { args: ['--proxy-protocol', '--forwarded-allow-ips', '10.0.0.0/8'] });
@@ -116,6 +120,7 @@ test('--proxy-protocol: a peer outside --forwarded-allow-ips is closed at once a
   assert.equal(r.code, 2);
   assert.equal(
     r.stderr,
-    'warpipe: --proxy-protocol needs --forwarded-allow-ips: the addresses of the load balancers that send the header (see warpipe --help)\n',
+    'warpipe: --proxy-protocol needs --forwarded-allow-ips: ' +
+      'the addresses of the load balancers that send the header (see warpipe --help)\n',
   );
 });

@@ -44,7 +44,8 @@ describe('frameworks', () => {
       });
       const chunked = await rawRequest(
         srv.port,
-        'POST /form HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nword=\r\n2\r\nhi\r\n0\r\n\r\n',
+        'POST /form HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nTransfer-Encoding: chunked\r\n\r\n' +
+          '5\r\nword=\r\n2\r\nhi\r\n0\r\n\r\n',
       );
       assert.equal(chunked.body.toString(), 'you said hi');
       assert.equal(await (await fetch(`${srv.url}/stream`)).text(), 'line 0\nline 1\nline 2\n');

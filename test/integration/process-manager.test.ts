@@ -136,7 +136,9 @@ describe('graceful reload', () => {
   const writeApp = (version: number): void =>
     writeFileSync(
       `${dir}/versioned.py`,
-      `def application(environ, start_response):\n    start_response("200 OK", [("Content-Type", "text/plain")])\n    return [b"version ${version}"]\n`,
+      'def application(environ, start_response):\n' +
+        '    start_response("200 OK", [("Content-Type", "text/plain")])\n' +
+        `    return [b"version ${version}"]\n`,
     );
   before(async () => {
     dir = mkdtempSync(`${tmpdir()}/warpipe-reload-`);

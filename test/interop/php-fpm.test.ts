@@ -58,8 +58,9 @@ header('X-From: php');
 header('Content-Type: application/json');
 echo json_encode([
   'SCRIPT_NAME' => $_SERVER['SCRIPT_NAME'], 'PATH_INFO' => $_SERVER['PATH_INFO'] ?? '', 'SCRIPT_FILENAME' => $_SERVER['SCRIPT_FILENAME'],
-  'REQUEST_METHOD' => $_SERVER['REQUEST_METHOD'], 'QUERY_STRING' => $_SERVER['QUERY_STRING'], 'HTTP_X_CUSTOM' => $_SERVER['HTTP_X_CUSTOM'] ?? null,
-  'HTTP_PROXY' => $_SERVER['HTTP_PROXY'] ?? null, 'get' => $_GET, 'post' => $_POST, 'body' => file_get_contents('php://input'),
+  'REQUEST_METHOD' => $_SERVER['REQUEST_METHOD'], 'QUERY_STRING' => $_SERVER['QUERY_STRING'],
+  'HTTP_X_CUSTOM' => $_SERVER['HTTP_X_CUSTOM'] ?? null, 'HTTP_PROXY' => $_SERVER['HTTP_PROXY'] ?? null,
+  'get' => $_GET, 'post' => $_POST, 'body' => file_get_contents('php://input'),
 ]);
 `,
     );

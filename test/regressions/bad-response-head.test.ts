@@ -44,7 +44,10 @@ describe('an app error in the response head is one 500 and one log line', () => 
     assert.equal(lines.length, 1, log.slice(0, 4000));
     assert.match(
       lines[0]!,
-      /^\[[^\]]+\] \[worker \d+\] \[ERROR\] Error handling request GET \/huge-head\?17\n[^]*ValueError: response headers of 17825\d\d\d bytes: more than the 16 MiB a response head may have\n$/,
+      new RegExp(
+        String.raw`^\[[^\]]+\] \[worker \d+\] \[ERROR\] Error handling request GET \/huge-head\?17\n[^]*` +
+          String.raw`ValueError: response headers of 17825\d\d\d bytes: more than the 16 MiB a response head may have\n$`,
+      ),
     );
     assert.doesNotMatch(srv.logs(), /killing it|exited/);
     assert.equal(await (await fetch(`${srv.url}/pid`)).text(), pid);

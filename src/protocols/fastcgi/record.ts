@@ -186,7 +186,9 @@ export function parseBeginRequest(content: Buffer): { role: number; keepConn: bo
   return { role: content.readUInt16BE(0), keepConn: (content[2]! & FCGI_KEEP_CONN) !== 0 };
 }
 
-// Spec §5.5: typedef struct { unsigned char appStatusB3..B0; unsigned char protocolStatus; unsigned char reserved[3]; } FCGI_EndRequestBody;
+// Spec §5.5: typedef struct {
+//   unsigned char appStatusB3..B0; unsigned char protocolStatus; unsigned char reserved[3];
+// } FCGI_EndRequestBody;
 export function endRequestBody(appStatus: number, protocolStatus: number): Buffer {
   const out = Buffer.alloc(8);
   out.writeUInt32BE(appStatus >>> 0, 0);

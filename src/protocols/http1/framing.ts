@@ -48,7 +48,8 @@ const CONTENT_LENGTH = /^[0-9]{1,15}$/;
  * @example
  * frameResponse({ method: 'GET', minor: 1 }, '200 OK', 200, [['Content-Type', 'text/plain']], 5,
  *   { date: 'Thu, 03 Dec 2026 08:00:00 GMT', mayKeepAlive: true, keepAliveHint: 'Keep-Alive: timeout=5\r\n' });
- * // head: 'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nDate: …\r\nServer: warpipe\r\nContent-Length: 5\r\nKeep-Alive: timeout=5\r\n\r\n'
+ * // head: 'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nDate: …\r\nServer: warpipe\r\n' +
+ * //   'Content-Length: 5\r\nKeep-Alive: timeout=5\r\n\r\n'
  */
 export function frameResponse(
   req: FramingRequest,
