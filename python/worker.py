@@ -978,6 +978,8 @@ def load_app(spec):
         try:
             module = import_name(target)
         except BootError as exc:
+            if not str(exc).startswith("no module named"):
+                raise  # the module was found and failed: that there is no such file is beside the point
             raise BootError("no such file %s, and %s" % (os.path.abspath(target), exc)) from exc.__cause__
     else:
         module = import_name(target)

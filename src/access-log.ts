@@ -178,13 +178,9 @@ export function observeAll(observers: (RequestObserver | null)[]): RequestObserv
   return { record: (entry) => all.forEach((o) => o.record(entry)) };
 }
 
-/** A line per request to a LogFile. */
+/** A line per request to a LogFile, made by a compiled format (`compileFormat`). */
 export class AccessLog implements RequestObserver {
-  private readonly line: (e: AccessEntry) => string;
-
-  constructor(readonly file: LogFile, format: string) {
-    this.line = compileFormat(format);
-  }
+  constructor(readonly file: LogFile, private readonly line: (e: AccessEntry) => string) {}
 
   record(entry: AccessEntry): void {
     this.file.write(this.line(entry));

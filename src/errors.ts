@@ -23,12 +23,25 @@ export class RemoteProtocolError extends GatewayError {}
 /** We, or the application behind us, were about to send something invalid. */
 export class LocalProtocolError extends GatewayError {}
 
-/** A bad command line, environment variable or config value: one line, exit 2. */
+/** A bad command line, environment variable or config value: one line, exit 2 (pointing at --help). */
 export class ConfigError extends GatewayError {
-  constructor(message: string, options?: ErrorOptions) {
-    super('ERR_CONFIG', message, 500, options);
+  constructor(message: string, options?: ErrorOptions, code = 'ERR_CONFIG') {
+    super(code, message, 500, options);
   }
 }
+
+/**
+ * A well-formed setting this machine cannot honour (no such directory, file,
+ * user or interpreter): one line, exit 2; --help would not help.
+ */
+export class ConfigCheckError extends ConfigError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options, 'ERR_CONFIG_CHECK');
+  }
+}
+
+/** The gateway could not start: a socket it cannot bind, a user it cannot become. One line, exit 1. */
+export class StartError extends GatewayError {}
 
 /** A worker process broke, died, timed out or could not start. */
 export class WorkerError extends GatewayError {}
@@ -87,4 +100,7 @@ export const codes = {
   APP_ABORTED: 'ERR_APP_ABORTED',
   CLIENT_GONE: 'ERR_CLIENT_GONE',
   SPOOL_FAILED: 'ERR_SPOOL_FAILED',
+  // starting the gateway
+  LISTEN_FAILED: 'ERR_LISTEN_FAILED',
+  PRIVILEGES: 'ERR_PRIVILEGES',
 } as const;

@@ -6,6 +6,7 @@ export { BodyInput } from './pipeline/input.js';
 export { HttpListener, type HttpOptions } from './listeners/http.js';
 export { pythonApp, type PythonAppOptions } from './apps/python-app.js';
 export { Arbiter, type ArbiterOptions } from './workers/arbiter.js';
-export { loadConfig, type Config, type Address } from './config/load.js';
+export { loadConfig, type Config } from './config/load.js';
+export type { Address } from './address.js';
 export { Logger, levels } from './log.js';
 export * from './errors.js';

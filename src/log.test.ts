@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Logger, QUEUE_MAX, stderrSink } from './log.js';
+import { Logger, QUEUE_MAX, prefixLines, stderrSink } from './log.js';
 
 test('a log that cannot be written loses lines, not the server, and says so once it can', () => {
   const out: string[] = [];
@@ -20,6 +20,12 @@ test('a log that cannot be written loses lines, not the server, and says so once
   assert.match(text, /^\[[-0-9: +]+\] \[\d+\] \[WARNING\] 3 log lines were lost: ENOSPC: no space left on device, write\n\[[-0-9: +]+\] \[\d+\] \[INFO\] four\n/);
   assert.equal(text.split('lost').length, 2, 'said once');
   assert.match(text, /\[INFO\] five\n$/);
+});
+
+test('issue 12: lines the workers print get the log\'s prefix, each of them, empty ones too', () => {
+  const text = prefixLines('one\n\ntwo\n', 20, 'worker');
+  assert.match(text, /^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \+0000\] \[worker\] \[INFO\] one\n\[[-0-9: +]+\] \[worker\] \[INFO\] \n\[[-0-9: +]+\] \[worker\] \[INFO\] two\n$/);
+  assert.match(prefixLines('no newline', 40, 7), /^\[[-0-9: +]+\] \[7\] \[ERROR\] no newline\n$/);
 });
 
 /** Node's stream over a pipe nobody reads: it holds what it is given until drain(). */

@@ -111,6 +111,19 @@ export function stderrSink(
   };
 }
 
+/** What starts every log line: `[2026-11-24 07:00:00 +0000] [1234] [INFO] `. */
+export function linePrefix(level: number, tag: string | number = process.pid): string {
+  const stamp = new Date().toISOString().replace('T', ' ').slice(0, 19);
+  return `[${stamp} +0000] [${tag}] [${names[level] ?? String(level)}] `;
+}
+
+/** `text` (whole lines) with the log's prefix on each line. */
+export function prefixLines(text: string, level: number, tag: string | number): string {
+  const prefix = linePrefix(level, tag);
+  const lines = text.endsWith('\n') ? text.slice(0, -1) : text;
+  return `${prefix}${lines.replaceAll('\n', `\n${prefix}`)}\n`;
+}
+
 export class Logger {
   constructor(
     public level: number = levels.info,
@@ -119,9 +132,7 @@ export class Logger {
 
   log(level: number, message: string, tag: string | number = process.pid): void {
     if (level < this.level) return;
-    const name = names[level] ?? String(level);
-    const stamp = new Date().toISOString().replace('T', ' ').slice(0, 19);
-    this.sink(`[${stamp} +0000] [${tag}] [${name}] ${message}\n`);
+    this.sink(`${linePrefix(level, tag)}${message}\n`);
   }
   debug(message: string): void { this.log(levels.debug, message); }
   info(message: string): void { this.log(levels.info, message); }

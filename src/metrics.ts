@@ -16,7 +16,7 @@
 import http from 'node:http';
 import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
 import type { AccessEntry, RequestObserver } from './access-log.js';
-import type { Address } from './config/load.js';
+import type { Address } from './address.js';
 import type { Listener, ListenerConnection } from './listeners/base.js';
 import { bind } from './listeners/bind.js';
 import type { ConnectionBudget } from './listeners/budget.js';

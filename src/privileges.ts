@@ -6,7 +6,7 @@
 
 import { spawnSync } from 'node:child_process';
 import { chownSync } from 'node:fs';
-import { ConfigError } from './errors.js';
+import { ConfigCheckError } from './errors.js';
 
 export interface Identity {
   uid: number;
@@ -26,11 +26,11 @@ function lookup(db: 'passwd' | 'group', key: string): { id: number; name: string
   const entry = getent(db, key);
   if (entry) return { id: Number(entry[2]), name: entry[0]!, entry };
   const what = db === 'passwd' ? 'user' : 'group';
-  if (!/^\d+$/.test(key)) throw new ConfigError(`--${what} ${key}: no such ${what}`);
+  if (!/^\d+$/.test(key)) throw new ConfigCheckError(`--${what} ${key}: no such ${what}`);
   return { id: Number(key), name: key, entry: null };
 }
 
-/** The identity `--user` and `--group` name (null: neither given). A ConfigError names what is unknown. */
+/** The identity `--user` and `--group` name (null: neither given). A ConfigCheckError names what is unknown. */
 export function lookupIdentity(user: string, group: string): Identity | null {
   if (!user && !group) return null;
   let uid = process.getuid!();
@@ -51,7 +51,7 @@ export function lookupIdentity(user: string, group: string): Identity | null {
     groupName = getent('group', String(gid))?.[0] ?? String(gid);
   }
   const same = uid === process.getuid!() && gid === process.getgid!();
-  if (!same && process.getuid!() !== 0) throw new ConfigError(`--user/--group ${userName}:${groupName} needs warpipe started as root`);
+  if (!same && process.getuid!() !== 0) throw new ConfigCheckError(`--user/--group ${userName}:${groupName} needs warpipe started as root`);
   return { uid, gid, name: `${userName}:${groupName}` };
 }
 

@@ -71,6 +71,8 @@ BAD_SPECS = [
     ("nosuch.py", "no such file"),
     ("nosuch.wsgi:app", "no such file"),
     ("other.wsgi:app", "no module named 'other'"),
+    # a dotted module that exists and fails: its error, not "no such file brokensite.wsgi"
+    ("brokensite.wsgi", "error while importing 'brokensite.wsgi': RuntimeError: brokensite fails to import"),
 ]
 
 
@@ -90,6 +92,8 @@ def test_boot_error(booting, spec, fragment):
     first = text.splitlines()[0]
     assert first.startswith("Failed to load application %r: " % spec), first
     assert fragment in first, first
+    if spec == "brokensite.wsgi":
+        assert "no such file" not in first, first
     assert "Traceback (most recent call last)" in text
     assert w.wait() == 3
 

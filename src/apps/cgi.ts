@@ -84,8 +84,21 @@ export function cgiScripts(options: CgiOptions, log: Logger): App {
     const child = spawn(script, [], { cwd: dirname(script), env, stdio: ['pipe', 'pipe', 'pipe'] });
 
     return new Promise<Body>((resolve, reject) => {
+      let held = false;
       const reply = new UpstreamReply(startResponse, resolve, reject, () => {
         if (child.exitCode === null) child.kill('SIGTERM');
+      }, {
+        // a slow client: stop reading the script's output, and stop timing it (the wait is not its fault)
+        pause: () => {
+          held = true;
+          child.stdout!.pause();
+          clearTimeout(timer);
+        },
+        resume: () => {
+          held = false;
+          child.stdout!.resume();
+          touch();
+        },
       });
       const fail = (err: GatewayError): void => {
         child.kill('SIGKILL');
@@ -98,7 +111,7 @@ export function cgiScripts(options: CgiOptions, log: Logger): App {
       let timer = setTimeout(expire, options.timeout * 1000);
       const touch = (): void => {
         clearTimeout(timer);
-        timer = setTimeout(expire, options.timeout * 1000);
+        if (!held) timer = setTimeout(expire, options.timeout * 1000);
       };
       child.on('error', (err) => {
         clearTimeout(timer);

@@ -19,12 +19,12 @@ import { realpath, stat } from 'node:fs/promises';
 import { join, sep } from 'node:path';
 import { GatewayError, codes } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { Address } from '../config/load.js';
+import { addressName, type Address } from '../address.js';
 import type { App, Body, Environ, StartResponse } from '../pipeline/types.js';
 import { findScript } from './cgi.js';
 import { UpstreamReply } from './feed.js';
 import { plainText } from '../pipeline/response.js';
-import { addressName, cgiParams, dial, pumpBody, requestName, setParam, upstreamBody } from './upstream.js';
+import { cgiParams, dial, pumpBody, requestName, setParam, socketSource, upstreamBody } from './upstream.js';
 import { NEED_DATA } from '../protocols/need-data.js';
 import { encodeParams } from '../protocols/fastcgi/params.js';
 import {
@@ -85,11 +85,9 @@ async function locateScript(root: string, pathInfo: string, split: 'php' | 'cgi'
   return null;
 }
 
-export function fastcgiUpstream(options: FastcgiUpstreamOptions, log: Logger): App {
+/** Kept-alive connections to one upstream (--upstream-keepalive of them at most), reused last in, first out. */
+function idlePool(options: FastcgiUpstreamOptions): { connect(): Promise<net.Socket>; release(sock: net.Socket): void } {
   const idle: net.Socket[] = [];
-  const where = addressName(options.address);
-  let rootReal: Promise<string> | null = null;
-
   const connect = (): Promise<net.Socket> => {
     const reuse = idle.pop();
     if (reuse) return Promise.resolve(reuse);
@@ -102,8 +100,8 @@ export function fastcgiUpstream(options: FastcgiUpstreamOptions, log: Logger): A
       sock.once('error', reject);
     });
   };
-
   const release = (sock: net.Socket): void => {
+    if (sock.isPaused()) sock.resume(); // the answer's end came while a slow client held it back
     sock.removeAllListeners('data');
     sock.removeAllListeners('error');
     sock.removeAllListeners('close');
@@ -119,23 +117,35 @@ export function fastcgiUpstream(options: FastcgiUpstreamOptions, log: Logger): A
     });
     idle.push(sock);
   };
+  return { connect, release };
+}
+
+/** The script's CGI variables for a split mount (php-fpm, fcgiwrap); false when there is no such script (404). */
+async function scriptParams(params: [string, string][], environ: Environ, root: string, split: 'php' | 'cgi'): Promise<boolean> {
+  const found = await locateScript(root, String(environ.PATH_INFO ?? ''), split);
+  if (found === null) return false;
+  const [filename, script, pathInfo] = found;
+  const scriptName = String(environ.SCRIPT_NAME ?? '') + script;
+  setParam(params, 'SCRIPT_FILENAME', filename);
+  setParam(params, 'SCRIPT_NAME', scriptName);
+  setParam(params, 'PATH_INFO', pathInfo);
+  if (pathInfo) setParam(params, 'PATH_TRANSLATED', join(root, pathInfo));
+  setParam(params, 'DOCUMENT_ROOT', root);
+  setParam(params, 'DOCUMENT_URI', scriptName + pathInfo);
+  setParam(params, 'REDIRECT_STATUS', '200'); // php-cgi's force-cgi-redirect guard
+  return true;
+}
+
+export function fastcgiUpstream(options: FastcgiUpstreamOptions, log: Logger): App {
+  const { connect, release } = idlePool(options);
+  const where = addressName(options.address);
+  let rootReal: Promise<string> | null = null;
 
   return async (environ: Environ, startResponse) => {
     const params = cgiParams(environ);
     if (options.split !== 'none') {
       rootReal ??= realpath(options.documentRoot);
-      const root = await rootReal;
-      const found = await locateScript(root, String(environ.PATH_INFO ?? ''), options.split);
-      if (found === null) return plainText(startResponse, '404 Not Found', 'Not Found\n');
-      const [filename, script, pathInfo] = found;
-      const scriptName = String(environ.SCRIPT_NAME ?? '') + script;
-      setParam(params, 'SCRIPT_FILENAME', filename);
-      setParam(params, 'SCRIPT_NAME', scriptName);
-      setParam(params, 'PATH_INFO', pathInfo);
-      if (pathInfo) setParam(params, 'PATH_TRANSLATED', join(root, pathInfo));
-      setParam(params, 'DOCUMENT_ROOT', root);
-      setParam(params, 'DOCUMENT_URI', scriptName + pathInfo);
-      setParam(params, 'REDIRECT_STATUS', '200'); // php-cgi's force-cgi-redirect guard
+      if (!(await scriptParams(params, environ, await rootReal, options.split))) return plainText(startResponse, '404 Not Found', 'Not Found\n');
     }
     setParam(params, 'GATEWAY_INTERFACE', 'CGI/1.1');
     const body = await upstreamBody(environ, params);
@@ -157,7 +167,7 @@ export function fastcgiUpstream(options: FastcgiUpstreamOptions, log: Logger): A
         if (ended) return;
         ended = true;
         sock.destroy();
-      });
+      }, socketSource(sock, options.timeout, () => ended));
       let bodySent = false;
       const fail = (err: GatewayError): void => {
         ended = true;

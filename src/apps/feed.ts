@@ -1,23 +1,48 @@
 // A response body that an upstream fills as its bytes arrive (FastCGI
 // records, a CGI script's stdout): an async iterable the listener drains, with
-// an end that may carry the error that cut it short.
+// an end that may carry the error that cut it short, and a high-water mark that
+// pauses the upstream while a slow client lags (issue 11's family: a 300 MB CGI
+// answer to a client that read nothing was held whole).
 
+import { ByteQueue } from '../byte-queue.js';
 import type { GatewayError } from '../errors.js';
 import { HOP_BY_HOP } from '../pipeline/response.js';
 import type { Body, StartResponse } from '../pipeline/types.js';
 import { CgiHeadParser } from '../protocols/cgi/response.js';
 import { NEED_DATA } from '../protocols/need-data.js';
 
+/** What a Feed holds back when its reader (a slow client) falls behind. */
+export interface FeedSource {
+  /** Stop sending (and stop timing the upstream: the wait is the client's). */
+  pause(): void;
+  resume(): void;
+}
+
+/** Bytes a Feed holds for a slow reader before its source is paused (--buffer-response's default). */
+export const FEED_HIGH_WATER = 1 << 20;
+
 export class Feed implements AsyncIterable<Buffer> {
-  private items: Buffer[] = [];
+  private readonly queue = new ByteQueue();
   private done = false;
   private failure: Error | null = null;
   private wake: (() => void) | null = null;
+  private paused = false;
   /** PEP 3333 close(): set by the producer (e.g. to stop reading its source). */
   close: () => void = () => {};
 
+  /**
+   * `source` is paused while more than `highWater` bytes wait for the reader and
+   * resumed under half of it, so an upstream's answer to a client that reads
+   * slowly (or not at all) costs the gateway `highWater`, not the whole answer.
+   */
+  constructor(private readonly source: FeedSource | null = null, private readonly highWater = FEED_HIGH_WATER) {}
+
   push(b: Buffer): void {
-    if (b.length > 0) this.items.push(b);
+    this.queue.push(b);
+    if (this.source !== null && !this.paused && this.queue.bytes > this.highWater) {
+      this.paused = true;
+      this.source.pause();
+    }
     this.signal();
   }
 
@@ -36,9 +61,14 @@ export class Feed implements AsyncIterable<Buffer> {
 
   async *[Symbol.asyncIterator](): AsyncIterator<Buffer> {
     for (;;) {
-      const item = this.items.shift();
-      if (item) yield item;
-      else if (this.failure) throw this.failure;
+      const item = this.queue.shift();
+      if (item) {
+        if (this.paused && this.queue.bytes <= this.highWater >> 1) {
+          this.paused = false;
+          this.source!.resume();
+        }
+        yield item;
+      } else if (this.failure) throw this.failure;
       else if (this.done) return;
       else await new Promise<void>((resolve) => (this.wake = resolve));
     }
@@ -62,6 +92,8 @@ export class UpstreamReply {
     private readonly reject: (err: Error) => void,
     /** PEP 3333 close() of the body: stop the upstream. */
     private readonly onClose: () => void,
+    /** Paused while the body waits for a slow client (null: never). */
+    private readonly source: FeedSource | null = null,
   ) {}
 
   /** The head has come and the body is being handed on. */
@@ -74,7 +106,7 @@ export class UpstreamReply {
     if (this.feed) return this.feed.push(chunk);
     const h = this.head.receive(chunk);
     if (h === NEED_DATA) return;
-    const feed = new Feed();
+    const feed = new Feed(this.source);
     feed.close = this.onClose;
     feed.push(this.head.rest);
     this.feed = feed;

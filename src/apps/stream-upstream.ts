@@ -9,12 +9,12 @@
 
 import { GatewayError, codes } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { Address } from '../config/load.js';
+import { addressName, type Address } from '../address.js';
 import type { App, Body, Environ } from '../pipeline/types.js';
 import { encodeScgiHead } from '../protocols/scgi/netstring.js';
 import { encodeUwsgiHead } from '../protocols/uwsgi/packet.js';
 import { UpstreamReply } from './feed.js';
-import { addressName, cgiParams, dial, pumpBody, requestName, upstreamBody } from './upstream.js';
+import { cgiParams, dial, pumpBody, requestName, socketSource, upstreamBody } from './upstream.js';
 
 export type StreamProtocol = 'uwsgi' | 'scgi';
 
@@ -48,7 +48,7 @@ export function streamUpstream(options: StreamUpstreamOptions, log: Logger): App
     const what = requestName(environ);
     const sock = dial(options.address);
     return new Promise<Body>((resolve, reject) => {
-      const reply = new UpstreamReply(startResponse, resolve, reject, () => void sock.destroy());
+      const reply = new UpstreamReply(startResponse, resolve, reject, () => void sock.destroy(), socketSource(sock, options.timeout));
       let connected = false;
       const fail = (err: GatewayError): void => {
         sock.destroy();

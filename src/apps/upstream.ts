@@ -3,13 +3,9 @@
 // request body on as it arrives.
 
 import net from 'node:net';
-import type { Address } from '../config/load.js';
+import type { Address } from '../address.js';
 import type { Environ, Input } from '../pipeline/types.js';
-
-/** `HOST:PORT` or `unix:/path`, for log lines. */
-export function addressName(address: Address): string {
-  return address.kind === 'unix' ? `unix:${address.path}` : `${address.host}:${address.port}`;
-}
+import type { FeedSource } from './feed.js';
 
 export function dial(address: Address): net.Socket {
   return address.kind === 'unix' ? net.connect(address.path) : net.connect(address.port, address.host);
@@ -91,4 +87,24 @@ export async function pumpBody(
     }
   }
   if (!sock.destroyed) for (const piece of done) sock.write(piece);
+}
+
+/**
+ * A Feed's source over an upstream socket: paused while a slow client lags, and
+ * its inactivity timeout (--upstream-timeout) off meanwhile, since the wait is
+ * not the upstream's fault. `over`: the socket is no longer this request's.
+ */
+export function socketSource(sock: net.Socket, timeoutSeconds: number, over: () => boolean = () => false): FeedSource {
+  return {
+    pause: () => {
+      if (over()) return;
+      sock.pause();
+      sock.setTimeout(0);
+    },
+    resume: () => {
+      if (over()) return;
+      sock.setTimeout(timeoutSeconds * 1000);
+      sock.resume();
+    },
+  };
 }

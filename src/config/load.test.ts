@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { loadConfig, parseAddress, type Config } from './load.js';
+import { loadConfig, type Config } from './load.js';
 
 function config(argv: string[], env: NodeJS.ProcessEnv = {}): Readonly<Config> {
   const action = loadConfig(argv, env);
@@ -30,14 +30,6 @@ test('environment variables fill in what the command line leaves out; the comman
   assert.equal(c.http.length, 2);
   assert.equal(config([], { WARPIPE_APP: 'envapp' }).app, 'envapp');
   assert.throws(() => loadConfig(['x'], { WARPIPE_WORKERS: 'lots' }), /WARPIPE_WORKERS must be a whole number/);
-});
-
-test('addresses', () => {
-  assert.deepEqual(parseAddress('[::1]:8080'), { kind: 'tcp', host: '::1', port: 8080 });
-  assert.deepEqual(parseAddress('8080'), { kind: 'tcp', host: '127.0.0.1', port: 8080 });
-  assert.deepEqual(parseAddress(':8080'), { kind: 'tcp', host: '0.0.0.0', port: 8080 });
-  assert.throws(() => parseAddress('::1:80'), /brackets/);
-  assert.throws(() => parseAddress('unix:'), /no socket path/);
 });
 
 test('app specs and help/version', () => {

@@ -7,7 +7,7 @@
 
 import { ConfigError } from '../errors.js';
 import type { ScriptSplit } from '../apps/fastcgi-upstream.js';
-import { parseAddress, type Address } from './load.js';
+import { parseAddress, type Address } from '../address.js';
 
 export type MountSpec =
   | { prefix: string; protocol: 'fastcgi'; address: Address; split: ScriptSplit; root: string | null }

@@ -2,7 +2,33 @@
 // variables, `warpipe --help` and the README's reference all come from this table
 // (gunicorn's Setting, without the class machinery).
 
-export type Kind = 'string' | 'int' | 'range' | 'bool' | 'seconds' | 'bytes' | 'address' | 'pair' | 'mode' | 'level' | 'mount';
+// Every setting, declared once. The command line, the WARPIPE_* environment
+// variables, `warpipe --help`, the README's reference and the `Config` type all
+// come from this table (gunicorn's Setting, without the class machinery): a new
+// setting is one entry here, and its value's type follows from its `kind`.
+
+import type { Address } from '../address.js';
+import type { MountSpec } from './mount.js';
+
+/** What each kind of setting holds once its text is read (src/config/values.ts reads it). */
+export interface KindValues {
+  string: string;
+  int: number;
+  /** N or MIN:MAX, as [MIN, MAX]. */
+  range: readonly [number, number];
+  bool: boolean;
+  seconds: number;
+  bytes: number;
+  address: Address;
+  /** KEY=VALUE or PREFIX=DIR. */
+  pair: readonly [string, string];
+  mode: number;
+  /** A level name, as its number (Python's, as in src/log.ts). */
+  level: number;
+  mount: MountSpec;
+}
+
+export type Kind = keyof KindValues;
 
 export interface Setting {
   /** Key in Config. */
@@ -21,11 +47,12 @@ export interface Setting {
   readonly section: 'app' | 'listen' | 'workers' | 'limits' | 'timeouts' | 'logging';
 }
 
-function setting(s: Omit<Setting, 'env'> & { env?: string }): Setting {
+/** One entry; its literal key, kind and `many` are kept in its type, for `SettingValues`. */
+function setting<const S extends Omit<Setting, 'env'> & { env?: string }>(s: S): Setting & S {
   return { env: 'WARPIPE_' + s.key.replace(/[A-Z]/g, (c) => '_' + c).toUpperCase(), ...s };
 }
 
-export const settings: readonly Setting[] = [
+const table = [
   // the app
   setting({ key: 'python', flag: '--python', kind: 'string', default: 'python3', section: 'app',
     doc: 'Python interpreter that runs the workers (a virtualenv\'s bin/python just works).', peer: 'uWSGI --home' }),
@@ -197,4 +224,17 @@ export const settings: readonly Setting[] = [
   setting({ key: 'accessLogFormat', flag: '--access-log-format', kind: 'string', default: 'combined', section: 'logging',
     doc: 'combined, common, json, or a template of nginx variables: $remote_addr $remote_user $time_local $time_iso8601 $msec $request $request_method $request_uri $uri $query_string $server_protocol $host $status $body_bytes_sent $request_time $request_time_us $listener $pid $http_NAME.',
     peer: 'nginx log_format, gunicorn --access-logformat' }),
-];
+] as const;
+
+/** The table, entry by entry (the help, the parser and the README test walk it). */
+export const settings: readonly Setting[] = table;
+
+/** What one setting holds: a list when it is `many`, possibly null when its default is null. */
+type ValueOf<S extends Setting> = S extends { readonly many: true }
+  ? readonly KindValues[S['kind']][]
+  : S extends { readonly default: null }
+    ? KindValues[S['kind']] | null
+    : KindValues[S['kind']];
+
+/** Every setting's value by its key, as read from argv, the environment and the defaults (before src/config/resolve.ts). */
+export type SettingValues = { readonly [S in (typeof table)[number] as S['key']]: ValueOf<S> };

@@ -9,8 +9,9 @@ import type { Logger } from '../log.js';
 import type { ErrorStream } from '../pipeline/types.js';
 import { bind, type ListenAddress } from './bind.js';
 import { unlimited, type ConnectionBudget } from './budget.js';
+import { sweepDeadlines, type Expiring } from './deadlines.js';
 
-export interface ListenerConnection {
+export interface ListenerConnection extends Expiring {
   readonly socket: net.Socket;
   /** Shutdown: close now if idle, else after what is in flight. */
   drain(): void;
@@ -30,8 +31,15 @@ export abstract class Listener<C extends ListenerConnection> {
   /** Told of every answered request: --access-log, --metrics (null: neither). */
   observer: RequestObserver | null = null;
   private refusedLogTimer: NodeJS.Timeout | null = null;
+  /** One timer for every connection's deadline (deadlines.ts). */
+  private readonly sweeper: NodeJS.Timeout;
 
-  constructor(readonly log: Logger) {}
+  constructor(readonly log: Logger) {
+    this.sweeper = sweepDeadlines(this.connections, () => this.afterSweep());
+  }
+
+  /** After each sweep of deadlines (HTTP logs the slowloris connections it closed). */
+  protected afterSweep(): void {}
 
   /** Answer a connection over the budget (a 503 where the protocol has one), then close it. */
   protected refuse(socket: net.Socket): void {
@@ -94,6 +102,7 @@ export abstract class Listener<C extends ListenerConnection> {
   /** Stop accepting; close idle connections now and busy ones after their response. */
   async close(): Promise<void> {
     this.closing = true;
+    clearInterval(this.sweeper);
     await Promise.all(this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
     const done = new Promise<void>((resolve) => (this.drained = resolve));
     for (const conn of this.connections) conn.drain();

@@ -5,7 +5,7 @@
 
 import net from 'node:net';
 import { chmodSync, existsSync, lstatSync, unlinkSync } from 'node:fs';
-import type { Address } from '../config/load.js';
+import type { Address } from '../address.js';
 
 /** Where a listener listens: an address of the command line, or a descriptor systemd passed (LISTEN_FDS). */
 export type ListenAddress = Address | { kind: 'fd'; fd: number };

@@ -22,6 +22,7 @@ import { NEED_DATA } from '../protocols/need-data.js';
 import { ProtocolStatus } from '../protocols/fastcgi/record.js';
 import { Responder, type FcgiEvent } from '../protocols/fastcgi/responder.js';
 import { Listener } from './base.js';
+import { UploadRate, dueAt, expiredLine, type DeadlineKind } from './deadlines.js';
 import { CgiExchange, cgiEnviron, type CgiWire } from './cgi-exchange.js';
 
 export interface FastcgiOptions {
@@ -41,6 +42,8 @@ export interface FastcgiOptions {
   sendTimeout: number;
   /** Seconds a kept connection with no request may stay open. */
   idleTimeout: number;
+  /** Bytes/s a body streamed to an app that waits on it must average, after a grace of bodyTimeout (0: no floor). */
+  minUploadRate: number;
 }
 
 export class FastcgiListener extends Listener<FcgiConnection> {
@@ -57,8 +60,6 @@ export class FastcgiListener extends Listener<FcgiConnection> {
   }
 }
 
-type DeadlineKind = 'head' | 'body' | 'send' | 'idle';
-
 class FcgiConnection {
   private readonly responder: Responder;
   private readonly requests = new Map<number, CgiExchange>();
@@ -67,8 +68,12 @@ class FcgiConnection {
   private drainWaiters: (() => void)[] = [];
   /** No request has come whole yet: the head deadline runs from the accept. */
   private fresh = true;
-  private deadline: NodeJS.Timeout | null = null;
+  /** Date.now() ms when the listener's sweep closes it (0: never), and why (deadlines.ts). */
+  deadline = 0;
   private deadlineKind: DeadlineKind | null = null;
+  /** --min-upload-rate, while an app waits on a body that streams. */
+  private readonly rate = new UploadRate();
+  private streaming = false;
   private overloadSaid = false;
 
   constructor(readonly socket: net.Socket, readonly listener: FastcgiListener) {
@@ -85,6 +90,7 @@ class FcgiConnection {
   }
 
   private socketOnData(chunk: Buffer): void {
+    this.rate.add(chunk.length);
     this.responder.receive(chunk);
     try {
       for (let ev = this.responder.next(); ev !== NEED_DATA; ev = this.responder.next()) this.onEvent(ev);
@@ -133,7 +139,12 @@ class FcgiConnection {
       if (!this.socket.isPaused()) this.socket.pause();
     } else if (this.socket.isPaused() && open <= bufferRequestBody / 2) {
       this.socket.resume();
+      this.rate.restart(); // the time we held the client back does not count against its rate
     }
+    let streaming = false;
+    for (const ex of this.requests.values()) if (ex.bodyOpen && ex.started) streaming = true;
+    if (streaming && !this.streaming) this.rate.restart();
+    this.streaming = streaming;
     this.setDeadline(this.deadlineFor());
   }
 
@@ -174,17 +185,16 @@ class FcgiConnection {
 
   private setDeadline(kind: DeadlineKind | null): void {
     if (kind === this.deadlineKind && kind !== 'body') return; // a head's deadline is for the whole head
-    if (this.deadline) clearTimeout(this.deadline);
-    this.deadline = null;
     this.deadlineKind = kind;
-    if (kind === null) return;
-    const { headerTimeout, bodyTimeout, sendTimeout, idleTimeout } = this.listener.options;
-    const seconds = { head: headerTimeout, body: bodyTimeout, send: sendTimeout, idle: idleTimeout }[kind];
-    this.deadline = setTimeout(() => {
-      const what = kind === 'send' ? 'client read nothing for' : kind === 'idle' ? 'kept connection idled for' : `request ${kind} took longer than`;
-      this.listener.log.info(`fastcgi: closing a connection whose ${what} ${seconds}s`);
-      this.socket.destroy();
-    }, seconds * 1000);
+    this.deadline = kind === null ? 0 : dueAt(kind, this.listener.options, this.rate, this.streaming);
+  }
+
+  /** The sweep found the deadline passed. */
+  expire(): void {
+    const line = this.deadlineKind && expiredLine('fastcgi', this.deadlineKind, this.listener.options, this.streaming);
+    if (line) this.listener.log.info(line);
+    this.deadline = 0;
+    this.socket.destroy();
   }
 
   private onEvent(ev: FcgiEvent): void {

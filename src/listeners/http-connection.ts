@@ -18,6 +18,7 @@ import { NEED_DATA, RequestParser, type RequestHead } from '../protocols/http1/p
 import { CONTINUE, simpleResponse } from '../protocols/http1/serialize.js';
 import { parseProxyHeader } from '../protocols/proxy/header.js';
 import { httpDate } from './date.js';
+import { UploadRate, type DeadlineKind } from './deadlines.js';
 import { Exchange } from './exchange.js';
 import { httpEnviron, type Peer } from './http-environ.js';
 import { HttpResponse, answerBytes, type HttpResponseOwner } from './http-response.js';
@@ -26,7 +27,6 @@ import type { HttpOptions } from './http-options.js';
 import { Spool } from './spool.js';
 
 const enum Phase { Head, Body, App, Closed }
-export const enum Deadline { None, Header, Idle, Body, Send, Linger }
 
 const LINGER_MS = 2000;
 
@@ -45,10 +45,9 @@ export interface HttpConnectionHost extends ExchangeServer {
 
 export class Connection implements HttpResponseOwner, Peer {
   deadline = 0;
-  private deadlineKind = Deadline.Header;
-  /** A streamed body's rate window: since when, and how many bytes came in it. */
-  private rateFrom = 0;
-  private rateBytes = 0;
+  private deadlineKind: DeadlineKind | null = 'head';
+  /** --min-upload-rate of a body streamed to the app. */
+  private readonly rate = new UploadRate();
   private phase = Phase.Head;
   private readonly parser: RequestParser;
   /** The client: the socket's peer, or the source a PROXY protocol header named. */
@@ -87,7 +86,7 @@ export class Connection implements HttpResponseOwner, Peer {
     // a unix socket's peer got past its --socket-mode: with --forwarded-allow-ips set, it is a proxy of ours
     const trusted = options.trustedProxies;
     this.viaProxy = trusted !== undefined && (socket.remoteAddress === undefined || trusted.trusts(this.remoteAddr));
-    this.setDeadline(Deadline.Header, options.headerTimeout);
+    this.setDeadline('head', options.headerTimeout);
     socket.on('data', (chunk: Buffer) => this.socketOnData(chunk));
     socket.on('drain', () => this.socketOnDrain());
     socket.on('error', () => {}); // 'close' follows
@@ -139,9 +138,9 @@ export class Connection implements HttpResponseOwner, Peer {
     this.socket.destroy();
   }
 
-  private setDeadline(kind: Deadline, seconds: number): void {
+  private setDeadline(kind: DeadlineKind | null, seconds: number): void {
     this.deadlineKind = kind;
-    this.deadline = kind === Deadline.None ? 0 : Date.now() + seconds * 1000;
+    this.deadline = kind === null ? 0 : Date.now() + seconds * 1000;
   }
 
   /**
@@ -151,15 +150,8 @@ export class Connection implements HttpResponseOwner, Peer {
    */
   private armBodyDeadline(): void {
     const { bodyTimeout, minUploadRate } = this.listener.options;
-    let at = Date.now() + bodyTimeout * 1000;
-    if (this.input !== null && minUploadRate > 0) at = Math.min(at, this.rateFrom + (bodyTimeout + this.rateBytes / minUploadRate) * 1000);
-    this.deadlineKind = Deadline.Body;
-    this.deadline = at;
-  }
-
-  private restartRate(): void {
-    this.rateFrom = Date.now();
-    this.rateBytes = 0;
+    this.deadlineKind = 'body';
+    this.deadline = this.rate.deadline(bodyTimeout, minUploadRate, this.input !== null);
   }
 
   // --- reading ---
@@ -171,9 +163,9 @@ export class Connection implements HttpResponseOwner, Peer {
       if (rest === null) return;
       chunk = rest;
     }
-    if (this.deadlineKind === Deadline.Idle) this.setDeadline(Deadline.Header, this.listener.options.headerTimeout);
-    else if (this.deadlineKind === Deadline.Body) {
-      this.rateBytes += chunk.length;
+    if (this.deadlineKind === 'idle') this.setDeadline('head', this.listener.options.headerTimeout);
+    else if (this.deadlineKind === 'body') {
+      this.rate.add(chunk.length);
       this.armBodyDeadline();
     }
     this.parser.receive(chunk);
@@ -235,7 +227,7 @@ export class Connection implements HttpResponseOwner, Peer {
     if (this.phase === Phase.App && backlog > this.listener.options.bufferRequestBody && !this.socket.isPaused()) {
       this.socket.pause();
       // we are the ones holding the upload back: its idle clock stops until we read again
-      if (this.deadlineKind === Deadline.Body) this.setDeadline(Deadline.None, 0);
+      if (this.deadlineKind === 'body') this.setDeadline(null, 0);
     }
   }
 
@@ -251,9 +243,9 @@ export class Connection implements HttpResponseOwner, Peer {
     this.bodyDone = false;
     if (head.contentLength !== 0) {
       if (head.expectContinue) this.socket.write(CONTINUE);
-      this.setDeadline(Deadline.Body, options.bodyTimeout);
+      this.setDeadline('body', options.bodyTimeout);
     } else {
-      this.setDeadline(Deadline.None, 0);
+      this.setDeadline(null, 0);
     }
     this.phase = Phase.Body;
   }
@@ -273,8 +265,8 @@ export class Connection implements HttpResponseOwner, Peer {
         for (let part = this.bodyParts.shift(); part !== undefined; part = this.bodyParts.shift()) input.push(part);
         input.onDrain = () => this.inputOnDrain();
         this.dispatch(input);
-        if (!this.bodyDone && this.deadlineKind === Deadline.Body) {
-          this.restartRate();
+        if (!this.bodyDone && this.deadlineKind === 'body') {
+          this.rate.restart();
           this.armBodyDeadline();
         }
       }
@@ -302,12 +294,12 @@ export class Connection implements HttpResponseOwner, Peer {
     if (this.spool!.write(chunk, this.spoolOnRoom)) return;
     // the disk is behind: stop reading; the client is not to blame for the wait
     this.socket.pause();
-    if (this.deadlineKind === Deadline.Body) this.setDeadline(Deadline.None, 0);
+    if (this.deadlineKind === 'body') this.setDeadline(null, 0);
   }
 
   private readonly spoolOnRoom = (): void => {
     if (this.phase !== Phase.Body || !this.socket.isPaused()) return;
-    if (!this.bodyDone) this.setDeadline(Deadline.Body, this.listener.options.bodyTimeout);
+    if (!this.bodyDone) this.setDeadline('body', this.listener.options.bodyTimeout);
     this.socket.resume();
   };
 
@@ -345,7 +337,7 @@ export class Connection implements HttpResponseOwner, Peer {
 
   private onBodyEnd(): void {
     this.bodyDone = true;
-    if (this.deadlineKind === Deadline.Body) this.setDeadline(Deadline.None, 0);
+    if (this.deadlineKind === 'body') this.setDeadline(null, 0);
     if (this.spool !== null) return this.dispatchSpooled();
     if (this.phase === Phase.Body) {
       const body = this.bodyParts.take();
@@ -364,7 +356,7 @@ export class Connection implements HttpResponseOwner, Peer {
   private inputOnDrain(): void {
     if (this.socket.isPaused() && this.phase !== Phase.Closed) {
       if (!this.bodyDone) {
-        this.restartRate(); // the time we held the upload back does not count against it
+        this.rate.restart(); // the time we held the upload back does not count against it
         this.armBodyDeadline();
       }
       this.socket.resume();
@@ -392,13 +384,13 @@ export class Connection implements HttpResponseOwner, Peer {
       void this.socketDrained().then(() => this.nextRequest());
       return;
     }
-    this.setDeadline(Deadline.Idle, this.listener.options.keepaliveTimeout);
+    this.setDeadline('idle', this.listener.options.keepaliveTimeout);
     if (this.socket.isPaused()) this.socket.resume();
     if (this.parser.bufferedBytes > 0) this.drive();
   }
 
   socketDrained(): Promise<void> {
-    this.setDeadline(Deadline.Send, this.listener.options.sendTimeout);
+    this.setDeadline('send', this.listener.options.sendTimeout);
     return new Promise((resolve) => {
       this.drainWaiter = resolve;
     });
@@ -408,7 +400,7 @@ export class Connection implements HttpResponseOwner, Peer {
     const wake = this.drainWaiter;
     if (wake) {
       this.drainWaiter = null;
-      if (this.deadlineKind === Deadline.Send) this.setDeadline(Deadline.None, 0);
+      if (this.deadlineKind === 'send') this.setDeadline(null, 0);
       wake();
     }
   }
@@ -462,7 +454,7 @@ export class Connection implements HttpResponseOwner, Peer {
     this.phase = Phase.Closed;
     this.spool?.discard();
     this.spool = null;
-    this.setDeadline(Deadline.Linger, LINGER_MS / 1000);
+    this.setDeadline('linger', LINGER_MS / 1000);
     if (this.socket.isPaused()) this.socket.resume();
     this.socket.end();
   }
@@ -470,15 +462,15 @@ export class Connection implements HttpResponseOwner, Peer {
   /** Called by the sweep when `deadline` passed. */
   expire(): void {
     switch (this.deadlineKind) {
-      case Deadline.Header:
+      case 'head':
         if (this.phase === Phase.Head && this.parser.bufferedBytes > 0) this.listener.headerTimeouts++;
         this.socket.destroy();
         return;
-      case Deadline.Idle:
-      case Deadline.Linger:
+      case 'idle':
+      case 'linger':
         this.socket.destroy();
         return;
-      case Deadline.Body:
+      case 'body':
         this.deadline = 0;
         if (this.phase === Phase.Body) {
           this.socket.write(simpleResponse(408, httpDate(), true));
@@ -491,12 +483,12 @@ export class Connection implements HttpResponseOwner, Peer {
           this.closeAfter = true;
         }
         return;
-      case Deadline.Send:
+      case 'send':
         this.listener.log.info(`client ${this.remoteAddr} accepted no data for ${this.listener.options.sendTimeout}s; closing`);
         this.exchange?.cut();
         this.abortConnection();
         return;
-      case Deadline.None:
+      case null:
         return;
     }
   }

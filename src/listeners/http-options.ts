@@ -1,4 +1,4 @@
-// The HTTP/1.1 listener's options (cli.ts builds them from the config).
+// The HTTP/1.1 listener's options (gateway.ts builds them from the config).
 
 import type { TrustedProxies } from '../pipeline/forwarded.js';
 import type { Limits } from '../protocols/http1/parse.js';

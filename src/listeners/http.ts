@@ -21,8 +21,6 @@ import type { HttpOptions } from './http-options.js';
 
 export type { HttpOptions } from './http-options.js';
 
-const SWEEP_MS = 250;
-
 const OVER_BUDGET = 'HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 20\r\n'
   + 'Retry-After: 1\r\nConnection: close\r\n\r\nService Unavailable\n';
 
@@ -30,7 +28,6 @@ export class HttpListener extends Listener<Connection> implements HttpConnection
   /** Connections closed for sending no complete head in time (slowloris), since start / since last log. */
   headerTimeouts = 0;
   private reportedHeaderTimeouts = 0;
-  private readonly sweeper: NodeJS.Timeout;
   /**
    * Sent on every kept-alive response, so clients that honour it (undici, Node's
    * Agent, browsers) retire an idle connection before warpipe closes it instead
@@ -41,8 +38,6 @@ export class HttpListener extends Listener<Connection> implements HttpConnection
   constructor(readonly app: App, readonly options: HttpOptions, log: Logger) {
     super(log);
     this.keepAliveHint = `Keep-Alive: timeout=${Math.floor(options.keepaliveTimeout)}\r\n`;
-    this.sweeper = setInterval(() => this.sweep(), SWEEP_MS);
-    this.sweeper.unref();
   }
 
   private refusedProxies = 0;
@@ -98,14 +93,7 @@ export class HttpListener extends Listener<Connection> implements HttpConnection
     for (const server of this.tlsServers) server.setSecureContext({ cert, key });
   }
 
-  override async close(): Promise<void> {
-    await super.close();
-    clearInterval(this.sweeper);
-  }
-
-  private sweep(): void {
-    const now = Date.now();
-    for (const conn of this.connections) if (conn.deadline !== 0 && now >= conn.deadline) conn.expire();
+  protected override afterSweep(): void {
     if (this.headerTimeouts !== this.reportedHeaderTimeouts) {
       const n = this.headerTimeouts - this.reportedHeaderTimeouts;
       this.reportedHeaderTimeouts = this.headerTimeouts;

@@ -14,6 +14,7 @@ import { parseScgiHead, scgiHeadLength, type GatewayHead } from '../protocols/sc
 import { parseUwsgiHead, uwsgiHeadLength } from '../protocols/uwsgi/packet.js';
 import { reasonPhrase } from '../protocols/http1/serialize.js';
 import { Listener } from './base.js';
+import { UploadRate, dueAt, expiredLine, type DeadlineKind } from './deadlines.js';
 import { CgiExchange, cgiEnviron, type CgiWire } from './cgi-exchange.js';
 
 export interface GatewayCodec {
@@ -40,6 +41,8 @@ export interface StreamGatewayOptions {
   bodyTimeout: number;
   /** Seconds the client may leave --buffer-response of our output unread. */
   sendTimeout: number;
+  /** Bytes/s a body streamed to an app that waits on it must average, after a grace of bodyTimeout (0: no floor). */
+  minUploadRate: number;
 }
 
 export class StreamGatewayListener extends Listener<GatewayConnection> {
@@ -63,8 +66,6 @@ export class StreamGatewayListener extends Listener<GatewayConnection> {
   }
 }
 
-type DeadlineKind = 'head' | 'body' | 'send' | 'linger';
-const LINGER_SECONDS = 2;
 
 class GatewayConnection implements CgiWire {
   readonly protocol: string;
@@ -79,8 +80,12 @@ class GatewayConnection implements CgiWire {
   /** We ended our side: the client has LINGER_SECONDS to end its own. */
   private ended = false;
   private drainWaiters: (() => void)[] = [];
-  private timer: NodeJS.Timeout | null = null;
-  private timerKind: DeadlineKind | null = null;
+  /** Date.now() ms when the listener's sweep closes it (0: never), and why (deadlines.ts). */
+  deadline = 0;
+  private deadlineKind: DeadlineKind | null = null;
+  /** --min-upload-rate, once the app waits on a body that streams. */
+  private readonly rate = new UploadRate();
+  private streaming = false;
 
   constructor(readonly socket: net.Socket, private readonly listener: StreamGatewayListener) {
     this.protocol = listener.codec.name;
@@ -108,18 +113,17 @@ class GatewayConnection implements CgiWire {
    * ended our side, a short linger for the client to end its own.
    */
   private setDeadline(kind: DeadlineKind | null): void {
-    if (kind === this.timerKind && kind !== 'body') return;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-    this.timerKind = kind;
-    if (kind === null) return;
-    const { headerTimeout, bodyTimeout, sendTimeout } = this.listener.options;
-    const seconds = { head: headerTimeout, body: bodyTimeout, send: sendTimeout, linger: LINGER_SECONDS }[kind];
-    this.timer = setTimeout(() => {
-      if (kind === 'send') this.listener.log.info(`${this.protocol}: closing a connection whose client read nothing for ${seconds}s`);
-      else if (kind !== 'linger') this.listener.log.info(`${this.protocol}: closing a connection whose request ${kind} took longer than ${seconds}s`);
-      this.socket.destroy();
-    }, seconds * 1000);
+    if (kind === this.deadlineKind && kind !== 'body') return;
+    this.deadlineKind = kind;
+    this.deadline = kind === null ? 0 : dueAt(kind, this.listener.options, this.rate, this.streaming);
+  }
+
+  /** The sweep found the deadline passed. */
+  expire(): void {
+    const line = this.deadlineKind && expiredLine(this.protocol, this.deadlineKind, this.listener.options, this.streaming);
+    if (line) this.listener.log.info(line);
+    this.deadline = 0;
+    this.socket.destroy();
   }
 
   /**
@@ -136,7 +140,11 @@ class GatewayConnection implements CgiWire {
       if (!this.socket.isPaused()) this.socket.pause();
     } else if (this.socket.isPaused() && held <= bufferRequestBody / 2) {
       this.socket.resume();
+      this.rate.restart(); // the time we held the client back does not count against its rate
     }
+    const streaming = this.left > 0 && this.exchange !== null && this.exchange.started;
+    if (streaming && !this.streaming) this.rate.restart();
+    this.streaming = streaming;
     if (this.socket.writableLength > bufferResponse) this.setDeadline('send');
     else if (this.exchange === null) this.setDeadline('head');
     else this.setDeadline(this.left > 0 && !this.socket.isPaused() ? 'body' : null);
@@ -182,6 +190,7 @@ class GatewayConnection implements CgiWire {
 
   private onBody(chunk: Buffer): void {
     if (this.left <= 0) return; // nothing more belongs to the request
+    this.rate.add(chunk.length);
     const part = chunk.length > this.left ? chunk.subarray(0, this.left) : chunk;
     this.left -= part.length;
     this.exchange!.onBody(part);

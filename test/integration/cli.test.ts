@@ -44,6 +44,29 @@ test('bad arguments: one clear line on stderr and exit code 2', async () => {
   }
 });
 
+test('issue 12: "no app given" points at --help once', async () => {
+  const r = await runCli([]);
+  assert.equal(r.code, 2);
+  assert.equal(r.stderr, 'warpipe: no app given: warpipe MODULE:CALLABLE or path/to/app.py[:CALLABLE] (see warpipe --help)\n');
+});
+
+test('issue 12: directories that are not there are found before the banner: one line, exit 2', async () => {
+  const dir = mkdtempSync(`${tmpdir()}/warpipe-`);
+  const cases: [string[], string][] = [
+    [['--static', '/s=/nonexistent/dir'], '--static /s=/nonexistent/dir: /nonexistent/dir is not a directory'],
+    [['--static', `s=${dir}`], `--static s=${dir}: the prefix must start with /`],
+    [['--cgi', '/cgi-bin=/nonexistent/cgi'], '--cgi /cgi-bin=/nonexistent/cgi: /nonexistent/cgi is not a directory'],
+    [['--mount', '/php=fastcgi://127.0.0.1:9000'], '--mount /php=fastcgi://… needs --document-root DIR (or ?root=DIR), the directory its scripts are in; ?split=none if the upstream is the app itself'],
+    [['--mount', '/php=fastcgi://127.0.0.1:9000', '--document-root', '/nonexistent/www'], '--mount /php=fastcgi://…: --document-root /nonexistent/www is not a directory'],
+    [['--mount', '/php=fastcgi://127.0.0.1:9000?root=/nonexistent/php'], '--mount /php=fastcgi://…: its root /nonexistent/php is not a directory'],
+  ];
+  for (const [args, line] of cases) {
+    const r = await runCli(['hello', '--http', '127.0.0.1:0', ...args]);
+    assert.equal(r.code, 2, `exit 2 for ${args.join(' ')}: ${r.stderr}`);
+    assert.equal(r.stderr, `warpipe: ${line}\n`, 'one line, and no banner before it');
+  }
+});
+
 test('an app that fails to import: its traceback and exit 3, not a restart loop', async () => {
   const started = Date.now();
   const r = await runCli(['badimport', '--http', '127.0.0.1:0', '--workers', '2']);
@@ -51,12 +74,34 @@ test('an app that fails to import: its traceback and exit 3, not a restart loop'
   assert.match(r.stderr, /ModuleNotFoundError: No module named 'this_module_does_not_exist'/);
   assert.match(r.stderr, /Traceback/);
   assert.ok(Date.now() - started < 15_000);
+  // issue 12: the sockets were bound, but nothing said they were served
+  assert.doesNotMatch(r.stderr, /listening on/);
   const missing = await runCli(['hello:nope', '--http', '127.0.0.1:0', '--workers', '1']);
   assert.equal(missing.code, 3);
   assert.match(missing.stderr, /nope/);
+  // issue 12: an interpreter that is not there is a bad argument (2), not an app that failed to boot (3)
   const noPython = await runCli(['hello', '--http', '127.0.0.1:0', '--workers', '1', '--python', '/nonexistent/python3']);
-  assert.equal(noPython.code, 3);
+  assert.equal(noPython.code, 2);
   assert.match(noPython.stderr, /\/nonexistent\/python3/);
+});
+
+test('issue 12: an interpreter that cannot run is found before the banner: one line, exit 2', async () => {
+  const cases: [string[], string][] = [
+    [['--python', '/usr/bin/python4'], '--python /usr/bin/python4: no such file'],
+    [['--python', `${FIXTURES}hello.py`], `--python ${FIXTURES}hello.py: not an executable file`],
+    [['--python', 'python4-no-such'], '--python python4-no-such: no such command on PATH (give the interpreter\'s path, like /usr/bin/python3)'],
+    // looked for on the PATH the workers get, and relative to --chdir, as the workers' spawn does
+    [['--python', 'python3', '--env', 'PATH=/nonexistent'], '--python python3: no such command on PATH (give the interpreter\'s path, like /usr/bin/python3)'],
+    [['--python', './python3', '--chdir', '/usr'], '--python ./python3: no such file'],
+  ];
+  for (const [args, line] of cases) {
+    const r = await runCli(['hello', '--http', '127.0.0.1:0', ...args]);
+    assert.equal(r.code, 2, `exit 2 for ${args.join(' ')}: ${r.stderr}`);
+    assert.equal(r.stderr, `warpipe: ${line}\n`);
+  }
+  const relative = await startServer('hello', { args: ['--workers', '1', '--chdir', '/usr', '--pythonpath', FIXTURES, '--python', 'bin/python3'] });
+  assert.equal(await (await fetch(relative.url)).text(), 'Hello, world!');
+  assert.equal(await relative.stop(), 0);
 });
 
 test('startup says where it listens and how many workers are ready; app spec forms', async () => {

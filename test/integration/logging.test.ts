@@ -140,7 +140,9 @@ test('--log-file: the log and the workers\' own output go to the file; SIGUSR1 r
     const url = `http://127.0.0.1:${port}`;
     assert.equal(await (await fetch(`${url}/print`)).text(), 'printed');
     let text = await waitForFile(logFile, /raw stderr from the app/);
-    assert.match(text, /^print\(\) from pid \d+$/m);
+    // issue 12: with the log's own prefix (time, a tag, a level)
+    assert.match(text, /^\[[-0-9: +]+\] \[worker\] \[INFO\] print\(\) from pid \d+$/m);
+    assert.match(text, /^\[[-0-9: +]+\] \[worker\] \[INFO\] raw stderr from the app$/m);
     assert.match(text, /^\[[-0-9: +]+\] \[\d+\] \[INFO\] 1 worker ready$/m);
     await waitForFile(access, /"GET \/print HTTP\/1\.1" 200 7 /);
 

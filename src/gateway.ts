@@ -1,0 +1,448 @@
+// Starting a gateway from a resolved Config (src/config/resolve.ts), as a list
+// of steps: open the logs, build the apps, build the listeners, bind, drop
+// privileges, install the signal table, start the pool, watch for changes
+// (--reload, --touch-reload). The config was checked
+// whole before the first step, so what can still fail here is the machine
+// (a log file that cannot be opened, a taken port, a user we cannot become) or
+// the app (it does not import). Each failure is thrown, and `cli.ts` turns it
+// into an exit code: ConfigError 2, StartError 1, WorkerError 3.
+//
+// Nothing claims to serve before it can: the sockets are bound before any
+// Python starts (a taken port fails at once, and clients queue while the app
+// imports), but "listening on" is said once the workers are ready, so an app
+// that does not import is never announced as served.
+
+import { readFileSync, unlinkSync, unwatchFile, watchFile } from 'node:fs';
+import { delimiter, resolve } from 'node:path';
+import { pythonApp } from './apps/python-app.js';
+import { router } from './apps/router.js';
+import { staticFiles } from './apps/static.js';
+import { fastcgiUpstream } from './apps/fastcgi-upstream.js';
+import { cgiScripts } from './apps/cgi.js';
+import { streamUpstream } from './apps/stream-upstream.js';
+import type { App } from './pipeline/types.js';
+import type { Config } from './config/resolve.js';
+import { readCertificate } from './config/check.js';
+import type { Address } from './address.js';
+import { ConfigCheckError, StartError, WorkerError, codes } from './errors.js';
+import { HttpListener, type HttpOptions } from './listeners/http.js';
+import { FastcgiListener } from './listeners/fastcgi.js';
+import type { Listener, ListenerConnection } from './listeners/base.js';
+import { ConnectionBudget } from './listeners/budget.js';
+import { StreamGatewayListener, scgi, uwsgi } from './listeners/stream-gateway.js';
+import { dropPrivileges } from './privileges.js';
+import { Logger, levels, prefixLines } from './log.js';
+import { LogFile } from './log-file.js';
+import { AccessLog, observeAll, type RequestObserver } from './access-log.js';
+import { Metrics } from './metrics.js';
+import { forgetActivation } from './socket-activation.js';
+import { Arbiter, type ArbiterOptions } from './workers/arbiter.js';
+import { formatStatus, listenControl } from './control.js';
+import { watchSources } from './watch.js';
+
+export const version: string = (
+  JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
+
+/** The gateway's log, and the files under it (--log-file, --access-log) that SIGUSR1 reopens. */
+interface Logs {
+  log: Logger;
+  logFile: LogFile | null;
+  access: AccessLog | null;
+  files: LogFile[];
+}
+
+/** One listener per protocol; each binds every address given for it. */
+export interface Listeners {
+  http: HttpListener;
+  /** --https: the same HTTP/1.1 inside TLS. */
+  https: HttpListener | null;
+  fastcgi: FastcgiListener;
+  scgi: StreamGatewayListener;
+  uwsgi: StreamGatewayListener;
+}
+
+export class Gateway {
+  private stopping = false;
+
+  private constructor(
+    readonly config: Readonly<Config>,
+    readonly log: Logger,
+    private readonly logs: Logs,
+    readonly pool: Arbiter,
+    readonly listeners: Listeners,
+  ) {}
+
+  /** Start serving `config`; resolves once the workers are ready. */
+  static async start(config: Readonly<Config>): Promise<Gateway> {
+    forgetActivation(process.env); // the workers must not take systemd's sockets for theirs
+    const logs = openLogs(config);
+    const { log } = logs;
+    log.info(banner(config));
+    const pool = new Arbiter(poolOptions(config, logs.logFile), log);
+    const app = buildApps(config, pool, log);
+    const listeners = buildListeners(config, app, log);
+    const budget = new ConnectionBudget({ maxConnections: config.maxConnections, maxPerIp: config.maxConnectionsPerIp });
+    const metrics = config.metrics ? new Metrics({ pool, budget, version, listeners: byName(listeners) }) : null;
+    attachBudgetAndObserver(listeners, budget, observeAll([logs.access, metrics]));
+    warnOpenFiles(config, log);
+    const where = [...(await bindListeners(config, listeners)), ...(await bindSideSockets(config, metrics, pool, log))];
+    becomeUser(config, logs);
+    const gateway = new Gateway(config, log, logs, pool, listeners);
+    gateway.installSignals(); // before the pool boots: a SIGTERM while it does drains as any other
+    await startPool(pool, log);
+    for (const line of where) log.info(line);
+    log.info(`${pool.workers.size} worker${pool.workers.size > 1 ? 's' : ''} ready`);
+    gateway.watchForChanges();
+    return gateway;
+  }
+
+  /** Every listener, for draining. */
+  private get all(): Listener<ListenerConnection>[] {
+    return Object.values(byName(this.listeners));
+  }
+
+  /** Stop taking connections, let the open ones finish within --graceful-timeout, then stop the workers. */
+  async stop(signal: string): Promise<void> {
+    const { config, log, pool } = this;
+    this.stopping = true;
+    const started = Date.now();
+    const listeners = this.all;
+    const open = listeners.reduce((n, l) => n + l.connections.size, 0);
+    log.info(`${signal}: draining ${open} connection(s), grace ${config.gracefulTimeout}s`);
+    const grace = setTimeout(() => listeners.forEach((l) => l.destroyAll()), config.gracefulTimeout * 1000);
+    await Promise.all(listeners.map((l) => l.close()));
+    clearTimeout(grace);
+    const left = Math.max(0, config.gracefulTimeout - (Date.now() - started) / 1000);
+    await pool.stop(left);
+    log.info('stopped');
+  }
+
+  /** SIGHUP: a graceful reload (and --https re-reads its certificate). */
+  reload(): void {
+    const { config, log } = this;
+    log.info('SIGHUP: reloading');
+    const https = this.listeners.https;
+    if (https) {
+      try {
+        const fresh = readCertificate(config.certfile, config.keyfile);
+        https.setCertificate(fresh.cert, fresh.key);
+        log.info(`--https: certificate re-read from ${config.certfile}`);
+      } catch (err) {
+        log.error(`${(err as Error).message}; keeping the certificate already loaded`);
+      }
+    }
+    this.pool.reload();
+  }
+
+  /** SIGUSR1: logrotate's postrotate moved the files away; write new ones at their paths. Then the pool's table. */
+  reopenLogs(): void {
+    for (const f of this.logs.files) {
+      try {
+        f.reopen();
+      } catch (err) {
+        this.log.error(`${(err as Error).message}; still writing to the old file`);
+      }
+    }
+    this.log.info(`status:\n${formatStatus(this.pool.status())}`);
+  }
+
+  private installSignals(): void {
+    const shutdown = (signal: string): void => {
+      if (this.stopping) {
+        this.log.warning(`${signal} again: stopping now`);
+        for (const w of this.pool.workers) w.kill('SIGKILL');
+        process.exit(1);
+      }
+      void this.stop(signal).then(() => process.exit(0));
+    };
+    const handlers: Record<string, () => void> = {
+      SIGTERM: () => shutdown('SIGTERM'),
+      SIGINT: () => shutdown('SIGINT'),
+      SIGHUP: () => this.reload(),
+      SIGTTIN: () => this.pool.scaleBy(1),
+      SIGTTOU: () => this.pool.scaleBy(-1),
+      SIGUSR1: () => this.reopenLogs(),
+    };
+    for (const [signal, handler] of Object.entries(handlers)) process.on(signal, handler);
+  }
+
+  /** --touch-reload and --reload. */
+  private watchForChanges(): void {
+    const { config, log, pool } = this;
+    if (config.touchReload) watchTouchFile(config.touchReload, pool, log);
+    if (config.reload) {
+      const base = config.chdir || process.cwd();
+      watchSources([base, ...config.pythonpath], base, config.reloadExtra, (path) => {
+        log.info(`${path} changed: reloading`);
+        pool.reload();
+      });
+      log.info(`--reload: watching ${base}${config.pythonpath.length ? ` and ${config.pythonpath.join(', ')}` : ''} for changes`);
+    }
+  }
+}
+
+/** --log-file and --access-log, opened before privileges are dropped (and given to the user, as its sockets are). */
+function openLogs(config: Readonly<Config>): Logs {
+  let logFile: LogFile | null = null;
+  let log = new Logger(config.logLevel);
+  let access: AccessLog | null = null;
+  try {
+    if (config.logFile) {
+      logFile = new LogFile(config.logFile, true, {
+        failing: (f, why) => process.stderr.write(`warpipe: cannot write to the log file ${f.path} (${why}): log lines are lost until it can\n`),
+        recovered: (_f, lost, why) => log.warning(`${lost} log line${lost === 1 ? ' was' : 's were'} lost (${why})`),
+      });
+      const file = logFile;
+      log = new Logger(config.logLevel, (line) => file.write(line));
+    }
+    if (config.accessLog) {
+      access = new AccessLog(new LogFile(config.accessLog, false, {
+        failing: (f, why) => log.error(`cannot write to the access log ${f.path} (${why}): request lines are dropped until it can`),
+        recovered: (f, lost, why) => log.warning(`the access log ${f.path} is written again; ${lost} line${lost === 1 ? ' was' : 's were'} lost (${why})`),
+      }), config.accessLine);
+    }
+  } catch (err) {
+    logFile?.close();
+    throw new ConfigCheckError((err as Error).message, { cause: err });
+  }
+  const files = [logFile, access?.file ?? null].filter((f): f is LogFile => f !== null);
+  process.once('exit', () => files.forEach((f) => f.close()));
+  return { log, logFile, access, files };
+}
+
+function banner(config: Readonly<Config>): string {
+  const size = config.maxWorkers > config.workers ? `${config.workers} to ${config.maxWorkers}` : `${config.workers}`;
+  const threads = `${config.threads} thread${config.threads > 1 ? 's' : ''}`;
+  return `warpipe ${version}: app ${config.app}, ${size} worker${config.maxWorkers > 1 ? 's' : ''} x ${threads}, python ${config.python}`;
+}
+
+/** The settings the pool takes as they are (the names are the same in Config and ArbiterOptions). */
+const POOL_SETTINGS = [
+  'python', 'app', 'threads', 'validate', 'workers', 'maxWorkers', 'idleTimeout', 'bootTimeout', 'pipeline', 'backlog',
+  'queueTimeout', 'timeout', 'maxRequests', 'maxRequestsJitter', 'maxRss', 'maxLifetime', 'preload',
+] as const satisfies readonly (keyof ArbiterOptions & keyof Config)[];
+
+function pick<T, K extends keyof T>(from: T, keys: readonly K[]): Pick<T, K> {
+  const picked = {} as Pick<T, K>;
+  for (const k of keys) picked[k] = from[k];
+  return picked;
+}
+
+function poolOptions(config: Readonly<Config>, logFile: LogFile | null): ArbiterOptions {
+  return {
+    ...pick(config, POOL_SETTINGS),
+    cwd: config.chdir || undefined,
+    env: workerEnv(config),
+    // The workers' own stdout and stderr (print(), a crash, the stacks of a --timeout) with the log's prefix.
+    // Only with --log-file, which pipes them anyway; otherwise they are inherited, never read by the gateway.
+    output: logFile ? (text) => logFile.write(prefixLines(text, levels.info, 'worker')) : undefined,
+  };
+}
+
+function workerEnv(config: Readonly<Config>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, PYTHONUNBUFFERED: '1' };
+  for (const [k, v] of config.env) env[k] = v;
+  if (config.pythonpath.length > 0) {
+    const dirs = config.pythonpath.map((p) => resolve(p));
+    env.PYTHONPATH = [...dirs, ...(env.PYTHONPATH ? [env.PYTHONPATH] : [])].join(delimiter);
+  }
+  return env;
+}
+
+/** The router: --static, --cgi and --mount prefixes, the Python pool for the rest. */
+function buildApps(config: Readonly<Config>, pool: Arbiter, log: Logger): App {
+  const serverSoftware = `warpipe/${version}`;
+  const timeout = config.upstreamTimeout;
+  const mounts: [string, App][] = [
+    ...config.static.map(([prefix, dir]): [string, App] => [prefix, staticFiles(dir, { followSymlinks: config.staticFollowSymlinks })]),
+    ...config.cgi.map(([prefix, dir]): [string, App] => [prefix, cgiScripts({ dir, timeout, serverSoftware }, log)]),
+  ];
+  for (const mount of config.mount) {
+    const { prefix, address } = mount;
+    mounts.push([prefix, mount.protocol === 'fastcgi'
+      ? fastcgiUpstream({ address, split: mount.split, documentRoot: mount.root ?? '', timeout, keepalive: config.upstreamKeepalive }, log)
+      : streamUpstream({ protocol: mount.protocol, address, timeout }, log)]);
+  }
+  return router(mounts, pythonApp(pool, log, { bufferResponse: config.bufferResponse }));
+}
+
+function buildListeners(config: Readonly<Config>, app: App, log: Logger): Listeners {
+  const maxBodyBytes = config.limitRequestBody === 0 ? Infinity : config.limitRequestBody;
+  // what every listener's options share
+  const common = {
+    bufferRequestBody: config.bufferRequestBody,
+    bufferResponse: config.bufferResponse,
+    headerTimeout: config.headerTimeout,
+    bodyTimeout: config.bodyTimeout,
+    sendTimeout: config.sendTimeout,
+    minUploadRate: config.minUploadRate,
+  };
+  const http: HttpOptions = {
+    ...common,
+    limits: {
+      maxRequestLine: config.limitRequestLine,
+      maxHeaderFields: config.limitRequestFields,
+      maxFieldSize: config.limitRequestFieldSize,
+      maxHeaderBytes: config.limitRequestHeaders,
+      maxBodyBytes,
+      maxChunkLine: 4096,
+    },
+    spoolRequestBody: config.spoolRequestBody,
+    spoolDir: config.spoolDir,
+    keepaliveTimeout: config.keepaliveTimeout,
+    serverSoftware: `warpipe/${version}`,
+    trustedProxies: config.trustedProxies ?? undefined,
+    proxyProtocol: config.proxyProtocol,
+  };
+  const gateway = { ...common, maxBodyBytes, maxHeadBytes: config.limitRequestHeaders };
+  return {
+    http: new HttpListener(app, http, log),
+    // a PROXY header would come before the TLS handshake: --http only
+    https: config.certificate ? new HttpListener(app, { ...http, proxyProtocol: false, tls: config.certificate }, log) : null,
+    fastcgi: new FastcgiListener(app, {
+      ...common,
+      maxBodyBytes,
+      maxParamsBytes: config.limitRequestHeaders,
+      maxRequests: 64,
+      // longer than nginx keeps an idle upstream connection (keepalive_timeout 60s), so nginx closes first
+      idleTimeout: Math.max(config.keepaliveTimeout, 75),
+    }, log),
+    scgi: new StreamGatewayListener(scgi, app, gateway, log),
+    uwsgi: new StreamGatewayListener(uwsgi, app, gateway, log),
+  };
+}
+
+function byName(listeners: Listeners): Record<string, Listener<ListenerConnection>> {
+  const { https, ...rest } = listeners;
+  return https ? { ...rest, https } : rest;
+}
+
+/**
+ * The connection budget (--max-connections, shared by every listener) and the
+ * request observer (access log, metrics), set on each listener after it is
+ * made. Until the listener constructors take them (their refactor, issue 12).
+ */
+function attachBudgetAndObserver(listeners: Listeners, budget: ConnectionBudget, observer: RequestObserver | null): void {
+  for (const l of Object.values(byName(listeners))) {
+    l.budget = budget;
+    l.observer = observer;
+  }
+}
+
+/** The soft limit on open files (`ulimit -n`) against --max-connections. */
+function warnOpenFiles(config: Readonly<Config>, log: Logger): void {
+  let files: number | null = null;
+  try {
+    const m = /^Max open files\s+(\d+|unlimited)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+    files = m && m[1] !== 'unlimited' ? Number(m[1]) : null;
+  } catch {
+    // no /proc: nothing to compare
+  }
+  if (files !== null && config.maxConnections > 0 && files < config.maxConnections + 64) {
+    log.warning(`--max-connections ${config.maxConnections} is more than this process may open (${files} files, ulimit -n): raise it (systemd LimitNOFILE=) or lower --max-connections`);
+  }
+}
+
+/** `HOST:PORT` or the socket's path, for the line that says why it cannot be bound. */
+function bindName(address: Address): string {
+  return address.kind === 'unix' ? address.path : `${address.host}:${address.port}`;
+}
+
+function cannotBind(what: string, err: unknown): StartError {
+  const e = err as NodeJS.ErrnoException;
+  return new StartError(codes.LISTEN_FAILED, `${what}: ${e.code === 'EADDRINUSE' ? 'address already in use' : e.message}`, 500, { cause: err });
+}
+
+/** Bind every listener: systemd's sockets, then the addresses given. Resolves with the lines to log once serving. */
+async function bindListeners(config: Readonly<Config>, listeners: Listeners): Promise<string[]> {
+  const lines: string[] = [];
+  for (const { fd, kind } of config.inherited) {
+    try {
+      lines.push(`listening on ${await listeners[kind].listen({ kind: 'fd', fd }, config.socketMode)} (descriptor ${fd} from systemd)`);
+    } catch (err) {
+      throw new StartError(codes.LISTEN_FAILED, `cannot listen on descriptor ${fd} from systemd (${kind}): ${(err as Error).message}`, 500, { cause: err });
+    }
+  }
+  const binds: [readonly Address[], Listener<ListenerConnection> | null][] = [
+    [config.http, listeners.http], [config.https, listeners.https], [config.fastcgi, listeners.fastcgi],
+    [config.scgi, listeners.scgi], [config.uwsgi, listeners.uwsgi],
+  ];
+  for (const [addresses, listener] of binds) {
+    for (const address of addresses) {
+      try {
+        lines.push(`listening on ${await listener!.listen(address, config.socketMode)}`);
+      } catch (err) {
+        throw cannotBind(`cannot listen on ${bindName(address)}`, err);
+      }
+    }
+  }
+  return lines;
+}
+
+/** --metrics and --control: sockets of their own. Resolves with the lines to log once serving. */
+async function bindSideSockets(config: Readonly<Config>, metrics: Metrics | null, pool: Arbiter, log: Logger): Promise<string[]> {
+  const lines: string[] = [];
+  if (metrics && config.metrics) {
+    try {
+      lines.push(`metrics on ${await metrics.listen(config.metrics, config.socketMode, log)}`);
+    } catch (err) {
+      throw cannotBind(`cannot serve --metrics on ${bindName(config.metrics)}`, err);
+    }
+  }
+  if (config.control) {
+    const path = config.control;
+    try {
+      await listenControl(path, pool, log);
+    } catch (err) {
+      throw new StartError(codes.LISTEN_FAILED, `cannot serve the control socket on ${path}: ${(err as Error).message}`, 500, { cause: err });
+    }
+    lines.push(`control socket on ${path}`);
+    process.once('exit', () => removeSocket(path));
+  }
+  return lines;
+}
+
+/** --user/--group: hand over the unix sockets and log files, then become that user (before any worker starts). */
+function becomeUser(config: Readonly<Config>, logs: Logs): void {
+  const identity = config.identity;
+  if (!identity) return;
+  const owned = [...config.http, ...config.https, ...config.fastcgi, ...config.scgi, ...config.uwsgi].flatMap((a) => (a.kind === 'unix' ? [a.path] : []));
+  if (config.control) owned.push(config.control);
+  for (const f of logs.files) if (f.path !== '-') owned.push(f.path);
+  try {
+    dropPrivileges(identity, owned);
+  } catch (err) {
+    throw new StartError(codes.PRIVILEGES, `cannot become ${identity.name}: ${(err as Error).message}`, 500, { cause: err });
+  }
+  logs.log.info(`running as ${identity.name}`);
+}
+
+/** Boot the workers; a boot failure is logged with its traceback, then thrown as a WorkerError. */
+async function startPool(pool: Arbiter, log: Logger): Promise<void> {
+  try {
+    await pool.start();
+  } catch (err) {
+    log.error(`the app failed to start:\n${(err as Error).message}`);
+    throw err instanceof WorkerError ? err : new WorkerError(codes.WORKER_BOOT, (err as Error).message, 500, { cause: err });
+  }
+}
+
+function removeSocket(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // already gone
+  }
+}
+
+/** Reload whenever `path` is modified or touched (polled once a second: works on every filesystem). */
+function watchTouchFile(path: string, pool: Arbiter, log: Logger): void {
+  watchFile(path, { interval: 1000 }, (now, before) => {
+    if (now.mtimeMs !== before.mtimeMs && now.mtimeMs !== 0) {
+      log.info(`${path} was touched: reloading`);
+      pool.reload();
+    }
+  });
+  process.once('exit', () => unwatchFile(path));
+}
