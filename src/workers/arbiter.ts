@@ -19,6 +19,7 @@ import type { Logger } from '../log.js';
 import type { Channel, Exchange } from './channel.js';
 import { Dispatcher, type DispatchOptions } from './dispatch.js';
 import { ForkServer } from './fork.js';
+import { TemplateProcess, type TemplateHooks } from './template.js';
 import { WorkerProcess, exitText, type WorkerHooks, type WorkerOptions } from './worker.js';
 
 export interface ArbiterOptions extends WorkerOptions, DispatchOptions {
@@ -104,7 +105,15 @@ export interface PoolCounts {
   queueRefused: number;
 }
 
-export class Arbiter implements WorkerHooks {
+/** --preload: a generation's template, and why it is leaving once it is. */
+interface TemplateRecord {
+  readonly process: TemplateProcess;
+  readonly generation: number;
+  readonly spawnedAt: number;
+  retiring: string | null;
+}
+
+export class Arbiter implements WorkerHooks, TemplateHooks {
   readonly workers = new Set<WorkerProcess>();
   readonly dispatcher: Dispatcher;
   readonly counts: PoolCounts = { spawned: 0, crashed: 0, timedOut: 0, recycled: { max_requests: 0, max_lifetime: 0, max_rss: 0 }, reloads: 0, queueRefused: 0 };
@@ -130,11 +139,11 @@ export class Arbiter implements WorkerHooks {
   /** Consecutive ticks with no idle channel. */
   private saturatedTicks = 0;
   private started = false;
-  private booting: ((w: WorkerProcess, err: WorkerError | null) => void) | null = null;
+  private booting: ((err: WorkerError | null) => void) | null = null;
   private stopped: (() => void) | null = null;
   /** --preload: where forked workers connect, the template of each generation, workers waiting for theirs. */
   private forkServer: ForkServer | null = null;
-  private readonly templates = new Map<number, WorkerProcess>();
+  private readonly templates = new Map<number, TemplateRecord>();
   private readonly unforked = new Set<WorkerProcess>();
 
   constructor(readonly options: ArbiterOptions, private readonly log: Logger) {
@@ -158,7 +167,7 @@ export class Arbiter implements WorkerHooks {
         failure ??= new WorkerError(codes.WORKER_BOOT, `workers were not ready within ${this.options.bootTimeout}s`);
         resolve();
       }, this.options.bootTimeout * 1000);
-      this.booting = (_w, err) => {
+      this.booting = (err) => {
         if (err) failure ??= err;
         if (--pending === 0 || failure) {
           clearTimeout(timer);
@@ -179,19 +188,22 @@ export class Arbiter implements WorkerHooks {
   status(): PoolStatus {
     const now = Date.now();
     const perfNow = performance.now();
-    const workers = [...this.templates.values(), ...this.workers].map((w) => {
+    const templates = [...this.templates.values()].map((t) => {
+      const p = t.process;
+      return { pid: p.pid, generation: t.generation, state: 'template', served: 0, rss: rssMiB(p.pid), age: (now - t.spawnedAt) / 1000, running: [] };
+    });
+    const workers = [...this.workers].map((w) => {
       const running: { request: string; seconds: number }[] = [];
       for (const ch of w.channels) {
         if (ch.exchange) running.push({ request: ch.exchange.describe(), seconds: ch.runningFor(perfNow) / 1000 });
       }
-      const state = w.isTemplate ? 'template'
-        : w.retiring !== null ? `retiring (${w.retiring})`
+      const state = w.retiring !== null ? `retiring (${w.retiring})`
         : w.state === 'booting' ? 'booting'
         : this.dispatcher.isServing(w) ? (w.busy > 0 ? 'busy' : 'idle')
         : w.state;
       return { pid: w.pid, generation: w.generation, state, served: w.served, rss: rssMiB(w.pid), age: (now - w.spawnedAt) / 1000, running };
     });
-    return { generation: this.servingGeneration, minWorkers: this.min, maxWorkers: this.max, queued: this.dispatcher.queued, workers };
+    return { generation: this.servingGeneration, minWorkers: this.min, maxWorkers: this.max, queued: this.dispatcher.queued, workers: [...templates, ...workers] };
   }
 
   /** SIGTTIN / SIGTTOU: one worker more or fewer (both bounds move; never below one). */
@@ -253,7 +265,7 @@ export class Arbiter implements WorkerHooks {
     for (const t of this.respawnTimers) clearTimeout(t);
     if (this.reloading) clearTimeout(this.reloading.timer);
     this.dispatcher.failQueued(new WorkerError(codes.WORKER_DIED, 'the server is shutting down', 503));
-    for (const t of this.templates.values()) t.stop();
+    for (const t of this.templates.values()) t.process.stop();
     this.forkServer?.close();
     if (this.workers.size === 0) return;
     const done = new Promise<void>((resolve) => (this.stopped = resolve));
@@ -279,8 +291,8 @@ export class Arbiter implements WorkerHooks {
     if (maxRequests > 0) w.requestLimit = maxRequests + Math.floor(Math.random() * (maxRequestsJitter + 1));
     this.workers.add(w);
     if (this.options.preload) {
-      const t = this.templates.get(generation);
-      if (t?.state === 'ready') this.forkServer!.fork(t, w);
+      const t = this.templates.get(generation)?.process;
+      if (t?.state === 'ready') t.fork(w);
       else this.unforked.add(w); // forked once its template is ready
     } else {
       this.log.debug(`spawned worker ${w.pid} (generation ${generation})`);
@@ -290,31 +302,54 @@ export class Arbiter implements WorkerHooks {
 
   /** --preload: the process that imports generation `generation`'s code and forks its workers. */
   private spawnTemplate(generation: number): void {
-    const t = new WorkerProcess(this.options, this, { preload: this.forkServer!.path });
-    t.generation = generation;
-    this.templates.set(generation, t);
+    const t = new TemplateProcess(this.options, this, this.forkServer!);
+    this.templates.set(generation, { process: t, generation, spawnedAt: Date.now(), retiring: null });
     this.log.debug(`spawned template ${t.pid} (generation ${generation})`);
   }
 
-  private templateOnReady(t: WorkerProcess): void {
-    this.log.info(`template ${t.pid} ready (python ${t.python || '?'}, generation ${t.generation}): workers are forked from it`);
+  private templateRecord(p: TemplateProcess): TemplateRecord {
+    for (const t of this.templates.values()) if (t.process === p) return t;
+    return { process: p, generation: -1, spawnedAt: 0, retiring: 'gone' }; // not ours (cannot happen)
+  }
+
+  templateOnReady(p: TemplateProcess): void {
+    const t = this.templateRecord(p);
+    this.log.info(`template ${p.pid} ready (python ${p.python || '?'}, generation ${t.generation}): workers are forked from it`);
     for (const w of [...this.unforked]) {
       if (w.generation !== t.generation) continue;
       this.unforked.delete(w);
-      this.forkServer!.fork(t, w);
+      p.fork(w);
     }
   }
 
-  private templateOnExit(t: WorkerProcess, how: string): void {
+  templateOnBootError(p: TemplateProcess, err: WorkerError): void {
+    if (this.booting) return this.booting(err);
+    const t = this.templateRecord(p);
+    if (this.reloading && t.generation === this.reloading.generation) return this.reloadFailed(`the new code does not start:\n${err.message}`);
+    this.log.error(`template ${p.pid} failed to boot:\n${err.message}`);
+  }
+
+  templateOnBroken(p: TemplateProcess, err: WorkerError): void {
+    this.log.error(`template ${p.pid}: ${err.message}; killing it`);
+    p.kill('SIGKILL');
+  }
+
+  templateOnExit(p: TemplateProcess, code: number | null, signal: NodeJS.Signals | null): void {
+    const t = this.templateRecord(p);
     if (this.templates.get(t.generation) === t) this.templates.delete(t.generation);
+    const how = exitText(code, signal);
+    if (this.booting) return this.booting(p.failure ?? new WorkerError(codes.WORKER_BOOT, `the template exited with ${how}`));
+    if (this.reloading && t.generation === this.reloading.generation && t.retiring === null) {
+      return this.reloadFailed(`the new template exited with ${how}${p.failure ? `:\n${p.failure.message}` : ''}`);
+    }
     if (t.retiring !== null || this.stopping) {
-      this.log.debug(`template ${t.pid} exited (${how})`);
+      this.log.debug(`template ${p.pid} exited (${how})`);
       return;
     }
     // its workers go on serving; new ones need a template again
     this.crashes++;
     const delay = Math.min(100 * 2 ** Math.max(this.crashes - 1, 0), MAX_BACKOFF_MS);
-    this.log.warning(`template ${t.pid} exited with ${how}; starting another in ${delay} ms`);
+    this.log.warning(`template ${p.pid} exited with ${how}; starting another in ${delay} ms`);
     const timer = setTimeout(() => {
       this.respawnTimers.delete(timer);
       if (!this.stopping && !this.templates.has(t.generation)) this.spawnTemplate(t.generation);
@@ -473,7 +508,7 @@ export class Arbiter implements WorkerHooks {
     for (const [generation, t] of this.templates) {
       if (generation >= r.generation) continue;
       t.retiring = 'reload';
-      t.stop();
+      t.process.stop();
     }
     for (const w of this.workers) if (w.generation === r.generation && w.state === 'ready') this.dispatcher.serve(w);
     for (const w of [...this.workers]) if (w.generation < r.generation) this.retire(w, 'reload');
@@ -490,7 +525,7 @@ export class Arbiter implements WorkerHooks {
     const t = this.templates.get(r.generation);
     if (t) {
       t.retiring = 'failed reload';
-      t.kill('SIGKILL');
+      t.process.kill('SIGKILL');
     }
     for (const w of this.workers) {
       if (w.generation === r.generation) {
@@ -503,9 +538,8 @@ export class Arbiter implements WorkerHooks {
   // --- hooks from WorkerProcess ---
 
   workerOnReady(w: WorkerProcess): void {
-    if (w.isTemplate) return this.templateOnReady(w);
     this.log.info(`worker ${w.pid} ready (python ${w.python || '?'}, ${w.channels.length} thread${w.channels.length > 1 ? 's' : ''}, generation ${w.generation})`);
-    this.booting?.(w, null);
+    this.booting?.(null);
     if (this.stopping || w.retiring !== null) {
       w.stop();
       return;
@@ -529,7 +563,7 @@ export class Arbiter implements WorkerHooks {
   }
 
   workerOnBootError(w: WorkerProcess, err: WorkerError): void {
-    if (this.booting) return this.booting(w, err);
+    if (this.booting) return this.booting(err);
     if (this.reloading && w.generation === this.reloading.generation) return this.reloadFailed(`the new code does not start:\n${err.message}`);
     this.log.error(`worker ${w.pid} failed to boot:\n${err.message}`);
   }
@@ -546,15 +580,8 @@ export class Arbiter implements WorkerHooks {
     this.unforked.delete(w);
     this.forkServer?.forget(w);
     const how = exitText(code, signal);
-    if (w.isTemplate) {
-      if (this.booting) return this.booting(w, w.failure ?? new WorkerError(codes.WORKER_BOOT, `the template exited with ${how}`));
-      if (this.reloading && w.generation === this.reloading.generation && w.retiring === null) {
-        return this.reloadFailed(`the new template exited with ${how}${w.failure ? `:\n${w.failure.message}` : ''}`);
-      }
-      return this.templateOnExit(w, how);
-    }
     if (this.booting) {
-      this.booting(w, w.failure ?? null);
+      this.booting(w.failure ?? null);
       return;
     }
     if (this.stopping) {

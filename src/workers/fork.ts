@@ -44,11 +44,11 @@ export class ForkServer {
     return fs;
   }
 
-  /** Have `template` fork a process for `worker`, whose sockets will arrive here. */
-  fork(template: WorkerProcess, worker: WorkerProcess): void {
+  /** A template is about to fork `worker`: the id and token its sockets' HELLO must carry. */
+  expect(worker: WorkerProcess): { id: number; token: Buffer } {
     const id = this.nextId++;
     this.pending.set(id, worker);
-    template.fork(worker, id, this.token);
+    return { id, token: this.token };
   }
 
   /** `worker` is gone or has all its sockets: no more connections for it. */
