@@ -12,15 +12,15 @@
 // as gunicorn's arbiter loop does: murderWorkers, recycleWorkers, expire the
 // queue, report overload.
 
-import { readFileSync } from 'node:fs';
-import { performance } from 'node:perf_hooks';
 import { WorkerError, codes } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Channel, Exchange } from './channel.js';
+import { systemClock, type Cancel, type Clock } from './clock.js';
 import { Dispatcher, type DispatchOptions } from './dispatch.js';
-import { ForkServer } from './fork.js';
-import { TemplateProcess, type TemplateHooks } from './template.js';
-import { WorkerProcess, exitText, type WorkerHooks, type WorkerOptions } from './worker.js';
+import { exitText, type WorkerOptions } from './python.js';
+import { processSpawner, type Spawner } from './spawner.js';
+import type { Template, TemplateHooks } from './template.js';
+import type { Worker, WorkerHooks } from './worker.js';
 
 export interface ArbiterOptions extends WorkerOptions, DispatchOptions {
   /** Workers to run; with autoscaling, the fewest. */
@@ -52,16 +52,6 @@ const RSS_EVERY_MS = 1000;
 /** Ticks in a row with every serving channel busy before one more worker is started. */
 const SCALE_UP_TICKS = 3;
 
-/** Resident memory of `pid` in MiB, or 0 if it cannot be read. */
-function rssMiB(pid: number): number {
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'latin1'));
-    return m ? Number(m[1]) / 1024 : 0;
-  } catch {
-    return 0;
-  }
-}
-
 /** What `warpipe status` shows. */
 export interface PoolStatus {
   generation: number;
@@ -85,7 +75,7 @@ interface Reload {
   generation: number;
   /** New workers not ready yet. */
   pending: number;
-  timer: NodeJS.Timeout;
+  timer: Cancel;
   /** Another reload was asked for meanwhile. */
   again: boolean;
 }
@@ -105,16 +95,41 @@ export interface PoolCounts {
   queueRefused: number;
 }
 
+/** The arbiter's bookkeeping for one worker (the process knows nothing of it). */
+interface Slot {
+  /** Which reload made it. */
+  readonly generation: number;
+  /** When it was spawned (clock ms). */
+  readonly spawnedAt: number;
+  /** It is recycled after this many requests (--max-requests plus its jitter; Infinity: never). */
+  readonly requestLimit: number;
+  /** Why it is leaving (max-requests, max-rss, max-lifetime, reload, timeout, ...), once it is. */
+  retiring: string | null;
+  /** When it is to be killed (clock ms; 0: not doomed). */
+  killAt: number;
+  /** Since when it has had no request (clock ms; kept by manageWorkers). */
+  idleSince: number;
+}
+
+/** What the arbiter is given instead of real processes and time in unit tests. */
+export interface ArbiterDeps {
+  spawner?: Spawner;
+  clock?: Clock;
+}
+
 /** --preload: a generation's template, and why it is leaving once it is. */
 interface TemplateRecord {
-  readonly process: TemplateProcess;
+  readonly process: Template;
   readonly generation: number;
   readonly spawnedAt: number;
   retiring: string | null;
 }
 
+/** The bookkeeping of a worker that is not ours (any more): never retiring, never doomed. */
+const GONE: Slot = { generation: -1, spawnedAt: 0, requestLimit: Infinity, retiring: null, killAt: 0, idleSince: 0 };
+
 export class Arbiter implements WorkerHooks, TemplateHooks {
-  readonly workers = new Set<WorkerProcess>();
+  private readonly slots = new Map<Worker, Slot>();
   readonly dispatcher: Dispatcher;
   readonly counts: PoolCounts = { spawned: 0, crashed: 0, timedOut: 0, recycled: { max_requests: 0, max_lifetime: 0, max_rss: 0 }, reloads: 0, queueRefused: 0 };
   /** The newest generation started (a reload starts the next one). */
@@ -124,11 +139,11 @@ export class Arbiter implements WorkerHooks, TemplateHooks {
   private stopping = false;
   /** Deaths since a worker last finished a request: the respawn backoff. */
   private crashes = 0;
-  private readonly respawnTimers = new Set<NodeJS.Timeout>();
-  private readonly ticker: NodeJS.Timeout;
+  private readonly respawnTimers = new Set<Cancel>();
+  private readonly ticker: Cancel;
   /** Replacement being started -> the worker it will replace and why (recycling). */
-  private readonly replacing = new Map<WorkerProcess, { old: WorkerProcess; reason: string }>();
-  /** No recycling before this (Date.now() ms): a replacement failed to start. */
+  private readonly replacing = new Map<Worker, { old: Worker; reason: string }>();
+  /** No recycling before this (clock ms): a replacement failed to start. */
   private recycleAfter = 0;
   private recycleFailures = 0;
   private reloading: Reload | null = null;
@@ -141,36 +156,45 @@ export class Arbiter implements WorkerHooks, TemplateHooks {
   private started = false;
   private booting: ((err: WorkerError | null) => void) | null = null;
   private stopped: (() => void) | null = null;
-  /** --preload: where forked workers connect, the template of each generation, workers waiting for theirs. */
-  private forkServer: ForkServer | null = null;
+  /** --preload: the template of each generation, workers waiting for theirs. */
   private readonly templates = new Map<number, TemplateRecord>();
-  private readonly unforked = new Set<WorkerProcess>();
+  private readonly unforked = new Set<Worker>();
+  private readonly spawner: Spawner;
+  private readonly clock: Clock;
 
-  constructor(readonly options: ArbiterOptions, private readonly log: Logger) {
+  constructor(readonly options: ArbiterOptions, private readonly log: Logger, deps: ArbiterDeps = {}) {
     this.dispatcher = new Dispatcher(options);
+    this.spawner = deps.spawner ?? processSpawner(options, options.preload);
+    this.clock = deps.clock ?? systemClock;
     this.min = options.workers;
     this.max = Math.max(options.maxWorkers, options.workers);
-    this.ticker = setInterval(() => this.tick(), TICK_MS);
-    this.ticker.unref();
+    this.ticker = this.clock.every(TICK_MS, () => this.tick());
+  }
+
+  /** The worker processes (templates aside). */
+  get workers(): ReadonlySet<Worker> {
+    return new Set(this.slots.keys());
+  }
+
+  private slot(w: Worker): Slot {
+    return this.slots.get(w) ?? GONE;
   }
 
   /** Spawn every worker and wait until all are ready; on a boot failure, stop and throw it. */
   async start(): Promise<void> {
-    if (this.options.preload) {
-      this.forkServer = await ForkServer.open();
-      this.spawnTemplate(0);
-    }
+    await this.spawner.open();
+    if (this.options.preload) this.spawnTemplate(0);
     let pending = this.options.workers;
     let failure: WorkerError | null = null;
     await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
+      const cancel = this.clock.after(this.options.bootTimeout * 1000, () => {
         failure ??= new WorkerError(codes.WORKER_BOOT, `workers were not ready within ${this.options.bootTimeout}s`);
         resolve();
-      }, this.options.bootTimeout * 1000);
+      });
       this.booting = (err) => {
         if (err) failure ??= err;
         if (--pending === 0 || failure) {
-          clearTimeout(timer);
+          cancel();
           resolve();
         }
       };
@@ -186,22 +210,21 @@ export class Arbiter implements WorkerHooks, TemplateHooks {
 
   /** Every worker: pid, state, requests served, what it runs and for how long, memory. */
   status(): PoolStatus {
-    const now = Date.now();
-    const perfNow = performance.now();
+    const now = this.clock.now();
     const templates = [...this.templates.values()].map((t) => {
       const p = t.process;
-      return { pid: p.pid, generation: t.generation, state: 'template', served: 0, rss: rssMiB(p.pid), age: (now - t.spawnedAt) / 1000, running: [] };
+      return { pid: p.pid, generation: t.generation, state: 'template', served: 0, rss: p.rss(), age: (now - t.spawnedAt) / 1000, running: [] };
     });
-    const workers = [...this.workers].map((w) => {
+    const workers = [...this.slots].map(([w, slot]) => {
       const running: { request: string; seconds: number }[] = [];
       for (const ch of w.channels) {
-        if (ch.exchange) running.push({ request: ch.exchange.describe(), seconds: ch.runningFor(perfNow) / 1000 });
+        if (ch.exchange) running.push({ request: ch.exchange.describe(), seconds: ch.runningFor(now) / 1000 });
       }
-      const state = w.retiring !== null ? `retiring (${w.retiring})`
+      const state = slot.retiring !== null ? `retiring (${slot.retiring})`
         : w.state === 'booting' ? 'booting'
         : this.dispatcher.isServing(w) ? (w.busy > 0 ? 'busy' : 'idle')
         : w.state;
-      return { pid: w.pid, generation: w.generation, state, served: w.served, rss: rssMiB(w.pid), age: (now - w.spawnedAt) / 1000, running };
+      return { pid: w.pid, generation: slot.generation, state, served: w.served, rss: w.rss(), age: (now - slot.spawnedAt) / 1000, running };
     });
     return { generation: this.servingGeneration, minWorkers: this.min, maxWorkers: this.max, queued: this.dispatcher.queued, workers: [...templates, ...workers] };
   }
@@ -218,10 +241,10 @@ export class Arbiter implements WorkerHooks, TemplateHooks {
   }
 
   /** The workers that count towards the pool's size: not leaving, not a replacement or a reload still starting. */
-  private liveWorkers(): WorkerProcess[] {
-    const live: WorkerProcess[] = [];
-    for (const w of this.workers) {
-      if (w.retiring === null && w.state !== 'exited' && w.generation === this.servingGeneration && !this.replacing.has(w)) live.push(w);
+  private liveWorkers(): Worker[] {
+    const live: Worker[] = [];
+    for (const [w, slot] of this.slots) {
+      if (slot.retiring === null && w.state !== 'exited' && slot.generation === this.servingGeneration && !this.replacing.has(w)) live.push(w);
     }
     return live;
   }
@@ -249,9 +272,8 @@ export class Arbiter implements WorkerHooks, TemplateHooks {
     const n = Math.min(Math.max(this.liveWorkers().length, this.min), this.max);
     this.log.info(`reload: starting ${n} new worker${n > 1 ? 's' : ''} (generation ${generation})`);
     if (this.options.preload) this.spawnTemplate(generation); // the new code is imported by a new template
-    const timer = setTimeout(
-      () => this.reloadFailed(`the new workers were not ready within ${this.options.bootTimeout}s`),
-      this.options.bootTimeout * 1000,
+    const timer = this.clock.after(this.options.bootTimeout * 1000, () =>
+      this.reloadFailed(`the new workers were not ready within ${this.options.bootTimeout}s`),
     );
     this.reloading = { generation, pending: n, timer, again: false };
     this.saturatedTicks = 0;
@@ -261,35 +283,34 @@ export class Arbiter implements WorkerHooks, TemplateHooks {
   /** Drain: workers finish what they have, then exit; after `graceSeconds` they are killed. */
   async stop(graceSeconds: number): Promise<void> {
     this.stopping = true;
-    clearInterval(this.ticker);
-    for (const t of this.respawnTimers) clearTimeout(t);
-    if (this.reloading) clearTimeout(this.reloading.timer);
+    this.ticker();
+    for (const cancel of this.respawnTimers) cancel();
+    this.reloading?.timer();
     this.dispatcher.failQueued(new WorkerError(codes.WORKER_DIED, 'the server is shutting down', 503));
     for (const t of this.templates.values()) t.process.stop();
-    this.forkServer?.close();
-    if (this.workers.size === 0) return;
+    this.spawner.close();
+    if (this.slots.size === 0) return;
     const done = new Promise<void>((resolve) => (this.stopped = resolve));
-    for (const w of this.workers) {
+    for (const w of this.slots.keys()) {
       this.dispatcher.withdraw(w);
       w.stop();
     }
-    const timer = setTimeout(() => {
-      for (const w of this.workers) {
+    const cancel = this.clock.after(graceSeconds * 1000, () => {
+      for (const w of this.slots.keys()) {
         if (graceSeconds > 0) this.log.warning(`worker ${w.pid} still busy after ${graceSeconds}s, killing it`);
         w.kill('SIGKILL');
       }
-    }, graceSeconds * 1000);
+    });
     await done;
-    clearTimeout(timer);
+    cancel();
   }
 
-  private spawnWorker(generation = this.servingGeneration): WorkerProcess {
-    const w = new WorkerProcess(this.options, this, { forked: this.options.preload });
+  private spawnWorker(generation = this.servingGeneration): Worker {
+    const w = this.options.preload ? this.spawner.forked(this) : this.spawner.worker(this);
     this.counts.spawned++;
-    w.generation = generation;
     const { maxRequests, maxRequestsJitter } = this.options;
-    if (maxRequests > 0) w.requestLimit = maxRequests + Math.floor(Math.random() * (maxRequestsJitter + 1));
-    this.workers.add(w);
+    const requestLimit = maxRequests > 0 ? maxRequests + Math.floor(Math.random() * (maxRequestsJitter + 1)) : Infinity;
+    this.slots.set(w, { generation, spawnedAt: this.clock.now(), requestLimit, retiring: null, killAt: 0, idleSince: 0 });
     if (this.options.preload) {
       const t = this.templates.get(generation)?.process;
       if (t?.state === 'ready') t.fork(w);
@@ -302,39 +323,39 @@ export class Arbiter implements WorkerHooks, TemplateHooks {
 
   /** --preload: the process that imports generation `generation`'s code and forks its workers. */
   private spawnTemplate(generation: number): void {
-    const t = new TemplateProcess(this.options, this, this.forkServer!);
-    this.templates.set(generation, { process: t, generation, spawnedAt: Date.now(), retiring: null });
+    const t = this.spawner.template(this);
+    this.templates.set(generation, { process: t, generation, spawnedAt: this.clock.now(), retiring: null });
     this.log.debug(`spawned template ${t.pid} (generation ${generation})`);
   }
 
-  private templateRecord(p: TemplateProcess): TemplateRecord {
+  private templateRecord(p: Template): TemplateRecord {
     for (const t of this.templates.values()) if (t.process === p) return t;
     return { process: p, generation: -1, spawnedAt: 0, retiring: 'gone' }; // not ours (cannot happen)
   }
 
-  templateOnReady(p: TemplateProcess): void {
+  templateOnReady(p: Template): void {
     const t = this.templateRecord(p);
     this.log.info(`template ${p.pid} ready (python ${p.python || '?'}, generation ${t.generation}): workers are forked from it`);
     for (const w of [...this.unforked]) {
-      if (w.generation !== t.generation) continue;
+      if (this.slot(w).generation !== t.generation) continue;
       this.unforked.delete(w);
       p.fork(w);
     }
   }
 
-  templateOnBootError(p: TemplateProcess, err: WorkerError): void {
+  templateOnBootError(p: Template, err: WorkerError): void {
     if (this.booting) return this.booting(err);
     const t = this.templateRecord(p);
     if (this.reloading && t.generation === this.reloading.generation) return this.reloadFailed(`the new code does not start:\n${err.message}`);
     this.log.error(`template ${p.pid} failed to boot:\n${err.message}`);
   }
 
-  templateOnBroken(p: TemplateProcess, err: WorkerError): void {
+  templateOnBroken(p: Template, err: WorkerError): void {
     this.log.error(`template ${p.pid}: ${err.message}; killing it`);
     p.kill('SIGKILL');
   }
 
-  templateOnExit(p: TemplateProcess, code: number | null, signal: NodeJS.Signals | null): void {
+  templateOnExit(p: Template, code: number | null, signal: NodeJS.Signals | null): void {
     const t = this.templateRecord(p);
     if (this.templates.get(t.generation) === t) this.templates.delete(t.generation);
     const how = exitText(code, signal);
@@ -350,46 +371,47 @@ export class Arbiter implements WorkerHooks, TemplateHooks {
     this.crashes++;
     const delay = Math.min(100 * 2 ** Math.max(this.crashes - 1, 0), MAX_BACKOFF_MS);
     this.log.warning(`template ${p.pid} exited with ${how}; starting another in ${delay} ms`);
-    const timer = setTimeout(() => {
-      this.respawnTimers.delete(timer);
+    const cancel = this.clock.after(delay, () => {
+      this.respawnTimers.delete(cancel);
       if (!this.stopping && !this.templates.has(t.generation)) this.spawnTemplate(t.generation);
-    }, delay);
-    this.respawnTimers.add(timer);
+    });
+    this.respawnTimers.add(cancel);
   }
 
   /** Stop giving `w` requests; it finishes what it has (and what was written ahead to it), then exits. */
-  private retire(w: WorkerProcess, reason: string): void {
-    if (w.retiring !== null || w.state === 'exited') return;
-    w.retiring = reason;
+  private retire(w: Worker, reason: string): void {
+    const slot = this.slot(w);
+    if (slot.retiring !== null || w.state === 'exited') return;
+    slot.retiring = reason;
     this.dispatcher.withdraw(w);
     this.log.info(`worker ${w.pid} retiring (${reason}) after ${w.served} requests`);
     w.stop();
   }
 
   /** Replace `w` drain-first: it keeps serving until its replacement is ready. */
-  private recycle(w: WorkerProcess, cause: keyof PoolCounts['recycled'], reason: string): void {
+  private recycle(w: Worker, cause: keyof PoolCounts['recycled'], reason: string): void {
     if (this.beingReplaced(w)) return;
     this.counts.recycled[cause]++;
     this.log.info(`worker ${w.pid}: ${reason}; starting its replacement`);
     this.replacing.set(this.spawnWorker(), { old: w, reason });
   }
 
-  private inReload(w: WorkerProcess): boolean {
-    return this.reloading !== null && w.generation === this.reloading.generation;
+  private inReload(w: Worker): boolean {
+    return this.reloading !== null && this.slot(w).generation === this.reloading.generation;
   }
 
-  private beingReplaced(w: WorkerProcess): boolean {
+  private beingReplaced(w: Worker): boolean {
     for (const { old } of this.replacing.values()) if (old === w) return true;
     return false;
   }
 
   private tick(): void {
-    const now = Date.now();
-    if (this.options.preload) for (const w of this.workers) w.watch(); // forked workers whose template is gone
+    const now = this.clock.now();
+    for (const w of this.slots.keys()) w.reap(); // forked workers whose template is gone
     this.murderWorkers(now);
     this.recycleWorkers(now);
     this.manageWorkers(now);
-    this.dispatcher.expireQueue(performance.now());
+    this.dispatcher.expireQueue(now);
     const refused = this.dispatcher.takeRefused();
     this.counts.queueRefused += refused;
     if (refused > 0) {
@@ -400,33 +422,33 @@ export class Arbiter implements WorkerHooks, TemplateHooks {
   /** Requests running past --timeout: 504 to their client, a stack dump, then SIGKILL. */
   private murderWorkers(now: number): void {
     const limit = this.options.timeout * 1000;
-    const perfNow = performance.now();
-    for (const w of this.workers) {
-      if (w.killAt !== 0) {
-        if (now >= w.killAt) w.kill('SIGKILL');
+    for (const [w, slot] of this.slots) {
+      if (slot.killAt !== 0) {
+        if (now >= slot.killAt) w.kill('SIGKILL');
         continue;
       }
       if (w.state === 'booting') {
         // start() and reload() have their own deadline; a respawn or a replacement gets this one
-        if (!this.booting && now - w.spawnedAt > this.options.bootTimeout * 1000 && !this.inReload(w)) {
+        if (!this.booting && now - slot.spawnedAt > this.options.bootTimeout * 1000 && !this.inReload(w)) {
           this.log.error(`worker ${w.pid} did not start within ${this.options.bootTimeout}s (--boot-timeout); killing it`);
-          w.killAt = now;
+          slot.killAt = now;
           w.kill('SIGKILL');
         }
         continue;
       }
       if (limit <= 0) continue;
       for (const ch of w.channels) {
-        const ran = ch.runningFor(perfNow);
+        const ran = ch.runningFor(now);
         if (ran > limit) {
-          this.timeOut(w, ch, ran / 1000);
+          this.timeOut(w, ch, ran / 1000, now);
           break;
         }
       }
     }
   }
 
-  private timeOut(w: WorkerProcess, ch: Channel, seconds: number): void {
+  private timeOut(w: Worker, ch: Channel, seconds: number, now: number): void {
+    const slot = this.slot(w);
     const what = ch.exchange!.describe();
     this.log.error(
       `worker ${w.pid} timed out after ${seconds.toFixed(1)}s handling ${what} (--timeout ${this.options.timeout}); ` +
@@ -434,10 +456,10 @@ export class Arbiter implements WorkerHooks, TemplateHooks {
     );
     ch.expire(new WorkerError(codes.WORKER_TIMEOUT, `${what} timed out after ${seconds.toFixed(1)}s`, 504));
     this.counts.timedOut++;
-    const replaced = w.retiring !== null || this.beingReplaced(w);
-    w.retiring ??= 'timeout';
+    const replaced = slot.retiring !== null || this.beingReplaced(w);
+    slot.retiring ??= 'timeout';
     this.dispatcher.withdraw(w);
-    w.killAt = Date.now() + KILL_GRACE_MS;
+    slot.killAt = now + KILL_GRACE_MS;
     w.kill('SIGUSR1'); // the worker's faulthandler prints every thread's stack to stderr
     if (!replaced && !this.stopping) this.spawnWorker();
   }
@@ -447,14 +469,14 @@ export class Arbiter implements WorkerHooks, TemplateHooks {
     const checkRss = maxRss > 0 && now - this.lastRssCheck >= RSS_EVERY_MS;
     if (checkRss) this.lastRssCheck = now;
     if (this.stopping || this.reloading || now < this.recycleAfter) return;
-    for (const w of this.workers) {
-      if (w.retiring !== null || w.state !== 'ready' || !this.dispatcher.isServing(w)) continue;
-      if (w.served >= w.requestLimit) {
+    for (const [w, slot] of this.slots) {
+      if (slot.retiring !== null || w.state !== 'ready' || !this.dispatcher.isServing(w)) continue;
+      if (w.served >= slot.requestLimit) {
         this.recycle(w, 'max_requests', `served ${w.served} requests (--max-requests ${this.options.maxRequests})`);
-      } else if (maxLifetime > 0 && now - w.spawnedAt >= maxLifetime * 1000) {
-        this.recycle(w, 'max_lifetime', `running for ${Math.round((now - w.spawnedAt) / 1000)}s (--max-lifetime ${maxLifetime})`);
+      } else if (maxLifetime > 0 && now - slot.spawnedAt >= maxLifetime * 1000) {
+        this.recycle(w, 'max_lifetime', `running for ${Math.round((now - slot.spawnedAt) / 1000)}s (--max-lifetime ${maxLifetime})`);
       } else if (checkRss) {
-        const rss = rssMiB(w.pid);
+        const rss = w.rss();
         if (rss > maxRss) this.recycle(w, 'max_rss', `resident memory ${rss.toFixed(1)} MiB (--max-rss ${maxRss})`);
       }
     }
@@ -470,8 +492,9 @@ export class Arbiter implements WorkerHooks, TemplateHooks {
     const live = this.liveWorkers();
     let booting = 0;
     for (const w of live) {
+      const slot = this.slot(w);
       if (w.state === 'booting') booting++;
-      else if (w.busy > 0 || w.idleSince === 0) w.idleSince = now;
+      else if (w.busy > 0 || slot.idleSince === 0) slot.idleSince = now;
     }
     if (live.length < this.min) {
       if (this.respawnTimers.size === 0) {
@@ -489,19 +512,19 @@ export class Arbiter implements WorkerHooks, TemplateHooks {
     }
     if (live.length > this.min) {
       const limit = this.options.idleTimeout * 1000;
-      const idle = live.filter((w) => w.state === 'ready' && w.busy === 0 && now - w.idleSince >= limit);
+      const idle = live.filter((w) => w.state === 'ready' && w.busy === 0 && now - this.slot(w).idleSince >= limit);
       if (idle.length > 0) this.retireIdlest(idle, `idle for ${this.options.idleTimeout}s, scaling down to ${live.length - 1}`);
     }
   }
 
-  private retireIdlest(candidates: WorkerProcess[], reason: string): void {
+  private retireIdlest(candidates: Worker[], reason: string): void {
     let best = candidates[0]!;
-    for (const w of candidates) if (w.busy < best.busy || (w.busy === best.busy && w.idleSince < best.idleSince)) best = w;
+    for (const w of candidates) if (w.busy < best.busy || (w.busy === best.busy && this.slot(w).idleSince < this.slot(best).idleSince)) best = w;
     this.retire(best, reason);
   }
 
   private finishReload(r: Reload): void {
-    clearTimeout(r.timer);
+    r.timer();
     this.reloading = null;
     this.servingGeneration = r.generation;
     this.replacing.clear(); // recycling replacements were of the old generation: they retire with it
@@ -510,8 +533,8 @@ export class Arbiter implements WorkerHooks, TemplateHooks {
       t.retiring = 'reload';
       t.process.stop();
     }
-    for (const w of this.workers) if (w.generation === r.generation && w.state === 'ready') this.dispatcher.serve(w);
-    for (const w of [...this.workers]) if (w.generation < r.generation) this.retire(w, 'reload');
+    for (const [w, slot] of this.slots) if (slot.generation === r.generation && w.state === 'ready') this.dispatcher.serve(w);
+    for (const [w, slot] of [...this.slots]) if (slot.generation < r.generation) this.retire(w, 'reload');
     this.log.info(`reload: generation ${r.generation} serving`);
     if (r.again) this.reload();
   }
@@ -519,7 +542,7 @@ export class Arbiter implements WorkerHooks, TemplateHooks {
   private reloadFailed(why: string): void {
     const r = this.reloading;
     if (!r) return;
-    clearTimeout(r.timer);
+    r.timer();
     this.reloading = null;
     this.log.error(`reload failed, the old workers keep serving: ${why}`);
     const t = this.templates.get(r.generation);
@@ -527,29 +550,30 @@ export class Arbiter implements WorkerHooks, TemplateHooks {
       t.retiring = 'failed reload';
       t.process.kill('SIGKILL');
     }
-    for (const w of this.workers) {
-      if (w.generation === r.generation) {
-        w.retiring = 'failed reload';
+    for (const [w, slot] of this.slots) {
+      if (slot.generation === r.generation) {
+        slot.retiring = 'failed reload';
         w.kill('SIGKILL');
       }
     }
   }
 
-  // --- hooks from WorkerProcess ---
+  // --- hooks from Worker ---
 
-  workerOnReady(w: WorkerProcess): void {
-    this.log.info(`worker ${w.pid} ready (python ${w.python || '?'}, ${w.channels.length} thread${w.channels.length > 1 ? 's' : ''}, generation ${w.generation})`);
+  workerOnReady(w: Worker): void {
+    const slot = this.slot(w);
+    this.log.info(`worker ${w.pid} ready (python ${w.python || '?'}, ${w.channels.length} thread${w.channels.length > 1 ? 's' : ''}, generation ${slot.generation})`);
     this.booting?.(null);
-    if (this.stopping || w.retiring !== null) {
+    if (this.stopping || slot.retiring !== null) {
       w.stop();
       return;
     }
     const r = this.reloading;
-    if (r && w.generation === r.generation) {
+    if (r && slot.generation === r.generation) {
       if (--r.pending === 0) this.finishReload(r);
       return; // serves once the whole new generation is ready
     }
-    if (w.generation < this.servingGeneration) {
+    if (slot.generation < this.servingGeneration) {
       this.retire(w, 'reload'); // a respawn of the old generation that a reload overtook
       return;
     }
@@ -562,23 +586,23 @@ export class Arbiter implements WorkerHooks, TemplateHooks {
     }
   }
 
-  workerOnBootError(w: WorkerProcess, err: WorkerError): void {
+  workerOnBootError(w: Worker, err: WorkerError): void {
     if (this.booting) return this.booting(err);
-    if (this.reloading && w.generation === this.reloading.generation) return this.reloadFailed(`the new code does not start:\n${err.message}`);
+    if (this.inReload(w)) return this.reloadFailed(`the new code does not start:\n${err.message}`);
     this.log.error(`worker ${w.pid} failed to boot:\n${err.message}`);
   }
 
-  workerOnBroken(w: WorkerProcess, err: WorkerError): void {
+  workerOnBroken(w: Worker, err: WorkerError): void {
     this.log.error(`worker ${w.pid}: ${err.message}; killing it`);
     this.dispatcher.withdraw(w);
     w.kill('SIGKILL');
   }
 
-  workerOnExit(w: WorkerProcess, code: number | null, signal: NodeJS.Signals | null): void {
-    this.workers.delete(w);
+  workerOnExit(w: Worker, code: number | null, signal: NodeJS.Signals | null): void {
+    const slot = this.slot(w);
+    this.slots.delete(w);
     this.dispatcher.withdraw(w);
     this.unforked.delete(w);
-    this.forkServer?.forget(w);
     const how = exitText(code, signal);
     if (this.booting) {
       this.booting(w.failure ?? null);
@@ -586,7 +610,7 @@ export class Arbiter implements WorkerHooks, TemplateHooks {
     }
     if (this.stopping) {
       this.log.debug(`worker ${w.pid} exited`);
-      if (this.workers.size === 0) this.stopped?.();
+      if (this.slots.size === 0) this.stopped?.();
       return;
     }
     const old = this.replacing.get(w)?.old;
@@ -595,16 +619,16 @@ export class Arbiter implements WorkerHooks, TemplateHooks {
       this.replacing.delete(w);
       this.counts.crashed++;
       const delay = Math.min(1000 * 2 ** this.recycleFailures++, MAX_BACKOFF_MS);
-      this.recycleAfter = Date.now() + delay;
+      this.recycleAfter = this.clock.now() + delay;
       this.log.error(`worker ${w.pid}, replacing ${old.pid}, exited with ${how} before it was ready; worker ${old.pid} keeps serving, next attempt in ${delay / 1000}s`);
       return;
     }
-    if (this.reloading && w.generation === this.reloading.generation && w.state !== 'ready') {
+    if (this.reloading && slot.generation === this.reloading.generation && w.state !== 'ready') {
       this.reloadFailed(`worker ${w.pid} of the new generation exited with ${how} before it was ready${w.failure ? `:\n${w.failure.message}` : ''}`);
       return;
     }
-    if (w.retiring !== null) {
-      this.log.info(`worker ${w.pid} exited (${how}) after retiring (${w.retiring})`);
+    if (slot.retiring !== null) {
+      this.log.info(`worker ${w.pid} exited (${how}) after retiring (${slot.retiring})`);
       return;
     }
     if (this.beingReplaced(w)) {
@@ -618,24 +642,24 @@ export class Arbiter implements WorkerHooks, TemplateHooks {
     this.log.warning(`worker ${w.pid} exited with ${how}; respawning${delay ? ` in ${delay} ms` : ''}`);
     if (delay === 0) this.spawnWorker();
     else {
-      const timer = setTimeout(() => {
-        this.respawnTimers.delete(timer);
+      const cancel = this.clock.after(delay, () => {
+        this.respawnTimers.delete(cancel);
         if (!this.stopping) this.spawnWorker();
-      }, delay);
-      this.respawnTimers.add(timer);
+      });
+      this.respawnTimers.add(cancel);
     }
   }
 
-  channelOnFree(w: WorkerProcess, ch: Channel): void {
+  channelOnFree(w: Worker, ch: Channel): void {
     if (w.busy === 0 && w.state === 'ready') this.crashes = 0;
     this.dispatcher.channelOnFree(w, ch);
   }
 
-  channelOnAdvance(w: WorkerProcess, ch: Channel): void {
+  channelOnAdvance(w: Worker, ch: Channel): void {
     this.dispatcher.channelOnAdvance(w, ch);
   }
 
-  channelOnOrphan(_w: WorkerProcess, ex: Exchange): void {
+  channelOnOrphan(_w: Worker, ex: Exchange): void {
     this.dispatcher.channelOnOrphan(ex);
   }
 }

@@ -46,14 +46,11 @@ export class ForkServer {
 
   /** A template is about to fork `worker`: the id and token its sockets' HELLO must carry. */
   expect(worker: WorkerProcess): { id: number; token: Buffer } {
+    // workers that died before all their sockets came are not waited for any more
+    for (const [id, w] of this.pending) if (w.state === 'exited') this.pending.delete(id);
     const id = this.nextId++;
     this.pending.set(id, worker);
     return { id, token: this.token };
-  }
-
-  /** `worker` is gone or has all its sockets: no more connections for it. */
-  forget(worker: WorkerProcess): void {
-    for (const [id, w] of this.pending) if (w === worker) this.pending.delete(id);
   }
 
   close(): void {

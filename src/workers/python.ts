@@ -114,6 +114,16 @@ export function pythonVersion(ready: Buffer): string {
   }
 }
 
+/** Resident memory of `pid` in MiB, or 0 if it cannot be read. */
+export function rssMiB(pid: number): number {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'latin1'));
+    return m ? Number(m[1]) / 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
 /** SIGKILL for 9, and so on (null for a number Node does not name). */
 export function signalName(n: number): NodeJS.Signals | null {
   for (const [name, value] of Object.entries(osConstants.signals)) if (value === n) return name as NodeJS.Signals;

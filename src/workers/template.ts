@@ -9,18 +9,35 @@ import type { Socket } from 'node:net';
 import { WorkerError, codes } from '../errors.js';
 import type { ForkServer } from './fork.js';
 import { FrameReader, T, frame } from './frame.js';
-import { exitText, pythonVersion, signalName, spawnPython, type WorkerOptions } from './python.js';
-import type { WorkerProcess, WorkerState } from './worker.js';
+import { exitText, pythonVersion, rssMiB, signalName, spawnPython, type WorkerOptions } from './python.js';
+import { WorkerProcess, type Worker, type WorkerState } from './worker.js';
 
-export interface TemplateHooks {
-  templateOnReady(t: TemplateProcess): void;
-  templateOnBootError(t: TemplateProcess, err: WorkerError): void;
-  /** It broke the protocol (reported once); it must be killed. */
-  templateOnBroken(t: TemplateProcess, err: WorkerError): void;
-  templateOnExit(t: TemplateProcess, code: number | null, signal: NodeJS.Signals | null): void;
+/** A template as the arbiter sees it: a TemplateProcess, or a fake in unit tests. */
+export interface Template {
+  readonly pid: number;
+  readonly state: WorkerState;
+  /** The interpreter's version, once it said READY. */
+  readonly python: string;
+  /** Why it failed to boot, if it did. */
+  readonly failure: WorkerError | null;
+  /** Fork `w`, a stand-in from `Spawner.forked`; the forked process then reports as any worker does. */
+  fork(w: Worker): void;
+  /** Exit (the workers it forked live on). */
+  stop(): void;
+  /** Resident memory in MiB (0: unknown). */
+  rss(): number;
+  kill(signal?: NodeJS.Signals): void;
 }
 
-export class TemplateProcess {
+export interface TemplateHooks {
+  templateOnReady(t: Template): void;
+  templateOnBootError(t: Template, err: WorkerError): void;
+  /** It broke the protocol (reported once); it must be killed. */
+  templateOnBroken(t: Template, err: WorkerError): void;
+  templateOnExit(t: Template, code: number | null, signal: NodeJS.Signals | null): void;
+}
+
+export class TemplateProcess implements Template {
   readonly pid: number;
   state: WorkerState = 'booting';
   python = '';
@@ -61,8 +78,9 @@ export class TemplateProcess {
     return this.bootError;
   }
 
-  /** Fork `w` (a stand-in made with `forked`); its sockets arrive through the fork server. */
-  fork(w: WorkerProcess): void {
+  /** Fork `w`, a stand-in made with `forked`; its sockets arrive through the fork server. */
+  fork(w: Worker): void {
+    if (!(w instanceof WorkerProcess) || w.proc !== null) throw new TypeError('a template forks only forked stand-ins');
     const { id, token } = this.server.expect(w);
     this.forks.set(id, w);
     const payload = Buffer.alloc(4 + token.length);
@@ -71,12 +89,15 @@ export class TemplateProcess {
     this.control.write(frame(T.FORK, payload));
   }
 
-  /** Exit (the workers it forked live on). */
   stop(): void {
     if (this.state === 'exited') return;
     const asked = this.state === 'stopping';
     this.state = 'stopping';
     if (!asked && !this.control.destroyed) this.control.write(frame(T.STOP));
+  }
+
+  rss(): number {
+    return this.pid > 0 ? rssMiB(this.pid) : 0;
   }
 
   kill(signal: NodeJS.Signals = 'SIGKILL'): void {

@@ -1,7 +1,9 @@
 // One Python worker process: spawned with a control channel (fd 3) and one
 // request channel per thread (two sockets each, fds 4..), booted until READY,
-// then lent out channel by channel by the pool. It knows processes and
-// channels, not HTTP.
+// then lent out channel by channel by the pool. Or, with --preload, the
+// stand-in for a worker its template forks, whose sockets connect back through
+// the ForkServer. It knows processes and channels, not HTTP, and nothing of
+// the pool's bookkeeping (generation, recycling, deadlines: the arbiter's).
 
 import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -9,27 +11,47 @@ import type { Socket } from 'node:net';
 import { WorkerError, codes } from '../errors.js';
 import { Channel, type ChannelOwner, type Exchange } from './channel.js';
 import { FrameReader, T, frame } from './frame.js';
-import { exitText, procStat, pythonVersion, spawnPython, type WorkerOptions } from './python.js';
+import { exitText, procStat, pythonVersion, rssMiB, spawnPython, type WorkerOptions } from './python.js';
 import type { TemplateProcess } from './template.js';
 
 export { WORKER_PY, exitText, type WorkerOptions } from './python.js';
 
 export type WorkerState = 'booting' | 'ready' | 'stopping' | 'exited';
 
-export interface WorkerHooks {
-  workerOnReady(w: WorkerProcess): void;
-  workerOnBootError(w: WorkerProcess, err: WorkerError): void;
-  workerOnExit(w: WorkerProcess, code: number | null, signal: NodeJS.Signals | null): void;
-  channelOnFree(w: WorkerProcess, ch: Channel): void;
-  channelOnAdvance(w: WorkerProcess, ch: Channel): void;
-  channelOnOrphan(w: WorkerProcess, ex: Exchange): void;
-  workerOnBroken(w: WorkerProcess, err: WorkerError): void;
+/**
+ * A worker as the arbiter and the dispatcher see it: a WorkerProcess, or a fake
+ * in unit tests. It tells what happens to it through its WorkerHooks.
+ */
+export interface Worker extends ChannelOwner {
+  /** -1 while unknown (a forked worker before its template says it). */
+  readonly pid: number;
+  readonly channels: readonly Channel[];
+  readonly state: WorkerState;
+  /** The interpreter's version, once it said READY. */
+  readonly python: string;
+  /** Why it failed to boot, if it did. */
+  readonly failure: WorkerError | null;
+  /** Finish what was dispatched to it, then exit (STOP); lend it nothing from now on. */
+  stop(): void;
+  kill(signal?: NodeJS.Signals): void;
+  /** Resident memory in MiB (0: unknown). */
+  rss(): number;
+  /** Notice an exit that nobody reports (a forked worker whose template is gone); at every tick. */
+  reap(): void;
 }
 
-let nextAge = 1;
+export interface WorkerHooks {
+  workerOnReady(w: Worker): void;
+  workerOnBootError(w: Worker, err: WorkerError): void;
+  workerOnExit(w: Worker, code: number | null, signal: NodeJS.Signals | null): void;
+  channelOnFree(w: Worker, ch: Channel): void;
+  channelOnAdvance(w: Worker, ch: Channel): void;
+  channelOnOrphan(w: Worker, ex: Exchange): void;
+  /** It broke the protocol, or closed a channel it still owed (reported once); it must be killed. */
+  workerOnBroken(w: Worker, err: WorkerError): void;
+}
 
-export class WorkerProcess implements ChannelOwner {
-  readonly age = nextAge++;
+export class WorkerProcess implements Worker {
   /** -1 until a forked worker's template reports it. */
   pid: number;
   /** Forked: when it started (/proc/PID/stat), so a reused pid is not taken for it ('': unknown). */
@@ -37,18 +59,7 @@ export class WorkerProcess implements ChannelOwner {
   /** Forked: the template that forked it, which reports its exit while it runs. */
   private parent: TemplateProcess | null = null;
   readonly channels: Channel[] = [];
-  readonly spawnedAt = Date.now();
   state: WorkerState = 'booting';
-  /** Which reload made it (the arbiter's count). */
-  generation = 0;
-  /** Why it is being replaced (max-requests, max-rss, max-lifetime, reload, timeout), once it is. */
-  retiring: string | null = null;
-  /** It stops taking requests after this many (--max-requests plus its jitter; Infinity: never). */
-  requestLimit = Infinity;
-  /** When it is to be killed, Date.now() ms (0: not doomed). */
-  killAt = 0;
-  /** Since when it has had no request, Date.now() ms (kept by the arbiter's tick). */
-  idleSince = 0;
   /** Requests taken since spawn. */
   served = 0;
   /** It broke the protocol, or closed a channel while it ran (and is being killed): reported once. */
@@ -123,8 +134,12 @@ export class WorkerProcess implements ChannelOwner {
     }
   }
 
+  rss(): number {
+    return this.pid > 0 ? rssMiB(this.pid) : 0;
+  }
+
   /** Forked, and its template is gone: nobody reports its exit now, so look (the arbiter's tick). */
-  watch(): void {
+  reap(): void {
     if (this.proc === null && this.pid > 0 && this.state !== 'exited' && this.parent?.state === 'exited' && !this.running()) {
       this.procOnExit(null, null);
     }
