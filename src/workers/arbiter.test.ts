@@ -127,14 +127,13 @@ test('start: a worker that fails to import the app fails the boot: the others ar
 
 test('start: workers not ready within --boot-timeout fail the boot', async (t) => {
   const h = new Harness(t, { bootTimeout: 5 });
-  const started = h.pool.start();
+  const failed = assert.rejects(h.pool.start(), /workers were not ready within 5s/);
   await settle();
   h.workers[0]!.ready();
   h.advance(4900);
-  h.advance(200);
-  await settle();
-  h.advance(0);
-  await assert.rejects(started, /workers were not ready within 5s/);
+  assert.equal(h.spawner.alive.length, 2);
+  h.advance(200); // the deadline: both are stopped, and killed at once (no grace)
+  await failed;
   assert.equal(h.spawner.alive.length, 0);
 });
 
@@ -487,4 +486,61 @@ test('--preload: after a reload the old template stops', async (t) => {
   old!.exit(0);
   assert.match(h.log, /template \d+ exited \(code 0\)/);
   assert.deepEqual(h.states(), ['template', 'retiring (reload)', 'idle']);
+});
+
+test('--preload: stopped while the template boots: the stand-ins it never forked are dropped at once', async (t) => {
+  const h = new Harness(t, { preload: true });
+  const started = h.pool.start();
+  await settle();
+  const done = h.pool.stop(30);
+  await started; // stopped while it started: start() returns
+  assert.equal(h.spawner.templates[0]!.stopped, true);
+  h.spawner.deliverKills();
+  await done;
+  assert.equal(h.spawner.alive.length, 0);
+});
+
+// --- the phase: what is asked at the wrong time ---
+
+test('a reload asked for while the pool boots follows once it serves', async (t) => {
+  const h = new Harness(t, { workers: 1, maxWorkers: 1 });
+  const started = h.pool.start();
+  await settle();
+  h.pool.reload();
+  assert.equal(h.workers.length, 1, 'not two generations starting at once');
+  assert.match(h.log, /reload: the pool is still starting; it reloads once it serves/);
+  h.workers[0]!.ready();
+  await started;
+  assert.match(h.log, /reload: starting 1 new worker \(generation 1\)/);
+  assert.equal(h.workers.length, 2);
+});
+
+test('a recycling replacement still booting when a reload ends retires with the old generation', async (t) => {
+  const h = new Harness(t, { workers: 1, maxWorkers: 1, maxLifetime: 1 });
+  await h.started();
+  h.pool.reload();
+  const fresh = h.workers[1]!;
+  h.advance(1000);
+  assert.equal(h.workers.length, 2, 'no recycling during a reload');
+  fresh.ready();
+  h.advance(100);
+  const replacement = h.workers[2]!; // gen 1's worker is due too by now: its replacement starts
+  assert.match(h.log, /running for 1s \(--max-lifetime 1\); starting its replacement/);
+  h.pool.reload();
+  h.workers[3]!.ready();
+  assert.equal(replacement.stopped, true, 'it belongs to the generation that retired');
+  replacement.ready(); // it says READY while it stops: not served, not a replacement any more
+  assert.deepEqual(h.states(), ['retiring (reload)', 'retiring (reload)', 'retiring (reload)', 'idle']);
+});
+
+test('a second stop() returns the first one\'s drain; reload() and scaling after it do nothing', async (t) => {
+  const h = new Harness(t, { workers: 1, maxWorkers: 1 });
+  await h.started();
+  const first = h.pool.stop(10);
+  assert.equal(h.pool.stop(0), first);
+  h.pool.reload();
+  h.advance(1000);
+  assert.equal(h.workers.length, 1);
+  h.workers[0]!.exit(0);
+  await first;
 });

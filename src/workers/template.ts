@@ -155,5 +155,8 @@ export class TemplateProcess implements Template {
       this.bootError = new WorkerError(codes.WORKER_BOOT, `template ${this.pid} exited with ${exitText(code, signal)} before it was ready`);
     }
     this.hooks.templateOnExit(this, code, signal);
+    // nobody reports their exits now: those already gone (their channels closed before we learnt
+    // of ours, say, as when both are stopped together) are reported now, the others when they go
+    for (const w of this.children.values()) w.reap();
   }
 }
