@@ -420,20 +420,28 @@ async function fcgiTinyStdin(a: Attacker, path: string): Promise<string> {
   return `${[...kinds].map(([k, v]) => `${v} ${k}`).join(' + ')}, ${end}`;
 }
 
-/** Whether the server has closed a TCP connection we never read: its local port is in CLOSE_WAIT, or gone (reset). */
+/**
+ * Whether the server has closed a TCP connection that we never read. We cannot see it on our
+ * side: its FIN waits behind the response bytes we leave unread. So look at the server's end in
+ * /proc/net/tcp: closed (FIN_WAIT1/2, CLOSING, LAST_ACK, TIME_WAIT, CLOSE) or gone (reset); or ours
+ * in CLOSE_WAIT.
+ */
 function peerClosed(sock: net.Socket): boolean {
-  const local = sock.localPort;
-  if (local === undefined) return true;
-  const want = `0100007F:${local.toString(16).toUpperCase().padStart(4, '0')}`;
+  const hex = (port: number | undefined): string => `0100007F:${(port ?? 0).toString(16).toUpperCase().padStart(4, '0')}`;
+  const ours = hex(sock.localPort);
+  const theirs = hex(sock.remotePort);
+  let table: string;
   try {
-    for (const line of readFileSync('/proc/net/tcp', 'latin1').split('\n')) {
-      const f = line.trim().split(/\s+/);
-      if (f[1] === want) return f[3] === '08' || f[3] === '07'; // CLOSE_WAIT, CLOSE
-    }
+    table = readFileSync('/proc/net/tcp', 'latin1');
   } catch {
     return false;
   }
-  return true; // not in the table: reset
+  for (const line of table.split('\n')) {
+    const f = line.trim().split(/\s+/);
+    if (f[1] === ours && f[2] === theirs && f[3] === '08') return true; // CLOSE_WAIT: their FIN came
+    if (f[1] === theirs && f[2] === ours) return f[3] !== '01'; // theirs, no longer ESTABLISHED
+  }
+  return true; // their end is gone: reset
 }
 
 /** 4. HTTP: 200 pipelined GETs of an 8 MiB response on one connection that never reads. */

@@ -507,7 +507,9 @@ async function main(): Promise<void> {
   const fdsEnd = samples.at(-1)?.fds ?? NaN;
   await stop([server], 15_000);
   const exit = server.exit as Proc['exit']; // set by stop(); TypeScript keeps the narrowing from the startup loop
-  if (exit?.code !== 0) tally.error('server', `exit ${JSON.stringify(exit)}: ${server.lastLines()}`);
+  // every client has gone by now: what the gateway still drains was left behind (a leak)
+  const drainingAtStop = Number(/SIGTERM: draining (\d+) connection/.exec(server.output)?.[1] ?? NaN);
+  const unclean = exit?.code === 0 ? null : `warpipe did not stop cleanly: exit ${JSON.stringify(exit)}: ${server.lastLines()}`;
   if (dir) rmSync(dir, { recursive: true, force: true });
   const attackerReports: AttackerReport[] = hostile.map((a) => a.report());
 
@@ -528,6 +530,8 @@ async function main(): Promise<void> {
     fdsEnd,
     secondsRun,
     gatewayDied,
+    drainingAtStop,
+    stopExit: exit,
     attackers: attackerReports,
     samples,
   };
@@ -547,10 +551,12 @@ async function main(): Promise<void> {
     console.log('attackers (attempts, and how they ended):');
     for (const r of attackerReports) console.log(describeReport(r));
   }
+  console.log(`  at SIGTERM, with every client gone, the gateway was draining ${drainingAtStop} connection(s)`);
+  if (unclean) console.log(`soak: ${unclean}`);
   if (gatewayDied) console.log('soak: THE GATEWAY DIED during the run');
   if (o.out) writeFileSync(o.out, JSON.stringify(summary, null, 1));
   if (o.chart) writeFileSync(o.chart, chart(samples, title(o.duration, tally.served, tally.lost, o.reloadEvery, hostile.length > 0)));
-  process.exit(tally.lost > 0 || gatewayDied || growths.some((g) => g.unbounded) ? 1 : 0);
+  process.exit(tally.lost > 0 || gatewayDied || unclean !== null || growths.some((g) => g.unbounded) ? 1 : 0);
 }
 
 main().catch((err: Error) => {

@@ -7,19 +7,29 @@
 // taking requests, and the old one finishes what it has. No request fails
 // because of a recycle or a reload.
 //
+// The pool is in one phase at a time (`Phase`): booting generation 0, serving,
+// reloading (a new generation starts beside the serving one), stopping. Each
+// worker belongs to a Generation, which keeps the arbiter's bookkeeping for it
+// (a Slot); the processes know none of it. Processes come from a Spawner and
+// time from a Clock, both injected, so unit tests run it with fakes.
+//
 // Which channel runs a request is the Dispatcher's business; the arbiter only
-// tells it which workers serve. Its timer runs the checks that need a clock,
-// as gunicorn's arbiter loop does: murderWorkers, recycleWorkers, expire the
-// queue, report overload.
+// tells it which workers serve. Its tick runs the checks that need a clock, as
+// gunicorn's arbiter loop does: reapWorkers, murderWorkers, recycleWorkers,
+// manageWorkers, expireQueue.
 
-import { readFileSync } from 'node:fs';
-import { performance } from 'node:perf_hooks';
 import { WorkerError, codes } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Channel, Exchange } from './channel.js';
+import { systemClock, type Cancel, type Clock } from './clock.js';
 import { Dispatcher, type DispatchOptions } from './dispatch.js';
-import { ForkServer } from './fork.js';
-import { WorkerProcess, exitText, type WorkerHooks, type WorkerOptions } from './worker.js';
+import { Generation, type Slot } from './generation.js';
+import { PoolSize } from './pool-size.js';
+import { Recycling, type RecycleCause } from './recycling.js';
+import { exitText, type WorkerOptions } from './python.js';
+import { processSpawner, type Spawner } from './spawner.js';
+import type { Template, TemplateHooks } from './template.js';
+import type { Worker, WorkerHooks } from './worker.js';
 
 export interface ArbiterOptions extends WorkerOptions, DispatchOptions {
   /** Workers to run; with autoscaling, the fewest. */
@@ -43,23 +53,16 @@ export interface ArbiterOptions extends WorkerOptions, DispatchOptions {
   preload: boolean;
 }
 
+/** What the arbiter runs on; unit tests give fakes, the default is real processes and time. */
+export interface ArbiterDeps {
+  spawner?: Spawner;
+  clock?: Clock;
+}
+
 const TICK_MS = 100;
 /** How long a timed-out worker has to print its stacks before SIGKILL. */
 const KILL_GRACE_MS = 1000;
 const MAX_BACKOFF_MS = 30_000;
-const RSS_EVERY_MS = 1000;
-/** Ticks in a row with every serving channel busy before one more worker is started. */
-const SCALE_UP_TICKS = 3;
-
-/** Resident memory of `pid` in MiB, or 0 if it cannot be read. */
-function rssMiB(pid: number): number {
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'latin1'));
-    return m ? Number(m[1]) / 1024 : 0;
-  } catch {
-    return 0;
-  }
-}
 
 /** What `warpipe status` shows. */
 export interface PoolStatus {
@@ -70,7 +73,7 @@ export interface PoolStatus {
   workers: {
     pid: number;
     generation: number;
-    /** booting, serving, idle, retiring (why), stopping */
+    /** template, booting, busy, idle, retiring (why), ready (a reload's, not serving yet), stopping */
     state: string;
     served: number;
     rss: number;
@@ -78,15 +81,6 @@ export interface PoolStatus {
     age: number;
     running: { request: string; seconds: number }[];
   }[];
-}
-
-interface Reload {
-  generation: number;
-  /** New workers not ready yet. */
-  pending: number;
-  timer: NodeJS.Timeout;
-  /** Another reload was asked for meanwhile. */
-  again: boolean;
 }
 
 /** What the pool has done since it started (for --metrics). */
@@ -98,147 +92,80 @@ export interface PoolCounts {
   /** Workers killed for a request over --timeout. */
   timedOut: number;
   /** Drain-first replacements, by cause. */
-  recycled: { max_requests: number; max_lifetime: number; max_rss: number };
+  recycled: Record<RecycleCause, number>;
   reloads: number;
   /** Requests answered 503 because the queue was full or they waited past --queue-timeout. */
   queueRefused: number;
 }
 
-export class Arbiter implements WorkerHooks {
-  readonly workers = new Set<WorkerProcess>();
+/**
+ * Where the pool is. Booting and reloading each wait for a generation to be
+ * ready (every worker of it said READY) before `deadline` (--boot-timeout).
+ */
+type Phase =
+  /** Not started yet. */
+  | { kind: 'new' }
+  /** start(): generation 0 starts; each worker serves once it is ready. `settle` ends start(). */
+  | { kind: 'booting'; generation: Generation; deadline: Cancel; settle: (failure: WorkerError | null) => void; reloadAfter: boolean }
+  | { kind: 'serving' }
+  /** A new generation starts beside the serving one, and takes over once all of it is ready. */
+  | { kind: 'reloading'; generation: Generation; deadline: Cancel; again: boolean }
+  /** stop(): every worker drains; `done` resolves once the last one is gone. */
+  | { kind: 'stopping'; done: Promise<void>; drained: () => void };
+
+export class Arbiter implements WorkerHooks, TemplateHooks {
   readonly dispatcher: Dispatcher;
-  readonly counts: PoolCounts = {
-    spawned: 0,
-    crashed: 0,
-    timedOut: 0,
-    recycled: { max_requests: 0, max_lifetime: 0, max_rss: 0 },
-    reloads: 0,
-    queueRefused: 0,
-  };
-  /** The newest generation started (a reload starts the next one). */
-  private generation = 0;
-  /** The generation that serves: respawns and replacements join it. */
-  private servingGeneration = 0;
-  private stopping = false;
+  readonly counts: PoolCounts = { spawned: 0, crashed: 0, timedOut: 0, recycled: { max_requests: 0, max_lifetime: 0, max_rss: 0 }, reloads: 0, queueRefused: 0 };
+  private phase: Phase = { kind: 'new' };
+  /** The generation that serves: respawns, replacements and new workers join it. */
+  private current = new Generation(0);
+  /** Every generation with a process left, oldest first; the current one always. */
+  private generations: Generation[] = [this.current];
   /** Deaths since a worker last finished a request: the respawn backoff. */
   private crashes = 0;
-  private readonly respawnTimers = new Set<NodeJS.Timeout>();
-  private readonly ticker: NodeJS.Timeout;
-  /** Replacement being started -> the worker it will replace and why (recycling). */
-  private readonly replacing = new Map<WorkerProcess, { old: WorkerProcess; reason: string }>();
-  /** No recycling before this (Date.now() ms): a replacement failed to start. */
-  private recycleAfter = 0;
-  private recycleFailures = 0;
-  private reloading: Reload | null = null;
-  private lastRssCheck = 0;
-  /** The pool's bounds: --workers MIN:MAX, moved by SIGTTIN/SIGTTOU. */
-  private min: number;
-  private max: number;
-  /** Consecutive ticks with no idle channel. */
-  private saturatedTicks = 0;
-  private started = false;
-  private booting: ((w: WorkerProcess, err: WorkerError | null) => void) | null = null;
-  private stopped: (() => void) | null = null;
-  /** --preload: where forked workers connect, the template of each generation, workers waiting for theirs. */
-  private forkServer: ForkServer | null = null;
-  private readonly templates = new Map<number, WorkerProcess>();
-  private readonly unforked = new Set<WorkerProcess>();
+  /** Respawns (of workers or templates) waiting out their backoff. */
+  private readonly respawns = new Set<Cancel>();
+  /** --max-requests, --max-lifetime, --max-rss: who is due, and the backoff after a failed replacement. */
+  private readonly recycling: Recycling;
+  /** --workers MIN:MAX, SIGTTIN/SIGTTOU, autoscaling. */
+  private readonly size: PoolSize;
+  private readonly stopTicking: Cancel;
+  private readonly spawner: Spawner;
+  private readonly clock: Clock;
 
-  constructor(
-    readonly options: ArbiterOptions,
-    private readonly log: Logger,
-  ) {
+  constructor(readonly options: ArbiterOptions, private readonly log: Logger, deps: ArbiterDeps = {}) {
     this.dispatcher = new Dispatcher(options);
-    this.min = options.workers;
-    this.max = Math.max(options.maxWorkers, options.workers);
-    this.ticker = setInterval(() => this.tick(), TICK_MS);
-    this.ticker.unref();
+    this.spawner = deps.spawner ?? processSpawner(options, options.preload);
+    this.clock = deps.clock ?? systemClock;
+    this.size = new PoolSize(options.workers, options.maxWorkers, options.idleTimeout);
+    this.recycling = new Recycling(options);
+    this.stopTicking = this.clock.every(TICK_MS, () => this.tick());
+  }
+
+  /** The worker processes (templates aside). */
+  get workers(): ReadonlySet<Worker> {
+    const all = new Set<Worker>();
+    for (const g of this.generations) for (const w of g.slots.keys()) all.add(w);
+    return all;
   }
 
   /** Spawn every worker and wait until all are ready; on a boot failure, stop and throw it. */
   async start(): Promise<void> {
-    if (this.options.preload) {
-      this.forkServer = await ForkServer.open();
-      this.spawnTemplate(0);
-    }
-    let pending = this.options.workers;
-    let failure: WorkerError | null = null;
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        failure ??= new WorkerError(codes.WORKER_BOOT, `workers were not ready within ${this.options.bootTimeout}s`);
-        resolve();
-      }, this.options.bootTimeout * 1000);
-      this.booting = (_w, err) => {
-        if (err) failure ??= err;
-        if (--pending === 0 || failure) {
-          clearTimeout(timer);
-          resolve();
-        }
-      };
+    await this.spawner.open();
+    const generation = this.current;
+    const failure = await new Promise<WorkerError | null>((settle) => {
+      const { bootTimeout } = this.options;
+      const deadline = this.clock.after(bootTimeout * 1000, () =>
+        this.bootFailed(new WorkerError(codes.WORKER_BOOT, `workers were not ready within ${bootTimeout}s`)),
+      );
+      this.phase = { kind: 'booting', generation, deadline, settle, reloadAfter: false };
+      if (this.options.preload) this.spawnTemplate(generation);
       for (let i = 0; i < this.options.workers; i++) this.spawnWorker();
     });
-    this.booting = null;
     if (failure) {
       await this.stop(0);
       throw failure;
     }
-    this.started = true;
-  }
-
-  /** Every worker: pid, state, requests served, what it runs and for how long, memory. */
-  status(): PoolStatus {
-    const now = Date.now();
-    const perfNow = performance.now();
-    const workers = [...this.templates.values(), ...this.workers].map((w) => {
-      const running: { request: string; seconds: number }[] = [];
-      for (const ch of w.channels) {
-        if (ch.exchange) running.push({ request: ch.exchange.describe(), seconds: ch.runningFor(perfNow) / 1000 });
-      }
-      const state = w.isTemplate
-        ? 'template'
-        : w.retiring !== null
-          ? `retiring (${w.retiring})`
-          : w.state === 'booting'
-            ? 'booting'
-            : this.dispatcher.isServing(w)
-              ? w.busy > 0
-                ? 'busy'
-                : 'idle'
-              : w.state;
-      return {
-        pid: w.pid,
-        generation: w.generation,
-        state,
-        served: w.served,
-        rss: rssMiB(w.pid),
-        age: (now - w.spawnedAt) / 1000,
-        running,
-      };
-    });
-    return { generation: this.servingGeneration, minWorkers: this.min, maxWorkers: this.max, queued: this.dispatcher.queued, workers };
-  }
-
-  /** SIGTTIN / SIGTTOU: one worker more or fewer (both bounds move; never below one). */
-  scaleBy(delta: 1 | -1): void {
-    if (delta < 0 && this.min <= 1) {
-      this.log.info('SIGTTOU: already down to one worker');
-      return;
-    }
-    this.min += delta;
-    this.max = Math.max(this.max + delta, this.min);
-    this.log.info(
-      `${delta > 0 ? 'SIGTTIN' : 'SIGTTOU'}: ` +
-        `${this.min === this.max ? `${this.min}` : `${this.min} to ${this.max}`} worker${this.max > 1 ? 's' : ''}`,
-    );
-  }
-
-  /** The workers that count towards the pool's size: not leaving, not a replacement or a reload still starting. */
-  private liveWorkers(): WorkerProcess[] {
-    const live: WorkerProcess[] = [];
-    for (const w of this.workers) {
-      if (w.retiring === null && w.state !== 'exited' && w.generation === this.servingGeneration && !this.replacing.has(w)) live.push(w);
-    }
-    return live;
   }
 
   /** Run `exchange` on a worker (see Dispatcher). */
@@ -253,404 +180,487 @@ export class Arbiter implements WorkerHooks {
    * the old workers go on serving.
    */
   reload(): void {
-    if (this.stopping) return;
-    if (this.reloading) {
-      this.reloading.again = true;
+    const phase = this.phase;
+    if (phase.kind === 'new' || phase.kind === 'stopping') return;
+    if (phase.kind === 'booting') {
+      phase.reloadAfter = true;
+      this.log.info('reload: the pool is still starting; it reloads once it serves');
+      return;
+    }
+    if (phase.kind === 'reloading') {
+      phase.again = true;
       this.log.info('reload: one is under way; another follows it');
       return;
     }
-    const generation = ++this.generation;
-    this.counts.reloads++;
-    const n = Math.min(Math.max(this.liveWorkers().length, this.min), this.max);
-    this.log.info(`reload: starting ${n} new worker${n > 1 ? 's' : ''} (generation ${generation})`);
-    if (this.options.preload) this.spawnTemplate(generation); // the new code is imported by a new template
-    const timer = setTimeout(
-      () => this.reloadFailed(`the new workers were not ready within ${this.options.bootTimeout}s`),
-      this.options.bootTimeout * 1000,
-    );
-    this.reloading = { generation, pending: n, timer, again: false };
-    this.saturatedTicks = 0;
+    const { bootTimeout, preload } = this.options;
+    const generation = new Generation(++this.counts.reloads); // the Nth reload starts generation N
+    this.generations.push(generation);
+    const n = Math.min(Math.max(this.liveSlots().length, this.size.min), this.size.max);
+    this.log.info(`reload: starting ${n} new worker${n > 1 ? 's' : ''} (generation ${generation.number})`);
+    const deadline = this.clock.after(bootTimeout * 1000, () => this.reloadFailed(`the new workers were not ready within ${bootTimeout}s`));
+    this.phase = { kind: 'reloading', generation, deadline, again: false };
+    this.size.reset();
+    if (preload) this.spawnTemplate(generation); // the new code is imported by a new template
     for (let i = 0; i < n; i++) this.spawnWorker(generation);
   }
 
   /** Drain: workers finish what they have, then exit; after `graceSeconds` they are killed. */
-  async stop(graceSeconds: number): Promise<void> {
-    this.stopping = true;
-    // the tick goes on while the workers drain, for watch() alone: under --preload, the templates
-    // exit at once, and a forked worker that ends after its template is seen gone only there
-    for (const t of this.respawnTimers) clearTimeout(t);
-    if (this.reloading) clearTimeout(this.reloading.timer);
+  stop(graceSeconds: number): Promise<void> {
+    const was = this.phase;
+    if (was.kind === 'stopping') return was.done;
+    let resolve!: () => void;
+    const done = new Promise<void>((r) => (resolve = r));
+    let grace: Cancel = () => {};
+    const drained = (): void => {
+      grace();
+      this.stopTicking();
+      resolve();
+    };
+    this.phase = { kind: 'stopping', done, drained };
+    if (was.kind === 'booting' || was.kind === 'reloading') was.deadline();
+    if (was.kind === 'booting') was.settle(null); // stopped while it started: start() returns
+    // the tick goes on while the workers drain, reaping alone: under --preload the templates exit
+    // at once, and a forked worker still exiting when its template went is seen gone only there
+    for (const cancel of this.respawns) cancel();
     this.dispatcher.failQueued(new WorkerError(codes.WORKER_DIED, 'the server is shutting down', 503));
-    for (const t of this.templates.values()) t.stop();
-    this.forkServer?.close();
-    if (this.workers.size === 0) return clearInterval(this.ticker);
-    const done = new Promise<void>((resolve) => (this.stopped = resolve));
-    for (const w of this.workers) {
+    for (const g of this.generations) g.template?.stop();
+    this.spawner.close();
+    const workers = this.workers;
+    if (workers.size === 0) drained();
+    for (const w of workers) {
       this.dispatcher.withdraw(w);
       w.stop();
     }
-    const timer = setTimeout(() => {
-      for (const w of this.workers) {
-        if (graceSeconds > 0) this.log.warning(`worker ${w.pid} still busy after ${graceSeconds}s, killing it`);
-        w.kill('SIGKILL');
+    if (workers.size > 0) grace = this.clock.after(graceSeconds * 1000, () => this.killAll(graceSeconds));
+    // --preload: a stand-in its template never forked runs nothing, and the template is stopping
+    for (const g of this.generations) for (const slot of g.unforked) slot.worker.kill('SIGKILL');
+    return done;
+  }
+
+  /** The grace period is over: whatever still runs is killed. */
+  private killAll(graceSeconds: number): void {
+    for (const w of this.workers) {
+      if (graceSeconds > 0) this.log.warning(`worker ${w.pid} still busy after ${graceSeconds}s, killing it`);
+      w.kill('SIGKILL');
+    }
+  }
+
+  /** SIGTTIN / SIGTTOU: one worker more or fewer (both bounds move; never below one). */
+  scaleBy(delta: 1 | -1): void {
+    this.log.info(this.size.scaleBy(delta));
+  }
+
+  /** Every process: pid, state, requests served, what it runs and for how long, memory. */
+  status(): PoolStatus {
+    const now = this.clock.now();
+    const rows: PoolStatus['workers'] = [];
+    for (const g of this.generations) {
+      const t = g.template;
+      if (t) rows.push({ pid: t.pid, generation: g.number, state: 'template', served: 0, rss: t.rss(), age: (now - g.templateSince) / 1000, running: [] });
+    }
+    for (const g of this.generations) for (const slot of g.slots.values()) rows.push(this.statusOf(slot, now));
+    const { min, max } = this.size;
+    return { generation: this.current.number, minWorkers: min, maxWorkers: max, queued: this.dispatcher.queued, workers: rows };
+  }
+
+  private statusOf(slot: Slot, now: number): PoolStatus['workers'][number] {
+    const w = slot.worker;
+    const running: { request: string; seconds: number }[] = [];
+    for (const ch of w.channels) {
+      if (ch.exchange) running.push({ request: ch.exchange.describe(), seconds: ch.runningFor(now) / 1000 });
+    }
+    const state = slot.retiring !== null ? `retiring (${slot.retiring})`
+      : w.state === 'booting' ? 'booting'
+      : this.dispatcher.isServing(w) ? (w.busy > 0 ? 'busy' : 'idle')
+      : w.state;
+    return { pid: w.pid, generation: slot.generation.number, state, served: w.served, rss: w.rss(), age: (now - slot.spawnedAt) / 1000, running };
+  }
+
+  // --- the tick: what needs a clock ---
+
+  private tick(): void {
+    const now = this.clock.now();
+    this.reapWorkers();
+    if (this.phase.kind === 'stopping') return;
+    this.murderWorkers(now);
+    this.recycleWorkers(now);
+    this.manageWorkers(now);
+    this.expireQueue(now);
+  }
+
+  /** Exits nobody reports: forked workers whose template is gone. */
+  private reapWorkers(): void {
+    for (const g of this.generations) for (const w of g.slots.keys()) w.reap();
+  }
+
+  /** Workers past a deadline: a request over --timeout, a respawn over --boot-timeout, a kill due. */
+  private murderWorkers(now: number): void {
+    const limit = this.options.timeout * 1000;
+    for (const g of this.generations) {
+      for (const slot of g.slots.values()) {
+        const w = slot.worker;
+        if (slot.killAt !== 0) {
+          if (now >= slot.killAt) w.kill('SIGKILL');
+        } else if (w.state === 'booting') {
+          // a generation that starts has its own deadline; a respawn or a replacement gets this one
+          if (!this.starting(g) && now - slot.spawnedAt > this.options.bootTimeout * 1000) this.bootTimedOut(slot, now);
+        } else if (limit > 0) {
+          const ch = w.channels.find((c) => c.runningFor(now) > limit);
+          if (ch) this.timeOut(slot, ch, now);
+        }
       }
-    }, graceSeconds * 1000);
-    await done;
-    clearTimeout(timer);
-    clearInterval(this.ticker);
+    }
   }
 
-  private spawnWorker(generation = this.servingGeneration): WorkerProcess {
-    const w = new WorkerProcess(this.options, this, { forked: this.options.preload });
+  /** Replace the serving workers due for it (drain-first), unless a reload or a failed replacement says wait. */
+  private recycleWorkers(now: number): void {
+    const paused = this.phase.kind !== 'booting' && this.phase.kind !== 'serving';
+    const due = this.recycling.due(this.current.slots.values(), now, paused, (slot) => this.dispatcher.isServing(slot.worker));
+    for (const { slot, cause, reason } of due) this.recycle(slot, cause, reason);
+  }
+
+  /** Keep the pool between its bounds (PoolSize decides). */
+  private manageWorkers(now: number): void {
+    if (this.phase.kind !== 'serving') return;
+    const { idleChannels, queued } = this.dispatcher;
+    const scaling = this.size.decide({ live: this.liveSlots(), idleChannels, queued, backingOff: this.respawns.size > 0 }, now);
+    if (scaling?.kind === 'retire') this.retire(scaling.slot, scaling.reason);
+    if (scaling?.kind !== 'spawn') return;
+    if (scaling.why) this.log.info(scaling.why);
+    for (let i = 0; i < scaling.count; i++) this.spawnWorker();
+  }
+
+  /** 503 to requests queued past --queue-timeout; one line per tick says how many were refused. */
+  private expireQueue(now: number): void {
+    this.dispatcher.expireQueue(now);
+    const refused = this.dispatcher.takeRefused();
+    this.counts.queueRefused += refused;
+    if (refused > 0) {
+      const { backlog, queueTimeout } = this.options;
+      this.log.warning(`queue full: ${refused} request${refused > 1 ? 's' : ''} got 503 (${this.dispatcher.queued} waiting, --backlog ${backlog}, --queue-timeout ${queueTimeout}s)`);
+    }
+  }
+
+  // --- duties ---
+
+  private spawnWorker(generation = this.current): Slot {
+    const { preload } = this.options;
+    const w = preload ? this.spawner.forked(this) : this.spawner.worker(this);
     this.counts.spawned++;
-    w.generation = generation;
-    const { maxRequests, maxRequestsJitter } = this.options;
-    if (maxRequests > 0) w.requestLimit = maxRequests + Math.floor(Math.random() * (maxRequestsJitter + 1));
-    this.workers.add(w);
-    if (this.options.preload) {
-      const t = this.templates.get(generation);
-      if (t?.state === 'ready') this.forkServer!.fork(t, w);
-      else this.unforked.add(w); // forked once its template is ready
-    } else {
-      this.log.debug(`spawned worker ${w.pid} (generation ${generation})`);
-    }
-    return w;
+    const slot: Slot = {
+      worker: w, generation, spawnedAt: this.clock.now(), requestLimit: this.recycling.requestLimit(),
+      retiring: null, killAt: 0, idleSince: 0, replaces: null, replacedBy: null,
+    };
+    generation.slots.set(w, slot);
+    if (!preload) this.log.debug(`spawned worker ${w.pid} (generation ${generation.number})`);
+    else if (generation.template?.state === 'ready') generation.template.fork(w);
+    else generation.unforked.add(slot); // forked once its template is ready
+    return slot;
   }
 
-  /** --preload: the process that imports generation `generation`'s code and forks its workers. */
-  private spawnTemplate(generation: number): void {
-    const t = new WorkerProcess(this.options, this, { preload: this.forkServer!.path });
-    t.generation = generation;
-    this.templates.set(generation, t);
-    this.log.debug(`spawned template ${t.pid} (generation ${generation})`);
+  /** --preload: the process that imports `generation`'s code and forks its workers. */
+  private spawnTemplate(generation: Generation): void {
+    const t = this.spawner.template(this);
+    generation.template = t;
+    generation.templateSince = this.clock.now();
+    this.log.debug(`spawned template ${t.pid} (generation ${generation.number})`);
   }
 
-  private templateOnReady(t: WorkerProcess): void {
-    this.log.info(`template ${t.pid} ready (python ${t.python || '?'}, generation ${t.generation}): workers are forked from it`);
-    for (const w of [...this.unforked]) {
-      if (w.generation !== t.generation) continue;
-      this.unforked.delete(w);
-      this.forkServer!.fork(t, w);
-    }
+  /** Call `spawn` after a crash backoff of `delay` ms (at once for 0), unless the pool stops meanwhile. */
+  private respawnAfter(delay: number, spawn: () => void): void {
+    if (delay === 0) return spawn();
+    const cancel = this.clock.after(delay, () => {
+      this.respawns.delete(cancel);
+      spawn();
+    });
+    this.respawns.add(cancel);
   }
 
-  private templateOnExit(t: WorkerProcess, how: string): void {
-    if (this.templates.get(t.generation) === t) this.templates.delete(t.generation);
-    if (t.retiring !== null || this.stopping) {
-      this.log.debug(`template ${t.pid} exited (${how})`);
-      return;
-    }
-    // its workers go on serving; new ones need a template again
-    this.crashes++;
-    const delay = Math.min(100 * 2 ** Math.max(this.crashes - 1, 0), MAX_BACKOFF_MS);
-    this.log.warning(`template ${t.pid} exited with ${how}; starting another in ${delay} ms`);
-    const timer = setTimeout(() => {
-      this.respawnTimers.delete(timer);
-      if (!this.stopping && !this.templates.has(t.generation)) this.spawnTemplate(t.generation);
-    }, delay);
-    this.respawnTimers.add(timer);
-  }
-
-  /** Stop giving `w` requests; it finishes what it has (and what was written ahead to it), then exits. */
-  private retire(w: WorkerProcess, reason: string): void {
-    if (w.retiring !== null || w.state === 'exited') return;
-    w.retiring = reason;
+  /** Stop giving it requests; it finishes what it has (and what was written ahead to it), then exits. */
+  private retire(slot: Slot, reason: string): void {
+    const w = slot.worker;
+    if (slot.retiring !== null || w.state === 'exited') return;
+    slot.retiring = reason;
     this.dispatcher.withdraw(w);
     this.log.info(`worker ${w.pid} retiring (${reason}) after ${w.served} requests`);
     w.stop();
   }
 
-  /** Replace `w` drain-first: it keeps serving until its replacement is ready. */
-  private recycle(w: WorkerProcess, cause: keyof PoolCounts['recycled'], reason: string): void {
-    if (this.beingReplaced(w)) return;
+  /** Replace it drain-first: it keeps serving until its replacement is ready. */
+  private recycle(slot: Slot, cause: RecycleCause, reason: string): void {
+    if (slot.replacedBy !== null) return;
     this.counts.recycled[cause]++;
-    this.log.info(`worker ${w.pid}: ${reason}; starting its replacement`);
-    this.replacing.set(this.spawnWorker(), { old: w, reason });
+    this.log.info(`worker ${slot.worker.pid}: ${reason}; starting its replacement`);
+    const replacement = this.spawnWorker();
+    replacement.replaces = { old: slot, reason };
+    slot.replacedBy = replacement;
   }
 
-  private inReload(w: WorkerProcess): boolean {
-    return this.reloading !== null && w.generation === this.reloading.generation;
-  }
-
-  private beingReplaced(w: WorkerProcess): boolean {
-    for (const { old } of this.replacing.values()) if (old === w) return true;
-    return false;
-  }
-
-  private tick(): void {
-    const now = Date.now();
-    if (this.options.preload) for (const w of this.workers) w.watch(); // forked workers whose template is gone
-    if (this.stopping) return;
-    this.murderWorkers(now);
-    this.recycleWorkers(now);
-    this.manageWorkers(now);
-    this.dispatcher.expireQueue(performance.now());
-    const refused = this.dispatcher.takeRefused();
-    this.counts.queueRefused += refused;
-    if (refused > 0) {
-      this.log.warning(
-        `queue full: ${refused} request${refused > 1 ? 's' : ''} got 503 (${this.dispatcher.queued} waiting, ` +
-          `--backlog ${this.options.backlog}, --queue-timeout ${this.options.queueTimeout}s)`,
-      );
-    }
-  }
-
-  /** Requests running past --timeout: 504 to their client, a stack dump, then SIGKILL. */
-  private murderWorkers(now: number): void {
-    const limit = this.options.timeout * 1000;
-    const perfNow = performance.now();
-    for (const w of this.workers) {
-      if (w.killAt !== 0) {
-        if (now >= w.killAt) w.kill('SIGKILL');
-        continue;
-      }
-      if (w.state === 'booting') {
-        // start() and reload() have their own deadline; a respawn or a replacement gets this one
-        if (!this.booting && now - w.spawnedAt > this.options.bootTimeout * 1000 && !this.inReload(w)) {
-          this.log.error(`worker ${w.pid} did not start within ${this.options.bootTimeout}s (--boot-timeout); killing it`);
-          w.killAt = now;
-          w.kill('SIGKILL');
-        }
-        continue;
-      }
-      if (limit <= 0) continue;
-      for (const ch of w.channels) {
-        const ran = ch.runningFor(perfNow);
-        if (ran > limit) {
-          this.timeOut(w, ch, ran / 1000);
-          break;
-        }
-      }
-    }
-  }
-
-  private timeOut(w: WorkerProcess, ch: Channel, seconds: number): void {
+  /** A request ran past --timeout: 504 to its client, a stack dump (SIGUSR1), SIGKILL after KILL_GRACE_MS. */
+  private timeOut(slot: Slot, ch: Channel, now: number): void {
+    const w = slot.worker;
     const what = ch.exchange!.describe();
-    this.log.error(
-      `worker ${w.pid} timed out after ${seconds.toFixed(1)}s handling ${what} (--timeout ${this.options.timeout}); ` +
-        `killing it, its Python stacks follow`,
-    );
-    ch.expire(new WorkerError(codes.WORKER_TIMEOUT, `${what} timed out after ${seconds.toFixed(1)}s`, 504));
+    const seconds = (ch.runningFor(now) / 1000).toFixed(1);
+    this.log.error(`worker ${w.pid} timed out after ${seconds}s handling ${what} (--timeout ${this.options.timeout}); killing it, its Python stacks follow`);
+    ch.expire(new WorkerError(codes.WORKER_TIMEOUT, `${what} timed out after ${seconds}s`, 504));
     this.counts.timedOut++;
-    const replaced = w.retiring !== null || this.beingReplaced(w);
-    w.retiring ??= 'timeout';
+    const replaced = slot.retiring !== null || slot.replacedBy !== null;
+    slot.retiring ??= 'timeout';
     this.dispatcher.withdraw(w);
-    w.killAt = Date.now() + KILL_GRACE_MS;
+    slot.killAt = now + KILL_GRACE_MS;
     w.kill('SIGUSR1'); // the worker's faulthandler prints every thread's stack to stderr
-    if (!replaced && !this.stopping) this.spawnWorker();
+    if (!replaced) this.spawnWorker();
   }
 
-  private recycleWorkers(now: number): void {
-    const { maxLifetime, maxRss } = this.options;
-    const checkRss = maxRss > 0 && now - this.lastRssCheck >= RSS_EVERY_MS;
-    if (checkRss) this.lastRssCheck = now;
-    if (this.stopping || this.reloading || now < this.recycleAfter) return;
-    for (const w of this.workers) {
-      if (w.retiring !== null || w.state !== 'ready' || !this.dispatcher.isServing(w)) continue;
-      if (w.served >= w.requestLimit) {
-        this.recycle(w, 'max_requests', `served ${w.served} requests (--max-requests ${this.options.maxRequests})`);
-      } else if (maxLifetime > 0 && now - w.spawnedAt >= maxLifetime * 1000) {
-        this.recycle(w, 'max_lifetime', `running for ${Math.round((now - w.spawnedAt) / 1000)}s (--max-lifetime ${maxLifetime})`);
-      } else if (checkRss) {
-        const rss = rssMiB(w.pid);
-        if (rss > maxRss) this.recycle(w, 'max_rss', `resident memory ${rss.toFixed(1)} MiB (--max-rss ${maxRss})`);
-      }
-    }
+  /** A respawn or a replacement still importing the app after --boot-timeout. */
+  private bootTimedOut(slot: Slot, now: number): void {
+    this.log.error(`worker ${slot.worker.pid} did not start within ${this.options.bootTimeout}s (--boot-timeout); killing it`);
+    slot.killAt = now;
+    slot.worker.kill('SIGKILL');
   }
 
-  /**
-   * Keep the pool between its bounds: spawn up to MIN (unless a crash backoff
-   * is running), one more while every serving channel stays busy (up to MAX),
-   * and retire the worker idle longest past --idle-timeout (down to MIN).
-   */
-  private manageWorkers(now: number): void {
-    if (!this.started || this.stopping || this.reloading) return;
-    const live = this.liveWorkers();
-    let booting = 0;
-    for (const w of live) {
-      if (w.state === 'booting') booting++;
-      else if (w.busy > 0 || w.idleSince === 0) w.idleSince = now;
-    }
-    if (live.length < this.min) {
-      if (this.respawnTimers.size === 0) {
-        for (let i = live.length; i < this.min; i++) this.spawnWorker();
-      }
-      return;
-    }
-    if (live.length > this.max) return this.retireIdlest(live, 'scaled down');
-    this.saturatedTicks = this.dispatcher.idleChannels === 0 ? this.saturatedTicks + 1 : 0;
-    if (this.saturatedTicks >= SCALE_UP_TICKS && live.length < this.max && booting === 0) {
-      this.saturatedTicks = 0;
-      this.log.info(`scaling up to ${live.length + 1} workers: all ${live.length} busy, ${this.dispatcher.queued} requests queued`);
-      this.spawnWorker();
-      return;
-    }
-    if (live.length > this.min) {
-      const limit = this.options.idleTimeout * 1000;
-      const idle = live.filter((w) => w.state === 'ready' && w.busy === 0 && now - w.idleSince >= limit);
-      if (idle.length > 0) this.retireIdlest(idle, `idle for ${this.options.idleTimeout}s, scaling down to ${live.length - 1}`);
-    }
+  // --- generations starting and ending ---
+
+  /** `generation` is the one that boots or reloads (it has the phase's deadline). */
+  private starting(generation: Generation): boolean {
+    const phase = this.phase;
+    return (phase.kind === 'booting' || phase.kind === 'reloading') && phase.generation === generation;
   }
 
-  private retireIdlest(candidates: WorkerProcess[], reason: string): void {
-    let best = candidates[0]!;
-    for (const w of candidates) if (w.busy < best.busy || (w.busy === best.busy && w.idleSince < best.idleSince)) best = w;
-    this.retire(best, reason);
+  /** Every worker of the booting generation is ready: the pool serves. */
+  private bootDone(): void {
+    const phase = this.phase;
+    if (phase.kind !== 'booting') return;
+    phase.deadline();
+    this.phase = { kind: 'serving' };
+    phase.settle(null);
+    if (phase.reloadAfter) this.reload();
   }
 
-  private finishReload(r: Reload): void {
-    clearTimeout(r.timer);
-    this.reloading = null;
-    this.servingGeneration = r.generation;
-    this.replacing.clear(); // recycling replacements were of the old generation: they retire with it
-    for (const [generation, t] of this.templates) {
-      if (generation >= r.generation) continue;
-      t.retiring = 'reload';
-      t.stop();
+  /** The pool cannot start: it stops, and start() throws `err`. */
+  private bootFailed(err: WorkerError): void {
+    const phase = this.phase;
+    if (phase.kind !== 'booting') return;
+    phase.settle(err); // before stop(), which would end start() without it
+    void this.stop(0);
+  }
+
+  /** Every worker of the new generation is ready: it serves, and the one it replaces retires. */
+  private reloadDone(): void {
+    const phase = this.phase;
+    if (phase.kind !== 'reloading') return;
+    phase.deadline();
+    this.phase = { kind: 'serving' };
+    const old = this.current;
+    this.current = phase.generation;
+    old.retired = 'reload';
+    old.template?.stop();
+    for (const slot of this.current.slots.values()) if (slot.worker.state === 'ready') this.dispatcher.serve(slot.worker);
+    for (const slot of [...old.slots.values()]) {
+      // recycling replacements were of the old generation: they retire with it
+      slot.replaces = null;
+      slot.replacedBy = null;
+      this.retire(slot, 'reload');
     }
-    for (const w of this.workers) if (w.generation === r.generation && w.state === 'ready') this.dispatcher.serve(w);
-    for (const w of [...this.workers]) if (w.generation < r.generation) this.retire(w, 'reload');
-    this.log.info(`reload: generation ${r.generation} serving`);
-    if (r.again) this.reload();
+    this.dropIfGone(old);
+    this.log.info(`reload: generation ${this.current.number} serving`);
+    if (phase.again) this.reload();
   }
 
+  /** The new generation cannot start: it is killed, the serving one goes on. */
   private reloadFailed(why: string): void {
-    const r = this.reloading;
-    if (!r) return;
-    clearTimeout(r.timer);
-    this.reloading = null;
+    const phase = this.phase;
+    if (phase.kind !== 'reloading') return;
+    phase.deadline();
+    this.phase = { kind: 'serving' };
     this.log.error(`reload failed, the old workers keep serving: ${why}`);
-    const t = this.templates.get(r.generation);
-    if (t) {
-      t.retiring = 'failed reload';
-      t.kill('SIGKILL');
+    const failed = phase.generation;
+    failed.retired = 'failed reload';
+    failed.template?.kill('SIGKILL');
+    for (const slot of failed.slots.values()) {
+      slot.retiring = 'failed reload';
+      slot.worker.kill('SIGKILL');
     }
-    for (const w of this.workers) {
-      if (w.generation === r.generation) {
-        w.retiring = 'failed reload';
-        w.kill('SIGKILL');
-      }
-    }
+    this.dropIfGone(failed);
   }
 
-  // --- hooks from WorkerProcess ---
+  /** A replacement is ready: the worker it replaces retires. */
+  private replacementReady(slot: Slot): void {
+    const { old, reason } = slot.replaces!;
+    slot.replaces = null;
+    old.replacedBy = null;
+    this.recycling.replaced();
+    this.retire(old, reason);
+  }
 
-  workerOnReady(w: WorkerProcess): void {
-    if (w.isTemplate) return this.templateOnReady(w);
-    this.log.info(
-      `worker ${w.pid} ready (python ${w.python || '?'}, ` +
-        `${w.channels.length} thread${w.channels.length > 1 ? 's' : ''}, generation ${w.generation})`,
-    );
-    this.booting?.(w, null);
-    if (this.stopping || w.retiring !== null) {
-      w.stop();
+  /** A replacement died before it was ready: the old worker keeps serving; recycling tries again later. */
+  private replacementFailed(slot: Slot, how: string): void {
+    const old = slot.replaces!.old;
+    old.replacedBy = null;
+    this.counts.crashed++;
+    const delay = this.recycling.failed(this.clock.now());
+    const { pid } = old.worker;
+    this.log.error(`worker ${slot.worker.pid}, replacing ${pid}, exited with ${how} before it was ready; worker ${pid} keeps serving, next attempt in ${delay / 1000}s`);
+  }
+
+  /** A worker died unasked: respawned at once, then with a doubling backoff while workers keep dying. */
+  private respawn(slot: Slot, how: string): void {
+    this.crashes++;
+    this.counts.crashed++;
+    const delay = this.crashes <= 1 ? 0 : Math.min(100 * 2 ** (this.crashes - 2), MAX_BACKOFF_MS);
+    this.log.warning(`worker ${slot.worker.pid} exited with ${how}; respawning${delay ? ` in ${delay} ms` : ''}`);
+    this.respawnAfter(delay, () => this.spawnWorker());
+  }
+
+  /** The workers that count towards the pool's size: serving generation, not leaving, not a replacement. */
+  private liveSlots(): Slot[] {
+    const live: Slot[] = [];
+    for (const slot of this.current.slots.values()) {
+      if (slot.retiring === null && slot.worker.state !== 'exited' && slot.replaces === null) live.push(slot);
+    }
+    return live;
+  }
+
+  private slotOf(w: Worker): Slot | undefined {
+    for (const g of this.generations) {
+      const slot = g.slots.get(w);
+      if (slot) return slot;
+    }
+    return undefined;
+  }
+
+  private generationOf(t: Template): Generation | undefined {
+    return this.generations.find((g) => g.template === t);
+  }
+
+  /** A generation that no longer serves and has no process left is forgotten. */
+  private dropIfGone(g: Generation): void {
+    if (g !== this.current && !this.starting(g) && g.empty) this.generations = this.generations.filter((x) => x !== g);
+  }
+
+  // --- hooks from the workers ---
+
+  workerOnReady(w: Worker): void {
+    const slot = this.slotOf(w);
+    if (!slot) return;
+    const g = slot.generation;
+    this.log.info(`worker ${w.pid} ready (python ${w.python || '?'}, ${w.channels.length} thread${w.channels.length > 1 ? 's' : ''}, generation ${g.number})`);
+    if (this.phase.kind === 'stopping' || slot.retiring !== null) return w.stop();
+    if (this.phase.kind === 'reloading' && this.starting(g)) {
+      if (g.ready) this.reloadDone(); // serves once the whole new generation is ready
       return;
     }
-    const r = this.reloading;
-    if (r && w.generation === r.generation) {
-      if (--r.pending === 0) this.finishReload(r);
-      return; // serves once the whole new generation is ready
-    }
-    if (w.generation < this.servingGeneration) {
-      this.retire(w, 'reload'); // a respawn of the old generation that a reload overtook
-      return;
-    }
+    if (g !== this.current) return this.retire(slot, 'reload'); // a respawn of a generation a reload overtook
     this.dispatcher.serve(w);
-    const replaced = this.replacing.get(w);
-    if (replaced) {
-      this.replacing.delete(w);
-      this.recycleFailures = 0;
-      this.retire(replaced.old, replaced.reason);
-    }
+    if (slot.replaces) this.replacementReady(slot);
+    if (this.phase.kind === 'booting' && g.ready) this.bootDone();
   }
 
-  workerOnBootError(w: WorkerProcess, err: WorkerError): void {
-    if (this.booting) return this.booting(w, err);
-    if (this.reloading && w.generation === this.reloading.generation)
+  workerOnBootError(w: Worker, err: WorkerError): void {
+    const slot = this.slotOf(w);
+    if (this.phase.kind === 'booting') return this.bootFailed(err);
+    if (slot && this.phase.kind === 'reloading' && this.starting(slot.generation)) {
       return this.reloadFailed(`the new code does not start:\n${err.message}`);
+    }
     this.log.error(`worker ${w.pid} failed to boot:\n${err.message}`);
   }
 
-  workerOnBroken(w: WorkerProcess, err: WorkerError): void {
+  workerOnBroken(w: Worker, err: WorkerError): void {
     this.log.error(`worker ${w.pid}: ${err.message}; killing it`);
     this.dispatcher.withdraw(w);
     w.kill('SIGKILL');
   }
 
-  workerOnExit(w: WorkerProcess, code: number | null, signal: NodeJS.Signals | null): void {
-    this.workers.delete(w);
+  /** What an exit means depends on why the worker was there: each case is one duty. */
+  workerOnExit(w: Worker, code: number | null, signal: NodeJS.Signals | null): void {
+    const slot = this.slotOf(w);
+    if (!slot) return;
+    const g = slot.generation;
+    g.slots.delete(w);
+    g.unforked.delete(slot);
     this.dispatcher.withdraw(w);
-    this.unforked.delete(w);
-    this.forkServer?.forget(w);
+    this.dropIfGone(g);
     const how = exitText(code, signal);
-    if (w.isTemplate) {
-      if (this.booting) return this.booting(w, w.failure ?? new WorkerError(codes.WORKER_BOOT, `the template exited with ${how}`));
-      if (this.reloading && w.generation === this.reloading.generation && w.retiring === null) {
-        return this.reloadFailed(`the new template exited with ${how}${w.failure ? `:\n${w.failure.message}` : ''}`);
-      }
-      return this.templateOnExit(w, how);
-    }
-    if (this.booting) {
-      this.booting(w, w.failure ?? null);
-      return;
-    }
-    if (this.stopping) {
+    const phase = this.phase;
+    if (phase.kind === 'stopping') {
       this.log.debug(`worker ${w.pid} exited`);
-      if (this.workers.size === 0) this.stopped?.();
-      return;
-    }
-    const old = this.replacing.get(w)?.old;
-    if (old) {
-      // a replacement died before it was ready: the old worker keeps serving; try again later
-      this.replacing.delete(w);
-      this.counts.crashed++;
-      const delay = Math.min(1000 * 2 ** this.recycleFailures++, MAX_BACKOFF_MS);
-      this.recycleAfter = Date.now() + delay;
-      this.log.error(
-        `worker ${w.pid}, replacing ${old.pid}, exited with ${how} before it was ready; ` +
-          `worker ${old.pid} keeps serving, next attempt in ${delay / 1000}s`,
-      );
-      return;
-    }
-    if (this.reloading && w.generation === this.reloading.generation && w.state !== 'ready') {
-      this.reloadFailed(
-        `worker ${w.pid} of the new generation exited with ${how} before it was ready${w.failure ? `:\n${w.failure.message}` : ''}`,
-      );
-      return;
-    }
-    if (w.retiring !== null) {
-      this.log.info(`worker ${w.pid} exited (${how}) after retiring (${w.retiring})`);
-      return;
-    }
-    if (this.beingReplaced(w)) {
+      if (this.workers.size === 0) phase.drained();
+    } else if (phase.kind === 'booting' && w.failure) {
+      this.bootFailed(w.failure);
+    } else if (phase.kind === 'reloading' && this.starting(g)) {
+      this.reloadFailed(`worker ${w.pid} of the new generation exited with ${how} before it was ready${w.failure ? `:\n${w.failure.message}` : ''}`);
+    } else if (slot.replaces) {
+      this.replacementFailed(slot, how);
+    } else if (slot.retiring !== null) {
+      this.log.info(`worker ${w.pid} exited (${how}) after retiring (${slot.retiring})`);
+    } else if (slot.replacedBy) {
       this.counts.crashed++;
       this.log.warning(`worker ${w.pid} exited with ${how} while its replacement starts`);
-      return;
-    }
-    this.crashes++;
-    this.counts.crashed++;
-    const delay = this.crashes <= 1 ? 0 : Math.min(100 * 2 ** (this.crashes - 2), MAX_BACKOFF_MS);
-    this.log.warning(`worker ${w.pid} exited with ${how}; respawning${delay ? ` in ${delay} ms` : ''}`);
-    if (delay === 0) this.spawnWorker();
-    else {
-      const timer = setTimeout(() => {
-        this.respawnTimers.delete(timer);
-        if (!this.stopping) this.spawnWorker();
-      }, delay);
-      this.respawnTimers.add(timer);
+    } else {
+      this.respawn(slot, how);
     }
   }
 
-  channelOnFree(w: WorkerProcess, ch: Channel): void {
+  channelOnFree(w: Worker, ch: Channel): void {
     if (w.busy === 0 && w.state === 'ready') this.crashes = 0;
     this.dispatcher.channelOnFree(w, ch);
   }
 
-  channelOnAdvance(w: WorkerProcess, ch: Channel): void {
+  channelOnAdvance(w: Worker, ch: Channel): void {
     this.dispatcher.channelOnAdvance(w, ch);
   }
 
-  channelOnOrphan(_w: WorkerProcess, ex: Exchange): void {
+  channelOnOrphan(_w: Worker, ex: Exchange): void {
     this.dispatcher.channelOnOrphan(ex);
+  }
+
+  // --- hooks from the templates (--preload) ---
+
+  templateOnReady(t: Template): void {
+    const g = this.generationOf(t);
+    if (!g) return;
+    this.log.info(`template ${t.pid} ready (python ${t.python || '?'}, generation ${g.number}): workers are forked from it`);
+    for (const slot of g.unforked) t.fork(slot.worker);
+    g.unforked.clear();
+  }
+
+  templateOnBootError(t: Template, err: WorkerError): void {
+    const g = this.generationOf(t);
+    if (this.phase.kind === 'booting') return this.bootFailed(err);
+    if (g && this.phase.kind === 'reloading' && this.starting(g)) return this.reloadFailed(`the new code does not start:\n${err.message}`);
+    this.log.error(`template ${t.pid} failed to boot:\n${err.message}`);
+  }
+
+  templateOnBroken(t: Template, err: WorkerError): void {
+    this.log.error(`template ${t.pid}: ${err.message}; killing it`);
+    t.kill('SIGKILL');
+  }
+
+  templateOnExit(t: Template, code: number | null, signal: NodeJS.Signals | null): void {
+    const g = this.generationOf(t);
+    if (!g) return;
+    g.template = null;
+    this.dropIfGone(g);
+    const how = exitText(code, signal);
+    const phase = this.phase;
+    if (phase.kind === 'booting') {
+      this.bootFailed(t.failure ?? new WorkerError(codes.WORKER_BOOT, `the template exited with ${how}`));
+    } else if (phase.kind === 'reloading' && this.starting(g)) {
+      this.reloadFailed(`the new template exited with ${how}${t.failure ? `:\n${t.failure.message}` : ''}`);
+    } else if (phase.kind === 'stopping' || g.retired !== null) {
+      this.log.debug(`template ${t.pid} exited (${how})`);
+    } else {
+      this.respawnTemplate(g, t, how);
+    }
+  }
+
+  /** A template died: its workers go on serving; new ones need a template again, after a backoff. */
+  private respawnTemplate(g: Generation, t: Template, how: string): void {
+    this.crashes++;
+    const delay = Math.min(100 * 2 ** Math.max(this.crashes - 1, 0), MAX_BACKOFF_MS);
+    this.log.warning(`template ${t.pid} exited with ${how}; starting another in ${delay} ms`);
+    this.respawnAfter(delay, () => {
+      if (g.retired === null && g.template === null) this.spawnTemplate(g);
+    });
   }
 }

@@ -10,7 +10,7 @@
 import { performance } from 'node:perf_hooks';
 import { OverloadError, type GatewayError } from '../errors.js';
 import type { Channel, Exchange } from './channel.js';
-import type { WorkerProcess } from './worker.js';
+import type { Worker } from './worker.js';
 
 export interface DispatchOptions {
   /** Requests that may be written ahead per busy channel (0: none). */
@@ -26,7 +26,7 @@ export const RETRY_AFTER = 1;
 
 export class Dispatcher {
   /** Workers taking new requests. */
-  private readonly serving = new Set<WorkerProcess>();
+  private readonly serving = new Set<Worker>();
   private readonly idle: Channel[] = [];
   private readonly queue: Exchange[] = [];
   /** When each queued request was queued (performance.now() ms), parallel to `queue`. */
@@ -65,18 +65,18 @@ export class Dispatcher {
   }
 
   /** `w` takes requests from now on: each of its free channels takes one from the queue or goes idle. */
-  serve(w: WorkerProcess): void {
+  serve(w: Worker): void {
     this.serving.add(w);
     for (const ch of w.channels) if (ch.exchange === null && !ch.isLost) this.channelOnFree(w, ch);
   }
 
   /** `w` takes no more requests (retiring, timed out or gone); what it runs goes on. */
-  withdraw(w: WorkerProcess): void {
+  withdraw(w: Worker): void {
     if (!this.serving.delete(w)) return;
     for (let i = this.idle.length - 1; i >= 0; i--) if (this.idle[i]!.owner === w) this.idle.splice(i, 1);
   }
 
-  isServing(w: WorkerProcess): boolean {
+  isServing(w: Worker): boolean {
     return this.serving.has(w);
   }
 
@@ -155,7 +155,7 @@ export class Dispatcher {
 
   // --- channel events (relayed by the arbiter) ---
 
-  channelOnFree(w: WorkerProcess, ch: Channel): void {
+  channelOnFree(w: Worker, ch: Channel): void {
     if (!this.serving.has(w)) return;
     const ex = this.nextQueued();
     if (ex) lend(ch, ex);
@@ -163,7 +163,7 @@ export class Dispatcher {
   }
 
   /** The running request ended and the next one written ahead took its place: top the channel up from the queue. */
-  channelOnAdvance(w: WorkerProcess, ch: Channel): void {
+  channelOnAdvance(w: Worker, ch: Channel): void {
     if (!this.serving.has(w)) return;
     const depth = this.options.pipeline;
     const now = performance.now();

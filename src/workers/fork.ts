@@ -44,16 +44,13 @@ export class ForkServer {
     return fs;
   }
 
-  /** Have `template` fork a process for `worker`, whose sockets will arrive here. */
-  fork(template: WorkerProcess, worker: WorkerProcess): void {
+  /** A template is about to fork `worker`: the id and token its sockets' HELLO must carry. */
+  expect(worker: WorkerProcess): { id: number; token: Buffer } {
+    // workers that died before all their sockets came are not waited for any more
+    for (const [id, w] of this.pending) if (w.state === 'exited') this.pending.delete(id);
     const id = this.nextId++;
     this.pending.set(id, worker);
-    template.fork(worker, id, this.token);
-  }
-
-  /** `worker` is gone or has all its sockets: no more connections for it. */
-  forget(worker: WorkerProcess): void {
-    for (const [id, w] of this.pending) if (w === worker) this.pending.delete(id);
+    return { id, token: this.token };
   }
 
   close(): void {

@@ -1,152 +1,65 @@
 // One Python worker process: spawned with a control channel (fd 3) and one
 // request channel per thread (two sockets each, fds 4..), booted until READY,
-// then lent out channel by channel by the pool. It knows processes and
-// channels, not HTTP.
+// then lent out channel by channel by the pool. Or, with --preload, the
+// stand-in for a worker its template forks, whose sockets connect back through
+// the ForkServer. It knows processes and channels, not HTTP, and nothing of
+// the pool's bookkeeping (generation, recycling, deadlines: the arbiter's).
 
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, lstatSync, mkdirSync, readFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import type { Socket } from 'node:net';
-import type { Readable } from 'node:stream';
-import { constants as osConstants, homedir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { WorkerError, codes } from '../errors.js';
 import { Channel, type ChannelOwner, type Exchange } from './channel.js';
 import { FrameReader, T, frame } from './frame.js';
+import { exitText, procStat, pythonVersion, rssMiB, spawnPython, type WorkerOptions } from './python.js';
+import type { TemplateProcess } from './template.js';
 
-export const WORKER_PY = fileURLToPath(new URL('../../../python/worker.py', import.meta.url));
-
-/**
- * How the interpreter starts a worker: `python -c BOOT WORKER_PY CACHE APP_SPEC ...`
- * imports worker.py as a module, so its bytecode is read from a cache instead
- * of compiled at every spawn (compiling it leaves ~1.9 MiB more in each
- * worker's RSS, and costs every spawn the compile time). The cache is warpipe's
- * own directory, written even under PYTHONDONTWRITEBYTECODE, and used for
- * worker.py alone: both settings are restored before its code runs (and so
- * before it imports anything, the app included).
- * Without a usable cache (CACHE empty) the worker is compiled in memory.
- */
-const BOOT = [
-  'import sys, importlib.util as u',
-  'p, c = sys.argv[1:3]; del sys.argv[1:3]',
-  's = sys.dont_write_bytecode, sys.pycache_prefix',
-  'if c: sys.dont_write_bytecode, sys.pycache_prefix = False, c',
-  'spec = u.spec_from_file_location("_warpipe_worker", p); m = sys.modules[spec.name] = u.module_from_spec(spec)',
-  'try: code = spec.loader.get_code(spec.name)',
-  'finally: sys.dont_write_bytecode, sys.pycache_prefix = s',
-  'exec(code, m.__dict__); m.main(sys.argv[1:])',
-].join('\n');
-
-let cacheDir: string | undefined;
-
-/** `$XDG_CACHE_HOME/warpipe/pycache` (or ~/.cache/...), made private; '' when it cannot be used. */
-function bytecodeCache(): string {
-  if (cacheDir !== undefined) return cacheDir;
-  cacheDir = '';
-  const base = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');
-  const dir = join(base, 'warpipe', 'pycache');
-  try {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const st = lstatSync(dir);
-    // bytecode that someone else can write would be their code running in our workers
-    if (st.isDirectory() && st.uid === process.getuid?.() && (st.mode & 0o022) === 0) cacheDir = dir;
-  } catch {
-    // no cache: each worker compiles worker.py itself
-  }
-  return cacheDir;
-}
-
-export interface WorkerOptions {
-  python: string;
-  app: string;
-  threads: number;
-  validate: boolean;
-  cwd: string | undefined;
-  env: NodeJS.ProcessEnv;
-  /**
-   * Where the worker's own stdout and stderr go (print(), a crash, the stacks
-   * dumped before a --timeout kill): whole lines, through a pipe, so a --log-file
-   * reopened after rotation takes them too. Unset: inherited from the gateway.
-   */
-  output?: (text: string) => void;
-}
-
-/** Pass on what `stream` carries in whole lines (a line longer than 64 KiB is passed on in pieces). */
-function forwardLines(stream: Readable, put: (text: string) => void): void {
-  let tail = '';
-  stream.setEncoding('utf8');
-  stream.on('data', (text: string) => {
-    const all = tail + text;
-    const nl = all.lastIndexOf('\n');
-    if (nl < 0 && all.length < 65536) {
-      tail = all;
-      return;
-    }
-    tail = nl < 0 ? '' : all.slice(nl + 1);
-    put(nl < 0 ? all + '\n' : all.slice(0, nl + 1));
-  });
-  stream.on('end', () => {
-    if (tail !== '') put(tail + '\n');
-  });
-}
+export { WORKER_PY, exitText, type WorkerOptions } from './python.js';
 
 export type WorkerState = 'booting' | 'ready' | 'stopping' | 'exited';
 
+/**
+ * A worker as the arbiter and the dispatcher see it: a WorkerProcess, or a fake
+ * in unit tests. It tells what happens to it through its WorkerHooks.
+ */
+export interface Worker extends ChannelOwner {
+  /** -1 while unknown (a forked worker before its template says it). */
+  readonly pid: number;
+  readonly channels: readonly Channel[];
+  readonly state: WorkerState;
+  /** The interpreter's version, once it said READY. */
+  readonly python: string;
+  /** Why it failed to boot, if it did. */
+  readonly failure: WorkerError | null;
+  /** Finish what was dispatched to it, then exit (STOP); lend it nothing from now on. */
+  stop(): void;
+  kill(signal?: NodeJS.Signals): void;
+  /** Resident memory in MiB (0: unknown). */
+  rss(): number;
+  /** Notice an exit that nobody reports (a forked worker whose template is gone); at every tick. */
+  reap(): void;
+}
+
 export interface WorkerHooks {
-  workerOnReady(w: WorkerProcess): void;
-  workerOnBootError(w: WorkerProcess, err: WorkerError): void;
-  workerOnExit(w: WorkerProcess, code: number | null, signal: NodeJS.Signals | null): void;
-  channelOnFree(w: WorkerProcess, ch: Channel): void;
-  channelOnAdvance(w: WorkerProcess, ch: Channel): void;
-  channelOnOrphan(w: WorkerProcess, ex: Exchange): void;
-  workerOnBroken(w: WorkerProcess, err: WorkerError): void;
+  workerOnReady(w: Worker): void;
+  workerOnBootError(w: Worker, err: WorkerError): void;
+  workerOnExit(w: Worker, code: number | null, signal: NodeJS.Signals | null): void;
+  channelOnFree(w: Worker, ch: Channel): void;
+  channelOnAdvance(w: Worker, ch: Channel): void;
+  channelOnOrphan(w: Worker, ex: Exchange): void;
+  /** It broke the protocol, or closed a channel it still owed (reported once); it must be killed. */
+  workerOnBroken(w: Worker, err: WorkerError): void;
 }
 
-let nextAge = 1;
-
-/** SIGKILL for 9, and so on (null for a number Node does not name). */
-function signalName(n: number): NodeJS.Signals | null {
-  for (const [name, value] of Object.entries(osConstants.signals)) if (value === n) return name as NodeJS.Signals;
-  return null;
-}
-
-/** A process's state letter and start time (clock ticks after boot), from /proc; null if it is gone. */
-export function procStat(pid: number): { state: string; start: string } | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return { state: fields[0] ?? '', start: fields[19] ?? '' };
-  } catch {
-    return null;
-  }
-}
-
-/** How a worker ended, for log lines: a forked worker's status is not ours to collect. */
-export function exitText(code: number | null, signal: NodeJS.Signals | null): string {
-  return signal ? `signal ${signal}` : code !== null ? `code ${code}` : 'an unknown status (forked)';
-}
-
-export class WorkerProcess implements ChannelOwner {
-  readonly age = nextAge++;
+export class WorkerProcess implements Worker {
   /** -1 until a forked worker's template reports it. */
   pid: number;
   /** Forked: when it started (/proc/PID/stat), so a reused pid is not taken for it ('': unknown). */
   private startTime = '';
   /** Forked: the template that forked it, which reports its exit while it runs. */
-  private parent: WorkerProcess | null = null;
+  private parent: TemplateProcess | null = null;
   readonly channels: Channel[] = [];
-  readonly spawnedAt = Date.now();
   state: WorkerState = 'booting';
-  /** Which reload made it (the arbiter's count). */
-  generation = 0;
-  /** Why it is being replaced (max-requests, max-rss, max-lifetime, reload, timeout), once it is. */
-  retiring: string | null = null;
-  /** It stops taking requests after this many (--max-requests plus its jitter; Infinity: never). */
-  requestLimit = Infinity;
-  /** When it is to be killed, Date.now() ms (0: not doomed). */
-  killAt = 0;
-  /** Since when it has had no request, Date.now() ms (kept by the arbiter's tick). */
-  idleSince = 0;
   /** Requests taken since spawn. */
   served = 0;
   /** It broke the protocol, or closed a channel while it ran (and is being killed): reported once. */
@@ -156,8 +69,6 @@ export class WorkerProcess implements ChannelOwner {
   python = '';
   /** The spawned process; null for a worker forked by a --preload template. */
   readonly proc: ChildProcess | null;
-  /** A --preload template: it imports the app and forks workers, serves nothing itself. */
-  readonly isTemplate: boolean;
   private control: Socket | null = null;
   private bootError: WorkerError | null = null;
   /** It said READY (once). */
@@ -168,21 +79,12 @@ export class WorkerProcess implements ChannelOwner {
   private arrived: { tx: (Socket | undefined)[]; rx: (Socket | undefined)[]; missing: number } | null = null;
   /** Forked: READY came before every socket had been announced. */
   private readyEarly: Buffer | null = null;
-  /** Template: forked workers by id, until they are announced. */
-  private readonly forks = new Map<number, WorkerProcess>();
-  /** Template: the workers it forked, by pid, until it reports their exit. */
-  private readonly children = new Map<number, WorkerProcess>();
 
   /**
-   * Spawn a worker (or, with `preload` set to the fork socket's path, a template), or, with
-   * `forked`, stand for a worker that a template forks: its sockets come through `attach`.
+   * Spawn a worker, or, with `forked`, stand for a worker that a --preload template forks
+   * (TemplateProcess.fork): its sockets come through `attach`.
    */
-  constructor(
-    readonly options: WorkerOptions,
-    private readonly hooks: WorkerHooks,
-    how: { preload?: string; forked?: boolean } = {},
-  ) {
-    this.isTemplate = how.preload !== undefined;
+  constructor(readonly options: WorkerOptions, private readonly hooks: WorkerHooks, how: { forked?: boolean } = {}) {
     const t = options.threads;
     if (how.forked) {
       this.proc = null;
@@ -190,24 +92,12 @@ export class WorkerProcess implements ChannelOwner {
       this.arrived = { tx: new Array(t), rx: new Array(t), missing: 1 + 2 * t };
       return;
     }
-    const args = ['-c', BOOT, WORKER_PY, bytecodeCache(), options.app, '--threads', String(t)];
-    if (options.validate) args.push('--validate');
-    if (how.preload !== undefined) args.push('--preload', how.preload);
     // fd 3: control; per thread i: requests on fd 4+i, responses on fd 4+T+i (see Channel)
-    const out = options.output ? 'pipe' : 'inherit';
-    const stdio: ('ignore' | 'inherit' | 'pipe')[] = ['ignore', out, out, 'pipe'];
-    if (!this.isTemplate) for (let i = 0; i < 2 * t; i++) stdio.push('pipe');
-    const proc = spawn(options.python, args, { cwd: options.cwd, env: options.env, stdio, detached: true });
+    const proc = spawnPython(options, [], 2 * t);
     this.proc = proc;
     this.pid = proc.pid ?? -1;
-    if (!this.isTemplate) {
-      for (let i = 0; i < t; i++) this.channels.push(new Channel(proc.stdio[4 + i] as Socket, proc.stdio[4 + t + i] as Socket, this, i));
-    }
+    for (let i = 0; i < t; i++) this.channels.push(new Channel(proc.stdio[4 + i] as Socket, proc.stdio[4 + t + i] as Socket, this, i));
     this.listenControl(proc.stdio[3] as Socket);
-    if (options.output) {
-      forwardLines(proc.stdout!, options.output);
-      forwardLines(proc.stderr!, options.output);
-    }
     proc.on('error', (err) => {
       // spawn failed (interpreter not found, not executable): no 'exit' will follow
       this.bootError ??= new WorkerError(codes.WORKER_BOOT, `cannot start ${options.python}: ${err.message}`);
@@ -244,8 +134,12 @@ export class WorkerProcess implements ChannelOwner {
     }
   }
 
+  rss(): number {
+    return this.pid > 0 ? rssMiB(this.pid) : 0;
+  }
+
   /** Forked, and its template is gone: nobody reports its exit now, so look (the arbiter's tick). */
-  watch(): void {
+  reap(): void {
     if (this.proc === null && this.pid > 0 && this.state !== 'exited' && this.parent?.state === 'exited' && !this.running()) {
       this.procOnExit(null, null);
     }
@@ -274,49 +168,22 @@ export class WorkerProcess implements ChannelOwner {
   }
 
   /** Forked: the template told us our pid (and when we started). */
-  forkedAs(pid: number, startTime: string, parent: WorkerProcess): void {
+  forkedAs(pid: number, startTime: string, parent: TemplateProcess): void {
     this.pid = pid;
     this.startTime = startTime;
     this.parent = parent;
     if (this.state === 'stopping' && this.control === null) this.kill('SIGTERM');
   }
 
-  /** Template: fork `w` (id `id`); its sockets will carry `token`. */
-  fork(w: WorkerProcess, id: number, token: Buffer): void {
-    this.forks.set(id, w);
-    const payload = Buffer.alloc(4 + token.length);
-    payload.writeUInt32LE(id, 0);
-    token.copy(payload, 4);
-    this.control!.write(frame(T.FORK, payload));
-  }
-
   private controlOnFrame(type: number, payload: Buffer): void {
     if (type === T.READY && this.arrived !== null) {
       this.readyEarly = Buffer.from(payload);
-    } else if (type === T.FORKED && this.isTemplate && payload.length === 16) {
-      const w = this.forks.get(payload.readUInt32LE(0));
-      this.forks.delete(payload.readUInt32LE(0));
-      const pid = payload.readUInt32LE(4);
-      const start = payload.readBigUInt64LE(8);
-      if (w) this.children.set(pid, w);
-      w?.forkedAs(pid, start === 0n ? '' : String(start), this);
-    } else if (type === T.EXITED && this.isTemplate && payload.length === 8) {
-      const pid = payload.readUInt32LE(0);
-      const code = payload.readInt32LE(4);
-      const w = this.children.get(pid);
-      this.children.delete(pid);
-      w?.procOnExit(code >= 0 ? code : null, code < 0 ? signalName(-code) : null);
     } else if (type === T.READY && !this.readySeen && (this.state === 'booting' || this.state === 'stopping')) {
       // stopping: told to stop while it booted (a replacement that a reload overtook); it has STOP
       // and exits once ready, so its READY is no protocol error
       this.readySeen = true;
-      try {
-        this.python = String((JSON.parse(payload.toString('utf8')) as { python?: string }).python ?? '');
-      } catch {
-        // the version is informative only
-      }
+      this.python = pythonVersion(payload);
       if (this.state === 'booting') this.state = 'ready';
-      else if (this.isTemplate) return;
       this.hooks.workerOnReady(this);
     } else if (type === T.BOOT_ERROR) {
       this.bootError = new WorkerError(codes.WORKER_BOOT, payload.toString('utf8').trimEnd());
@@ -326,7 +193,8 @@ export class WorkerProcess implements ChannelOwner {
     }
   }
 
-  private procOnExit(code: number | null, signal: NodeJS.Signals | null): void {
+  /** The process ended: its 'exit' event, or its template's report (forked). */
+  procOnExit(code: number | null, signal: NodeJS.Signals | null): void {
     if (this.state === 'exited') return;
     const wasBooting = this.state === 'booting';
     this.state = 'exited';
@@ -339,11 +207,6 @@ export class WorkerProcess implements ChannelOwner {
       this.bootError = new WorkerError(codes.WORKER_BOOT, `worker ${this.pid} exited with ${how} before it was ready`);
     }
     this.hooks.workerOnExit(this, code, signal);
-    // a template: the workers it forked whose exit it did not report. One that ended while its
-    // template ran (a zombie it never reaped: a template told to STOP exits without reaping) has
-    // closed its control channel already, which said nothing then; nothing else would say it now
-    for (const w of this.children.values()) w.watch();
-    this.children.clear();
   }
 
   /**
