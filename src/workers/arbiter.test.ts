@@ -12,17 +12,35 @@ import type { Channel, Exchange } from './channel.js';
 import { FakeClock, FakeSpawner, type FakeWorker } from './fakes.js';
 
 const OPTIONS: ArbiterOptions = {
-  python: 'python3', app: 'app:application', threads: 1, validate: false, cwd: undefined, env: {},
-  workers: 2, maxWorkers: 2, idleTimeout: 10, bootTimeout: 5, timeout: 0,
-  maxRequests: 0, maxRequestsJitter: 0, maxRss: 0, maxLifetime: 0, preload: false,
-  pipeline: 0, backlog: 100, queueTimeout: 0,
+  python: 'python3',
+  app: 'app:application',
+  threads: 1,
+  validate: false,
+  cwd: undefined,
+  env: {},
+  workers: 2,
+  maxWorkers: 2,
+  idleTimeout: 10,
+  bootTimeout: 5,
+  timeout: 0,
+  maxRequests: 0,
+  maxRequestsJitter: 0,
+  maxRss: 0,
+  maxLifetime: 0,
+  preload: false,
+  pipeline: 0,
+  backlog: 100,
+  queueTimeout: 0,
 };
 
 /** A request that records what happened to it. */
 class FakeExchange implements Exchange {
   channel: Channel | null = null;
   lost: GatewayError | null = null;
-  constructor(readonly name = 'GET /', readonly pipelinable = true) {}
+  constructor(
+    readonly name = 'GET /',
+    readonly pipelinable = true,
+  ) {}
   start(channel: Channel): void {
     this.channel = channel;
   }
@@ -171,7 +189,10 @@ test('a respawned worker that hangs while importing is killed after --boot-timeo
   assert.deepEqual(hung.signals, []);
   h.advance(100);
   assert.deepEqual(hung.signals, ['SIGKILL']);
-  assert.match(h.log, /worker \d+ did not start within 2s \(--boot-timeout\); killing it\n.*exited with signal SIGKILL; respawning in 100 ms/);
+  assert.match(
+    h.log,
+    /worker \d+ did not start within 2s \(--boot-timeout\); killing it\n.*exited with signal SIGKILL; respawning in 100 ms/,
+  );
 });
 
 test('a worker that breaks the protocol is withdrawn, killed and replaced', async (t) => {
@@ -329,7 +350,10 @@ test('reload: a new worker that dies before the generation serves fails it; so d
   await h.started();
   h.pool.reload();
   h.workers[2]!.exit(1);
-  assert.match(h.log, /reload failed, the old workers keep serving: worker \d+ of the new generation exited with code 1 before it was ready/);
+  assert.match(
+    h.log,
+    /reload failed, the old workers keep serving: worker \d+ of the new generation exited with code 1 before it was ready/,
+  );
   h.spawner.deliverKills();
   h.pool.reload();
   h.workers[4]!.ready();
@@ -378,7 +402,10 @@ test('autoscaling: one more worker after 3 saturated ticks, up to MAX; back down
   assert.match(h.log, /retiring \(idle for 1s, scaling down to 2\)/);
   h.advance(100);
   assert.match(h.log, /retiring \(idle for 1s, scaling down to 1\)/);
-  assert.deepEqual(h.states().filter((s) => !s.startsWith('retiring')), ['idle']);
+  assert.deepEqual(
+    h.states().filter((s) => !s.startsWith('retiring')),
+    ['idle'],
+  );
 });
 
 test('SIGTTIN and SIGTTOU move both bounds by one, never below one worker', async (t) => {
@@ -391,7 +418,10 @@ test('SIGTTIN and SIGTTOU move both bounds by one, never below one worker', asyn
   h.workers[1]!.ready();
   h.pool.scaleBy(-1);
   h.advance(100);
-  assert.deepEqual(h.states().filter((s) => s.startsWith('retiring')), ['retiring (scaled down)']);
+  assert.deepEqual(
+    h.states().filter((s) => s.startsWith('retiring')),
+    ['retiring (scaled down)'],
+  );
   h.pool.scaleBy(-1);
   assert.match(h.log, /SIGTTOU: already down to one worker/);
 });
@@ -533,7 +563,7 @@ test('a recycling replacement still booting when a reload ends retires with the 
   assert.deepEqual(h.states(), ['retiring (reload)', 'retiring (reload)', 'retiring (reload)', 'idle']);
 });
 
-test('a second stop() returns the first one\'s drain; reload() and scaling after it do nothing', async (t) => {
+test("a second stop() returns the first one's drain; reload() and scaling after it do nothing", async (t) => {
   const h = new Harness(t, { workers: 1, maxWorkers: 1 });
   await h.started();
   const first = h.pool.stop(10);

@@ -115,7 +115,14 @@ type Phase =
 
 export class Arbiter implements WorkerHooks, TemplateHooks {
   readonly dispatcher: Dispatcher;
-  readonly counts: PoolCounts = { spawned: 0, crashed: 0, timedOut: 0, recycled: { max_requests: 0, max_lifetime: 0, max_rss: 0 }, reloads: 0, queueRefused: 0 };
+  readonly counts: PoolCounts = {
+    spawned: 0,
+    crashed: 0,
+    timedOut: 0,
+    recycled: { max_requests: 0, max_lifetime: 0, max_rss: 0 },
+    reloads: 0,
+    queueRefused: 0,
+  };
   private phase: Phase = { kind: 'new' };
   /** The generation that serves: respawns, replacements and new workers join it. */
   private current = new Generation(0);
@@ -133,7 +140,11 @@ export class Arbiter implements WorkerHooks, TemplateHooks {
   private readonly spawner: Spawner;
   private readonly clock: Clock;
 
-  constructor(readonly options: ArbiterOptions, private readonly log: Logger, deps: ArbiterDeps = {}) {
+  constructor(
+    readonly options: ArbiterOptions,
+    private readonly log: Logger,
+    deps: ArbiterDeps = {},
+  ) {
     this.dispatcher = new Dispatcher(options);
     this.spawner = deps.spawner ?? processSpawner(options, options.preload);
     this.clock = deps.clock ?? systemClock;
@@ -256,7 +267,16 @@ export class Arbiter implements WorkerHooks, TemplateHooks {
     const rows: PoolStatus['workers'] = [];
     for (const g of this.generations) {
       const t = g.template;
-      if (t) rows.push({ pid: t.pid, generation: g.number, state: 'template', served: 0, rss: t.rss(), age: (now - g.templateSince) / 1000, running: [] });
+      if (t)
+        rows.push({
+          pid: t.pid,
+          generation: g.number,
+          state: 'template',
+          served: 0,
+          rss: t.rss(),
+          age: (now - g.templateSince) / 1000,
+          running: [],
+        });
     }
     for (const g of this.generations) for (const slot of g.slots.values()) rows.push(this.statusOf(slot, now));
     const { min, max } = this.size;
@@ -269,11 +289,25 @@ export class Arbiter implements WorkerHooks, TemplateHooks {
     for (const ch of w.channels) {
       if (ch.exchange) running.push({ request: ch.exchange.describe(), seconds: ch.runningFor(now) / 1000 });
     }
-    const state = slot.retiring !== null ? `retiring (${slot.retiring})`
-      : w.state === 'booting' ? 'booting'
-      : this.dispatcher.isServing(w) ? (w.busy > 0 ? 'busy' : 'idle')
-      : w.state;
-    return { pid: w.pid, generation: slot.generation.number, state, served: w.served, rss: w.rss(), age: (now - slot.spawnedAt) / 1000, running };
+    const state =
+      slot.retiring !== null
+        ? `retiring (${slot.retiring})`
+        : w.state === 'booting'
+          ? 'booting'
+          : this.dispatcher.isServing(w)
+            ? w.busy > 0
+              ? 'busy'
+              : 'idle'
+            : w.state;
+    return {
+      pid: w.pid,
+      generation: slot.generation.number,
+      state,
+      served: w.served,
+      rss: w.rss(),
+      age: (now - slot.spawnedAt) / 1000,
+      running,
+    };
   }
 
   // --- the tick: what needs a clock ---
@@ -337,7 +371,9 @@ export class Arbiter implements WorkerHooks, TemplateHooks {
     this.counts.queueRefused += refused;
     if (refused > 0) {
       const { backlog, queueTimeout } = this.options;
-      this.log.warning(`queue full: ${refused} request${refused > 1 ? 's' : ''} got 503 (${this.dispatcher.queued} waiting, --backlog ${backlog}, --queue-timeout ${queueTimeout}s)`);
+      this.log.warning(
+        `queue full: ${refused} request${refused > 1 ? 's' : ''} got 503 (${this.dispatcher.queued} waiting, --backlog ${backlog}, --queue-timeout ${queueTimeout}s)`,
+      );
     }
   }
 
@@ -348,8 +384,15 @@ export class Arbiter implements WorkerHooks, TemplateHooks {
     const w = preload ? this.spawner.forked(this) : this.spawner.worker(this);
     this.counts.spawned++;
     const slot: Slot = {
-      worker: w, generation, spawnedAt: this.clock.now(), requestLimit: this.recycling.requestLimit(),
-      retiring: null, killAt: 0, idleSince: 0, replaces: null, replacedBy: null,
+      worker: w,
+      generation,
+      spawnedAt: this.clock.now(),
+      requestLimit: this.recycling.requestLimit(),
+      retiring: null,
+      killAt: 0,
+      idleSince: 0,
+      replaces: null,
+      replacedBy: null,
     };
     generation.slots.set(w, slot);
     if (!preload) this.log.debug(`spawned worker ${w.pid} (generation ${generation.number})`);
@@ -401,7 +444,9 @@ export class Arbiter implements WorkerHooks, TemplateHooks {
     const w = slot.worker;
     const what = ch.exchange!.describe();
     const seconds = (ch.runningFor(now) / 1000).toFixed(1);
-    this.log.error(`worker ${w.pid} timed out after ${seconds}s handling ${what} (--timeout ${this.options.timeout}); killing it, its Python stacks follow`);
+    this.log.error(
+      `worker ${w.pid} timed out after ${seconds}s handling ${what} (--timeout ${this.options.timeout}); killing it, its Python stacks follow`,
+    );
     ch.expire(new WorkerError(codes.WORKER_TIMEOUT, `${what} timed out after ${seconds}s`, 504));
     this.counts.timedOut++;
     const replaced = slot.retiring !== null || slot.replacedBy !== null;
@@ -500,7 +545,9 @@ export class Arbiter implements WorkerHooks, TemplateHooks {
     this.counts.crashed++;
     const delay = this.recycling.failed(this.clock.now());
     const { pid } = old.worker;
-    this.log.error(`worker ${slot.worker.pid}, replacing ${pid}, exited with ${how} before it was ready; worker ${pid} keeps serving, next attempt in ${delay / 1000}s`);
+    this.log.error(
+      `worker ${slot.worker.pid}, replacing ${pid}, exited with ${how} before it was ready; worker ${pid} keeps serving, next attempt in ${delay / 1000}s`,
+    );
   }
 
   /** A worker died unasked: respawned at once, then with a doubling backoff while workers keep dying. */
@@ -544,7 +591,9 @@ export class Arbiter implements WorkerHooks, TemplateHooks {
     const slot = this.slotOf(w);
     if (!slot) return;
     const g = slot.generation;
-    this.log.info(`worker ${w.pid} ready (python ${w.python || '?'}, ${w.channels.length} thread${w.channels.length > 1 ? 's' : ''}, generation ${g.number})`);
+    this.log.info(
+      `worker ${w.pid} ready (python ${w.python || '?'}, ${w.channels.length} thread${w.channels.length > 1 ? 's' : ''}, generation ${g.number})`,
+    );
     if (this.phase.kind === 'stopping' || slot.retiring !== null) return w.stop();
     if (this.phase.kind === 'reloading' && this.starting(g)) {
       if (g.ready) this.reloadDone(); // serves once the whole new generation is ready
@@ -588,7 +637,9 @@ export class Arbiter implements WorkerHooks, TemplateHooks {
     } else if (phase.kind === 'booting' && w.failure) {
       this.bootFailed(w.failure);
     } else if (phase.kind === 'reloading' && this.starting(g)) {
-      this.reloadFailed(`worker ${w.pid} of the new generation exited with ${how} before it was ready${w.failure ? `:\n${w.failure.message}` : ''}`);
+      this.reloadFailed(
+        `worker ${w.pid} of the new generation exited with ${how} before it was ready${w.failure ? `:\n${w.failure.message}` : ''}`,
+      );
     } else if (slot.replaces) {
       this.replacementFailed(slot, how);
     } else if (slot.retiring !== null) {

@@ -151,7 +151,11 @@ export class FakeWorker extends FakeProcess implements Worker {
   /** Forked: the template that forked it (null until then, and for a spawned worker). */
   forkedBy: FakeTemplate | null = null;
 
-  constructor(private readonly hooks: WorkerHooks, threads: number, readonly forked: boolean) {
+  constructor(
+    private readonly hooks: WorkerHooks,
+    threads: number,
+    readonly forked: boolean,
+  ) {
     super();
     for (let i = 0; i < threads; i++) {
       this.channels.push(new Channel(new FakeSocket() as unknown as Socket, new FakeSocket() as unknown as Socket, this, i));

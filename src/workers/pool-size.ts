@@ -10,9 +10,7 @@ export const SCALE_UP_TICKS = 3;
 /** What the pool should do now, if anything. */
 export type Scaling =
   /** Start `count` workers; `why` is the line to log (null: topping up to MIN, a respawn's business). */
-  | { kind: 'spawn'; count: number; why: string | null }
-  | { kind: 'retire'; slot: Slot; reason: string }
-  | null;
+  { kind: 'spawn'; count: number; why: string | null } | { kind: 'retire'; slot: Slot; reason: string } | null;
 
 /** What the serving side looks like at a tick. */
 export interface Load {
@@ -32,7 +30,11 @@ export class PoolSize {
   /** Consecutive ticks with no idle channel. */
   private saturated = 0;
 
-  constructor(workers: number, maxWorkers: number, private readonly idleTimeout: number) {
+  constructor(
+    workers: number,
+    maxWorkers: number,
+    private readonly idleTimeout: number,
+  ) {
     this.min = workers;
     this.max = Math.max(maxWorkers, workers);
   }
@@ -69,7 +71,11 @@ export class PoolSize {
     this.saturated = load.idleChannels === 0 ? this.saturated + 1 : 0;
     if (this.saturated >= SCALE_UP_TICKS && live.length < this.max && booting === 0) {
       this.saturated = 0;
-      return { kind: 'spawn', count: 1, why: `scaling up to ${live.length + 1} workers: all ${live.length} busy, ${load.queued} requests queued` };
+      return {
+        kind: 'spawn',
+        count: 1,
+        why: `scaling up to ${live.length + 1} workers: all ${live.length} busy, ${load.queued} requests queued`,
+      };
     }
     if (live.length <= this.min) return null;
     const limit = this.idleTimeout * 1000;

@@ -40,7 +40,12 @@ export class Recycling {
    * The workers among `slots` due now, and why. `serving` says which take requests (only they are
    * recycled); with `paused` (a reload or a stop under way) none is.
    */
-  due(slots: Iterable<Slot>, now: number, paused: boolean, serving: (slot: Slot) => boolean): { slot: Slot; cause: RecycleCause; reason: string }[] {
+  due(
+    slots: Iterable<Slot>,
+    now: number,
+    paused: boolean,
+    serving: (slot: Slot) => boolean,
+  ): { slot: Slot; cause: RecycleCause; reason: string }[] {
     const checkRss = this.options.maxRss > 0 && now - this.rssAt >= RSS_EVERY_MS;
     if (checkRss) this.rssAt = now;
     if (paused || now < this.after) return [];
@@ -68,7 +73,8 @@ export class Recycling {
   private cause(slot: Slot, now: number, checkRss: boolean): { cause: RecycleCause; reason: string } | null {
     const { maxRequests, maxLifetime, maxRss } = this.options;
     const w = slot.worker;
-    if (w.served >= slot.requestLimit) return { cause: 'max_requests', reason: `served ${w.served} requests (--max-requests ${maxRequests})` };
+    if (w.served >= slot.requestLimit)
+      return { cause: 'max_requests', reason: `served ${w.served} requests (--max-requests ${maxRequests})` };
     const age = now - slot.spawnedAt;
     if (maxLifetime > 0 && age >= maxLifetime * 1000) {
       return { cause: 'max_lifetime', reason: `running for ${Math.round(age / 1000)}s (--max-lifetime ${maxLifetime})` };

@@ -51,7 +51,11 @@ export class TemplateProcess implements Template {
   /** The workers it forked, by pid, until it reports their exit. */
   private readonly children = new Map<number, WorkerProcess>();
 
-  constructor(options: WorkerOptions, private readonly hooks: TemplateHooks, private readonly server: ForkServer) {
+  constructor(
+    options: WorkerOptions,
+    private readonly hooks: TemplateHooks,
+    private readonly server: ForkServer,
+  ) {
     const proc = spawnPython(options, ['--preload', server.path], 0);
     this.proc = proc;
     this.pid = proc.pid ?? -1;

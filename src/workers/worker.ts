@@ -84,7 +84,11 @@ export class WorkerProcess implements Worker {
    * Spawn a worker, or, with `forked`, stand for a worker that a --preload template forks
    * (TemplateProcess.fork): its sockets come through `attach`.
    */
-  constructor(readonly options: WorkerOptions, private readonly hooks: WorkerHooks, how: { forked?: boolean } = {}) {
+  constructor(
+    readonly options: WorkerOptions,
+    private readonly hooks: WorkerHooks,
+    how: { forked?: boolean } = {},
+  ) {
     const t = options.threads;
     if (how.forked) {
       this.proc = null;
