@@ -25,11 +25,14 @@ import { systemClock, type Cancel, type Clock } from './clock.js';
 import { Dispatcher, type DispatchOptions } from './dispatch.js';
 import { Generation, type Slot } from './generation.js';
 import { PoolSize } from './pool-size.js';
+import type { PoolCounts, PoolStatus } from './pool-status.js';
 import { Recycling, type RecycleCause } from './recycling.js';
 import { exitText, type WorkerOptions } from './python.js';
 import { processSpawner, type Spawner } from './spawner.js';
 import type { Template, TemplateHooks } from './template.js';
 import type { Worker, WorkerHooks } from './worker.js';
+
+export type { PoolCounts, PoolStatus };
 
 export interface ArbiterOptions extends WorkerOptions, DispatchOptions {
   /** Workers to run; with autoscaling, the fewest. */
@@ -63,40 +66,6 @@ const TICK_MS = 100;
 /** How long a timed-out worker has to print its stacks before SIGKILL. */
 const KILL_GRACE_MS = 1000;
 const MAX_BACKOFF_MS = 30_000;
-
-/** What `warpipe status` shows. */
-export interface PoolStatus {
-  generation: number;
-  minWorkers: number;
-  maxWorkers: number;
-  queued: number;
-  workers: {
-    pid: number;
-    generation: number;
-    /** template, booting, busy, idle, retiring (why), ready (a reload's, not serving yet), stopping */
-    state: string;
-    served: number;
-    rss: number;
-    /** seconds since spawn */
-    age: number;
-    running: { request: string; seconds: number }[];
-  }[];
-}
-
-/** What the pool has done since it started (for --metrics). */
-export interface PoolCounts {
-  /** Worker processes started (first boot, respawns, replacements, reloads). */
-  spawned: number;
-  /** Workers that exited without being asked to (a crash, a kill from outside). */
-  crashed: number;
-  /** Workers killed for a request over --timeout. */
-  timedOut: number;
-  /** Drain-first replacements, by cause. */
-  recycled: Record<RecycleCause, number>;
-  reloads: number;
-  /** Requests answered 503 because the queue was full or they waited past --queue-timeout. */
-  queueRefused: number;
-}
 
 /**
  * Where the pool is. Booting and reloading each wait for a generation to be
@@ -372,7 +341,8 @@ export class Arbiter implements WorkerHooks, TemplateHooks {
     if (refused > 0) {
       const { backlog, queueTimeout } = this.options;
       this.log.warning(
-        `queue full: ${refused} request${refused > 1 ? 's' : ''} got 503 (${this.dispatcher.queued} waiting, --backlog ${backlog}, --queue-timeout ${queueTimeout}s)`,
+        `queue full: ${refused} request${refused > 1 ? 's' : ''} got 503 ` +
+          `(${this.dispatcher.queued} waiting, --backlog ${backlog}, --queue-timeout ${queueTimeout}s)`,
       );
     }
   }
@@ -445,7 +415,8 @@ export class Arbiter implements WorkerHooks, TemplateHooks {
     const what = ch.exchange!.describe();
     const seconds = (ch.runningFor(now) / 1000).toFixed(1);
     this.log.error(
-      `worker ${w.pid} timed out after ${seconds}s handling ${what} (--timeout ${this.options.timeout}); killing it, its Python stacks follow`,
+      `worker ${w.pid} timed out after ${seconds}s handling ${what} (--timeout ${this.options.timeout}); ` +
+        'killing it, its Python stacks follow',
     );
     ch.expire(new WorkerError(codes.WORKER_TIMEOUT, `${what} timed out after ${seconds}s`, 504));
     this.counts.timedOut++;
@@ -546,7 +517,8 @@ export class Arbiter implements WorkerHooks, TemplateHooks {
     const delay = this.recycling.failed(this.clock.now());
     const { pid } = old.worker;
     this.log.error(
-      `worker ${slot.worker.pid}, replacing ${pid}, exited with ${how} before it was ready; worker ${pid} keeps serving, next attempt in ${delay / 1000}s`,
+      `worker ${slot.worker.pid}, replacing ${pid}, exited with ${how} before it was ready; ` +
+        `worker ${pid} keeps serving, next attempt in ${delay / 1000}s`,
     );
   }
 
@@ -592,7 +564,8 @@ export class Arbiter implements WorkerHooks, TemplateHooks {
     if (!slot) return;
     const g = slot.generation;
     this.log.info(
-      `worker ${w.pid} ready (python ${w.python || '?'}, ${w.channels.length} thread${w.channels.length > 1 ? 's' : ''}, generation ${g.number})`,
+      `worker ${w.pid} ready (python ${w.python || '?'}, ` +
+        `${w.channels.length} thread${w.channels.length > 1 ? 's' : ''}, generation ${g.number})`,
     );
     if (this.phase.kind === 'stopping' || slot.retiring !== null) return w.stop();
     if (this.phase.kind === 'reloading' && this.starting(g)) {

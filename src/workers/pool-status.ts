@@ -1,0 +1,39 @@
+// What the pool reports: PoolStatus for `warpipe status` (the control socket),
+// PoolCounts for --metrics. Types only; the Arbiter fills them in (arbiter.ts
+// exports them too).
+
+import type { RecycleCause } from './recycling.js';
+
+/** What `warpipe status` shows. */
+export interface PoolStatus {
+  generation: number;
+  minWorkers: number;
+  maxWorkers: number;
+  queued: number;
+  workers: {
+    pid: number;
+    generation: number;
+    /** template, booting, busy, idle, retiring (why), ready (a reload's, not serving yet), stopping */
+    state: string;
+    served: number;
+    rss: number;
+    /** seconds since spawn */
+    age: number;
+    running: { request: string; seconds: number }[];
+  }[];
+}
+
+/** What the pool has done since it started (for --metrics). */
+export interface PoolCounts {
+  /** Worker processes started (first boot, respawns, replacements, reloads). */
+  spawned: number;
+  /** Workers that exited without being asked to (a crash, a kill from outside). */
+  crashed: number;
+  /** Workers killed for a request over --timeout. */
+  timedOut: number;
+  /** Drain-first replacements, by cause. */
+  recycled: Record<RecycleCause, number>;
+  reloads: number;
+  /** Requests answered 503 because the queue was full or they waited past --queue-timeout. */
+  queueRefused: number;
+}
