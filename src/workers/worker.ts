@@ -12,11 +12,15 @@ import { WorkerError, codes } from '../errors.js';
 import { Channel, type ChannelOwner, type Exchange } from './channel.js';
 import { FrameReader, T, frame } from './frame.js';
 import { exitText, procStat, pythonVersion, rssMiB, spawnPython, type WorkerOptions } from './python.js';
-import type { TemplateProcess } from './template.js';
 
 export { WORKER_PY, exitText, type WorkerOptions } from './python.js';
 
 export type WorkerState = 'booting' | 'ready' | 'stopping' | 'exited';
+
+/** The template that forked a worker (template.ts's TemplateProcess), as far as the worker looks: whether it has exited. */
+interface ForkParent {
+  readonly state: WorkerState;
+}
 
 /**
  * A worker as the arbiter and the dispatcher see it: a WorkerProcess, or a fake
@@ -57,7 +61,7 @@ export class WorkerProcess implements Worker {
   /** Forked: when it started (/proc/PID/stat), so a reused pid is not taken for it ('': unknown). */
   private startTime = '';
   /** Forked: the template that forked it, which reports its exit while it runs. */
-  private parent: TemplateProcess | null = null;
+  private parent: ForkParent | null = null;
   readonly channels: Channel[] = [];
   state: WorkerState = 'booting';
   /** Requests taken since spawn. */
@@ -172,7 +176,7 @@ export class WorkerProcess implements Worker {
   }
 
   /** Forked: the template told us our pid (and when we started). */
-  forkedAs(pid: number, startTime: string, parent: TemplateProcess): void {
+  forkedAs(pid: number, startTime: string, parent: ForkParent): void {
     this.pid = pid;
     this.startTime = startTime;
     this.parent = parent;
