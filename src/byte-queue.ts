@@ -93,4 +93,5 @@ export class ByteQueue {
 
 const EMPTY = Buffer.alloc(0);
 
-const asBuffer = (b: Uint8Array): Buffer => (Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.length));
+/** A Buffer view of `b` (no copy). */
+export const asBuffer = (b: Uint8Array): Buffer => (Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.length));

@@ -5,11 +5,11 @@
 // (`Status:` head, or an HTTP status line for uwsgi) to the connection's
 // CgiWire. The protocols differ only in framing.
 
-import { ByteQueue } from '../byte-queue.js';
+import { ByteQueue, asBuffer } from '../byte-queue.js';
 import { GatewayError, RemoteProtocolError, codes } from '../errors.js';
 import { BodyInput } from '../pipeline/input.js';
 import type { Environ, ErrorStream, Headers } from '../pipeline/types.js';
-import { reasonPhrase } from '../protocols/http1/serialize.js';
+import { answerBytes, reasonPhrase } from '../protocols/http1/serialize.js';
 import { Exchange, type ExchangeServer, type ResponseSink } from './exchange.js';
 
 export interface CgiServer extends ExchangeServer {
@@ -73,8 +73,6 @@ export function cgiEnviron(params: Iterable<readonly [string, string]>, errors: 
 
 const badLength = (why: string): RemoteProtocolError => new RemoteProtocolError(codes.BAD_CONTENT_LENGTH, `bad request: ${why}`, 400);
 
-const asBuffer = (b: Uint8Array): Buffer => (Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.length));
-
 /** A CGI-style response: a head of `statusLine` and the app's headers, then the body as it comes. */
 class CgiResponse implements ResponseSink {
   readonly finalStatusOnly = false;
@@ -121,7 +119,7 @@ class CgiResponse implements ResponseSink {
     this.wire.write(
       Buffer.from(`${this.wire.statusLine(`${status} ${reason}`)}\r\nContent-Type: text/plain\r\n${extra}\r\n${reason}\n`, 'latin1'),
     );
-    return reason.length + 1;
+    return answerBytes(status);
   }
 
   abort(): void {

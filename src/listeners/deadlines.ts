@@ -74,7 +74,7 @@ export interface DeadlineOptions {
 export const LINGER_SECONDS = 2;
 
 /** When a deadline of `kind` set now falls due; `streaming`: an app waits on the body. */
-export function dueAt(kind: DeadlineKind, o: DeadlineOptions, rate: UploadRate, streaming: boolean): number {
+function dueAt(kind: DeadlineKind, o: DeadlineOptions, rate: UploadRate, streaming: boolean): number {
   if (kind === 'body') return rate.deadline(o.bodyTimeout, o.minUploadRate, streaming);
   const seconds =
     kind === 'head' ? o.headerTimeout : kind === 'send' ? o.sendTimeout : kind === 'idle' ? (o.idleTimeout ?? 0) : LINGER_SECONDS;
@@ -82,7 +82,7 @@ export function dueAt(kind: DeadlineKind, o: DeadlineOptions, rate: UploadRate, 
 }
 
 /** The log line for a gateway connection its deadline closed (null for a linger: nothing went wrong). */
-export function expiredLine(protocol: string, kind: DeadlineKind, o: DeadlineOptions, streaming: boolean): string | null {
+function expiredLine(protocol: string, kind: DeadlineKind, o: DeadlineOptions, streaming: boolean): string | null {
   switch (kind) {
     case 'head':
       return `${protocol}: closing a connection whose request head took longer than ${o.headerTimeout}s`;
@@ -96,5 +96,52 @@ export function expiredLine(protocol: string, kind: DeadlineKind, o: DeadlineOpt
       return `${protocol}: closing a connection whose kept connection idled for ${o.idleTimeout ?? 0}s`;
     case 'linger':
       return null;
+  }
+}
+
+/**
+ * The deadline of a FastCGI, SCGI or uwsgi connection, with what it needs: one
+ * kind at a time (a head's is for the whole head, a body's moves with each
+ * read) and the upload rate while an app waits on a streamed body.
+ */
+export class GatewayDeadline {
+  /** Date.now() ms when the sweep closes the connection (0: never). */
+  at = 0;
+  private kind: DeadlineKind | null = null;
+  private readonly rate = new UploadRate();
+  private streaming = false;
+
+  constructor(
+    private readonly protocol: string,
+    private readonly options: DeadlineOptions,
+  ) {}
+
+  /** Body bytes came in. */
+  received(n: number): void {
+    this.rate.add(n);
+  }
+
+  /** Whether an app now waits on a streamed body; its rate counts from when it starts to. */
+  waiting(streaming: boolean): void {
+    if (streaming && !this.streaming) this.rate.restart();
+    this.streaming = streaming;
+  }
+
+  /** We read again after holding the client back: that time does not count against its rate. */
+  resumed(): void {
+    this.rate.restart();
+  }
+
+  set(kind: DeadlineKind | null): void {
+    if (kind === this.kind && kind !== 'body') return;
+    this.kind = kind;
+    this.at = kind === null ? 0 : dueAt(kind, this.options, this.rate, this.streaming);
+  }
+
+  /** It passed: the line to log (null for a linger), and no deadline any more. */
+  expired(): string | null {
+    const line = this.kind && expiredLine(this.protocol, this.kind, this.options, this.streaming);
+    this.at = 0;
+    return line;
   }
 }

@@ -24,7 +24,7 @@ import {
   type WholeBody,
 } from '../pipeline/types.js';
 import type { BodyInput } from '../pipeline/input.js';
-import { reasonPhrase } from '../protocols/http1/serialize.js';
+import { answerBytes } from '../protocols/http1/serialize.js';
 
 /** Where one exchange's response goes, framed for its wire. */
 export interface ResponseSink {
@@ -269,7 +269,7 @@ export class Exchange {
   }
 
   /** Answered by the listener itself before the app ran (413, 408, ...): only told to the log. */
-  answered(status: number, bytes = reasonPhrase(status).length + 1): void {
+  answered(status: number, bytes = answerBytes(status)): void {
     this.over = true;
     this.record(status, bytes);
   }

@@ -22,7 +22,7 @@ import { NEED_DATA } from '../protocols/need-data.js';
 import { ProtocolStatus } from '../protocols/fastcgi/record.js';
 import { Responder, type FcgiEvent } from '../protocols/fastcgi/responder.js';
 import { Listener, type ListenerShared } from './base.js';
-import { UploadRate, dueAt, expiredLine, type DeadlineKind } from './deadlines.js';
+import { GatewayDeadline, type DeadlineKind } from './deadlines.js';
 import { CgiExchange, cgiEnviron, type CgiWire } from './cgi-exchange.js';
 
 export interface FastcgiOptions {
@@ -75,12 +75,8 @@ class FcgiConnection {
   private drainWaiters: (() => void)[] = [];
   /** No request has come whole yet: the head deadline runs from the accept. */
   private fresh = true;
-  /** Date.now() ms when the listener's sweep closes it (0: never), and why (deadlines.ts). */
-  deadline = 0;
-  private deadlineKind: DeadlineKind | null = null;
-  /** --min-upload-rate, while an app waits on a body that streams. */
-  private readonly rate = new UploadRate();
-  private streaming = false;
+  /** When the listener's sweep closes it, and why (deadlines.ts). */
+  private readonly clock: GatewayDeadline;
   private overloadSaid = false;
 
   constructor(
@@ -88,6 +84,7 @@ class FcgiConnection {
     readonly listener: FastcgiListener,
   ) {
     const { options } = listener;
+    this.clock = new GatewayDeadline('fastcgi', options);
     this.responder = new Responder({ maxParamsBytes: options.maxParamsBytes, maxRequests: options.maxRequests });
     this.setDeadline(this.deadlineFor());
     socket.on('data', (chunk: Buffer) => this.socketOnData(chunk));
@@ -101,7 +98,7 @@ class FcgiConnection {
 
   private socketOnData(chunk: Buffer): void {
     if (this.ended) return; // the rest of a body nobody reads any more
-    this.rate.add(chunk.length);
+    this.clock.received(chunk.length);
     this.responder.receive(chunk);
     try {
       for (let ev = this.responder.next(); ev !== NEED_DATA; ev = this.responder.next()) this.onEvent(ev);
@@ -150,12 +147,11 @@ class FcgiConnection {
       if (!this.socket.isPaused()) this.socket.pause();
     } else if (this.socket.isPaused() && open <= bufferRequestBody / 2) {
       this.socket.resume();
-      this.rate.restart(); // the time we held the client back does not count against its rate
+      this.clock.resumed();
     }
     let streaming = false;
     for (const ex of this.requests.values()) if (ex.bodyOpen && ex.started) streaming = true;
-    if (streaming && !this.streaming) this.rate.restart();
-    this.streaming = streaming;
+    this.clock.waiting(streaming);
     this.setDeadline(this.deadlineFor());
   }
 
@@ -198,17 +194,18 @@ class FcgiConnection {
     return this.requests.size === 0 && this.responder.active === 0 ? 'idle' : null;
   }
 
+  get deadline(): number {
+    return this.clock.at;
+  }
+
   private setDeadline(kind: DeadlineKind | null): void {
-    if (kind === this.deadlineKind && kind !== 'body') return; // a head's deadline is for the whole head
-    this.deadlineKind = kind;
-    this.deadline = kind === null ? 0 : dueAt(kind, this.listener.options, this.rate, this.streaming);
+    this.clock.set(kind);
   }
 
   /** The sweep found the deadline passed. */
   expire(): void {
-    const line = this.deadlineKind && expiredLine('fastcgi', this.deadlineKind, this.listener.options, this.streaming);
+    const line = this.clock.expired();
     if (line) this.listener.log.info(line);
-    this.deadline = 0;
     this.socket.destroy();
   }
 

@@ -10,7 +10,7 @@ import type { Logger } from '../log.js';
 import type { Headers } from '../pipeline/types.js';
 import { frameResponse } from '../protocols/http1/framing.js';
 import type { RequestHead } from '../protocols/http1/parse.js';
-import { CRLF, LAST_CHUNK, chunkPrefix, reasonPhrase, simpleResponse } from '../protocols/http1/serialize.js';
+import { CRLF, LAST_CHUNK, answerBytes, chunkPrefix, simpleResponse } from '../protocols/http1/serialize.js';
 import { httpDate } from './date.js';
 import type { ResponseSink } from './exchange.js';
 
@@ -31,9 +31,6 @@ export interface HttpResponseOwner {
   /** Break the connection now. */
   abortConnection(): void;
 }
-
-/** Body bytes of a simpleResponse() answer (its reason phrase and a newline), for the access log. */
-export const answerBytes = (status: number): number => reasonPhrase(status).length + 1;
 
 const hasContentLength = (headers: Headers): boolean => headers.some(([n]) => n.length === 14 && n.toLowerCase() === 'content-length');
 

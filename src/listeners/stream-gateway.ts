@@ -14,7 +14,7 @@ import { parseScgiHead, scgiHeadLength, type GatewayHead } from '../protocols/sc
 import { parseUwsgiHead, uwsgiHeadLength } from '../protocols/uwsgi/packet.js';
 import { reasonPhrase } from '../protocols/http1/serialize.js';
 import { Listener, type ListenerShared } from './base.js';
-import { UploadRate, dueAt, expiredLine, type DeadlineKind } from './deadlines.js';
+import { GatewayDeadline, type DeadlineKind } from './deadlines.js';
 import { CgiExchange, cgiEnviron, type CgiWire } from './cgi-exchange.js';
 
 export interface GatewayCodec {
@@ -93,18 +93,15 @@ class GatewayConnection implements CgiWire {
   /** We ended our side: the client has LINGER_SECONDS to end its own. */
   private ended = false;
   private drainWaiters: (() => void)[] = [];
-  /** Date.now() ms when the listener's sweep closes it (0: never), and why (deadlines.ts). */
-  deadline = 0;
-  private deadlineKind: DeadlineKind | null = null;
-  /** --min-upload-rate, once the app waits on a body that streams. */
-  private readonly rate = new UploadRate();
-  private streaming = false;
+  /** When the listener's sweep closes it, and why (deadlines.ts). */
+  private readonly clock: GatewayDeadline;
 
   constructor(
     readonly socket: net.Socket,
     private readonly listener: StreamGatewayListener,
   ) {
     this.protocol = listener.codec.name;
+    this.clock = new GatewayDeadline(this.protocol, listener.options);
     this.setDeadline('head');
     socket.on('data', (chunk: Buffer) => this.socketOnData(chunk));
     socket.on('drain', () => {
@@ -128,17 +125,18 @@ class GatewayConnection implements CgiWire {
    * --body-timeout, unread output taken within --send-timeout, and, once we
    * ended our side, a short linger for the client to end its own.
    */
+  get deadline(): number {
+    return this.clock.at;
+  }
+
   private setDeadline(kind: DeadlineKind | null): void {
-    if (kind === this.deadlineKind && kind !== 'body') return;
-    this.deadlineKind = kind;
-    this.deadline = kind === null ? 0 : dueAt(kind, this.listener.options, this.rate, this.streaming);
+    this.clock.set(kind);
   }
 
   /** The sweep found the deadline passed. */
   expire(): void {
-    const line = this.deadlineKind && expiredLine(this.protocol, this.deadlineKind, this.listener.options, this.streaming);
+    const line = this.clock.expired();
     if (line) this.listener.log.info(line);
-    this.deadline = 0;
     this.socket.destroy();
   }
 
@@ -156,11 +154,10 @@ class GatewayConnection implements CgiWire {
       if (!this.socket.isPaused()) this.socket.pause();
     } else if (this.socket.isPaused() && held <= bufferRequestBody / 2) {
       this.socket.resume();
-      this.rate.restart(); // the time we held the client back does not count against its rate
+      this.clock.resumed();
     }
     const streaming = this.left > 0 && this.exchange !== null && this.exchange.started;
-    if (streaming && !this.streaming) this.rate.restart();
-    this.streaming = streaming;
+    this.clock.waiting(streaming);
     if (this.socket.writableLength > bufferResponse) this.setDeadline('send');
     else if (this.exchange === null) this.setDeadline('head');
     else this.setDeadline(this.left > 0 && !this.socket.isPaused() ? 'body' : null);
@@ -206,7 +203,7 @@ class GatewayConnection implements CgiWire {
 
   private onBody(chunk: Buffer): void {
     if (this.left <= 0) return; // nothing more belongs to the request
-    this.rate.add(chunk.length);
+    this.clock.received(chunk.length);
     const part = chunk.length > this.left ? chunk.subarray(0, this.left) : chunk;
     this.left -= part.length;
     this.exchange!.onBody(part);

@@ -18,6 +18,9 @@ export function reasonPhrase(status: number): string {
   return STATUS_CODES[status] ?? 'Unknown';
 }
 
+/** Body bytes of a simpleResponse() (its reason phrase and a newline), for the access log. */
+export const answerBytes = (status: number): number => reasonPhrase(status).length + 1;
+
 /** A complete short plain-text response (errors the gateway produces itself). */
 export function simpleResponse(status: number, date: string, close: boolean, extra = ''): Buffer {
   const reason = reasonPhrase(status);
