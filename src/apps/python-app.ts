@@ -23,6 +23,7 @@ import {
   parseFile,
   parseResponse,
   requestFrame,
+  requestFrameParts,
 } from '../workers/frame.js';
 
 const CANCEL_FRAME = frame(T.CANCEL);
@@ -112,7 +113,7 @@ class PythonExchange implements Exchange {
     const buffered = input.buffered;
     if (buffered !== null) {
       this.requestSent = true;
-      ch.write(requestFrame(this.block, buffered, true));
+      ch.writev(requestFrameParts(this.block, buffered, true));
     } else {
       ch.write(requestFrame(this.block, null, false));
       void this.pump(input, ch);

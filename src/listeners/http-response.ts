@@ -32,6 +32,9 @@ export interface HttpResponseOwner {
   abortConnection(): void;
 }
 
+/** A body at least this long is written beside its head (gathered), not copied behind it. */
+const GATHER_BODY = 4096;
+
 const hasContentLength = (headers: Headers): boolean => headers.some(([n]) => n.length === 14 && n.toLowerCase() === 'content-length');
 
 export class HttpResponse implements ResponseSink {
@@ -75,6 +78,15 @@ export class HttpResponse implements ResponseSink {
       return 0;
     }
     if (this.remaining >= 0 && total > this.remaining) total = this.truncate(bufs, this.remaining);
+    if (total >= GATHER_BODY) {
+      // the head, then the body's buffers as they are: one writev, no copy
+      socket.cork();
+      socket.write(Buffer.from(head, 'latin1'));
+      for (const b of bufs) if (b.length > 0) socket.write(b);
+      socket.uncork();
+      if (this.remaining >= 0) this.remaining -= total;
+      return total;
+    }
     const out = Buffer.allocUnsafe(head.length + total);
     out.write(head, 0, 'latin1');
     let off = head.length;

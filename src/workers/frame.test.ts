@@ -11,6 +11,7 @@ import {
   parseFile,
   parseResponse,
   requestFrame,
+  requestFrameParts,
   splitBlock,
 } from './frame.js';
 
@@ -30,6 +31,20 @@ test('a REQUEST frame carries flags, the environ block and the body', () => {
   assert.deepEqual(splitBlock(f.subarray(10, 10 + envLen)), ['A', 'b', 'C', '\xe9']);
   assert.equal(f.subarray(10 + envLen).toString(), 'body');
   assert.equal(requestFrame('', null, false)[5], 0);
+});
+
+test('a REQUEST frame with a body of 4 KiB or more is its head, then the body itself (not copied)', () => {
+  const env = 'REQUEST_METHOD\0POST\0';
+  const small = Buffer.alloc(4095, 's');
+  assert.equal(requestFrameParts(env, small, true).length, 1);
+  const body = Buffer.alloc(10_240, 'b');
+  const parts = requestFrameParts(env, body, true);
+  assert.equal(parts.length, 2);
+  assert.equal(parts[1]!.buffer, body.buffer, 'the body is written as it is');
+  const joined = Buffer.concat(parts);
+  assert.deepEqual(joined, requestFrame(env, body, true));
+  assert.deepEqual(collect([joined]), [[T.REQUEST, joined.subarray(HEADER_SIZE).toString('latin1')]]);
+  assert.equal(joined.readUInt32LE(0), joined.length - HEADER_SIZE);
 });
 
 test('the reader yields the same frames however the stream is split', () => {

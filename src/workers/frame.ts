@@ -5,6 +5,7 @@
 // NUL-terminated latin-1 strings, k NUL v NUL ..., so the worker splits them
 // with one bytes.split().
 
+import { asBuffer } from '../byte-queue.js';
 import { WorkerError, codes } from '../errors.js';
 
 export const HEADER_SIZE = 5;
@@ -129,21 +130,41 @@ export function endFrame(reason: number): Buffer {
  * `env` is the environ block already joined as a latin-1 string.
  */
 export function requestFrame(env: string, body: Uint8Array | null, complete: boolean): Buffer {
+  const parts = requestFrameParts(env, body, complete);
+  return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+}
+
+/**
+ * The REQUEST frame as the pieces to write in order: one buffer, or, for a body
+ * of GATHER_BODY bytes or more, the frame's head and environ followed by a view
+ * of the body (a gathered write; the body is not copied).
+ */
+export function requestFrameParts(env: string, body: Uint8Array | null, complete: boolean): Buffer[] {
   const envLen = env.length;
   const bodyLen = body ? body.length : 0;
   const size = 5 + envLen + bodyLen;
   if (size > MAX_PAYLOAD) {
     throw new WorkerError(codes.WORKER_PROTOCOL, `request frame of ${size} bytes is too large`, 500);
   }
-  const out = Buffer.allocUnsafe(HEADER_SIZE + size);
+  const gather = body !== null && bodyLen >= GATHER_BODY;
+  const out = Buffer.allocUnsafe(HEADER_SIZE + size - (gather ? bodyLen : 0));
   out.writeUInt32LE(size, 0);
   out[4] = T.REQUEST;
   out[5] = complete ? FLAG_COMPLETE : 0;
   out.writeUInt32LE(envLen, 6);
   out.write(env, 10, 'latin1');
-  if (body) out.set(body, 10 + envLen);
-  return out;
+  if (!body) return [out];
+  if (gather) return [out, asBuffer(body)];
+  out.set(body, 10 + envLen);
+  return [out];
 }
+
+/**
+ * A request body at least this long is written after the frame's head as it is
+ * (gathered), not copied into it: a copy would allocate a buffer of its own
+ * (Node's pool serves under 4 KiB), and that churn drives V8's GC.
+ */
+const GATHER_BODY = 4096;
 
 /** Below this, a DATA frame is one copied buffer; above it, a header and a view of the data (no copy). */
 const GATHER_MIN = 16 * 1024;
