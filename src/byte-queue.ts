@@ -74,6 +74,14 @@ export class ByteQueue {
     return whole;
   }
 
+  /** Everything queued, as the chunks it is held in (none joined); the queue is left empty. */
+  takeParts(): Buffer[] {
+    this.seal();
+    const parts = this.first === 0 ? this.parts : this.parts.slice(this.first);
+    this.clear();
+    return parts;
+  }
+
   clear(): void {
     this.parts = [];
     this.first = 0;

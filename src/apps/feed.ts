@@ -4,7 +4,7 @@
 // pauses the upstream while a slow client lags (issue 11's family: a 300 MB CGI
 // answer to a client that read nothing was held whole).
 
-import { ByteQueue } from '../byte-queue.js';
+import { ByteStream } from '../byte-stream.js';
 import type { GatewayError } from '../errors.js';
 import { HOP_BY_HOP } from '../pipeline/response.js';
 import type { Body, StartResponse } from '../pipeline/types.js';
@@ -21,60 +21,16 @@ export interface FeedSource {
 /** Bytes a Feed holds for a slow reader before its source is paused (--buffer-response's default). */
 export const FEED_HIGH_WATER = 1 << 20;
 
-export class Feed implements AsyncIterable<Buffer> {
-  private readonly queue = new ByteQueue();
-  private done = false;
-  private failure: Error | null = null;
-  private wake: (() => void) | null = null;
-  private paused = false;
+/**
+ * An upstream's body on its way to the client. `source` is paused while more
+ * than `highWater` bytes wait for the reader and resumed under half of it.
+ */
+export class Feed extends ByteStream {
   /** PEP 3333 close(): set by the producer (e.g. to stop reading its source). */
   close: () => void = () => {};
 
-  /**
-   * `source` is paused while more than `highWater` bytes wait for the reader and
-   * resumed under half of it, so an upstream's answer to a client that reads
-   * slowly (or not at all) costs the gateway `highWater`, not the whole answer.
-   */
-  constructor(
-    private readonly source: FeedSource | null = null,
-    private readonly highWater = FEED_HIGH_WATER,
-  ) {}
-
-  push(b: Buffer): void {
-    this.queue.push(b);
-    if (this.source !== null && !this.paused && this.queue.bytes > this.highWater) {
-      this.paused = true;
-      this.source.pause();
-    }
-    this.signal();
-  }
-
-  /** No more bytes; with `err`, the listener aborts the response instead of ending it. */
-  end(err: Error | null = null): void {
-    this.done = true;
-    this.failure = err;
-    this.signal();
-  }
-
-  private signal(): void {
-    const w = this.wake;
-    this.wake = null;
-    w?.();
-  }
-
-  async *[Symbol.asyncIterator](): AsyncIterator<Buffer> {
-    for (;;) {
-      const item = this.queue.shift();
-      if (item) {
-        if (this.paused && this.queue.bytes <= this.highWater >> 1) {
-          this.paused = false;
-          this.source!.resume();
-        }
-        yield item;
-      } else if (this.failure) throw this.failure;
-      else if (this.done) return;
-      else await new Promise<void>((resolve) => (this.wake = resolve));
-    }
+  constructor(source: FeedSource | null = null, highWater = FEED_HIGH_WATER) {
+    super(source === null ? null : { high: highWater, pause: () => source.pause(), resume: () => source.resume() });
   }
 }
 

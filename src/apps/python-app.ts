@@ -7,6 +7,7 @@
 // bytes, after which the worker's channel is paused), never a worker.
 
 import { open, type FileHandle } from 'node:fs/promises';
+import { ByteStream } from '../byte-stream.js';
 import { GatewayError, LocalProtocolError, codes } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { BodyInput } from '../pipeline/input.js';
@@ -268,78 +269,71 @@ class PythonExchange implements Exchange {
   }
 }
 
-/** The response body as the listener sees it: chunks (and file ranges) in order. */
+/**
+ * The response body as the listener sees it: bytes and file ranges in order.
+ * Bytes wait in runs (ByteStreams that pause the worker past --buffer-response
+ * unread); a FILE ends the run before it: runs[i] is read, then files[i], then
+ * runs[i + 1].
+ */
 class ResponseBody implements AsyncIterable<Uint8Array>, WholeBody {
-  private items: (Buffer | FileRange)[] = [];
-  private bytes = 0;
-  private ended = false;
-  private failure: Error | null = null;
+  private readonly runs: ByteStream[] = [];
+  private readonly files: FileRange[] = [];
+  /** Files handed to readFile (which closes them); the rest are closed by close(). */
+  private filesTaken = 0;
   private closed = false;
-  private wake: (() => void) | null = null;
 
   constructor(
     private readonly exchange: PythonExchange,
     private readonly highWater: number,
-  ) {}
+  ) {
+    this.runs.push(this.newRun());
+  }
+
+  private newRun(): ByteStream {
+    const ex = this.exchange;
+    return new ByteStream({ high: this.highWater, pause: () => ex.pauseWorker(), resume: () => ex.resumeWorker() });
+  }
+
+  private get last(): ByteStream {
+    return this.runs[this.runs.length - 1]!;
+  }
 
   push(item: Buffer | FileRange): void {
     if (this.closed) {
       if (item instanceof FileRange) void item.fh.close();
       return;
     }
-    this.items.push(item);
-    if (!(item instanceof FileRange)) {
-      this.bytes += item.length;
-      if (this.bytes > this.highWater) this.exchange.pauseWorker();
-    }
-    this.signal();
+    if (!(item instanceof FileRange)) return this.last.push(item);
+    this.files.push(item);
+    this.last.end();
+    this.runs.push(this.newRun());
   }
 
   end(): void {
-    this.ended = true;
-    this.signal();
+    this.last.end();
+  }
+
+  fail(err: Error): void {
+    this.last.end(err);
   }
 
   /** Frameworks return iterables, not lists, so RESPONSE and END come apart, but usually in one read. */
   whole(): Buffer[] | null {
-    if (!this.ended || this.failure || this.closed || this.items.some((item) => item instanceof FileRange)) return null;
-    const items = this.items as Buffer[];
-    this.items = [];
-    this.bytes = 0;
-    return items;
+    return this.closed || this.files.length > 0 ? null : this.last.takeAll();
   }
 
-  fail(err: Error): void {
-    this.failure = err;
-    this.ended = true;
-    this.signal();
-  }
-
-  private signal(): void {
-    const wake = this.wake;
-    if (wake) {
-      this.wake = null;
-      wake();
-    }
-  }
-
-  async *[Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
-    for (;;) {
-      if (this.closed) return;
-      const item = this.items.shift();
-      if (item instanceof FileRange) {
-        yield* this.readFile(item);
-      } else if (item) {
-        this.bytes -= item.length;
-        if (this.bytes <= this.highWater >> 1) this.exchange.resumeWorker();
-        yield item;
-      } else if (this.failure) {
-        throw this.failure;
-      } else if (this.ended) {
-        return;
-      } else {
-        await new Promise<void>((resolve) => (this.wake = resolve));
+  async *[Symbol.asyncIterator](): AsyncGenerator<Uint8Array> {
+    for (let i = 0; !this.closed; i++) {
+      const run = this.runs[i];
+      if (run === undefined) return;
+      for await (const chunk of run) {
+        if (this.closed) return;
+        yield chunk;
       }
+      const file = this.files[i];
+      if (file === undefined || this.closed) return;
+      this.filesTaken = i + 1;
+      yield* this.readFile(file);
     }
   }
 
@@ -364,10 +358,8 @@ class ResponseBody implements AsyncIterable<Uint8Array>, WholeBody {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const item of this.items) if (item instanceof FileRange) void item.fh.close();
-    this.items = [];
-    this.bytes = 0;
-    this.signal();
+    for (const file of this.files.slice(this.filesTaken)) void file.fh.close();
+    for (const run of this.runs) run.discard();
     this.exchange.discard();
   }
 }

@@ -3,79 +3,37 @@
 // pulls. `buffered` holds the whole body when the listener read all of it before
 // calling the app (the common case), so the Python pool can send it inline.
 
-import { ByteQueue } from '../byte-queue.js';
+import { ByteStream } from '../byte-stream.js';
 import type { Input } from './types.js';
 
-export class BodyInput implements Input {
+export class BodyInput extends ByteStream implements Input {
   buffered: Buffer | null = null;
   /** Called when the consumer has pulled everything queued (time to resume reading). */
   onDrain: (() => void) | null = null;
-
-  private readonly queue = new ByteQueue();
-  private ended = false;
-  private failure: Error | null = null;
-  private wake: (() => void) | null = null;
 
   /** A body that is already complete. */
   static of(body: Buffer): BodyInput {
     const input = new BodyInput();
     input.buffered = body;
-    input.ended = true;
+    input.end();
     return input;
-  }
-
-  /** Bytes pushed but not yet pulled; a listener pauses its socket when this grows. */
-  get queuedBytes(): number {
-    return this.queue.bytes;
-  }
-
-  push(chunk: Buffer): void {
-    if (this.ended) return;
-    this.queue.push(chunk);
-    this.signal();
-  }
-
-  end(): void {
-    this.ended = true;
-    this.signal();
   }
 
   /** The body cannot be completed (client gone, bad chunk): readers get `err`. */
   fail(err: Error): void {
-    if (this.ended) return;
-    this.failure = err;
-    this.ended = true;
-    this.signal();
+    this.end(err);
   }
 
-  get complete(): boolean {
-    return this.ended && this.failure === null;
+  protected override taken(): void {
+    if (this.queue.bytes === 0 && this.onDrain) this.onDrain();
   }
 
-  private signal(): void {
-    const wake = this.wake;
-    if (wake) {
-      this.wake = null;
-      wake();
-    }
-  }
-
-  async *[Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
+  override async *[Symbol.asyncIterator](): AsyncGenerator<Buffer> {
     if (this.buffered !== null) {
       if (this.buffered.length > 0) yield this.buffered;
       return;
     }
-    for (;;) {
-      const chunk = this.queue.shift();
-      if (chunk !== undefined) {
-        if (this.queue.bytes === 0 && this.onDrain) this.onDrain();
-        yield chunk;
-        continue;
-      }
-      if (this.failure) throw this.failure;
-      if (this.ended) return;
-      await new Promise<void>((resolve) => (this.wake = resolve));
-    }
+    yield* super[Symbol.asyncIterator]();
   }
 
   async readAll(): Promise<Buffer> {

@@ -116,6 +116,11 @@ export function runConformance(name: string, start: Factory): void {
       assert.equal(r.body.toString(), '0123456789');
     });
 
+    test('bytes written before a wsgi.file_wrapper come first, then the file', async () => {
+      const r = await target.send({ method: 'GET', path: '/write-then-file' });
+      assert.equal(r.body.toString(), `${'before:'.repeat(1000)}0123456789`);
+    });
+
     test('statuses pass through; CR/LF in a header is a 500 and nothing of it is sent', async () => {
       assert.equal((await target.send({ method: 'GET', path: '/status', query: '418' })).status, 418);
       assert.equal((await target.send({ method: 'GET', path: '/empty' })).status, 204);
