@@ -31,7 +31,7 @@ import type { Listener, ListenerConnection, ListenerShared } from './listeners/b
 import { ConnectionBudget } from './listeners/budget.js';
 import { StreamGatewayListener, scgi, uwsgi } from './listeners/stream-gateway.js';
 import { dropPrivileges } from './privileges.js';
-import { Logger, levels, prefixLines } from './log.js';
+import { Logger } from './log.js';
 import { LogFile } from './log-file.js';
 import { AccessLog, observeAll } from './access-log.js';
 import { Metrics } from './metrics.js';
@@ -78,7 +78,7 @@ export class Gateway {
     const logs = openLogs(config);
     const { log } = logs;
     log.info(banner(config));
-    const pool = new Arbiter(poolOptions(config, logs.logFile), log);
+    const pool = new Arbiter(poolOptions(config, log), log);
     const app = buildApps(config, pool, log);
     const budget = new ConnectionBudget({ maxConnections: config.maxConnections, maxPerIp: config.maxConnectionsPerIp });
     const metrics = config.metrics ? new Metrics({ pool, budget, version, listeners: () => byName(listeners) }) : null;
@@ -247,14 +247,14 @@ function pick<T, K extends keyof T>(from: T, keys: readonly K[]): Pick<T, K> {
   return picked;
 }
 
-function poolOptions(config: Readonly<Config>, logFile: LogFile | null): ArbiterOptions {
+function poolOptions(config: Readonly<Config>, log: Logger): ArbiterOptions {
   return {
     ...pick(config, POOL_SETTINGS),
     cwd: config.chdir || undefined,
     env: workerEnv(config),
-    // The workers' own stdout and stderr (print(), a crash, the stacks of a --timeout) with the log's prefix.
-    // Only with --log-file, which pipes them anyway; otherwise they are inherited, never read by the gateway.
-    output: logFile ? (text) => logFile.write(prefixLines(text, levels.info, 'worker')) : undefined,
+    // The workers' own stdout and stderr (print(), a crash, the stacks of a --timeout), each line
+    // with the log's prefix and the worker's pid, into the log (--log-file, or the gateway's stderr)
+    output: (text, pid) => log.output(text, pid),
   };
 }
 

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Logger, QUEUE_MAX, prefixLines, stderrSink } from './log.js';
+import { Logger, QUEUE_MAX, levels, prefixLines, stderrSink } from './log.js';
 
 test('a log that cannot be written loses lines, not the server, and says so once it can', () => {
   const out: string[] = [];
@@ -41,6 +41,15 @@ test("issue 12: lines the workers print get the log's prefix, each of them, empt
     ),
   );
   assert.match(prefixLines('no newline', 40, 7), /^\[[-0-9: +]+\] \[7\] \[ERROR\] no newline\n$/);
+});
+
+test("a worker's output is the app's, not a log level's: written with its pid under --log-level error too", () => {
+  const lines: string[] = [];
+  const log = new Logger(levels.error, (line) => lines.push(line));
+  log.info('dropped');
+  log.output('print()ed\n', 4242);
+  assert.equal(lines.length, 1);
+  assert.match(lines[0]!, /^\[[-0-9: +]+\] \[4242\] \[INFO\] print\(\)ed\n$/);
 });
 
 /** Node's stream over a pipe nobody reads: it holds what it is given until drain(). */

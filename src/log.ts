@@ -136,6 +136,11 @@ export class Logger {
     private readonly sink: (line: string) => void = stderrSink(),
   ) {}
 
+  /** Lines a worker printed (whole lines), with the log's prefix and its pid, whatever the level: they are the app's output. */
+  output(text: string, pid: number): void {
+    this.sink(prefixLines(text, levels.info, pid));
+  }
+
   log(level: number, message: string, tag: string | number = process.pid): void {
     if (level < this.level) return;
     this.sink(`${linePrefix(level, tag)}${message}\n`);

@@ -60,10 +60,12 @@ export interface WorkerOptions {
   env: NodeJS.ProcessEnv;
   /**
    * Where the worker's own stdout and stderr go (print(), a crash, the stacks
-   * dumped before a --timeout kill): whole lines, through a pipe, so a --log-file
-   * reopened after rotation takes them too. Unset: inherited from the gateway.
+   * dumped before a --timeout kill): whole lines, through a pipe, with the pid
+   * of the process that was spawned (a --preload template's lines include
+   * those of the workers it forks), so the log gives them its prefix and a
+   * --log-file reopened after rotation takes them too. Unset: inherited.
    */
-  output?: (text: string) => void;
+  output?: (text: string, pid: number) => void;
 }
 
 /**
@@ -79,9 +81,12 @@ export function spawnPython(options: WorkerOptions, extra: string[], pipes: numb
   const stdio: ('ignore' | 'inherit' | 'pipe')[] = ['ignore', out, out, 'pipe'];
   for (let i = 0; i < pipes; i++) stdio.push('pipe');
   const proc = spawn(options.python, args, { cwd: options.cwd, env: options.env, stdio, detached: true });
-  if (options.output) {
-    forwardLines(proc.stdout!, options.output);
-    forwardLines(proc.stderr!, options.output);
+  const output = options.output;
+  if (output) {
+    const pid = proc.pid ?? 0;
+    const put = (text: string): void => output(text, pid);
+    forwardLines(proc.stdout!, put);
+    forwardLines(proc.stderr!, put);
   }
   return proc;
 }

@@ -135,6 +135,17 @@ test('--access-log-format json and templates; a bad format or an unopenable file
   assert.equal(nowhere.stderr, `warpipe: cannot open log file ${dir}/missing/a.log: ENOENT\n`);
 });
 
+test("without --log-file, the workers' own output reaches stderr with the log's prefix and their pid", async () => {
+  const srv = await startServer('pep3333:application');
+  assert.equal(await (await fetch(`${srv.url}/print`)).text(), 'printed');
+  await srv.waitForLog(/raw stderr from the app/);
+  const printed = /^\[[-0-9: +]+\] \[(\d+)\] \[INFO\] print\(\) from pid (\d+)$/m.exec(srv.logs());
+  assert.ok(printed, srv.logs());
+  assert.equal(printed[1], printed[2], "the tag is the worker's pid");
+  assert.match(srv.logs(), new RegExp(String.raw`^\[[-0-9: +]+\] \[${printed[2]}\] \[INFO\] raw stderr from the app$`, 'm'));
+  assert.equal(await srv.stop(), 0);
+});
+
 test('a full disk under the access log: every request is still served, and the trouble is said once', async () => {
   const srv = await startServer('pep3333:application', { args: ['--access-log', '/dev/full'] });
   const statuses = [];
@@ -171,9 +182,11 @@ test("--log-file: the log and the workers' own output go to the file; SIGUSR1 re
     const url = `http://127.0.0.1:${port}`;
     assert.equal(await (await fetch(`${url}/print`)).text(), 'printed');
     let text = await waitForFile(logFile, /raw stderr from the app/);
-    // issue 12: with the log's own prefix (time, a tag, a level)
-    assert.match(text, /^\[[-0-9: +]+\] \[worker\] \[INFO\] print\(\) from pid \d+$/m);
-    assert.match(text, /^\[[-0-9: +]+\] \[worker\] \[INFO\] raw stderr from the app$/m);
+    // issue 12: with the log's own prefix (time, the worker's pid, a level)
+    const printed = /^\[[-0-9: +]+\] \[(\d+)\] \[INFO\] print\(\) from pid (\d+)$/m.exec(text);
+    assert.ok(printed, text);
+    assert.equal(printed[1], printed[2], "the tag is the worker's pid");
+    assert.match(text, new RegExp(String.raw`^\[[-0-9: +]+\] \[${printed[2]}\] \[INFO\] raw stderr from the app$`, 'm'));
     assert.match(text, /^\[[-0-9: +]+\] \[\d+\] \[INFO\] 1 worker ready$/m);
     await waitForFile(access, /"GET \/print HTTP\/1\.1" 200 7 /);
 
