@@ -34,10 +34,6 @@ export class ByteStream implements AsyncIterable<Buffer> {
     return this.ended && this.failure === null;
   }
 
-  get isEnded(): boolean {
-    return this.ended;
-  }
-
   /** Bytes; ignored once the stream ended. */
   push(chunk: Uint8Array): void {
     if (this.ended) return;

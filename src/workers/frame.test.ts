@@ -141,7 +141,7 @@ test('FILE parsing and DATA splitting at the payload limit', () => {
   p.writeBigUInt64LE(5n, 0);
   p.writeBigInt64LE(-1n, 8);
   assert.deepEqual(parseFile(Buffer.concat([p, Buffer.from('/proc/1/fd/7')])), { offset: 5, count: -1, path: '/proc/1/fd/7' });
-  for (const size of [0, 10, 16 * 1024 - 1, 16 * 1024, MAX_PAYLOAD + 10]) {
+  for (const size of [0, 10, 4095, 4096, 16 * 1024, MAX_PAYLOAD + 10]) {
     const data = Buffer.alloc(size, 7);
     const got: [number, number][] = [];
     new FrameReader((type, payload) => got.push([type, payload.length])).receive(Buffer.concat(dataFrames(data)));

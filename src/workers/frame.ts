@@ -136,7 +136,7 @@ export function requestFrame(env: string, body: Uint8Array | null, complete: boo
 
 /**
  * The REQUEST frame as the pieces to write in order: one buffer, or, for a body
- * of GATHER_BODY bytes or more, the frame's head and environ followed by a view
+ * of GATHER_MIN bytes or more, the frame's head and environ followed by a view
  * of the body (a gathered write; the body is not copied).
  */
 export function requestFrameParts(env: string, body: Uint8Array | null, complete: boolean): Buffer[] {
@@ -146,7 +146,7 @@ export function requestFrameParts(env: string, body: Uint8Array | null, complete
   if (size > MAX_PAYLOAD) {
     throw new WorkerError(codes.WORKER_PROTOCOL, `request frame of ${size} bytes is too large`, 500);
   }
-  const gather = body !== null && bodyLen >= GATHER_BODY;
+  const gather = body !== null && bodyLen >= GATHER_MIN;
   const out = Buffer.allocUnsafe(HEADER_SIZE + size - (gather ? bodyLen : 0));
   out.writeUInt32LE(size, 0);
   out[4] = T.REQUEST;
@@ -160,14 +160,12 @@ export function requestFrameParts(env: string, body: Uint8Array | null, complete
 }
 
 /**
- * A request body at least this long is written after the frame's head as it is
- * (gathered), not copied into it: a copy would allocate a buffer of its own
- * (Node's pool serves under 4 KiB), and that churn drives V8's GC.
+ * Data at least this long is written after its frame's head as it is (gathered),
+ * not copied into it: a copy would allocate a buffer of its own (Node's pool
+ * serves under 4 KiB), and that churn of memory outside V8's heap sets off its
+ * garbage collector (issue 12: a 10 KiB echo cost 1.5x the gateway CPU).
  */
-const GATHER_BODY = 4096;
-
-/** Below this, a DATA frame is one copied buffer; above it, a header and a view of the data (no copy). */
-const GATHER_MIN = 16 * 1024;
+const GATHER_MIN = 4096;
 
 /**
  * `data` as DATA frames (split at MAX_PAYLOAD), as the pieces to write in

@@ -117,8 +117,8 @@ describe('fuzz: worker frames', () => {
     );
   });
 
-  it(seeded('dataFrames (copied below 16 KiB, gathered above) read back as DATA frames joining to the data'), () => {
-    const data = edgyLength([16 * 1024], 100).chain((n) => bytes(n, n));
+  it(seeded('dataFrames (copied below 4 KiB, gathered above) read back as DATA frames joining to the data'), () => {
+    const data = edgyLength([4096, 16 * 1024], 100).chain((n) => bytes(n, n));
     check(
       fc.property(data, cuts, fc.integer({ min: 0, max: 255 }), (d, points, reason) => {
         const stream = Buffer.concat([...dataFrames(d), endFrame(reason)]);
