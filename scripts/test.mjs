@@ -3,6 +3,8 @@
 // 1 if any failed. The spec reporter ends with the failing tests listed, so a
 // failure is found without grepping TAP.
 import { spawnSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
 
 const run = (cmd, args) => {
   const r = spawnSync(cmd, args, { stdio: 'inherit' });
@@ -11,7 +13,17 @@ const run = (cmd, args) => {
 };
 
 const lint = run(process.execPath, ['scripts/lint.mjs', '--check-format']);
-const node = run(process.execPath, ['--test', '--test-concurrency=2', '--test-reporter=spec', 'dist/']);
+// The test files by name: Node 20 runs a directory given to --test, Node 22 and 24 take their
+// arguments as files or globs (and run `dist/` as one empty test), and Node 20 has no globs.
+const testFiles = readdirSync('dist', { recursive: true, encoding: 'utf8' })
+  .filter((f) => f.endsWith('.test.js'))
+  .map((f) => join('dist', f))
+  .sort();
+if (testFiles.length === 0) {
+  process.stderr.write('npm test: no dist/**/*.test.js: did the build run?\n');
+  process.exit(1);
+}
+const node = run(process.execPath, ['--test', '--test-concurrency=2', '--test-reporter=spec', ...testFiles]);
 const python = run('python3', ['-m', 'pytest', '-q', 'python/tests']);
 if (lint !== 0 || node !== 0 || python !== 0) {
   process.stderr.write(
