@@ -90,6 +90,14 @@ export const scenarios: Scenario[] = [
     expect: 'Hello, World!',
   },
   {
+    name: 'close',
+    title: 'hello-world, a new connection per request (Connection: close): health checkers, proxies without upstream keepalive',
+    app: hello,
+    path: '/',
+    expect: 'Hello, World!',
+    wrkArgs: ['-H', 'Connection: close'],
+  },
+  {
     name: 'flask',
     title: 'Flask JSON: GET /json, jsonify({"message": "Hello, World!"})',
     app: { module: 'flask_app', callable: 'application', needs: [flask] },

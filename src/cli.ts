@@ -1,10 +1,11 @@
 #!/bin/sh
-//usr/bin/env true; exec node --max-semi-space-size=8 "$0" "$@"
-// (Run as the `warpipe` command, the line above is shell: it starts Node with
-// a young generation capped at 8 MiB per semi-space. Node's default of 16 MiB
-// grows the gateway to ~84 MiB RSS under load for no measurable speed; at 8 it
-// stays ~71 MiB and is as fast. To JavaScript the line is a comment.
-// `node dist/src/cli.js` also works, with Node's defaults.)
+//usr/bin/env true; exec "${WARPIPE_NODE:-node}" --max-semi-space-size=8 "$0" "$@"
+// (Run as the `warpipe` command, the line above is shell: it starts Node --
+// $WARPIPE_NODE if set, else the `node` on PATH -- with a young generation
+// capped at 8 MiB per semi-space. Node's default of 16 MiB grows the gateway to
+// ~84 MiB RSS under load for no measurable speed; at 8 it stays ~71 MiB and is
+// as fast. To JavaScript the line is a comment. `node dist/src/cli.js` also
+// works, with Node's defaults. docs/deploy.md "The runtime" says which Node.)
 //
 // The command line: argv becomes a Config (src/config/), the Config a running
 // Gateway (src/gateway.ts), and each failure an exit code:

@@ -78,6 +78,8 @@ export class Gateway {
     const logs = openLogs(config);
     const { log } = logs;
     log.info(banner(config));
+    const advice = runtimeAdvice();
+    if (advice) log.warning(advice);
     const pool = new Arbiter(poolOptions(config, log), log);
     const app = buildApps(config, pool, log);
     const budget = new ConnectionBudget({ maxConnections: config.maxConnections, maxPerIp: config.maxConnectionsPerIp });
@@ -217,7 +219,23 @@ function openLogs(config: Readonly<Config>): Logs {
 function banner(config: Readonly<Config>): string {
   const size = config.maxWorkers > config.workers ? `${config.workers} to ${config.maxWorkers}` : `${config.workers}`;
   const threads = `${config.threads} thread${config.threads > 1 ? 's' : ''}`;
-  return `warpipe ${version}: app ${config.app}, ${size} worker${config.maxWorkers > 1 ? 's' : ''} x ${threads}, python ${config.python}`;
+  return (
+    `warpipe ${version}: app ${config.app}, ${size} worker${config.maxWorkers > 1 ? 's' : ''} x ${threads}, python ${config.python}, ` +
+    `node ${process.versions.node}`
+  );
+}
+
+/** The first Node major warpipe recommends: 22 and 24 spend less CPU per request than 20 (docs/deploy.md, "The runtime"). */
+export const RECOMMENDED_NODE = 22;
+
+/** A warning for a runtime older than RECOMMENDED_NODE (null: none). */
+export function runtimeAdvice(nodeVersion: string = process.versions.node): string | null {
+  const major = Number(nodeVersion.split('.')[0]);
+  if (major >= RECOMMENDED_NODE) return null;
+  return (
+    `running on Node ${nodeVersion}, past its end of life; Node ${RECOMMENDED_NODE} and 24 spend 10-20 % less CPU ` +
+    `per request (most on new connections): see "The runtime" in docs/deploy.md (WARPIPE_NODE picks the node the warpipe command runs)`
+  );
 }
 
 /** The settings the pool takes as they are (the names are the same in Config and ArbiterOptions). */
