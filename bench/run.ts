@@ -96,6 +96,7 @@ async function httpReady(port: number, scenario: Scenario, procs: readonly Proc[
 function cannotServe(server: Server, scenario: Scenario): string | null {
   const missing = server.missing();
   if (missing) return missing;
+  if (server.only && !server.only.includes(scenario.name)) return `serves only ${server.only.join(' and ')}`;
   const skip = scenario.skip?.(server);
   if (skip) return skip;
   const py = server.python();

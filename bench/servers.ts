@@ -39,6 +39,8 @@ export interface Server {
   front(procs: readonly Proc[]): number | null;
   /** the processes that run the app */
   workers(procs: readonly Proc[]): number[];
+  /** the only scenarios it can run (default: every one) */
+  only?: readonly string[];
 }
 
 /** stdout+stderr of a short command, or null if it could not run or failed. */
@@ -324,6 +326,23 @@ const nginxUwsgi: Server = {
   workers: (procs) => uwsgiSpawned(procs[0]!, 'worker'),
 };
 
+// The platform's floor: a bare node:net server (bench/floor.ts) with fixed answers, on the Node that runs the bench
+const floorScript = join(ROOT, 'dist', 'bench', 'floor.js');
+const nodeFloor: Server = {
+  name: 'node-net-floor',
+  notes:
+    "`node dist/bench/floor.js`: a bare `node:net` server, on the Node that runs the bench (warpipe's own), that " +
+    "answers each request with the hello scenario's fixed 13 bytes (and closes when asked): no HTTP parser, no " +
+    'app, no worker. What a connection costs the platform; only the hello and close scenarios.',
+  python: () => null,
+  missing: once(() => (existsSync(floorScript) ? null : `${floorScript} not built: run npm run build`)),
+  version: once(() => `node:net on Node ${process.versions.node}`),
+  launch: (_app, port) => [{ cmd: process.execPath, args: [floorScript, String(port)] }],
+  front: (procs) => procs[0]!.pid,
+  workers: () => [],
+  only: ['hello', 'close'],
+};
+
 export const servers: Server[] = [
   warpipe(
     'warpipe',
@@ -379,6 +398,7 @@ export const servers: Server[] = [
   ),
   nginxUwsgi,
   waitress,
+  nodeFloor,
 ];
 
 /** Shared by every uWSGI entry, for the doc. */
