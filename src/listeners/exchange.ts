@@ -254,7 +254,9 @@ export class Exchange {
 
   /** The client left (or the web server aborted the request): what the app still produces is dropped. */
   clientGone(status = 499): void {
-    this.input?.fail(new GatewayError(codes.CLIENT_GONE, 'client disconnected', status));
+    // (an error is made only for a body still coming: it costs a stack trace, and every
+    // connection that closes after its answer comes here)
+    if (this.input !== null && !this.input.complete) this.input.fail(new GatewayError(codes.CLIENT_GONE, 'client disconnected', status));
     this.record(status);
     if (this.over) return;
     this.over = true;
