@@ -60,8 +60,8 @@ export class Connection implements HttpResponseOwner, Peer {
   remotePort: string;
   /** --proxy-protocol: the header's bytes so far, until it is whole (null: none expected, or read). */
   private proxyHead: Buffer | null = null;
-  readonly localName: string;
-  readonly localPort: string;
+  /** The socket's own address and port: read only when a request has no Host (a getsockname() per connection otherwise). */
+  private local: [string, string] | null = null;
   /** The peer is a --forwarded-allow-ips proxy: its X-Forwarded-* headers are believed. */
   viaProxy: boolean;
   private closeAfter = false;
@@ -89,8 +89,6 @@ export class Connection implements HttpResponseOwner, Peer {
     this.parser = new RequestParser(options.limits);
     this.remoteAddr = socket.remoteAddress ?? '';
     this.remotePort = socket.remotePort === undefined ? '' : String(socket.remotePort);
-    this.localName = socket.localAddress ?? 'localhost';
-    this.localPort = socket.localPort === undefined ? '' : String(socket.localPort);
     // a unix socket's peer got past its --socket-mode: with --forwarded-allow-ips set, it is a proxy of ours
     const trusted = options.trustedProxies;
     this.viaProxy = trusted !== undefined && (socket.remoteAddress === undefined || trusted.trusts(this.remoteAddr));
@@ -107,6 +105,22 @@ export class Connection implements HttpResponseOwner, Peer {
       }
       this.proxyHead = Buffer.alloc(0);
     }
+  }
+
+  get localName(): string {
+    return this.localAddress()[0];
+  }
+
+  get localPort(): string {
+    return this.localAddress()[1];
+  }
+
+  private localAddress(): [string, string] {
+    if (this.local === null) {
+      const { localAddress, localPort } = this.socket;
+      this.local = [localAddress ?? 'localhost', localPort === undefined ? '' : String(localPort)];
+    }
+    return this.local;
   }
 
   // --- what the response needs (HttpResponseOwner) ---

@@ -47,6 +47,14 @@ describe('HTTP/1.1 with --validate', () => {
     assert.equal(env.CONTENT_LENGTH ?? '', '');
   });
 
+  test("an HTTP/1.0 request with no Host: SERVER_NAME and SERVER_PORT are the socket's own", async () => {
+    const res = await rawRequest(srv.port, 'GET /environ HTTP/1.0\r\n\r\n');
+    const env = JSON.parse(res.body.toString()) as Record<string, string>;
+    assert.equal(env.SERVER_NAME, '127.0.0.1');
+    assert.equal(env.SERVER_PORT, String(srv.port));
+    assert.equal(env.HTTP_HOST, undefined);
+  });
+
   test('Host without a port, repeated fields, and fields that must never reach the app', async () => {
     const res = await rawRequest(
       srv.port,
