@@ -6,6 +6,7 @@
 // head can tell it, and the gateway's own short answers.
 
 import type net from 'node:net';
+import { GATHER_MIN } from '../byte-queue.js';
 import type { Logger } from '../log.js';
 import type { Headers } from '../pipeline/types.js';
 import { frameResponse } from '../protocols/http1/framing.js';
@@ -31,9 +32,6 @@ export interface HttpResponseOwner {
   /** Break the connection now. */
   abortConnection(): void;
 }
-
-/** A body at least this long is written beside its head (gathered), not copied behind it. */
-const GATHER_BODY = 4096;
 
 const hasContentLength = (headers: Headers): boolean => headers.some(([n]) => n.length === 14 && n.toLowerCase() === 'content-length');
 
@@ -78,23 +76,22 @@ export class HttpResponse implements ResponseSink {
       return 0;
     }
     if (this.remaining >= 0 && total > this.remaining) total = this.truncate(bufs, this.remaining);
-    if (total >= GATHER_BODY) {
+    if (total >= GATHER_MIN) {
       // the head, then the body's buffers as they are: one writev, no copy
       socket.cork();
       socket.write(Buffer.from(head, 'latin1'));
       for (const b of bufs) if (b.length > 0) socket.write(b);
       socket.uncork();
-      if (this.remaining >= 0) this.remaining -= total;
-      return total;
+    } else {
+      const out = Buffer.allocUnsafe(head.length + total);
+      out.write(head, 0, 'latin1');
+      let off = head.length;
+      for (const b of bufs) {
+        out.set(b, off);
+        off += b.length;
+      }
+      socket.write(out);
     }
-    const out = Buffer.allocUnsafe(head.length + total);
-    out.write(head, 0, 'latin1');
-    let off = head.length;
-    for (const b of bufs) {
-      out.set(b, off);
-      off += b.length;
-    }
-    socket.write(out);
     if (this.remaining >= 0) this.remaining -= total;
     return total;
   }

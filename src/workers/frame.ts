@@ -5,7 +5,7 @@
 // NUL-terminated latin-1 strings, k NUL v NUL ..., so the worker splits them
 // with one bytes.split().
 
-import { asBuffer } from '../byte-queue.js';
+import { GATHER_MIN, asBuffer } from '../byte-queue.js';
 import { WorkerError, codes } from '../errors.js';
 
 export const HEADER_SIZE = 5;
@@ -158,14 +158,6 @@ export function requestFrameParts(env: string, body: Uint8Array | null, complete
   out.set(body, 10 + envLen);
   return [out];
 }
-
-/**
- * Data at least this long is written after its frame's head as it is (gathered),
- * not copied into it: a copy would allocate a buffer of its own (Node's pool
- * serves under 4 KiB), and that churn of memory outside V8's heap sets off its
- * garbage collector (issue 12: a 10 KiB echo cost 1.5x the gateway CPU).
- */
-const GATHER_MIN = 4096;
 
 /**
  * `data` as DATA frames (split at MAX_PAYLOAD), as the pieces to write in
