@@ -15,7 +15,10 @@
 import { loadConfig } from './config/load.js';
 import { helpText } from './config/help.js';
 import { ConfigCheckError, ConfigError, StartError, WorkerError } from './errors.js';
+import cluster from 'node:cluster';
 import { Gateway, version } from './gateway.js';
+import { memberOf } from './gateways.js';
+import { Primary } from './primary.js';
 import { formatStatus, sendControl } from './control.js';
 
 const EXIT_RUNTIME = 1;
@@ -75,7 +78,10 @@ export async function main(argv: readonly string[]): Promise<void> {
     return;
   }
   try {
-    await Gateway.start(action.config);
+    // --gateways N: this process is the primary, or one of its gateways (src/primary.ts)
+    const member = memberOf(process.env, cluster.isWorker);
+    if (action.config.gateways > 1 && member === null) await Primary.start(action.config);
+    else await Gateway.start(action.config, member);
   } catch (err) {
     exitOn(err);
   }

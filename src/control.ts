@@ -10,7 +10,8 @@ import type { Logger } from './log.js';
 import type { PoolStatus } from './workers/arbiter.js';
 
 export interface Controlled {
-  status(): PoolStatus;
+  /** The pool now (asked of every gateway, with --gateways N). */
+  status(): PoolStatus | Promise<PoolStatus>;
   reload(): void;
 }
 
@@ -28,7 +29,10 @@ export function listenControl(path: string, target: Controlled, log: Logger): Pr
       if (nl < 0 && line.length <= MAX_LINE) return;
       sock.removeAllListeners('data');
       const command = (nl < 0 ? line : line.slice(0, nl)).trim();
-      sock.end(`${JSON.stringify(answer(command, target, log))}\n`);
+      answer(command, target, log).then(
+        (reply) => sock.end(`${JSON.stringify(reply)}\n`),
+        (err: Error) => sock.end(`${JSON.stringify({ ok: false, error: err.message })}\n`),
+      );
     });
   });
   return bind(server, { kind: 'unix', path }, 0o600, (err) => log.error(`control socket error: ${err.message}`)).then(() => {
@@ -37,10 +41,10 @@ export function listenControl(path: string, target: Controlled, log: Logger): Pr
   });
 }
 
-function answer(command: string, target: Controlled, log: Logger): object {
+async function answer(command: string, target: Controlled, log: Logger): Promise<object> {
   switch (command) {
     case 'status':
-      return { ok: true, status: target.status() };
+      return { ok: true, status: await target.status() };
     case 'reload':
       log.info('reload asked for on the control socket');
       target.reload();
@@ -76,9 +80,11 @@ export function sendControl(
 
 /** The pool as a table, for `warpipe status` and the SIGUSR1 log line. */
 export function formatStatus(s: PoolStatus): string {
-  const rows = [['PID', 'GEN', 'STATE', 'SERVED', 'RSS MiB', 'AGE s', 'RUNNING']];
+  const gateways = s.gateways ?? [];
+  const rows = [[...(gateways.length ? ['GW'] : []), 'PID', 'GEN', 'STATE', 'SERVED', 'RSS MiB', 'AGE s', 'RUNNING']];
   for (const w of s.workers) {
     rows.push([
+      ...(gateways.length ? [String(w.gateway ?? '-')] : []),
       String(w.pid),
       String(w.generation),
       w.state,
@@ -91,5 +97,6 @@ export function formatStatus(s: PoolStatus): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   const lines = rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  '));
   const bounds = s.minWorkers === s.maxWorkers ? `${s.minWorkers}` : `${s.minWorkers} to ${s.maxWorkers}`;
-  return [`pool: ${bounds} workers (generation ${s.generation}), ${s.queued} requests queued`, ...lines].join('\n');
+  const where = gateways.length ? ` in ${gateways.length} gateways (pids ${gateways.join(', ')})` : '';
+  return [`pool: ${bounds} workers${where} (generation ${s.generation}), ${s.queued} requests queued`, ...lines].join('\n');
 }

@@ -34,17 +34,18 @@ import { dropPrivileges } from './privileges.js';
 import { Logger } from './log.js';
 import { LogFile } from './log-file.js';
 import { AccessLog, observeAll } from './access-log.js';
-import { Metrics } from './metrics.js';
+import { Metrics, serveMetrics } from './metrics.js';
 import { forgetActivation } from './socket-activation.js';
 import { Arbiter, type ArbiterOptions } from './workers/arbiter.js';
-import { formatStatus, listenControl } from './control.js';
+import { formatStatus, listenControl, type Controlled } from './control.js';
 import { watchSources } from './watch.js';
+import { memberConfig, type Ask, type Member, type Tell } from './gateways.js';
 
 export const version: string = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string })
   .version;
 
 /** The gateway's log, and the files under it (--log-file, --access-log) that SIGUSR1 reopens. */
-interface Logs {
+export interface Logs {
   log: Logger;
   logFile: LogFile | null;
   access: AccessLog | null;
@@ -72,28 +73,42 @@ export class Gateway {
     readonly listeners: Listeners,
   ) {}
 
-  /** Start serving `config`; resolves once the workers are ready. */
-  static async start(config: Readonly<Config>): Promise<Gateway> {
+  /**
+   * Start serving `config`; resolves once the workers are ready. As one of
+   * --gateways N (`member`), on its share of the pool and the limits: the
+   * primary binds the sockets, says where they are and serves --control and
+   * --metrics, and this gateway answers its questions (src/gateways.ts).
+   */
+  static async start(whole: Readonly<Config>, member: Member | null = null): Promise<Gateway> {
     forgetActivation(process.env); // the workers must not take systemd's sockets for theirs
+    const config = member ? memberConfig(whole, member) : whole;
     const logs = openLogs(config);
     const { log } = logs;
-    log.info(banner(config));
-    const advice = runtimeAdvice();
-    if (advice) log.warning(advice);
+    if (!member) {
+      log.info(banner(config));
+      const advice = runtimeAdvice();
+      if (advice) log.warning(advice);
+    }
     const pool = new Arbiter(poolOptions(config, log), log);
     const app = buildApps(config, pool, log);
     const budget = new ConnectionBudget({ maxConnections: config.maxConnections, maxPerIp: config.maxConnectionsPerIp });
     const metrics = config.metrics ? new Metrics({ pool, budget, version, listeners: () => byName(listeners) }) : null;
     const listeners = buildListeners(config, app, log, { budget, observer: observeAll([logs.access, metrics]) });
-    warnOpenFiles(config, log);
-    const where = [...(await bindListeners(config, listeners)), ...(await bindSideSockets(config, metrics, pool, log))];
-    becomeUser(config, logs);
+    if (!member) warnOpenFiles(config, log);
+    const where = await bindListeners(config, listeners);
+    if (!member) where.push(...(await bindSideSockets(config, log, metrics && (() => metrics.registry.metrics()), pool)));
+    becomeUser(config, logs, member === null);
     const gateway = new Gateway(config, log, logs, pool, listeners);
-    gateway.installSignals(); // before the pool boots: a SIGTERM while it does drains as any other
+    gateway.installSignals(member !== null); // before the pool boots: a SIGTERM while it does drains as any other
+    if (member) answerPrimary(gateway, metrics);
     await startPool(pool, log);
+    if (member) {
+      tell({ type: 'ready', where, workers: pool.workers.size });
+      return gateway;
+    }
     for (const line of where) log.info(line);
     log.info(`${pool.workers.size} worker${pool.workers.size > 1 ? 's' : ''} ready`);
-    gateway.watchForChanges();
+    watchForChanges(config, log, () => pool.reload());
     return gateway;
   }
 
@@ -147,18 +162,27 @@ export class Gateway {
     this.log.info(`status:\n${formatStatus(this.pool.status())}`);
   }
 
-  private installSignals(): void {
-    const shutdown = (signal: string): void => {
-      if (this.stopping) {
-        this.log.warning(`${signal} again: stopping now`);
-        for (const w of this.pool.workers) w.kill('SIGKILL');
-        process.exit(1);
-      }
-      void this.stop(signal).then(() => process.exit(0));
-    };
+  /** SIGTERM, SIGINT: drain and exit; a second time (or `now`), kill the workers and exit at once. */
+  shutdown(signal: string, now = this.stopping): void {
+    if (now) {
+      this.log.warning(`${signal} again: stopping now`);
+      for (const w of this.pool.workers) w.kill('SIGKILL');
+      process.exit(1);
+    }
+    if (this.stopping) return;
+    void this.stop(signal).then(() => process.exit(0));
+  }
+
+  /**
+   * The signal table. A gateway of several leaves SIGINT to the primary (Ctrl-C reaches the whole process
+   * group), and a second SIGTERM too (systemd sends one to every process of the unit, and the primary relays
+   * its own): only the primary's word stops it at once (src/primary.ts).
+   */
+  private installSignals(member: boolean): void {
+    const shutdown = (signal: string): void => this.shutdown(signal, member ? false : this.stopping);
     const handlers: Record<string, () => void> = {
       SIGTERM: () => shutdown('SIGTERM'),
-      SIGINT: () => shutdown('SIGINT'),
+      SIGINT: () => (member ? undefined : shutdown('SIGINT')),
       SIGHUP: () => this.reload(),
       SIGTTIN: () => this.pool.scaleBy(1),
       SIGTTOU: () => this.pool.scaleBy(-1),
@@ -166,24 +190,31 @@ export class Gateway {
     };
     for (const [signal, handler] of Object.entries(handlers)) process.on(signal, handler);
   }
+}
 
-  /** --touch-reload and --reload. */
-  private watchForChanges(): void {
-    const { config, log, pool } = this;
-    if (config.touchReload) watchTouchFile(config.touchReload, pool, log);
-    if (config.reload) {
-      const base = config.chdir || process.cwd();
-      watchSources([base, ...config.pythonpath], base, config.reloadExtra, (path) => {
-        log.info(`${path} changed: reloading`);
-        pool.reload();
-      });
-      log.info(`--reload: watching ${base}${config.pythonpath.length ? ` and ${config.pythonpath.join(', ')}` : ''} for changes`);
-    }
-  }
+/** To the primary, if it is still there (a gateway whose primary is gone exits: node:cluster sees to that). */
+function tell(message: Tell): void {
+  if (process.connected) process.send?.(message, undefined, {}, () => {});
+}
+
+/** A gateway of several: the primary's questions, over the IPC channel. */
+function answerPrimary(gateway: Gateway, metrics: Metrics | null): void {
+  process.on('message', (ask: Ask) => {
+    if (ask.type === 'status') tell({ type: 'status', id: ask.id, status: gateway.pool.status() });
+    else if (ask.type === 'metrics') {
+      const { id } = ask;
+      void (metrics ? metrics.registry.getMetricsAsJSON() : Promise.resolve([])).then(
+        (json) => tell({ type: 'metrics', id, metrics: json }),
+        (err: Error) => gateway.log.error(`--metrics: ${err.message}`),
+      );
+    } else if (ask.type === 'reload')
+      gateway.pool.reload(); // the primary said why
+    else if (ask.type === 'stop') gateway.shutdown(ask.signal, ask.now);
+  });
 }
 
 /** --log-file and --access-log, opened before privileges are dropped (and given to the user, as its sockets are). */
-function openLogs(config: Readonly<Config>): Logs {
+export function openLogs(config: Readonly<Config>, accessToo = true): Logs {
   let logFile: LogFile | null = null;
   let log = new Logger(config.logLevel);
   let access: AccessLog | null = null;
@@ -197,7 +228,7 @@ function openLogs(config: Readonly<Config>): Logs {
       const file = logFile;
       log = new Logger(config.logLevel, (line) => file.write(line));
     }
-    if (config.accessLog) {
+    if (config.accessLog && accessToo) {
       access = new AccessLog(
         new LogFile(config.accessLog, false, {
           failing: (f, why) => log.error(`cannot write to the access log ${f.path} (${why}): request lines are dropped until it can`),
@@ -216,12 +247,13 @@ function openLogs(config: Readonly<Config>): Logs {
   return { log, logFile, access, files };
 }
 
-function banner(config: Readonly<Config>): string {
+export function banner(config: Readonly<Config>): string {
   const size = config.maxWorkers > config.workers ? `${config.workers} to ${config.maxWorkers}` : `${config.workers}`;
   const threads = `${config.threads} thread${config.threads > 1 ? 's' : ''}`;
+  const gateways = config.gateways > 1 ? ` in ${config.gateways} gateways` : '';
   return (
-    `warpipe ${version}: app ${config.app}, ${size} worker${config.maxWorkers > 1 ? 's' : ''} x ${threads}, python ${config.python}, ` +
-    `node ${process.versions.node}`
+    `warpipe ${version}: app ${config.app}, ${size} worker${config.maxWorkers > 1 ? 's' : ''} x ${threads}${gateways}, ` +
+    `python ${config.python}, node ${process.versions.node}`
   );
 }
 
@@ -428,12 +460,17 @@ async function bindListeners(config: Readonly<Config>, listeners: Listeners): Pr
   return lines;
 }
 
-/** --metrics and --control: sockets of their own. Resolves with the lines to log once serving. */
-async function bindSideSockets(config: Readonly<Config>, metrics: Metrics | null, pool: Arbiter, log: Logger): Promise<string[]> {
+/** --metrics (answered with `metrics()`) and --control: sockets of their own. Resolves with the lines to log once serving. */
+export async function bindSideSockets(
+  config: Readonly<Config>,
+  log: Logger,
+  metrics: (() => Promise<string>) | null,
+  controlled: Controlled,
+): Promise<string[]> {
   const lines: string[] = [];
   if (metrics && config.metrics) {
     try {
-      lines.push(`metrics on ${await metrics.listen(config.metrics, config.socketMode, log)}`);
+      lines.push(`metrics on ${await serveMetrics(config.metrics, config.socketMode, log, metrics)}`);
     } catch (err) {
       throw cannotBind(`cannot serve --metrics on ${bindName(config.metrics)}`, err);
     }
@@ -441,7 +478,7 @@ async function bindSideSockets(config: Readonly<Config>, metrics: Metrics | null
   if (config.control) {
     const path = config.control;
     try {
-      await listenControl(path, pool, log);
+      await listenControl(path, controlled, log);
     } catch (err) {
       throw new StartError(codes.LISTEN_FAILED, `cannot serve the control socket on ${path}: ${(err as Error).message}`, 500, {
         cause: err,
@@ -453,8 +490,21 @@ async function bindSideSockets(config: Readonly<Config>, metrics: Metrics | null
   return lines;
 }
 
+/** --touch-reload and --reload: `reload()` when the file is touched, or a source changes. */
+export function watchForChanges(config: Readonly<Config>, log: Logger, reload: () => void): void {
+  if (config.touchReload) watchTouchFile(config.touchReload, reload, log);
+  if (config.reload) {
+    const base = config.chdir || process.cwd();
+    watchSources([base, ...config.pythonpath], base, config.reloadExtra, (path) => {
+      log.info(`${path} changed: reloading`);
+      reload();
+    });
+    log.info(`--reload: watching ${base}${config.pythonpath.length ? ` and ${config.pythonpath.join(', ')}` : ''} for changes`);
+  }
+}
+
 /** --user/--group: hand over the unix sockets and log files, then become that user (before any worker starts). */
-function becomeUser(config: Readonly<Config>, logs: Logs): void {
+export function becomeUser(config: Readonly<Config>, logs: Logs, say = true): void {
   const identity = config.identity;
   if (!identity) return;
   const owned = [...config.http, ...config.https, ...config.fastcgi, ...config.scgi, ...config.uwsgi].flatMap((a) =>
@@ -467,7 +517,7 @@ function becomeUser(config: Readonly<Config>, logs: Logs): void {
   } catch (err) {
     throw new StartError(codes.PRIVILEGES, `cannot become ${identity.name}: ${(err as Error).message}`, 500, { cause: err });
   }
-  logs.log.info(`running as ${identity.name}`);
+  if (say) logs.log.info(`running as ${identity.name}`);
 }
 
 /** Boot the workers; a boot failure is logged with its traceback, then thrown as a WorkerError. */
@@ -489,11 +539,11 @@ function removeSocket(path: string): void {
 }
 
 /** Reload whenever `path` is modified or touched (polled once a second: works on every filesystem). */
-function watchTouchFile(path: string, pool: Arbiter, log: Logger): void {
+function watchTouchFile(path: string, reload: () => void, log: Logger): void {
   watchFile(path, { interval: 1000 }, (now, before) => {
     if (now.mtimeMs !== before.mtimeMs && now.mtimeMs !== 0) {
       log.info(`${path} was touched: reloading`);
-      pool.reload();
+      reload();
     }
   });
   process.once('exit', () => unwatchFile(path));

@@ -51,10 +51,9 @@ export class Metrics implements RequestObserver {
     const registers = [this.registry];
     const { pool, listeners, budget } = sources;
     collectDefaultMetrics({ register: this.registry, prefix: 'warpipe_gateway_' });
-    new Gauge({ name: 'warpipe_info', help: 'Always 1; the version is in the label.', labelNames: ['version'], registers }).set(
-      { version: sources.version },
-      1,
-    );
+    // (aggregator: with --gateways N, the primary sums each gateway's metrics but this one)
+    const info = { name: 'warpipe_info', help: 'Always 1; the version is in the label.', aggregator: 'first' } as const;
+    new Gauge({ ...info, labelNames: ['version'], registers }).set({ version: sources.version }, 1);
 
     const tallies = this.tallies;
     new Counter({
@@ -178,28 +177,36 @@ export class Metrics implements RequestObserver {
   }
 
   /** Serve GET /metrics on `address`; resolves with where. */
-  async listen(address: Address, socketMode: number, log: Logger): Promise<string> {
-    const server = http.createServer((req, res) => {
-      if (req.url !== '/metrics' && !req.url?.startsWith('/metrics?')) {
-        res.writeHead(404, { 'Content-Type': 'text/plain' }).end('Not Found: metrics are at /metrics\n');
-        return;
-      }
-      if (req.method !== 'GET' && req.method !== 'HEAD') {
-        res.writeHead(405, { Allow: 'GET, HEAD', 'Content-Type': 'text/plain' }).end('Method Not Allowed\n');
-        return;
-      }
-      this.registry.metrics().then(
-        (text) => res.writeHead(200, { 'Content-Type': this.registry.contentType }).end(req.method === 'HEAD' ? undefined : text),
-        (err: Error) => {
-          log.error(`--metrics: ${err.message}`);
-          res.writeHead(500, { 'Content-Type': 'text/plain' }).end('Internal Server Error\n');
-        },
-      );
-    });
-    server.keepAliveTimeout = 65_000; // Prometheus keeps its scrape connection
-    const where = await bind(server, address, socketMode, (err) => log.error(`--metrics listener error: ${err.message}`));
-    return where.startsWith('unix:') ? `${where} (GET /metrics)` : `http://${where}/metrics`;
+  listen(address: Address, socketMode: number, log: Logger): Promise<string> {
+    return serveMetrics(address, socketMode, log, () => this.registry.metrics());
   }
+}
+
+/** The exposition's content type (prom-client's, for every registry). */
+const CONTENT_TYPE = new Registry().contentType;
+
+/** GET /metrics on a listener of its own, answered with `render()`; resolves with where. */
+export async function serveMetrics(address: Address, socketMode: number, log: Logger, render: () => Promise<string>): Promise<string> {
+  const server = http.createServer((req, res) => {
+    if (req.url !== '/metrics' && !req.url?.startsWith('/metrics?')) {
+      res.writeHead(404, { 'Content-Type': 'text/plain' }).end('Not Found: metrics are at /metrics\n');
+      return;
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { Allow: 'GET, HEAD', 'Content-Type': 'text/plain' }).end('Method Not Allowed\n');
+      return;
+    }
+    render().then(
+      (text) => res.writeHead(200, { 'Content-Type': CONTENT_TYPE }).end(req.method === 'HEAD' ? undefined : text),
+      (err: Error) => {
+        log.error(`--metrics: ${err.message}`);
+        res.writeHead(500, { 'Content-Type': 'text/plain' }).end('Internal Server Error\n');
+      },
+    );
+  });
+  server.keepAliveTimeout = 65_000; // Prometheus keeps its scrape connection
+  const where = await bind(server, address, socketMode, (err) => log.error(`--metrics listener error: ${err.message}`));
+  return where.startsWith('unix:') ? `${where} (GET /metrics)` : `http://${where}/metrics`;
 }
 
 /**

@@ -7,6 +7,7 @@
 // passes here starts, unless a port is taken (exit 1) or the app fails to
 // import (exit 3).
 
+import cluster from 'node:cluster';
 import { availableParallelism, tmpdir } from 'node:os';
 import { resolve } from 'node:path';
 import { ConfigCheckError, ConfigError } from '../errors.js';
@@ -14,6 +15,7 @@ import { compileFormat, type AccessEntry } from '../access-log.js';
 import { TrustedProxies } from '../pipeline/forwarded.js';
 import { lookupIdentity, type Identity } from '../privileges.js';
 import { inheritedSockets, type InheritedSocket } from '../socket-activation.js';
+import { memberOf, memberSockets } from '../gateways.js';
 import { parseAddress } from '../address.js';
 import type { MountSpec } from './mount.js';
 import type { SettingValues } from './settings.js';
@@ -37,6 +39,8 @@ export interface Resolved {
   identity: Identity | null;
   /** Sockets systemd passed (socket activation). */
   inherited: readonly InheritedSocket[];
+  /** --gateways, as a count (auto resolved from the CPUs). */
+  gateways: number;
 }
 
 /**
@@ -54,7 +58,8 @@ export function resolveConfig(values: SettingValues, app: string, env: NodeJS.Pr
   const compiled = compile(values);
   let inherited: InheritedSocket[];
   try {
-    inherited = inheritedSockets(env, process.pid);
+    // a gateway of --gateways N asks the primary for the sockets systemd gave it
+    inherited = memberOf(env, cluster.isWorker) ? memberSockets(env) : inheritedSockets(env, process.pid);
   } catch (err) {
     throw new ConfigCheckError((err as Error).message);
   }
@@ -62,6 +67,7 @@ export function resolveConfig(values: SettingValues, app: string, env: NodeJS.Pr
   const listening = LISTENER_KEYS.some((k) => values[k].length > 0) || inherited.length > 0;
   const [min, max] = values.workers;
   const workers = min === 0 ? availableParallelism() : min;
+  const gateways = gatewayCount(values.gateways, workers);
   const paths = checkPaths(values);
   const certificate = values.https.length > 0 ? readCertificate(values.certfile, values.keyfile) : null;
   const identity = lookupIdentity(values.user, values.group);
@@ -77,7 +83,24 @@ export function resolveConfig(values: SettingValues, app: string, env: NodeJS.Pr
     certificate,
     identity,
     inherited,
+    gateways,
   });
+}
+
+/** One gateway per this many CPUs with --gateways auto (docs/performance.md, "Every core"). */
+export const CPUS_PER_GATEWAY = 4;
+
+/** --gateways N or auto, checked against the workers: each gateway owns at least one. */
+function gatewayCount(raw: string, workers: number): number {
+  let n: number;
+  if (raw === 'auto') n = Math.max(1, Math.round(availableParallelism() / CPUS_PER_GATEWAY));
+  else if (/^\d+$/.test(raw) && Number(raw) >= 1) n = Number(raw);
+  else throw new ConfigError(`--gateways must be a whole number of at least 1, or auto, got "${raw}"`);
+  if (n > workers) {
+    if (raw === 'auto') return workers;
+    throw new ConfigError(`--gateways ${n} needs --workers ${n} or more: each gateway owns a share of the workers, at least one`);
+  }
+  return n;
 }
 
 /** What is compiled from text, and the settings that only make sense together. */

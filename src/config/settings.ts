@@ -135,6 +135,11 @@ const table = [
     doc: 'Number of Python worker processes (default: number of CPUs), or MIN:MAX to scale between them: one more while every worker ' +
       'stays busy, one less after --idle-timeout idle. SIGTTIN/SIGTTOU add/remove one by hand.',
     peer: 'gunicorn --workers, uWSGI --processes / --cheaper, php-fpm pm = dynamic' }),
+  setting({ key: 'gateways', flag: '--gateways', kind: 'string', default: '1', section: 'workers',
+    doc: 'Gateway processes (N, or auto: one per 4 CPUs, at least 1): each takes connections from every listener and owns a share of ' +
+      'the --workers (and of --max-connections and --backlog). A primary process binds the sockets, runs --control and --metrics ' +
+      '(summed over the gateways), relays signals and starts a new gateway if one dies.',
+    peer: 'nginx worker_processes, uWSGI --processes (each accepts)' }),
   setting({ key: 'idleTimeout', flag: '--idle-timeout', kind: 'seconds', default: 30, section: 'workers',
     doc: 'With --workers MIN:MAX, a worker idle this long is retired while more than MIN run.',
     peer: 'php-fpm pm.process_idle_timeout, uWSGI --cheaper-overload' }),

@@ -3,6 +3,7 @@
 // never a regular file), or a listening socket inherited from systemd
 // (socket activation). Shared by every listener.
 
+import cluster from 'node:cluster';
 import type net from 'node:net';
 import { chmodSync, existsSync, lstatSync, unlinkSync } from 'node:fs';
 import type { Address } from '../address.js';
@@ -30,7 +31,8 @@ export function bind(server: net.Server, address: ListenAddress, socketMode: num
     if (address.kind === 'fd') {
       server.listen({ fd: address.fd }, ready);
     } else if (address.kind === 'unix') {
-      if (existsSync(address.path)) removeStaleSocket(address.path);
+      // one of --gateways N: the primary removed it before the first gateway, and the socket there now is the live one
+      if (!cluster.isWorker) removeStaleSocket(address.path);
       server.listen(address.path, ready);
     } else {
       server.listen({ host: address.host, port: address.port, backlog: 2048 }, ready);
@@ -38,7 +40,9 @@ export function bind(server: net.Server, address: ListenAddress, socketMode: num
   });
 }
 
-function removeStaleSocket(path: string): void {
+/** A socket file left at `path` by an earlier run (never a regular file). */
+export function removeStaleSocket(path: string): void {
+  if (!existsSync(path)) return;
   try {
     if (lstatSync(path).isSocket()) unlinkSync(path);
   } catch {

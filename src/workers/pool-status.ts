@@ -10,7 +10,11 @@ export interface PoolStatus {
   minWorkers: number;
   maxWorkers: number;
   queued: number;
+  /** With --gateways N: each gateway's pid, by its number (1 to N). */
+  gateways?: number[];
   workers: {
+    /** With --gateways N: the number of the gateway that owns it. */
+    gateway?: number;
     pid: number;
     generation: number;
     /** template, booting, busy, idle, retiring (why), ready (a reload's, not serving yet), stopping */

@@ -1,0 +1,78 @@
+// --gateways N: what the primary (src/primary.ts) and its gateways share. Each
+// gateway is a Node process of its own (a `node:cluster` worker) that runs the
+// whole gateway of src/gateway.ts on a share of the pool: it learns which one
+// it is from WARPIPE_GATEWAY, takes the listening sockets from the primary
+// (cluster's shared handles: every gateway accepts on the same socket, none
+// goes through the primary), and answers the primary's questions over the IPC
+// channel. The primary relays signals as signals, so a gateway reacts to them
+// as a lone gateway does.
+
+import type { Config } from './config/resolve.js';
+import type { InheritedSocket, ListenerKind } from './socket-activation.js';
+import type { PoolStatus } from './workers/pool-status.js';
+
+/** Which gateway this process is, of how many (index from 0). */
+export interface Member {
+  index: number;
+  count: number;
+}
+
+const MEMBER_VAR = 'WARPIPE_GATEWAY';
+const SOCKETS_VAR = 'WARPIPE_GATEWAY_SOCKETS';
+
+/** The environment a gateway starts with: which one it is, and the sockets systemd gave the primary. */
+export function memberEnv(member: Member, inherited: readonly InheritedSocket[]): NodeJS.ProcessEnv {
+  return {
+    [MEMBER_VAR]: `${member.index + 1}/${member.count}`,
+    [SOCKETS_VAR]: inherited.map((s) => `${s.fd}:${s.kind}`).join(','),
+  };
+}
+
+/** This process's place among the gateways (null: a lone gateway, or the primary). */
+export function memberOf(env: NodeJS.ProcessEnv, isClusterWorker: boolean): Member | null {
+  const m = /^(\d+)\/(\d+)$/.exec(env[MEMBER_VAR] ?? '');
+  if (!m || !isClusterWorker) return null;
+  return { index: Number(m[1]) - 1, count: Number(m[2]) };
+}
+
+/** The sockets systemd passed to the primary, which a gateway asks the primary for by descriptor. */
+export function memberSockets(env: NodeJS.ProcessEnv): InheritedSocket[] {
+  const list = env[SOCKETS_VAR] ?? '';
+  if (list === '') return [];
+  return list.split(',').map((entry) => {
+    const [fd, kind] = entry.split(':');
+    return { fd: Number(fd), kind: kind as ListenerKind };
+  });
+}
+
+/** `total` split over `count` gateways as evenly as whole numbers go; the first ones take the remainder. */
+export function share(total: number, count: number, index: number): number {
+  return Math.floor(total / count) + (index < total % count ? 1 : 0);
+}
+
+/** The settings a gateway holds a share of: workers (and autoscaling's bound), --max-connections, --backlog. */
+export function memberConfig(config: Config, member: Member): Config {
+  const { index, count } = member;
+  const workers = share(config.workers, count, index);
+  return Object.freeze({
+    ...config,
+    workers,
+    maxWorkers: Math.max(workers, share(config.maxWorkers, count, index)),
+    maxConnections: config.maxConnections === 0 ? 0 : Math.max(1, share(config.maxConnections, count, index)),
+    backlog: Math.max(1, share(config.backlog, count, index)),
+  });
+}
+
+/** The primary asks a gateway. */
+export type Ask =
+  | { type: 'status'; id: number }
+  | { type: 'metrics'; id: number }
+  | { type: 'reload' }
+  /** Drain and exit (`now`: kill the workers and exit at once). A message, not a signal: see Gateway.installSignals. */
+  | { type: 'stop'; signal: string; now: boolean };
+
+/** A gateway tells the primary. */
+export type Tell =
+  | { type: 'ready'; where: string[]; workers: number }
+  | { type: 'status'; id: number; status: PoolStatus }
+  | { type: 'metrics'; id: number; metrics: unknown[] };

@@ -1,0 +1,306 @@
+// --gateways N (N > 1): the primary process. It binds nothing by hand and
+// serves no request: it starts N gateways (node:cluster workers, each the whole
+// gateway of src/gateway.ts on a share of the pool, see src/gateways.ts) and
+// lends them the listening sockets. node:cluster's shared handles do that: the
+// primary makes each socket when the first gateway asks for it, every gateway
+// accepts on it (SCHED_NONE: the kernel, not the primary, hands out the
+// connections), and it stays open while any gateway holds it, so a gateway that
+// dies costs only its own connections, and its replacement takes the socket
+// the others still hold. Then the primary:
+//   - supervises: a gateway that exits is replaced, at once the first time and
+//     after 1, 2, 4 … 30 s while replacements keep dying young;
+//   - relays signals (SIGHUP, SIGUSR1, SIGTTIN/SIGTTOU to one gateway in turn) as
+//     signals, so a gateway does what a lone one does; SIGTERM and SIGINT as a
+//     message (see Gateway.installSignals);
+//   - serves --control (the pools of every gateway in one table, reload to all)
+//     and --metrics (every gateway's registry, summed by prom-client), and the
+//     --reload / --touch-reload watchers;
+//   - drops privileges (--user) once every gateway has bound and dropped its own.
+// Each gateway writes the log and the access log itself (whole lines, each in
+// one write: O_APPEND for files, at most PIPE_BUF at a time for pipes).
+
+import cluster, { type Worker } from 'node:cluster';
+import { AggregatorRegistry, Counter, Gauge, Registry } from 'prom-client';
+import type { Config } from './config/resolve.js';
+import { banner, becomeUser, bindSideSockets, openLogs, runtimeAdvice, watchForChanges, type Logs } from './gateway.js';
+import { memberEnv, type Ask, type Tell } from './gateways.js';
+import { removeStaleSocket } from './listeners/bind.js';
+import type { Logger } from './log.js';
+import { forgetActivation } from './socket-activation.js';
+import type { PoolStatus } from './workers/pool-status.js';
+
+/** How long the primary waits for a gateway's answer (status, metrics) before leaving it out. */
+const ASK_TIMEOUT_MS = 2000;
+/** A gateway that dies within this long of being ready counts as dying young: its replacement waits longer. */
+const YOUNG_MS = 10_000;
+const MAX_BACKOFF_MS = 30_000;
+
+/** One gateway's place: the process in it now (null between one and the next). */
+interface Slot {
+  index: number;
+  worker: Worker | null;
+  ready: boolean;
+  readyAt: number;
+  /** Replacements in a row that died young. */
+  failures: number;
+  respawn: NodeJS.Timeout | null;
+}
+
+export class Primary {
+  private readonly slots: Slot[];
+  private readonly log: Logger;
+  private stopping = false;
+  private asks = 0;
+  private readonly pending = new Map<number, (tell: Tell) => void>();
+  /** Which gateway the next SIGTTIN/SIGTTOU goes to. */
+  private nextScale = 0;
+  private readonly registry = new Registry();
+  private readonly restarts: Counter;
+  /** Settles the start: every gateway ready, or the exit status of one that failed first. */
+  private boot: { ready: () => void; failed: (status: number) => void } | null = null;
+  /** The exit status once every gateway is gone: 0 after a stop, a failed gateway's at start. */
+  private exitWhenStopped = 0;
+
+  private constructor(
+    private readonly config: Readonly<Config>,
+    private readonly logs: Logs,
+  ) {
+    this.log = logs.log;
+    this.slots = Array.from({ length: config.gateways }, (_, index) => ({
+      index,
+      worker: null,
+      ready: false,
+      readyAt: 0,
+      failures: 0,
+      respawn: null,
+    }));
+    const registers = [this.registry];
+    const slots = this.slots;
+    new Gauge({
+      name: 'warpipe_gateways',
+      help: 'Gateway processes serving now (--gateways).',
+      registers,
+      collect() {
+        this.set(slots.filter((s) => s.ready).length);
+      },
+    });
+    this.restarts = new Counter({
+      name: 'warpipe_gateway_restarts_total',
+      help: 'Gateway processes replaced after they exited without being asked to.',
+      registers,
+    });
+  }
+
+  /** Start `config.gateways` gateways; resolves once all serve. (One that fails to start stops the others, and the process exits with its status.) */
+  static async start(config: Readonly<Config>): Promise<Primary> {
+    forgetActivation(process.env); // config.inherited has them; the gateways are told which by memberEnv
+    const logs = openLogs(config, false);
+    const { log } = logs;
+    log.info(banner(config));
+    const advice = runtimeAdvice();
+    if (advice) log.warning(advice);
+    for (const a of [...config.http, ...config.https, ...config.fastcgi, ...config.scgi, ...config.uwsgi]) {
+      if (a.kind === 'unix') removeStaleSocket(a.path); // before the first gateway binds it: the gateways must not
+    }
+    const primary = new Primary(config, logs);
+    const side = await bindSideSockets(config, log, () => primary.metrics(), {
+      status: () => primary.status(),
+      reload: () => primary.reload(),
+    });
+    primary.installSignals();
+    cluster.schedulingPolicy = cluster.SCHED_NONE; // before setupPrimary, which freezes it
+    cluster.setupPrimary({ silent: false });
+    cluster.on('message', (worker, message: Tell) => primary.heard(worker, message));
+    cluster.on('exit', (worker, code, signal) => primary.exited(worker, code, signal));
+    const where = await primary.startAll();
+    becomeUser(config, logs);
+    for (const line of [...where, ...side]) log.info(line);
+    const workers = config.workers;
+    log.info(`${workers} worker${workers > 1 ? 's' : ''} ready in ${config.gateways} gateways`);
+    watchForChanges(config, log, () => primary.reload());
+    return primary;
+  }
+
+  /** The first ready gateway's "listening on" lines (they all listen on the same sockets). */
+  private readonly where: string[] = [];
+
+  /** Fork every gateway; resolves with where they listen once all are ready (a failure exits: see abandon). */
+  private startAll(): Promise<string[]> {
+    return new Promise((resolve) => {
+      let waiting = this.slots.length;
+      this.boot = {
+        ready: () => {
+          if (--waiting > 0) return;
+          this.boot = null;
+          resolve(this.where);
+        },
+        failed: (status) => this.abandon(status),
+      };
+      for (const slot of this.slots) this.fork(slot);
+    });
+  }
+
+  private fork(slot: Slot): void {
+    slot.respawn = null;
+    slot.ready = false;
+    const inherited = this.config.inherited;
+    slot.worker = cluster.fork(memberEnv({ index: slot.index, count: this.slots.length }, inherited));
+  }
+
+  private slotOf(worker: Worker): Slot | undefined {
+    return this.slots.find((s) => s.worker === worker);
+  }
+
+  private heard(worker: Worker, message: Tell): void {
+    if (message.type !== 'ready') return this.pending.get(message.id)?.(message);
+    const slot = this.slotOf(worker);
+    if (!slot) return;
+    slot.ready = true;
+    slot.readyAt = Date.now();
+    if (this.where.length === 0) this.where.push(...message.where);
+    if (this.boot) return this.boot.ready();
+    this.log.info(`gateway ${slot.index + 1} (pid ${worker.process.pid}) serves, ${message.workers} workers`);
+  }
+
+  private exited(worker: Worker, code: number | null, signal: string | null): void {
+    const slot = this.slotOf(worker);
+    if (!slot) return;
+    slot.worker = null;
+    const wasReady = slot.ready;
+    slot.ready = false;
+    if (this.stopping) return this.maybeStopped();
+    if (this.boot) return this.boot.failed(code ?? 1);
+    const young = !wasReady || Date.now() - slot.readyAt < YOUNG_MS;
+    slot.failures = young ? slot.failures + 1 : 0;
+    const delay = slot.failures === 0 ? 0 : Math.min(MAX_BACKOFF_MS, 1000 * 2 ** (slot.failures - 1));
+    const how = code !== null ? `exited with status ${code}` : `was killed by ${signal}`;
+    this.log.warning(
+      `gateway ${slot.index + 1} (pid ${worker.process.pid}) ${how}; the others serve on; ` +
+        `starting another${delay > 0 ? ` in ${delay / 1000}s` : ''}`,
+    );
+    this.restarts.inc();
+    slot.respawn = setTimeout(() => this.fork(slot), delay);
+  }
+
+  /** A gateway failed to start: stop the others, then exit with its status (it said why). */
+  private abandon(status: number): void {
+    if (this.stopping) return;
+    this.boot = null;
+    this.stopping = true;
+    this.exitWhenStopped = status === 3 ? 3 : 1;
+    this.tellAll({ type: 'stop', signal: 'a gateway failed to start', now: false });
+    this.maybeStopped();
+  }
+
+  private maybeStopped(): void {
+    if (this.slots.some((s) => s.worker !== null)) return;
+    if (this.exitWhenStopped === 0) this.log.info('stopped');
+    process.exit(this.exitWhenStopped);
+  }
+
+  private live(): (Slot & { worker: Worker })[] {
+    return this.slots.filter((s): s is Slot & { worker: Worker } => s.worker !== null && s.ready && s.worker.isConnected());
+  }
+
+  /** Ask every serving gateway; the answers that came within ASK_TIMEOUT_MS, with their slots. */
+  private askAll(type: 'status' | 'metrics'): Promise<{ slot: Slot; tell: Tell }[]> {
+    return Promise.all(
+      this.live().map(
+        (slot) =>
+          new Promise<{ slot: Slot; tell: Tell } | null>((resolve) => {
+            const id = ++this.asks;
+            const timer = setTimeout(() => answered(null), ASK_TIMEOUT_MS);
+            const answered = (tell: Tell | null): void => {
+              clearTimeout(timer);
+              this.pending.delete(id);
+              resolve(tell && { slot, tell });
+            };
+            this.pending.set(id, answered);
+            slot.worker.send({ type, id } satisfies Ask, undefined, {}, (err) => err && answered(null));
+          }),
+      ),
+    ).then((answers) => answers.filter((a) => a !== null));
+  }
+
+  /** The pools of every gateway as one (`warpipe status`). */
+  async status(): Promise<PoolStatus> {
+    const answers = await this.askAll('status');
+    const status: PoolStatus = {
+      generation: 0,
+      minWorkers: 0,
+      maxWorkers: 0,
+      queued: 0,
+      gateways: this.slots.map((s) => s.worker?.process.pid ?? 0),
+      workers: [],
+    };
+    for (const { slot, tell } of answers) {
+      if (tell.type !== 'status') continue;
+      const s = tell.status;
+      status.generation = Math.max(status.generation, s.generation);
+      status.minWorkers += s.minWorkers;
+      status.maxWorkers += s.maxWorkers;
+      status.queued += s.queued;
+      status.workers.push(...s.workers.map((w) => ({ gateway: slot.index + 1, ...w })));
+    }
+    return status;
+  }
+
+  /** Every gateway's metrics, summed (what each says of itself: see each metric's aggregator), and the primary's own. */
+  private async metrics(): Promise<string> {
+    const answers = await this.askAll('metrics');
+    const all = [await this.registry.getMetricsAsJSON(), ...answers.flatMap(({ tell }) => (tell.type === 'metrics' ? [tell.metrics] : []))];
+    return AggregatorRegistry.aggregate(all as Parameters<typeof AggregatorRegistry.aggregate>[0]).metrics();
+  }
+
+  /** A reload of every gateway's pool (--control, --reload, --touch-reload; SIGHUP is relayed as itself). */
+  reload(): void {
+    this.tellAll({ type: 'reload' });
+  }
+
+  private tellAll(ask: Ask): void {
+    for (const s of this.slots) if (s.worker?.isConnected()) s.worker.send(ask, undefined, {}, () => {});
+  }
+
+  private relay(signal: NodeJS.Signals, slots: readonly Slot[] = this.slots): void {
+    for (const s of slots) s.worker?.process.kill(signal);
+  }
+
+  private stop(signal: string): void {
+    const now = this.stopping;
+    if (now) this.log.warning(`${signal} again: stopping the gateways now`);
+    else this.log.info(`${signal}: stopping ${this.slots.filter((s) => s.worker).length} gateways`);
+    this.stopping = true;
+    for (const s of this.slots) if (s.respawn) clearTimeout(s.respawn);
+    this.tellAll({ type: 'stop', signal, now });
+    this.maybeStopped();
+  }
+
+  private installSignals(): void {
+    const handlers: Record<string, () => void> = {
+      SIGTERM: () => this.stop('SIGTERM'),
+      SIGINT: () => this.stop('SIGINT'),
+      SIGHUP: () => this.relay('SIGHUP'),
+      SIGTTIN: () => this.scale('SIGTTIN'),
+      SIGTTOU: () => this.scale('SIGTTOU'),
+      SIGUSR1: () => {
+        for (const f of this.logs.files) {
+          try {
+            f.reopen();
+          } catch (err) {
+            this.log.error(`${(err as Error).message}; still writing to the old file`);
+          }
+        }
+        this.relay('SIGUSR1');
+      },
+    };
+    for (const [signal, handler] of Object.entries(handlers)) process.on(signal, handler);
+  }
+
+  /** SIGTTIN/SIGTTOU: one worker more or fewer, in one gateway at a time, in turn. */
+  private scale(signal: 'SIGTTIN' | 'SIGTTOU'): void {
+    const live = this.live();
+    if (live.length === 0) return;
+    const slot = live[this.nextScale++ % live.length]!;
+    this.relay(signal, [slot]);
+  }
+}
