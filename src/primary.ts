@@ -91,7 +91,7 @@ export class Primary {
     });
   }
 
-  /** Start `config.gateways` gateways; resolves once all serve. (One that fails to start stops the others, and the process exits with its status.) */
+  /** Start `config.gateways` gateways; resolves once all serve (one that fails to start stops the rest: exit with its status). */
   static async start(config: Readonly<Config>): Promise<Primary> {
     forgetActivation(process.env); // config.inherited has them; the gateways are told which by memberEnv
     const logs = openLogs(config, false);
