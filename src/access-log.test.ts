@@ -200,3 +200,18 @@ test(
     assert.deepEqual(said.slice(1), ['recovered 1976 EAGAIN: stdout is read too slowly, 1 MiB queued']);
   },
 );
+
+test('--access-log - with --gateways N: what is gathered goes to stdout in writes of whole lines, at most PIPE_BUF each', () => {
+  const writes: Buffer[] = [];
+  const none: LogFileTrouble = { failing: () => {}, recovered: () => {} };
+  const file = new LogFile('-', false, none, (_fd, data, off) => {
+    writes.push(Buffer.from(data.subarray(off)));
+    return data.length - off;
+  });
+  const lines = Array.from({ length: 500 }, (_, i) => `127.0.0.1 - - "GET /${i} HTTP/1.1" 200 13\n`);
+  for (const line of lines) file.write(line);
+  file.flush();
+  assert.ok(writes.length > 1);
+  for (const w of writes) assert.ok(w.length <= 4096 && w.at(-1) === 10, `${w.length} bytes`);
+  assert.equal(Buffer.concat(writes).toString(), lines.join(''));
+});

@@ -13,7 +13,7 @@
 // a write per turn of the event loop cost 3-4 µs a request at 40k req/s).
 
 import { closeSync, openSync, writeSync } from 'node:fs';
-import { PipeQueue, QUEUE_MAX, quiet, type Writable } from './log.js';
+import { linePieces, PIPE_BUF, PipeQueue, QUEUE_MAX, quiet, type Writable } from './log.js';
 
 /** A buffered file writes what it gathered once its buffer of this size is full, */
 const FLUSH_BYTES = 64 * 1024;
@@ -98,6 +98,15 @@ export class LogFile {
 
   /** Write `data` (which may be the reused buffer: nothing may keep it after this returns). */
   private put(data: Buffer, lines: number): void {
+    if (this.fd === 1 && data.length > PIPE_BUF) {
+      // stdout may be a pipe that other gateways write too: no write may tear their lines (a file has O_APPEND)
+      for (const piece of linePieces(data)) this.putWhole(piece, countLines(piece));
+      return;
+    }
+    this.putWhole(data, lines);
+  }
+
+  private putWhole(data: Buffer, lines: number): void {
     if (this.queue?.waiting) return this.enqueue(data, lines);
     let off = 0;
     try {
@@ -154,4 +163,10 @@ export class LogFile {
     if (this.fd !== 1) closeSync(this.fd);
     this.fd = -1;
   }
+}
+
+function countLines(data: Buffer): number {
+  let n = 0;
+  for (let i = data.indexOf(10); i >= 0; i = data.indexOf(10, i + 1)) n++;
+  return n;
 }

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Logger, QUEUE_MAX, levels, prefixLines, stderrSink } from './log.js';
+import { Logger, PIPE_BUF, QUEUE_MAX, levels, linePieces, prefixLines, stderrSink } from './log.js';
 
 test('a log that cannot be written loses lines, not the server, and says so once it can', () => {
   const out: string[] = [];
@@ -135,4 +135,39 @@ test('lines wait behind what the stream holds, even when the pipe has room again
   log.info('four');
   assert.equal(out.length, 3, 'written at once again');
   assert.match(out[2]!, /^\[[^\n]+\[INFO\] four\n$/);
+});
+
+test("--gateways N: a write to a shared pipe is whole lines of at most PIPE_BUF bytes, so no process tears another's lines", () => {
+  const line = (n: number, c: string): string => `${c.repeat(n - 1)}\n`;
+  // short: one piece, as it is
+  assert.deepEqual(
+    linePieces(Buffer.from('a\nb\n')).map((b) => b.toString()),
+    ['a\nb\n'],
+  );
+  // many lines: cut after a line end, each piece at most PIPE_BUF, nothing lost or reordered
+  const many = Array.from({ length: 300 }, (_, i) => line(10 + (i % 90), String.fromCharCode(97 + (i % 26)))).join('');
+  const pieces = linePieces(Buffer.from(many));
+  assert.ok(pieces.length > 1);
+  for (const p of pieces) {
+    assert.ok(p.length <= PIPE_BUF, `${p.length} bytes`);
+    assert.equal(p.at(-1), 10, 'ends at a line end');
+  }
+  assert.equal(Buffer.concat(pieces).toString(), many);
+  // a line longer than PIPE_BUF is a piece of its own; the lines around it are not glued to it
+  const long = line(PIPE_BUF + 100, 'x');
+  const around = linePieces(Buffer.from(`${line(3000, 'a')}${long}${line(3000, 'b')}`)).map((b) => b.toString());
+  assert.deepEqual(around, [line(3000, 'a'), long, line(3000, 'b')]);
+  // a last line without its newline is kept
+  assert.equal(Buffer.concat(linePieces(Buffer.from(`${line(4000, 'a')}tail`))).toString(), `${line(4000, 'a')}tail`);
+
+  // the stderr sink writes a long record (a traceback) in such pieces, each with its own write
+  const writes: string[] = [];
+  const log = new Logger(
+    20,
+    stderrSink((text) => void writes.push(text)),
+  );
+  log.output(Array.from({ length: 200 }, (_, i) => `frame ${i} of a long traceback`).join('\n'), 42);
+  assert.ok(writes.length > 1);
+  for (const w of writes) assert.ok(Buffer.byteLength(w) <= PIPE_BUF && w.endsWith('\n'));
+  assert.equal(writes.join('').split('\n').length, 201);
 });

@@ -70,6 +70,28 @@ export class PipeQueue {
   }
 }
 
+/** Linux's PIPE_BUF: a write of at most this many bytes to a pipe is never split, nor mixed with another process's write. */
+export const PIPE_BUF = 4096;
+
+/**
+ * `data` cut after line ends into pieces of at most PIPE_BUF bytes (a line longer than that is a piece of its own):
+ * what several processes writing to one pipe (--gateways N, on one stderr or stdout) write, so that none tears
+ * another's lines.
+ */
+export function linePieces(data: Buffer): Buffer[] {
+  if (data.length <= PIPE_BUF) return [data];
+  const pieces: Buffer[] = [];
+  let start = 0;
+  while (data.length - start > PIPE_BUF) {
+    let end = data.lastIndexOf(10, start + PIPE_BUF - 1) + 1;
+    if (end <= start) end = data.indexOf(10, start + PIPE_BUF) + 1 || data.length;
+    pieces.push(data.subarray(start, end));
+    start = end;
+  }
+  if (start < data.length) pieces.push(data.subarray(start));
+  return pieces;
+}
+
 /**
  * Lines to stderr that never take the server down: a full disk (ENOSPC), a
  * reader gone (EPIPE) or any other write error loses the line, not a request;
@@ -91,7 +113,7 @@ export function stderrSink(
     if ((queue ??= new PipeQueue(stream())).add(text)) lost = 0;
     else lose(`the reader of stderr fell behind (EAGAIN) with ${QUEUE_MAX >> 20} MiB queued`);
   };
-  return (line) => {
+  const one = (line: string): void => {
     const text =
       lost > 0
         ? `${line.slice(0, line.indexOf('] [') + 3)}${process.pid}] [WARNING] ` +
@@ -114,6 +136,10 @@ export function stderrSink(
       const data = Buffer.from(text, 'utf8');
       if (!(queue ??= new PipeQueue(stream())).rest(data.subarray(n))) lose('a line longer than the queue was cut');
     }
+  };
+  return (line) => {
+    if (line.length <= PIPE_BUF / 3 || Buffer.byteLength(line) <= PIPE_BUF) return one(line);
+    for (const piece of linePieces(Buffer.from(line, 'utf8'))) one(piece.toString('utf8'));
   };
 }
 
