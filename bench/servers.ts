@@ -115,6 +115,19 @@ const warpipe = (name: string, extra: () => string[], notes: string): Server => 
   workers: (procs) => childrenOf(procs[0]!.pid),
 });
 
+/** warpipe --gateways N: the launched process is the primary, the gateways its children, the workers theirs. */
+const warpipeGateways = (gateways: number): Server => ({
+  ...warpipe(
+    `warpipe-gateways${gateways}`,
+    () => ['--gateways', String(gateways)],
+    `warpipe as above with \`--gateways ${gateways}\`: ${gateways} gateway processes take connections from the same socket, ` +
+      `each with ${WORKERS / gateways} of the ${WORKERS} workers; a primary process supervises them and serves no request. ` +
+      'CPU is the whole tree (primary, gateways, workers).',
+  ),
+  front: () => null,
+  workers: (procs) => childrenOf(procs[0]!.pid).flatMap(childrenOf),
+});
+
 // gunicorn: whichever python3 is first on PATH and has it (here pyenv's 3.11.7)
 const gunicornPython = once(() => realPython('python3'));
 const gunicornMissing = once(() => {
@@ -358,6 +371,7 @@ export const servers: Server[] = [
       'line per request costs. uWSGI logs every request by default; it is run here with `--disable-logging`, as ' +
       'gunicorn and nginx run without access logs.',
   ),
+  warpipeGateways(2),
   gunicorn(
     'gunicorn-sync',
     [],

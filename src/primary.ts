@@ -159,7 +159,9 @@ export class Primary {
     slot.readyAt = Date.now();
     if (this.where.length === 0) this.where.push(...message.where);
     if (this.boot) return this.boot.ready();
-    this.log.info(`gateway ${slot.index + 1} (pid ${worker.process.pid}) serves, ${message.workers} workers`);
+    this.log.info(
+      `gateway ${slot.index + 1} (pid ${worker.process.pid}) serves, ${message.workers} worker${message.workers === 1 ? '' : 's'}`,
+    );
   }
 
   private exited(worker: Worker, code: number | null, signal: string | null): void {
