@@ -7,7 +7,6 @@
 // channel. The primary relays signals as signals, so a gateway reacts to them
 // as a lone gateway does.
 
-import type { Config } from './config/resolve.js';
 import type { InheritedSocket, ListenerKind } from './socket-activation.js';
 import type { PoolStatus } from './workers/pool-status.js';
 
@@ -50,8 +49,16 @@ export function share(total: number, count: number, index: number): number {
   return Math.floor(total / count) + (index < total % count ? 1 : 0);
 }
 
+/** What a gateway holds a share of (a Config's fields). */
+interface Shared {
+  workers: number;
+  maxWorkers: number;
+  maxConnections: number;
+  backlog: number;
+}
+
 /** The settings a gateway holds a share of: workers (and autoscaling's bound), --max-connections, --backlog. */
-export function memberConfig(config: Config, member: Member): Config {
+export function memberConfig<C extends Shared>(config: C, member: Member): C {
   const { index, count } = member;
   const workers = share(config.workers, count, index);
   return Object.freeze({
