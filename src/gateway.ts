@@ -13,6 +13,7 @@
 // that does not import is never announced as served.
 
 import { readFileSync, unlinkSync, unwatchFile, watchFile } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { delimiter, resolve } from 'node:path';
 import { pythonApp } from './apps/python-app.js';
 import { router } from './apps/router.js';
@@ -250,7 +251,9 @@ export function openLogs(config: Readonly<Config>, accessToo = true): Logs {
 export function banner(config: Readonly<Config>): string {
   const size = config.maxWorkers > config.workers ? `${config.workers} to ${config.maxWorkers}` : `${config.workers}`;
   const threads = `${config.threads} thread${config.threads > 1 ? 's' : ''}`;
-  const gateways = config.gateways > 1 ? ` in ${config.gateways} gateways` : '';
+  const n = config.gateways;
+  const auto = config.gatewaysAuto ? ` (--gateways auto, ${availableParallelism()} CPUs)` : '';
+  const gateways = n > 1 || auto ? ` in ${n} gateway${n > 1 ? 's' : ''}${auto}` : '';
   return (
     `warpipe ${version}: app ${config.app}, ${size} worker${config.maxWorkers > 1 ? 's' : ''} x ${threads}${gateways}, ` +
     `python ${config.python}, node ${process.versions.node}`

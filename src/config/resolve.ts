@@ -41,6 +41,8 @@ export interface Resolved {
   inherited: readonly InheritedSocket[];
   /** --gateways, as a count (auto resolved from the CPUs). */
   gateways: number;
+  /** Whether that count is --gateways auto's. */
+  gatewaysAuto: boolean;
 }
 
 /**
@@ -84,6 +86,7 @@ export function resolveConfig(values: SettingValues, app: string, env: NodeJS.Pr
     identity,
     inherited,
     gateways,
+    gatewaysAuto: values.gateways === 'auto',
   });
 }
 

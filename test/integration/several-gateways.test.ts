@@ -204,3 +204,12 @@ test("--gateways 2 on a unix socket: both gateways take connections from it (nei
     assert.equal(await server.stop(), 0);
   }
 });
+
+test('--gateways auto says what it chose, and from how many CPUs, in the first line', async () => {
+  const server = await startServer('gwapp:application', { cwd: dir, args: ['--workers', '1', '--gateways', 'auto'] });
+  try {
+    assert.match(server.logs().split('\n')[0]!, /1 worker x 1 thread in 1 gateway \(--gateways auto, \d+ CPUs\), python /);
+  } finally {
+    assert.equal(await server.stop(), 0);
+  }
+});
