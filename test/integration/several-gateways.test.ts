@@ -29,7 +29,7 @@ before(() => {
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 /** `requests` GETs one after another on one kept-alive connection; the bodies. */
-async function oneConnection(port: number, requests: number, path = '/'): Promise<string[]> {
+async function oneConnection(port: number, requests: number, path = '/', answered = (): void => {}): Promise<string[]> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   const bodies: string[] = [];
   try {
@@ -41,7 +41,10 @@ async function oneConnection(port: number, requests: number, path = '/'): Promis
               let body = '';
               res.setEncoding('utf8');
               res.on('data', (d: string) => (body += d));
-              res.on('end', () => resolve(`${res.statusCode} ${body}`));
+              res.on('end', () => {
+                resolve(`${res.statusCode} ${body}`);
+                answered();
+              });
             })
             .on('error', reject);
         }),
@@ -81,11 +84,25 @@ describe('--gateways 2', () => {
   test('3,000 requests over 60 connections: every one answered, by both gateways, each with its share of the workers', async () => {
     const gateways = await gatewayPids(ctl);
     assert.equal(gateways.length, 2);
-    const bodies = (await Promise.all(Array.from({ length: 60 }, () => oneConnection(server.port, 50)))).flat();
+    // The connections open one after another, as clients arrive (a burst of connects can all be taken by
+    // whichever gateway wakes first: it accepts all that wait), then all 60 run at once.
+    const connections: Promise<string[]>[] = [];
+    for (let i = 0; i < 60; i++) {
+      let opened!: () => void;
+      const first = new Promise<void>((resolve) => (opened = resolve));
+      connections.push(oneConnection(server.port, 50, '/', opened));
+      await first;
+    }
+    const bodies = (await Promise.all(connections)).flat();
     assert.equal(bodies.length, 3000);
     const by = new Map<string, number>();
     for (const b of bodies) by.set(b, (by.get(b) ?? 0) + 1);
-    assert.deepEqual([...by.keys()].sort(), gateways.map((pid) => `200 ${pid}`).sort(), 'answered by both gateways, and only by them');
+    const seen = [...by].map(([b, n]) => `${b} x ${n}`).join(', ');
+    assert.deepEqual(
+      [...by.keys()].sort(),
+      gateways.map((pid) => `200 ${pid}`).sort(),
+      `answered by both gateways, and only by them: ${seen}`,
+    );
     const { stdout } = await control(ctl);
     for (const [i, pid] of gateways.entries()) {
       assert.equal(childPids(pid).length, 2, `gateway ${i + 1} runs 2 of the 4 workers:\n${stdout}`);
@@ -115,6 +132,31 @@ describe('--gateways 2', () => {
     }
     assert.equal(lines.length, 200);
     for (const l of lines) assert.match(l, /^127\.0\.0\.1 - - \[[^\]]+\] "GET \/metrics-check HTTP\/1\.1" 200 \d+ "-" "-"$/);
+  });
+
+  test("warpipe reload, then SIGHUP to the primary: every gateway's pool moves to the next generation", async () => {
+    const generations = async (): Promise<number[]> => {
+      const { stdout } = await control(ctl);
+      return stdout
+        .split('\n')
+        .filter((l) => /^\d+ +\d+ +\d+ +idle/.test(l))
+        .map((l) => Number(l.split(/ +/)[2]));
+    };
+    const waitFor = async (generation: number): Promise<void> => {
+      for (let i = 0; i < 200; i++) {
+        const g = await generations();
+        if (g.length === 4 && g.every((n) => n === generation)) return;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.fail(`not all 4 workers reached generation ${generation}: ${(await control(ctl)).stdout}`);
+    };
+    const start = Math.max(...(await generations()));
+    const { code, stdout } = await runCli(['reload', '--control', ctl]);
+    assert.equal(code, 0);
+    assert.equal(stdout, 'reloading\n');
+    await waitFor(start + 1);
+    server.proc.kill('SIGHUP');
+    await waitFor(start + 2);
   });
 
   test("a gateway killed with SIGKILL under load: the other serves on, a new one replaces it, the old one's workers go", async () => {
