@@ -96,7 +96,7 @@ export class Gateway {
     const metrics = config.metrics ? new Metrics({ pool, budget, version, listeners: () => byName(listeners) }) : null;
     const listeners = buildListeners(config, app, log, { budget, observer: observeAll([logs.access, metrics]) });
     if (!member) warnOpenFiles(config, log);
-    const where = await bindListeners(config, listeners);
+    const where = await bindListeners(config, listeners, member?.reusePort ?? false);
     if (!member) where.push(...(await bindSideSockets(config, log, metrics && (() => metrics.registry.metrics()), pool)));
     becomeUser(config, logs, member === null);
     const gateway = new Gateway(config, log, logs, pool, listeners);
@@ -429,8 +429,11 @@ function cannotBind(what: string, err: unknown): StartError {
   });
 }
 
-/** Bind every listener: systemd's sockets, then the addresses given. Resolves with the lines to log once serving. */
-async function bindListeners(config: Readonly<Config>, listeners: Listeners): Promise<string[]> {
+/**
+ * Bind every listener: systemd's sockets, then the addresses given. Resolves with the lines to log once serving.
+ * `reusePort`: a gateway of several binds its TCP ports itself, in an SO_REUSEPORT group (src/gateways.ts).
+ */
+async function bindListeners(config: Readonly<Config>, listeners: Listeners, reusePort: boolean): Promise<string[]> {
   const lines: string[] = [];
   for (const { fd, kind } of config.inherited) {
     try {
@@ -454,7 +457,7 @@ async function bindListeners(config: Readonly<Config>, listeners: Listeners): Pr
   for (const [addresses, listener] of binds) {
     for (const address of addresses) {
       try {
-        lines.push(`listening on ${await listener!.listen(address, config.socketMode)}`);
+        lines.push(`listening on ${await listener!.listen(address, config.socketMode, reusePort)}`);
       } catch (err) {
         throw cannotBind(`cannot listen on ${bindName(address)}`, err);
       }

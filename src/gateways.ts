@@ -14,16 +14,28 @@ import type { PoolStatus } from './workers/pool-status.js';
 export interface Member {
   index: number;
   count: number;
+  /**
+   * Bind TCP ports with a socket of its own, in the port's SO_REUSEPORT group, instead of taking the
+   * primary's: the kernel then spreads new connections evenly over the gateways by their addresses.
+   * On a shared socket, whichever gateway wakes first accepts every connection waiting, so a burst (a
+   * load balancer opening its pool, wrk starting) can land on one gateway. The primary chooses it where
+   * Node has it (22.12 on) and no --user is given: the members of a group must have one user, and a
+   * gateway started again after the primary dropped privileges could neither join a group of root's
+   * nor bind a port below 1024.
+   */
+  reusePort: boolean;
 }
 
 const MEMBER_VAR = 'WARPIPE_GATEWAY';
 const SOCKETS_VAR = 'WARPIPE_GATEWAY_SOCKETS';
+const REUSE_PORT_VAR = 'WARPIPE_GATEWAY_REUSE_PORT';
 
 /** The environment a gateway starts with: which one it is, and the sockets systemd gave the primary. */
 export function memberEnv(member: Member, inherited: readonly InheritedSocket[]): NodeJS.ProcessEnv {
   return {
     [MEMBER_VAR]: `${member.index + 1}/${member.count}`,
     [SOCKETS_VAR]: inherited.map((s) => `${s.fd}:${s.kind}`).join(','),
+    [REUSE_PORT_VAR]: member.reusePort ? '1' : '0',
   };
 }
 
@@ -31,7 +43,7 @@ export function memberEnv(member: Member, inherited: readonly InheritedSocket[])
 export function memberOf(env: NodeJS.ProcessEnv, isClusterWorker: boolean): Member | null {
   const m = /^(\d+)\/(\d+)$/.exec(env[MEMBER_VAR] ?? '');
   if (!m || !isClusterWorker) return null;
-  return { index: Number(m[1]) - 1, count: Number(m[2]) };
+  return { index: Number(m[1]) - 1, count: Number(m[2]), reusePort: env[REUSE_PORT_VAR] === '1' };
 }
 
 /** The sockets systemd passed to the primary, which a gateway asks the primary for by descriptor. */

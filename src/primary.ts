@@ -6,7 +6,9 @@
 // accepts on it (SCHED_NONE: the kernel, not the primary, hands out the
 // connections), and it stays open while any gateway holds it, so a gateway that
 // dies costs only its own connections, and its replacement takes the socket
-// the others still hold. Then the primary:
+// the others still hold. Where Node has reusePort and no --user is given, each
+// gateway binds a TCP port itself instead, in an SO_REUSEPORT group, which
+// spreads connections evenly (see Member.reusePort). Then the primary:
 //   - supervises: a gateway that exits is replaced, at once the first time and
 //     after 1, 2, 4 … 30 s while replacements keep dying young;
 //   - relays signals (SIGHUP, SIGUSR1, SIGTTIN/SIGTTOU to one gateway in turn) as
@@ -24,7 +26,7 @@ import { AggregatorRegistry, Counter, Gauge, Registry } from 'prom-client';
 import type { Config } from './config/resolve.js';
 import { banner, becomeUser, bindSideSockets, openLogs, runtimeAdvice, watchForChanges, type Logs } from './gateway.js';
 import { memberEnv, type Ask, type Tell } from './gateways.js';
-import { removeStaleSocket } from './listeners/bind.js';
+import { canReusePort, removeStaleSocket } from './listeners/bind.js';
 import type { Logger } from './log.js';
 import { forgetActivation } from './socket-activation.js';
 import type { PoolStatus } from './workers/pool-status.js';
@@ -144,7 +146,8 @@ export class Primary {
     slot.respawn = null;
     slot.ready = false;
     const inherited = this.config.inherited;
-    slot.worker = cluster.fork(memberEnv({ index: slot.index, count: this.slots.length }, inherited));
+    const reusePort = canReusePort() && this.config.identity === null;
+    slot.worker = cluster.fork(memberEnv({ index: slot.index, count: this.slots.length, reusePort }, inherited));
   }
 
   private slotOf(worker: Worker): Slot | undefined {

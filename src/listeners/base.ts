@@ -75,8 +75,8 @@ export abstract class Listener<C extends ListenerConnection> {
     return net.createServer({ noDelay: true, allowHalfOpen: this.allowHalfOpen }, onConnection);
   }
 
-  /** Bind `address`; resolves with a printable description of where we listen. */
-  async listen(address: ListenAddress, socketMode: number): Promise<string> {
+  /** Bind `address`; resolves with a printable description of where we listen. `reusePort`: see bind(). */
+  async listen(address: ListenAddress, socketMode: number, reusePort = false): Promise<string> {
     const server = this.createServer((socket) => {
       if (this.closing) return void socket.destroy();
       const over = this.budget.admit(socket);
@@ -85,8 +85,12 @@ export abstract class Listener<C extends ListenerConnection> {
       this.connections.add(this.connect(socket));
     });
     this.servers.push(server);
-    const where = await bind(server, address, socketMode, (err) =>
-      this.log.error(`listener error on ${this.describe('')}: ${err.message}`),
+    const where = await bind(
+      server,
+      address,
+      socketMode,
+      (err) => this.log.error(`listener error on ${this.describe('')}: ${err.message}`),
+      reusePort,
     );
     return this.describe(where);
   }

@@ -11,8 +11,17 @@ import type { Address } from '../address.js';
 /** Where a listener listens: an address of the command line, or a descriptor systemd passed (LISTEN_FDS). */
 export type ListenAddress = Address | { kind: 'fd'; fd: number };
 
-/** Listen on `address`; resolves with where: `HOST:PORT`, `[IPv6]:PORT`, `unix:/path` (or `fd:N` when it cannot say). */
-export function bind(server: net.Server, address: ListenAddress, socketMode: number, onError: (err: Error) => void): Promise<string> {
+/**
+ * Listen on `address`; resolves with where: `HOST:PORT`, `[IPv6]:PORT`, `unix:/path` (or `fd:N` when it cannot say).
+ * `reusePort`: one of --gateways N binds a TCP port (not 0) with a socket of its own in the port's SO_REUSEPORT group.
+ */
+export function bind(
+  server: net.Server,
+  address: ListenAddress,
+  socketMode: number,
+  onError: (err: Error) => void,
+  reusePort = false,
+): Promise<string> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     const ready = (): void => {
@@ -35,7 +44,8 @@ export function bind(server: net.Server, address: ListenAddress, socketMode: num
       if (!cluster.isWorker) removeStaleSocket(address.path);
       server.listen(address.path, ready);
     } else {
-      server.listen({ host: address.host, port: address.port, backlog: 2048 }, ready);
+      const own = reusePort && address.port !== 0 ? { reusePort: true } : {}; // (port 0: one shared socket, one port)
+      server.listen({ host: address.host, port: address.port, backlog: 2048, ...own }, ready);
     }
   });
 }
@@ -48,4 +58,10 @@ export function removeStaleSocket(path: string): void {
   } catch {
     // listen() reports the real problem
   }
+}
+
+/** Whether this Node binds with SO_REUSEPORT (`reusePort`, Node 22.12 and 23.1 on). */
+export function canReusePort(version: string = process.versions.node): boolean {
+  const [major = 0, minor = 0] = version.split('.').map(Number);
+  return major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12);
 }

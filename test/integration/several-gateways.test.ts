@@ -12,6 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli, startServer, type Server } from '../helpers/server.js';
 import { alive, childPids } from '../helpers/procs.js';
+import { freePort } from '../helpers/net.js';
+import { canReusePort } from '../../src/listeners/bind.js';
 
 /** An app that answers with the pid of the gateway that owns its worker. */
 const APP = `import os
@@ -251,6 +253,27 @@ test('--gateways auto says what it chose, and from how many CPUs, in the first l
   const server = await startServer('gwapp:application', { cwd: dir, args: ['--workers', '1', '--gateways', 'auto'] });
   try {
     assert.match(server.logs().split('\n')[0]!, /1 worker x 1 thread in 1 gateway \(--gateways auto, \d+ CPUs\), python /);
+  } finally {
+    assert.equal(await server.stop(), 0);
+  }
+});
+
+test('on a fixed TCP port, each gateway has a socket of its own (SO_REUSEPORT): a burst of 40 connects reaches both', async (t) => {
+  if (!canReusePort()) {
+    console.log(`# SKIP: Node ${process.versions.node} has no reusePort (22.12 on): the gateways share one socket`);
+    t.skip('Node without reusePort');
+    return;
+  }
+  const port = await freePort();
+  const ctl = join(dir, 'ctl3.sock');
+  const server = await startServer('gwapp:application', {
+    cwd: dir,
+    args: ['--workers', '2', '--gateways', '2', '--http', `127.0.0.1:${port}`, '--control', ctl],
+  });
+  try {
+    const bodies = await Promise.all(Array.from({ length: 40 }, () => oneConnection(port, 1)));
+    const pids = new Set(bodies.flat());
+    assert.deepEqual([...pids].sort(), (await gatewayPids(ctl)).map((pid) => `200 ${pid}`).sort());
   } finally {
     assert.equal(await server.stop(), 0);
   }
