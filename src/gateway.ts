@@ -401,7 +401,7 @@ function byName(listeners: Listeners): Record<string, Listener<ListenerConnectio
 }
 
 /** The soft limit on open files (`ulimit -n`) against --max-connections. */
-function warnOpenFiles(config: Readonly<Config>, log: Logger): void {
+export function warnOpenFiles(config: Readonly<Config>, log: Logger): void {
   let files: number | null = null;
   try {
     const m = /^Max open files\s+(\d+|unlimited)/m.exec(readFileSync('/proc/self/limits', 'utf8'));

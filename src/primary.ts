@@ -24,7 +24,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import { AggregatorRegistry, Counter, Gauge, Registry } from 'prom-client';
 import type { Config } from './config/resolve.js';
-import { banner, becomeUser, bindSideSockets, openLogs, runtimeAdvice, watchForChanges, type Logs } from './gateway.js';
+import { banner, becomeUser, bindSideSockets, openLogs, runtimeAdvice, warnOpenFiles, watchForChanges, type Logs } from './gateway.js';
 import { memberEnv, type Ask, type Tell } from './gateways.js';
 import { canReusePort, removeStaleSocket } from './listeners/bind.js';
 import type { Logger } from './log.js';
@@ -101,6 +101,7 @@ export class Primary {
     log.info(banner(config));
     const advice = runtimeAdvice();
     if (advice) log.warning(advice);
+    warnOpenFiles(config, log);
     for (const a of [...config.http, ...config.https, ...config.fastcgi, ...config.scgi, ...config.uwsgi]) {
       if (a.kind === 'unix') removeStaleSocket(a.path); // before the first gateway binds it: the gateways must not
     }
