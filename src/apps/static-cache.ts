@@ -140,7 +140,9 @@ export class StaticCache<F extends CachedFile> {
   async lookup(key: string): Promise<Resolved<F>> {
     if (this.options.validMs === 0) return this.resolve(key, null); // its descriptor, held once, is the caller's
     for (let i = 0; i < LEASE_TRIES; i++) {
-      const value = this.fresh(key) ?? (await this.shared(key));
+      const held = this.fresh(key); // (held for us already)
+      if (held !== null) return held;
+      const value = await this.shared(key);
       if (!isFile(value) || value.fd === null || value.fd.tryAcquire()) return value;
     }
     return this.resolve(key, null); // evicted each time before we could hold it: one of our own
@@ -168,7 +170,9 @@ export class StaticCache<F extends CachedFile> {
       if (kept) previous!.fd!.release();
       throw err;
     }
-    if (value === previous && previous.fd !== null && !kept) {
+    if (value !== previous) {
+      if (kept) previous!.fd!.release(); // changed or gone: the entry's own hold goes when it is replaced below
+    } else if (previous.fd !== null && !kept) {
       return this.resolve(key, null); // it was evicted and closed before we could hold it: resolve it anew
     }
     // the hold this result carries (a new file's from its creation, an unchanged one's taken above) goes to the entry
