@@ -188,7 +188,9 @@ export class BlockPool {
     return this.free.length;
   }
 
-  take(): Buffer {
+  /** A buffer for a read of `n` bytes: one of the pool's, or for a read much smaller than a block one of its own size. */
+  take(n: number): Buffer {
+    if (n < this.size >> 2) return Buffer.allocUnsafeSlow(n); // (a short range of a large file: not worth a block)
     const ab = this.free.pop();
     return ab === undefined ? Buffer.allocUnsafeSlow(this.size) : Buffer.from(ab, 0, this.size);
   }
@@ -245,7 +247,7 @@ export class FileBody implements AsyncIterator<Uint8Array>, AsyncIterable<Uint8A
 
   next(): Promise<IteratorResult<Uint8Array>> {
     if (this.closed || this.left <= 0) return this.done();
-    const buf = this.pool.take();
+    const buf = this.pool.take(Math.min(this.pool.size, this.left));
     const n = Math.min(buf.length, this.left);
     if (this.file.warm && this.file.size <= SYNC_MAX) {
       let got: number;
