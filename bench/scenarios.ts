@@ -3,6 +3,7 @@
 // needs a new one). Every server serves the same app module for a scenario.
 
 import type { Server } from './servers.js';
+import { STATIC_LINE, STATIC_PREFIX } from './static-files.js';
 
 /** A WSGI app in bench/apps/: MODULE.py exposing CALLABLE. */
 export interface AppRef {
@@ -10,6 +11,8 @@ export interface AppRef {
   callable: string;
   /** Python modules the app imports (checked per server interpreter; Debian/pip package named in `hint`) */
   needs?: { module: string; hint: string }[];
+  /** the server also serves the bench's static files (bench/static-files.ts) under /static */
+  static?: boolean;
 }
 
 /** Clients the bench itself holds open on the server during warm-up and the measured run. */
@@ -64,6 +67,17 @@ const hello: AppRef = { module: 'hello', callable: 'application' };
 const payload: AppRef = { module: 'payload', callable: 'application' };
 const KiB = 1024;
 const MiB = 1024 * KiB;
+
+/** A static file of the bench's (bench/static-files.ts), beside the hello app, for the servers with a static file feature. */
+const staticFile = (name: string, file: string, title: string, more: Partial<Scenario> = {}): Scenario => ({
+  name,
+  title,
+  app: { ...hello, static: true },
+  path: `${STATIC_PREFIX}/${file}`,
+  expect: STATIC_LINE.trim(),
+  skip: (server) => (server.static ? null : 'no static file feature in this setup'),
+  ...more,
+});
 
 /** wrk Lua: POST a body of `bytes` bytes on every request. */
 const post = (bytes: number): string =>
@@ -142,6 +156,12 @@ export const scenarios: Scenario[] = [
     timeout: 30,
     bytesPerRequest: 10 * MiB,
   },
+  staticFile('static1k', '1k.txt', 'static file, 1 KiB: GET /static/1k.txt from the server itself (warpipe --static), 50 connections'),
+  staticFile('static1m', '1m.txt', 'static file, 1 MiB: GET /static/1m.txt from the server itself (warpipe --static); 10 connections', {
+    connections: 10,
+    timeout: 10,
+    bytesPerRequest: MiB,
+  }),
   underSiege('slowloris50', { kind: 'slowloris', count: 50 }, '50 slowloris clients hold connections open'),
   underSiege('slowloris500', { kind: 'slowloris', count: 500 }, '500 slowloris clients hold connections open'),
   underSiege('idle500', { kind: 'idle', count: 500 }, '500 idle keep-alive connections are held open'),

@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import type { Launch, Proc } from './procs.js';
 import { childrenOf, tempDir, which } from './procs.js';
 import type { AppRef } from './scenarios.js';
+import { STATIC_PREFIX, staticRoot } from './static-files.js';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const APPS = join(ROOT, 'bench', 'apps');
@@ -41,6 +42,8 @@ export interface Server {
   workers(procs: readonly Proc[]): number[];
   /** the only scenarios it can run (default: every one) */
   only?: readonly string[];
+  /** it serves the bench's static files when the app asks for them (AppRef.static): the static scenarios run on it */
+  static?: boolean;
 }
 
 /** stdout+stderr of a short command, or null if it could not run or failed. */
@@ -105,11 +108,13 @@ const warpipe = (name: string, extra: () => string[], notes: string): Server => 
         APPS,
         '--log-level',
         'warning',
+        ...(app.static ? ['--static', `${STATIC_PREFIX}=${staticRoot()}`] : []),
         ...extra(),
       ],
       cwd: ROOT,
     },
   ],
+  static: true,
   // the node process is the gateway; the Python workers are its children
   front: (procs) => procs[0]!.pid,
   workers: (procs) => childrenOf(procs[0]!.pid),
@@ -339,6 +344,62 @@ const nginxUwsgi: Server = {
   workers: (procs) => uwsgiSpawned(procs[0]!, 'worker'),
 };
 
+// nginx serving the static scenarios' files itself: the reference for warpipe --static
+const nginxStaticMissing = once(() => (which('nginx') ? null : 'nginx not found: apt-get install nginx-light (or nginx)'));
+
+/** nginx.conf for the static scenarios: one worker, the files under STATIC_PREFIX, open_file_cache on. */
+function nginxStaticConf(dir: string, port: number): string {
+  const user = process.getuid?.() === 0 ? `user ${userInfo().username};\n` : '';
+  return `${user}worker_processes 1;
+worker_rlimit_nofile 8192;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/client_body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+  keepalive_timeout 75s;
+  keepalive_requests 1000000;
+  default_type text/plain;
+  sendfile off;
+  open_file_cache max=1000 inactive=20s;
+  server {
+    listen 127.0.0.1:${port};
+    location ${STATIC_PREFIX}/ {
+      alias ${staticRoot()}/;
+    }
+  }
+}
+`;
+}
+
+const nginxStatic: Server = {
+  name: 'nginx-static',
+  notes:
+    "nginx serving the static scenarios' files itself (`location /static/ { alias DIR/; }`): 1 worker process, " +
+    '`worker_connections 4096`, `keepalive_requests 1000000`, no access log, `open_file_cache max=1000 inactive=20s` ' +
+    "(descriptors and metadata kept, re-checked every 60 s: `open_file_cache_valid`'s default), `sendfile off`. " +
+    'Measured both ways once on this loopback: `sendfile on` served the 1 MiB file at about half the MiB/s of ' +
+    '`sendfile off` and the 1 KiB file no faster, so the faster one is kept. Only the static scenarios.',
+  python: () => null,
+  missing: nginxStaticMissing,
+  version: once(() => spawnSync('nginx', ['-v'], { encoding: 'utf8' }).stderr?.trim() ?? 'nginx'),
+  launch: (_app, port) => {
+    const dir = tempDir('warpipe-bench-nginx-');
+    const conf = join(dir, 'nginx.conf');
+    writeFileSync(conf, nginxStaticConf(dir, port));
+    return [{ cmd: 'nginx', args: ['-p', dir, '-c', conf, '-e', join(dir, 'error.log'), '-g', 'daemon off;'], cwd: dir }];
+  },
+  front: (procs) => childrenOf(procs[0]!.pid)[0] ?? null,
+  workers: () => [],
+  only: ['static1k', 'static1m'],
+  static: true,
+};
+
 // The platform's floor: a bare node:net server (bench/floor.ts) with fixed answers, on the Node that runs the bench
 const floorScript = join(ROOT, 'dist', 'bench', 'floor.js');
 const nodeFloor: Server = {
@@ -411,6 +472,7 @@ export const servers: Server[] = [
       'gives it its normal speed (64 KiB made its uploads stall).',
   ),
   nginxUwsgi,
+  nginxStatic,
   waitress,
   nodeFloor,
 ];

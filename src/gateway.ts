@@ -326,7 +326,10 @@ function buildApps(config: Readonly<Config>, pool: Arbiter, log: Logger): App {
   const serverSoftware = `warpipe/${version}`;
   const timeout = config.upstreamTimeout;
   const mounts: [string, App][] = [
-    ...config.static.map(([prefix, dir]): [string, App] => [prefix, staticFiles(dir, { followSymlinks: config.staticFollowSymlinks })]),
+    ...config.static.map(([prefix, dir]): [string, App] => [
+      prefix,
+      staticFiles(dir, { followSymlinks: config.staticFollowSymlinks, cacheValidMs: config.staticCacheValid * 1000 }),
+    ]),
     ...config.cgi.map(([prefix, dir]): [string, App] => [prefix, cgiScripts({ dir, timeout, serverSoftware }, log)]),
   ];
   for (const mount of config.mount) {

@@ -20,6 +20,7 @@ import {
   type Chunk,
   type Environ,
   type Headers,
+  type RecyclingBody,
   type StartResponse,
   type WholeBody,
 } from '../pipeline/types.js';
@@ -37,10 +38,16 @@ export interface ResponseSink {
    * LocalProtocolError, before writing anything, if the head cannot be framed.
    */
   sendWhole(status: string, code: number, headers: Headers, chunks: Uint8Array[], total: number): number;
-  /** The head of a streamed body, with its first (non-empty) bytes. Returns the body bytes sent. Throws like sendWhole. */
-  sendHead(status: string, code: number, headers: Headers, first: Uint8Array): number;
-  /** More body bytes; returns those sent (the framing may drop some). */
-  sendBody(data: Uint8Array): number;
+  /**
+   * The head of a streamed body, with its first (non-empty) bytes. Returns the body bytes sent. Throws like sendWhole.
+   * `flushed`, as for sendBody.
+   */
+  sendHead(status: string, code: number, headers: Headers, first: Uint8Array, flushed?: () => void): number;
+  /**
+   * More body bytes; returns those sent (the framing may drop some). `flushed`, if given, is called once the sink
+   * no longer holds `data` (it left the process), so that its buffer may be reused; never, if the sink cannot tell.
+   */
+  sendBody(data: Uint8Array, flushed?: () => void): number;
   /** Resolves when more may be produced (null: at once). */
   backpressure(): Promise<void> | null;
   /** The body is complete: finish its framing. False if it was cut short (the sink said why); the exchange then aborts. */
@@ -147,14 +154,14 @@ export class Exchange {
     this.out(buf);
   };
 
-  /** Body bytes of a streamed response; the head goes with the first of them. */
-  private out(buf: Uint8Array): void {
+  /** Body bytes of a streamed response; the head goes with the first of them. `flushed`: see ResponseSink.sendBody. */
+  private out(buf: Uint8Array, flushed?: () => void): void {
     if (this.headSent) {
-      this.sent += this.sink.sendBody(buf);
+      this.sent += this.sink.sendBody(buf, flushed);
       return;
     }
     this.headSent = true;
-    this.sent += this.sink.sendHead(this.status!, this.code, this.headers!, buf);
+    this.sent += this.sink.sendHead(this.status!, this.code, this.headers!, buf, flushed);
   }
 
   private readonly onBody = (body: Body): void => {
@@ -190,6 +197,8 @@ export class Exchange {
   }
 
   private async stream(body: Body): Promise<void> {
+    // a body that reuses its buffers (static files) is told when the sink let go of each chunk
+    const recycling = typeof (body as Partial<RecyclingBody>).recycle === 'function' ? (body as unknown as RecyclingBody) : null;
     try {
       for await (const c of body as AsyncIterable<Chunk>) {
         if (this.over || this.sink.closed) break;
@@ -197,7 +206,7 @@ export class Exchange {
         if (!(buf instanceof Uint8Array)) throw notBytes();
         if (buf.length === 0) continue;
         if (this.status === null) throw new LocalProtocolError(codes.NO_START_RESPONSE, 'app yielded body before calling startResponse');
-        this.out(buf);
+        this.out(buf, recycling === null ? undefined : () => recycling.recycle(buf));
         const wait = this.sink.backpressure();
         if (wait !== null) await wait;
       }

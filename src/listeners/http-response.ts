@@ -107,7 +107,7 @@ export class HttpResponse implements ResponseSink {
     return limit;
   }
 
-  sendHead(status: string, code: number, headers: Headers, first: Uint8Array): number {
+  sendHead(status: string, code: number, headers: Headers, first: Uint8Array, flushed?: () => void): number {
     if (this.req.method === 'HEAD' && !hasContentLength(headers)) {
       this.deferred = { status, code, headers };
       this.counted = first.length;
@@ -117,12 +117,12 @@ export class HttpResponse implements ResponseSink {
     const socket = this.conn.socket;
     socket.cork();
     socket.write(Buffer.from(this.frame(status, code, headers, -1), 'latin1'));
-    const n = this.sendBody(first);
+    const n = this.sendBody(first, flushed);
     socket.uncork();
     return n;
   }
 
-  sendBody(buf: Uint8Array): number {
+  sendBody(buf: Uint8Array, flushed?: () => void): number {
     if (this.deferred !== null) {
       this.counted += buf.length;
       return 0;
@@ -141,11 +141,12 @@ export class HttpResponse implements ResponseSink {
     if (this.chunked) {
       socket.cork();
       socket.write(chunkPrefix(data.length), 'latin1');
-      socket.write(data);
+      socket.write(data, flushed);
       socket.write(CRLF);
       socket.uncork();
     } else {
-      socket.write(data);
+      // (the callback runs once the socket let go of the bytes, written or failed: either way they are no longer held)
+      socket.write(data, flushed);
     }
     return data.length;
   }

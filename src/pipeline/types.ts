@@ -22,6 +22,16 @@ export interface WholeBody {
   whole(): Chunk[] | null;
 }
 
+/**
+ * Optional on a Body: takes back a chunk it yielded once the server no longer
+ * holds it (its bytes left the process), so that its buffer can be read into
+ * again. A server that cannot tell never calls it (the chunk is then left to the
+ * garbage collector).
+ */
+export interface RecyclingBody {
+  recycle(chunk: Uint8Array): void;
+}
+
 /** The legacy `write()` callable returned by startResponse. */
 export type Write = (chunk: Chunk) => void;
 
