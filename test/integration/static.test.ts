@@ -45,6 +45,14 @@ describe('--static', () => {
     assert.equal(head.status, 200);
     assert.equal(head.headers.get('content-length'), '10');
     assert.equal(head.body.length, 0);
+    // the head made for the keep-alive GETs above is not reused for a request that closes, nor for HTTP/1.0
+    const close = await rawRequest(srv.port, 'GET /static/a.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    assert.equal(close.headers.get('connection'), 'close');
+    assert.equal(close.body.toString(), 'abcdefghij');
+    assert.ok(close.closed);
+    const old = await rawRequest(srv.port, 'GET /static/a.txt HTTP/1.0\r\n\r\n');
+    assert.equal(old.headers.get('connection'), undefined);
+    assert.ok(old.closed);
   });
 
   test('conditional requests get 304; ranges get 206 or 416', async () => {
