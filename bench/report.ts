@@ -316,6 +316,8 @@ export const targets: Target[] = [
   faster('down10m', 'uwsgi-http'),
   faster('up10m', 'uwsgi-http11'),
   faster('up10m', 'uwsgi-http'),
+  faster('static1k', 'nginx-static', 0.5),
+  faster('static1m', 'nginx-static', 0.5),
   gatewayRss(80),
   workerOverhead(5),
 ];

@@ -81,6 +81,8 @@ interface Entry<F extends CachedFile> {
   value: Resolved<F>;
   /** When it was resolved (the clock's milliseconds). */
   checkedAt: number;
+  /** When it last moved to the end of its map (StaticCache.moves). */
+  moved: number;
 }
 
 /**
@@ -102,6 +104,8 @@ export class StaticCache<F extends CachedFile> {
   /** Bytes and descriptors the found entries hold. */
   bytes = 0;
   fds = 0;
+  /** Found entries put at the end of their map so far: the map is in order of `moved`. */
+  private moves = 0;
 
   constructor(
     private readonly options: StaticCacheOptions,
@@ -124,9 +128,13 @@ export class StaticCache<F extends CachedFile> {
     const hit = this.found.get(key);
     if (hit !== undefined) {
       if (this.now() - hit.checkedAt >= validMs) return null;
-      // least recently used first out: a hit moves to the end
-      this.found.delete(key);
-      this.found.set(key, hit);
+      // least recently used first out: a hit moves to the end, unless it is already in the newer half (fewer
+      // than half the entries moved after it), where the next eviction cannot reach it: a hot path costs no move
+      if (this.moves - hit.moved > this.found.size >> 1) {
+        this.found.delete(key);
+        this.found.set(key, hit);
+        hit.moved = ++this.moves;
+      }
       const value = hit.value;
       if (isFile(value)) value.fd?.tryAcquire(); // held by the cache, so never closed yet
       return value;
@@ -181,7 +189,7 @@ export class StaticCache<F extends CachedFile> {
   }
 
   private store(key: string, value: Resolved<F>): void {
-    const entry = { value, checkedAt: this.now() };
+    const entry = { value, checkedAt: this.now(), moved: ++this.moves };
     if (value === 'unavailable') return;
     if (value === 'missing') {
       this.drop(key);

@@ -95,6 +95,11 @@ export interface ResolverOptions {
   followSymlinks: boolean;
   /** Files up to this many bytes are held in memory; larger ones are read per response from a kept descriptor. */
   smallMax: number;
+  /**
+   * How long the root's own real path is trusted, in milliseconds (the cache's window): a root that is a
+   * symlink switched to a new release is followed within it. Default 0: looked up at every resolution.
+   */
+  rootValidMs?: number;
 }
 
 const sameIdentity = (a: Stats, b: Stats): boolean =>
@@ -107,6 +112,7 @@ const sameIdentity = (a: Stats, b: Stats): boolean =>
  */
 export function staticResolver(root: string, options: ResolverOptions): Resolver<StaticFile> {
   let rootReal: Promise<string> | null = null;
+  let rootAt = 0;
 
   async function find(base: string, key: string, previous: StaticFile | null): Promise<Resolved<StaticFile> | 'swapped'> {
     const slash = key.endsWith('/');
@@ -144,7 +150,11 @@ export function staticResolver(root: string, options: ResolverOptions): Resolver
   return async (key, previous) => {
     let base: string;
     try {
-      rootReal ??= realpathP(root);
+      const now = performance.now();
+      if (rootReal === null || now - rootAt >= (options.rootValidMs ?? 0)) {
+        rootReal = realpathP(root);
+        rootAt = now;
+      }
       base = await rootReal;
     } catch {
       rootReal = null; // looked for again by the next request: the root may come back

@@ -116,9 +116,10 @@ function notModified(environ: Environ, file: StaticFile): boolean {
 export function staticFiles(root: string, options: StaticOptions = { followSymlinks: false }): App {
   const smallMax = options.smallMax ?? SMALL_MAX;
   const pool = new BlockPool(options.block ?? BLOCK, POOL_KEEP);
+  const validMs = options.cacheValidMs ?? DEFAULT_CACHE_VALID_MS;
   const cache = new StaticCache<StaticFile>(
-    { validMs: options.cacheValidMs ?? DEFAULT_CACHE_VALID_MS, ...defaultCacheLimits, ...options.limits },
-    staticResolver(root, { followSymlinks: options.followSymlinks, smallMax }),
+    { validMs, ...defaultCacheLimits, ...options.limits },
+    staticResolver(root, { followSymlinks: options.followSymlinks, smallMax, rootValidMs: validMs }),
   );
 
   /** The answer for what the path resolved to; a file's descriptor hold is handed to its body, or let go. */

@@ -134,7 +134,7 @@ const table = [
     doc: 'How long --static trusts what it found for a path (a file\'s metadata and headers, its bytes when small, its open ' +
       'descriptor when large, a 404) before it checks the disk again: a file changed, replaced or deleted is seen at most this ' +
       'late (0: checked on every request).',
-    peer: 'nginx open_file_cache_valid' }),
+    peer: 'nginx open_file_cache_valid, uWSGI --static-cache-paths' }),
   // workers
   setting({ key: 'workers', flag: '--workers', short: '-w', kind: 'range', default: [0, 0], min: 1, section: 'workers',
     doc: 'Number of Python worker processes (default: number of CPUs), or MIN:MAX to scale between them: one more while every worker ' +

@@ -34,7 +34,15 @@ export function checkStatus(status: unknown): number {
   return (status.charCodeAt(0) - 48) * 100 + (status.charCodeAt(1) - 48) * 10 + (status.charCodeAt(2) - 48);
 }
 
+/**
+ * Header lists that passed and cannot change (frozen, and every pair in them): checked once. The static
+ * file app answers every request for a file with the same frozen list; the check was 4 % of the
+ * gateway's profile serving a 1 KiB file.
+ */
+const checkedFrozen = new WeakSet<object>();
+
 export function checkHeaders(headers: unknown): asserts headers is Headers {
+  if (checkedFrozen.has(headers as object)) return;
   if (!Array.isArray(headers)) {
     throw new LocalProtocolError(codes.BAD_RESPONSE_HEADER, 'app gave response headers that are not a list');
   }
@@ -59,6 +67,7 @@ export function checkHeaders(headers: unknown): asserts headers is Headers {
       throw new LocalProtocolError(codes.BAD_RESPONSE_HEADER, `app set hop-by-hop header ${name}, which belongs to the server (PEP 3333)`);
     }
   }
+  if (Object.isFrozen(headers) && headers.every((pair) => Object.isFrozen(pair))) checkedFrozen.add(headers);
 }
 
 function safe(value: unknown): string {

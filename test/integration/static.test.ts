@@ -45,6 +45,14 @@ describe('--static', () => {
     assert.equal(head.status, 200);
     assert.equal(head.headers.get('content-length'), '10');
     assert.equal(head.body.length, 0);
+    // the head made for the keep-alive GETs above is not reused for a request that closes, nor for HTTP/1.0
+    const close = await rawRequest(srv.port, 'GET /static/a.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    assert.equal(close.headers.get('connection'), 'close');
+    assert.equal(close.body.toString(), 'abcdefghij');
+    assert.ok(close.closed);
+    const old = await rawRequest(srv.port, 'GET /static/a.txt HTTP/1.0\r\n\r\n');
+    assert.equal(old.headers.get('connection'), undefined);
+    assert.ok(old.closed);
   });
 
   test('conditional requests get 304; ranges get 206 or 416', async () => {
@@ -139,11 +147,12 @@ describe('--static-cache-valid: changes on disk', () => {
   let dir: string;
   const servers: Server[] = [];
   /** A server for `valid` seconds whose root is `${dir}/NAME` (with a.txt, big.bin). */
-  const serve = async (name: string, valid: string): Promise<Server> => {
+  const serve = async (name: string, valid: string, more: string[] = []): Promise<Server> => {
     mkdirSync(`${dir}/${name}`);
     writeFileSync(`${dir}/${name}/a.txt`, 'version 1');
     writeFileSync(`${dir}/${name}/big.bin`, BIG);
-    const srv = await startServer('pep3333:application', { args: ['--static', `/s=${dir}/${name}`, '--static-cache-valid', valid] });
+    const args = ['--static', `/s=${dir}/${name}`, '--static-cache-valid', valid, ...more];
+    const srv = await startServer('pep3333:application', { args });
     servers.push(srv);
     return srv;
   };
@@ -157,7 +166,16 @@ describe('--static-cache-valid: changes on disk', () => {
   });
 
   test('a short window: a file changed (content and size), deleted, created, or swapped for a symlink out is seen', async () => {
-    const srv = await serve('short', '0.2');
+    // and a root that is a symlink switched to another release (/r: DIR/current -> release1, then release2)
+    for (const [release, text] of [
+      ['release1', 'one'],
+      ['release2', 'two'],
+    ]) {
+      mkdirSync(`${dir}/${release}`);
+      writeFileSync(`${dir}/${release}/x.txt`, text!);
+    }
+    symlinkSync(`${dir}/release1`, `${dir}/current`);
+    const srv = await serve('short', '0.2', ['--static', `/r=${dir}/current`]);
     const root = `${dir}/short`;
     const url = (p: string): string => `${srv.url}/s/${p}`;
     assert.equal(await (await fetch(url('a.txt'))).text(), 'version 1');
@@ -175,6 +193,11 @@ describe('--static-cache-valid: changes on disk', () => {
     assert.equal((await until(url('new.txt'), (st) => st === 200))[0], 200, 'a cached 404 gives way');
     rmSync(`${root}/big.bin`);
     assert.equal((await until(url('big.bin'), (st) => st === 404))[0], 404);
+
+    assert.equal(await (await fetch(`${srv.url}/r/x.txt`)).text(), 'one');
+    symlinkSync(`${dir}/release2`, `${dir}/next`);
+    renameSync(`${dir}/next`, `${dir}/current`); // the switch, atomic, as deploy tools do it
+    assert.equal((await until(`${srv.url}/r/x.txt`, (st, b) => st === 200 && b.toString() === 'two'))[1].toString(), 'two');
 
     rmSync(`${root}/a.txt`);
     symlinkSync(`${dir}/secret.txt`, `${root}/a.txt`);
