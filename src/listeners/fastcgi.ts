@@ -23,7 +23,7 @@ import { ProtocolStatus } from '../protocols/fastcgi/record.js';
 import { Responder, type FcgiEvent } from '../protocols/fastcgi/responder.js';
 import { Listener, type ListenerShared } from './base.js';
 import { GatewayDeadline, type DeadlineKind } from './deadlines.js';
-import { CgiExchange, cgiEnviron, type CgiWire } from './cgi-exchange.js';
+import { CgiExchange, cgiEnviron, type CgiWire, type WholeResponse } from './cgi-exchange.js';
 
 export interface FastcgiOptions {
   bufferRequestBody: number;
@@ -276,10 +276,13 @@ class FcgiConnection {
     return this.responder.stdout(id, data);
   }
 
-  /** Request `id` is answered: END_REQUEST, then close the connection unless the client keeps it. */
-  finish(id: number, appStatus: number): void {
+  /**
+   * Request `id` is answered (`last`: the whole response, written with its end): END_REQUEST,
+   * then close the connection unless the client keeps it.
+   */
+  finish(id: number, appStatus: number, last?: WholeResponse): void {
     this.requests.delete(id);
-    const { bytes, keepConn } = this.responder.end(id, appStatus);
+    const { bytes, keepConn } = this.responder.end(id, appStatus, ProtocolStatus.RequestComplete, last);
     this.write(bytes);
     if (!keepConn) this.closeWhenIdle = true;
     this.flow();
@@ -326,8 +329,8 @@ class FcgiSink implements CgiWire {
   backpressure(): Promise<void> {
     return this.conn.backpressure();
   }
-  end(): void {
-    this.conn.finish(this.id, 0);
+  end(last?: WholeResponse): void {
+    this.conn.finish(this.id, 0, last);
   }
   destroy(): void {
     this.conn.socket.destroy();

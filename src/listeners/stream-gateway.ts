@@ -15,7 +15,7 @@ import { parseUwsgiHead, uwsgiHeadLength } from '../protocols/uwsgi/packet.js';
 import { reasonPhrase } from '../protocols/http1/serialize.js';
 import { Listener, type ListenerShared } from './base.js';
 import { GatewayDeadline, type DeadlineKind } from './deadlines.js';
-import { CgiExchange, cgiEnviron, type CgiWire } from './cgi-exchange.js';
+import { CgiExchange, cgiEnviron, responseBytes, type CgiWire, type WholeResponse } from './cgi-exchange.js';
 
 export interface GatewayCodec {
   readonly name: string;
@@ -228,9 +228,26 @@ class GatewayConnection implements CgiWire {
     this.flow();
   }
 
-  end(): void {
+  end(last?: WholeResponse): void {
     if (this.ended) return;
     this.ended = true;
+    if (last !== undefined && !this.isClosed) {
+      const bufs = responseBytes(last);
+      if (bufs.length === 1) this.socket.write(bufs[0]!);
+      else {
+        this.socket.cork();
+        for (const b of bufs) this.socket.write(b);
+        this.socket.uncork();
+      }
+    }
+    // The request was read whole, so nothing more is to come, and the kernel took the whole
+    // answer: close now, as uWSGI does; no shutdown and no wait for the client's own end
+    // (a shutdown, its callback and the client's FIN cost ~13 us of gateway CPU per connection)
+    if (this.exchange !== null && this.left === 0 && this.socket.writableLength === 0) {
+      this.setDeadline(null);
+      this.socket.destroy();
+      return;
+    }
     this.socket.end();
     // what the client still sends is read and dropped, so our answer is not reset away
     if (this.socket.isPaused()) this.socket.resume();

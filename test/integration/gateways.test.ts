@@ -68,6 +68,27 @@ describe('--scgi and --uwsgi, directly', () => {
       /^HTTP\/1\.1 413 /,
     );
   });
+
+  test('a request read whole and answered: the connection is closed at once, not held until the client ends its side', async () => {
+    const hi = Buffer.from('hi');
+    const requests: [string, Buffer][] = [
+      ['scgi', Buffer.concat([encodeScgiHead(cgi('POST', '/echo', 'hi')), hi])],
+      ['uwsgi', Buffer.concat([encodeUwsgiHead(cgi('POST', '/echo', 'hi')), hi])],
+    ];
+    for (const [proto, request] of requests) {
+      // our side stays open; once the answer has ended, a write finds the socket closed (EPIPE), not half-closed
+      const outcome = await new Promise<string>((resolve) => {
+        const sock = net.connect({ path: `${dir}/${proto}.sock`, allowHalfOpen: true }, () => sock.write(request));
+        let got = '';
+        sock.on('data', (d: Buffer) => (got += d.toString('latin1')));
+        sock.on('error', () => {});
+        sock.on('end', () =>
+          sock.write('x', (err) => resolve(`${got.endsWith('\r\n\r\nhi')} ${err ? (err as NodeJS.ErrnoException).code : 'written'}`)),
+        );
+      });
+      assert.equal(outcome, 'true EPIPE', proto);
+    }
+  });
 });
 
 /** Connect, send `data` without ending, and resolve with the ms until the server closes (null: still open after `waitMs`). */
