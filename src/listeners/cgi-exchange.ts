@@ -76,12 +76,15 @@ const CONTENT_LENGTH = /^[0-9]{0,15}$/;
  * decimal digits, or that comes twice: the body's length must mean one thing
  * (issue 11: `-1` held a connection forever; `0x10`, `1e3`, ` 5` were read as numbers).
  */
-export function cgiEnviron(params: Iterable<readonly [string, string]>, errors: ErrorStream): Environ {
+export function cgiEnviron(params: readonly (readonly [string, string])[], errors: ErrorStream): Environ {
   const environ = {} as Environ;
-  for (const [name, value] of params) {
+  for (let i = 0; i < params.length; i++) {
+    const [name, value] = params[i]!;
     if (name === 'CONTENT_LENGTH') {
       if (environ.CONTENT_LENGTH !== undefined) throw badLength('CONTENT_LENGTH given twice');
       if (!CONTENT_LENGTH.test(value)) throw badLength(`CONTENT_LENGTH ${JSON.stringify(value.slice(0, 20))}`);
+    } else if (name === 'HTTP_PROXY') {
+      continue; // httpoxy: a Proxy request header must never look like the proxy setting
     }
     environ[name] = value;
   }
@@ -95,12 +98,14 @@ export function cgiEnviron(params: Iterable<readonly [string, string]>, errors: 
   environ.QUERY_STRING ??= '';
   environ.REQUEST_METHOD ??= 'GET';
   environ.SERVER_PROTOCOL ??= 'HTTP/1.1';
-  const https = String(environ.HTTPS ?? '').toLowerCase();
-  environ['wsgi.url_scheme'] = https === 'on' || https === '1' ? 'https' : String(environ.REQUEST_SCHEME ?? environ.UWSGI_SCHEME ?? 'http');
+  const https = environ.HTTPS;
+  const secure = typeof https === 'string' && (https === 'on' || https === '1' || https.toLowerCase() === 'on');
+  environ['wsgi.url_scheme'] = secure ? 'https' : String(environ.REQUEST_SCHEME ?? environ.UWSGI_SCHEME ?? 'http');
   environ['wsgi.errors'] = errors;
-  delete environ.HTTP_PROXY; // httpoxy: a Proxy request header must never look like the proxy setting
   return environ;
 }
+
+const EMPTY = Buffer.alloc(0);
 
 const badLength = (why: string): RemoteProtocolError => new RemoteProtocolError(codes.BAD_CONTENT_LENGTH, `bad request: ${why}`, 400);
 
@@ -174,7 +179,7 @@ class CgiResponse implements ResponseSink {
 /** One FastCGI, SCGI or uwsgi request: its body held or streamed, its app run by an Exchange. */
 export class CgiExchange {
   /** The body while it is held whole (up to --buffer-request-body). */
-  private readonly parts = new ByteQueue();
+  private parts: ByteQueue | null = null;
   private bytes = 0;
   private input: BodyInput | null = null;
   private readonly exchange: Exchange;
@@ -204,7 +209,7 @@ export class CgiExchange {
    */
   get heldBytes(): number {
     if (this.refused || this.aborted || this.exchange.isOver) return 0;
-    return this.input === null ? this.parts.bytes : this.input.queuedBytes;
+    return this.input === null ? (this.parts?.bytes ?? 0) : this.input.queuedBytes;
   }
 
   /** Its body is still coming. */
@@ -245,7 +250,7 @@ export class CgiExchange {
       this.input.push(data);
       return;
     }
-    this.parts.push(data);
+    (this.parts ??= new ByteQueue()).push(data);
     if (this.bytes > this.server.options.bufferRequestBody) this.stream();
   }
 
@@ -257,7 +262,7 @@ export class CgiExchange {
       this.input.end();
       return;
     }
-    this.run(BodyInput.of(this.parts.take()));
+    this.run(BodyInput.of(this.parts === null ? EMPTY : this.parts.take()));
   }
 
   /** Call the app now with the body as a stream: what is held so far, then the rest as it comes. */
@@ -265,7 +270,8 @@ export class CgiExchange {
     if (this.started || this.aborted) return;
     const input = new BodyInput();
     input.onDrain = () => this.wire.bodyDrained();
-    for (let part = this.parts.shift(); part !== undefined; part = this.parts.shift()) input.push(part);
+    const parts = this.parts;
+    if (parts !== null) for (let part = parts.shift(); part !== undefined; part = parts.shift()) input.push(part);
     this.run(input);
   }
 

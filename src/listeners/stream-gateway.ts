@@ -80,9 +80,13 @@ export class StreamGatewayListener extends Listener<GatewayConnection> {
   }
 }
 
+/** The 'error' listener every socket needs ('close' follows and does the work): one function for all. */
+const ignoreError = (): void => {};
+
 class GatewayConnection implements CgiWire {
   readonly protocol: string;
-  private head: Buffer[] = [];
+  /** The head's chunks while it spans several reads (null: none held). */
+  private head: Buffer[] | null = null;
   private headBytes = 0;
   /** No parse before this many head bytes came: a head trickled byte by byte is joined once, not per byte. */
   private headNeed = 1;
@@ -92,7 +96,8 @@ class GatewayConnection implements CgiWire {
   private isClosed = false;
   /** We ended our side: the client has LINGER_SECONDS to end its own. */
   private ended = false;
-  private drainWaiters: (() => void)[] = [];
+  /** Who waits for the client to take our output ('drain' is listened to only once output waits: rarely). */
+  private drainWaiters: (() => void)[] | null = null;
   /** When the listener's sweep closes it, and why (deadlines.ts). */
   private readonly clock: GatewayDeadline;
 
@@ -104,19 +109,33 @@ class GatewayConnection implements CgiWire {
     this.clock = new GatewayDeadline(this.protocol, listener.options);
     this.setDeadline('head');
     socket.on('data', (chunk: Buffer) => this.socketOnData(chunk));
-    socket.on('drain', () => {
-      for (const wake of this.drainWaiters.splice(0)) wake();
-      this.flow();
-    });
     socket.on('end', () => this.socketOnEnd());
-    socket.on('error', () => {});
-    socket.on('close', () => {
-      this.setDeadline(null);
-      this.isClosed = true;
-      for (const wake of this.drainWaiters.splice(0)) wake();
-      this.exchange?.abort();
-      this.listener.connectionOnClose(this);
-    });
+    socket.on('error', ignoreError);
+    socket.on('close', () => this.socketOnClose());
+  }
+
+  private socketOnClose(): void {
+    this.setDeadline(null);
+    this.isClosed = true;
+    this.wakeDrainWaiters();
+    this.exchange?.abort();
+    this.listener.connectionOnClose(this);
+  }
+
+  /** From now on, be told when the client has taken our output. */
+  private watchDrain(): (() => void)[] {
+    if (this.drainWaiters === null) {
+      this.drainWaiters = [];
+      this.socket.on('drain', () => {
+        this.wakeDrainWaiters();
+        this.flow();
+      });
+    }
+    return this.drainWaiters;
+  }
+
+  private wakeDrainWaiters(): void {
+    if (this.drainWaiters !== null && this.drainWaiters.length > 0) for (const wake of this.drainWaiters.splice(0)) wake();
   }
 
   /**
@@ -158,8 +177,10 @@ class GatewayConnection implements CgiWire {
     }
     const streaming = this.left > 0 && this.exchange !== null && this.exchange.started;
     this.clock.waiting(streaming);
-    if (this.socket.writableLength > bufferResponse) this.setDeadline('send');
-    else if (this.exchange === null) this.setDeadline('head');
+    if (this.socket.writableLength > bufferResponse) {
+      this.setDeadline('send');
+      this.watchDrain();
+    } else if (this.exchange === null) this.setDeadline('head');
     else this.setDeadline(this.left > 0 && !this.socket.isPaused() ? 'body' : null);
   }
 
@@ -170,17 +191,24 @@ class GatewayConnection implements CgiWire {
 
   private socketOnData(chunk: Buffer): void {
     if (this.exchange !== null) return this.onBody(chunk);
-    this.head.push(chunk);
     this.headBytes += chunk.length;
-    if (this.headBytes < this.headNeed) return;
-    const buf = this.head.length === 1 ? chunk : Buffer.concat(this.head, this.headBytes);
-    this.head = [buf];
+    let buf = chunk;
+    if (this.head !== null) {
+      this.head.push(chunk);
+      if (this.headBytes < this.headNeed) return;
+      buf = Buffer.concat(this.head, this.headBytes);
+      this.head = [buf];
+    } else if (this.headBytes < this.headNeed) {
+      this.head = [chunk];
+      return;
+    }
     let head: GatewayHead | typeof NEED_DATA;
     let environ;
     try {
       head = this.listener.codec.parseHead(buf, this.listener.options.maxHeadBytes);
       if (head === NEED_DATA) {
         this.headNeed = Math.max(this.headBytes + 1, this.listener.codec.headLength(buf));
+        this.head ??= [buf];
         return;
       }
       environ = cgiEnviron(head.params, this.listener.errors);
@@ -188,12 +216,12 @@ class GatewayConnection implements CgiWire {
       const status = err instanceof RemoteProtocolError ? err.status : 400;
       this.listener.log.debug(`${this.protocol}: ${(err as Error).message}`);
       const reason = reasonPhrase(status);
-      this.head = [];
+      this.head = null;
       this.write(Buffer.from(`${this.statusLine(`${status} ${reason}`)}\r\nContent-Type: text/plain\r\n\r\n${reason}\n`, 'latin1'));
       this.end();
       return;
     }
-    this.head = [];
+    this.head = null;
     this.left = Number(environ.CONTENT_LENGTH || 0);
     this.exchange = new CgiExchange(this.listener, environ, this);
     if (this.left === 0) this.exchange.onBodyEnd();
@@ -220,7 +248,8 @@ class GatewayConnection implements CgiWire {
   async backpressure(): Promise<void> {
     if (this.socket.writableLength > this.listener.options.bufferResponse) this.flow();
     while (!this.isClosed && this.socket.writableLength > this.listener.options.bufferResponse) {
-      await new Promise<void>((resolve) => this.drainWaiters.push(resolve));
+      const waiters = this.watchDrain();
+      await new Promise<void>((resolve) => waiters.push(resolve));
     }
   }
 
