@@ -119,6 +119,11 @@ export class Responder {
     return body ? 'body' : null;
   }
 
+  /** Bytes received that are not yet whole records. */
+  get bufferedBytes(): number {
+    return this.reader.bufferedBytes;
+  }
+
   /** Requests begun and not yet ended by `end()`. */
   get active(): number {
     return this.open.size;
@@ -213,24 +218,26 @@ export class Responder {
    * End request `id`: `last` (the whole response, when none of it was sent
    * yet) as STDOUT, the empty STDOUT and END_REQUEST; in one buffer when `last`
    * fits one record and its body is under GATHER_MIN bytes (the common case).
-   * Returns whether the connection may stay open (the client asked for FCGI_KEEP_CONN).
+   * Returns whether the connection may stay open (the client asked for FCGI_KEEP_CONN), and
+   * whether the request had come whole (its STDIN ended): else the client may still send some.
    */
   end(
     id: number,
     appStatus = 0,
     protocolStatus: number = ProtocolStatus.RequestComplete,
     last?: LastStdout,
-  ): { bytes: Buffer[]; keepConn: boolean } {
+  ): { bytes: Buffer[]; keepConn: boolean; received: boolean } {
     const req = this.open.get(id);
     this.open.delete(id);
     const keepConn = req?.keepConn ?? false;
+    const received = req?.phase === Phase.Done;
     if (last === undefined || (last.bodyBytes < GATHER_MIN && last.head.length + last.bodyBytes <= MAX_ALIGNED_CONTENT)) {
       const { head, body, bodyBytes } = last ?? NO_STDOUT;
-      return { bytes: [encodeStdoutEnd(id, head, body, bodyBytes, appStatus, protocolStatus)], keepConn };
+      return { bytes: [encodeStdoutEnd(id, head, body, bodyBytes, appStatus, protocolStatus)], keepConn, received };
     }
     const bytes = encodeStream(RecordType.Stdout, id, Buffer.from(last.head, 'latin1'));
     for (const b of last.body) if (b.length > 0) bytes.push(...encodeStream(RecordType.Stdout, id, b));
     bytes.push(encodeRecord(RecordType.Stdout, id), encodeRecord(RecordType.EndRequest, id, endRequestBody(appStatus, protocolStatus)));
-    return { bytes, keepConn };
+    return { bytes, keepConn, received };
   }
 }
