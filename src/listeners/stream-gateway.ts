@@ -119,6 +119,12 @@ class GatewayConnection implements CgiWire {
     this.isClosed = true;
     this.wakeDrainWaiters();
     this.exchange?.abort();
+    // Let go of the request (its environ, exchange, body, response): a closed socket stays
+    // reachable until V8's next full collection, and with it everything its listeners reach,
+    // so each connection's request was promoted to the old generation instead of dying
+    // young (a third of all the gateway allocated, in --trace-gc-nvp; scavenges of 10-50 ms)
+    this.exchange = null;
+    this.head = null;
     this.listener.connectionOnClose(this);
   }
 
