@@ -80,39 +80,47 @@ const appFile = (app: AppRef): string => join(APPS, `${app.module}.py`);
 const warpipePython = once(() => (existsSync('/usr/bin/python3') ? '/usr/bin/python3' : realPython('python3')));
 const warpipeCli = join(ROOT, 'dist', 'src', 'cli.js');
 
+const warpipeMissing = once(() => {
+  if (!existsSync(warpipeCli)) return `${warpipeCli} not built: run npm run build`;
+  if (!existsSync(join(ROOT, 'python', 'worker.py'))) return 'python/worker.py is missing';
+  if (!warpipePython()) return 'no python3 for the workers (Debian python3)';
+  return null;
+});
+const warpipeVersion = once(() => output(process.execPath, [warpipeCli, '--version']) ?? 'warpipe (version unknown)');
+
+/** warpipe serving `app` on the `listen` listeners (e.g. `--http 127.0.0.1:PORT`), as the `warpipe` command runs it. */
+const warpipeLaunch = (app: AppRef, listen: string[], extra: string[]): Launch => ({
+  // its first lines are a shell launcher (see src/cli.ts)
+  cmd: '/bin/sh',
+  args: [
+    warpipeCli,
+    `${appFile(app)}:${app.callable}`,
+    ...listen,
+    '--workers',
+    String(WORKERS),
+    '--python',
+    warpipePython() ?? 'python3',
+    '--chdir',
+    APPS,
+    '--log-level',
+    'warning',
+    ...extra,
+  ],
+  cwd: ROOT,
+});
+
 const warpipe = (name: string, extra: () => string[], notes: string): Server => ({
   name,
   notes,
   python: warpipePython,
-  missing: once(() => {
-    if (!existsSync(warpipeCli)) return `${warpipeCli} not built: run npm run build`;
-    if (!existsSync(join(ROOT, 'python', 'worker.py'))) return 'python/worker.py is missing';
-    if (!warpipePython()) return 'no python3 for the workers (Debian python3)';
-    return null;
-  }),
-  version: once(() => output(process.execPath, [warpipeCli, '--version']) ?? 'warpipe (version unknown)'),
+  missing: warpipeMissing,
+  version: warpipeVersion,
   launch: (app, port) => [
-    {
-      // as the `warpipe` command runs it: its first lines are a shell launcher (see src/cli.ts)
-      cmd: '/bin/sh',
-      args: [
-        warpipeCli,
-        `${appFile(app)}:${app.callable}`,
-        '--http',
-        `127.0.0.1:${port}`,
-        '--workers',
-        String(WORKERS),
-        '--python',
-        warpipePython() ?? 'python3',
-        '--chdir',
-        APPS,
-        '--log-level',
-        'warning',
-        ...(app.static ? ['--static', `${STATIC_PREFIX}=${staticRoot()}`] : []),
-        ...extra(),
-      ],
-      cwd: ROOT,
-    },
+    warpipeLaunch(
+      app,
+      ['--http', `127.0.0.1:${port}`],
+      [...(app.static ? ['--static', `${STATIC_PREFIX}=${staticRoot()}`] : []), ...extra()],
+    ),
   ],
   static: true,
   // the node process is the gateway; the Python workers are its children
@@ -265,31 +273,40 @@ const waitress: Server = {
 };
 
 // nginx in front of uWSGI: nginx speaks HTTP to the clients and the uwsgi protocol to `uwsgi --socket`
-const nginxMissing = once(() => {
+const nginxItself = once(() => {
   if (!which('nginx')) return 'nginx not found: apt-get install nginx-light (or nginx)';
   const v = spawnSync('nginx', ['-V'], { encoding: 'utf8', timeout: 20_000 });
-  if (/--without-http_uwsgi_module/.test(`${v.stdout}${v.stderr}`)) return 'this nginx is built without the uwsgi module';
-  return uwsgiMissing('python3')();
+  const without = /--without-http_(uwsgi|scgi|fastcgi)_module/.exec(`${v.stdout}${v.stderr}`);
+  return without ? `this nginx is built without the ${without[1]} module` : null;
 });
+const nginxMissing = once(() => nginxItself() ?? uwsgiMissing('python3')());
 
-/** nginx.conf for one run: everything (pid, logs, temp files, the uwsgi socket) inside `dir`. */
-function nginxConf(dir: string, port: number, socket: string): string {
-  const params = [
-    'QUERY_STRING $query_string',
-    'REQUEST_METHOD $request_method',
-    'CONTENT_TYPE $content_type',
-    'CONTENT_LENGTH $content_length',
-    'REQUEST_URI $request_uri',
-    'PATH_INFO $document_uri',
-    'DOCUMENT_ROOT $document_root',
-    'SERVER_PROTOCOL $server_protocol',
-    'REQUEST_SCHEME $scheme',
-    'HTTPS $https if_not_empty',
-    'REMOTE_ADDR $remote_addr',
-    'REMOTE_PORT $remote_port',
-    'SERVER_PORT $server_port',
-    'SERVER_NAME $server_name',
-  ];
+/** The CGI variables nginx sends to every backend here (`uwsgi_param`, `fastcgi_param` or `scgi_param` each). */
+const NGINX_PARAMS = [
+  'QUERY_STRING $query_string',
+  'REQUEST_METHOD $request_method',
+  'CONTENT_TYPE $content_type',
+  'CONTENT_LENGTH $content_length',
+  'REQUEST_URI $request_uri',
+  'PATH_INFO $document_uri',
+  'DOCUMENT_ROOT $document_root',
+  'SERVER_PROTOCOL $server_protocol',
+  'REQUEST_SCHEME $scheme',
+  'HTTPS $https if_not_empty',
+  'REMOTE_ADDR $remote_addr',
+  'REMOTE_PORT $remote_port',
+  'SERVER_PORT $server_port',
+  'SERVER_NAME $server_name',
+];
+const nginxParams = (directive: string, params = NGINX_PARAMS): string => params.map((p) => `      ${directive} ${p};`).join('\n');
+// nginx's SCGI module puts CONTENT_LENGTH first itself; SCGI 1 is the protocol's marker (as in scgi_params)
+const SCGI_PARAMS = [...NGINX_PARAMS.filter((p) => !p.startsWith('CONTENT_LENGTH ')), 'SCGI 1'];
+
+/**
+ * nginx.conf for one run: everything (pid, logs, temp files, the backend's socket) inside `dir`;
+ * `location` is the body of `location /` (how it passes to the backend), `upstream` any upstream block it names.
+ */
+function nginxConf(dir: string, port: number, location: string, upstream = ''): string {
   // as root the workers would otherwise run as nobody, who cannot enter the private temp dir
   const user = process.getuid?.() === 0 ? `user ${userInfo().username};\n` : '';
   return `${user}worker_processes 1;
@@ -307,37 +324,47 @@ http {
   client_max_body_size 64m;
   keepalive_timeout 75s;
   keepalive_requests 1000000;
-  server {
+${upstream}  server {
     listen 127.0.0.1:${port};
     location / {
-${params.map((p) => `      uwsgi_param ${p};`).join('\n')}
-      uwsgi_pass unix:${socket};
+${location}
     }
   }
 }
 `;
 }
 
+/** nginx in the foreground with its config, pid file, logs and temp files in `dir`. */
+const nginxLaunch = (dir: string, conf: string): Launch => ({
+  cmd: 'nginx',
+  args: ['-p', dir, '-c', conf, '-e', join(dir, 'error.log'), '-g', 'daemon off;'],
+  cwd: dir,
+});
+const nginxVersion = once(() => spawnSync('nginx', ['-v'], { encoding: 'utf8' }).stderr?.trim() ?? 'nginx');
+/** How nginx runs in every nginx entry, for their notes. */
+const NGINX_NOTES =
+  'nginx (1 worker process, `worker_connections 4096`, keep-alive to clients with `keepalive_requests` ' +
+  "raised to 1,000,000 so wrk's connections are not recycled, `client_max_body_size 64m`, no access log, " +
+  'everything else default: request and response buffering on)';
+
 const nginxUwsgi: Server = {
   name: 'nginx-uwsgi',
   notes:
-    'nginx (1 worker process, `worker_connections 4096`, keep-alive to clients with `keepalive_requests` ' +
-    "raised to 1,000,000 so wrk's connections are not recycled, `client_max_body_size 64m`, no access log, " +
-    'everything else default: request and response buffering on) `uwsgi_pass`-ing to `uwsgi --socket` on a ' +
+    `${NGINX_NOTES} \`uwsgi_pass\`-ing to \`uwsgi --socket\` on a ` +
     'unix socket: the classic deployment. The config is written to a temp dir and nginx runs as ' +
     "`nginx -p DIR -c DIR/nginx.conf -e DIR/error.log -g 'daemon off;'`, its pid file, logs and temp files in " +
     "that dir. CPU is nginx's and uWSGI's trees together; the front process is the nginx worker.",
   python: uwsgiPython,
   missing: nginxMissing,
-  version: once(() => `${spawnSync('nginx', ['-v'], { encoding: 'utf8' }).stderr?.trim() ?? 'nginx'} + ${uwsgiVersion()}`),
+  version: once(() => `${nginxVersion()} + ${uwsgiVersion()}`),
   launch: (app, port) => {
     const dir = tempDir('warpipe-bench-nginx-');
     const socket = join(dir, 'uwsgi.sock');
     const conf = join(dir, 'nginx.conf');
-    writeFileSync(conf, nginxConf(dir, port, socket));
+    writeFileSync(conf, nginxConf(dir, port, `${nginxParams('uwsgi_param')}\n      uwsgi_pass unix:${socket};`));
     return [
       { cmd: 'uwsgi', args: uwsgiArgs(app, 'python3', ['--socket', socket]), cwd: ROOT, stopSignal: UWSGI_STOP },
-      { cmd: 'nginx', args: ['-p', dir, '-c', conf, '-e', join(dir, 'error.log'), '-g', 'daemon off;'], cwd: dir },
+      nginxLaunch(dir, conf),
     ];
   },
   front: (procs) => childrenOf(procs[1]!.pid)[0] ?? null,
@@ -402,6 +429,90 @@ const nginxStatic: Server = {
   only: ['static1k', 'static1m'],
   static: true,
 };
+
+// nginx in front of warpipe, one entry per way of passing to it; warpipe listens on a unix socket only
+interface NginxWay {
+  /** warpipe's listener for `socket`, e.g. ['--uwsgi', 'unix:SOCKET'] */
+  listen: (socket: string) => string[];
+  /** the body of nginx's `location /` */
+  location: (socket: string) => string;
+  /** an upstream block named `warpipe` the location passes to, if it uses one */
+  upstream?: (socket: string) => string;
+}
+
+/** Idle kept connections nginx's worker may hold to warpipe: more than wrk's 50 clients, so none is closed after use. */
+const UPSTREAM_KEEPALIVE = 64;
+const keptUpstream = (socket: string): string => `  upstream warpipe { server unix:${socket}; keepalive ${UPSTREAM_KEEPALIVE}; }\n`;
+
+const nginxWarpipe = (name: string, way: NginxWay, notes: string): Server => ({
+  name,
+  notes:
+    `${NGINX_NOTES} in front of warpipe (\`--workers 2\`, everything else default) on a unix socket: ${notes} ` +
+    "CPU is nginx's and warpipe's trees together (nginx, the gateway, the Python workers); the front process is " +
+    'the nginx worker.',
+  python: warpipePython,
+  missing: once(() => nginxItself() ?? warpipeMissing()),
+  version: once(() => `${nginxVersion()} + ${warpipeVersion()}`),
+  launch: (app, port) => {
+    const dir = tempDir('warpipe-bench-nginx-');
+    const socket = join(dir, 'warpipe.sock');
+    const conf = join(dir, 'nginx.conf');
+    writeFileSync(conf, nginxConf(dir, port, way.location(socket), way.upstream?.(socket)));
+    return [warpipeLaunch(app, way.listen(socket), []), nginxLaunch(dir, conf)];
+  },
+  front: (procs) => childrenOf(procs[1]!.pid)[0] ?? null,
+  workers: (procs) => childrenOf(procs[0]!.pid),
+});
+
+const nginxWarpipes: Server[] = [
+  nginxWarpipe(
+    'nginx-warpipe-uwsgi',
+    {
+      listen: (socket) => ['--uwsgi', `unix:${socket}`],
+      location: (socket) => `${nginxParams('uwsgi_param')}\n      uwsgi_pass unix:${socket};`,
+    },
+    "`uwsgi_pass` to `warpipe --uwsgi`, nginx-uwsgi's config with warpipe for uWSGI: the same params, a new " +
+      'connection per request (the uwsgi protocol carries one).',
+  ),
+  nginxWarpipe(
+    'nginx-warpipe-scgi',
+    {
+      listen: (socket) => ['--scgi', `unix:${socket}`],
+      location: (socket) => `${nginxParams('scgi_param', SCGI_PARAMS)}\n      scgi_pass unix:${socket};`,
+    },
+    '`scgi_pass` to `warpipe --scgi`, the same params (but CONTENT_LENGTH, which nginx puts first itself, and with ' +
+      '`SCGI 1`): a new connection per request (SCGI carries one).',
+  ),
+  nginxWarpipe(
+    'nginx-warpipe-fastcgi',
+    {
+      listen: (socket) => ['--fastcgi', `unix:${socket}`],
+      upstream: keptUpstream,
+      location: () => `${nginxParams('fastcgi_param')}\n      fastcgi_keep_conn on;\n      fastcgi_pass warpipe;`,
+    },
+    `\`fastcgi_pass\` to \`warpipe --fastcgi\`, the same params, with \`fastcgi_keep_conn on\` and an \`upstream\` with ` +
+      `\`keepalive ${UPSTREAM_KEEPALIVE}\`: nginx keeps its FastCGI connections open between requests.`,
+  ),
+  nginxWarpipe(
+    'nginx-warpipe-http',
+    {
+      listen: (socket) => ['--http', `unix:${socket}`],
+      upstream: keptUpstream,
+      location: () => '      proxy_http_version 1.1;\n      proxy_set_header Connection "";\n      proxy_pass http://warpipe;',
+    },
+    `\`proxy_pass\` to \`warpipe --http\` through an \`upstream\` with \`keepalive ${UPSTREAM_KEEPALIVE}\`, ` +
+      '`proxy_http_version 1.1` and `proxy_set_header Connection ""`: nginx keeps its HTTP connections to warpipe ' +
+      'open between requests.',
+  ),
+  nginxWarpipe(
+    'nginx-warpipe-http-close',
+    {
+      listen: (socket) => ['--http', `unix:${socket}`],
+      location: (socket) => `      proxy_pass http://unix:${socket}:;`,
+    },
+    '`proxy_pass` to `warpipe --http` as nginx does by default: HTTP/1.0 and `Connection: close`, a new connection per request.',
+  ),
+];
 
 // The platform's floor: a bare node:net server (bench/floor.ts) with fixed answers, on the Node that runs the bench
 const floorScript = join(ROOT, 'dist', 'bench', 'floor.js');
@@ -476,6 +587,7 @@ export const servers: Server[] = [
   ),
   nginxUwsgi,
   nginxStatic,
+  ...nginxWarpipes,
   waitress,
   nodeFloor,
 ];

@@ -81,7 +81,7 @@ export abstract class Listener<C extends ListenerConnection> {
       if (this.closing) return void socket.destroy();
       const over = this.budget.admit(socket);
       if (over !== null) return this.overBudget(socket, over);
-      socket.once('close', () => this.budget.release(socket));
+      // its place in the budget is given back in connectionOnClose: no listener of its own per socket
       this.connections.add(this.connect(socket));
     });
     this.servers.push(server);
@@ -111,8 +111,9 @@ export abstract class Listener<C extends ListenerConnection> {
     this.refusedLogTimer.unref();
   }
 
+  /** A connection's socket closed (each connection calls this from its 'close' listener). */
   connectionOnClose(conn: C): void {
-    this.connections.delete(conn);
+    if (this.connections.delete(conn)) this.budget.release(conn.socket);
     if (this.drained && this.connections.size === 0) this.drained();
   }
 

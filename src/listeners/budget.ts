@@ -25,22 +25,28 @@ export class ConnectionBudget {
   admit(socket: net.Socket): string | null {
     const { maxConnections, maxPerIp } = this.options;
     if (maxConnections > 0 && this.open >= maxConnections) return `${maxConnections} connections (--max-connections)`;
-    const ip = socket.remoteAddress;
-    if (maxPerIp > 0 && ip !== undefined && (this.perIp.get(ip) ?? 0) >= maxPerIp)
-      return `${maxPerIp} connections from ${ip} (--max-connections-per-ip)`;
+    // the peer's address only with a limit per address: it costs a getpeername() per connection
+    if (maxPerIp > 0) {
+      const ip = socket.remoteAddress;
+      if (ip !== undefined) {
+        const n = this.perIp.get(ip) ?? 0;
+        if (n >= maxPerIp) return `${maxPerIp} connections from ${ip} (--max-connections-per-ip)`;
+        this.perIp.set(ip, n + 1);
+      }
+    }
     this.open++;
-    if (maxPerIp > 0 && ip !== undefined) this.perIp.set(ip, (this.perIp.get(ip) ?? 0) + 1);
     return null;
   }
 
+  /** Give back the place `socket` took (its address was read by admit, and stays cached on it). */
   release(socket: net.Socket): void {
     this.open--;
+    if (this.options.maxPerIp === 0) return;
     const ip = socket.remoteAddress;
-    if (this.options.maxPerIp > 0 && ip !== undefined) {
-      const n = (this.perIp.get(ip) ?? 1) - 1;
-      if (n <= 0) this.perIp.delete(ip);
-      else this.perIp.set(ip, n);
-    }
+    if (ip === undefined) return;
+    const n = (this.perIp.get(ip) ?? 1) - 1;
+    if (n <= 0) this.perIp.delete(ip);
+    else this.perIp.set(ip, n);
   }
 }
 

@@ -5,7 +5,7 @@
 // (`Status:` head, or an HTTP status line for uwsgi) to the connection's
 // CgiWire. The protocols differ only in framing.
 
-import { ByteQueue, asBuffer } from '../byte-queue.js';
+import { ByteQueue, GATHER_MIN, asBuffer } from '../byte-queue.js';
 import { GatewayError, RemoteProtocolError, codes } from '../errors.js';
 import { BodyInput } from '../pipeline/input.js';
 import type { Environ, ErrorStream, Headers } from '../pipeline/types.js';
@@ -17,14 +17,45 @@ export interface CgiServer extends ExchangeServer {
   readonly options: { bufferRequestBody: number; maxBodyBytes: number };
 }
 
+/**
+ * A response whose whole body was in hand when its head was due (the common
+ * case): the wire writes it together with its end, in one write where it fits.
+ */
+export interface WholeResponse {
+  /** The CGI head, latin-1, ending with its blank line. */
+  readonly head: string;
+  readonly body: readonly Uint8Array[];
+  readonly bodyBytes: number;
+}
+
+/**
+ * A whole response as the buffers to write: one, head and body copied
+ * together, under GATHER_MIN bytes of body (Node's pool serves the copy); else
+ * the head, then the body's buffers as they are, for one gathered write.
+ */
+export function responseBytes(r: WholeResponse): Buffer[] {
+  if (r.bodyBytes >= GATHER_MIN) {
+    const out: Buffer[] = [Buffer.from(r.head, 'latin1')];
+    for (const b of r.body) if (b.length > 0) out.push(asBuffer(b));
+    return out;
+  }
+  const out = Buffer.allocUnsafe(r.head.length + r.bodyBytes);
+  let off = out.write(r.head, 0, 'latin1');
+  for (const b of r.body) {
+    out.set(b, off);
+    off += b.length;
+  }
+  return [out];
+}
+
 /** The connection one request's response goes to, framed for its protocol. */
 export interface CgiWire {
   /** Response bytes, head first. */
   write(data: Buffer): void;
   /** Resolves once the connection's backlog is small enough for more. */
   backpressure(): Promise<void>;
-  /** The response is complete. */
-  end(): void;
+  /** The response is complete; `last`, when given, is all of it (nothing was written before). */
+  end(last?: WholeResponse): void;
   /** Break the connection: half a response cannot be taken back. */
   destroy(): void;
   readonly closed: boolean;
@@ -45,12 +76,15 @@ const CONTENT_LENGTH = /^[0-9]{0,15}$/;
  * decimal digits, or that comes twice: the body's length must mean one thing
  * (issue 11: `-1` held a connection forever; `0x10`, `1e3`, ` 5` were read as numbers).
  */
-export function cgiEnviron(params: Iterable<readonly [string, string]>, errors: ErrorStream): Environ {
+export function cgiEnviron(params: readonly (readonly [string, string])[], errors: ErrorStream): Environ {
   const environ = {} as Environ;
-  for (const [name, value] of params) {
+  for (let i = 0; i < params.length; i++) {
+    const [name, value] = params[i]!;
     if (name === 'CONTENT_LENGTH') {
       if (environ.CONTENT_LENGTH !== undefined) throw badLength('CONTENT_LENGTH given twice');
       if (!CONTENT_LENGTH.test(value)) throw badLength(`CONTENT_LENGTH ${JSON.stringify(value.slice(0, 20))}`);
+    } else if (name === 'HTTP_PROXY') {
+      continue; // httpoxy: a Proxy request header must never look like the proxy setting
     }
     environ[name] = value;
   }
@@ -64,39 +98,46 @@ export function cgiEnviron(params: Iterable<readonly [string, string]>, errors: 
   environ.QUERY_STRING ??= '';
   environ.REQUEST_METHOD ??= 'GET';
   environ.SERVER_PROTOCOL ??= 'HTTP/1.1';
-  const https = String(environ.HTTPS ?? '').toLowerCase();
-  environ['wsgi.url_scheme'] = https === 'on' || https === '1' ? 'https' : String(environ.REQUEST_SCHEME ?? environ.UWSGI_SCHEME ?? 'http');
+  const https = environ.HTTPS;
+  const secure = typeof https === 'string' && (https === 'on' || https === '1' || https.toLowerCase() === 'on');
+  environ['wsgi.url_scheme'] = secure ? 'https' : String(environ.REQUEST_SCHEME ?? environ.UWSGI_SCHEME ?? 'http');
   environ['wsgi.errors'] = errors;
-  delete environ.HTTP_PROXY; // httpoxy: a Proxy request header must never look like the proxy setting
   return environ;
 }
 
+const EMPTY = Buffer.alloc(0);
+
 const badLength = (why: string): RemoteProtocolError => new RemoteProtocolError(codes.BAD_CONTENT_LENGTH, `bad request: ${why}`, 400);
 
-/** A CGI-style response: a head of `statusLine` and the app's headers, then the body as it comes. */
+/**
+ * A CGI-style response: a head of `statusLine` and the app's headers, then the
+ * body as it comes. A body whole at once is held until the exchange is done
+ * and leaves with the end: one write, and the wire may close at once.
+ */
 class CgiResponse implements ResponseSink {
   readonly finalStatusOnly = false;
+  /** The whole response, between sendWhole and done. */
+  private last: WholeResponse | null = null;
   constructor(private readonly wire: CgiWire) {}
 
   get closed(): boolean {
     return this.wire.closed;
   }
 
-  private head(status: string, headers: Headers): Buffer {
+  private headText(status: string, headers: Headers): string {
     let head = this.wire.statusLine(status) + '\r\n';
     for (const [name, value] of headers) head += name + ': ' + value + '\r\n';
-    return Buffer.from(head + '\r\n', 'latin1');
+    return head + '\r\n';
   }
 
   sendWhole(status: string, _code: number, headers: Headers, chunks: Uint8Array[], total: number): number {
-    this.wire.write(this.head(status, headers));
-    for (const c of chunks) if (c.length > 0) this.wire.write(asBuffer(c));
+    this.last = { head: this.headText(status, headers), body: chunks, bodyBytes: total };
     return total;
   }
 
   sendHead(status: string, _code: number, headers: Headers, first: Uint8Array): number {
-    this.wire.write(this.head(status, headers));
-    this.wire.write(asBuffer(first));
+    // head and first bytes in one write (two, gathered, from GATHER_MIN up)
+    for (const b of responseBytes({ head: this.headText(status, headers), body: [first], bodyBytes: first.length })) this.wire.write(b);
     return first.length;
   }
 
@@ -116,25 +157,29 @@ class CgiResponse implements ResponseSink {
   answer(status: number, retryAfter: number | null): number {
     const reason = reasonPhrase(status);
     const extra = retryAfter === null ? '' : `Retry-After: ${retryAfter}\r\n`;
-    this.wire.write(
-      Buffer.from(`${this.wire.statusLine(`${status} ${reason}`)}\r\nContent-Type: text/plain\r\n${extra}\r\n${reason}\n`, 'latin1'),
-    );
+    // done() follows: it leaves with the end, as a whole response does
+    const head = `${this.wire.statusLine(`${status} ${reason}`)}\r\nContent-Type: text/plain\r\n${extra}\r\n${reason}\n`;
+    this.last = { head, body: [], bodyBytes: 0 };
     return answerBytes(status);
   }
 
   abort(): void {
+    this.last = null;
     this.wire.destroy();
   }
 
   done(): void {
-    this.wire.end();
+    const last = this.last;
+    this.last = null;
+    if (last === null) this.wire.end();
+    else this.wire.end(last);
   }
 }
 
 /** One FastCGI, SCGI or uwsgi request: its body held or streamed, its app run by an Exchange. */
 export class CgiExchange {
   /** The body while it is held whole (up to --buffer-request-body). */
-  private readonly parts = new ByteQueue();
+  private parts: ByteQueue | null = null;
   private bytes = 0;
   private input: BodyInput | null = null;
   private readonly exchange: Exchange;
@@ -164,7 +209,7 @@ export class CgiExchange {
    */
   get heldBytes(): number {
     if (this.refused || this.aborted || this.exchange.isOver) return 0;
-    return this.input === null ? this.parts.bytes : this.input.queuedBytes;
+    return this.input === null ? (this.parts?.bytes ?? 0) : this.input.queuedBytes;
   }
 
   /** Its body is still coming. */
@@ -205,7 +250,7 @@ export class CgiExchange {
       this.input.push(data);
       return;
     }
-    this.parts.push(data);
+    (this.parts ??= new ByteQueue()).push(data);
     if (this.bytes > this.server.options.bufferRequestBody) this.stream();
   }
 
@@ -217,7 +262,7 @@ export class CgiExchange {
       this.input.end();
       return;
     }
-    this.run(BodyInput.of(this.parts.take()));
+    this.run(BodyInput.of(this.parts === null ? EMPTY : this.parts.take()));
   }
 
   /** Call the app now with the body as a stream: what is held so far, then the rest as it comes. */
@@ -225,7 +270,8 @@ export class CgiExchange {
     if (this.started || this.aborted) return;
     const input = new BodyInput();
     input.onDrain = () => this.wire.bodyDrained();
-    for (let part = this.parts.shift(); part !== undefined; part = this.parts.shift()) input.push(part);
+    const parts = this.parts;
+    if (parts !== null) for (let part = parts.shift(); part !== undefined; part = parts.shift()) input.push(part);
     this.run(input);
   }
 

@@ -23,7 +23,7 @@ import { ProtocolStatus } from '../protocols/fastcgi/record.js';
 import { Responder, type FcgiEvent } from '../protocols/fastcgi/responder.js';
 import { Listener, type ListenerShared } from './base.js';
 import { GatewayDeadline, type DeadlineKind } from './deadlines.js';
-import { CgiExchange, cgiEnviron, type CgiWire } from './cgi-exchange.js';
+import { CgiExchange, cgiEnviron, type CgiWire, type WholeResponse } from './cgi-exchange.js';
 
 export interface FastcgiOptions {
   bufferRequestBody: number;
@@ -69,6 +69,10 @@ class FcgiConnection {
   private readonly responder: Responder;
   private readonly requests = new Map<number, CgiExchange>();
   private closeWhenIdle = false;
+  /** The client asked us to close after a request it sent whole: once nothing is left, nothing more comes. */
+  private clientDone = false;
+  /** A request was ended before all of it came (refused, aborted, answered early): the client may still be sending. */
+  private cutShort = false;
   private closed = false;
   /** We ended our side: what the client still sends is read and dropped, for a short linger. */
   private ended = false;
@@ -159,8 +163,9 @@ class FcgiConnection {
   private overload(id: number, ex: CgiExchange | null): void {
     ex?.abort(503);
     this.requests.delete(id);
-    const { bytes, keepConn } = this.responder.end(id, 0, ProtocolStatus.Overloaded);
+    const { bytes, keepConn, received } = this.responder.end(id, 0, ProtocolStatus.Overloaded);
     this.write(bytes);
+    if (!received) this.cutShort = true;
     if (!keepConn) this.closeWhenIdle = true;
     if (!this.overloadSaid)
       this.listener.log.warning(
@@ -276,12 +281,19 @@ class FcgiConnection {
     return this.responder.stdout(id, data);
   }
 
-  /** Request `id` is answered: END_REQUEST, then close the connection unless the client keeps it. */
-  finish(id: number, appStatus: number): void {
+  /**
+   * Request `id` is answered (`last`: the whole response, written with its end): END_REQUEST,
+   * then close the connection unless the client keeps it.
+   */
+  finish(id: number, appStatus: number, last?: WholeResponse): void {
     this.requests.delete(id);
-    const { bytes, keepConn } = this.responder.end(id, appStatus);
+    const { bytes, keepConn, received } = this.responder.end(id, appStatus, ProtocolStatus.RequestComplete, last);
     this.write(bytes);
-    if (!keepConn) this.closeWhenIdle = true;
+    if (!received) this.cutShort = true;
+    if (!keepConn) {
+      this.closeWhenIdle = true;
+      this.clientDone = received;
+    }
     this.flow();
   }
 
@@ -293,6 +305,14 @@ class FcgiConnection {
   private end(): void {
     if (this.ended || this.closed) return;
     this.ended = true;
+    // Every request came whole, the client wants no more (no FCGI_KEEP_CONN), and the kernel took
+    // all we sent: close now, with no shutdown and no wait for the client's own end (nginx's
+    // fastcgi_pass without fastcgi_keep_conn, its default, as SCGI and uwsgi do)
+    if (this.clientDone && !this.cutShort && this.responder.bufferedBytes === 0 && this.socket.writableLength === 0) {
+      this.setDeadline(null);
+      this.socket.destroy();
+      return;
+    }
     this.socket.end();
     if (this.socket.isPaused()) this.socket.resume();
     this.setDeadline('linger');
@@ -326,8 +346,8 @@ class FcgiSink implements CgiWire {
   backpressure(): Promise<void> {
     return this.conn.backpressure();
   }
-  end(): void {
-    this.conn.finish(this.id, 0);
+  end(last?: WholeResponse): void {
+    this.conn.finish(this.id, 0, last);
   }
   destroy(): void {
     this.conn.socket.destroy();

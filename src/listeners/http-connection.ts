@@ -557,6 +557,13 @@ export class Connection implements HttpResponseOwner, Peer {
     this.spool = null;
     // a request it left before its answer was complete (nginx's 499); the app's body, if any, is closed
     this.exchange?.clientGone();
+    // let go of the request: a closed socket stays reachable until V8's next full collection, and
+    // with it all its listeners reach (the gateway listeners found each request promoted to the old
+    // generation that way)
+    this.head = null;
+    this.exchange = null;
+    this.environ = null;
+    this.input = null;
     const wake = this.drainWaiter;
     this.drainWaiter = null;
     wake?.();

@@ -12,13 +12,17 @@ import { encodeParams } from '../../src/protocols/fastcgi/params.js';
 import { RecordType, Role, beginRequestBody, encodeRecord } from '../../src/protocols/fastcgi/record.js';
 import { runConformance, type Request, type Response, type Target } from './pipeline.suite.js';
 
-/** Connect to `where` (a port or a unix path), send `data`, collect everything until the server closes. */
+/**
+ * Connect to `where` (a port or a unix path), send `data`, collect everything until the server closes.
+ * (Nothing empty is written: the SCGI and uwsgi listeners close as soon as the request is read and
+ * answered, and a write after that, even of nothing, is EPIPE.)
+ */
 function talk(where: number | string, data: Buffer[]): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const sock = typeof where === 'number' ? net.connect(where, '127.0.0.1') : net.connect(where);
     const got: Buffer[] = [];
     sock.on('connect', () => {
-      for (const d of data) sock.write(d);
+      for (const d of data) if (d.length > 0) sock.write(d);
     });
     sock.on('data', (d: Buffer) => got.push(d));
     sock.on('error', (err: NodeJS.ErrnoException) => (err.code === 'ECONNRESET' ? undefined : reject(err)));

@@ -28,7 +28,16 @@ describe('--scgi and --uwsgi, directly', () => {
   const dir = mkdtempSync(`${tmpdir()}/warpipe-gw-`);
   before(async () => {
     srv = await startServer('pep3333:application', {
-      args: ['--scgi', `unix:${dir}/scgi.sock`, '--uwsgi', `unix:${dir}/uwsgi.sock`, '--limit-request-body', '1000'],
+      args: [
+        '--scgi',
+        `unix:${dir}/scgi.sock`,
+        '--uwsgi',
+        `unix:${dir}/uwsgi.sock`,
+        '--fastcgi',
+        `unix:${dir}/fcgi.sock`,
+        '--limit-request-body',
+        '1000',
+      ],
     });
   });
   after(async () => {
@@ -67,6 +76,39 @@ describe('--scgi and --uwsgi, directly', () => {
       await talk(`${dir}/uwsgi.sock`, Buffer.concat([encodeUwsgiHead(cgi('PUT', '/echo', big)), Buffer.from(big)])),
       /^HTTP\/1\.1 413 /,
     );
+  });
+
+  test('a request read whole and answered: the connection is closed at once, not held until the client ends its side', async () => {
+    const hi = Buffer.from('hi');
+    const requests: [string, Buffer][] = [
+      ['scgi', Buffer.concat([encodeScgiHead(cgi('POST', '/echo', 'hi')), hi])],
+      ['uwsgi', Buffer.concat([encodeUwsgiHead(cgi('POST', '/echo', 'hi')), hi])],
+      [
+        // FastCGI without FCGI_KEEP_CONN (nginx's default): the END_REQUEST comes last
+        'fcgi',
+        Buffer.concat([
+          encodeRecord(RecordType.BeginRequest, 1, beginRequestBody(Role.Responder, 0)),
+          encodeRecord(RecordType.Params, 1, encodeParams(cgi('POST', '/echo', 'hi'))),
+          encodeRecord(RecordType.Params, 1),
+          encodeRecord(RecordType.Stdin, 1, hi),
+          encodeRecord(RecordType.Stdin, 1),
+        ]),
+      ],
+    ];
+    for (const [proto, request] of requests) {
+      // our side stays open; once the answer has ended, a write finds the socket closed (EPIPE), not half-closed
+      const outcome = await new Promise<string>((resolve) => {
+        const sock = net.connect({ path: `${dir}/${proto}.sock`, allowHalfOpen: true }, () => sock.write(request));
+        let got = '';
+        sock.on('data', (d: Buffer) => (got += d.toString('latin1')));
+        sock.on('error', () => {});
+        // FastCGI: the answer, then the empty STDOUT and END_REQUEST (version 1, type 3) last
+        const answered = (): boolean =>
+          proto === 'fcgi' ? got.includes('\r\n\r\nhi') && got.slice(-16, -14) === '\x01\x03' : got.endsWith('\r\n\r\nhi');
+        sock.on('end', () => sock.write('x', (err) => resolve(`${answered()} ${err ? (err as NodeJS.ErrnoException).code : 'written'}`)));
+      });
+      assert.equal(outcome, 'true EPIPE', proto);
+    }
   });
 });
 

@@ -173,6 +173,53 @@ export function encodeStream(type: number, requestId: number, data: Uint8Array):
   return out;
 }
 
+function writeHeader(out: Buffer, off: number, type: number, requestId: number, length: number, padding: number): void {
+  out[off] = FCGI_VERSION_1;
+  out[off + 1] = type;
+  out.writeUInt16BE(requestId, off + 2);
+  out.writeUInt16BE(length, off + 4);
+  out[off + 6] = padding;
+  out[off + 7] = 0;
+}
+
+/**
+ * The last of a response in one buffer, for one write: `head` (latin-1) and
+ * `body` as one STDOUT record (none when both are empty; together at most
+ * MAX_ALIGNED_CONTENT bytes), the empty STDOUT that ends the stream, and
+ * END_REQUEST with `appStatus` and `protocolStatus`.
+ */
+export function encodeStdoutEnd(
+  requestId: number,
+  head: string,
+  body: readonly Uint8Array[],
+  bodyBytes: number,
+  appStatus: number,
+  protocolStatus: number,
+): Buffer {
+  const length = head.length + bodyBytes;
+  if (length > MAX_ALIGNED_CONTENT) throw new RangeError(`FastCGI record content of ${length} bytes (at most ${MAX_ALIGNED_CONTENT})`);
+  const padding = (8 - (length & 7)) & 7;
+  const first = length === 0 ? 0 : HEADER_LEN + length + padding;
+  const out = Buffer.allocUnsafe(first + HEADER_LEN * 3);
+  let off = 0;
+  if (length > 0) {
+    writeHeader(out, 0, RecordType.Stdout, requestId, length, padding);
+    off = HEADER_LEN + out.write(head, HEADER_LEN, 'latin1');
+    for (const b of body) {
+      out.set(b, off);
+      off += b.length;
+    }
+    out.fill(0, off, first);
+    off = first;
+  }
+  writeHeader(out, off, RecordType.Stdout, requestId, 0, 0);
+  writeHeader(out, off + HEADER_LEN, RecordType.EndRequest, requestId, 8, 0);
+  out.writeUInt32BE(appStatus >>> 0, off + 2 * HEADER_LEN);
+  out[off + 2 * HEADER_LEN + 4] = protocolStatus;
+  out.fill(0, off + 2 * HEADER_LEN + 5);
+  return out;
+}
+
 // Spec §5.1: typedef struct { unsigned char roleB1, roleB0; unsigned char flags; unsigned char reserved[5]; } FCGI_BeginRequestBody;
 export function beginRequestBody(role: number, flags: number): Buffer {
   const out = Buffer.alloc(8);

@@ -79,6 +79,35 @@ test('a GET as nginx sends it: the params become a request, the empty STDIN its 
   assert.equal(r.active, 0);
 });
 
+test('a whole response ends its request in one buffer while it fits one record with a body under 4 KiB; else in several', () => {
+  const head = 'Status: 200 OK\r\nContent-Type: text/plain\r\n\r\n';
+  // body sizes around the padding (multiples of 8) and GATHER_MIN, and a body over one record
+  for (const size of [0, 1, 7, 8, 4095 - head.length, 4095, 4096, 70_000]) {
+    const r = new Responder(limits);
+    events(r, [begin(3), ...params(3, [['A', 'b']]), ...stdin(3, '')]);
+    const body = [Buffer.alloc(size >> 1, 'a'), Buffer.alloc(size - (size >> 1), 'b')];
+    const { bytes, keepConn } = r.end(3, 7, ProtocolStatus.RequestComplete, { head, body, bodyBytes: size });
+    assert.equal(keepConn, true);
+    assert.equal(bytes.length === 1, size < 4096, `${size}: ${bytes.length} buffers`);
+    const recs = records(bytes);
+    const out = recs.slice(0, -2);
+    assert.ok(out.every((x) => x.type === RecordType.Stdout && x.requestId === 3 && x.content.length > 0));
+    assert.equal(
+      Buffer.concat(out.map((x) => x.content)).toString('latin1'),
+      head + 'a'.repeat(size >> 1) + 'b'.repeat(size - (size >> 1)),
+    );
+    assert.deepEqual(
+      recs.slice(-2).map((x) => [x.type, x.requestId, x.content.length]),
+      [
+        [RecordType.Stdout, 3, 0],
+        [RecordType.EndRequest, 3, 8],
+      ],
+    );
+    assert.deepEqual(parseEndRequest(recs.at(-1)!.content), { appStatus: 7, protocolStatus: ProtocolStatus.RequestComplete });
+    assert.equal(Buffer.concat(bytes).length % 8, 0, 'records padded to 8 bytes');
+  }
+});
+
 test('two requests multiplexed on one connection keep their params and bodies apart', () => {
   const r = new Responder(limits);
   const got = events(r, [

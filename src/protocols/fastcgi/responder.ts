@@ -8,15 +8,17 @@
 // one connection is served correctly (nginx does not; the spec allows it).
 
 import { RemoteProtocolError, codes } from '../../errors.js';
-import { ByteQueue } from '../../byte-queue.js';
+import { ByteQueue, GATHER_MIN } from '../../byte-queue.js';
 import { NEED_DATA } from '../need-data.js';
 import { decodeParams, encodeParams } from './params.js';
 import {
+  MAX_ALIGNED_CONTENT,
   ProtocolStatus,
   RecordReader,
   RecordType,
   Role,
   encodeRecord,
+  encodeStdoutEnd,
   encodeStream,
   endRequestBody,
   parseBeginRequest,
@@ -51,6 +53,14 @@ export interface FcgiAbort {
   id: number;
 }
 export type FcgiEvent = FcgiRequest | FcgiStdin | FcgiStdinEnd | FcgiAbort;
+
+/** A response none of which was sent yet, written with its request's end: a CGI head (latin-1) and the body. */
+export interface LastStdout {
+  readonly head: string;
+  readonly body: readonly Uint8Array[];
+  readonly bodyBytes: number;
+}
+const NO_STDOUT: LastStdout = { head: '', body: [], bodyBytes: 0 };
 
 const enum Phase {
   Params,
@@ -107,6 +117,11 @@ export class Responder {
     }
     if (this.reader.bufferedBytes > 0 && !body) return 'head';
     return body ? 'body' : null;
+  }
+
+  /** Bytes received that are not yet whole records. */
+  get bufferedBytes(): number {
+    return this.reader.bufferedBytes;
   }
 
   /** Requests begun and not yet ended by `end()`. */
@@ -200,15 +215,29 @@ export class Responder {
   }
 
   /**
-   * End request `id`: the empty STDOUT and END_REQUEST. Returns whether the
-   * connection may stay open (the client asked for FCGI_KEEP_CONN).
+   * End request `id`: `last` (the whole response, when none of it was sent
+   * yet) as STDOUT, the empty STDOUT and END_REQUEST; in one buffer when `last`
+   * fits one record and its body is under GATHER_MIN bytes (the common case).
+   * Returns whether the connection may stay open (the client asked for FCGI_KEEP_CONN), and
+   * whether the request had come whole (its STDIN ended): else the client may still send some.
    */
-  end(id: number, appStatus = 0, protocolStatus: number = ProtocolStatus.RequestComplete): { bytes: Buffer[]; keepConn: boolean } {
+  end(
+    id: number,
+    appStatus = 0,
+    protocolStatus: number = ProtocolStatus.RequestComplete,
+    last?: LastStdout,
+  ): { bytes: Buffer[]; keepConn: boolean; received: boolean } {
     const req = this.open.get(id);
     this.open.delete(id);
-    return {
-      bytes: [encodeRecord(RecordType.Stdout, id), encodeRecord(RecordType.EndRequest, id, endRequestBody(appStatus, protocolStatus))],
-      keepConn: req?.keepConn ?? false,
-    };
+    const keepConn = req?.keepConn ?? false;
+    const received = req?.phase === Phase.Done;
+    if (last === undefined || (last.bodyBytes < GATHER_MIN && last.head.length + last.bodyBytes <= MAX_ALIGNED_CONTENT)) {
+      const { head, body, bodyBytes } = last ?? NO_STDOUT;
+      return { bytes: [encodeStdoutEnd(id, head, body, bodyBytes, appStatus, protocolStatus)], keepConn, received };
+    }
+    const bytes = encodeStream(RecordType.Stdout, id, Buffer.from(last.head, 'latin1'));
+    for (const b of last.body) if (b.length > 0) bytes.push(...encodeStream(RecordType.Stdout, id, b));
+    bytes.push(encodeRecord(RecordType.Stdout, id), encodeRecord(RecordType.EndRequest, id, endRequestBody(appStatus, protocolStatus)));
+    return { bytes, keepConn, received };
   }
 }
