@@ -42,7 +42,8 @@ export function checkStatus(status: unknown): number {
 const checkedFrozen = new WeakSet<object>();
 
 export function checkHeaders(headers: unknown): asserts headers is Headers {
-  if (checkedFrozen.has(headers as object)) return;
+  const frozen = Object.isFrozen(headers);
+  if (frozen && checkedFrozen.has(headers as object)) return;
   if (!Array.isArray(headers)) {
     throw new LocalProtocolError(codes.BAD_RESPONSE_HEADER, 'app gave response headers that are not a list');
   }
@@ -67,7 +68,7 @@ export function checkHeaders(headers: unknown): asserts headers is Headers {
       throw new LocalProtocolError(codes.BAD_RESPONSE_HEADER, `app set hop-by-hop header ${name}, which belongs to the server (PEP 3333)`);
     }
   }
-  if (Object.isFrozen(headers) && headers.every((pair) => Object.isFrozen(pair))) checkedFrozen.add(headers);
+  if (frozen && headers.every((pair) => Object.isFrozen(pair))) checkedFrozen.add(headers);
 }
 
 function safe(value: unknown): string {
