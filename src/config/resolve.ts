@@ -91,7 +91,7 @@ export function resolveConfig(values: SettingValues, app: string, env: NodeJS.Pr
 }
 
 /** One gateway per this many CPUs with --gateways auto (docs/performance.md, "Every core"). */
-export const CPUS_PER_GATEWAY = 4;
+export const CPUS_PER_GATEWAY = 2;
 
 /** --gateways N or auto, checked against the workers: each gateway owns at least one. */
 function gatewayCount(raw: string, workers: number): number {

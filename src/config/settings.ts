@@ -141,7 +141,7 @@ const table = [
       'stays busy, one less after --idle-timeout idle. SIGTTIN/SIGTTOU add/remove one by hand.',
     peer: 'gunicorn --workers, uWSGI --processes / --cheaper, php-fpm pm = dynamic' }),
   setting({ key: 'gateways', flag: '--gateways', kind: 'string', default: '1', section: 'workers',
-    doc: 'Gateway processes (N, or auto: one per 4 CPUs, at least 1): each takes connections from every listener and owns a share of ' +
+    doc: 'Gateway processes (N, or auto: one per 2 CPUs, at least 1): each takes connections from every listener and owns a share of ' +
       'the --workers (and of --max-connections and --backlog). A primary process binds the sockets, runs --control and --metrics ' +
       '(summed over the gateways), relays signals and starts a new gateway if one dies.',
     peer: 'nginx worker_processes, uWSGI --processes (each accepts)' }),
