@@ -304,9 +304,10 @@ const SCGI_PARAMS = [...NGINX_PARAMS.filter((p) => !p.startsWith('CONTENT_LENGTH
 
 /**
  * nginx.conf for one run: everything (pid, logs, temp files, the backend's socket) inside `dir`;
- * `location` is the body of `location /` (how it passes to the backend), `upstream` any upstream block it names.
+ * `location` is the body of `location PATH` (how it passes to the backend, or where its files are), `http`
+ * more lines of the http block (an upstream block the location names, settings of its own).
  */
-function nginxConf(dir: string, port: number, location: string, upstream = ''): string {
+function nginxConf(dir: string, port: number, location: string, http = '', path = '/'): string {
   // as root the workers would otherwise run as nobody, who cannot enter the private temp dir
   const user = process.getuid?.() === 0 ? `user ${userInfo().username};\n` : '';
   return `${user}worker_processes 1;
@@ -324,9 +325,9 @@ http {
   client_max_body_size 64m;
   keepalive_timeout 75s;
   keepalive_requests 1000000;
-${upstream}  server {
+${http}  server {
     listen 127.0.0.1:${port};
-    location / {
+    location ${path} {
 ${location}
     }
   }
@@ -375,35 +376,14 @@ const nginxUwsgi: Server = {
 const nginxStaticMissing = once(() => (which('nginx') ? null : 'nginx not found: apt-get install nginx-light (or nginx)'));
 
 /** nginx.conf for the static scenarios: one worker, the files under STATIC_PREFIX, open_file_cache on. */
-function nginxStaticConf(dir: string, port: number): string {
-  const user = process.getuid?.() === 0 ? `user ${userInfo().username};\n` : '';
-  return `${user}worker_processes 1;
-worker_rlimit_nofile 8192;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/client_body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
-  keepalive_timeout 75s;
-  keepalive_requests 1000000;
-  default_type text/plain;
-  sendfile off;
-  output_buffers 2 512k;
-  open_file_cache max=1000 inactive=20s;
-  server {
-    listen 127.0.0.1:${port};
-    location ${STATIC_PREFIX}/ {
-      alias ${staticRoot()}/;
-    }
-  }
-}
-`;
-}
+const nginxStaticConf = (dir: string, port: number): string =>
+  nginxConf(
+    dir,
+    port,
+    `      alias ${staticRoot()}/;`,
+    '  default_type text/plain;\n  sendfile off;\n  output_buffers 2 512k;\n  open_file_cache max=1000 inactive=20s;\n',
+    `${STATIC_PREFIX}/`,
+  );
 
 const nginxStatic: Server = {
   name: 'nginx-static',
@@ -417,12 +397,12 @@ const nginxStatic: Server = {
     'The 1 KiB file fits any of them. Only the static scenarios.',
   python: () => null,
   missing: nginxStaticMissing,
-  version: once(() => spawnSync('nginx', ['-v'], { encoding: 'utf8' }).stderr?.trim() ?? 'nginx'),
+  version: nginxVersion,
   launch: (_app, port) => {
     const dir = tempDir('warpipe-bench-nginx-');
     const conf = join(dir, 'nginx.conf');
     writeFileSync(conf, nginxStaticConf(dir, port));
-    return [{ cmd: 'nginx', args: ['-p', dir, '-c', conf, '-e', join(dir, 'error.log'), '-g', 'daemon off;'], cwd: dir }];
+    return [nginxLaunch(dir, conf)];
   },
   front: (procs) => childrenOf(procs[0]!.pid)[0] ?? null,
   workers: () => [],
