@@ -142,12 +142,16 @@ const warpipeGateways = (gateways: number): Server => ({
 });
 
 // gunicorn: whichever python3 is first on PATH and has it (here pyenv's 3.11.7)
-const gunicornPython = once(() => realPython('python3'));
+// gunicorn: $BENCH_GUNICORN_PYTHON (a virtualenv's python, as users install it), else the python3 first on PATH
+const gunicornPython = once(() => process.env.BENCH_GUNICORN_PYTHON || realPython('python3'));
 const gunicornMissing = once(() => {
   const py = gunicornPython();
   if (!py) return 'python3 not on PATH (Debian python3, or pyenv)';
   if (!output(py, ['-m', 'gunicorn', '--version']))
-    return `gunicorn not importable by ${py}: pip install gunicorn (Debian: python3-gunicorn)`;
+    return (
+      `gunicorn not importable by ${py}: python3 -m venv --system-site-packages DIR && DIR/bin/pip install gunicorn, ` +
+      'then BENCH_GUNICORN_PYTHON=DIR/bin/python'
+    );
   return null;
 });
 
@@ -532,14 +536,14 @@ export const servers: Server[] = [
     [],
     "`-w 2 --log-level warning` (sync worker, no access log: gunicorn's default). The sync worker does not do " +
       'keep-alive: it answers `Connection: close` and wrk reconnects for every request (gunicorn means sync ' +
-      'workers to sit behind a buffering proxy). Runs on the pyenv Python 3.11.7 first on PATH, where gunicorn ' +
-      'and Flask are installed.',
+      'workers to sit behind a buffering proxy). Runs from a virtualenv (`BENCH_GUNICORN_PYTHON`): `python3 -m venv ' +
+      '--system-site-packages` over the pyenv Python 3.11.7 first on PATH (which has Flask), then `pip install gunicorn`.',
   ),
   gunicorn(
     'gunicorn-gthread',
     ['-k', 'gthread', '--threads', '4'],
     "`-w 2 -k gthread --threads 4 --log-level warning`: keep-alive (gunicorn's default 2 s) and up to 8 " +
-      'requests in flight. Same pyenv Python 3.11.7.',
+      'requests in flight. The same virtualenv.',
   ),
   uwsgi(
     'uwsgi-http11',
