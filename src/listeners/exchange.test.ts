@@ -170,3 +170,21 @@ test('exchange: a body cut short by the framing aborts; a client gone drops what
   assert.equal(body.closed, 1);
   assert.equal(records.length, 0); // the listener records its 499 when it sees the close (clientGone)
 });
+
+test("exchange: a body whose `whole` is not a function, or throws, is the app's error (500), not the gateway's crash", async () => {
+  for (const whole of [
+    'not a function',
+    () => {
+      throw new Error('whole fails');
+    },
+  ]) {
+    const body = Object.assign(closing(['x']), { whole });
+    const { sink, records } = await run((_e, sr) => {
+      sr('200 OK', []);
+      return body as Body;
+    });
+    assert.deepEqual(sink.calls, ['answer 500', 'done']);
+    assert.equal(records[0]!.status, 500);
+    assert.equal(body.closed, 1);
+  }
+});

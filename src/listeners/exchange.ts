@@ -167,9 +167,10 @@ export class Exchange {
   private readonly onBody = (body: Body): void => {
     this.body = body;
     if (this.over || this.sink.closed) return this.closeBody();
-    const whole = Array.isArray(body) ? (body as Chunk[]) : ((body as Partial<WholeBody>).whole?.() ?? null);
-    if (whole === null) return void this.stream(body);
     try {
+      // (an app's own `whole` that is not a function, or throws, is the app's error: a 500, not a crash)
+      const whole = Array.isArray(body) ? (body as Chunk[]) : ((body as Partial<WholeBody>).whole?.() ?? null);
+      if (whole === null) return void this.stream(body);
       this.sendWhole(whole);
     } catch (err) {
       this.fail(err);
