@@ -416,7 +416,7 @@ const nginxStatic: Server = {
 
 // nginx in front of warpipe, one entry per way of passing to it; warpipe listens on a unix socket only
 interface NginxWay {
-  /** warpipe's listener for `socket`, e.g. ['--uwsgi', 'unix:SOCKET'] */
+  /** warpipe's listener for `socket` and the options that go with it, e.g. ['--uwsgi', 'unix:SOCKET'] */
   listen: (socket: string) => string[];
   /** the body of nginx's `location /` */
   location: (socket: string) => string;
@@ -480,13 +480,14 @@ const nginxWarpipes: Server[] = [
   nginxWarpipe(
     'nginx-warpipe-http',
     {
-      listen: (socket) => ['--http', `unix:${socket}`],
+      listen: (socket) => ['--http', `unix:${socket}`, '--keepalive-timeout', '75'],
       upstream: keptUpstream,
       location: () => '      proxy_http_version 1.1;\n      proxy_set_header Connection "";\n      proxy_pass http://warpipe;',
     },
     `\`proxy_pass\` to \`warpipe --http\` through an \`upstream\` with \`keepalive ${UPSTREAM_KEEPALIVE}\`, ` +
       '`proxy_http_version 1.1` and `proxy_set_header Connection ""`: nginx keeps its HTTP connections to warpipe ' +
-      'open between requests.',
+      'open between requests; warpipe with `--keepalive-timeout 75`, longer than nginx keeps an idle one (60 s), as ' +
+      'docs/deploy.md advises.',
   ),
   nginxWarpipe(
     'nginx-warpipe-http-close',

@@ -63,7 +63,7 @@ async function startNginx(dir: string): Promise<{ proc: ChildProcess; url: strin
     dir,
     1,
     ([port]) => `
-  upstream warpipe { server unix:${dir}/fcgi.sock; keepalive 4; }
+  upstream warpipe { server unix:${dir}/fcgi.sock; keepalive 64; }
   server {
     listen 127.0.0.1:${port};
     location /scgi/ {
@@ -371,5 +371,71 @@ describe('nginx proxy_pass -> warpipe --http --forwarded-allow-ips', () => {
       unknown
     >;
     assert.equal(direct.REMOTE_ADDR, '6.6.6.6', 'a client on a trusted address is believed too: list only your proxies');
+  });
+});
+
+// docs/deploy.md "The fastest way in": proxy_pass through an upstream with keepalive, so nginx
+// keeps its connections to warpipe instead of opening one per request (the snippet, with the
+// test's temporary paths).
+describe('nginx proxy_pass with upstream keepalive -> warpipe --http (deploy.md)', () => {
+  let srv: Server | null = null;
+  let nginx: { proc: ChildProcess; urls: string[] } | null = null;
+  let metricsUrl = '';
+  const dir = mkdtempSync(`${tmpdir()}/warpipe-kept-`);
+
+  before(async () => {
+    if (!existsSync(NGINX)) return;
+    srv = await startServer('pep3333:application', {
+      args: [
+        '--http',
+        `unix:${dir}/http.sock`,
+        '--forwarded-allow-ips',
+        '127.0.0.1',
+        '--keepalive-timeout',
+        '75',
+        '--metrics',
+        '127.0.0.1:0',
+      ],
+    });
+    metricsUrl = /metrics on (http:\/\/127\.0\.0\.1:\d+\/metrics)/.exec(
+      await srv.waitForLog(/metrics on http:\/\/127\.0\.0\.1:\d+\/metrics/),
+    )![1]!;
+    nginx = await runNginx(
+      dir,
+      1,
+      ([port]) => `
+  upstream warpipe { server unix:${dir}/http.sock; keepalive 64; }
+  server {
+    listen 127.0.0.1:${port};
+    location / {
+      proxy_pass http://warpipe;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host $host:$server_port;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_set_header X-Forwarded-Proto $scheme;
+    }
+  }`,
+    );
+  });
+  after(async () => {
+    nginx?.proc.kill('SIGTERM');
+    if (srv) assert.equal(await srv.stop(), 0);
+  });
+
+  test('requests one after another go over one kept connection, with the client nginx saw', async (t) => {
+    if (!requirePeer(t, existsSync(NGINX), 'nginx')) return;
+    for (let i = 0; i < 5; i++) {
+      const env = (await (await fetch(`${nginx!.urls[0]}/environ?n=${i}`)).json()) as Record<string, unknown>;
+      assert.equal(env.QUERY_STRING, `n=${i}`);
+      assert.equal(env.REMOTE_ADDR, '127.0.0.1', 'from X-Forwarded-For');
+      assert.equal(env.SERVER_PROTOCOL, 'HTTP/1.1');
+    }
+    const sized = await fetch(`${nginx!.urls[0]}/sized?100000`);
+    assert.equal((await sized.arrayBuffer()).byteLength, 100_000);
+    // nginx keeps the one connection it used (idle in its pool); without keepalive it closes each
+    const text = await (await fetch(metricsUrl)).text();
+    assert.match(text, /^warpipe_connections\{listener="http"\} 1$/m);
+    assert.match(text, /^warpipe_requests_total\{listener="http",code="200"\} 6$/m);
   });
 });
