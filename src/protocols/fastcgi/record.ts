@@ -173,6 +173,31 @@ export function encodeStream(type: number, requestId: number, data: Uint8Array):
   return out;
 }
 
+const ZEROS = Buffer.alloc(8);
+
+/**
+ * `data` on a stream as encodeStream cuts it, the same bytes, without copying
+ * it: each record's header, then a view of its part of `data`, then its
+ * padding (only the last record can need any). For data of GATHER_MIN bytes
+ * or more, written gathered: a copy that large is a buffer of its own outside
+ * Node's pool, and that churn sets off the garbage collector.
+ */
+export function encodeStreamGathered(type: number, requestId: number, data: Uint8Array): Buffer[] {
+  const records = Math.ceil(data.length / MAX_ALIGNED_CONTENT);
+  if (records === 0) return [encodeRecord(type, requestId)];
+  const headers = Buffer.allocUnsafe(records * HEADER_LEN);
+  const view = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.length);
+  const out: Buffer[] = [];
+  for (let i = 0, off = 0; i < records; i++, off += MAX_ALIGNED_CONTENT) {
+    const length = Math.min(MAX_ALIGNED_CONTENT, data.length - off);
+    const padding = (8 - (length & 7)) & 7;
+    writeHeader(headers, i * HEADER_LEN, type, requestId, length, padding);
+    out.push(headers.subarray(i * HEADER_LEN, (i + 1) * HEADER_LEN), view.subarray(off, off + length));
+    if (padding > 0) out.push(ZEROS.subarray(0, padding));
+  }
+  return out;
+}
+
 function writeHeader(out: Buffer, off: number, type: number, requestId: number, length: number, padding: number): void {
   out[off] = FCGI_VERSION_1;
   out[off + 1] = type;

@@ -20,6 +20,7 @@ import {
   encodeRecord,
   encodeStdoutEnd,
   encodeStream,
+  encodeStreamGathered,
   endRequestBody,
   parseBeginRequest,
   unknownTypeBody,
@@ -211,7 +212,9 @@ export class Responder {
 
   /** Response bytes for request `id` (CGI head and body), as STDOUT records. */
   stdout(id: number, data: Uint8Array): Buffer[] {
-    return data.length === 0 ? [] : encodeStream(RecordType.Stdout, id, data);
+    if (data.length === 0) return [];
+    // a large body framed around views of it, not copied into records (GATHER_MIN)
+    return data.length >= GATHER_MIN ? encodeStreamGathered(RecordType.Stdout, id, data) : encodeStream(RecordType.Stdout, id, data);
   }
 
   /**
@@ -236,7 +239,7 @@ export class Responder {
       return { bytes: [encodeStdoutEnd(id, head, body, bodyBytes, appStatus, protocolStatus)], keepConn, received };
     }
     const bytes = encodeStream(RecordType.Stdout, id, Buffer.from(last.head, 'latin1'));
-    for (const b of last.body) if (b.length > 0) bytes.push(...encodeStream(RecordType.Stdout, id, b));
+    for (const b of last.body) bytes.push(...this.stdout(id, b));
     bytes.push(encodeRecord(RecordType.Stdout, id), encodeRecord(RecordType.EndRequest, id, endRequestBody(appStatus, protocolStatus)));
     return { bytes, keepConn, received };
   }
