@@ -9,6 +9,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { requirePeer, startServer, type Server } from '../helpers/server.js';
@@ -93,7 +94,20 @@ describe('warpipe -> spawn-fcgi + fcgiwrap (--mount fastcgi://…?split=cgi)', (
     const exited = new Promise((r) => wrap!.once('exit', r));
     process.kill(-wrap!.pid!, 'SIGTERM');
     await exited;
-    assert.equal((await fetch(`${srv!.url}/cgi-bin/env.sh`)).status, 502);
+    // spawn-fcgi's exit is not its preforked children's: until the last one is gone, the socket still answers
+    for (let i = 0; i < 400 && (await accepts(`${dir}/wrap.sock`)); i++) await new Promise((r) => setTimeout(r, 25));
+    assert.equal((await fetch(`${srv!.url}/cgi-bin/env.sh`, { signal: AbortSignal.timeout(10_000) })).status, 502);
     await srv!.waitForLog(/fastcgi upstream unix:.*wrap\.sock is down/);
   });
 });
+
+/** Whether something still accepts connections on the unix socket at `path`. */
+function accepts(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = net.connect(path, () => {
+      sock.destroy();
+      resolve(true);
+    });
+    sock.on('error', () => resolve(false));
+  });
+}
