@@ -512,13 +512,18 @@ export function watchForChanges(config: Readonly<Config>, log: Logger, reload: (
   }
 }
 
+/** The paths of the unix sockets the listeners bind. */
+export function unixSockets(config: Readonly<Config>): string[] {
+  return [...config.http, ...config.https, ...config.fastcgi, ...config.scgi, ...config.uwsgi].flatMap((a) =>
+    a.kind === 'unix' ? [a.path] : [],
+  );
+}
+
 /** --user/--group: hand over the unix sockets and log files, then become that user (before any worker starts). */
 export function becomeUser(config: Readonly<Config>, logs: Logs, say = true): void {
   const identity = config.identity;
   if (!identity) return;
-  const owned = [...config.http, ...config.https, ...config.fastcgi, ...config.scgi, ...config.uwsgi].flatMap((a) =>
-    a.kind === 'unix' ? [a.path] : [],
-  );
+  const owned = unixSockets(config);
   if (config.control) owned.push(config.control);
   for (const f of logs.files) if (f.path !== '-') owned.push(f.path);
   try {

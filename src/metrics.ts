@@ -175,11 +175,6 @@ export class Metrics implements RequestObserver {
     t.seconds += seconds;
     t.bytes += e.bytes;
   }
-
-  /** Serve GET /metrics on `address`; resolves with where. */
-  listen(address: Address, socketMode: number, log: Logger): Promise<string> {
-    return serveMetrics(address, socketMode, log, () => this.registry.metrics());
-  }
 }
 
 /** The exposition's content type (prom-client's, for every registry). */

@@ -24,7 +24,17 @@
 import cluster, { type Worker } from 'node:cluster';
 import { AggregatorRegistry, Counter, Gauge, Registry } from 'prom-client';
 import type { Config } from './config/resolve.js';
-import { banner, becomeUser, bindSideSockets, openLogs, runtimeAdvice, warnOpenFiles, watchForChanges, type Logs } from './gateway.js';
+import {
+  banner,
+  becomeUser,
+  bindSideSockets,
+  openLogs,
+  runtimeAdvice,
+  unixSockets,
+  warnOpenFiles,
+  watchForChanges,
+  type Logs,
+} from './gateway.js';
 import { memberEnv, type Ask, type Tell } from './gateways.js';
 import { canReusePort, removeStaleSocket } from './listeners/bind.js';
 import type { Logger } from './log.js';
@@ -102,9 +112,7 @@ export class Primary {
     const advice = runtimeAdvice();
     if (advice) log.warning(advice);
     warnOpenFiles(config, log);
-    for (const a of [...config.http, ...config.https, ...config.fastcgi, ...config.scgi, ...config.uwsgi]) {
-      if (a.kind === 'unix') removeStaleSocket(a.path); // before the first gateway binds it: the gateways must not
-    }
+    for (const path of unixSockets(config)) removeStaleSocket(path); // before the first gateway binds it: the gateways must not
     const primary = new Primary(config, logs);
     const side = await bindSideSockets(config, log, () => primary.metrics(), {
       status: () => primary.status(),
