@@ -58,7 +58,7 @@ test('claimSocketPath: a free path, a live socket, a stale one, a file, no direc
   );
 });
 
-test('bind: the socket appears at its path with its mode, the private name is gone; on exit it is removed only if still ours', async (t) => {
+test('bind: the socket appears at its path with its mode, no private name left; on exit it is removed only if still ours', async (t) => {
   const path = join(dir, 'bound.sock');
   const server = net.createServer((s) => s.destroy());
   t.after(() => server.close());

@@ -75,7 +75,8 @@ function listen(server: net.Server, where: string | net.ListenOptions | { fd: nu
       resolve();
     };
     if (typeof where === 'string') server.listen(where, listening);
-    else if ('fd' in where) server.listen(where as object, listening); // a handle: { fd }
+    else if ('fd' in where)
+      server.listen(where as object, listening); // a handle: { fd }
     else server.listen(where, listening);
   });
 }
