@@ -358,7 +358,8 @@ export class Primary {
   private stop(signal: string): void {
     const now = this.stopping;
     if (now) this.log.warning(`${signal} again: stopping the gateways now`);
-    else this.log.info(`${signal}: stopping ${this.slots.filter((s) => s.worker).length} gateways`);
+    const n = this.slots.filter((s) => s.worker).length;
+    if (!now) this.log.info(`${signal}: stopping ${n} gateway${n === 1 ? '' : 's'}`);
     this.stopping = true;
     for (const s of this.slots) if (s.respawn) clearTimeout(s.respawn);
     this.tellAll({ type: 'stop', signal, now });
