@@ -75,8 +75,8 @@ function listen(server: net.Server, where: string | net.ListenOptions | { fd: nu
       resolve();
     };
     if (typeof where === 'string') server.listen(where, listening);
-    else if ('fd' in where)
-      server.listen(where as object, listening); // a handle: { fd }
+    // { fd } is a handle, not ListenOptions
+    else if ('fd' in where) server.listen(where as object, listening);
     else server.listen(where, listening);
   });
 }
