@@ -80,7 +80,7 @@ export async function main(argv: readonly string[]): Promise<void> {
   try {
     // --gateways N: this process is the primary, or one of its gateways (src/primary.ts)
     const member = memberOf(process.env, cluster.isWorker);
-    if (action.config.gateways > 1 && member === null) await Primary.start(action.config);
+    if (Primary.needed(action.config) && member === null) await Primary.start(action.config);
     else await Gateway.start(action.config, member);
   } catch (err) {
     exitOn(err);

@@ -2,10 +2,11 @@
 // `warpipe status` and `warpipe reload` reach a running gateway. One command
 // per connection, one line each way: the client sends `status` or `reload`,
 // the gateway answers one JSON object and closes. A side service of its own,
-// so the arbiter only has to answer `status()` and `reload()`.
+// so the arbiter only has to answer `status()` and `reload()`. The socket is
+// the server's own user's (with --user, that user's; never --socket-owner's).
 
 import net from 'node:net';
-import { bind } from './listeners/bind.js';
+import { bind, type SocketOwner } from './listeners/bind.js';
 import type { Logger } from './log.js';
 import type { PoolStatus } from './workers/arbiter.js';
 
@@ -18,7 +19,7 @@ export interface Controlled {
 const MAX_LINE = 256;
 
 /** Serve the control socket at `path`; resolves once it listens. */
-export function listenControl(path: string, target: Controlled, log: Logger): Promise<net.Server> {
+export function listenControl(path: string, target: Controlled, log: Logger, owner: SocketOwner | null = null): Promise<net.Server> {
   const server = net.createServer((sock) => {
     let line = '';
     sock.setEncoding('latin1');
@@ -35,7 +36,9 @@ export function listenControl(path: string, target: Controlled, log: Logger): Pr
       );
     });
   });
-  return bind(server, { kind: 'unix', path }, 0o600, (err) => log.error(`control socket error: ${err.message}`)).then(() => {
+  const onError = (err: Error): void => log.error(`control socket error: ${err.message}`);
+  // a live control socket at the path is another server's: never taken over (issue 14), and never removed on exit
+  return bind(server, { kind: 'unix', path }, 0o600, onError, false, owner).then(() => {
     server.unref();
     return server;
   });

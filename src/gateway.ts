@@ -12,7 +12,7 @@
 // imports), but "listening on" is said once the workers are ready, so an app
 // that does not import is never announced as served.
 
-import { readFileSync, unlinkSync, unwatchFile, watchFile } from 'node:fs';
+import { readFileSync, unwatchFile, watchFile } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { delimiter, resolve } from 'node:path';
 import { pythonApp } from './apps/python-app.js';
@@ -25,10 +25,11 @@ import type { App } from './pipeline/types.js';
 import type { Config } from './config/resolve.js';
 import { readCertificate } from './config/check.js';
 import type { Address } from './address.js';
-import { ConfigCheckError, StartError, WorkerError, codes } from './errors.js';
+import { ConfigCheckError, StartError, WorkerError, codes, type GatewayError } from './errors.js';
 import { HttpListener, type HttpOptions } from './listeners/http.js';
 import { FastcgiListener } from './listeners/fastcgi.js';
 import type { Listener, ListenerConnection, ListenerShared } from './listeners/base.js';
+import { checkSocketPath, type SocketOwner } from './listeners/bind.js';
 import { ConnectionBudget } from './listeners/budget.js';
 import { StreamGatewayListener, scgi, uwsgi } from './listeners/stream-gateway.js';
 import { dropPrivileges } from './privileges.js';
@@ -83,6 +84,7 @@ export class Gateway {
   static async start(whole: Readonly<Config>, member: Member | null = null): Promise<Gateway> {
     forgetActivation(process.env); // the workers must not take systemd's sockets for theirs
     const config = member ? memberConfig(whole, member) : whole;
+    if (!member) checkSocketPaths(config);
     const logs = openLogs(config);
     const { log } = logs;
     if (!member) {
@@ -134,12 +136,15 @@ export class Gateway {
     log.info('stopped');
   }
 
-  /** SIGHUP: a graceful reload (and --https re-reads its certificate). */
-  reload(): void {
+  /**
+   * SIGHUP: a graceful reload, and --https re-reads its certificate (`rereadCertificate`). A gateway of several does not:
+   * its primary reads it, as root if need be, and sends it (`setCertificate`, src/primary.ts).
+   */
+  reload(rereadCertificate = true): void {
     const { config, log } = this;
     log.info('SIGHUP: reloading');
     const https = this.listeners.https;
-    if (https) {
+    if (https && rereadCertificate) {
       try {
         const fresh = readCertificate(config.certfile, config.keyfile);
         https.setCertificate(fresh.cert, fresh.key);
@@ -184,7 +189,7 @@ export class Gateway {
     const handlers: Record<string, () => void> = {
       SIGTERM: () => shutdown('SIGTERM'),
       SIGINT: () => (member ? undefined : shutdown('SIGINT')),
-      SIGHUP: () => this.reload(),
+      SIGHUP: () => this.reload(!member),
       SIGTTIN: () => this.pool.scaleBy(1),
       SIGTTOU: () => this.pool.scaleBy(-1),
       SIGUSR1: () => this.reopenLogs(),
@@ -211,6 +216,10 @@ function answerPrimary(gateway: Gateway, metrics: Metrics | null): void {
     } else if (ask.type === 'reload')
       gateway.pool.reload(); // the primary said why
     else if (ask.type === 'stop') gateway.shutdown(ask.signal, ask.now);
+    else if (ask.type === 'certificate') {
+      gateway.listeners.https?.setCertificate(Buffer.from(ask.cert, 'latin1'), Buffer.from(ask.key, 'latin1'));
+      gateway.log.info('--https: the certificate the primary read is in use');
+    }
   });
 }
 
@@ -425,11 +434,11 @@ function bindName(address: Address): string {
   return address.kind === 'unix' ? address.path : `${address.host}:${address.port}`;
 }
 
-function cannotBind(what: string, err: unknown): StartError {
+function cannotBind(what: string, err: unknown): GatewayError {
   const e = err as NodeJS.ErrnoException;
-  return new StartError(codes.LISTEN_FAILED, `${what}: ${e.code === 'EADDRINUSE' ? 'address already in use' : e.message}`, 500, {
-    cause: err,
-  });
+  if (err instanceof ConfigCheckError) return new ConfigCheckError(`${what}: ${e.message}`, { cause: err }); // no such directory: exit 2
+  const why = e.code !== 'EADDRINUSE' ? e.message : e.message.startsWith('address already in use') ? e.message : 'address already in use';
+  return new StartError(codes.LISTEN_FAILED, `${what}: ${why}`, 500, { cause: err });
 }
 
 /**
@@ -460,7 +469,7 @@ async function bindListeners(config: Readonly<Config>, listeners: Listeners, reu
   for (const [addresses, listener] of binds) {
     for (const address of addresses) {
       try {
-        lines.push(`listening on ${await listener!.listen(address, config.socketMode, reusePort)}`);
+        lines.push(`listening on ${await listener!.listen(address, config.socketMode, reusePort, socketOwner(config))}`);
       } catch (err) {
         throw cannotBind(`cannot listen on ${bindName(address)}`, err);
       }
@@ -479,7 +488,7 @@ export async function bindSideSockets(
   const lines: string[] = [];
   if (metrics && config.metrics) {
     try {
-      lines.push(`metrics on ${await serveMetrics(config.metrics, config.socketMode, log, metrics)}`);
+      lines.push(`metrics on ${await serveMetrics(config.metrics, config.socketMode, log, metrics, socketOwner(config))}`);
     } catch (err) {
       throw cannotBind(`cannot serve --metrics on ${bindName(config.metrics)}`, err);
     }
@@ -487,14 +496,11 @@ export async function bindSideSockets(
   if (config.control) {
     const path = config.control;
     try {
-      await listenControl(path, controlled, log);
+      await listenControl(path, controlled, log, config.identity);
     } catch (err) {
-      throw new StartError(codes.LISTEN_FAILED, `cannot serve the control socket on ${path}: ${(err as Error).message}`, 500, {
-        cause: err,
-      });
+      throw cannotBind(`cannot serve the control socket on ${path}`, err);
     }
     lines.push(`control socket on ${path}`);
-    process.once('exit', () => removeSocket(path));
   }
   return lines;
 }
@@ -512,6 +518,26 @@ export function watchForChanges(config: Readonly<Config>, log: Logger, reload: (
   }
 }
 
+/**
+ * Every unix socket the settings name (listeners, --metrics, --control) has its directory, and nothing but a socket is
+ * at its path: else one line and exit 2, before the banner (src/listeners/bind.ts claims them when binding).
+ */
+export function checkSocketPaths(config: Readonly<Config>): void {
+  const named: [string, string][] = [];
+  for (const key of ['http', 'https', 'fastcgi', 'scgi', 'uwsgi'] as const) {
+    for (const a of config[key]) if (a.kind === 'unix') named.push([`--${key} unix:${a.path}`, a.path]);
+  }
+  if (config.metrics?.kind === 'unix') named.push([`--metrics unix:${config.metrics.path}`, config.metrics.path]);
+  if (config.control) named.push([`--control ${config.control}`, config.control]);
+  for (const [flag, path] of named) {
+    try {
+      checkSocketPath(path);
+    } catch (err) {
+      throw new ConfigCheckError(`${flag}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+}
+
 /** The paths of the unix sockets the listeners bind. */
 export function unixSockets(config: Readonly<Config>): string[] {
   return [...config.http, ...config.https, ...config.fastcgi, ...config.scgi, ...config.uwsgi].flatMap((a) =>
@@ -519,13 +545,22 @@ export function unixSockets(config: Readonly<Config>): string[] {
   );
 }
 
-/** --user/--group: hand over the unix sockets and log files, then become that user (before any worker starts). */
+/**
+ * Who the listeners' unix sockets (and --metrics's) are given to: --socket-owner, else --user/--group (null: nobody,
+ * they stay the server's). --control is always the server's own user's (`config.identity`), mode 0600.
+ */
+export function socketOwner(config: Readonly<Config>): SocketOwner | null {
+  return config.socketOwner ?? config.identity;
+}
+
+/**
+ * --user/--group: hand over the log files, then become that user (before any worker starts). The unix sockets were
+ * given to their owners as they were bound (src/listeners/bind.ts).
+ */
 export function becomeUser(config: Readonly<Config>, logs: Logs, say = true): void {
   const identity = config.identity;
   if (!identity) return;
-  const owned = unixSockets(config);
-  if (config.control) owned.push(config.control);
-  for (const f of logs.files) if (f.path !== '-') owned.push(f.path);
+  const owned = logs.files.flatMap((f) => (f.path !== '-' ? [f.path] : []));
   try {
     dropPrivileges(identity, owned);
   } catch (err) {
@@ -541,14 +576,6 @@ async function startPool(pool: Arbiter, log: Logger): Promise<void> {
   } catch (err) {
     log.error(`the app failed to start:\n${(err as Error).message}`);
     throw err instanceof WorkerError ? err : new WorkerError(codes.WORKER_BOOT, (err as Error).message, 500, { cause: err });
-  }
-}
-
-function removeSocket(path: string): void {
-  try {
-    unlinkSync(path);
-  } catch {
-    // already gone
   }
 }
 

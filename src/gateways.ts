@@ -88,7 +88,9 @@ export type Ask =
   | { type: 'metrics'; id: number }
   | { type: 'reload' }
   /** Drain and exit (`now`: kill the workers and exit at once). A message, not a signal: see Gateway.installSignals. */
-  | { type: 'stop'; signal: string; now: boolean };
+  | { type: 'stop'; signal: string; now: boolean }
+  /** --https: the certificate and key the primary re-read on SIGHUP (PEM text), for new connections. */
+  | { type: 'certificate'; cert: string; key: string };
 
 /** A gateway tells the primary. */
 export type Tell =

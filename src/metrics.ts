@@ -18,7 +18,7 @@ import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from 'pr
 import type { AccessEntry, RequestObserver } from './access-log.js';
 import type { Address } from './address.js';
 import type { Listener, ListenerConnection } from './listeners/base.js';
-import { bind } from './listeners/bind.js';
+import { bind, type SocketOwner } from './listeners/bind.js';
 import type { ConnectionBudget } from './listeners/budget.js';
 import type { Logger } from './log.js';
 import type { Arbiter } from './workers/arbiter.js';
@@ -181,7 +181,13 @@ export class Metrics implements RequestObserver {
 const CONTENT_TYPE = new Registry().contentType;
 
 /** GET /metrics on a listener of its own, answered with `render()`; resolves with where. */
-export async function serveMetrics(address: Address, socketMode: number, log: Logger, render: () => Promise<string>): Promise<string> {
+export async function serveMetrics(
+  address: Address,
+  socketMode: number,
+  log: Logger,
+  render: () => Promise<string>,
+  owner: SocketOwner | null = null,
+): Promise<string> {
   const server = http.createServer((req, res) => {
     if (req.url !== '/metrics' && !req.url?.startsWith('/metrics?')) {
       res.writeHead(404, { 'Content-Type': 'text/plain' }).end('Not Found: metrics are at /metrics\n');
@@ -200,7 +206,7 @@ export async function serveMetrics(address: Address, socketMode: number, log: Lo
     );
   });
   server.keepAliveTimeout = 65_000; // Prometheus keeps its scrape connection
-  const where = await bind(server, address, socketMode, (err) => log.error(`--metrics listener error: ${err.message}`));
+  const where = await bind(server, address, socketMode, (err) => log.error(`--metrics listener error: ${err.message}`), false, owner);
   return where.startsWith('unix:') ? `${where} (GET /metrics)` : `http://${where}/metrics`;
 }
 

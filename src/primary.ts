@@ -1,5 +1,5 @@
-// --gateways N (N > 1): the primary process. It binds nothing by hand and
-// serves no request: it starts N gateways (node:cluster workers, each the whole
+// --gateways N (N > 1), or --https with --user: the primary process. It binds
+// nothing by hand and serves no request: it starts N gateways (node:cluster workers, each the whole
 // gateway of src/gateway.ts on a share of the pool, see src/gateways.ts) and
 // lends them the listening sockets. node:cluster's shared handles do that: the
 // primary makes each socket when the first gateway asks for it, every gateway
@@ -17,26 +17,40 @@
 //   - serves --control (the pools of every gateway in one table, reload to all)
 //     and --metrics (every gateway's registry, summed by prom-client), and the
 //     --reload / --touch-reload watchers;
-//   - drops privileges (--user) once every gateway has bound and dropped its own.
+//   - drops privileges (--user) once every gateway has bound and dropped its own;
+//     with --https it keeps root instead, to re-read the certificate on SIGHUP
+//     (certbot's renewed key is root's, 0600) and send it to the gateways, as
+//     nginx's master does for its workers. That is why --https --user runs a
+//     primary even for one gateway. It runs no app code and parses no request:
+//     what it serves is --control (root may talk to it) and --metrics;
+//   - claims every unix socket path before the first gateway binds it (a live
+//     socket there is "address already in use") and publishes each socket the
+//     gateways' shared handle binds under a private name (src/listeners/bind.ts).
 // Each gateway writes the log and the access log itself (whole lines, each in
 // one write: O_APPEND for files, at most PIPE_BUF at a time for pipes).
 
 import cluster, { type Worker } from 'node:cluster';
+import { lstatSync, unlinkSync } from 'node:fs';
 import { AggregatorRegistry, Counter, Gauge, Registry } from 'prom-client';
 import type { Config } from './config/resolve.js';
 import {
   banner,
   becomeUser,
+  checkSocketPaths,
   bindSideSockets,
   openLogs,
   runtimeAdvice,
   unixSockets,
+  socketOwner,
   warnOpenFiles,
   watchForChanges,
   type Logs,
 } from './gateway.js';
 import { memberEnv, type Ask, type Tell } from './gateways.js';
-import { canReusePort, removeStaleSocket } from './listeners/bind.js';
+import { canReusePort, claimSocketPath, privateName, publishSocket } from './listeners/bind.js';
+import { readCertificate } from './config/check.js';
+import { ConfigCheckError, StartError, codes } from './errors.js';
+import { handOver } from './privileges.js';
 import type { Logger } from './log.js';
 import { forgetActivation } from './socket-activation.js';
 import type { PoolStatus } from './workers/pool-status.js';
@@ -103,17 +117,28 @@ export class Primary {
     });
   }
 
+  /** Whether `config` runs a primary: several gateways, or --https with --user (the certificate is re-read as root). */
+  static needed(config: Readonly<Config>): boolean {
+    return config.gateways > 1 || Primary.keepsRoot(config);
+  }
+
+  /** With --https and --user the primary keeps root, to re-read the key on SIGHUP. */
+  private static keepsRoot(config: Readonly<Config>): boolean {
+    return config.https.length > 0 && config.identity !== null && process.getuid!() === 0;
+  }
+
   /** Start `config.gateways` gateways; resolves once all serve (one that fails to start stops the rest: exit with its status). */
   static async start(config: Readonly<Config>): Promise<Primary> {
     forgetActivation(process.env); // config.inherited has them; the gateways are told which by memberEnv
+    checkSocketPaths(config);
     const logs = openLogs(config, false);
     const { log } = logs;
     log.info(banner(config));
     const advice = runtimeAdvice();
     if (advice) log.warning(advice);
     warnOpenFiles(config, log);
-    for (const path of unixSockets(config)) removeStaleSocket(path); // before the first gateway binds it: the gateways must not
     const primary = new Primary(config, logs);
+    await primary.claimSockets(); // before the first gateway binds one: the gateways must not
     const side = await bindSideSockets(config, log, () => primary.metrics(), {
       status: () => primary.status(),
       reload: () => primary.reload(),
@@ -123,13 +148,51 @@ export class Primary {
     cluster.setupPrimary({ silent: false });
     cluster.on('message', (worker, message: Tell) => primary.heard(worker, message));
     cluster.on('exit', (worker, code, signal) => primary.exited(worker, code, signal));
+    cluster.on('listening', (_worker, address) => primary.publish(address.address));
     const where = await primary.startAll();
-    becomeUser(config, logs);
+    if (Primary.keepsRoot(config)) {
+      handOver(
+        config.identity!,
+        logs.files.flatMap((f) => (f.path !== '-' ? [f.path] : [])),
+      );
+      log.info(`the gateways and workers run as ${config.identity!.name}; the primary keeps root to re-read the certificate on SIGHUP`);
+    } else becomeUser(config, logs);
     for (const line of [...where, ...side]) log.info(line);
     const workers = config.workers;
-    log.info(`${workers} worker${workers > 1 ? 's' : ''} ready in ${config.gateways} gateways`);
+    const n = config.gateways;
+    log.info(`${workers} worker${workers > 1 ? 's' : ''} ready in ${n} gateway${n > 1 ? 's' : ''}`);
     watchForChanges(config, log, () => primary.reload());
     return primary;
+  }
+
+  /** The listeners' unix sockets, by the private name the gateways bind them under (see bind.ts). */
+  private readonly sockets = new Map<string, string>();
+
+  /** Every listener's unix socket path free for ours, or the start fails as a lone gateway's would (bind.ts claimSocketPath). */
+  private async claimSockets(): Promise<void> {
+    for (const path of unixSockets(this.config)) {
+      try {
+        await claimSocketPath(path);
+      } catch (err) {
+        const why = `cannot listen on ${path}: ${(err as Error).message}`;
+        throw err instanceof ConfigCheckError ? new ConfigCheckError(why) : new StartError(codes.LISTEN_FAILED, why, 500, { cause: err });
+      }
+      const temp = privateName(path, process.pid);
+      if (lstatSync(temp, { throwIfNoEntry: false })?.isSocket()) unlinkSync(temp); // a killed primary's of this pid
+      this.sockets.set(temp, path);
+    }
+  }
+
+  /** A gateway listens on `address`: if node:cluster just bound it under its private name, give it its mode and owner, put it in place. */
+  private publish(address: string | null | undefined): void {
+    const path = address ? this.sockets.get(address) : undefined;
+    if (!address || path === undefined) return;
+    try {
+      publishSocket(address, path, this.config.socketMode, socketOwner(this.config));
+    } catch (err) {
+      this.log.error(`cannot listen on ${path}: ${(err as Error).message}`);
+      if (this.boot) this.boot.failed(1);
+    }
   }
 
   /** The first ready gateway's "listening on" lines (they all listen on the same sockets). */
@@ -275,6 +338,19 @@ export class Primary {
     for (const s of this.slots) if (s.worker?.isConnected()) s.worker.send(ask, undefined, {}, () => {});
   }
 
+  /** SIGHUP with --https: read the certificate and key (as root, with --user) and send them to every gateway. */
+  private rereadCertificate(): void {
+    const { config, log } = this;
+    if (config.https.length === 0) return;
+    try {
+      const { cert, key } = readCertificate(config.certfile, config.keyfile);
+      this.tellAll({ type: 'certificate', cert: cert.toString('latin1'), key: key.toString('latin1') });
+      log.info(`--https: certificate re-read from ${config.certfile}`);
+    } catch (err) {
+      log.error(`${(err as Error).message}; keeping the certificate already loaded`);
+    }
+  }
+
   private relay(signal: NodeJS.Signals, slots: readonly Slot[] = this.slots): void {
     for (const s of slots) s.worker?.process.kill(signal);
   }
@@ -282,7 +358,8 @@ export class Primary {
   private stop(signal: string): void {
     const now = this.stopping;
     if (now) this.log.warning(`${signal} again: stopping the gateways now`);
-    else this.log.info(`${signal}: stopping ${this.slots.filter((s) => s.worker).length} gateways`);
+    const n = this.slots.filter((s) => s.worker).length;
+    if (!now) this.log.info(`${signal}: stopping ${n} gateway${n === 1 ? '' : 's'}`);
     this.stopping = true;
     for (const s of this.slots) if (s.respawn) clearTimeout(s.respawn);
     this.tellAll({ type: 'stop', signal, now });
@@ -293,7 +370,10 @@ export class Primary {
     const handlers: Record<string, () => void> = {
       SIGTERM: () => this.stop('SIGTERM'),
       SIGINT: () => this.stop('SIGINT'),
-      SIGHUP: () => this.relay('SIGHUP'),
+      SIGHUP: () => {
+        this.rereadCertificate();
+        this.relay('SIGHUP');
+      },
       SIGTTIN: () => this.scale('SIGTTIN'),
       SIGTTOU: () => this.scale('SIGTTOU'),
       SIGUSR1: () => {

@@ -13,7 +13,7 @@ import { resolve } from 'node:path';
 import { ConfigCheckError, ConfigError } from '../errors.js';
 import { compileFormat, type AccessEntry } from '../access-log.js';
 import { TrustedProxies } from '../pipeline/forwarded.js';
-import { lookupIdentity, type Identity } from '../privileges.js';
+import { lookupIdentity, lookupSocketOwner, type Identity } from '../privileges.js';
 import { inheritedSockets, type InheritedSocket } from '../socket-activation.js';
 import { memberOf, memberSockets } from '../gateways.js';
 import { parseAddress } from '../address.js';
@@ -37,6 +37,8 @@ export interface Resolved {
   certificate: Certificate | null;
   /** --user and --group, looked up (null: neither given). */
   identity: Identity | null;
+  /** --socket-owner, looked up (null: not given; the sockets go to `identity`). */
+  socketOwner: Identity | null;
   /** Sockets systemd passed (socket activation). */
   inherited: readonly InheritedSocket[];
   /** --gateways, as a count (auto resolved from the CPUs). */
@@ -73,6 +75,7 @@ export function resolveConfig(values: SettingValues, app: string, env: NodeJS.Pr
   const paths = checkPaths(values);
   const certificate = values.https.length > 0 ? readCertificate(values.certfile, values.keyfile) : null;
   const identity = lookupIdentity(values.user, values.group);
+  const socketOwner = lookupSocketOwner(values.socketOwner);
   checkInterpreter(values.python, paths.chdir || process.cwd(), workerPath(values.env));
   return Object.freeze({
     ...values,
@@ -84,6 +87,7 @@ export function resolveConfig(values: SettingValues, app: string, env: NodeJS.Pr
     maxWorkers: max === 0 ? workers : max,
     certificate,
     identity,
+    socketOwner,
     inherited,
     gateways,
     gatewaysAuto: values.gateways === 'auto',

@@ -103,6 +103,11 @@ const table = [
     peer: 'gunicorn --proxy-protocol, uWSGI --enable-proxy-protocol, nginx listen proxy_protocol' }),
   setting({ key: 'socketMode', flag: '--socket-mode', kind: 'mode', default: 0o660, section: 'listen',
     doc: 'Permissions of unix sockets warpipe creates (octal).', peer: 'uWSGI --chmod-socket' }),
+  setting({ key: 'socketOwner', flag: '--socket-owner', kind: 'string', default: '', section: 'listen',
+    doc: 'USER[:GROUP] (or :GROUP) to give the listeners\' unix sockets and --metrics\'s to (default: --user/--group\'s, else the ' +
+      'server\'s own), so a web server running as another user can connect: --socket-owner www-data for Debian\'s nginx. --control ' +
+      'stays the server\'s own user\'s. Needs root unless it names the server\'s own user and one of its groups.',
+    peer: 'uWSGI --chown-socket, spawn-fcgi -U/-G' }),
   // what is served besides the app
   setting({ key: 'static', flag: '--static', kind: 'pair', default: [], many: true, section: 'app',
     doc: 'PREFIX=DIR: serve the files under DIR at URL prefix PREFIX (GET/HEAD, ETag, Last-Modified, ranges; never outside DIR) ' +

@@ -7,7 +7,7 @@ import net from 'node:net';
 import type { RequestObserver } from '../access-log.js';
 import type { Logger } from '../log.js';
 import type { ErrorStream } from '../pipeline/types.js';
-import { bind, type ListenAddress } from './bind.js';
+import { bind, type ListenAddress, type SocketOwner } from './bind.js';
 import { unlimited, type ConnectionBudget } from './budget.js';
 import { sweepDeadlines, type Expiring } from './deadlines.js';
 
@@ -76,7 +76,7 @@ export abstract class Listener<C extends ListenerConnection> {
   }
 
   /** Bind `address`; resolves with a printable description of where we listen. `reusePort`: see bind(). */
-  async listen(address: ListenAddress, socketMode: number, reusePort = false): Promise<string> {
+  async listen(address: ListenAddress, socketMode: number, reusePort = false, owner: SocketOwner | null = null): Promise<string> {
     const server = this.createServer((socket) => {
       if (this.closing) return void socket.destroy();
       const over = this.budget.admit(socket);
@@ -91,6 +91,7 @@ export abstract class Listener<C extends ListenerConnection> {
       socketMode,
       (err) => this.log.error(`listener error on ${this.describe('')}: ${err.message}`),
       reusePort,
+      owner,
     );
     return this.describe(where);
   }
