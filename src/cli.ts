@@ -52,9 +52,10 @@ function controlPath(name: string, args: readonly string[]): string {
   const usage = `(usage: warpipe ${name} --control PATH, or --config PATH)`;
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
-    const [flag, value] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, null];
+    const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;
+    const flag = eq > 0 ? arg.slice(0, eq) : arg;
     if (flag !== '--control' && flag !== '--config') fail(`warpipe ${name}: unexpected argument ${arg} ${usage}`, EXIT_USAGE);
-    const given = value ?? args[++i];
+    const given = eq > 0 ? arg.slice(eq + 1) : args[++i];
     if (given === undefined) fail(`warpipe ${name}: ${flag} needs a value ${usage}`, EXIT_USAGE);
     if (flag === '--control') path = given;
     else config = given;

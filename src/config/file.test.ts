@@ -97,7 +97,7 @@ test('mistakes name the file and the line: one line each', () => {
     ['app = "a:b"\naccess-log-format = """\nlog = 2\n"""\nlog.level = 1\n', /warpipe\.toml:5: log: unknown setting$/],
     ['app = "a:b"\nconfig = "other.toml"\n', /warpipe\.toml:2: config: a config file cannot name another/],
     ['app = 4\n', /warpipe\.toml:1: app must be the app as text/],
-    ['app = "a:b"\nhttp = ["127.0.0.1:0"]\nbind = ["127.0.0.1:1"]\n', /warpipe\.toml:3: bind and http are the same setting/],
+    ['app = "a:b"\nhttp = ["127.0.0.1:0"]\nbind = ["127.0.0.1:1"]\n', /warpipe\.toml:3: bind: the same setting as http; give one of them$/],
     ['app = "a:b"\nstatic = ["/s=nowhere"]\n', /warpipe\.toml:2: --static \/s=\S+\/nowhere: \S+\/nowhere is not a directory$/],
     ['app = "a:b"\npython = "bin/python9"\n', /warpipe\.toml:2: --python \S+\/bin\/python9: no such file$/],
     ['app = "a:b"\nworkers = 4\nworkers = 5\n', /warpipe\.toml:\d+:\d+: not TOML: /],

@@ -82,7 +82,7 @@ function normalise(record: Record<string, unknown>, s: Setting, where: (name: st
   const name = nameOf(s);
   const alias = s.alias?.slice(2);
   if (alias !== undefined && alias in record) {
-    if (name in record) throw new ConfigError(`${where(alias)}: ${alias} and ${name} are the same setting; give one`);
+    if (name in record) throw new ConfigError(`${where(alias)}: the same setting as ${name}; give one of them`);
     record[name] = record[alias];
     delete record[alias];
   }

@@ -37,8 +37,8 @@ for (const s of settings) {
 export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Action {
   const check = argv[0] === 'check';
   const args = readArgv(check ? argv.slice(1) : argv);
-  if (args.action === 'help') return check ? { action: 'help', command: 'check' } : { action: 'help' };
   if (args.action === 'version') return { action: 'version' };
+  if (args.action !== null) return check ? { action: 'help', command: 'check' } : { action: 'help' };
   const { values, positional } = args;
   readEnvironment(env, values);
   const file = configFile(values, env);
@@ -49,9 +49,10 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     fromFile.add(key);
   }
   const app = appSpec(positional, env, file);
-  if (args.firstIsApp && !check) checkFirstWord(app, values, env);
   const origin = file && { path: file.path, text: file.text, where: (key: string) => (fromFile.has(key) ? file.where(key) : null) };
-  return { action: check ? 'check' : 'serve', config: resolveConfig(withDefaults(values), app, env, origin) };
+  const config = resolveConfig(withDefaults(values), app, env, origin);
+  if (args.firstIsApp && !check) checkFirstWord(app, config, env);
+  return { action: check ? 'check' : 'serve', config };
 }
 
 type Argv = { action: 'help' | 'version' } | { action: null; values: Map<string, unknown>; positional: string[]; firstIsApp: boolean };
@@ -146,14 +147,12 @@ function checkApp(app: string): string {
 /**
  * The first word is not a command: it must look like an app, or `warpipe stop --control x` would start a
  * server for an app named "stop". A word without `:`, `/` or `.py` must name a module or package in the
- * app's directory (--chdir, else the working directory), a --pythonpath directory or PYTHONPATH.
+ * app's directory (--chdir, else the working directory), a --pythonpath directory or PYTHONPATH. Asked once
+ * everything else is known good, so a mistake elsewhere is told as it always was.
  */
-function checkFirstWord(word: string, values: Map<string, unknown>, env: NodeJS.ProcessEnv): void {
+function checkFirstWord(word: string, config: Readonly<Config>, env: NodeJS.ProcessEnv): void {
   if (/[:/]|\.(py|wsgi)$/.test(word)) return;
-  const chdir = values.get('chdir') as string | undefined;
-  const base = chdir ? resolve(chdir) : process.cwd();
-  const pythonpath = (values.get('pythonpath') as string[] | undefined) ?? [];
-  const dirs = [base, ...pythonpath.map((p) => resolve(base, p)), ...(env.PYTHONPATH ?? '').split(delimiter).filter(Boolean)];
+  const dirs = [config.chdir || process.cwd(), ...config.pythonpath, ...(env.PYTHONPATH ?? '').split(delimiter).filter(Boolean)];
   const module = word.replace(/\./g, '/');
   const found = (dir: string): boolean =>
     statSync(join(dir, `${module}.py`), { throwIfNoEntry: false })?.isFile() ||

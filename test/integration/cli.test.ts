@@ -53,6 +53,7 @@ test('bad arguments: one clear line on stderr and exit code 2', async () => {
     [['hello:application', '--http', 'localhost'], /--http is not an address/],
     [['hello:application', '--http', '1.2.3.4:99999'], /port from 0 to 65535/],
     [['hello:application', '--env', 'NOEQUALS'], /KEY=VALUE/],
+    [['hello:application', '--static', 'static'], /--static must look like PREFIX=DIR, got "static"/],
     [['hello:application', '--threads'], /--threads needs a value/],
     [[], /no app given/],
     [['a:b', 'c:d'], /one app at a time/],
@@ -486,7 +487,7 @@ test('issue 14: --user cannot run the python3 root finds first on PATH: the work
     assert.equal(await srv.stop(), 0);
   }
   // none the user can run: one line, exit 2
-  const none = await runWith(['which:application', '--user', 'nobody', '--python', 'python3'], { PATH: `${hidden}/bin` }, app);
+  const none = await runWith(['which:application', '--user', 'nobody', '--python', 'python3', '--env', `PATH=${hidden}/bin`], {}, app);
   assert.equal(none.code, 2);
   assert.match(none.stderr, new RegExp(`^warpipe: --python python3: --user nobody:\\S+ can run no python3 on PATH \\(${hidden}/bin/python3: EACCES\\)\n$`));
   const named = await runWith(['which:application', '--user', 'nobody', '--python', `${hidden}/bin/python3`], {}, app);
