@@ -52,7 +52,9 @@ export async function checkApp(config: Readonly<Config>): Promise<number> {
   const took = ((Date.now() - started) / 1000).toFixed(2);
   const worker = [...pool.workers][0];
   await pool.stop(config.gracefulTimeout);
-  process.stdout.write(`ok: the settings are valid, and a worker${worker ? ` (python ${worker.python})` : ''} imported ${config.app} in ${took} s\n`);
+  process.stdout.write(
+    `ok: the settings are valid, and a worker${worker ? ` (python ${worker.python})` : ''} imported ${config.app} in ${took} s\n`,
+  );
   return 0;
 }
 

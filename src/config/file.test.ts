@@ -74,7 +74,7 @@ test('keys are the long option names; lists for repeatable ones; values read as 
   assert.equal(c.configText?.startsWith('app = '), true);
 });
 
-test('the command line wins, then WARPIPE_*, then the file, then the defaults; relative paths given outside the file follow --chdir', () => {
+test('the command line wins, then WARPIPE_*, then the file, then the defaults; relative paths outside the file follow --chdir', () => {
   const { dir, file } = site('app = "site:application"\nworkers = 3\nthreads = 2\nbacklog = 7\nstatic = ["/s=static"]\n');
   const c = config(['--config', file, '--workers', '5', '--static', '/t=static', '--chdir', dir], { WARPIPE_THREADS: '4' });
   assert.deepEqual([c.workers, c.threads, c.backlog, c.pipeline], [5, 4, 7, 8]);
@@ -121,7 +121,7 @@ test('keyLines: bare, quoted and dotted keys, table headers; not the lines of a 
       'text = """',
       'threads = 9',
       '"""',
-      'lit = \'\'\'one line\'\'\'',
+      "lit = '''one line'''",
       'backlog = 3',
       '[table]',
       'inner = 1',

@@ -126,7 +126,9 @@ export function keyLines(text: string): Map<string, number> {
 /** A basic string's escapes (TOML's are JSON's plus \UXXXXXXXX); a key that will not unescape is kept as written. */
 function unquote(quoted: string): string {
   try {
-    return JSON.parse(`"${quoted.replace(/\\U([0-9A-Fa-f]{8})/g, (_m, hex: string) => String.fromCodePoint(parseInt(hex, 16)))}"`) as string;
+    return JSON.parse(
+      `"${quoted.replace(/\\U([0-9A-Fa-f]{8})/g, (_m, hex: string) => String.fromCodePoint(parseInt(hex, 16)))}"`,
+    ) as string;
   } catch {
     return quoted;
   }

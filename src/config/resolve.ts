@@ -75,7 +75,12 @@ const LISTENER_KEYS = ['http', 'https', 'fastcgi', 'scgi', 'uwsgi'] as const;
  * `values` checked, compiled and frozen; a ConfigError (a bad value) or ConfigCheckError (this machine disagrees)
  * says what is wrong, after `PATH:LINE: ` when the value came from the config file `file`.
  */
-export function resolveConfig(values: SettingValues, app: string, env: NodeJS.ProcessEnv, file: FileOrigin | null = null): Readonly<Config> {
+export function resolveConfig(
+  values: SettingValues,
+  app: string,
+  env: NodeJS.ProcessEnv,
+  file: FileOrigin | null = null,
+): Readonly<Config> {
   const at = <T>(keys: readonly string[], check: () => T): T => about(file, keys, check);
   const chdir = at(['chdir'], () => values.chdir && directory(values.chdir, () => `--chdir ${values.chdir} is not a directory`));
   const placed = placePaths(values, chdir || process.cwd());

@@ -378,11 +378,7 @@ test('--user/--group mistakes: one line, exit 2', async (t) => {
 });
 
 /** The CLI run to its end with `env` added (runCli inherits the environment as it is). */
-function runWith(
-  args: string[],
-  env: NodeJS.ProcessEnv,
-  cwd = FIXTURES,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function runWith(args: string[], env: NodeJS.ProcessEnv, cwd = FIXTURES): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const proc = spawn(process.execPath, [CLI, ...args], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
@@ -431,7 +427,10 @@ test('issue 14: -b and --bind are --http; --help says PREFIX=DIR, has examples; 
 test('issue 14: a first word that is neither a command nor an app: one line, exit 2, no server', async () => {
   const r = await runCli(['stop', '--control', 'ops/control.sock']);
   assert.equal(r.code, 2);
-  assert.match(r.stderr, /^warpipe: unknown command "stop" \(commands: status, reload, check\), and no app stop: no stop\.py or stop\/ in /);
+  assert.match(
+    r.stderr,
+    /^warpipe: unknown command "stop" \(commands: status, reload, check\), and no app stop: no stop\.py or stop\/ in /,
+  );
   assert.equal(r.stderr.split('\n').length, 2, 'one line');
   assert.doesNotMatch(r.stderr, /warpipe \d+\.\d+\.\d+: app/, 'no banner: nothing started');
   // a module of that name in the app's directory is the app, as before (here it goes on to the next check)
@@ -489,7 +488,10 @@ test('issue 14: --user cannot run the python3 root finds first on PATH: the work
   // none the user can run: one line, exit 2
   const none = await runWith(['which:application', '--user', 'nobody', '--python', 'python3', '--env', `PATH=${hidden}/bin`], {}, app);
   assert.equal(none.code, 2);
-  assert.match(none.stderr, new RegExp(`^warpipe: --python python3: --user nobody:\\S+ can run no python3 on PATH \\(${hidden}/bin/python3: EACCES\\)\n$`));
+  assert.match(
+    none.stderr,
+    new RegExp(`^warpipe: --python python3: --user nobody:\\S+ can run no python3 on PATH \\(${hidden}/bin/python3: EACCES\\)\n$`),
+  );
   const named = await runWith(['which:application', '--user', 'nobody', '--python', `${hidden}/bin/python3`], {}, app);
   assert.equal(named.code, 2);
   assert.match(named.stderr, /cannot run it \(EACCES\)\n$/);

@@ -113,7 +113,10 @@ test('warpipe check: prints what it checked, imports the app in a real worker, b
     assert.match(r.stdout, new RegExp(`^listen +http 127\\.0\\.0\\.1:${port}$`, 'm'));
     assert.match(r.stdout, new RegExp(`^static +/static -> ${dir}/static$`, 'm'));
     assert.match(r.stdout, new RegExp(`^access-log +${dir}/logs/access\\.log$`, 'm'));
-    assert.match(r.stdout, /^ok: the settings are valid, and a worker \(python 3\.\d+\.\d+\) imported mysite\.wsgi:application in [\d.]+ s$/m);
+    assert.match(
+      r.stdout,
+      /^ok: the settings are valid, and a worker \(python 3\.\d+\.\d+\) imported mysite\.wsgi:application in [\d.]+ s$/m,
+    );
   } finally {
     blocker.close();
   }
@@ -140,7 +143,10 @@ test('a mistake in the file: one line naming the file and the line, exit 2, noth
   const cases: [string, string][] = [
     ['app = "hello"\nworkers = 2\nkeepalive = 75\n', `${file}:3: keepalive: unknown setting (see warpipe --help)`],
     ['app = "hello"\nworkers = "lots"\n', `${file}:2: workers must be a whole number, or MIN:MAX, got "lots" (see warpipe --help)`],
-    ['app = "hello"\nworkers = 2\nconfig = "other.toml"\n', `${file}:3: config: a config file cannot name another (give one --config) (see warpipe --help)`],
+    [
+      'app = "hello"\nworkers = 2\nconfig = "other.toml"\n',
+      `${file}:3: config: a config file cannot name another (give one --config) (see warpipe --help)`,
+    ],
     ['app = "hello"\nworkers = [2\n', `${file}:3:1: not TOML: expected comma or end of structure`],
   ];
   for (const [toml, line] of cases) {
@@ -158,14 +164,14 @@ test('a mistake in the file: one line naming the file and the line, exit 2, noth
 test('--gateways 2 from a config file: a gateway started again after the file is gone runs the same config', async () => {
   const dir = tempDir();
   chmodSync(dir, 0o755);
-  writeFileSync(join(dir, 'gwapp.py'), 'import os\n\ndef application(e, s):\n    s("200 OK", [])\n    return [str(os.getppid()).encode()]\n');
+  writeFileSync(
+    join(dir, 'gwapp.py'),
+    'import os\n\ndef application(e, s):\n    s("200 OK", [])\n    return [str(os.getppid()).encode()]\n',
+  );
   mkdirSync(join(dir, 'static'));
   writeFileSync(join(dir, 'static/a.txt'), 'from the file');
   const ctl = join(dir, 'ctl.sock');
-  writeFileSync(
-    join(dir, 'w.toml'),
-    'app = "gwapp.py"\nworkers = 2\ngateways = 2\nstatic = ["/s=static"]\ncontrol = "ctl.sock"\n',
-  );
+  writeFileSync(join(dir, 'w.toml'), 'app = "gwapp.py"\nworkers = 2\ngateways = 2\nstatic = ["/s=static"]\ncontrol = "ctl.sock"\n');
   const srv = await startServer(`--config=${dir}/w.toml`, { cwd: '/' });
   try {
     assert.ok(existsSync(ctl), 'the control socket is where the file says, relative to it');
