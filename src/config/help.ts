@@ -16,7 +16,7 @@ export function helpText(): string {
   };
   const lines = [
     'usage: warpipe [OPTIONS] APP',
-    '       warpipe check [OPTIONS] [APP]     check the settings and import the app, serving nothing',
+    '       warpipe check [OPTIONS] [APP]    check the settings and import the app, serving nothing',
     '       warpipe status --control PATH    print the running pool (workers, states, requests)',
     '       warpipe reload --control PATH    reload gracefully, as SIGHUP does',
     '',
