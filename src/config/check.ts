@@ -146,7 +146,8 @@ export function resolveInterpreter(
 function checkVersion(python: string, path: string, version: string): void {
   const [major = 0, minor = 0] = version.split('.').map(Number);
   if (major > OLDEST[0] || (major === OLDEST[0] && minor >= OLDEST[1])) return;
-  throw new ConfigCheckError(`--python ${python} (${path}) is Python ${version}; the workers need Python ${OLDEST.join('.')} or newer`);
+  const name = python === path ? python : `${python} (${path})`;
+  throw new ConfigCheckError(`--python ${name} is Python ${version}; the workers need Python ${OLDEST.join('.')} or newer`);
 }
 
 export interface Certificate {

@@ -526,3 +526,23 @@ test('issue 14: warpipe check imports the app as --user, in a worker of its own'
   assert.match(r.stdout, /^python +\/usr\/bin\/python3 \(3\.\d+\.\d+\), run as nobody:/m);
   assert.match(r.stdout, /^ok: /m);
 });
+
+test('issue 14: an interpreter too old for worker.py, or no Python at all: one line, exit 2, before the banner', async (t) => {
+  const cases: [string, string][] = [
+    ['/bin/true', '--python /bin/true: cannot run it: it is not a Python interpreter'],
+    ['/bin/false', '--python /bin/false: cannot run it: it exited with code 1'],
+  ];
+  for (const [python, line] of cases) {
+    const r = await runCli(['hello', '--http', '127.0.0.1:0', '--python', python]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.equal(r.stderr, `warpipe: ${line}\n`);
+  }
+  // pyenv's old CPythons, where this machine has them
+  const old = ['2.7.18', '3.8.18'].map((v) => [v, `/root/.pyenv/versions/${v}/bin/python`] as const);
+  if (!requirePeer(t, old.every(([, path]) => existsSync(path)), 'pyenv CPython 2.7.18 and 3.8.18 under /root/.pyenv')) return;
+  for (const [version, python] of old) {
+    const r = await runCli(['hello', '--http', '127.0.0.1:0', '--python', python]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.equal(r.stderr, `warpipe: --python ${python} is Python ${version}; the workers need Python 3.9 or newer\n`);
+  }
+});
