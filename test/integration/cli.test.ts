@@ -539,7 +539,8 @@ test('issue 14: an interpreter too old for worker.py, or no Python at all: one l
   }
   // pyenv's old CPythons, where this machine has them
   const old = ['2.7.18', '3.8.18'].map((v) => [v, `/root/.pyenv/versions/${v}/bin/python`] as const);
-  if (!requirePeer(t, old.every(([, path]) => existsSync(path)), 'pyenv CPython 2.7.18 and 3.8.18 under /root/.pyenv')) return;
+  const present = old.every(([, path]) => existsSync(path));
+  if (!requirePeer(t, present, 'pyenv CPython 2.7.18 and 3.8.18 under /root/.pyenv')) return;
   for (const [version, python] of old) {
     const r = await runCli(['hello', '--http', '127.0.0.1:0', '--python', python]);
     assert.equal(r.code, 2, r.stderr);
