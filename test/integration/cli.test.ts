@@ -537,10 +537,14 @@ test('issue 14: an interpreter too old for worker.py, or no Python at all: one l
     assert.equal(r.code, 2, r.stderr);
     assert.equal(r.stderr, `warpipe: ${line}\n`);
   }
-  // pyenv's old CPythons, where this machine has them
+  // pyenv's old CPythons, where this machine has them. Not a peer CI installs (Debian has no CPython
+  // older than its own), so their absence skips this part even under CI=true.
   const old = ['2.7.18', '3.8.18'].map((v) => [v, `/root/.pyenv/versions/${v}/bin/python`] as const);
-  const present = old.every(([, path]) => existsSync(path));
-  if (!requirePeer(t, present, 'pyenv CPython 2.7.18 and 3.8.18 under /root/.pyenv')) return;
+  if (!old.every(([, path]) => existsSync(path))) {
+    console.log('# SKIP: no pyenv CPython 2.7.18 and 3.8.18 under /root/.pyenv');
+    t.skip('no pyenv CPython 2.7.18 and 3.8.18 under /root/.pyenv');
+    return;
+  }
   for (const [version, python] of old) {
     const r = await runCli(['hello', '--http', '127.0.0.1:0', '--python', python]);
     assert.equal(r.code, 2, r.stderr);
