@@ -89,6 +89,7 @@ export class Gateway {
     const { log } = logs;
     if (!member) {
       log.info(banner(config));
+      for (const warning of config.warnings) log.warning(warning);
       const advice = runtimeAdvice();
       if (advice) log.warning(advice);
     }
@@ -257,6 +258,7 @@ export function openLogs(config: Readonly<Config>, accessToo = true): Logs {
   return { log, logFile, access, files };
 }
 
+/** The first line: the app, the pool, the interpreter the workers run (its absolute path and version), Node, the config file. */
 export function banner(config: Readonly<Config>): string {
   const size = config.maxWorkers > config.workers ? `${config.workers} to ${config.maxWorkers}` : `${config.workers}`;
   const threads = `${config.threads} thread${config.threads > 1 ? 's' : ''}`;
@@ -265,7 +267,7 @@ export function banner(config: Readonly<Config>): string {
   const gateways = n > 1 || auto ? ` in ${n} gateway${n > 1 ? 's' : ''}${auto}` : '';
   return (
     `warpipe ${version}: app ${config.app}, ${size} worker${config.maxWorkers > 1 ? 's' : ''} x ${threads}${gateways}, ` +
-    `python ${config.python}, node ${process.versions.node}`
+    `python ${config.python} (${config.pythonVersion}), node ${process.versions.node}${config.config ? `, config ${config.config}` : ''}`
   );
 }
 
@@ -309,7 +311,8 @@ function pick<T, K extends keyof T>(from: T, keys: readonly K[]): Pick<T, K> {
   return picked;
 }
 
-function poolOptions(config: Readonly<Config>, log: Logger): ArbiterOptions {
+/** The pool's options from the config (`warpipe check` starts a pool of one with them). */
+export function poolOptions(config: Readonly<Config>, log: Logger): ArbiterOptions {
   return {
     ...pick(config, POOL_SETTINGS),
     cwd: config.chdir || undefined,

@@ -29,14 +29,25 @@ export interface Member {
 const MEMBER_VAR = 'WARPIPE_GATEWAY';
 const SOCKETS_VAR = 'WARPIPE_GATEWAY_SOCKETS';
 const REUSE_PORT_VAR = 'WARPIPE_GATEWAY_REUSE_PORT';
+const CONFIG_TEXT_VAR = 'WARPIPE_GATEWAY_CONFIG_TEXT';
 
-/** The environment a gateway starts with: which one it is, and the sockets systemd gave the primary. */
-export function memberEnv(member: Member, inherited: readonly InheritedSocket[]): NodeJS.ProcessEnv {
+/**
+ * The environment a gateway starts with: which one it is, the sockets systemd gave the primary, and the
+ * --config file's text as the primary read it (`configText`): a gateway started later, as --user or after
+ * the file was edited, resolves to the primary's Config all the same.
+ */
+export function memberEnv(member: Member, inherited: readonly InheritedSocket[], configText: string | null = null): NodeJS.ProcessEnv {
   return {
     [MEMBER_VAR]: `${member.index + 1}/${member.count}`,
     [SOCKETS_VAR]: inherited.map((s) => `${s.fd}:${s.kind}`).join(','),
     [REUSE_PORT_VAR]: member.reusePort ? '1' : '0',
+    ...(configText === null ? {} : { [CONFIG_TEXT_VAR]: configText }),
   };
+}
+
+/** A gateway: the --config text its primary read (undefined: none passed, read the file). */
+export function memberConfigText(env: NodeJS.ProcessEnv): string | undefined {
+  return env[CONFIG_TEXT_VAR];
 }
 
 /** This process's place among the gateways (null: a lone gateway, or the primary). */

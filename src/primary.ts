@@ -134,6 +134,7 @@ export class Primary {
     const logs = openLogs(config, false);
     const { log } = logs;
     log.info(banner(config));
+    for (const warning of config.warnings) log.warning(warning);
     const advice = runtimeAdvice();
     if (advice) log.warning(advice);
     warnOpenFiles(config, log);
@@ -219,7 +220,8 @@ export class Primary {
     slot.ready = false;
     const inherited = this.config.inherited;
     const reusePort = canReusePort() && this.config.identity === null;
-    slot.worker = cluster.fork(memberEnv({ index: slot.index, count: this.slots.length, reusePort }, inherited));
+    const member = { index: slot.index, count: this.slots.length, reusePort };
+    slot.worker = cluster.fork(memberEnv(member, inherited, this.config.configText));
   }
 
   private slotOf(worker: Worker): Slot | undefined {

@@ -36,11 +36,11 @@ test('defaults, flags, = syntax, repeatable options, sizes', () => {
   assert.equal(c.validate, true);
   assert.equal(c.logLevel, 20);
   assert.ok(Object.isFrozen(c));
-  assert.deepEqual(config(['x']).http, [{ kind: 'tcp', host: '127.0.0.1', port: 8000 }]);
+  assert.deepEqual(config(['x:app']).http, [{ kind: 'tcp', host: '127.0.0.1', port: 8000 }]);
 });
 
 test('environment variables fill in what the command line leaves out; the command line wins', () => {
-  const c = config(['x', '--threads', '4'], {
+  const c = config(['x:app', '--threads', '4'], {
     WARPIPE_THREADS: '9',
     WARPIPE_WORKERS: '5',
     WARPIPE_LOG_LEVEL: 'debug',
@@ -51,12 +51,13 @@ test('environment variables fill in what the command line leaves out; the comman
   assert.equal(c.logLevel, 10);
   assert.equal(c.http.length, 2);
   assert.equal(config([], { WARPIPE_APP: 'envapp' }).app, 'envapp');
-  assert.throws(() => loadConfig(['x'], { WARPIPE_WORKERS: 'lots' }), /WARPIPE_WORKERS must be a whole number/);
+  assert.throws(() => loadConfig(['x:app'], { WARPIPE_WORKERS: 'lots' }), /WARPIPE_WORKERS must be a whole number/);
 });
 
 test('app specs and help/version', () => {
-  for (const ok of ['m', 'pkg.mod:app', 'mod:obj.attr', 'mod:create_app()', 'path/to/file.py', 'file.py:app']) config([ok]);
+  for (const ok of ['m', 'pkg.mod:app', 'mod:obj.attr', 'mod:create_app()', 'path/to/file.py', 'file.py:app']) config(['--threads=1', ok]);
   for (const bad of ['mod:1app', 'mod:app(x)', 'mod:']) assert.throws(() => loadConfig([bad], {}), /is not MODULE:CALLABLE/);
   assert.deepEqual(loadConfig(['--help'], {}), { action: 'help' });
   assert.deepEqual(loadConfig(['x', '--version'], {}), { action: 'version' });
+  assert.deepEqual(loadConfig(['check', '-h'], {}), { action: 'help', command: 'check' });
 });

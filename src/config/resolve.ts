@@ -1,11 +1,12 @@
-// The one validation pass: the values read from argv and the environment
-// (src/config/load.ts) become a frozen Config in which everything the gateway
-// needs is resolved and checked: listeners defaulted, worker counts settled,
-// directories made absolute and known to exist, mounts given their script
+// The one validation pass: the values read from argv, the environment and the
+// config file (src/config/load.ts) become a frozen Config in which everything
+// the gateway needs is resolved and checked: listeners defaulted, worker counts
+// settled, every path a setting names made absolute (relative ones from
+// --chdir) and the directories known to exist, mounts given their script
 // directory, the access-log format and the trusted proxies compiled, the TLS
-// certificate read, the --user/--group looked up, the interpreter found. What
-// passes here starts, unless a port is taken (exit 1) or the app fails to
-// import (exit 3).
+// certificate read, the --user/--group looked up, the interpreter found and run
+// once for its version. What passes here starts, unless a port is taken (exit
+// 1) or the app fails to import (exit 3).
 
 import cluster from 'node:cluster';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -18,8 +19,9 @@ import { inheritedSockets, type InheritedSocket } from '../socket-activation.js'
 import { memberOf, memberSockets } from '../gateways.js';
 import { parseAddress } from '../address.js';
 import type { MountSpec } from './mount.js';
-import type { SettingValues } from './settings.js';
-import { checkInterpreter, directory, prefixDirectory, readCertificate, spoolDirectory, type Certificate } from './check.js';
+import { settings, type SettingValues } from './settings.js';
+import { placeValue } from './paths.js';
+import { directory, prefixDirectory, readCertificate, resolveInterpreter, spoolDirectory, type Certificate } from './check.js';
 
 /** What the pass adds to the settings: not settings themselves, but what they resolve to. */
 export interface Resolved {
@@ -45,21 +47,46 @@ export interface Resolved {
   gateways: number;
   /** Whether that count is --gateways auto's. */
   gatewaysAuto: boolean;
+  /** --python's version (`python` is resolved to the interpreter's absolute path). */
+  pythonVersion: string;
+  /** What the banner warns of (--user runs another interpreter than root's PATH finds). */
+  warnings: readonly string[];
+  /** The --config file's text (null: none), which --gateways N passes to its gateways. */
+  configText: string | null;
+}
+
+/** Values that came from a config file: its path and text, and `PATH:LINE` for a setting's key (null: not from the file). */
+export interface FileOrigin {
+  path: string;
+  text: string;
+  where(key: string): string | null;
 }
 
 /**
- * Every setting, resolved: directories, files and sockets (--chdir, --static,
- * --cgi, --spool-dir, --log-file, --access-log, --control, --touch-reload,
- * --mount roots) are absolute; a fastcgi:// mount's `root` is the directory its
- * scripts are in (null only with split=none).
+ * Every setting, resolved: each path a setting names (its `path` in the table)
+ * is absolute, relative ones taken from --chdir (else the working directory),
+ * and the directories exist; --python is the interpreter's absolute path; a
+ * fastcgi:// mount's `root` is the directory its scripts are in (null only with
+ * split=none).
  */
 export type Config = Readonly<Omit<SettingValues, keyof Resolved> & Resolved>;
 
 const LISTENER_KEYS = ['http', 'https', 'fastcgi', 'scgi', 'uwsgi'] as const;
 
-/** `values` checked, compiled and frozen; a ConfigError (a bad value) or ConfigCheckError (this machine disagrees) says what is wrong. */
-export function resolveConfig(values: SettingValues, app: string, env: NodeJS.ProcessEnv): Readonly<Config> {
-  const compiled = compile(values);
+/**
+ * `values` checked, compiled and frozen; a ConfigError (a bad value) or ConfigCheckError (this machine disagrees)
+ * says what is wrong, after `PATH:LINE: ` when the value came from the config file `file`.
+ */
+export function resolveConfig(
+  values: SettingValues,
+  app: string,
+  env: NodeJS.ProcessEnv,
+  file: FileOrigin | null = null,
+): Readonly<Config> {
+  const at = <T>(keys: readonly string[], check: () => T): T => about(file, keys, check);
+  const chdir = at(['chdir'], () => values.chdir && directory(values.chdir, () => `--chdir ${values.chdir} is not a directory`));
+  const placed = placePaths(values, chdir || process.cwd());
+  const compiled = compile(placed, at);
   let inherited: InheritedSocket[];
   try {
     // a gateway of --gateways N asks the primary for the sockets systemd gave it
@@ -71,16 +98,19 @@ export function resolveConfig(values: SettingValues, app: string, env: NodeJS.Pr
   const listening = LISTENER_KEYS.some((k) => values[k].length > 0) || inherited.length > 0;
   const [min, max] = values.workers;
   const workers = min === 0 ? availableParallelism() : min;
-  const gateways = gatewayCount(values.gateways, workers);
-  const paths = checkPaths(values);
-  const certificate = values.https.length > 0 ? readCertificate(values.certfile, values.keyfile) : null;
-  const identity = lookupIdentity(values.user, values.group);
-  const socketOwner = lookupSocketOwner(values.socketOwner);
-  checkInterpreter(values.python, paths.chdir || process.cwd(), workerPath(values.env));
+  const gateways = at(['gateways'], () => gatewayCount(values.gateways, workers));
+  const paths = checkPaths(placed, at);
+  const certificate = values.https.length > 0 ? at(['certfile', 'keyfile'], () => readCertificate(placed.certfile, placed.keyfile)) : null;
+  const identity = at(['user', 'group'], () => lookupIdentity(values.user, values.group));
+  const socketOwner = at(['socketOwner'], () => lookupSocketOwner(values.socketOwner));
+  const python = at(['python'], () =>
+    resolveInterpreter(values.python, chdir || process.cwd(), workerPath(values.env), identity, workerEnv(placed)),
+  );
   return Object.freeze({
-    ...values,
+    ...placed,
     ...compiled,
     ...paths,
+    chdir,
     ...(listening ? {} : { http: [parseAddress('127.0.0.1:8000')] }),
     app,
     workers,
@@ -91,7 +121,32 @@ export function resolveConfig(values: SettingValues, app: string, env: NodeJS.Pr
     inherited,
     gateways,
     gatewaysAuto: values.gateways === 'auto',
+    python: python.path,
+    pythonVersion: python.version,
+    warnings: python.warning ? [python.warning] : [],
+    configText: file?.text ?? null,
   });
+}
+
+/** Every path a setting names (Setting.path), from `base`; --chdir was settled already. */
+function placePaths(values: SettingValues, base: string): SettingValues {
+  const placed: Record<string, unknown> = { ...values };
+  for (const s of settings) if (s.path && s.key !== 'chdir') placed[s.key] = placeValue(s, placed[s.key], base);
+  return placed as SettingValues;
+}
+
+type At = <T>(keys: readonly string[], check: () => T) => T;
+
+/** `check()`, its ConfigError prefixed with `PATH:LINE` when the first of `keys` that came from the config file did. */
+function about<T>(file: FileOrigin | null, keys: readonly string[], check: () => T): T {
+  try {
+    return check();
+  } catch (err) {
+    const where = file && keys.map((k) => file.where(k)).find((w) => w !== null);
+    if (!where || !(err instanceof ConfigError)) throw err;
+    const Same = err.constructor as typeof ConfigError;
+    throw new Same(`${where}: ${err.message}`, { cause: err });
+  }
 }
 
 /** One gateway per this many CPUs with --gateways auto (docs/performance.md, "Every core"). */
@@ -111,19 +166,21 @@ function gatewayCount(raw: string, workers: number): number {
 }
 
 /** What is compiled from text, and the settings that only make sense together. */
-function compile(values: SettingValues): Pick<Resolved, 'accessLine' | 'trustedProxies'> {
-  let accessLine;
-  try {
-    accessLine = compileFormat(values.accessLogFormat);
-  } catch (err) {
-    throw new ConfigError(`--access-log-format: ${(err as Error).message}`);
-  }
-  let trustedProxies;
-  try {
-    trustedProxies = new TrustedProxies(values.forwardedAllowIps);
-  } catch (err) {
-    throw new ConfigError(`--forwarded-allow-ips: ${(err as Error).message}`);
-  }
+function compile(values: SettingValues, at: At): Pick<Resolved, 'accessLine' | 'trustedProxies'> {
+  const accessLine = at(['accessLogFormat'], () => {
+    try {
+      return compileFormat(values.accessLogFormat);
+    } catch (err) {
+      throw new ConfigError(`--access-log-format: ${(err as Error).message}`);
+    }
+  });
+  const trustedProxies = at(['forwardedAllowIps'], () => {
+    try {
+      return new TrustedProxies(values.forwardedAllowIps);
+    } catch (err) {
+      throw new ConfigError(`--forwarded-allow-ips: ${(err as Error).message}`);
+    }
+  });
   if (values.https.length > 0 && (!values.certfile || !values.keyfile)) {
     throw new ConfigError('--https needs --certfile and --keyfile (PEM files)');
   }
@@ -133,24 +190,14 @@ function compile(values: SettingValues): Pick<Resolved, 'accessLine' | 'trustedP
   return { accessLine, trustedProxies: values.forwardedAllowIps ? trustedProxies : null };
 }
 
-const absolute = (path: string): string => path && resolve(path);
-
-/** Directories checked and files made absolute (the gateway never resolves a path again). */
-function checkPaths(
-  values: SettingValues,
-): Pick<SettingValues, 'chdir' | 'spoolDir' | 'static' | 'cgi' | 'mount' | 'logFile' | 'accessLog' | 'control' | 'touchReload'> {
-  const chdir = values.chdir && directory(values.chdir, () => `--chdir ${values.chdir} is not a directory`);
-  const spoolDir = values.spoolRequestBody > 0 ? spoolDirectory(values.spoolDir || tmpdir()) : resolve(values.spoolDir || tmpdir());
+/** Directories that must exist, checked (the gateway never resolves a path again; `values`' paths are absolute). */
+function checkPaths(values: SettingValues, at: At): Pick<SettingValues, 'spoolDir' | 'static' | 'cgi' | 'mount'> {
+  const spool = values.spoolDir || tmpdir();
   return {
-    chdir,
-    spoolDir,
-    static: values.static.map((pair) => prefixDirectory('--static', pair)),
-    cgi: values.cgi.map((pair) => prefixDirectory('--cgi', pair)),
-    mount: values.mount.map((m) => mountRoot(m, values.documentRoot)),
-    logFile: absolute(values.logFile),
-    accessLog: values.accessLog === '-' ? '-' : absolute(values.accessLog),
-    control: absolute(values.control),
-    touchReload: absolute(values.touchReload),
+    spoolDir: values.spoolRequestBody > 0 ? at(['spoolDir', 'spoolRequestBody'], () => spoolDirectory(spool)) : resolve(spool),
+    static: at(['static'], () => values.static.map((pair) => prefixDirectory('--static', pair))),
+    cgi: at(['cgi'], () => values.cgi.map((pair) => prefixDirectory('--cgi', pair))),
+    mount: at(['mount', 'documentRoot'], () => values.mount.map((m) => mountRoot(m, values.documentRoot))),
   };
 }
 
@@ -173,4 +220,11 @@ function workerPath(env: SettingValues['env']): string {
   let path = process.env.PATH ?? '/usr/bin:/bin';
   for (const [k, v] of env) if (k === 'PATH') path = v;
   return path;
+}
+
+/** The environment the workers will have, near enough to run --python as they will (src/gateway.ts has the whole of it). */
+function workerEnv(values: SettingValues): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const [k, v] of values.env) env[k] = v;
+  return env;
 }

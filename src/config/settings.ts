@@ -1,11 +1,10 @@
 // Every setting, declared once. The command line, the WARPIPE_* environment
-// variables, `warpipe --help` and the README's reference all come from this table
-// (gunicorn's Setting, without the class machinery).
-
-// Every setting, declared once. The command line, the WARPIPE_* environment
-// variables, `warpipe --help`, the README's reference and the `Config` type all
-// come from this table (gunicorn's Setting, without the class machinery): a new
-// setting is one entry here, and its value's type follows from its `kind`.
+// variables, the config file's keys (--config), `warpipe --help`, the README's
+// reference and the `Config` type all come from this table (gunicorn's Setting,
+// without the class machinery): a new setting is one entry here, and its
+// value's type follows from its `kind`. A setting whose value names a file or
+// a directory says so in `path`: that alone makes it relative to the config
+// file's directory when the file gives it, and to --chdir otherwise.
 
 import type { Address } from '../address.js';
 import type { MountSpec } from './mount.js';
@@ -30,12 +29,29 @@ export interface KindValues {
 
 export type Kind = keyof KindValues;
 
+/**
+ * Where a setting's value names a place on disk (src/config/paths.ts places it):
+ * - `file`, `dir`: the value is a path (`-`, stdout, is not);
+ * - `pair`: the DIR of PREFIX=DIR;
+ * - `socket`: the path of a `unix:PATH` address;
+ * - `mount`: a --mount's `unix:PATH` upstream and its `?root=DIR`;
+ * - `command`: a path when it has a slash (`./venv/bin/python`), else a name looked up on PATH;
+ * - `module`: a path when it starts with `./`, `../` or `/` (an ES module file), else a package name.
+ * A relative one is taken from the config file's directory when the file gives it, else from
+ * --chdir (itself from the working directory), else from the working directory.
+ */
+export type PathKind = 'file' | 'dir' | 'pair' | 'socket' | 'mount' | 'command' | 'module';
+
 export interface Setting {
   /** Key in Config. */
   readonly key: string;
   readonly flag: string;
   readonly short?: string;
+  /** Another long name for the flag (gunicorn's `--bind` for `--http`), accepted as a config file key too. */
+  readonly alias?: string;
   readonly kind: Kind;
+  /** The value names a file or directory: see PathKind. */
+  readonly path?: PathKind;
   readonly default: unknown;
   /** Accept the flag many times; the value is a list. */
   readonly many?: boolean;
@@ -55,36 +71,42 @@ function setting<const S extends Omit<Setting, 'env'> & { env?: string }>(s: S):
 // biome-ignore format: a table, a setting to two or three lines (formatted, it is three times as long)
 const table = [
   // the app
-  setting({ key: 'python', flag: '--python', kind: 'string', default: 'python3', section: 'app',
+  setting({ key: 'config', flag: '--config', kind: 'string', path: 'file', default: '', section: 'app',
+    doc: 'Read settings from this TOML file: keys are the long option names (workers = 4, static = ["/static=static"], ' +
+      'app = "module:callable"); the command line and WARPIPE_* variables win over it; its relative paths are relative to it.',
+    peer: 'gunicorn --config, uWSGI --ini' }),
+  setting({ key: 'python', flag: '--python', kind: 'string', path: 'command', default: 'python3', section: 'app',
     doc: 'Python interpreter that runs the workers (a virtualenv\'s bin/python just works).', peer: 'uWSGI --home' }),
-  setting({ key: 'chdir', flag: '--chdir', kind: 'string', default: '', section: 'app',
+  setting({ key: 'chdir', flag: '--chdir', kind: 'string', path: 'dir', default: '', section: 'app',
     doc: 'Directory the workers run in and import the app from.', peer: 'gunicorn --chdir' }),
-  setting({ key: 'pythonpath', flag: '--pythonpath', kind: 'string', default: [], many: true, section: 'app',
+  setting({ key: 'pythonpath', flag: '--pythonpath', kind: 'string', path: 'dir', default: [], many: true, section: 'app',
     doc: 'Directory to add to the workers\' import path (repeatable).', peer: 'gunicorn --pythonpath' }),
   setting({ key: 'env', flag: '--env', kind: 'pair', default: [], many: true, section: 'app',
     doc: 'KEY=VALUE to set in the workers\' environment (repeatable).', peer: 'gunicorn --env' }),
   setting({ key: 'validate', flag: '--validate', kind: 'bool', default: false, section: 'app',
     doc: 'Wrap the app in wsgiref.validate.validator: PEP 3333 violations become errors.' }),
   // listening
-  setting({ key: 'http', flag: '--http', kind: 'address', default: [], many: true, section: 'listen',
-    doc: 'Serve HTTP/1.1 on HOST:PORT, [IPv6]:PORT or unix:/path (repeatable; default 127.0.0.1:8000 unless another listener is given).',
+  setting({ key: 'http', flag: '--http', short: '-b', alias: '--bind', kind: 'address', path: 'socket', default: [], many: true,
+    section: 'listen',
+    doc: 'Serve HTTP/1.1 on HOST:PORT, [IPv6]:PORT or unix:/path (repeatable; default 127.0.0.1:8000 unless another listener is given; ' +
+      '--bind is the same).',
     peer: 'gunicorn --bind, uWSGI --http-socket' }),
-  setting({ key: 'https', flag: '--https', kind: 'address', default: [], many: true, section: 'listen',
+  setting({ key: 'https', flag: '--https', kind: 'address', path: 'socket', default: [], many: true, section: 'listen',
     doc: 'Serve HTTPS (TLS 1.2+, HTTP/1.1 inside) on HOST:PORT, [IPv6]:PORT or unix:/path with --certfile and --keyfile (repeatable). ' +
       'SIGHUP re-reads the certificate.',
     peer: 'gunicorn --certfile/--keyfile, uWSGI --https' }),
-  setting({ key: 'certfile', flag: '--certfile', kind: 'string', default: '', section: 'listen',
+  setting({ key: 'certfile', flag: '--certfile', kind: 'string', path: 'file', default: '', section: 'listen',
     doc: 'PEM certificate for --https (the chain after it, as nginx ssl_certificate takes it).',
     peer: 'gunicorn --certfile, nginx ssl_certificate' }),
-  setting({ key: 'keyfile', flag: '--keyfile', kind: 'string', default: '', section: 'listen',
+  setting({ key: 'keyfile', flag: '--keyfile', kind: 'string', path: 'file', default: '', section: 'listen',
     doc: 'PEM private key for --https, read before privileges are dropped.', peer: 'gunicorn --keyfile, nginx ssl_certificate_key' }),
-  setting({ key: 'fastcgi', flag: '--fastcgi', kind: 'address', default: [], many: true, section: 'listen',
+  setting({ key: 'fastcgi', flag: '--fastcgi', kind: 'address', path: 'socket', default: [], many: true, section: 'listen',
     doc: 'Serve FastCGI (the responder role, for nginx fastcgi_pass) on HOST:PORT, [IPv6]:PORT or unix:/path (repeatable).',
     peer: 'uWSGI --fastcgi-socket, flup' }),
-  setting({ key: 'scgi', flag: '--scgi', kind: 'address', default: [], many: true, section: 'listen',
+  setting({ key: 'scgi', flag: '--scgi', kind: 'address', path: 'socket', default: [], many: true, section: 'listen',
     doc: 'Serve SCGI (for nginx scgi_pass) on HOST:PORT, [IPv6]:PORT or unix:/path (repeatable).',
     peer: 'uWSGI --scgi-socket, flup' }),
-  setting({ key: 'uwsgi', flag: '--uwsgi', kind: 'address', default: [], many: true, section: 'listen',
+  setting({ key: 'uwsgi', flag: '--uwsgi', kind: 'address', path: 'socket', default: [], many: true, section: 'listen',
     doc: 'Serve the uwsgi protocol (for nginx uwsgi_pass, modifier1 0) on HOST:PORT, [IPv6]:PORT or unix:/path (repeatable).',
     peer: 'uWSGI --socket' }),
   setting({ key: 'user', flag: '--user', kind: 'string', default: '', section: 'listen',
@@ -109,21 +131,21 @@ const table = [
       'stays the server\'s own user\'s. Needs root unless it names the server\'s own user and one of its groups.',
     peer: 'uWSGI --chown-socket, spawn-fcgi -U/-G' }),
   // what is served besides the app
-  setting({ key: 'static', flag: '--static', kind: 'pair', default: [], many: true, section: 'app',
+  setting({ key: 'static', flag: '--static', kind: 'pair', path: 'pair', default: [], many: true, section: 'app',
     doc: 'PREFIX=DIR: serve the files under DIR at URL prefix PREFIX (GET/HEAD, ETag, Last-Modified, ranges; never outside DIR) ' +
       '(repeatable).',
     peer: 'uWSGI --static-map, nginx location + root' }),
-  setting({ key: 'mount', flag: '--mount', kind: 'mount', default: [], many: true, section: 'app',
+  setting({ key: 'mount', flag: '--mount', kind: 'mount', path: 'mount', default: [], many: true, section: 'app',
     doc: 'PREFIX=fastcgi://ADDRESS: send requests under PREFIX to a FastCGI server; its scripts are found in --document-root (or ' +
       '?root=DIR), split after `.php` (php-fpm), or with ?split=cgi at the first executable file (fcgiwrap), or with ?split=none not ' +
       'looked for (the upstream is the app: flup, web.py). PREFIX=uwsgi://ADDRESS: to a uWSGI --socket; PREFIX=scgi://ADDRESS: to an ' +
       'SCGI server. ADDRESS is HOST:PORT or unix:/path (repeatable).',
     peer: 'nginx location + fastcgi_pass / uwsgi_pass / scgi_pass' }),
-  setting({ key: 'cgi', flag: '--cgi', kind: 'pair', default: [], many: true, section: 'app',
+  setting({ key: 'cgi', flag: '--cgi', kind: 'pair', path: 'pair', default: [], many: true, section: 'app',
     doc: 'PREFIX=DIR: run the executable CGI scripts in DIR for requests under PREFIX (RFC 3875; the environment is built from the ' +
       'request alone) (repeatable).',
     peer: 'nginx + fcgiwrap, Apache ScriptAlias' }),
-  setting({ key: 'documentRoot', flag: '--document-root', kind: 'string', default: '', section: 'app',
+  setting({ key: 'documentRoot', flag: '--document-root', kind: 'string', path: 'dir', default: '', section: 'app',
     doc: 'Directory the scripts of --mount fastcgi:// upstreams live in (SCRIPT_FILENAME); a script must exist under it before the ' +
       'upstream is asked.',
     peer: 'nginx root' }),
@@ -193,10 +215,10 @@ const table = [
     doc: 'With --reload, also reload when files matching this glob change (repeatable; * within a name, ** across directories; relative ' +
       'to the app\'s directory).',
     peer: 'gunicorn --reload-extra-file' }),
-  setting({ key: 'control', flag: '--control', kind: 'string', default: '', section: 'workers',
+  setting({ key: 'control', flag: '--control', kind: 'string', path: 'file', default: '', section: 'workers',
     doc: 'Serve a control socket (unix, mode 0600) at this path, for `warpipe status --control PATH` and `warpipe reload --control PATH`.',
     peer: 'uWSGI --master-fifo, --stats' }),
-  setting({ key: 'touchReload', flag: '--touch-reload', kind: 'string', default: '', section: 'workers',
+  setting({ key: 'touchReload', flag: '--touch-reload', kind: 'string', path: 'file', default: '', section: 'workers',
     doc: 'Reload gracefully (as on SIGHUP) whenever this file is modified or touched.', peer: 'uWSGI --touch-reload' }),
   setting({ key: 'gracefulTimeout', flag: '--graceful-timeout', kind: 'seconds', default: 30, section: 'workers',
     doc: 'On SIGTERM/SIGINT, how long in-flight requests may take to finish before the workers are killed.',
@@ -230,7 +252,7 @@ const table = [
       'and the app is called once the whole body is in: a slow upload then holds disk, not a worker (0: off, such bodies stream to the ' +
       'app). Chunked bodies always stream.',
     peer: 'nginx client_body_temp_path' }),
-  setting({ key: 'spoolDir', flag: '--spool-dir', kind: 'string', default: '', section: 'limits',
+  setting({ key: 'spoolDir', flag: '--spool-dir', kind: 'string', path: 'dir', default: '', section: 'limits',
     doc: 'Directory for --spool-request-body files (default: $TMPDIR or /tmp); each file is unlinked as soon as it is made.',
     peer: 'nginx client_body_temp_path' }),
   setting({ key: 'bufferResponse', flag: '--buffer-response', kind: 'bytes', default: 1 << 20, section: 'limits',
@@ -256,14 +278,14 @@ const table = [
   // logging
   setting({ key: 'logLevel', flag: '--log-level', kind: 'level', default: 'info', section: 'logging',
     doc: 'debug, info, warning, error or critical.', peer: 'gunicorn --log-level' }),
-  setting({ key: 'metrics', flag: '--metrics', kind: 'address', default: null, section: 'logging',
+  setting({ key: 'metrics', flag: '--metrics', kind: 'address', path: 'socket', default: null, section: 'logging',
     doc: 'Serve Prometheus metrics at GET /metrics on this HOST:PORT or unix:/path, a listener of its own (requests by status, latency, ' +
       'workers by state, queue, restarts, the gateway\'s CPU and memory).',
     peer: 'uWSGI --stats, gunicorn --statsd-host' }),
-  setting({ key: 'logFile', flag: '--log-file', kind: 'string', default: '', section: 'logging',
+  setting({ key: 'logFile', flag: '--log-file', kind: 'string', path: 'file', default: '', section: 'logging',
     doc: 'Write the log (and the workers\' own stdout and stderr) to this file instead of stderr; SIGUSR1 reopens it after rotation.',
     peer: 'gunicorn --error-logfile, uWSGI --logto' }),
-  setting({ key: 'accessLog', flag: '--access-log', kind: 'string', default: '', section: 'logging',
+  setting({ key: 'accessLog', flag: '--access-log', kind: 'string', path: 'file', default: '', section: 'logging',
     doc: 'Write a line per request to this file (- for stdout); SIGUSR1 reopens it after rotation (default: no access log).',
     peer: 'gunicorn --access-logfile, nginx access_log' }),
   setting({ key: 'accessLogFormat', flag: '--access-log-format', kind: 'string', default: 'combined', section: 'logging',

@@ -61,9 +61,9 @@ const readers: { [K in Kind]: Reader<K> } = {
     }
   },
   mount: (raw) => parseMount(raw),
-  pair: (raw, _s, bad) => {
+  pair: (raw, s, bad) => {
     const i = raw.indexOf('=');
-    if (i <= 0) return bad('must look like KEY=VALUE');
+    if (i <= 0) return bad(s.path === 'pair' ? 'must look like PREFIX=DIR' : 'must look like KEY=VALUE');
     return [raw.slice(0, i), raw.slice(i + 1)];
   },
 };

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import {
   chmodSync,
   closeSync,
@@ -14,6 +14,7 @@ import {
   readFileSync,
   readdirSync,
   statSync,
+  symlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -52,6 +53,7 @@ test('bad arguments: one clear line on stderr and exit code 2', async () => {
     [['hello:application', '--http', 'localhost'], /--http is not an address/],
     [['hello:application', '--http', '1.2.3.4:99999'], /port from 0 to 65535/],
     [['hello:application', '--env', 'NOEQUALS'], /KEY=VALUE/],
+    [['hello:application', '--static', 'static'], /--static must look like PREFIX=DIR, got "static"/],
     [['hello:application', '--threads'], /--threads needs a value/],
     [[], /no app given/],
     [['a:b', 'c:d'], /one app at a time/],
@@ -373,4 +375,179 @@ test('--user/--group mistakes: one line, exit 2', async (t) => {
   const code = await new Promise((r) => proc.on('exit', r));
   assert.equal(code, 2);
   assert.match(err, /^warpipe: --user\/--group root:root needs warpipe started as root\n$/);
+});
+
+/** The CLI run to its end with `env` added (runCli inherits the environment as it is). */
+function runWith(args: string[], env: NodeJS.ProcessEnv, cwd = FIXTURES): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const proc = spawn(process.execPath, [CLI, ...args], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    proc.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    proc.on('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+test('issue 14: -b and --bind are --http; --help says PREFIX=DIR, has examples; every command answers --help', async () => {
+  const dir = mkdtempSync(`${tmpdir()}/warpipe-`);
+  const srv = await startServer('hello', { args: ['-b', `unix:${dir}/b.sock`, `--bind=unix:${dir}/bind.sock`] });
+  try {
+    for (const sock of ['b.sock', 'bind.sock']) {
+      const bytes = await new Promise<Buffer>((resolve, reject) => {
+        const s = net.connect(`${dir}/${sock}`);
+        const got: Buffer[] = [];
+        s.on('data', (d) => got.push(d));
+        s.on('error', reject);
+        s.on('end', () => resolve(Buffer.concat(got)));
+        s.write('GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+      });
+      assert.equal(parseResponses(bytes)[0]!.body.toString(), 'Hello, world!', sock);
+    }
+  } finally {
+    assert.equal(await srv.stop(), 0);
+  }
+  const help = await runCli(['--help']);
+  assert.match(help.stdout, /^ {2}-b, --http ADDRESS$/m);
+  assert.match(help.stdout, /^ {2}--static PREFIX=DIR$/m);
+  assert.match(help.stdout, /^ {2}--cgi PREFIX=DIR$/m);
+  assert.match(help.stdout, /^ {2}--env KEY=VALUE$/m);
+  assert.match(help.stdout, /^ {2}--config PATH$/m);
+  assert.match(help.stdout, /^Examples:\n {2}warpipe /m);
+  for (const command of ['status', 'reload', 'check']) {
+    for (const flag of ['--help', '-h']) {
+      const r = await runCli([command, flag]);
+      assert.equal(r.code, 0, `${command} ${flag}: ${r.stderr}`);
+      assert.match(r.stdout, new RegExp(`^usage: warpipe ${command} `), `${command} ${flag}`);
+      assert.equal(r.stderr, '');
+    }
+  }
+});
+
+test('issue 14: a first word that is neither a command nor an app: one line, exit 2, no server', async () => {
+  const r = await runCli(['stop', '--control', 'ops/control.sock']);
+  assert.equal(r.code, 2);
+  assert.match(
+    r.stderr,
+    /^warpipe: unknown command "stop" \(commands: status, reload, check\), and no app stop: no stop\.py or stop\/ in /,
+  );
+  assert.equal(r.stderr.split('\n').length, 2, 'one line');
+  assert.doesNotMatch(r.stderr, /warpipe \d+\.\d+\.\d+: app/, 'no banner: nothing started');
+  // a module of that name in the app's directory is the app, as before (here it goes on to the next check)
+  const moduleHere = await runCli(['hello', '--python', '/nonexistent/python3']);
+  assert.equal(moduleHere.stderr, 'warpipe: --python /nonexistent/python3: no such file\n');
+});
+
+test('issue 14: the banner names the interpreter the workers run, by its absolute path, with its version', async () => {
+  const srv = await startServer('hello', { args: ['--workers', '1', '--python', 'python3'] });
+  try {
+    const m = /python (\/\S+) \((\d+\.\d+\.\d+)\), node /.exec(srv.logs());
+    assert.ok(m, srv.logs());
+    const found = spawnSync(m[1]!, ['-c', 'import sys; print("%d.%d.%d" % sys.version_info[:3])'], { encoding: 'utf8' });
+    assert.equal(found.stdout.trim(), m[2]);
+  } finally {
+    assert.equal(await srv.stop(), 0);
+  }
+});
+
+test('issue 14: --user cannot run the python3 root finds first on PATH: the workers run the next one, and a warning says so', async (t) => {
+  if (!requirePeer(t, process.getuid!() === 0, 'root, to run warpipe as another user')) return;
+  // a real interpreter in a 0700 directory of root's, first on PATH, as a pyenv under /root is
+  const hidden = mkdtempSync(`${tmpdir()}/warpipe-pyenv-`);
+  chmodSync(hidden, 0o700);
+  mkdirSync(`${hidden}/bin`);
+  symlinkSync(SYSTEM_PYTHON, `${hidden}/bin/python3`);
+  const app = mkdtempSync(`${tmpdir()}/warpipe-app-`);
+  chmodSync(app, 0o755);
+  writeFileSync(
+    `${app}/which.py`,
+    'import os, sys\n\ndef application(environ, start_response):\n    start_response("200 OK", [])\n' +
+      '    return [("%s %d" % (sys.executable, os.getuid())).encode()]\n',
+  );
+  const path = `${hidden}/bin:/usr/bin:/bin`;
+  const srv = await startServer('which:application', {
+    cwd: app,
+    env: { PATH: path },
+    args: ['--workers', '1', '--user', 'nobody', '--python', 'python3'],
+  });
+  try {
+    const logs = srv.logs();
+    assert.match(logs, /python \/usr\/bin\/python3 \(3\.\d+\.\d+\)/, logs);
+    assert.match(
+      logs,
+      new RegExp(
+        `WARNING\\] --python python3: --user nobody:\\S+ cannot run ${hidden}/bin/python3, the first on PATH \\(EACCES\\); ` +
+          'the workers run /usr/bin/python3 \\(3\\.\\d+\\.\\d+\\), the next python3 on PATH',
+      ),
+      logs,
+    );
+    assert.equal(await (await fetch(srv.url)).text(), '/usr/bin/python3 65534');
+  } finally {
+    assert.equal(await srv.stop(), 0);
+  }
+  // none the user can run: one line, exit 2
+  const none = await runWith(['which:application', '--user', 'nobody', '--python', 'python3', '--env', `PATH=${hidden}/bin`], {}, app);
+  assert.equal(none.code, 2);
+  assert.match(
+    none.stderr,
+    new RegExp(`^warpipe: --python python3: --user nobody:\\S+ can run no python3 on PATH \\(${hidden}/bin/python3: EACCES\\)\n$`),
+  );
+  const named = await runWith(['which:application', '--user', 'nobody', '--python', `${hidden}/bin/python3`], {}, app);
+  assert.equal(named.code, 2);
+  assert.match(named.stderr, /cannot run it \(EACCES\)\n$/);
+});
+
+test('issue 14: --static, --log-file and --access-log given relative are relative to --chdir, as the app is', async () => {
+  const site = mkdtempSync(`${tmpdir()}/warpipe-site-`);
+  mkdirSync(`${site}/static`);
+  writeFileSync(`${site}/static/a.txt`, 'A');
+  writeFileSync(`${site}/siteapp.py`, 'def application(e, s):\n    s("200 OK", [])\n    return [b"app"]\n');
+  const srv = await startServer('siteapp', {
+    cwd: tmpdir(),
+    args: ['--chdir', site, '--static', '/s=static', '--access-log', 'access.log', '--workers', '1'],
+  });
+  try {
+    assert.equal(await (await fetch(`${srv.url}/s/a.txt`)).text(), 'A');
+    assert.equal(await (await fetch(srv.url)).text(), 'app');
+  } finally {
+    assert.equal(await srv.stop(), 0);
+  }
+  assert.match(readFileSync(`${site}/access.log`, 'utf8'), /GET \/s\/a\.txt/);
+});
+
+test('issue 14: warpipe check imports the app as --user, in a worker of its own', async (t) => {
+  if (!requirePeer(t, process.getuid!() === 0, 'root, to run warpipe as another user')) return;
+  const app = mkdtempSync(`${tmpdir()}/warpipe-app-`);
+  chmodSync(app, 0o755);
+  writeFileSync(`${app}/whoami_app.py`, 'import os\nprint("imported as uid", os.getuid())\n\ndef application(e, s):\n    pass\n');
+  const r = await runWith(['check', 'whoami_app:application', '--user', 'nobody', '--python', SYSTEM_PYTHON], {}, app);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /imported as uid 65534/);
+  assert.match(r.stdout, /^python +\/usr\/bin\/python3 \(3\.\d+\.\d+\), run as nobody:/m);
+  assert.match(r.stdout, /^ok: /m);
+});
+
+test('issue 14: an interpreter too old for worker.py, or no Python at all: one line, exit 2, before the banner', async (t) => {
+  const cases: [string, string][] = [
+    ['/bin/true', '--python /bin/true: cannot run it: it is not a Python interpreter'],
+    ['/bin/false', '--python /bin/false: cannot run it: it exited with code 1'],
+  ];
+  for (const [python, line] of cases) {
+    const r = await runCli(['hello', '--http', '127.0.0.1:0', '--python', python]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.equal(r.stderr, `warpipe: ${line}\n`);
+  }
+  // pyenv's old CPythons, where this machine has them. Not a peer CI installs (Debian has no CPython
+  // older than its own), so their absence skips this part even under CI=true.
+  const old = ['2.7.18', '3.8.18'].map((v) => [v, `/root/.pyenv/versions/${v}/bin/python`] as const);
+  if (!old.every(([, path]) => existsSync(path))) {
+    console.log('# SKIP: no pyenv CPython 2.7.18 and 3.8.18 under /root/.pyenv');
+    t.skip('no pyenv CPython 2.7.18 and 3.8.18 under /root/.pyenv');
+    return;
+  }
+  for (const [version, python] of old) {
+    const r = await runCli(['hello', '--http', '127.0.0.1:0', '--python', python]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.equal(r.stderr, `warpipe: --python ${python} is Python ${version}; the workers need Python 3.9 or newer\n`);
+  }
 });

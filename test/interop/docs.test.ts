@@ -219,9 +219,9 @@ describe('README.md', () => {
 
   test('serving your app: each line as written', async () => {
     const lines = commandLines(snippet(README, 'readme-serving').text);
-    assert.equal(lines.length, 3);
+    assert.equal(lines.length, 5);
     const port = await freePort();
-    const [one, two, three] = lines as [string, string, string];
+    const [one, two, three, four, five] = lines as [string, string, string, string, string];
     const a = await serve(substitute(one, [['0.0.0.0:8000', `127.0.0.1:${port}`]]));
     try {
       assert.equal(json((await request(port, '/x')).body).path, '/x');
@@ -247,6 +247,22 @@ describe('README.md', () => {
     } finally {
       await stopped(c);
     }
+    // the config file the last two lines name: the app of the second line, on the test's port
+    mkdirSync(join(work, 'srv/site'), { recursive: true });
+    writeFileSync(join(work, 'srv/site/warpipe.toml'), `app = "../../app.py"\nhttp = ["127.0.0.1:${port}"]\n`);
+    const d = await serve(substitute(four, [['/srv/site', `${work}/srv/site`]]));
+    try {
+      assert.equal((await request(port)).status, 200);
+    } finally {
+      await stopped(d);
+    }
+    const checked = spawnSync('bash', ['-c', substitute(five, [['/srv/site', `${work}/srv/site`]])], {
+      cwd: work,
+      env: { ...process.env, PATH: `${bin}:${process.env.PATH ?? ''}` },
+      encoding: 'utf8',
+    });
+    assert.equal(checked.status, 0, checked.stderr);
+    assert.match(checked.stdout, /^ok: the settings are valid/m);
   });
 
   test('behind nginx over FastCGI, nginx as www-data', async (t) => {
