@@ -41,6 +41,7 @@ import { Arbiter, type ArbiterOptions } from './workers/arbiter.js';
 import { formatStatus, listenControl, type Controlled } from './control.js';
 import { watchSources } from './watch.js';
 import { memberConfig, type Ask, type Member, type Tell } from './gateways.js';
+import { importAll, wrapApp, type Piece } from './middleware.js';
 
 export const version: string = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string })
   .version;
@@ -63,8 +64,20 @@ export interface Listeners {
   uwsgi: StreamGatewayListener;
 }
 
+/** What a program that embeds the gateway decides (src/embed.ts); the command line leaves each unset. */
+export interface Host {
+  /** The middleware around the whole app chain, outermost first (default: the --middleware modules, imported). */
+  middleware?: readonly Piece[];
+  /** Install the signal table (default true; an embedding program keeps its signals). */
+  signals?: boolean;
+  /** Where the log's lines go without --log-file (default: stderr). */
+  logSink?: (line: string) => void;
+}
+
 export class Gateway {
   private stopping = false;
+  /** Stops the --reload and --touch-reload watchers. */
+  private unwatch: () => void = () => {};
 
   private constructor(
     readonly config: Readonly<Config>,
@@ -80,10 +93,11 @@ export class Gateway {
    * primary binds the sockets, says where they are and serves --control and
    * --metrics, and this gateway answers its questions (src/gateways.ts).
    */
-  static async start(whole: Readonly<Config>, member: Member | null = null): Promise<Gateway> {
+  static async start(whole: Readonly<Config>, member: Member | null = null, host: Host = {}): Promise<Gateway> {
     forgetActivation(process.env); // the workers must not take systemd's sockets for theirs
     const config = member ? memberConfig(whole, member) : whole;
-    const logs = openLogs(config);
+    const middleware = host.middleware ?? (await importAll(config.middleware));
+    const logs = openLogs(config, true, host.logSink);
     const { log } = logs;
     if (!member) {
       log.info(banner(config));
@@ -91,25 +105,38 @@ export class Gateway {
       if (advice) log.warning(advice);
     }
     const pool = new Arbiter(poolOptions(config, log), log);
-    const app = buildApps(config, pool, log);
-    const budget = new ConnectionBudget({ maxConnections: config.maxConnections, maxPerIp: config.maxConnectionsPerIp });
-    const metrics = config.metrics ? new Metrics({ pool, budget, version, listeners: () => byName(listeners) }) : null;
-    const listeners = buildListeners(config, app, log, { budget, observer: observeAll([logs.access, metrics]) });
-    if (!member) warnOpenFiles(config, log);
-    const where = await bindListeners(config, listeners, member?.reusePort ?? false);
-    if (!member) where.push(...(await bindSideSockets(config, log, metrics && (() => metrics.registry.metrics()), pool)));
-    becomeUser(config, logs, member === null);
-    const gateway = new Gateway(config, log, logs, pool, listeners);
-    gateway.installSignals(member !== null); // before the pool boots: a SIGTERM while it does drains as any other
-    if (member) answerPrimary(gateway, metrics);
-    await startPool(pool, log);
+    let listeners: Listeners | null = null;
+    let gateway: Gateway;
+    let where: string[];
+    try {
+      const app = buildApps(config, pool, log, middleware);
+      const budget = new ConnectionBudget({ maxConnections: config.maxConnections, maxPerIp: config.maxConnectionsPerIp });
+      const metrics = config.metrics ? new Metrics({ pool, budget, version, listeners: () => byName(listeners!) }) : null;
+      listeners = buildListeners(config, app, log, { budget, observer: observeAll([logs.access, metrics]) });
+      if (!member) warnOpenFiles(config, log);
+      where = await bindListeners(config, listeners, member?.reusePort ?? false);
+      if (!member) where.push(...(await bindSideSockets(config, log, metrics && (() => metrics.registry.metrics()), pool)));
+      becomeUser(config, logs, member === null);
+      gateway = new Gateway(config, log, logs, pool, listeners);
+      if (host.signals !== false) gateway.installSignals(member !== null); // before the pool boots: a SIGTERM then drains too
+      if (member) answerPrimary(gateway, metrics);
+      await startPool(pool, log);
+    } catch (err) {
+      // what was made is let go (the command line exits anyway; a program that embeds the gateway goes on)
+      void pool.stop(0);
+      for (const l of listeners ? Object.values(byName(listeners)) : []) {
+        void l.close();
+        l.destroyAll();
+      }
+      throw err;
+    }
     if (member) {
       tell({ type: 'ready', where, workers: pool.workers.size });
       return gateway;
     }
     for (const line of where) log.info(line);
     log.info(`${pool.workers.size} worker${pool.workers.size > 1 ? 's' : ''} ready`);
-    watchForChanges(config, log, () => pool.reload());
+    gateway.unwatch = watchForChanges(config, log, () => pool.reload());
     return gateway;
   }
 
@@ -131,6 +158,7 @@ export class Gateway {
     clearTimeout(grace);
     const left = Math.max(0, config.gracefulTimeout - (Date.now() - started) / 1000);
     await pool.stop(left);
+    this.unwatch();
     log.info('stopped');
   }
 
@@ -215,9 +243,9 @@ function answerPrimary(gateway: Gateway, metrics: Metrics | null): void {
 }
 
 /** --log-file and --access-log, opened before privileges are dropped (and given to the user, as its sockets are). */
-export function openLogs(config: Readonly<Config>, accessToo = true): Logs {
+export function openLogs(config: Readonly<Config>, accessToo = true, sink?: (line: string) => void): Logs {
   let logFile: LogFile | null = null;
-  let log = new Logger(config.logLevel);
+  let log = new Logger(config.logLevel, sink);
   let access: AccessLog | null = null;
   try {
     if (config.logFile) {
@@ -244,7 +272,7 @@ export function openLogs(config: Readonly<Config>, accessToo = true): Logs {
     throw new ConfigCheckError((err as Error).message, { cause: err });
   }
   const files = [logFile, access?.file ?? null].filter((f): f is LogFile => f !== null);
-  process.once('exit', () => files.forEach((f) => f.close()));
+  if (files.length > 0) process.once('exit', () => files.forEach((f) => f.close()));
   return { log, logFile, access, files };
 }
 
@@ -321,8 +349,8 @@ function workerEnv(config: Readonly<Config>): NodeJS.ProcessEnv {
   return env;
 }
 
-/** The router: --static, --cgi and --mount prefixes, the Python pool for the rest. */
-function buildApps(config: Readonly<Config>, pool: Arbiter, log: Logger): App {
+/** The router: --static, --cgi and --mount prefixes, the Python pool for the rest; the user's middleware around it all. */
+function buildApps(config: Readonly<Config>, pool: Arbiter, log: Logger, middleware: readonly Piece[]): App {
   const serverSoftware = `warpipe/${version}`;
   const timeout = config.upstreamTimeout;
   const mounts: [string, App][] = [
@@ -344,7 +372,7 @@ function buildApps(config: Readonly<Config>, pool: Arbiter, log: Logger): App {
         : streamUpstream({ protocol: mount.protocol, address, timeout }, log),
     ]);
   }
-  return router(mounts, pythonApp(pool, log, { bufferResponse: config.bufferResponse }));
+  return wrapApp(middleware, router(mounts, pythonApp(pool, log, { bufferResponse: config.bufferResponse })));
 }
 
 function buildListeners(config: Readonly<Config>, app: App, log: Logger, shared: ListenerShared): Listeners {
@@ -499,17 +527,21 @@ export async function bindSideSockets(
   return lines;
 }
 
-/** --touch-reload and --reload: `reload()` when the file is touched, or a source changes. */
-export function watchForChanges(config: Readonly<Config>, log: Logger, reload: () => void): void {
-  if (config.touchReload) watchTouchFile(config.touchReload, reload, log);
+/** --touch-reload and --reload: `reload()` when the file is touched, or a source changes. Returns what stops watching. */
+export function watchForChanges(config: Readonly<Config>, log: Logger, reload: () => void): () => void {
+  const stops: (() => void)[] = [];
+  if (config.touchReload) stops.push(watchTouchFile(config.touchReload, reload, log));
   if (config.reload) {
     const base = config.chdir || process.cwd();
-    watchSources([base, ...config.pythonpath], base, config.reloadExtra, (path) => {
-      log.info(`${path} changed: reloading`);
-      reload();
-    });
+    stops.push(
+      watchSources([base, ...config.pythonpath], base, config.reloadExtra, (path) => {
+        log.info(`${path} changed: reloading`);
+        reload();
+      }),
+    );
     log.info(`--reload: watching ${base}${config.pythonpath.length ? ` and ${config.pythonpath.join(', ')}` : ''} for changes`);
   }
+  return () => stops.forEach((stop) => stop());
 }
 
 /** The paths of the unix sockets the listeners bind. */
@@ -552,8 +584,8 @@ function removeSocket(path: string): void {
   }
 }
 
-/** Reload whenever `path` is modified or touched (polled once a second: works on every filesystem). */
-function watchTouchFile(path: string, reload: () => void, log: Logger): void {
+/** Reload whenever `path` is modified or touched (polled once a second: works on every filesystem). Returns what stops it. */
+function watchTouchFile(path: string, reload: () => void, log: Logger): () => void {
   watchFile(path, { interval: 1000 }, (now, before) => {
     if (now.mtimeMs !== before.mtimeMs && now.mtimeMs !== 0) {
       log.info(`${path} was touched: reloading`);
@@ -561,4 +593,5 @@ function watchTouchFile(path: string, reload: () => void, log: Logger): void {
     }
   });
   process.once('exit', () => unwatchFile(path));
+  return () => unwatchFile(path);
 }

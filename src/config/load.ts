@@ -68,7 +68,7 @@ function readEnvironment(env: NodeJS.ProcessEnv, values: Map<string, unknown>): 
 }
 
 /** Every setting: the value given, else its default (a level's default is a name, read as given ones are). */
-function withDefaults(values: Map<string, unknown>): SettingValues {
+export function withDefaults(values: Map<string, unknown>): SettingValues {
   const all: Record<string, unknown> = {};
   for (const s of settings) {
     all[s.key] = values.has(s.key) ? values.get(s.key) : s.kind === 'level' ? readValue(s, String(s.default), s.flag) : s.default;

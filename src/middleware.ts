@@ -1,0 +1,85 @@
+// User middleware around the whole app chain: `--middleware MODULE` (an ES
+// module whose default export is a Middleware) and startGateway's
+// `middleware` option (src/embed.ts). Loaded once when a gateway starts, in
+// each gateway of --gateways N; what cannot be used is a ConfigCheckError
+// (one line, exit 2) before any socket is bound.
+//
+// A module is named by its path (relative to the current directory), never by
+// a package name: a bare name would be looked up from warpipe's own install,
+// not from the user's project. A package's middleware is one line away:
+// `export { default } from '@acme/auth';` in a file of the project.
+
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { ConfigCheckError } from './errors.js';
+import type { App, Middleware } from './pipeline/types.js';
+
+/** A middleware and how an error names it (`--middleware ./auth.mjs`, `middleware[0]`). */
+export interface Piece {
+  readonly name: string;
+  readonly middleware: Middleware;
+}
+
+/** The first line of what an import threw (a stack or a long message would drown the one line). */
+function firstLine(err: unknown): string {
+  const text = err instanceof Error ? `${err.name === 'Error' ? '' : `${err.name}: `}${err.message}` : String(err);
+  return text.split('\n', 1)[0]!;
+}
+
+/**
+ * Import `spec` (a path, or a file: URL) and check that its default export is a
+ * function; a ConfigCheckError, naming it `name`, says what is wrong.
+ */
+export async function importMiddleware(spec: string, name = `--middleware ${spec}`): Promise<Piece> {
+  const url = spec.startsWith('file:') ? spec : pathToFileURL(resolve(spec)).href;
+  if (!spec.startsWith('file:') && !existsSync(resolve(spec))) throw new ConfigCheckError(`${name}: no such file (${resolve(spec)})`);
+  let module: { default?: unknown };
+  try {
+    module = (await import(url)) as { default?: unknown };
+  } catch (err) {
+    throw new ConfigCheckError(`${name}: cannot import it: ${firstLine(err)}`, { cause: err });
+  }
+  const middleware = module.default;
+  if (typeof middleware !== 'function') {
+    const what = middleware === undefined ? 'it has no default export' : `its default export is ${describe(middleware)}`;
+    throw new ConfigCheckError(`${name}: ${what}, not a Middleware: export default (app) => (environ, startResponse) => body`);
+  }
+  return { name, middleware: middleware as Middleware };
+}
+
+function describe(value: unknown): string {
+  if (value === null || value === undefined) return String(value);
+  if (Array.isArray(value)) return 'a list';
+  return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
+}
+
+/** Every `--middleware` module, in order. */
+export async function importAll(specs: readonly string[]): Promise<Piece[]> {
+  const chain: Piece[] = [];
+  for (const spec of specs) chain.push(await importMiddleware(spec));
+  return chain;
+}
+
+/**
+ * `app` wrapped in `chain`, the first outermost (compose's order). With no
+ * middleware it is `app` itself, so nothing is added to a request's path.
+ * Each piece must give back a function: checked once here, not per request.
+ */
+export function wrapApp(chain: readonly Piece[], app: App): App {
+  let inner = app;
+  for (let i = chain.length - 1; i >= 0; i--) {
+    const { name, middleware } = chain[i]!;
+    let outer: unknown;
+    try {
+      outer = middleware(inner);
+    } catch (err) {
+      throw new ConfigCheckError(`${name}: it threw when given the app: ${firstLine(err)}`, { cause: err });
+    }
+    if (typeof outer !== 'function') {
+      throw new ConfigCheckError(`${name}: it returned ${describe(outer)} when given the app, not an app (environ, startResponse) => body`);
+    }
+    inner = outer as App;
+  }
+  return inner;
+}
