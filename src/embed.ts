@@ -8,7 +8,7 @@
 // process.exit, the log to a sink it may give (else stderr).
 
 import type { Address } from './address.js';
-import { withDefaults } from './config/load.js';
+import { checkApp, withDefaults } from './config/load.js';
 import { readRecord } from './config/record.js';
 import { resolveConfig } from './config/resolve.js';
 import { settings, type Kind, type SettingEntry } from './config/settings.js';
@@ -101,15 +101,18 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
   const record = options as unknown as Readonly<Record<string, unknown>>;
   for (const s of settings) {
     // 0o660 would be read as the text "432": a mode is written as the command line writes it
-    if (s.kind === 'mode' && typeof record[s.key] === 'number') throw new ConfigError(`startGateway: ${s.key} must be octal text like '660'`);
+    if (s.kind === 'mode' && typeof record[s.key] === 'number') {
+      throw new ConfigError(`startGateway: ${s.key} must be octal text like '660'`);
+    }
   }
   const values = readRecord(record, (s) => s.key, (name) => `startGateway: ${name}`, NOT_SETTINGS);
-  if (typeof options.app !== 'string' || options.app === '') throw new ConfigError('startGateway: app must be MODULE:CALLABLE or path/to/app.py');
-  const config = resolveConfig(withDefaults(values), options.app, process.env);
+  if (typeof options.app !== 'string') throw new ConfigError('startGateway: app must be MODULE:CALLABLE or path/to/app.py[:CALLABLE]');
+  const config = resolveConfig(withDefaults(values), checkApp(options.app), process.env);
   if (config.gateways > 1) {
-    throw new ConfigError(`startGateway: gateways ${config.gateways}: an embedded gateway is one process (run the warpipe command for several)`);
+    const why = 'an embedded gateway is one process (the warpipe command runs several)';
+    throw new ConfigError(`startGateway: gateways ${config.gateways}: ${why}`);
   }
-  const middleware = await pieces(options.middleware ?? []);
+  const middleware = await pieces(options.middleware ?? [], config.chdir || process.cwd());
   const gateway = await Gateway.start(config, null, { middleware, signals: options.signals === true, logSink: options.log });
   const addresses = boundAddresses(gateway);
   let closing: Promise<void> | null = null;
@@ -117,19 +120,19 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
     addresses,
     url: addresses.find((a) => a.url !== null)?.url ?? null,
     status: () => gateway.pool.status(),
-    reload: () => gateway.reload(),
+    reload: () => gateway.reload('reload()'),
     close: () => (closing ??= gateway.stop('close()')),
   };
 }
 
 /** The middleware option: functions as given, module paths imported, in order. */
-async function pieces(list: readonly (Middleware | string)[]): Promise<Piece[]> {
+async function pieces(list: readonly (Middleware | string)[], base: string): Promise<Piece[]> {
   if (!Array.isArray(list)) throw new ConfigError('startGateway: middleware must be a list of Middleware functions or module paths');
   const chain: Piece[] = [];
   for (const [i, m] of list.entries()) {
     const name = `startGateway: middleware[${i}]`;
     if (typeof m === 'function') chain.push({ name, middleware: m as Middleware });
-    else if (typeof m === 'string') chain.push(await importMiddleware(m, `${name} (${m})`));
+    else if (typeof m === 'string') chain.push(await importMiddleware(m, `${name} (${m})`, base));
     else throw new ConfigError(`${name} is neither a Middleware function nor a module path`);
   }
   return chain;

@@ -96,7 +96,7 @@ export class Gateway {
   static async start(whole: Readonly<Config>, member: Member | null = null, host: Host = {}): Promise<Gateway> {
     forgetActivation(process.env); // the workers must not take systemd's sockets for theirs
     const config = member ? memberConfig(whole, member) : whole;
-    const middleware = host.middleware ?? (await importAll(config.middleware));
+    const middleware = host.middleware ?? (await importAll(config.middleware, config.chdir || process.cwd()));
     const logs = openLogs(config, true, host.logSink);
     const { log } = logs;
     if (!member) {
@@ -162,10 +162,10 @@ export class Gateway {
     log.info('stopped');
   }
 
-  /** SIGHUP: a graceful reload (and --https re-reads its certificate). */
-  reload(): void {
+  /** SIGHUP (or `why`): a graceful reload (and --https re-reads its certificate). */
+  reload(why = 'SIGHUP'): void {
     const { config, log } = this;
-    log.info('SIGHUP: reloading');
+    log.info(`${why}: reloading`);
     const https = this.listeners.https;
     if (https) {
       try {

@@ -4,13 +4,16 @@
 // each gateway of --gateways N; what cannot be used is a ConfigCheckError
 // (one line, exit 2) before any socket is bound.
 //
-// A module is named by its path (relative to the current directory), never by
-// a package name: a bare name would be looked up from warpipe's own install,
-// not from the user's project. A package's middleware is one line away:
-// `export { default } from '@acme/auth';` in a file of the project.
+// MODULE is a path when it starts with `./`, `../` or `/` (or is a file: URL),
+// taken from a base directory (--chdir, else the working directory; a config
+// file's paths arrive already absolute); anything else is a package, found
+// from that directory as require.resolve finds one (its `exports` for Node and
+// `require`/`default`, else `main`). A package that only exports for `import`
+// is reached through a one-line module: `export { default } from 'pkg';`.
 
 import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { createRequire } from 'node:module';
+import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ConfigCheckError } from './errors.js';
 import type { App, Middleware } from './pipeline/types.js';
@@ -27,20 +30,40 @@ function firstLine(err: unknown): string {
   return text.split('\n', 1)[0]!;
 }
 
+/** Where `spec` is, as a URL to import; a ConfigCheckError (naming it `name`) when it is not there. */
+function locate(spec: string, name: string, base: string): string {
+  if (spec.startsWith('file:')) return spec;
+  if (/^(\.\.?\/|\/)/.test(spec)) {
+    const path = resolve(base, spec);
+    if (!existsSync(path)) throw new ConfigCheckError(`${name}: no such file (${path})`);
+    return pathToFileURL(path).href;
+  }
+  try {
+    return pathToFileURL(createRequire(join(base, 'noop.js')).resolve(spec)).href;
+  } catch (err) {
+    throw new ConfigCheckError(
+      `${name}: no package ${spec} found from ${base} (${firstLine(err)}); a file is named ./${spec} or by its absolute path`,
+      { cause: err },
+    );
+  }
+}
+
 /**
- * Import `spec` (a path, or a file: URL) and check that its default export is a
- * function; a ConfigCheckError, naming it `name`, says what is wrong.
+ * Import `spec` (see the top of this file) and check that its default export is
+ * a function; a ConfigCheckError, naming it `name`, says what is wrong.
  */
-export async function importMiddleware(spec: string, name = `--middleware ${spec}`): Promise<Piece> {
-  const url = spec.startsWith('file:') ? spec : pathToFileURL(resolve(spec)).href;
-  if (!spec.startsWith('file:') && !existsSync(resolve(spec))) throw new ConfigCheckError(`${name}: no such file (${resolve(spec)})`);
+export async function importMiddleware(spec: string, name = `--middleware ${spec}`, base = process.cwd()): Promise<Piece> {
+  const url = locate(spec, name, base);
   let module: { default?: unknown };
   try {
     module = (await import(url)) as { default?: unknown };
   } catch (err) {
     throw new ConfigCheckError(`${name}: cannot import it: ${firstLine(err)}`, { cause: err });
   }
-  const middleware = module.default;
+  let middleware = module.default;
+  // a CommonJS build's `exports.default = fn` (what tsc writes) arrives as { default: fn }
+  const inner = (middleware as { default?: unknown } | null | undefined)?.default;
+  if (typeof middleware === 'object' && typeof inner === 'function') middleware = inner;
   if (typeof middleware !== 'function') {
     const what = middleware === undefined ? 'it has no default export' : `its default export is ${describe(middleware)}`;
     throw new ConfigCheckError(`${name}: ${what}, not a Middleware: export default (app) => (environ, startResponse) => body`);
@@ -54,10 +77,10 @@ function describe(value: unknown): string {
   return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
 }
 
-/** Every `--middleware` module, in order. */
-export async function importAll(specs: readonly string[]): Promise<Piece[]> {
+/** Every `--middleware` module, in order, relative ones from `base`. */
+export async function importAll(specs: readonly string[], base: string): Promise<Piece[]> {
   const chain: Piece[] = [];
-  for (const spec of specs) chain.push(await importMiddleware(spec));
+  for (const spec of specs) chain.push(await importMiddleware(spec, `--middleware ${spec}`, base));
   return chain;
 }
 

@@ -85,7 +85,7 @@ function appSpec(positional: readonly string[], env: NodeJS.ProcessEnv): string 
   return checkApp(positional[0]!);
 }
 
-function checkApp(app: string): string {
+export function checkApp(app: string): string {
   if (!/^[^:]+(:[A-Za-z_][\w.]*(\(\))?)?$/.test(app)) {
     throw new ConfigError(`app "${app}" is not MODULE:CALLABLE or path/to/file.py[:CALLABLE]`);
   }

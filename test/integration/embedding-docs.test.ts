@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import ts from 'typescript';
-import { ROOT, startServer } from '../helpers/server.js';
+import { ROOT, runCli, startServer } from '../helpers/server.js';
 
 const doc = readFileSync(join(ROOT, 'docs/embedding.md'), 'utf8');
 const blocks = [...doc.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]!);
@@ -102,5 +102,20 @@ test('docs/embedding.md: every block runs, and does what the page says', async (
     assert.deepEqual(await res.json(), { hello: 'world', path: '/json' });
   } finally {
     assert.equal(await srv.stop(), 0);
+  }
+
+  // powered-by.ts as it is: Node 24 (and 22.18+) strips its types when it imports it; Node 20 cannot
+  const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
+  if (major >= 23 || (major === 22 && minor >= 18)) {
+    const direct = await startServer(join(ROOT, 'examples/hello.py'), { args: ['--middleware', './powered-by.ts'], cwd: project });
+    try {
+      assert.equal((await fetch(`${direct.url}/`)).headers.get('x-powered-by'), 'warpipe');
+    } finally {
+      assert.equal(await direct.stop(), 0);
+    }
+  } else {
+    const r = await runCli([join(ROOT, 'examples/hello.py'), '--http', '127.0.0.1:0', '--middleware', './powered-by.ts'], { cwd: project });
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /^warpipe: --middleware \.\/powered-by\.ts: cannot import it: TypeError: Unknown file extension ".ts"/);
   }
 });

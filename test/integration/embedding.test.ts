@@ -7,7 +7,7 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigCheckError, ConfigError, StartError, WorkerError, startGateway, type Middleware } from '../../src/index.js';
@@ -21,11 +21,16 @@ interface Examples {
   responseHeaders: (add: [string, string][]) => Middleware;
 }
 async function examples(): Promise<Examples> {
-  process.env.AUTH_TOKENS ??= 'nobody:unused'; // the default export of auth-gate.mjs reads it when imported
   const requestId = (await import(`${ROOT}examples/request-id.mjs`)) as { default: Middleware };
-  const auth = (await import(`${ROOT}examples/auth-gate.mjs`)) as { authGate: Examples['authGate'] };
   const headers = (await import(`${ROOT}examples/response-headers.mjs`)) as { responseHeaders: Examples['responseHeaders'] };
-  return { requestId: requestId.default, authGate: auth.authGate, responseHeaders: headers.responseHeaders };
+  // the default export of auth-gate.mjs reads AUTH_TOKENS when imported (the --middleware tests below run without it)
+  process.env.AUTH_TOKENS = 'nobody:unused';
+  try {
+    const auth = (await import(`${ROOT}examples/auth-gate.mjs`)) as { authGate: Examples['authGate'] };
+    return { requestId: requestId.default, authGate: auth.authGate, responseHeaders: headers.responseHeaders };
+  } finally {
+    delete process.env.AUTH_TOKENS;
+  }
 }
 
 const scratch = mkdtempSync(join(tmpdir(), 'warpipe-embed-'));
@@ -116,12 +121,22 @@ describe('startGateway', () => {
           return startResponse(status, headers, excInfo);
         });
       };
+    const boom: Middleware = (app) => (environ, startResponse) => {
+      if (environ.PATH_INFO === '/boom') throw new Error('boom in a middleware');
+      return app(environ, startResponse);
+    };
+    const lines: string[] = [];
+    let reloaded = (): void => {};
+    const serving = new Promise<void>((resolve) => (reloaded = resolve));
     const gateway = await startGateway({
       app: 'examples/hello.py',
       http: '127.0.0.1:0',
       workers: 1,
-      middleware: [mark('outer'), `${ROOT}examples/response-headers.mjs`, mark('inner')],
-      log: () => {},
+      middleware: [mark('outer'), `${ROOT}examples/response-headers.mjs`, mark('inner'), boom],
+      log: (line) => {
+        lines.push(line);
+        if (line.includes('reload: generation 1 serving')) reloaded();
+      },
     });
     try {
       const res = await fetch(`${gateway.url}/json`);
@@ -129,6 +144,19 @@ describe('startGateway', () => {
       assert.equal(res.headers.get('x-content-type-options'), 'nosniff');
       assert.equal(res.headers.get('referrer-policy'), 'strict-origin-when-cross-origin');
       assert.deepEqual(order, ['outer', 'inner', 'inner sees the head', 'outer sees the head']);
+      // a middleware that throws is the app's error: a 500 and the error in the log
+      const failed = await fetch(`${gateway.url}/boom`);
+      assert.equal(failed.status, 500);
+      await failed.body?.cancel();
+      assert.ok(lines.some((l) => l.includes('boom in a middleware')), lines.join(''));
+      // reload(): a new generation of workers, behind the same middleware
+      const [old] = gateway.status().workers;
+      gateway.reload();
+      await serving;
+      assert.ok(gateway.status().workers.some((w) => w.generation === 1 && w.pid !== old!.pid));
+      const again = await fetch(`${gateway.url}/json`);
+      assert.equal(again.headers.get('x-content-type-options'), 'nosniff');
+      await again.body?.cancel();
     } finally {
       await gateway.close();
     }
@@ -146,6 +174,10 @@ describe('startGateway', () => {
       new ConfigError('startGateway: workers must be a whole number, or MIN:MAX, got "two"'),
     );
     await assert.rejects(startGateway({ app: 'examples/hello.py', http: 'nowhere:port', ...quiet }), ConfigError);
+    await assert.rejects(
+      startGateway({ app: 'a:b:c', ...quiet }),
+      new ConfigError('app "a:b:c" is not MODULE:CALLABLE or path/to/file.py[:CALLABLE]'),
+    );
     await assert.rejects(startGateway({ app: 'examples/hello.py', socketMode: 0o660 as never, ...quiet }), /socketMode must be octal text/);
     await assert.rejects(startGateway({ app: 'examples/hello.py', gateways: '2', workers: 2, ...quiet }), /one process/);
     await assert.rejects(
@@ -246,6 +278,38 @@ describe('warpipe --middleware', () => {
     }
   });
 
+  test('a package name is found from the directory (node_modules), an ES module or a CommonJS build alike', async () => {
+    const pkg = (name: string, json: object, code: string): void => {
+      mkdirSync(join(scratch, 'node_modules', name), { recursive: true });
+      writeFileSync(join(scratch, 'node_modules', name, 'package.json'), JSON.stringify({ name, ...json }));
+      writeFileSync(join(scratch, 'node_modules', name, 'index.js'), code);
+    };
+    pkg(
+      'warpipe-esm-mw',
+      { type: 'module', exports: { '.': { import: './index.js', default: './index.js' } } },
+      "export default (app) => (e, sr) => app(e, (s, h, x) => sr(s, [...h, ['X-Esm', 'yes']], x));\n",
+    );
+    // what tsc writes for `export default` in a CommonJS build
+    pkg(
+      'warpipe-cjs-mw',
+      { main: 'index.js' },
+      "'use strict';\nObject.defineProperty(exports, '__esModule', { value: true });\n" +
+        "exports.default = (app) => (e, sr) => app(e, (s, h, x) => sr(s, [...h, ['X-Cjs', 'yes']], x));\n",
+    );
+    const srv = await startServer(`${FIXTURES}hello.py`, {
+      args: ['--middleware', 'warpipe-esm-mw', '--middleware', 'warpipe-cjs-mw'],
+      cwd: scratch,
+    });
+    try {
+      const res = await fetch(srv.url);
+      assert.equal(res.headers.get('x-esm'), 'yes');
+      assert.equal(res.headers.get('x-cjs'), 'yes');
+      await res.body?.cancel();
+    } finally {
+      assert.equal(await srv.stop(), 0);
+    }
+  });
+
   test('a module that cannot be used: one line, exit 2', async () => {
     const write = (name: string, text: string): string => {
       writeFileSync(join(scratch, name), text);
@@ -253,6 +317,7 @@ describe('warpipe --middleware', () => {
     };
     const cases: [string[], RegExp][] = [
       [['--middleware', './no-such.mjs'], /^warpipe: --middleware \.\/no-such\.mjs: no such file \(.*no-such\.mjs\)\n$/],
+      [['--middleware', 'no-such-package'], /^warpipe: --middleware no-such-package: no package no-such-package found from \S+ \(Cannot find/],
       [mw('auth-gate.mjs'), /^warpipe: --middleware \S+auth-gate\.mjs: cannot import it: set AUTH_TOKENS to USER:TOKEN/],
       [['--middleware', write('obj.mjs', 'export default { app: 1 };\n')], /: its default export is an object, not a Middleware: /],
       [['--middleware', write('none.mjs', 'export const x = 1;\n')], /: it has no default export, not a Middleware: /],
