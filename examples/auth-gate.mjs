@@ -50,4 +50,9 @@ function tokensFromEnv(text = '') {
   return Object.fromEntries(pairs);
 }
 
-export default authGate({ tokens: tokensFromEnv(process.env.AUTH_TOKENS), open: ['/health'] });
+/**
+ * For `--middleware`: the tokens from AUTH_TOKENS, read when the gateway starts (without them it
+ * does not start: one line, exit 2). A program imports `authGate` and gives the tokens itself.
+ * @type {import('warpipe').Middleware}
+ */
+export default (app) => authGate({ tokens: tokensFromEnv(process.env.AUTH_TOKENS), open: ['/health'] })(app);

@@ -105,7 +105,12 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
       throw new ConfigError(`startGateway: ${s.key} must be octal text like '660'`);
     }
   }
-  const values = readRecord(record, (s) => s.key, (name) => `startGateway: ${name}`, NOT_SETTINGS);
+  const values = readRecord(
+    record,
+    (s) => s.key,
+    (name) => `startGateway: ${name}`,
+    NOT_SETTINGS,
+  );
   if (typeof options.app !== 'string') throw new ConfigError('startGateway: app must be MODULE:CALLABLE or path/to/app.py[:CALLABLE]');
   const config = resolveConfig(withDefaults(values), checkApp(options.app), process.env);
   if (config.gateways > 1) {

@@ -74,6 +74,21 @@ export interface Host {
   logSink?: (line: string) => void;
 }
 
+/** What a start made so far: let go of if a later step fails. */
+interface Made {
+  pool: Arbiter | null;
+  listeners: Listeners | null;
+}
+
+/** A failed start: stop the pool (its timer), close what was bound and drop what was accepted. */
+function letGo(made: Made): void {
+  void made.pool?.stop(0);
+  for (const l of made.listeners ? Object.values(byName(made.listeners)) : []) {
+    void l.close();
+    l.destroyAll();
+  }
+}
+
 export class Gateway {
   private stopping = false;
   /** Stops the --reload and --touch-reload watchers. */
@@ -94,6 +109,17 @@ export class Gateway {
    * --metrics, and this gateway answers its questions (src/gateways.ts).
    */
   static async start(whole: Readonly<Config>, member: Member | null = null, host: Host = {}): Promise<Gateway> {
+    const made: Made = { pool: null, listeners: null };
+    try {
+      return await Gateway.boot(whole, member, host, made);
+    } catch (err) {
+      letGo(made); // the command line exits anyway; a program that embeds the gateway goes on without it
+      throw err;
+    }
+  }
+
+  /** start()'s steps; what they made so far is in `made`, for start() to let go of when a later one fails. */
+  private static async boot(whole: Readonly<Config>, member: Member | null, host: Host, made: Made): Promise<Gateway> {
     forgetActivation(process.env); // the workers must not take systemd's sockets for theirs
     const config = member ? memberConfig(whole, member) : whole;
     const middleware = host.middleware ?? (await importAll(config.middleware, config.chdir || process.cwd()));
@@ -105,31 +131,20 @@ export class Gateway {
       if (advice) log.warning(advice);
     }
     const pool = new Arbiter(poolOptions(config, log), log);
-    let listeners: Listeners | null = null;
-    let gateway: Gateway;
-    let where: string[];
-    try {
-      const app = buildApps(config, pool, log, middleware);
-      const budget = new ConnectionBudget({ maxConnections: config.maxConnections, maxPerIp: config.maxConnectionsPerIp });
-      const metrics = config.metrics ? new Metrics({ pool, budget, version, listeners: () => byName(listeners!) }) : null;
-      listeners = buildListeners(config, app, log, { budget, observer: observeAll([logs.access, metrics]) });
-      if (!member) warnOpenFiles(config, log);
-      where = await bindListeners(config, listeners, member?.reusePort ?? false);
-      if (!member) where.push(...(await bindSideSockets(config, log, metrics && (() => metrics.registry.metrics()), pool)));
-      becomeUser(config, logs, member === null);
-      gateway = new Gateway(config, log, logs, pool, listeners);
-      if (host.signals !== false) gateway.installSignals(member !== null); // before the pool boots: a SIGTERM then drains too
-      if (member) answerPrimary(gateway, metrics);
-      await startPool(pool, log);
-    } catch (err) {
-      // what was made is let go (the command line exits anyway; a program that embeds the gateway goes on)
-      void pool.stop(0);
-      for (const l of listeners ? Object.values(byName(listeners)) : []) {
-        void l.close();
-        l.destroyAll();
-      }
-      throw err;
-    }
+    made.pool = pool;
+    const app = buildApps(config, pool, log, middleware);
+    const budget = new ConnectionBudget({ maxConnections: config.maxConnections, maxPerIp: config.maxConnectionsPerIp });
+    const metrics = config.metrics ? new Metrics({ pool, budget, version, listeners: () => byName(listeners) }) : null;
+    const listeners = buildListeners(config, app, log, { budget, observer: observeAll([logs.access, metrics]) });
+    made.listeners = listeners;
+    if (!member) warnOpenFiles(config, log);
+    const where = await bindListeners(config, listeners, member?.reusePort ?? false);
+    if (!member) where.push(...(await bindSideSockets(config, log, metrics && (() => metrics.registry.metrics()), pool)));
+    becomeUser(config, logs, member === null);
+    const gateway = new Gateway(config, log, logs, pool, listeners);
+    if (host.signals !== false) gateway.installSignals(member !== null); // before the pool boots: a SIGTERM then drains too
+    if (member) answerPrimary(gateway, metrics);
+    await startPool(pool, log);
     if (member) {
       tell({ type: 'ready', where, workers: pool.workers.size });
       return gateway;
@@ -149,6 +164,7 @@ export class Gateway {
   async stop(signal: string): Promise<void> {
     const { config, log, pool } = this;
     this.stopping = true;
+    this.unwatch(); // no reload while draining
     const started = Date.now();
     const listeners = this.all;
     const open = listeners.reduce((n, l) => n + l.connections.size, 0);
@@ -158,7 +174,6 @@ export class Gateway {
     clearTimeout(grace);
     const left = Math.max(0, config.gracefulTimeout - (Date.now() - started) / 1000);
     await pool.stop(left);
-    this.unwatch();
     log.info('stopped');
   }
 

@@ -30,7 +30,8 @@ test('the first piece is the outermost, as compose has it', async () => {
 test('a piece that throws or gives back no function is refused once, at start, by its name', () => {
   assert.throws(
     () => wrapApp([piece('--middleware ./x.mjs', () => undefined as unknown as App)], app),
-    (err: Error) => err instanceof ConfigCheckError && err.message.startsWith('--middleware ./x.mjs: it returned undefined when given the app'),
+    (err: Error) =>
+      err instanceof ConfigCheckError && err.message.startsWith('--middleware ./x.mjs: it returned undefined when given the app'),
   );
   assert.throws(
     () =>

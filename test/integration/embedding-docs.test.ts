@@ -62,7 +62,11 @@ test('docs/embedding.md: every TypeScript block type-checks against the package'
 
 test('docs/embedding.md: every block runs, and does what the page says', async () => {
   const known = new Set(['server', 'errors', 'powered-by']);
-  assert.deepEqual([...snippets.keys()].filter((n) => !known.has(n)), [], 'blocks this test does not know how to run: add them here');
+  assert.deepEqual(
+    [...snippets.keys()].filter((n) => !known.has(n)),
+    [],
+    'blocks this test does not know how to run: add them here',
+  );
 
   // server.ts: serves examples/hello.py with a Server-Timing header; SIGTERM -> close() -> the process ends by itself
   const proc = spawn(process.execPath, [join(project, 'server.js')], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
