@@ -90,7 +90,7 @@ test('the packed tarball holds what the command needs at run time, and no tests 
     assert.ok(packed.includes(needed), `${needed} is packed`);
   }
   assert.ok(packed.includes('dist/src/workers/python.js') && packed.includes('docs/embedding.md'));
-  const unwanted = packed.filter((p) => /(^|\/)(test|tests|bench)\/|\.test\.|\.map$|fakes\.|^examples\/|^src\//.test(p));
+  const unwanted = packed.filter((p) => /(^|\/)(test|tests|bench)\/|\.(test|bench)\.|\.map$|fakes\.|^examples\/|^src\//.test(p));
   assert.deepEqual(unwanted, []);
 });
 
