@@ -35,22 +35,38 @@ before(() => {
 });
 after(() => rmSync(project, { recursive: true, force: true }));
 
-test('docs/embedding.md: every TypeScript block type-checks against the package', () => {
+/** Beside the page's blocks: what the option types refuse (each `@ts-expect-error` must meet an error, or that is one). */
+const TYPING = `import { startGateway } from 'warpipe';
+export function typing(): void {
+  void startGateway({ app: 'a.py', http: ['127.0.0.1:0'], workers: 2, keepaliveTimeout: 75, static: '/s=./s', preload: true });
+  void startGateway({ app: 'a.py', workers: '2:8', limitRequestBody: '10M', socketMode: '660', middleware: ['./x.mjs', (app) => app] });
+  // @ts-expect-error: no such setting
+  void startGateway({ app: 'a.py', workrs: 2 });
+  // @ts-expect-error: a mode is octal text
+  void startGateway({ app: 'a.py', socketMode: 0o660 });
+  // @ts-expect-error: seconds, not a boolean
+  void startGateway({ app: 'a.py', keepaliveTimeout: true });
+  // @ts-expect-error: one value only
+  void startGateway({ app: 'a.py', chdir: ['/a', '/b'] });
+  // @ts-expect-error: the app is required
+  void startGateway({ http: '127.0.0.1:0' });
+}
+`;
+
+test('docs/embedding.md: every TypeScript block type-checks against the package; the option types refuse what they should', () => {
   assert.ok(snippets.size >= 3, `found ${snippets.size} blocks`);
-  const program = ts.createProgram(
-    [...snippets.keys()].map((name) => join(project, `${name}.ts`)),
-    {
-      module: ts.ModuleKind.NodeNext,
-      moduleResolution: ts.ModuleResolutionKind.NodeNext,
-      target: ts.ScriptTarget.ES2022,
-      strict: true,
-      noUncheckedIndexedAccess: true,
-      noEmit: true,
-      skipLibCheck: true,
-      types: ['node'],
-      typeRoots: [join(ROOT, 'node_modules/@types')],
-    },
-  );
+  writeFileSync(join(project, 'typing.ts'), TYPING);
+  const program = ts.createProgram([...[...snippets.keys()].map((name) => join(project, `${name}.ts`)), join(project, 'typing.ts')], {
+    module: ts.ModuleKind.NodeNext,
+    moduleResolution: ts.ModuleResolutionKind.NodeNext,
+    target: ts.ScriptTarget.ES2022,
+    strict: true,
+    noUncheckedIndexedAccess: true,
+    noEmit: true,
+    skipLibCheck: true,
+    types: ['node'],
+    typeRoots: [join(ROOT, 'node_modules/@types')],
+  });
   const diagnostics = ts.getPreEmitDiagnostics(program);
   const text = ts.formatDiagnostics(diagnostics, {
     getCanonicalFileName: (f) => f,
