@@ -121,13 +121,10 @@ export abstract class Listener<C extends ListenerConnection> {
   async close(): Promise<void> {
     this.closing = true;
     clearInterval(this.sweeper);
-    // a server's close() calls back once its connections are gone: drain them meanwhile, not after
-    // (awaited first, an idle keep-alive connection held the drain for the whole --graceful-timeout)
-    const closed = Promise.all(this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+    await Promise.all(this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
     const done = new Promise<void>((resolve) => (this.drained = resolve));
     for (const conn of this.connections) conn.drain();
     if (this.connections.size > 0) await done;
-    await closed;
   }
 
   /** Abort every connection at once (the grace period ran out). */

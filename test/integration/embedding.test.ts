@@ -43,7 +43,7 @@ describe('startGateway', () => {
       chdir: FIXTURES,
       http: ['127.0.0.1:0', '127.0.0.1:0'],
       workers: 2,
-      keepaliveTimeout: 75,
+      keepaliveTimeout: 3, // seconds, as a number
       static: [`/files=${scratch}`],
       middleware: [requestId, responseHeaders([['X-Frame-Options', 'DENY']]), authGate({ tokens: { alice: 's3cret' }, open: ['/empty'] })],
       log: (line) => lines.push(line),

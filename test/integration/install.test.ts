@@ -94,13 +94,45 @@ test('the packed tarball holds what the command needs at run time, and no tests 
   assert.deepEqual(unwanted, []);
 });
 
-test('npm install -g of the tarball: warpipe serves an app from another directory', async (t) => {
+/** The commands of the fence under `<!-- snippet NAME: … -->` in `file`, comments and blank lines dropped. */
+function snippetLines(file: string, name: string): string[] {
+  const text = readFileSync(join(ROOT, file), 'utf8');
+  const at = text.indexOf(`<!-- snippet ${name}: test/integration/install.test.ts -->\n\`\`\`sh\n`);
+  assert.ok(at >= 0, `${file} has the snippet ${name}`);
+  const start = text.indexOf('```sh\n', at) + 6;
+  return text
+    .slice(start, text.indexOf('\n```', start))
+    .split('\n')
+    .map((l) => l.replace(/\s+#.*$/, '').trim())
+    .filter(Boolean);
+}
+
+test("README's and deploy.md's install steps, as written: the tarball installed with -g, warpipe on PATH", async (t) => {
   if (!requirePeer(t, npmError === '', `npm pack: ${npmError}`)) return;
+  const readme = snippetLines('README.md', 'readme-install');
+  const deploy = snippetLines('docs/deploy.md', 'deploy-install');
+  // the build and pack: `npm ci` built dist/ before this run, and `npm pack` made the tarball above (its name is the docs')
+  assert.equal(readme[0], 'cd warpipe && npm ci && npm pack');
+  assert.equal(deploy[0], 'npm ci && npm pack');
+  const install = readme[1]!;
+  assert.equal(deploy[1], install, 'the same install line in both');
+  assert.match(install, /^sudo npm install -g --prefix \/usr\/local \.\/warpipe-[\d.]+\.tgz$/);
+  assert.ok(existsSync(join(scratch, install.split(' ').at(-1)!)), `${install}: npm pack made that file`);
+  // paths aside (a scratch prefix for /usr/local, no sudo), run as written in the tarball's directory
   const prefix = join(scratch, 'global');
-  await npm(['install', '-g', '--prefix', prefix, tarball], scratch);
-  const command = join(prefix, 'bin', 'warpipe');
-  const { stdout } = await run(command, ['--version'], { cwd: site, env: { ...process.env, WARPIPE_NODE: process.execPath } });
+  await run('bash', ['-c', install.replace('sudo ', '').replace('/usr/local', prefix)], {
+    cwd: scratch,
+    timeout: 180_000,
+    env: { ...process.env, npm_config_prefer_offline: 'true', npm_config_audit: 'false', npm_config_fund: 'false' },
+  });
+  const path = `${join(prefix, 'bin')}:${process.env.PATH}`;
+  assert.equal(readme[2], 'warpipe --version');
+  const { stdout } = await run('bash', ['-c', readme[2]!], {
+    cwd: site,
+    env: { ...process.env, PATH: path, WARPIPE_NODE: process.execPath },
+  });
   assert.equal(stdout, `warpipe ${version}\n`);
+  const command = join(prefix, 'bin', 'warpipe');
   assert.ok(existsSync(join(prefix, 'lib/node_modules/warpipe/python/worker.py')));
   const served = await serveOnce(command);
   assert.match(served.body, /^hello from \/, [0-9a-f-]{36}$/);
