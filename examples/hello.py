@@ -1,6 +1,6 @@
 """The bundled example: a plain PEP 3333 app, no framework.
 
-    npx warpipe examples/hello.py --http 127.0.0.1:8000
+    warpipe examples/hello.py --http 127.0.0.1:8000   (npx warpipe ... in the clone, before installing)
 
 GET / shows a page with the request's environ; POST /echo returns the body it got.
 """

@@ -42,6 +42,7 @@ import { Arbiter, type ArbiterOptions } from './workers/arbiter.js';
 import { formatStatus, listenControl, type Controlled } from './control.js';
 import { watchSources } from './watch.js';
 import { memberConfig, type Ask, type Member, type Tell } from './gateways.js';
+import { importAll, wrapApp, type Piece } from './middleware.js';
 
 export const version: string = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string })
   .version;
@@ -64,8 +65,35 @@ export interface Listeners {
   uwsgi: StreamGatewayListener;
 }
 
+/** What a program that embeds the gateway decides (src/embed.ts); the command line leaves each unset. */
+export interface Host {
+  /** The middleware around the whole app chain, outermost first (default: the --middleware modules, imported). */
+  middleware?: readonly Piece[];
+  /** Install the signal table (default true; an embedding program keeps its signals). */
+  signals?: boolean;
+  /** Where the log's lines go without --log-file (default: stderr). */
+  logSink?: (line: string) => void;
+}
+
+/** What a start made so far: let go of if a later step fails. */
+interface Made {
+  pool: Arbiter | null;
+  listeners: Listeners | null;
+}
+
+/** A failed start: stop the pool (its timer), close what was bound and drop what was accepted. */
+function letGo(made: Made): void {
+  void made.pool?.stop(0);
+  for (const l of made.listeners ? Object.values(byName(made.listeners)) : []) {
+    void l.close();
+    l.destroyAll();
+  }
+}
+
 export class Gateway {
   private stopping = false;
+  /** Stops the --reload and --touch-reload watchers. */
+  private unwatch: () => void = () => {};
 
   private constructor(
     readonly config: Readonly<Config>,
@@ -81,11 +109,23 @@ export class Gateway {
    * primary binds the sockets, says where they are and serves --control and
    * --metrics, and this gateway answers its questions (src/gateways.ts).
    */
-  static async start(whole: Readonly<Config>, member: Member | null = null): Promise<Gateway> {
+  static async start(whole: Readonly<Config>, member: Member | null = null, host: Host = {}): Promise<Gateway> {
+    const made: Made = { pool: null, listeners: null };
+    try {
+      return await Gateway.boot(whole, member, host, made);
+    } catch (err) {
+      letGo(made); // the command line exits anyway; a program that embeds the gateway goes on without it
+      throw err;
+    }
+  }
+
+  /** start()'s steps; what they made so far is in `made`, for start() to let go of when a later one fails. */
+  private static async boot(whole: Readonly<Config>, member: Member | null, host: Host, made: Made): Promise<Gateway> {
     forgetActivation(process.env); // the workers must not take systemd's sockets for theirs
     const config = member ? memberConfig(whole, member) : whole;
     if (!member) checkSocketPaths(config);
-    const logs = openLogs(config);
+    const middleware = host.middleware ?? (await importAll(config.middleware, config.chdir || process.cwd()));
+    const logs = openLogs(config, true, host.logSink);
     const { log } = logs;
     if (!member) {
       log.info(banner(config));
@@ -94,16 +134,18 @@ export class Gateway {
       if (advice) log.warning(advice);
     }
     const pool = new Arbiter(poolOptions(config, log), log);
-    const app = buildApps(config, pool, log);
+    made.pool = pool;
+    const app = buildApps(config, pool, log, middleware);
     const budget = new ConnectionBudget({ maxConnections: config.maxConnections, maxPerIp: config.maxConnectionsPerIp });
     const metrics = config.metrics ? new Metrics({ pool, budget, version, listeners: () => byName(listeners) }) : null;
     const listeners = buildListeners(config, app, log, { budget, observer: observeAll([logs.access, metrics]) });
+    made.listeners = listeners;
     if (!member) warnOpenFiles(config, log);
     const where = await bindListeners(config, listeners, member?.reusePort ?? false);
     if (!member) where.push(...(await bindSideSockets(config, log, metrics && (() => metrics.registry.metrics()), pool)));
     becomeUser(config, logs, member === null);
     const gateway = new Gateway(config, log, logs, pool, listeners);
-    gateway.installSignals(member !== null); // before the pool boots: a SIGTERM while it does drains as any other
+    if (host.signals !== false) gateway.installSignals(member !== null); // before the pool boots: a SIGTERM then drains too
     if (member) answerPrimary(gateway, metrics);
     await startPool(pool, log);
     if (member) {
@@ -112,7 +154,7 @@ export class Gateway {
     }
     for (const line of where) log.info(line);
     log.info(`${pool.workers.size} worker${pool.workers.size > 1 ? 's' : ''} ready`);
-    watchForChanges(config, log, () => pool.reload());
+    gateway.unwatch = watchForChanges(config, log, () => pool.reload());
     return gateway;
   }
 
@@ -125,6 +167,7 @@ export class Gateway {
   async stop(signal: string): Promise<void> {
     const { config, log, pool } = this;
     this.stopping = true;
+    this.unwatch(); // no reload while draining
     const started = Date.now();
     const listeners = this.all;
     const open = listeners.reduce((n, l) => n + l.connections.size, 0);
@@ -138,12 +181,12 @@ export class Gateway {
   }
 
   /**
-   * SIGHUP: a graceful reload, and --https re-reads its certificate (`rereadCertificate`). A gateway of several does not:
-   * its primary reads it, as root if need be, and sends it (`setCertificate`, src/primary.ts).
+   * SIGHUP (or `why`): a graceful reload, and --https re-reads its certificate (`rereadCertificate`). A gateway of
+   * several does not: its primary reads it, as root if need be, and sends it (`setCertificate`, src/primary.ts).
    */
-  reload(rereadCertificate = true): void {
+  reload(why = 'SIGHUP', rereadCertificate = true): void {
     const { config, log } = this;
-    log.info('SIGHUP: reloading');
+    log.info(`${why}: reloading`);
     const https = this.listeners.https;
     if (https && rereadCertificate) {
       try {
@@ -190,7 +233,7 @@ export class Gateway {
     const handlers: Record<string, () => void> = {
       SIGTERM: () => shutdown('SIGTERM'),
       SIGINT: () => (member ? undefined : shutdown('SIGINT')),
-      SIGHUP: () => this.reload(!member),
+      SIGHUP: () => this.reload('SIGHUP', !member),
       SIGTTIN: () => this.pool.scaleBy(1),
       SIGTTOU: () => this.pool.scaleBy(-1),
       SIGUSR1: () => this.reopenLogs(),
@@ -225,9 +268,9 @@ function answerPrimary(gateway: Gateway, metrics: Metrics | null): void {
 }
 
 /** --log-file and --access-log, opened before privileges are dropped (and given to the user, as its sockets are). */
-export function openLogs(config: Readonly<Config>, accessToo = true): Logs {
+export function openLogs(config: Readonly<Config>, accessToo = true, sink?: (line: string) => void): Logs {
   let logFile: LogFile | null = null;
-  let log = new Logger(config.logLevel);
+  let log = new Logger(config.logLevel, sink);
   let access: AccessLog | null = null;
   try {
     if (config.logFile) {
@@ -254,7 +297,7 @@ export function openLogs(config: Readonly<Config>, accessToo = true): Logs {
     throw new ConfigCheckError((err as Error).message, { cause: err });
   }
   const files = [logFile, access?.file ?? null].filter((f): f is LogFile => f !== null);
-  process.once('exit', () => files.forEach((f) => f.close()));
+  if (files.length > 0) process.once('exit', () => files.forEach((f) => f.close()));
   return { log, logFile, access, files };
 }
 
@@ -333,8 +376,8 @@ function workerEnv(config: Readonly<Config>): NodeJS.ProcessEnv {
   return env;
 }
 
-/** The router: --static, --cgi and --mount prefixes, the Python pool for the rest. */
-function buildApps(config: Readonly<Config>, pool: Arbiter, log: Logger): App {
+/** The router: --static, --cgi and --mount prefixes, the Python pool for the rest; the user's middleware around it all. */
+function buildApps(config: Readonly<Config>, pool: Arbiter, log: Logger, middleware: readonly Piece[]): App {
   const serverSoftware = `warpipe/${version}`;
   const timeout = config.upstreamTimeout;
   const mounts: [string, App][] = [
@@ -356,7 +399,7 @@ function buildApps(config: Readonly<Config>, pool: Arbiter, log: Logger): App {
         : streamUpstream({ protocol: mount.protocol, address, timeout }, log),
     ]);
   }
-  return router(mounts, pythonApp(pool, log, { bufferResponse: config.bufferResponse }));
+  return wrapApp(middleware, router(mounts, pythonApp(pool, log, { bufferResponse: config.bufferResponse })));
 }
 
 function buildListeners(config: Readonly<Config>, app: App, log: Logger, shared: ListenerShared): Listeners {
@@ -508,17 +551,21 @@ export async function bindSideSockets(
   return lines;
 }
 
-/** --touch-reload and --reload: `reload()` when the file is touched, or a source changes. */
-export function watchForChanges(config: Readonly<Config>, log: Logger, reload: () => void): void {
-  if (config.touchReload) watchTouchFile(config.touchReload, reload, log);
+/** --touch-reload and --reload: `reload()` when the file is touched, or a source changes. Returns what stops watching. */
+export function watchForChanges(config: Readonly<Config>, log: Logger, reload: () => void): () => void {
+  const stops: (() => void)[] = [];
+  if (config.touchReload) stops.push(watchTouchFile(config.touchReload, reload, log));
   if (config.reload) {
     const base = config.chdir || process.cwd();
-    watchSources([base, ...config.pythonpath], base, config.reloadExtra, (path) => {
-      log.info(`${path} changed: reloading`);
-      reload();
-    });
+    stops.push(
+      watchSources([base, ...config.pythonpath], base, config.reloadExtra, (path) => {
+        log.info(`${path} changed: reloading`);
+        reload();
+      }),
+    );
     log.info(`--reload: watching ${base}${config.pythonpath.length ? ` and ${config.pythonpath.join(', ')}` : ''} for changes`);
   }
+  return () => stops.forEach((stop) => stop());
 }
 
 /**
@@ -582,8 +629,8 @@ async function startPool(pool: Arbiter, log: Logger): Promise<void> {
   }
 }
 
-/** Reload whenever `path` is modified or touched (polled once a second: works on every filesystem). */
-function watchTouchFile(path: string, reload: () => void, log: Logger): void {
+/** Reload whenever `path` is modified or touched (polled once a second: works on every filesystem). Returns what stops it. */
+function watchTouchFile(path: string, reload: () => void, log: Logger): () => void {
   watchFile(path, { interval: 1000 }, (now, before) => {
     if (now.mtimeMs !== before.mtimeMs && now.mtimeMs !== 0) {
       log.info(`${path} was touched: reloading`);
@@ -591,4 +638,5 @@ function watchTouchFile(path: string, reload: () => void, log: Logger): void {
     }
   });
   process.once('exit', () => unwatchFile(path));
+  return () => unwatchFile(path);
 }

@@ -1,5 +1,14 @@
-// warpipe's public surface: the PEP 3333-shaped pipeline types, and the parts a
-// TypeScript program needs to embed the gateway.
+// warpipe's public surface, what `import … from 'warpipe'` gives (docs/embedding.md):
+// startGateway and its types, the PEP 3333-shaped pipeline types a middleware is
+// written against, and the errors startGateway rejects with. Everything else is
+// internal and may change between versions.
+export {
+  startGateway,
+  type BoundAddress,
+  type GatewayHandle,
+  type GatewayOptions,
+  type SettingOptions,
+} from './embed.js';
 export type {
   App,
   Body,
@@ -14,11 +23,6 @@ export type {
   Write,
 } from './pipeline/types.js';
 export { compose } from './pipeline/types.js';
-export { BodyInput } from './pipeline/input.js';
-export { HttpListener, type HttpOptions } from './listeners/http.js';
-export { pythonApp, type PythonAppOptions } from './apps/python-app.js';
-export { Arbiter, type ArbiterOptions } from './workers/arbiter.js';
-export { loadConfig, type Config } from './config/load.js';
 export type { Address } from './address.js';
-export { Logger, levels } from './log.js';
-export * from './errors.js';
+export type { PoolStatus } from './workers/pool-status.js';
+export { ConfigCheckError, ConfigError, GatewayError, StartError, WorkerError, codes } from './errors.js';

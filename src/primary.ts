@@ -266,7 +266,8 @@ export class Primary {
     if (this.stopping) return;
     this.boot = null;
     this.stopping = true;
-    this.exitWhenStopped = status === 3 ? 3 : 1;
+    // 3: the app did not import; 2: what a gateway checks itself was refused (a --middleware module): said by the gateway
+    this.exitWhenStopped = status === 3 || status === 2 ? status : 1;
     this.tellAll({ type: 'stop', signal: 'a gateway failed to start', now: false });
     this.maybeStopped();
   }

@@ -120,7 +120,7 @@ function configFile(values: Map<string, unknown>, env: NodeJS.ProcessEnv): Confi
 }
 
 /** Every setting: the value given, else its default (a level's default is a name, read as given ones are). */
-function withDefaults(values: Map<string, unknown>): SettingValues {
+export function withDefaults(values: Map<string, unknown>): SettingValues {
   const all: Record<string, unknown> = {};
   for (const s of settings) {
     all[s.key] = values.has(s.key) ? values.get(s.key) : s.kind === 'level' ? readValue(s, String(s.default), s.flag) : s.default;
@@ -137,7 +137,7 @@ function appSpec(positional: readonly string[], env: NodeJS.ProcessEnv, file: Co
   return checkApp(app);
 }
 
-function checkApp(app: string): string {
+export function checkApp(app: string): string {
   if (!/^[^:]+(:[A-Za-z_][\w.]*(\(\))?)?$/.test(app)) {
     throw new ConfigError(`app "${app}" is not MODULE:CALLABLE or path/to/file.py[:CALLABLE]`);
   }

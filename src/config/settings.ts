@@ -155,6 +155,10 @@ const table = [
     doc: 'Idle connections kept open to each --mount upstream (0: a connection per request). With php-fpm keep it below pm.max_children: ' +
       'each kept connection holds a php-fpm child.',
     peer: 'nginx upstream keepalive + fastcgi_keep_conn' }),
+  setting({ key: 'middleware', flag: '--middleware', kind: 'string', path: 'module', default: [], many: true, section: 'app',
+    doc: 'An ES module whose default export is a Middleware, `(app) => (environ, startResponse) => body`, put around everything ' +
+      'served (the Python app, --static, --cgi, --mount) in every gateway: a file (./auth.mjs, ../lib/auth.js, /abs/path.mjs) or a ' +
+      'package name (repeatable; the first given is the outermost). See docs/embedding.md.' }),
   setting({ key: 'staticFollowSymlinks', flag: '--static-follow-symlinks', kind: 'bool', default: false, section: 'app',
     doc: 'Let --static serve files through symlinks that lead outside its directory.' }),
   setting({ key: 'staticCacheValid', flag: '--static-cache-valid', kind: 'seconds', default: 2, section: 'app',
@@ -307,3 +311,6 @@ type ValueOf<S extends Setting> = S extends { readonly many: true }
 
 /** Every setting's value by its key, as read from argv, the environment and the defaults (before src/config/resolve.ts). */
 export type SettingValues = { readonly [S in (typeof table)[number] as S['key']]: ValueOf<S> };
+
+/** The table's entries with their literal keys, kinds and `many` (startGateway's option types are derived from it: src/embed.ts). */
+export type SettingEntry = (typeof table)[number];
