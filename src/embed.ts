@@ -9,6 +9,8 @@
 
 import type { Address } from './address.js';
 import { checkApp, withDefaults } from './config/load.js';
+import { resolve } from 'node:path';
+import { readConfigFile } from './config/file.js';
 import { readRecord } from './config/record.js';
 import { resolveConfig } from './config/resolve.js';
 import { settings, type Kind, type SettingEntry } from './config/settings.js';
@@ -112,7 +114,16 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
     NOT_SETTINGS,
   );
   if (typeof options.app !== 'string') throw new ConfigError('startGateway: app must be MODULE:CALLABLE or path/to/app.py[:CALLABLE]');
-  const config = resolveConfig(withDefaults(values), checkApp(options.app), process.env);
+  // `config`: a TOML file as --config reads it; the options win over it, as the command line does
+  const file = typeof values.get('config') === 'string' ? readConfigFile(resolve(values.get('config') as string)) : null;
+  const fromFile = new Set<string>();
+  for (const [key, value] of file?.values ?? []) {
+    if (values.has(key) && key !== 'config') continue;
+    values.set(key, value);
+    fromFile.add(key);
+  }
+  const origin = file && { path: file.path, text: file.text, where: (key: string) => (fromFile.has(key) ? file.where(key) : null) };
+  const config = resolveConfig(withDefaults(values), checkApp(options.app), process.env, origin);
   if (config.gateways > 1) {
     const why = 'an embedded gateway is one process (the warpipe command runs several)';
     throw new ConfigError(`startGateway: gateways ${config.gateways}: ${why}`);

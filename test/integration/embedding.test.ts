@@ -34,6 +34,24 @@ after(() => rmSync(scratch, { recursive: true, force: true }));
 const environOf = async (res: Response): Promise<Record<string, unknown>> => (await res.json()) as Record<string, unknown>;
 
 describe('startGateway', () => {
+  test('config: a TOML file as --config reads it (its paths relative to it); the options win over it', async () => {
+    const dir = join(scratch, 'site');
+    mkdirSync(join(dir, 'pub'), { recursive: true });
+    writeFileSync(join(dir, 'pub', 'x.txt'), "from the file's directory");
+    writeFileSync(join(dir, 'warpipe.toml'), `chdir = "${FIXTURES}"\nhttp = ["127.0.0.1:0"]\nworkers = 1\nstatic = ["/pub=pub"]\n`);
+    const gateway = await startGateway({ app: 'pep3333:application', config: join(dir, 'warpipe.toml'), workers: 2, log: () => {} });
+    try {
+      assert.equal(gateway.status().workers.length, 2, 'the option, not the file');
+      assert.equal(await (await fetch(`${gateway.url}/pub/x.txt`)).text(), "from the file's directory");
+    } finally {
+      await gateway.close();
+    }
+    await assert.rejects(
+      startGateway({ app: 'pep3333:application', config: join(dir, 'nothing.toml') }),
+      (err: Error) => err instanceof ConfigCheckError && /nothing\.toml: no such file/.test(err.message),
+    );
+  });
+
   test('serves the Python app behind TypeScript middleware; close() drains and the workers are gone', async () => {
     const { requestId, authGate, responseHeaders } = await examples();
     const lines: string[] = [];
