@@ -14,6 +14,8 @@ export type {
   Write,
 } from './pipeline/types.js';
 export { compose } from './pipeline/types.js';
+export { compression, type CompressOptions } from './pipeline/compress.js';
+export { Coding, parseCompress } from './pipeline/codings.js';
 export { BodyInput } from './pipeline/input.js';
 export { HttpListener, type HttpOptions } from './listeners/http.js';
 export { pythonApp, type PythonAppOptions } from './apps/python-app.js';

@@ -13,6 +13,7 @@ import { resolve } from 'node:path';
 import { ConfigCheckError, ConfigError } from '../errors.js';
 import { compileFormat, type AccessEntry } from '../access-log.js';
 import { TrustedProxies } from '../pipeline/forwarded.js';
+import { parseCompress } from '../pipeline/codings.js';
 import { lookupIdentity, type Identity } from '../privileges.js';
 import { inheritedSockets, type InheritedSocket } from '../socket-activation.js';
 import { memberOf, memberSockets } from '../gateways.js';
@@ -120,6 +121,7 @@ function compile(values: SettingValues): Pick<Resolved, 'accessLine' | 'trustedP
   } catch (err) {
     throw new ConfigError(`--forwarded-allow-ips: ${(err as Error).message}`);
   }
+  parseCompress(values.compress); // (a bad list is a ConfigError; the gateway reads it again)
   if (values.https.length > 0 && (!values.certfile || !values.keyfile)) {
     throw new ConfigError('--https needs --certfile and --keyfile (PEM files)');
   }
