@@ -141,7 +141,7 @@ const table = [
     peer: 'nginx expires, uWSGI --static-expires' }),
   setting({ key: 'compress', flag: '--compress', kind: 'string', default: 'on', section: 'app',
     doc: 'Compress responses on --http and --https for clients that accept it (Accept-Encoding): on (br, zstd where this Node has it, ' +
-      'gzip, at measured levels), off, or a list of br, zstd, gzip in order of preference, each with :LEVEL if wanted (br:4,gzip:5). ' +
+      'gzip, at measured levels), off, or a list of br, zstd, gzip in order of preference, each with :LEVEL if wanted (br:5,gzip:6). ' +
       'Text, JSON, JavaScript, XML, SVG and WebAssembly of at least --compress-min-size bytes; a stream is compressed block by block. ' +
       '--static also serves FILE.br / FILE.gz beside FILE to clients that accept them.',
     peer: 'nginx gzip + gzip_static, uWSGI --http-auto-gzip' }),
