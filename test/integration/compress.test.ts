@@ -10,7 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, watch } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -112,14 +112,20 @@ describe('--compress with Python workers', () => {
           let got = '';
           let next = 1;
           let want = BLOCKS[0]!.length;
+          // the app waits for a line on the FIFO (kept open) to make each next block
+          let fifoEnd: Promise<FileHandle> | null = null;
           d.on('data', (b: Buffer) => {
             got += b.toString('latin1');
             if (got.length === want && next < BLOCKS.length) {
               want += BLOCKS[next++]!.length;
-              writeFile(fifo, 'go\n').catch(reject); // the app waits for this line to make the next block
+              fifoEnd ??= open(fifo, 'w');
+              fifoEnd.then((w) => w.write('go\n')).catch(reject);
             }
           });
-          d.on('end', () => resolve(got));
+          d.on('end', () => {
+            if (fifoEnd === null) resolve(got);
+            else fifoEnd.then((w) => w.close()).then(() => resolve(got), reject);
+          });
           d.on('error', reject);
           res.pipe(d);
         });
