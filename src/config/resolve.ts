@@ -68,6 +68,7 @@ export function resolveConfig(values: SettingValues, app: string, env: NodeJS.Pr
   }
   // systemd socket activation brings its own sockets: no default then
   const listening = LISTENER_KEYS.some((k) => values[k].length > 0) || inherited.length > 0;
+  parseCompress(values.compress); // a bad --compress is a ConfigError here, before the banner (the gateway reads it again)
   const [min, max] = values.workers;
   const workers = min === 0 ? availableParallelism() : min;
   const gateways = gatewayCount(values.gateways, workers);
@@ -121,7 +122,6 @@ function compile(values: SettingValues): Pick<Resolved, 'accessLine' | 'trustedP
   } catch (err) {
     throw new ConfigError(`--forwarded-allow-ips: ${(err as Error).message}`);
   }
-  parseCompress(values.compress); // (a bad list is a ConfigError; the gateway reads it again)
   if (values.https.length > 0 && (!values.certfile || !values.keyfile)) {
     throw new ConfigError('--https needs --certfile and --keyfile (PEM files)');
   }
