@@ -95,6 +95,34 @@ const underSiege = (name: string, holders: Holders, title: string): Scenario => 
   baseline: 'hello',
 });
 
+/** What Chrome and Firefox send (warpipe picks br), and what curl and older clients send. */
+const BROWSER = 'Accept-Encoding: gzip, deflate, br, zstd';
+const GZIP = 'Accept-Encoding: gzip, deflate';
+
+/** --compress: a Flask JSON API answer and a 100 KiB text file, without Accept-Encoding (the baselines) and with it. */
+function compressed(): Scenario[] {
+  const flaskList = (name: string, accept: string | null, what: string): Scenario => ({
+    name,
+    title: `Flask JSON, 9.5 KiB: GET /list, jsonify(60 records)${what}`,
+    app: { module: 'flask_app', callable: 'application', needs: [flask] },
+    path: '/list',
+    expect: '"email"',
+    ...(accept === null ? {} : { wrkArgs: ['-H', accept], baseline: 'flask10k' }),
+  });
+  const text = (name: string, file: string, accept: string | null, what: string): Scenario =>
+    staticFile(name, file, `static text file, 100 KiB: GET /static/${file}${what}`, {
+      ...(accept === null ? {} : { wrkArgs: ['-H', accept], baseline: 'static100k' }),
+    });
+  return [
+    flaskList('flask10k', null, ', no Accept-Encoding'),
+    flaskList('flask10k-br', BROWSER, `, ${BROWSER} (a browser's): compressed; req/s ÷ flask10k`),
+    flaskList('flask10k-gzip', GZIP, `, ${GZIP}: compressed; req/s ÷ flask10k`),
+    text('static100k', '100k.txt', null, ', no Accept-Encoding'),
+    text('static100k-br', '100k.txt', BROWSER, `, ${BROWSER}: compressed per request (no 100k.txt.br); req/s ÷ static100k`),
+    text('static100k-pre', 'pre100k.txt', BROWSER, `, ${BROWSER}: pre100k.txt.br beside it is sent; req/s ÷ static100k`),
+  ];
+}
+
 export const scenarios: Scenario[] = [
   {
     name: 'hello',
@@ -156,6 +184,7 @@ export const scenarios: Scenario[] = [
     timeout: 30,
     bytesPerRequest: 10 * MiB,
   },
+  ...compressed(),
   staticFile('static1k', '1k.txt', 'static file, 1 KiB: GET /static/1k.txt from the server itself (warpipe --static), 50 connections'),
   staticFile('static1m', '1m.txt', 'static file, 1 MiB: GET /static/1m.txt from the server itself (warpipe --static); 10 connections', {
     connections: 10,

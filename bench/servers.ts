@@ -531,6 +531,16 @@ export const servers: Server[] = [
       'line per request costs. uWSGI logs every request by default; it is run here with `--disable-logging`, as ' +
       'gunicorn and nginx run without access logs.',
   ),
+  {
+    ...warpipe(
+      'warpipe-nocompress',
+      () => ['--compress', 'off'],
+      'warpipe as above with `--compress off`: the middleware is not built at all. Against `warpipe` (whose compression ' +
+        'is on by default, and does nothing for a request without Accept-Encoding) on hello, what that path costs; on the ' +
+        'scenarios that send Accept-Encoding, what compression costs and gives.',
+    ),
+    only: ['hello', 'flask10k', 'flask10k-br', 'flask10k-gzip', 'static100k', 'static100k-br', 'static100k-pre'],
+  },
   warpipeGateways(2),
   gunicorn(
     'gunicorn-sync',

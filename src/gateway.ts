@@ -22,6 +22,8 @@ import { fastcgiUpstream } from './apps/fastcgi-upstream.js';
 import { cgiScripts } from './apps/cgi.js';
 import { streamUpstream } from './apps/stream-upstream.js';
 import type { App } from './pipeline/types.js';
+import { compression } from './pipeline/compress.js';
+import { parseCompress } from './pipeline/codings.js';
 import type { Config } from './config/resolve.js';
 import { readCertificate } from './config/check.js';
 import type { Address } from './address.js';
@@ -383,7 +385,13 @@ function buildApps(config: Readonly<Config>, pool: Arbiter, log: Logger, middlew
   const mounts: [string, App][] = [
     ...config.static.map(([prefix, dir]): [string, App] => [
       prefix,
-      staticFiles(dir, { followSymlinks: config.staticFollowSymlinks, cacheValidMs: config.staticCacheValid * 1000 }),
+      staticFiles(dir, {
+        followSymlinks: config.staticFollowSymlinks,
+        cacheValidMs: config.staticCacheValid * 1000,
+        maxAge: config.staticMaxAge,
+        codings: parseCompress(config.compress),
+        minSize: config.compressMinSize,
+      }),
     ]),
     ...config.cgi.map(([prefix, dir]): [string, App] => [prefix, cgiScripts({ dir, timeout, serverSoftware }, log)]),
   ];
@@ -431,10 +439,12 @@ function buildListeners(config: Readonly<Config>, app: App, log: Logger, shared:
     proxyProtocol: config.proxyProtocol,
   };
   const gateway = { ...common, maxBodyBytes, maxHeadBytes: config.limitRequestHeaders };
+  // --compress: on HTTP only; behind nginx (FastCGI, SCGI, uwsgi) nginx's gzip compresses (docs/deploy.md, "Compression")
+  const web = compression({ codings: parseCompress(config.compress), minSize: config.compressMinSize })(app);
   return {
-    http: new HttpListener(app, http, log, shared),
+    http: new HttpListener(web, http, log, shared),
     // a PROXY header would come before the TLS handshake: --http only
-    https: config.certificate ? new HttpListener(app, { ...http, proxyProtocol: false, tls: config.certificate }, log, shared) : null,
+    https: config.certificate ? new HttpListener(web, { ...http, proxyProtocol: false, tls: config.certificate }, log, shared) : null,
     fastcgi: new FastcgiListener(
       app,
       {

@@ -29,11 +29,23 @@ const SWAP_TRIES = 3;
 
 const freezeHeaders = (headers: Headers): Headers => Object.freeze(headers.map((h) => Object.freeze(h))) as Headers;
 
+/** What a file's answers carry besides its own validators. */
+export interface FileExtras {
+  /** Its bytes are in this content coding (a FILE.br / FILE.gz beside FILE, or a copy compressed in memory). */
+  readonly encoding?: string | null;
+  /** Cache-Control of every answer (--static-max-age), or null. */
+  readonly cacheControl?: string | null;
+}
+
+/** What a StaticFile keeps of the stat() that found it. */
+export type FileStat = Pick<Stats, 'dev' | 'ino' | 'size' | 'mtimeMs' | 'ctimeMs'>;
+
 /** A file found under a root: its identity, validators, the headers of its answers, and its bytes or its descriptor. */
 export class StaticFile implements CachedFile {
   readonly size: number;
   /** Last-Modified in whole seconds since the epoch (what If-Modified-Since compares). */
   readonly mtime: number;
+  readonly mtimeMs: number;
   readonly etag: string;
   readonly lastModified: string;
   /** The 200 answer's headers: type, validators, Accept-Ranges, Content-Length. */
@@ -44,48 +56,61 @@ export class StaticFile implements CachedFile {
   readonly bytes: number;
   /** A response has read it whole since it was opened: its pages are in the page cache (FileBody). */
   warm = false;
-  private readonly dev: number;
-  private readonly ino: number;
-  private readonly mtimeMs: number;
-  private readonly ctimeMs: number;
+  /** Copies compressed in memory, by coding (static.ts; a small file only), those being made, and those that did not shrink. */
+  readonly encoded = new Map<string, StaticFile | 'pending' | 'useless'>();
+  private readonly st: FileStat;
 
   constructor(
     /** The path it was opened by (its real path unless symlinks may lead out). */
     readonly path: string,
     /** The name its type comes from: the last segment of the requested path (index.html for a directory). */
-    name: string,
-    st: Stats,
+    readonly name: string,
+    st: FileStat,
     /** The whole file, when it is small; null when it is read from `fd` per response. */
     readonly data: Buffer | null,
     readonly fd: SharedFd | null,
+    readonly extras: FileExtras = {},
   ) {
-    this.dev = st.dev;
-    this.ino = st.ino;
+    this.st = { dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs };
     this.mtimeMs = st.mtimeMs;
-    this.ctimeMs = st.ctimeMs;
     this.size = data === null ? st.size : data.length;
     this.bytes = data === null ? 0 : data.length;
     this.mtime = Math.floor(st.mtimeMs / 1000);
-    this.etag = `W/"${this.size.toString(16)}-${Math.floor(st.mtimeMs).toString(16)}"`;
+    const encoding = extras.encoding ?? null;
+    this.etag = `W/"${this.size.toString(16)}-${Math.floor(st.mtimeMs).toString(16)}${encoding ? '-' + encoding : ''}"`;
     this.lastModified = new Date(this.mtime * 1000).toUTCString();
     this.contentType = contentType(name) || 'application/octet-stream';
-    this.notModified = freezeHeaders([
+    const validators: Headers = [
       ['ETag', this.etag],
       ['Last-Modified', this.lastModified],
       ['Accept-Ranges', 'bytes'],
+    ];
+    if (encoding) validators.push(['Vary', 'Accept-Encoding']);
+    if (extras.cacheControl) validators.push(['Cache-Control', extras.cacheControl]);
+    this.notModified = freezeHeaders(validators);
+    this.headers = freezeHeaders([
+      ['Content-Type', this.contentType],
+      ...(encoding ? [['Content-Encoding', encoding] as [string, string]] : []),
+      ...this.notModified,
+      ['Content-Length', String(this.size)],
     ]);
-    this.headers = freezeHeaders([['Content-Type', this.contentType], ...this.notModified, ['Content-Length', String(this.size)]]);
+  }
+
+  /** This (small) file's bytes compressed in `encoding`: a file of its own, with its own length and ETag. */
+  withEncoding(encoding: string, data: Buffer): StaticFile {
+    return new StaticFile(this.path, this.name, this.st, data, null, { ...this.extras, encoding });
   }
 
   /** Whether `st`, found at `path`, is this very file, unchanged. */
   same(path: string, st: Stats): boolean {
+    const mine = this.st;
     return (
       path === this.path &&
-      st.ino === this.ino &&
-      st.dev === this.dev &&
+      st.ino === mine.ino &&
+      st.dev === mine.dev &&
       st.size === this.size &&
-      st.mtimeMs === this.mtimeMs &&
-      st.ctimeMs === this.ctimeMs
+      st.mtimeMs === mine.mtimeMs &&
+      st.ctimeMs === mine.ctimeMs
     );
   }
 }
@@ -100,7 +125,18 @@ export interface ResolverOptions {
    * symlink switched to a new release is followed within it. Default 0: looked up at every resolution.
    */
   rootValidMs?: number;
+  /** Cache-Control of every answer (--static-max-age), or null. */
+  cacheControl?: string | null;
 }
+
+/** The file names of the precompressed copies served beside a file, by coding (nginx gzip_static, brotli_static). */
+export const PRECOMPRESSED_SUFFIX: Readonly<Record<string, string>> = { br: '.br', zstd: '.zst', gzip: '.gz' };
+
+/**
+ * The cache key of a file's precompressed copy: the file's key, NUL, the coding (a NUL never occurs in a
+ * path's key, so the copy and a file named like it never meet).
+ */
+export const variantKey = (key: string, coding: string): string => `${key}\0${coding}`;
 
 const sameIdentity = (a: Stats, b: Stats): boolean =>
   a.ino === b.ino && a.dev === b.dev && a.size === b.size && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs;
@@ -114,7 +150,10 @@ export function staticResolver(root: string, options: ResolverOptions): Resolver
   let rootReal: Promise<string> | null = null;
   let rootAt = 0;
 
-  async function find(base: string, key: string, previous: StaticFile | null): Promise<Resolved<StaticFile> | 'swapped'> {
+  async function find(base: string, wanted: string, previous: StaticFile | null): Promise<Resolved<StaticFile> | 'swapped'> {
+    const nul = wanted.indexOf('\0');
+    const key = nul < 0 ? wanted : wanted.slice(0, nul);
+    const encoding = nul < 0 ? null : wanted.slice(nul + 1);
     const slash = key.endsWith('/');
     const rel = slash ? key.slice(1, -1) : key.slice(1);
     let path = rel === '' ? base : join(base, rel);
@@ -125,13 +164,20 @@ export function staticResolver(root: string, options: ResolverOptions): Resolver
       st = await statP(path);
     }
     if (!st.isFile()) return 'missing';
+    const name = path.slice(path.lastIndexOf('/') + 1);
+    if (encoding !== null) {
+      // the precompressed copy beside the file: served with the file's type
+      path += PRECOMPRESSED_SUFFIX[encoding] ?? '.unknown';
+      st = await statP(path);
+      if (!st.isFile()) return 'missing';
+    }
     let real = path;
     if (!options.followSymlinks) {
       real = await realpathP(path);
       if (real !== base && !real.startsWith(base + sep)) return 'missing';
     }
     if (previous?.same(real, st)) return previous;
-    const name = path.slice(path.lastIndexOf('/') + 1);
+    const extras = { encoding, cacheControl: options.cacheControl ?? null };
     const fd = await openP(real);
     let keep = false;
     try {
@@ -139,9 +185,9 @@ export function staticResolver(root: string, options: ResolverOptions): Resolver
       if (!sameIdentity(opened, st) || !opened.isFile()) return 'swapped';
       if (opened.size > options.smallMax) {
         keep = true;
-        return new StaticFile(real, name, opened, null, new SharedFd(fd));
+        return new StaticFile(real, name, opened, null, new SharedFd(fd), extras);
       }
-      return new StaticFile(real, name, opened, await readWhole(fd, opened.size), null);
+      return new StaticFile(real, name, opened, await readWhole(fd, opened.size), null, extras);
     } finally {
       if (!keep) new SharedFd(fd).release();
     }

@@ -17,8 +17,11 @@
 // one is read from its kept descriptor in big blocks (FileBody).
 
 import type { App, Body, Environ, Headers, StartResponse } from '../pipeline/types.js';
+import { EncodingChooser } from '../pipeline/accept-encoding.js';
+import type { Coding } from '../pipeline/codings.js';
+import { compressible } from '../pipeline/compress.js';
 import { defaultCacheLimits, type SharedFd, StaticCache, type Resolved, type StaticCacheOptions } from './static-cache.js';
-import { BlockPool, FileBody, type StaticFile, staticResolver } from './static-file.js';
+import { BlockPool, FileBody, type StaticFile, staticResolver, variantKey } from './static-file.js';
 
 export interface StaticOptions {
   /** Serve files reached through symlinks that point outside the root. */
@@ -31,6 +34,15 @@ export interface StaticOptions {
   block?: number;
   /** The cache's bounds (defaults: static-cache.ts). */
   limits?: Partial<Omit<StaticCacheOptions, 'validMs'>>;
+  /** Cache-Control: public, max-age=N on every file's answers (0 or absent: none). */
+  maxAge?: number;
+  /**
+   * The codings offered (--compress): a client that accepts one gets FILE.br, FILE.zst or FILE.gz when it lies
+   * beside FILE and is not older; else a small file's copy compressed once and kept in memory.
+   */
+  codings?: readonly Coding[];
+  /** Files smaller than this are not compressed in memory (--compress-min-size). Default 1024. */
+  minSize?: number;
 }
 
 export const DEFAULT_CACHE_VALID_MS = 2000;
@@ -119,8 +131,14 @@ export function staticFiles(root: string, options: StaticOptions = { followSymli
   const validMs = options.cacheValidMs ?? DEFAULT_CACHE_VALID_MS;
   const cache = new StaticCache<StaticFile>(
     { validMs, ...defaultCacheLimits, ...options.limits },
-    staticResolver(root, { followSymlinks: options.followSymlinks, smallMax, rootValidMs: validMs }),
+    staticResolver(root, {
+      followSymlinks: options.followSymlinks,
+      smallMax,
+      rootValidMs: validMs,
+      cacheControl: options.maxAge ? `public, max-age=${Math.floor(options.maxAge)}` : null,
+    }),
   );
+  const chooseCopy = copies(cache, options.codings ?? [], options.minSize ?? 1024);
 
   /** The answer for what the path resolved to; a file's descriptor hold is handed to its body, or let go. */
   function respond(found: Resolved<StaticFile>, environ: Environ, startResponse: StartResponse): Body {
@@ -190,7 +208,79 @@ export function staticFiles(root: string, options: StaticOptions = { followSymli
       return NOT_FOUND;
     }
     const found = cache.fresh(key);
-    if (found !== null) return respond(found, environ, startResponse);
-    return cache.lookup(key).then((r) => respond(r, environ, startResponse));
+    if (found !== null) return choose(key, found, environ, startResponse);
+    return cache.lookup(key).then((r) => choose(key, r, environ, startResponse));
+  };
+
+  /** What the path resolved to, or its compressed copy when the client accepts one. */
+  function choose(key: string, found: Resolved<StaticFile>, environ: Environ, startResponse: StartResponse): Body | Promise<Body> {
+    const accept = environ.HTTP_ACCEPT_ENCODING;
+    if (accept === undefined || typeof found !== 'object') return respond(found, environ, startResponse);
+    const file = chooseCopy(key, found, String(accept));
+    if (!(file instanceof Promise)) return respond(file, environ, startResponse);
+    return file.then(
+      (f) => respond(f, environ, startResponse),
+      (err: unknown) => {
+        found.fd?.release();
+        throw err;
+      },
+    );
+  }
+}
+
+/**
+ * For --compress: picks, for a file and a request's Accept-Encoding, the file or the copy of it in the best
+ * coding the client accepts: FILE.br / .zst / .gz beside it (not older), else a small compressible file's copy
+ * compressed in memory (made on the thread pool the first time it is asked for; until it is ready, the file
+ * as it is, which --compress compresses on the fly). The file's descriptor hold passes to the one returned.
+ */
+function copies(
+  cache: StaticCache<StaticFile>,
+  codings: readonly Coding[],
+  minSize: number,
+): (key: string, file: StaticFile, accept: string) => StaticFile | Promise<StaticFile> {
+  const chooser = new EncodingChooser(codings.map((c) => c.name));
+
+  function encoded(key: string, file: StaticFile, ranked: readonly string[], from: number): StaticFile | Promise<StaticFile> {
+    for (let i = from; i < ranked.length; i++) {
+      const name = ranked[i]!;
+      const copy = cache.fresh(variantKey(key, name));
+      if (copy === null) return cache.lookup(variantKey(key, name)).then((r) => (usable(r, file) ? r : encoded(key, file, ranked, i + 1)));
+      if (usable(copy, file)) return copy;
+    }
+    return inMemory(file, ranked[0]!);
+  }
+
+  /** A precompressed copy found is used in place of `file` (whose hold it lets go), or let go of itself. */
+  function usable(copy: Resolved<StaticFile>, file: StaticFile): copy is StaticFile {
+    if (typeof copy !== 'object') return false;
+    if (copy.mtimeMs >= file.mtimeMs) {
+      file.fd?.release();
+      return true;
+    }
+    copy.fd?.release(); // older than the file: stale
+    return false;
+  }
+
+  function inMemory(file: StaticFile, name: string): StaticFile {
+    if (file.data === null || file.size < minSize || !compressible(file.contentType)) return file;
+    const copy = file.encoded.get(name);
+    if (typeof copy === 'object') return copy;
+    if (copy === undefined) {
+      const coding = codings.find((c) => c.name === name)!;
+      file.encoded.set(name, 'pending');
+      const data = file.data;
+      coding.compress(data).then(
+        (out) => file.encoded.set(name, out.length < data.length ? file.withEncoding(name, out) : 'useless'),
+        // (short of memory only; the file is then sent as it is, compressed on the fly)
+        () => file.encoded.set(name, 'useless'),
+      );
+    }
+    return file;
+  }
+
+  return (key, file, accept) => {
+    const ranked = codings.length === 0 ? [] : chooser.rank(accept);
+    return ranked.length === 0 ? file : encoded(key, file, ranked, 0);
   };
 }

@@ -18,6 +18,7 @@ import { lookupIdentity, lookupSocketOwner, type Identity } from '../privileges.
 import { inheritedSockets, type InheritedSocket } from '../socket-activation.js';
 import { memberOf, memberSockets } from '../gateways.js';
 import { parseAddress } from '../address.js';
+import { parseCompress } from '../pipeline/codings.js';
 import type { MountSpec } from './mount.js';
 import { settings, type SettingValues } from './settings.js';
 import { placeValue } from './paths.js';
@@ -96,6 +97,7 @@ export function resolveConfig(
   }
   // systemd socket activation brings its own sockets: no default then
   const listening = LISTENER_KEYS.some((k) => values[k].length > 0) || inherited.length > 0;
+  parseCompress(values.compress); // a bad --compress is a ConfigError here, before the banner (the gateway reads it again)
   const [min, max] = values.workers;
   const workers = min === 0 ? availableParallelism() : min;
   const gateways = at(['gateways'], () => gatewayCount(values.gateways, workers));

@@ -166,6 +166,19 @@ const table = [
       'descriptor when large, a 404) before it checks the disk again: a file changed, replaced or deleted is seen at most this ' +
       'late (0: checked on every request).',
     peer: 'nginx open_file_cache_valid, uWSGI --static-cache-paths' }),
+  setting({ key: 'staticMaxAge', flag: '--static-max-age', kind: 'seconds', default: 0, section: 'app',
+    doc: '--static answers carry Cache-Control: public, max-age=SECONDS, so browsers and caches keep the files that long without ' +
+      'asking (0: no Cache-Control).',
+    peer: 'nginx expires, uWSGI --static-expires' }),
+  setting({ key: 'compress', flag: '--compress', kind: 'string', default: 'on', section: 'app',
+    doc: 'Compress responses on --http and --https for clients that accept it (Accept-Encoding): on (br, zstd where this Node has it, ' +
+      'gzip, at measured levels), off, or a list of br, zstd, gzip in order of preference, each with :LEVEL if wanted (br:5,gzip:6). ' +
+      'Text, JSON, JavaScript, XML, SVG and WebAssembly of at least --compress-min-size bytes; a stream is compressed block by block. ' +
+      '--static also serves FILE.br / FILE.gz beside FILE to clients that accept them.',
+    peer: 'nginx gzip + gzip_static, uWSGI --http-auto-gzip' }),
+  setting({ key: 'compressMinSize', flag: '--compress-min-size', kind: 'bytes', default: 1024, section: 'app',
+    doc: 'Responses smaller than this are sent as they are (their Content-Length, or the whole body\'s length, tells).',
+    peer: 'nginx gzip_min_length' }),
   // workers
   setting({ key: 'workers', flag: '--workers', short: '-w', kind: 'range', default: [0, 0], min: 1, section: 'workers',
     doc: 'Number of Python worker processes (default: number of CPUs), or MIN:MAX to scale between them: one more while every worker ' +
