@@ -27,6 +27,7 @@ import type { Config } from './config/resolve.js';
 import {
   banner,
   becomeUser,
+  checkProbePaths,
   bindSideSockets,
   openLogs,
   runtimeAdvice,
@@ -38,6 +39,7 @@ import {
 import { memberEnv, type Ask, type Tell } from './gateways.js';
 import { canReusePort, removeStaleSocket } from './listeners/bind.js';
 import type { Logger } from './log.js';
+import { checkPidFile, writePidFile } from './pid-file.js';
 import { forgetActivation } from './socket-activation.js';
 import type { PoolStatus } from './workers/pool-status.js';
 
@@ -106,12 +108,14 @@ export class Primary {
   /** Start `config.gateways` gateways; resolves once all serve (one that fails to start stops the rest: exit with its status). */
   static async start(config: Readonly<Config>): Promise<Primary> {
     forgetActivation(process.env); // config.inherited has them; the gateways are told which by memberEnv
+    checkProbePaths(config);
     const logs = openLogs(config, false);
     const { log } = logs;
     log.info(banner(config));
     const advice = runtimeAdvice();
     if (advice) log.warning(advice);
     warnOpenFiles(config, log);
+    if (config.pidFile) checkPidFile(config.pidFile, log);
     for (const path of unixSockets(config)) removeStaleSocket(path); // before the first gateway binds it: the gateways must not
     const primary = new Primary(config, logs);
     const side = await bindSideSockets(config, log, () => primary.metrics(), {
@@ -124,6 +128,7 @@ export class Primary {
     cluster.on('message', (worker, message: Tell) => primary.heard(worker, message));
     cluster.on('exit', (worker, code, signal) => primary.exited(worker, code, signal));
     const where = await primary.startAll();
+    if (config.pidFile) writePidFile(config.pidFile); // once every gateway has bound (and serves)
     becomeUser(config, logs);
     for (const line of [...where, ...side]) log.info(line);
     const workers = config.workers;
