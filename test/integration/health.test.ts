@@ -194,11 +194,11 @@ describe('--warmup', () => {
     const dir = tempDir();
     // the view's module is imported on first use, as Django imports views: the app itself imports fine
     writeFileSync(
-      join(dir, 'site.py'),
+      join(dir, 'shop.py'),
       'from flask import Flask\napp = Flask(__name__)\n\n@app.route("/")\ndef index():\n    import views\n    return views.index()\n',
     );
     writeFileSync(join(dir, 'views.py'), 'def index():\n    return "v1"\n');
-    const srv = await startServer('site:app', { cwd: dir, args: ['--warmup', '/', '--metrics', '127.0.0.1:0'] });
+    const srv = await startServer('shop:app', { cwd: dir, args: ['--warmup', '/', '--metrics', '127.0.0.1:0'] });
     try {
       assert.equal(await (await fetch(srv.url)).text(), 'v1');
       writeFileSync(join(dir, 'views.py'), 'def index(:\n    return "v2"\n'); // a syntax error

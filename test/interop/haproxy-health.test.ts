@@ -16,15 +16,16 @@ const haveHaproxy = spawnSync('haproxy', ['-v'], { stdio: 'ignore' }).status ===
 const dir = mkdtempSync(join(tmpdir(), 'warpipe-haproxy-health-'));
 let srv: Server | null = null;
 let haproxy: ChildProcess | null = null;
+let haproxyErr = '';
 
-/** The backend server's status as HAProxy sees it (UP, DOWN, "UP 1/2"...). */
+/** The backend server's status as HAProxy sees it (UP, DOWN, "UP 1/2"...); '?' while its stats socket is not there yet. */
 function serverStatus(): Promise<string> {
-  return new Promise((resolve, reject) => {
+  return new Promise((resolve) => {
     const sock = net.connect(join(dir, 'admin.sock'));
     let text = '';
     sock.on('connect', () => sock.write('show stat\n'));
     sock.on('data', (d: Buffer) => (text += d.toString()));
-    sock.on('error', reject);
+    sock.on('error', () => resolve('?'));
     sock.on('end', () => {
       const header = text.split('\n')[0]!.replace(/^# /, '').split(',');
       const row = text.split('\n').find((l) => l.startsWith('b,w,'));
@@ -37,7 +38,7 @@ function serverStatus(): Promise<string> {
 async function waitForStatus(want: RegExp): Promise<void> {
   const deadline = Date.now() + 20_000;
   for (let s = await serverStatus(); !want.test(s); s = await serverStatus()) {
-    if (Date.now() > deadline) throw new Error(`HAProxy still says ${s}, not ${want}`);
+    if (Date.now() > deadline || haproxy?.exitCode !== null) throw new Error(`HAProxy says ${s}, not ${want}:\n${haproxyErr}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }
@@ -62,6 +63,7 @@ backend b
 `,
   );
   haproxy = spawn('haproxy', ['-db', '-f', join(dir, 'haproxy.cfg')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  haproxy.stderr!.on('data', (d: Buffer) => (haproxyErr += d.toString()));
 });
 
 after(async () => {
