@@ -671,3 +671,18 @@ test('health(): booting while no worker serves; stopping once stopped', async (t
   void h.pool.stop(0);
   assert.equal(h.pool.health().phase, 'stopping');
 });
+
+test('stop() after a --timeout: the hung worker is killed when due, not at the end of the grace; no replacement then', async (t) => {
+  const h = new Harness(t, { workers: 1, maxWorkers: 1, timeout: 2 });
+  await h.started();
+  h.submit('GET /hang');
+  h.advance(2100);
+  assert.deepEqual(h.workers[0]!.signals, ['SIGUSR1']);
+  const stopped = h.pool.stop(30);
+  h.advance(1000);
+  assert.equal(h.workers[0]!.state, 'exited', 'killed 1 s after its stack dump');
+  h.advance(5000);
+  assert.equal(h.workers.length, 2, 'only the replacement started before the stop');
+  h.workers[1]!.exit(0);
+  await stopped;
+});

@@ -206,7 +206,7 @@ export class Arbiter implements WorkerHooks, TemplateHooks {
     this.phase = { kind: 'stopping', done, drained };
     if (was.kind === 'booting' || was.kind === 'reloading') was.deadline();
     if (was.kind === 'booting') was.settle(null); // stopped while it started: start() returns
-    // the tick goes on while the workers drain, reaping alone: under --preload the templates exit
+    // the tick goes on while the workers drain, reaping and killing what is due: under --preload the templates exit
     // at once, and a forked worker still exiting when its template went is seen gone only there
     for (const cancel of this.respawns) cancel();
     this.dispatcher.failQueued(new WorkerError(codes.WORKER_DIED, 'the server is shutting down', 503));
@@ -257,8 +257,8 @@ export class Arbiter implements WorkerHooks, TemplateHooks {
   private tick(): void {
     const now = this.clock.now();
     this.reapWorkers();
+    this.murderWorkers(now); // while stopping too: a timed-out worker's kill is due 1 s after its stack dump
     if (this.phase.kind === 'stopping') return;
-    this.murderWorkers(now);
     this.recycleWorkers(now);
     this.manageWorkers(now);
     this.expireQueue(now);
@@ -400,7 +400,7 @@ export class Arbiter implements WorkerHooks, TemplateHooks {
     this.dispatcher.withdraw(w);
     slot.killAt = now + KILL_GRACE_MS;
     w.kill('SIGUSR1'); // the worker's faulthandler prints every thread's stack to stderr
-    if (!replaced) this.spawnWorker();
+    if (!replaced && this.phase.kind !== 'stopping') this.spawnWorker();
   }
 
   /** A respawn or a replacement still importing the app after --boot-timeout. */

@@ -4,11 +4,19 @@
 // starts the next, which serves once all of it is ready, and the one it
 // replaces retires. The processes know none of this: it is the arbiter's.
 
-import type { PoolStatus } from './pool-status.js';
 import type { Template } from './template.js';
 import type { Worker } from './worker.js';
 
-type StatusRow = PoolStatus['workers'][number];
+/** One process as `warpipe status` shows it (a row of PoolStatus's `workers`; not imported from it: no import cycle). */
+interface StatusRow {
+  pid: number;
+  generation: number;
+  state: string;
+  served: number;
+  rss: number;
+  age: number;
+  running: { request: string; seconds: number }[];
+}
 
 /** The arbiter's bookkeeping for one worker. */
 export interface Slot {
