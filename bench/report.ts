@@ -601,8 +601,8 @@ optional readiness check, pid roots, front and worker processes); adding one is 
   durations a slowloris connection is at most ~9 s old when the run ends, so servers whose head
   timeout is longer (warpipe's \`--header-timeout\` is 10 s, nginx's
   \`client_header_timeout\` 60 s) have not dropped any yet ("replaced" 0); \`--duration 15\` makes
-  the replacing part of the measured run. warpipe's 5 s keep-alive timeout does close the idle ones
-  during the run, and they are replaced.
+  the replacing part of the measured run. warpipe's keep-alive timeout is 75 s (nginx's), so it keeps
+  the idle ones through the run, as nginx does.
 - **warpipe ÷ peer**: warpipe's req/s (MiB/s) over the peer's (above 1: warpipe faster), and
   warpipe's CPU µs/req over the peer's (below 1: warpipe cheaper per request), from the same run.
 - **conn1000**: wrk with 1,000 connections, run under \`sh -c 'ulimit -n 4096; exec wrk ...'\` so

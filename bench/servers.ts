@@ -521,7 +521,7 @@ export const servers: Server[] = [
     'warpipe',
     () => [],
     '`--workers 2 --python /usr/bin/python3 --chdir bench/apps --log-level warning`; everything else default ' +
-      '(1 thread per worker, keep-alive 5 s, no access log). The Node gateway parses HTTP and hands each request ' +
+      '(1 thread per worker, keep-alive 75 s, no access log). The Node gateway parses HTTP and hands each request ' +
       'to a Python worker over a socketpair.',
   ),
   warpipe(

@@ -215,3 +215,13 @@ test('--access-log - with --gateways N: what is gathered goes to stdout in write
   for (const w of writes) assert.ok(w.length <= 4096 && w.at(-1) === 10, `${w.length} bytes`);
   assert.equal(Buffer.concat(writes).toString(), lines.join(''));
 });
+
+test('$cut and the json "cut": "shutdown" for a request the server cut off at the end of the drain, else - and null', () => {
+  const line = compileFormat('$status $cut');
+  assert.equal(line(entry({ environ: environ({ 'warpipe.cut': 'shutdown' }), status: 503 })), '503 shutdown\n');
+  assert.equal(line(entry({ environ: environ({}) })), '200 -\n');
+  assert.equal(line(entry({ environ: null, status: 400 })), '400 -\n');
+  const cut = JSON.parse(compileFormat('json')(entry({ environ: environ({ 'warpipe.cut': 'shutdown' }) }))) as Record<string, unknown>;
+  assert.equal(cut.cut, 'shutdown');
+  assert.equal((JSON.parse(compileFormat('json')(entry({ environ: environ({}) }))) as Record<string, unknown>).cut, null);
+});

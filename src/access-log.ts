@@ -10,6 +10,12 @@
 //   '$remote_addr "$request" $status $request_time $http_x_request_id'
 // Values are escaped as nginx does by default: `"`, `\`, control characters
 // and bytes over 0x7e become \xHH, so a client cannot forge a log line.
+//
+// Who ended a request early: 499 is a client that left (nginx's code). A
+// request the server cut off when the shutdown's --graceful-timeout ran out is
+// 503 if nothing of its answer had left (the client got that 503), else the
+// status that was being sent with the bytes that left; either way $cut says
+// `shutdown` (the json format's "cut"; `-` / null otherwise).
 
 import type { Environ } from './pipeline/types.js';
 import type { LogFile } from './log-file.js';
@@ -94,6 +100,7 @@ const VARIABLES: Record<string, Value> = {
   request_time_us: (e, now) => String(Math.round((now - e.started) * 1000)),
   listener: (e) => e.listener,
   pid: () => String(process.pid),
+  cut: (e) => str(e, 'warpipe.cut'),
 };
 
 /** Variables whose values are made here (numbers, times, an address), never from client bytes: not escaped. */
@@ -108,6 +115,7 @@ const SAFE = new Set([
   'request_time_us',
   'listener',
   'pid',
+  'cut',
 ]);
 
 const NAMED: Record<string, string> = {
@@ -180,6 +188,7 @@ function jsonLine(e: AccessEntry): string {
       referer: env?.HTTP_REFERER ?? null,
       user_agent: env?.HTTP_USER_AGENT ?? null,
       listener: e.listener,
+      cut: typeof env?.['warpipe.cut'] === 'string' ? env['warpipe.cut'] : null,
     }) + '\n'
   );
 }

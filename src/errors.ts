@@ -106,4 +106,5 @@ export const codes = {
   // starting the gateway
   LISTEN_FAILED: 'ERR_LISTEN_FAILED',
   PRIVILEGES: 'ERR_PRIVILEGES',
+  PID_FILE: 'ERR_PID_FILE',
 } as const;

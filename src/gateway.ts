@@ -45,6 +45,9 @@ import { formatStatus, listenControl, type Controlled } from './control.js';
 import { watchSources } from './watch.js';
 import { memberConfig, type Ask, type Member, type Tell } from './gateways.js';
 import { importAll, wrapApp, type Piece } from './middleware.js';
+import { checkRequestPath, warmupRequests, type WarmupServer } from './apps/warmup.js';
+import type { HealthOptions } from './listeners/http-health.js';
+import { checkPidFile, writePidFile } from './pid-file.js';
 
 export const version: string = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string })
   .version;
@@ -126,6 +129,7 @@ export class Gateway {
     forgetActivation(process.env); // the workers must not take systemd's sockets for theirs
     const config = member ? memberConfig(whole, member) : whole;
     if (!member) checkSocketPaths(config);
+    checkProbePaths(config);
     const middleware = host.middleware ?? (await importAll(config.middleware, config.chdir || process.cwd()));
     const logs = openLogs(config, true, host.logSink);
     const { log } = logs;
@@ -135,16 +139,22 @@ export class Gateway {
       const advice = runtimeAdvice();
       if (advice) log.warning(advice);
     }
-    const pool = new Arbiter(poolOptions(config, log), log);
+    const pool = new Arbiter(
+      poolOptions(config, log, () => firstServer(listeners)),
+      log,
+    );
     made.pool = pool;
     const app = buildApps(config, pool, log, middleware);
     const budget = new ConnectionBudget({ maxConnections: config.maxConnections, maxPerIp: config.maxConnectionsPerIp });
     const metrics = config.metrics ? new Metrics({ pool, budget, version, listeners: () => byName(listeners) }) : null;
-    const listeners = buildListeners(config, app, log, { budget, observer: observeAll([logs.access, metrics]) });
+    const health = config.health ? { path: config.health, pool } : null;
+    const listeners = buildListeners(config, app, log, { budget, observer: observeAll([logs.access, metrics]) }, health);
     made.listeners = listeners;
     if (!member) warnOpenFiles(config, log);
+    if (!member && config.pidFile) checkPidFile(config.pidFile, log);
     const where = await bindListeners(config, listeners, member?.reusePort ?? false);
     if (!member) where.push(...(await bindSideSockets(config, log, metrics && (() => metrics.registry.metrics()), pool)));
+    if (!member && config.pidFile) writePidFile(config.pidFile); // the primary writes it for --gateways N
     becomeUser(config, logs, member === null);
     const gateway = new Gateway(config, log, logs, pool, listeners);
     if (host.signals !== false) gateway.installSignals(member !== null); // before the pool boots: a SIGTERM then drains too
@@ -174,12 +184,41 @@ export class Gateway {
     const listeners = this.all;
     const open = listeners.reduce((n, l) => n + l.connections.size, 0);
     log.info(`${signal}: draining ${open} connection(s), grace ${config.gracefulTimeout}s`);
-    const grace = setTimeout(() => listeners.forEach((l) => l.destroyAll()), config.gracefulTimeout * 1000);
+    let cut = 0;
+    const grace = setTimeout(() => (cut = this.cutOff(listeners)), config.gracefulTimeout * 1000);
     await Promise.all(listeners.map((l) => l.close()));
     clearTimeout(grace);
     const left = Math.max(0, config.gracefulTimeout - (Date.now() - started) / 1000);
     await pool.stop(left);
-    log.info('stopped');
+    if (cut > 0)
+      log.warning(`stopped, after cutting off ${cut} request${cut > 1 ? 's' : ''} (--graceful-timeout ${config.gracefulTimeout}s)`);
+    else log.info('stopped');
+  }
+
+  /**
+   * The drain's grace ran out: whatever is still in flight is cut off, and said (count and requests). HTTP
+   * answers a 503 where no head has left yet and marks the access-log line ($cut); the other listeners'
+   * connections are closed (their web server in front answers its client).
+   */
+  private cutOff(listeners: Listener<ListenerConnection>[]): number {
+    const cut: string[] = [];
+    let others = 0;
+    for (const l of listeners) {
+      if (l instanceof HttpListener) cut.push(...l.cutAll());
+      else {
+        others += l.connections.size;
+        l.destroyAll();
+      }
+    }
+    const n = cut.length + others;
+    if (n === 0) return 0;
+    const named = cut.slice(0, 5).join(', ') + (cut.length > 5 ? ', ...' : '');
+    const rest = others > 0 ? `${named ? '; ' : ''}${others} FastCGI/SCGI/uwsgi connection${others > 1 ? 's' : ''}` : '';
+    this.log.warning(
+      `--graceful-timeout ${this.config.gracefulTimeout}s ran out: cutting off ${n} request${n > 1 ? 's' : ''} still in progress ` +
+        `(${named}${rest})`,
+    );
+    return n;
   }
 
   /**
@@ -356,10 +395,11 @@ function pick<T, K extends keyof T>(from: T, keys: readonly K[]): Pick<T, K> {
   return picked;
 }
 
-/** The pool's options from the config (`warpipe check` starts a pool of one with them). */
-export function poolOptions(config: Readonly<Config>, log: Logger): ArbiterOptions {
+/** The pool's options from the config (`warpipe check` starts a pool of one with them); `server` names the host warm-ups go to. */
+export function poolOptions(config: Readonly<Config>, log: Logger, server: () => WarmupServer = defaultServer): ArbiterOptions {
   return {
     ...pick(config, POOL_SETTINGS),
+    warmup: warmupRequests(config.warmup, server),
     cwd: config.chdir || undefined,
     env: workerEnv(config),
     // The workers' own stdout and stderr (print(), a crash, the stacks of a --timeout), each line
@@ -410,7 +450,7 @@ function buildApps(config: Readonly<Config>, pool: Arbiter, log: Logger, middlew
   return wrapApp(middleware, router(mounts, pythonApp(pool, log, { bufferResponse: config.bufferResponse })));
 }
 
-function buildListeners(config: Readonly<Config>, app: App, log: Logger, shared: ListenerShared): Listeners {
+function buildListeners(config: Readonly<Config>, app: App, log: Logger, shared: ListenerShared, health: HealthOptions | null): Listeners {
   const maxBodyBytes = config.limitRequestBody === 0 ? Infinity : config.limitRequestBody;
   // what every listener's options share
   const common = {
@@ -437,6 +477,7 @@ function buildListeners(config: Readonly<Config>, app: App, log: Logger, shared:
     serverSoftware: `warpipe/${version}`,
     trustedProxies: config.trustedProxies ?? undefined,
     proxyProtocol: config.proxyProtocol,
+    health: health ?? undefined,
   };
   const gateway = { ...common, maxBodyBytes, maxHeadBytes: config.limitRequestHeaders };
   // --compress: on HTTP only; behind nginx (FastCGI, SCGI, uwsgi) nginx's gzip compresses (docs/deploy.md, "Compression")
@@ -461,6 +502,29 @@ function buildListeners(config: Readonly<Config>, app: App, log: Logger, shared:
     scgi: new StreamGatewayListener(scgi, app, gateway, log, shared),
     uwsgi: new StreamGatewayListener(uwsgi, app, gateway, log, shared),
   };
+}
+
+/** --health and --warmup are request paths: checked before anything starts (a ConfigError: exit 2). */
+export function checkProbePaths(config: Readonly<Config>): void {
+  if (config.health) checkRequestPath('--health', config.health);
+  for (const path of config.warmup) checkRequestPath('--warmup', path);
+}
+
+/** Where the warm-up requests say they were sent: the first HTTP(S) listener, once bound. */
+/** Where warm-ups say they go when there is no HTTP listener (or none yet). */
+const defaultServer = (): WarmupServer => ({ name: 'localhost', port: '80', scheme: 'http', serverSoftware: `warpipe/${version}` });
+
+function firstServer(listeners: Listeners): WarmupServer {
+  const serverSoftware = `warpipe/${version}`;
+  for (const l of [listeners.http, listeners.https]) {
+    const a = l?.servers[0]?.address();
+    if (!l || !a) continue;
+    if (typeof a === 'string' || a.address === '0.0.0.0' || a.address === '::') {
+      return { name: 'localhost', port: typeof a === 'string' ? '' : String(a.port), scheme: l.scheme, serverSoftware };
+    }
+    return { name: a.family === 'IPv6' ? `[${a.address}]` : a.address, port: String(a.port), scheme: l.scheme, serverSoftware };
+  }
+  return defaultServer();
 }
 
 function byName(listeners: Listeners): Record<string, Listener<ListenerConnection>> {

@@ -93,14 +93,20 @@ export class Metrics implements RequestObserver {
       () => budget.refused,
       registers,
     );
+    counterFrom(
+      'warpipe_connections_reclaimed_total',
+      'Idle kept-alive connections closed to make room for a new one at --max-connections (nginx reuses them the same way).',
+      () => budget.reclaimed,
+      registers,
+    );
 
     new Gauge({
       name: 'warpipe_workers',
-      help: 'Python worker processes now, by state (idle, busy, booting, retiring, template).',
+      help: 'Python worker processes now, by state (idle, busy, booting, warming, retiring, template).',
       labelNames: ['state'],
       registers,
       collect() {
-        const counts: Record<string, number> = { idle: 0, busy: 0, booting: 0, retiring: 0, template: 0 };
+        const counts: Record<string, number> = { idle: 0, busy: 0, booting: 0, warming: 0, retiring: 0, template: 0 };
         for (const w of pool.status().workers) {
           const state = w.state.startsWith('retiring') ? 'retiring' : w.state;
           counts[state] = (counts[state] ?? 0) + 1;
@@ -130,25 +136,7 @@ export class Metrics implements RequestObserver {
       () => pool.counts.queueRefused,
       registers,
     );
-    counterFrom(
-      'warpipe_worker_spawns_total',
-      'Worker processes started (first boot, respawns, replacements, reloads).',
-      () => pool.counts.spawned,
-      registers,
-    );
-    counterFrom('warpipe_worker_crashes_total', 'Workers that exited without being asked to.', () => pool.counts.crashed, registers);
-    counterFrom(
-      'warpipe_worker_timeouts_total',
-      'Workers killed for a request running past --timeout (its client got 504).',
-      () => pool.counts.timedOut,
-      registers,
-    );
-    counterFrom(
-      'warpipe_reloads_total',
-      'Graceful reloads started (SIGHUP, warpipe reload, --touch-reload, --reload).',
-      () => pool.counts.reloads,
-      registers,
-    );
+    processManagerCounters(pool, registers);
     new Counter({
       name: 'warpipe_worker_recycles_total',
       help: 'Workers replaced drain-first, by cause (max_requests, max_lifetime, max_rss).',
@@ -252,4 +240,39 @@ function counterFrom(name: string, help: string, read: () => number, registers: 
       this.inc(read());
     },
   });
+}
+
+/** What the process manager did since start: spawns, crashes, timeouts, failed warm-ups, reloads and failed reloads. */
+function processManagerCounters(pool: Arbiter, registers: Registry[]): void {
+  counterFrom(
+    'warpipe_worker_spawns_total',
+    'Worker processes started (first boot, respawns, replacements, reloads).',
+    () => pool.counts.spawned,
+    registers,
+  );
+  counterFrom('warpipe_worker_crashes_total', 'Workers that exited without being asked to.', () => pool.counts.crashed, registers);
+  counterFrom(
+    'warpipe_worker_timeouts_total',
+    'Workers killed for a request running past --timeout (its client got 504).',
+    () => pool.counts.timedOut,
+    registers,
+  );
+  counterFrom(
+    'warpipe_reloads_total',
+    'Graceful reloads started (SIGHUP, warpipe reload, --touch-reload, --reload).',
+    () => pool.counts.reloads,
+    registers,
+  );
+  counterFrom(
+    'warpipe_reloads_failed_total',
+    'Reloads rolled back: the new workers did not start or failed their --warmup; the old ones kept serving.',
+    () => pool.counts.reloadsFailed,
+    registers,
+  );
+  counterFrom(
+    'warpipe_worker_warmup_failures_total',
+    'New workers whose --warmup request answered 5xx, failed or got no answer within --boot-timeout (each a failed boot).',
+    () => pool.counts.warmupsFailed,
+    registers,
+  );
 }

@@ -37,6 +37,7 @@ import {
   banner,
   becomeUser,
   checkSocketPaths,
+  checkProbePaths,
   bindSideSockets,
   openLogs,
   runtimeAdvice,
@@ -52,6 +53,7 @@ import { readCertificate } from './config/check.js';
 import { ConfigCheckError, StartError, codes } from './errors.js';
 import { handOver } from './privileges.js';
 import type { Logger } from './log.js';
+import { checkPidFile, writePidFile } from './pid-file.js';
 import { forgetActivation } from './socket-activation.js';
 import type { PoolStatus } from './workers/pool-status.js';
 
@@ -131,6 +133,7 @@ export class Primary {
   static async start(config: Readonly<Config>): Promise<Primary> {
     forgetActivation(process.env); // config.inherited has them; the gateways are told which by memberEnv
     checkSocketPaths(config);
+    checkProbePaths(config);
     const logs = openLogs(config, false);
     const { log } = logs;
     log.info(banner(config));
@@ -138,6 +141,7 @@ export class Primary {
     const advice = runtimeAdvice();
     if (advice) log.warning(advice);
     warnOpenFiles(config, log);
+    if (config.pidFile) checkPidFile(config.pidFile, log);
     const primary = new Primary(config, logs);
     await primary.claimSockets(); // before the first gateway binds one: the gateways must not
     const side = await bindSideSockets(config, log, () => primary.metrics(), {
@@ -151,6 +155,7 @@ export class Primary {
     cluster.on('exit', (worker, code, signal) => primary.exited(worker, code, signal));
     cluster.on('listening', (_worker, address) => primary.publish(address.address));
     const where = await primary.startAll();
+    if (config.pidFile) writePidFile(config.pidFile); // once every gateway has bound (and serves)
     if (Primary.keepsRoot(config)) {
       handOver(
         config.identity!,

@@ -241,10 +241,25 @@ const table = [
     doc: 'On SIGTERM/SIGINT, how long in-flight requests may take to finish before the workers are killed.',
     peer: 'gunicorn --graceful-timeout' }),
   setting({ key: 'bootTimeout', flag: '--boot-timeout', kind: 'seconds', default: 60, section: 'workers',
-    doc: 'How long a worker may take to import the app before it counts as failed.' }),
+    doc: 'How long a worker may take to import the app (and answer its --warmup requests) before it counts as failed.' }),
+  setting({ key: 'warmup', flag: '--warmup', kind: 'string', default: [], many: true, section: 'workers',
+    doc: 'PATH (with an optional ?query): every new worker (at start, on reload, respawns and replacements) gets a GET for it before ' +
+      'it takes traffic, so caches are filled and lazy imports done (repeatable, in order). A 5xx, or no answer within --boot-timeout, ' +
+      'fails the worker as if it had not imported: exit 3 at start, a reload rolled back (the old workers keep serving).',
+    peer: 'uWSGI --hook-post-fork / mod_wsgi preload, done by hand elsewhere' }),
+  setting({ key: 'health', flag: '--health', kind: 'string', default: '', section: 'listen',
+    doc: 'PATH answered by the gateway itself on every --http/--https listener, before --static, --mount and the app: 200 with ' +
+      '{"status":"ok",...} (workers serving, busy, queued) while a worker serves and the queue is not full, 503 while booting, ' +
+      'draining or saturated. For load balancer and Kubernetes probes (GET and HEAD).',
+    peer: 'php-fpm ping.path, HAProxy monitor-uri' }),
+  setting({ key: 'pidFile', flag: '--pid-file', kind: 'string', default: '', section: 'workers',
+    doc: 'Write the (primary) process id to this file once the sockets are bound; removed on exit. A file naming a running warpipe ' +
+      'refuses the start (exit 1); a stale one is replaced.',
+    peer: 'gunicorn --pid, nginx pid' }),
   // limits
   setting({ key: 'maxConnections', flag: '--max-connections', kind: 'int', default: 10000, min: 0, section: 'limits',
-    doc: 'Client connections held at once over all listeners (0: no limit); more are answered 503 at once, costing no worker.',
+    doc: 'Client connections held at once over all listeners (0: no limit). A new one over it closes the kept-alive HTTP connection ' +
+      'idle longest to make room (as nginx reuses connections); with none idle it is answered 503 at once, costing no worker.',
     peer: 'nginx worker_connections, gunicorn --worker-connections' }),
   setting({ key: 'maxConnectionsPerIp', flag: '--max-connections-per-ip', kind: 'int', default: 0, min: 0, section: 'limits',
     doc: 'Client connections held at once from one IP address (0: no limit); more are answered 503.',
@@ -287,9 +302,11 @@ const table = [
     doc: 'Bytes per second a body larger than --buffer-request-body (streamed to a worker as it arrives) must average after a grace of ' +
       '--body-timeout, else the client is cut off: a trickling upload cannot hold a worker (0: no floor).',
     peer: 'Apache mod_reqtimeout MinRate' }),
-  setting({ key: 'keepaliveTimeout', flag: '--keepalive-timeout', kind: 'seconds', default: 5, section: 'timeouts',
-    doc: 'Idle keep-alive connections are closed after this long, announced in a Keep-Alive: timeout=N header (0: no keep-alive).',
-    peer: 'gunicorn --keep-alive' }),
+  setting({ key: 'keepaliveTimeout', flag: '--keepalive-timeout', kind: 'seconds', default: 75, section: 'timeouts',
+    doc: 'Idle keep-alive connections are closed after this long, announced in a Keep-Alive: timeout=N header (0: no keep-alive). ' +
+      'Longer than a load balancer\'s idle pool (60 s for AWS ALB and nginx), so it closes first; when --max-connections is reached, ' +
+      'the connection idle longest is closed to make room for a new one.',
+    peer: 'gunicorn --keep-alive, nginx keepalive_timeout' }),
   setting({ key: 'sendTimeout', flag: '--send-timeout', kind: 'seconds', default: 60, section: 'timeouts',
     doc: 'A client that accepts no response bytes for this long is disconnected.', peer: 'nginx send_timeout' }),
   // logging
@@ -308,7 +325,7 @@ const table = [
   setting({ key: 'accessLogFormat', flag: '--access-log-format', kind: 'string', default: 'combined', section: 'logging',
     doc: 'combined, common, json, or a template of nginx variables: $remote_addr $remote_user $time_local $time_iso8601 $msec $request ' +
       '$request_method $request_uri $uri $query_string $server_protocol $host $status $body_bytes_sent $request_time $request_time_us ' +
-      '$listener $pid $http_NAME.',
+      '$listener $pid $cut (shutdown: the server cut it off at --graceful-timeout) $http_NAME.',
     peer: 'nginx log_format, gunicorn --access-logformat' }),
 ] as const;
 

@@ -118,14 +118,21 @@ export abstract class Listener<C extends ListenerConnection> {
     if (this.drained && this.connections.size === 0) this.drained();
   }
 
-  /** Stop accepting; close idle connections now and busy ones after their response. */
+  /**
+   * Stop accepting; close idle connections now and busy ones after their response. (net.Server's
+   * close callback comes only once every connection is gone, so the connections are drained
+   * before it, not after: idle kept-alive ones would otherwise hold the drain until their client
+   * closed them, or --graceful-timeout. The sweep goes on meanwhile: a closed connection's linger,
+   * a client that reads nothing, still end.)
+   */
   async close(): Promise<void> {
     this.closing = true;
-    clearInterval(this.sweeper);
-    await Promise.all(this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+    const stopped = Promise.all(this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
     const done = new Promise<void>((resolve) => (this.drained = resolve));
     for (const conn of this.connections) conn.drain();
     if (this.connections.size > 0) await done;
+    await stopped;
+    clearInterval(this.sweeper);
   }
 
   /** Abort every connection at once (the grace period ran out). */

@@ -10,7 +10,7 @@
 
 import type net from 'node:net';
 import { ByteQueue } from '../byte-queue.js';
-import { GatewayError, RemoteProtocolError, codes } from '../errors.js';
+import { GatewayError, OverloadError, RemoteProtocolError, codes } from '../errors.js';
 import { BodyInput } from '../pipeline/input.js';
 import type { Logger } from '../log.js';
 import type { Environ, ErrorStream } from '../pipeline/types.js';
@@ -21,6 +21,7 @@ import { httpDate } from './date.js';
 import { UploadRate, type DeadlineKind } from './deadlines.js';
 import { Exchange } from './exchange.js';
 import { httpEnviron, type Peer } from './http-environ.js';
+import { isHealthTarget } from './http-health.js';
 import { HttpResponse, type HttpResponseOwner } from './http-response.js';
 import type { ExchangeServer } from './exchange.js';
 import type { HttpOptions } from './http-options.js';
@@ -42,6 +43,8 @@ export interface HttpConnectionHost extends ExchangeServer {
   readonly keepAliveHint: string;
   readonly scheme: 'http' | 'https';
   readonly closing: boolean;
+  /** --health: its path, and the exchange server whose app answers it (null: no --health). */
+  readonly health: (ExchangeServer & { readonly path: string }) | null;
   /** Connections closed for sending no complete head in time (slowloris). */
   headerTimeouts: number;
   refusedProxy(address: string): void;
@@ -266,7 +269,10 @@ export class Connection implements HttpResponseOwner, Peer {
     // the client for the log: the forwarded one only from a listed proxy
     const client = this.viaProxy && typeof environ.REMOTE_ADDR === 'string' ? environ.REMOTE_ADDR : this.remoteAddr;
     const started = listener.observer === null ? 0 : performance.now(); // only the access log and metrics read it
-    this.exchange = new Exchange(listener, environ, new HttpResponse(this, head), client, listener.scheme, started);
+    // --health: answered here, before the app chain (one comparison per request, none without it)
+    const health = listener.health;
+    const server = health !== null && isHealthTarget(head.target, health.path) ? health : listener;
+    this.exchange = new Exchange(server, environ, new HttpResponse(this, head), client, listener.scheme, started);
     this.bodyDone = false;
     if (head.contentLength !== 0) {
       if (head.expectContinue) this.socket.write(CONTINUE);
@@ -542,6 +548,34 @@ export class Connection implements HttpResponseOwner, Peer {
       case null:
         return;
     }
+  }
+
+  /**
+   * Since when it has waited for its next request on a kept-alive connection (Date.now() ms), or
+   * Infinity if it is not idle so (a request in flight, a head being read, output waiting): the
+   * budget closes the one idle longest to make room (budget.ts).
+   */
+  get idleSince(): number {
+    if (this.deadlineKind !== 'idle' || this.phase !== Phase.Head || this.parser.bufferedBytes > 0) return Infinity;
+    return this.deadline - this.listener.options.keepaliveTimeout * 1000;
+  }
+
+  /**
+   * The drain's grace ran out (Gateway.stop): the request in flight, if any, is cut off by the
+   * server, and the connection closed. One whose head has not left is answered a real 503 (with
+   * Retry-After); one already streaming is aborted, its access-log line keeping the status sent,
+   * marked by `warpipe.cut` in its environ (the access log's $cut). Returns what was cut (null: nothing was in flight).
+   */
+  cutOff(): string | null {
+    const ex = this.exchange;
+    if (ex === null || ex.isOver || this.phase === Phase.Closed) {
+      this.socket.destroy();
+      return null;
+    }
+    ex.environ['warpipe.cut'] = 'shutdown';
+    ex.fail(new OverloadError('the server is shutting down', 1));
+    this.socket.destroy(); // the 503 went to the kernel; no linger
+    return ex.describe();
   }
 
   /** Shutdown: close now if idle, else after the response in flight. */

@@ -2,6 +2,7 @@
 
 import type { TrustedProxies } from '../pipeline/forwarded.js';
 import type { Limits } from '../protocols/http1/parse.js';
+import type { HealthOptions } from './http-health.js';
 
 export interface HttpOptions {
   limits: Limits;
@@ -30,4 +31,6 @@ export interface HttpOptions {
   proxyProtocol?: boolean;
   /** --https: serve TLS with this certificate and key (PEM), HTTP/1.1 inside. */
   tls?: { cert: Buffer; key: Buffer };
+  /** --health: this path is answered by the listener itself, before the app (http-health.ts). */
+  health?: HealthOptions;
 }

@@ -18,6 +18,8 @@ import type { App } from '../pipeline/types.js';
 import { Listener, type ListenerShared } from './base.js';
 import { Connection, type HttpConnectionHost } from './http-connection.js';
 import type { HttpOptions } from './http-options.js';
+import { healthApp } from './http-health.js';
+import type { ExchangeServer } from './exchange.js';
 
 export type { HttpOptions } from './http-options.js';
 
@@ -44,7 +46,13 @@ export class HttpListener extends Listener<Connection> implements HttpConnection
   ) {
     super(log, shared);
     this.keepAliveHint = `Keep-Alive: timeout=${Math.floor(options.keepaliveTimeout)}\r\n`;
+    this.budget.reclaimFrom(this);
+    const h = options.health;
+    this.health = h ? { path: h.path, app: healthApp(h, () => this.closing), log, observer: this.observer } : null;
   }
+
+  /** --health: its path, and what answers it (null: no --health). */
+  readonly health: (ExchangeServer & { readonly path: string }) | null;
 
   private refusedProxies = 0;
 
@@ -57,6 +65,46 @@ export class HttpListener extends Listener<Connection> implements HttpConnection
       this.refusedProxies = 0;
       if (more > 0) this.log.warning(`--proxy-protocol: closed ${more} more connection(s) from addresses not in --forwarded-allow-ips`);
     }, 60_000).unref();
+  }
+
+  private lastReclaimLog = 0;
+
+  /** The kept-alive connection idle longest, for the budget to close when a new one needs its place. */
+  longestIdle(): { since: number; close(): void } | null {
+    let oldest: Connection | null = null;
+    let since = Infinity;
+    for (const conn of this.connections) {
+      const t = conn.idleSince;
+      if (t < since) {
+        since = t;
+        oldest = conn;
+      }
+    }
+    const found = oldest;
+    return found === null ? null : { since, close: () => this.reclaim(found) };
+  }
+
+  /** Close an idle kept-alive connection to make room: its place is given back now, not when its socket closes. */
+  private reclaim(conn: Connection): void {
+    if (this.connections.delete(conn)) this.budget.release(conn.socket);
+    conn.socket.destroy();
+    const now = Date.now();
+    if (now - this.lastReclaimLog < 60_000) return;
+    this.lastReclaimLog = now;
+    this.log.warning(
+      `--max-connections ${this.budget.options.maxConnections} reached: closing the kept-alive connections idle longest to make room ` +
+        `(${this.budget.reclaimed + 1} since start; said once a minute)`,
+    );
+  }
+
+  /** The drain's grace ran out: cut off what is in flight (Connection.cutOff), close the rest. Returns what was cut. */
+  cutAll(): string[] {
+    const cut: string[] = [];
+    for (const conn of [...this.connections]) {
+      const what = conn.cutOff();
+      if (what !== null) cut.push(what);
+    }
+    return cut;
   }
 
   protected connect(socket: net.Socket): Connection {

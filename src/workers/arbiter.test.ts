@@ -574,3 +574,115 @@ test("a second stop() returns the first one's drain; reload() and scaling after 
   h.workers[0]!.exit(0);
   await first;
 });
+
+// --- --warmup and --health ---
+
+const WARMUP = { warmup: [{ describe: 'GET /warm', environ: () => 'REQUEST_METHOD\0GET\0PATH_INFO\0/warm\0' }] };
+
+test('--warmup: a worker serves only once it answered its warm-up (not counted as served); start() resolves then', async (t) => {
+  const h = new Harness(t, WARMUP);
+  let resolved = false;
+  const started = h.pool.start().then(() => (resolved = true));
+  await settle();
+  for (const w of h.workers) w.ready();
+  assert.deepEqual(h.states(), ['warming', 'warming']);
+  assert.equal(h.pool.health().serving, 0);
+  const ex = h.submit();
+  assert.equal(ex.channel?.owner, undefined, 'no client request reaches a worker still warming up');
+  h.workers[0]!.answer('200 OK', 'warm');
+  await settle();
+  assert.equal(ex.channel?.owner, h.workers[0], 'the queued request runs once the worker is warm');
+  assert.equal(h.workers[0]!.served, 1);
+  assert.equal(resolved, false);
+  h.workers[1]!.answer('404 Not Found');
+  await started;
+  assert.match(h.log, /warm-up GET \/warm answered 404 Not Found/);
+  assert.deepEqual(h.pool.health(), { phase: 'serving', serving: 2, busy: 1, queued: 0, backlog: 100 });
+});
+
+test('--warmup: a 5xx at start is a failed boot, with the status and the body', async (t) => {
+  const h = new Harness(t, WARMUP);
+  const started = h.pool.start();
+  await settle();
+  for (const w of h.workers) w.ready();
+  h.workers[1]!.answer('500 Internal Server Error', 'Traceback: NameError');
+  await settle();
+  h.advance(0); // stop(0): no grace, the workers are killed
+  await assert.rejects(started, /worker \d+: warm-up GET \/warm answered 500 Internal Server Error:\nTraceback: NameError/);
+  assert.equal(h.pool.counts.warmupsFailed, 1);
+});
+
+test('--warmup: a reload whose warm-up fails is rolled back; the old workers keep serving', async (t) => {
+  const h = new Harness(t, WARMUP);
+  const started = h.pool.start();
+  await settle();
+  for (const w of h.workers) {
+    w.ready();
+    w.answer('200 OK');
+  }
+  await started;
+  h.pool.reload();
+  const fresh = h.workers.slice(2);
+  for (const w of fresh) w.ready();
+  fresh[0]!.answer('200 OK');
+  fresh[1]!.answer('502 Bad Gateway', 'broken view');
+  await settle();
+  assert.match(h.log, /reload failed, the old workers keep serving: worker \d+: warm-up GET \/warm answered 502 Bad Gateway:\nbroken view/);
+  assert.ok(fresh.every((w) => w.doomed));
+  assert.equal(h.pool.counts.reloadsFailed, 1);
+  h.advance(100);
+  assert.equal(h.pool.status().generation, 0);
+  assert.equal(h.submit().channel?.owner, h.workers[0]);
+});
+
+test('--warmup: a respawn that fails it is killed and respawned with the backoff; one that never answers, at --boot-timeout', async (t) => {
+  const h = new Harness(t, { ...WARMUP, workers: 1, maxWorkers: 1 });
+  const started = h.pool.start();
+  await settle();
+  h.workers[0]!.ready();
+  h.workers[0]!.answer('200 OK');
+  await started;
+  h.workers[0]!.exit(1);
+  const respawn = h.workers[1]!;
+  respawn.ready();
+  respawn.answer('500 Internal Server Error');
+  await settle();
+  assert.ok(respawn.doomed);
+  h.advance(0);
+  assert.match(h.log, /exited with signal SIGKILL after its warm-up GET \/warm answered 500 Internal Server Error; respawning in 100 ms/);
+  h.advance(100);
+  const third = h.workers[2]!;
+  third.ready();
+  assert.deepEqual(h.states(), ['warming']);
+  h.advance(5100);
+  assert.match(h.log, /did not finish its warm-up within 5s \(--boot-timeout\); killing it/);
+  assert.equal(third.state, 'exited');
+});
+
+test('health(): booting while no worker serves; stopping once stopped', async (t) => {
+  const h = new Harness(t);
+  const started = h.pool.start();
+  await settle();
+  assert.equal(h.pool.health().phase, 'booting');
+  for (const w of h.workers) w.ready();
+  await started;
+  h.submit();
+  assert.deepEqual(h.pool.health(), { phase: 'serving', serving: 2, busy: 1, queued: 0, backlog: 100 });
+  void h.pool.stop(0);
+  assert.equal(h.pool.health().phase, 'stopping');
+});
+
+test('stop() after a --timeout: the hung worker is killed when due, not at the end of the grace; no replacement then', async (t) => {
+  const h = new Harness(t, { workers: 1, maxWorkers: 1, timeout: 2 });
+  await h.started();
+  h.submit('GET /hang');
+  h.advance(2100);
+  assert.deepEqual(h.workers[0]!.signals, ['SIGUSR1']);
+  const stopped = h.pool.stop(30);
+  h.advance(1000);
+  assert.equal(h.workers[0]!.state, 'exited', 'killed 1 s after its stack dump');
+  h.advance(5000);
+  assert.equal(h.workers.length, 2, 'only the replacement started before the stop');
+  h.workers[1]!.exit(0);
+  await stopped;
+});

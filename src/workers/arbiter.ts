@@ -25,14 +25,15 @@ import { systemClock, type Cancel, type Clock } from './clock.js';
 import { Dispatcher, type DispatchOptions } from './dispatch.js';
 import { Generation, type Slot } from './generation.js';
 import { PoolSize } from './pool-size.js';
-import type { PoolCounts, PoolStatus } from './pool-status.js';
+import type { PoolCounts, PoolHealth, PoolStatus } from './pool-status.js';
 import { Recycling, type RecycleCause } from './recycling.js';
 import { exitText, type WorkerOptions } from './python.js';
 import { processSpawner, type Spawner } from './spawner.js';
 import type { Template, TemplateHooks } from './template.js';
+import { warmUp, type WarmupRequest } from './warmup.js';
 import type { Worker, WorkerHooks } from './worker.js';
 
-export type { PoolCounts, PoolStatus };
+export type { PoolCounts, PoolHealth, PoolStatus };
 
 export interface ArbiterOptions extends WorkerOptions, DispatchOptions {
   /** Workers to run; with autoscaling, the fewest. */
@@ -54,6 +55,8 @@ export interface ArbiterOptions extends WorkerOptions, DispatchOptions {
   maxLifetime: number;
   /** Import the app once per generation in a template process and fork the workers from it. */
   preload: boolean;
+  /** --warmup: what every new worker answers before it serves (none: it serves once it says READY). */
+  warmup?: readonly WarmupRequest[];
 }
 
 /** What the arbiter runs on; unit tests give fakes, the default is real processes and time. */
@@ -90,6 +93,8 @@ export class Arbiter implements WorkerHooks, TemplateHooks {
     timedOut: 0,
     recycled: { max_requests: 0, max_lifetime: 0, max_rss: 0 },
     reloads: 0,
+    reloadsFailed: 0,
+    warmupsFailed: 0,
     queueRefused: 0,
   };
   private phase: Phase = { kind: 'new' };
@@ -136,7 +141,7 @@ export class Arbiter implements WorkerHooks, TemplateHooks {
     const failure = await new Promise<WorkerError | null>((settle) => {
       const { bootTimeout } = this.options;
       const deadline = this.clock.after(bootTimeout * 1000, () =>
-        this.bootFailed(new WorkerError(codes.WORKER_BOOT, `workers were not ready within ${bootTimeout}s`)),
+        this.bootFailed(new WorkerError(codes.WORKER_BOOT, `workers were not ready within ${bootTimeout}s${generation.stillWarming()}`)),
       );
       this.phase = { kind: 'booting', generation, deadline, settle, reloadAfter: false };
       if (this.options.preload) this.spawnTemplate(generation);
@@ -177,7 +182,9 @@ export class Arbiter implements WorkerHooks, TemplateHooks {
     this.generations.push(generation);
     const n = Math.min(Math.max(this.liveSlots().length, this.size.min), this.size.max);
     this.log.info(`reload: starting ${n} new worker${n > 1 ? 's' : ''} (generation ${generation.number})`);
-    const deadline = this.clock.after(bootTimeout * 1000, () => this.reloadFailed(`the new workers were not ready within ${bootTimeout}s`));
+    const deadline = this.clock.after(bootTimeout * 1000, () =>
+      this.reloadFailed(`the new workers were not ready within ${bootTimeout}s${generation.stillWarming()}`),
+    );
     this.phase = { kind: 'reloading', generation, deadline, again: false };
     this.size.reset();
     if (preload) this.spawnTemplate(generation); // the new code is imported by a new template
@@ -199,7 +206,7 @@ export class Arbiter implements WorkerHooks, TemplateHooks {
     this.phase = { kind: 'stopping', done, drained };
     if (was.kind === 'booting' || was.kind === 'reloading') was.deadline();
     if (was.kind === 'booting') was.settle(null); // stopped while it started: start() returns
-    // the tick goes on while the workers drain, reaping alone: under --preload the templates exit
+    // the tick goes on while the workers drain, reaping and killing what is due: under --preload the templates exit
     // at once, and a forked worker still exiting when its template went is seen gone only there
     for (const cancel of this.respawns) cancel();
     this.dispatcher.failQueued(new WorkerError(codes.WORKER_DIED, 'the server is shutting down', 503));
@@ -234,49 +241,15 @@ export class Arbiter implements WorkerHooks, TemplateHooks {
   status(): PoolStatus {
     const now = this.clock.now();
     const rows: PoolStatus['workers'] = [];
-    for (const g of this.generations) {
-      const t = g.template;
-      if (t)
-        rows.push({
-          pid: t.pid,
-          generation: g.number,
-          state: 'template',
-          served: 0,
-          rss: t.rss(),
-          age: (now - g.templateSince) / 1000,
-          running: [],
-        });
-    }
-    for (const g of this.generations) for (const slot of g.slots.values()) rows.push(this.statusOf(slot, now));
+    for (const g of this.generations) if (g.template) rows.push(g.templateRow(now));
+    for (const g of this.generations) rows.push(...g.workerRows(now, (w) => this.dispatcher.isServing(w)));
     const { min, max } = this.size;
     return { generation: this.current.number, minWorkers: min, maxWorkers: max, queued: this.dispatcher.queued, workers: rows };
   }
 
-  private statusOf(slot: Slot, now: number): PoolStatus['workers'][number] {
-    const w = slot.worker;
-    const running: { request: string; seconds: number }[] = [];
-    for (const ch of w.channels) {
-      if (ch.exchange) running.push({ request: ch.exchange.describe(), seconds: ch.runningFor(now) / 1000 });
-    }
-    const state =
-      slot.retiring !== null
-        ? `retiring (${slot.retiring})`
-        : w.state === 'booting'
-          ? 'booting'
-          : this.dispatcher.isServing(w)
-            ? w.busy > 0
-              ? 'busy'
-              : 'idle'
-            : w.state;
-    return {
-      pid: w.pid,
-      generation: slot.generation.number,
-      state,
-      served: w.served,
-      rss: w.rss(),
-      age: (now - slot.spawnedAt) / 1000,
-      running,
-    };
+  /** For --health: the pool's phase, and who serves. */
+  health(): PoolHealth {
+    return { phase: this.phase.kind, ...this.dispatcher.health(), backlog: this.options.backlog };
   }
 
   // --- the tick: what needs a clock ---
@@ -284,8 +257,8 @@ export class Arbiter implements WorkerHooks, TemplateHooks {
   private tick(): void {
     const now = this.clock.now();
     this.reapWorkers();
+    this.murderWorkers(now); // while stopping too: a timed-out worker's kill is due 1 s after its stack dump
     if (this.phase.kind === 'stopping') return;
-    this.murderWorkers(now);
     this.recycleWorkers(now);
     this.manageWorkers(now);
     this.expireQueue(now);
@@ -304,7 +277,7 @@ export class Arbiter implements WorkerHooks, TemplateHooks {
         const w = slot.worker;
         if (slot.killAt !== 0) {
           if (now >= slot.killAt) w.kill('SIGKILL');
-        } else if (w.state === 'booting') {
+        } else if (w.state === 'booting' || slot.warming) {
           // a generation that starts has its own deadline; a respawn or a replacement gets this one
           if (!this.starting(g) && now - slot.spawnedAt > this.options.bootTimeout * 1000) this.bootTimedOut(slot, now);
         } else if (limit > 0) {
@@ -359,6 +332,8 @@ export class Arbiter implements WorkerHooks, TemplateHooks {
       spawnedAt: this.clock.now(),
       requestLimit: this.recycling.requestLimit(),
       retiring: null,
+      warming: false,
+      failed: null,
       killAt: 0,
       idleSince: 0,
       replaces: null,
@@ -425,12 +400,13 @@ export class Arbiter implements WorkerHooks, TemplateHooks {
     this.dispatcher.withdraw(w);
     slot.killAt = now + KILL_GRACE_MS;
     w.kill('SIGUSR1'); // the worker's faulthandler prints every thread's stack to stderr
-    if (!replaced) this.spawnWorker();
+    if (!replaced && this.phase.kind !== 'stopping') this.spawnWorker();
   }
 
   /** A respawn or a replacement still importing the app after --boot-timeout. */
   private bootTimedOut(slot: Slot, now: number): void {
-    this.log.error(`worker ${slot.worker.pid} did not start within ${this.options.bootTimeout}s (--boot-timeout); killing it`);
+    const what = slot.warming ? 'finish its warm-up' : 'start';
+    this.log.error(`worker ${slot.worker.pid} did not ${what} within ${this.options.bootTimeout}s (--boot-timeout); killing it`);
     slot.killAt = now;
     slot.worker.kill('SIGKILL');
   }
@@ -489,6 +465,7 @@ export class Arbiter implements WorkerHooks, TemplateHooks {
     if (phase.kind !== 'reloading') return;
     phase.deadline();
     this.phase = { kind: 'serving' };
+    this.counts.reloadsFailed++;
     this.log.error(`reload failed, the old workers keep serving: ${why}`);
     const failed = phase.generation;
     failed.retired = 'failed reload';
@@ -568,14 +545,47 @@ export class Arbiter implements WorkerHooks, TemplateHooks {
         `${w.channels.length} thread${w.channels.length > 1 ? 's' : ''}, generation ${g.number})`,
     );
     if (this.phase.kind === 'stopping' || slot.retiring !== null) return w.stop();
+    const { warmup = [] } = this.options;
+    if (warmup.length > 0 && w.channels[0]) return this.startWarmup(slot, w.channels[0], warmup);
+    this.takeOn(slot);
+  }
+
+  /** Ready (and warmed up): it serves, or waits for the rest of its generation, or retires if a reload overtook it. */
+  private takeOn(slot: Slot): void {
+    const g = slot.generation;
     if (this.phase.kind === 'reloading' && this.starting(g)) {
       if (g.ready) this.reloadDone(); // serves once the whole new generation is ready
       return;
     }
     if (g !== this.current) return this.retire(slot, 'reload'); // a respawn of a generation a reload overtook
-    this.dispatcher.serve(w);
+    this.dispatcher.serve(slot.worker);
     if (slot.replaces) this.replacementReady(slot);
     if (this.phase.kind === 'booting' && g.ready) this.bootDone();
+  }
+
+  /** --warmup: its requests first; it is taken on only if all are answered below 500 within --boot-timeout. */
+  private startWarmup(slot: Slot, ch: Channel, requests: readonly WarmupRequest[]): void {
+    slot.warming = true;
+    void warmUp(ch, requests, this.log).then((failure) => {
+      slot.warming = false;
+      const w = slot.worker;
+      // gone, killed (--boot-timeout, a failed reload), retired (a reload overtook it) or stopping: nothing to do
+      if (w.state !== 'ready' || slot.retiring !== null || slot.killAt !== 0 || this.phase.kind === 'stopping') return;
+      if (failure === null) return this.takeOn(slot);
+      this.warmupFailed(slot, `warm-up ${failure}`);
+    });
+  }
+
+  /** A warm-up failed: as a failed boot (exit 3 at start, a reload rolled back, a respawn or a replacement failed). */
+  private warmupFailed(slot: Slot, why: string): void {
+    this.counts.warmupsFailed++;
+    const failure = `worker ${slot.worker.pid}: ${why}`;
+    if (this.starting(slot.generation)) {
+      return this.phase.kind === 'booting' ? this.bootFailed(new WorkerError(codes.WORKER_BOOT, failure)) : this.reloadFailed(failure);
+    }
+    this.log.error(`${failure}; killing it`);
+    slot.failed = why.split('\n')[0]!;
+    slot.worker.kill('SIGKILL');
   }
 
   workerOnBootError(w: Worker, err: WorkerError): void {
@@ -602,7 +612,7 @@ export class Arbiter implements WorkerHooks, TemplateHooks {
     g.unforked.delete(slot);
     this.dispatcher.withdraw(w);
     this.dropIfGone(g);
-    const how = exitText(code, signal);
+    const how = exitText(code, signal) + (slot.failed ? ` after its ${slot.failed}` : '');
     const phase = this.phase;
     if (phase.kind === 'stopping') {
       this.log.debug(`worker ${w.pid} exited`);

@@ -80,6 +80,13 @@ export class Dispatcher {
     return this.serving.has(w);
   }
 
+  /** For --health: workers serving, how many of them run a request, requests waiting. */
+  health(): { serving: number; busy: number; queued: number } {
+    let busy = 0;
+    for (const w of this.serving) if (w.busy > 0) busy++;
+    return { serving: this.serving.size, busy, queued: this.queued };
+  }
+
   /** 503 to every request that has waited longer than --queue-timeout. */
   expireQueue(now: number): void {
     const limit = this.options.queueTimeout * 1000;

@@ -7,6 +7,7 @@ import type { Socket } from 'node:net';
 import { WorkerError, codes } from '../errors.js';
 import { Channel, type Exchange } from './channel.js';
 import type { Cancel, Clock } from './clock.js';
+import { T, frame } from './frame.js';
 import { exitText } from './python.js';
 import type { Spawner } from './spawner.js';
 import type { Template, TemplateHooks } from './template.js';
@@ -158,9 +159,22 @@ export class FakeWorker extends FakeProcess implements Worker {
   ) {
     super();
     for (let i = 0; i < threads; i++) {
-      this.channels.push(new Channel(new FakeSocket() as unknown as Socket, new FakeSocket() as unknown as Socket, this, i));
+      const rx = new FakeSocket();
+      this.rx.push(rx);
+      this.channels.push(new Channel(new FakeSocket() as unknown as Socket, rx as unknown as Socket, this, i));
     }
     if (forked) this.pid = -1;
+  }
+
+  /** Each channel's response socket, where the test sends frames as the worker would. */
+  private readonly rx: FakeSocket[] = [];
+
+  /** It answers the request running on channel `i` whole (one RESPONSE frame with the complete flag). */
+  answer(status: string, body = '', i = 0): void {
+    const head = Buffer.from(`${status}\0`, 'latin1');
+    const size = Buffer.alloc(4);
+    size.writeUInt32LE(head.length);
+    this.rx[i]!.emit('data', frame(T.RESPONSE, Buffer.concat([Buffer.of(1), size, head, Buffer.from(body)])));
   }
 
   reap(): void {}

@@ -63,7 +63,8 @@ export class PoolSize {
     const { live } = load;
     let booting = 0;
     for (const slot of live) {
-      if (slot.worker.state === 'booting') booting++;
+      if (slot.worker.state === 'booting' || slot.warming)
+        booting++; // warming up: not serving yet either
       else if (slot.worker.busy > 0 || slot.idleSince === 0) slot.idleSince = now;
     }
     if (live.length < this.min) return load.backingOff ? null : { kind: 'spawn', count: this.min - live.length, why: null };
@@ -79,7 +80,7 @@ export class PoolSize {
     }
     if (live.length <= this.min) return null;
     const limit = this.idleTimeout * 1000;
-    const idle = live.filter((s) => s.worker.state === 'ready' && s.worker.busy === 0 && now - s.idleSince >= limit);
+    const idle = live.filter((s) => s.worker.state === 'ready' && !s.warming && s.worker.busy === 0 && now - s.idleSince >= limit);
     if (idle.length === 0) return null;
     return { kind: 'retire', slot: idlest(idle), reason: `idle for ${this.idleTimeout}s, scaling down to ${live.length - 1}` };
   }

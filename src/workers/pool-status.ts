@@ -38,6 +38,24 @@ export interface PoolCounts {
   /** Drain-first replacements, by cause. */
   recycled: Record<RecycleCause, number>;
   reloads: number;
+  /** Reloads rolled back: the new generation did not start, or failed its warm-up (the old one kept serving). */
+  reloadsFailed: number;
+  /** Workers whose --warmup failed (a 5xx, no answer): each counted as a failed boot. */
+  warmupsFailed: number;
   /** Requests answered 503 because the queue was full or they waited past --queue-timeout. */
   queueRefused: number;
+}
+
+/** What --health reads of the pool (listeners/http-health.ts). */
+export interface PoolHealth {
+  /** new, booting, serving, reloading or stopping. */
+  phase: string;
+  /** Workers taking requests. */
+  serving: number;
+  /** Of those, the ones running a request now. */
+  busy: number;
+  /** Requests waiting for a worker. */
+  queued: number;
+  /** --backlog: the most that may wait. */
+  backlog: number;
 }

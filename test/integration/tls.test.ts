@@ -90,7 +90,7 @@ describe('--https', () => {
     assert.equal(e.HTTPS, 'on');
     assert.equal(e.SERVER_PORT, '443', 'a Host without a port means 443 here');
     assert.equal(sized!.body.toString(), 'sss');
-    assert.equal(sized!.headers.get('keep-alive'), 'timeout=5');
+    assert.equal(sized!.headers.get('keep-alive'), 'timeout=75');
   });
 
   test('plaintext on the TLS port, and a handshake never finished, are dropped; serving goes on', async (t) => {

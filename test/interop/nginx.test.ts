@@ -386,16 +386,7 @@ describe('nginx proxy_pass with upstream keepalive -> warpipe --http (deploy.md)
   before(async () => {
     if (!existsSync(NGINX)) return;
     srv = await startServer('pep3333:application', {
-      args: [
-        '--http',
-        `unix:${dir}/http.sock`,
-        '--forwarded-allow-ips',
-        '127.0.0.1',
-        '--keepalive-timeout',
-        '75',
-        '--metrics',
-        '127.0.0.1:0',
-      ],
+      args: ['--http', `unix:${dir}/http.sock`, '--forwarded-allow-ips', '127.0.0.1', '--metrics', '127.0.0.1:0'],
     });
     metricsUrl = /metrics on (http:\/\/127\.0\.0\.1:\d+\/metrics)/.exec(
       await srv.waitForLog(/metrics on http:\/\/127\.0\.0\.1:\d+\/metrics/),
