@@ -31,7 +31,7 @@ import { ConfigCheckError, StartError, WorkerError, codes, type GatewayError } f
 import { HttpListener, type HttpOptions } from './listeners/http.js';
 import { FastcgiListener } from './listeners/fastcgi.js';
 import type { Listener, ListenerConnection, ListenerShared } from './listeners/base.js';
-import { checkSocketPath, type SocketOwner } from './listeners/bind.js';
+import type { SocketOwner } from './listeners/bind.js';
 import { ConnectionBudget } from './listeners/budget.js';
 import { StreamGatewayListener, scgi, uwsgi } from './listeners/stream-gateway.js';
 import { dropPrivileges } from './privileges.js';
@@ -45,7 +45,8 @@ import { formatStatus, listenControl, type Controlled } from './control.js';
 import { watchSources } from './watch.js';
 import { memberConfig, type Ask, type Member, type Tell } from './gateways.js';
 import { importAll, wrapApp, type Piece } from './middleware.js';
-import { checkRequestPath, warmupRequests, type WarmupServer } from './apps/warmup.js';
+import { warmupRequests, type WarmupServer } from './apps/warmup.js';
+import { checkProbePaths, checkSocketPaths, warnOpenFiles } from './preflight.js';
 import type { HealthOptions } from './listeners/http-health.js';
 import { checkPidFile, writePidFile } from './pid-file.js';
 
@@ -504,15 +505,10 @@ function buildListeners(config: Readonly<Config>, app: App, log: Logger, shared:
   };
 }
 
-/** --health and --warmup are request paths: checked before anything starts (a ConfigError: exit 2). */
-export function checkProbePaths(config: Readonly<Config>): void {
-  if (config.health) checkRequestPath('--health', config.health);
-  for (const path of config.warmup) checkRequestPath('--warmup', path);
-}
-
-/** Where the warm-up requests say they were sent: the first HTTP(S) listener, once bound. */
 /** Where warm-ups say they go when there is no HTTP listener (or none yet). */
 const defaultServer = (): WarmupServer => ({ name: 'localhost', port: '80', scheme: 'http', serverSoftware: `warpipe/${version}` });
+
+/** Where the warm-up requests say they were sent: the first HTTP(S) listener, once bound. */
 
 function firstServer(listeners: Listeners): WarmupServer {
   const serverSoftware = `warpipe/${version}`;
@@ -530,23 +526,6 @@ function firstServer(listeners: Listeners): WarmupServer {
 function byName(listeners: Listeners): Record<string, Listener<ListenerConnection>> {
   const { https, ...rest } = listeners;
   return https ? { ...rest, https } : rest;
-}
-
-/** The soft limit on open files (`ulimit -n`) against --max-connections. */
-export function warnOpenFiles(config: Readonly<Config>, log: Logger): void {
-  let files: number | null = null;
-  try {
-    const m = /^Max open files\s+(\d+|unlimited)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
-    files = m && m[1] !== 'unlimited' ? Number(m[1]) : null;
-  } catch {
-    // no /proc: nothing to compare
-  }
-  if (files !== null && config.maxConnections > 0 && files < config.maxConnections + 64) {
-    log.warning(
-      `--max-connections ${config.maxConnections} is more than this process may open (${files} files, ulimit -n): ` +
-        'raise it (systemd LimitNOFILE=) or lower --max-connections',
-    );
-  }
 }
 
 /** `HOST:PORT` or the socket's path, for the line that says why it cannot be bound. */
@@ -640,33 +619,6 @@ export function watchForChanges(config: Readonly<Config>, log: Logger, reload: (
     log.info(`--reload: watching ${base}${config.pythonpath.length ? ` and ${config.pythonpath.join(', ')}` : ''} for changes`);
   }
   return () => stops.forEach((stop) => stop());
-}
-
-/**
- * Every unix socket the settings name (listeners, --metrics, --control) has its directory, and nothing but a socket is
- * at its path: else one line and exit 2, before the banner (src/listeners/bind.ts claims them when binding).
- */
-export function checkSocketPaths(config: Readonly<Config>): void {
-  const named: [string, string][] = [];
-  for (const key of ['http', 'https', 'fastcgi', 'scgi', 'uwsgi'] as const) {
-    for (const a of config[key]) if (a.kind === 'unix') named.push([`--${key} unix:${a.path}`, a.path]);
-  }
-  if (config.metrics?.kind === 'unix') named.push([`--metrics unix:${config.metrics.path}`, config.metrics.path]);
-  if (config.control) named.push([`--control ${config.control}`, config.control]);
-  for (const [flag, path] of named) {
-    try {
-      checkSocketPath(path);
-    } catch (err) {
-      throw new ConfigCheckError(`${flag}: ${(err as Error).message}`, { cause: err });
-    }
-  }
-}
-
-/** The paths of the unix sockets the listeners bind. */
-export function unixSockets(config: Readonly<Config>): string[] {
-  return [...config.http, ...config.https, ...config.fastcgi, ...config.scgi, ...config.uwsgi].flatMap((a) =>
-    a.kind === 'unix' ? [a.path] : [],
-  );
 }
 
 /**

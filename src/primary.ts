@@ -33,20 +33,8 @@ import cluster, { type Worker } from 'node:cluster';
 import { lstatSync, unlinkSync } from 'node:fs';
 import { AggregatorRegistry, Counter, Gauge, Registry } from 'prom-client';
 import type { Config } from './config/resolve.js';
-import {
-  banner,
-  becomeUser,
-  checkSocketPaths,
-  checkProbePaths,
-  bindSideSockets,
-  openLogs,
-  runtimeAdvice,
-  unixSockets,
-  socketOwner,
-  warnOpenFiles,
-  watchForChanges,
-  type Logs,
-} from './gateway.js';
+import { banner, becomeUser, bindSideSockets, openLogs, runtimeAdvice, socketOwner, watchForChanges, type Logs } from './gateway.js';
+import { checkProbePaths, checkSocketPaths, unixSockets, warnOpenFiles } from './preflight.js';
 import { memberEnv, type Ask, type Tell } from './gateways.js';
 import { canReusePort, claimSocketPath, privateName, publishSocket } from './listeners/bind.js';
 import { readCertificate } from './config/check.js';
