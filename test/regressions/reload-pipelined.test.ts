@@ -120,7 +120,8 @@ describe('reloads and recycling under pipelined load with large inline bodies', 
     assert.ok(tally.big > 300, `large uploads were served (${tally.big})`);
     assert.ok((log.match(/retiring \(reload\)/g)?.length ?? 0) >= RELOADS, 'workers were retired by the reloads');
     assert.deepEqual(tally.failures, [], `${tally.failures.length} of ${tally.ok + tally.failures.length} requests failed\n${log}`);
-    assert.doesNotMatch(log, /closed its request channel|while handling|\b502\b|\[ERROR\]/);
+    // a 502 is an [ERROR] line; a bare "502" also appears in "retiring (reload) after 502 requests"
+    assert.doesNotMatch(log, /closed its request channel|while handling|\[ERROR\]/);
   });
 });
 
