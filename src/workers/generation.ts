@@ -7,13 +7,15 @@
 import type { Template } from './template.js';
 import type { Worker } from './worker.js';
 
-/** One process as `warpipe status` shows it (a row of PoolStatus's `workers`; not imported from it: no import cycle). */
-interface StatusRow {
+/** One process as `warpipe status` shows it: a row of PoolStatus's `workers` (pool-status.ts). */
+export interface StatusRow {
   pid: number;
   generation: number;
+  /** template, booting, warming, busy, idle, retiring (why), ready (a reload's, not serving yet), stopping */
   state: string;
   served: number;
   rss: number;
+  /** seconds since spawn */
   age: number;
   running: { request: string; seconds: number }[];
 }

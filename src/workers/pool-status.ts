@@ -2,6 +2,7 @@
 // PoolCounts for --metrics. Types only; the Arbiter fills them in (arbiter.ts
 // exports them too).
 
+import type { StatusRow } from './generation.js';
 import type { RecycleCause } from './recycling.js';
 
 /** What `warpipe status` shows. */
@@ -12,19 +13,8 @@ export interface PoolStatus {
   queued: number;
   /** With --gateways N: each gateway's pid, by its number (1 to N). */
   gateways?: number[];
-  workers: {
-    /** With --gateways N: the number of the gateway that owns it. */
-    gateway?: number;
-    pid: number;
-    generation: number;
-    /** template, booting, busy, idle, retiring (why), ready (a reload's, not serving yet), stopping */
-    state: string;
-    served: number;
-    rss: number;
-    /** seconds since spawn */
-    age: number;
-    running: { request: string; seconds: number }[];
-  }[];
+  /** Each process, and with --gateways N the number of the gateway that owns it. */
+  workers: (StatusRow & { gateway?: number })[];
 }
 
 /** What the pool has done since it started (for --metrics). */
