@@ -209,4 +209,16 @@ def application(environ, start_response):
   writeFileSync(join(dir, 'factory.py'), `${app}\ndef create_app():\n    return application\n`);
 }
 
+/** `script` run (runScript) until its workers are ready; stopped again if they never are. */
+export async function serveScript(script: string, options: { cwd: string; bin: string; env?: NodeJS.ProcessEnv }): Promise<Running> {
+  const r = runScript(script, options);
+  try {
+    await r.waitForLog(/workers? ready/);
+  } catch (err) {
+    await r.stop();
+    throw err;
+  }
+  return r;
+}
+
 export { ROOT };

@@ -377,18 +377,6 @@ test('--user/--group mistakes: one line, exit 2', async (t) => {
   assert.match(err, /^warpipe: --user\/--group root:root needs warpipe started as root\n$/);
 });
 
-/** The CLI run to its end with `env` added (runCli inherits the environment as it is). */
-function runWith(args: string[], env: NodeJS.ProcessEnv, cwd = FIXTURES): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const proc = spawn(process.execPath, [CLI, ...args], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    proc.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    proc.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
 test('issue 14: -b and --bind are --http; --help says PREFIX=DIR, has examples; every command answers --help', async () => {
   const dir = mkdtempSync(`${tmpdir()}/warpipe-`);
   const srv = await startServer('hello', { args: ['-b', `unix:${dir}/b.sock`, `--bind=unix:${dir}/bind.sock`] });
@@ -486,13 +474,13 @@ test('issue 14: --user cannot run the python3 root finds first on PATH: the work
     assert.equal(await srv.stop(), 0);
   }
   // none the user can run: one line, exit 2
-  const none = await runWith(['which:application', '--user', 'nobody', '--python', 'python3', '--env', `PATH=${hidden}/bin`], {}, app);
+  const none = await runCli(['which:application', '--user', 'nobody', '--python', 'python3', '--env', `PATH=${hidden}/bin`], { cwd: app });
   assert.equal(none.code, 2);
   assert.match(
     none.stderr,
     new RegExp(`^warpipe: --python python3: --user nobody:\\S+ can run no python3 on PATH \\(${hidden}/bin/python3: EACCES\\)\n$`),
   );
-  const named = await runWith(['which:application', '--user', 'nobody', '--python', `${hidden}/bin/python3`], {}, app);
+  const named = await runCli(['which:application', '--user', 'nobody', '--python', `${hidden}/bin/python3`], { cwd: app });
   assert.equal(named.code, 2);
   assert.match(named.stderr, /cannot run it \(EACCES\)\n$/);
 });
@@ -520,7 +508,7 @@ test('issue 14: warpipe check imports the app as --user, in a worker of its own'
   const app = mkdtempSync(`${tmpdir()}/warpipe-app-`);
   chmodSync(app, 0o755);
   writeFileSync(`${app}/whoami_app.py`, 'import os\nprint("imported as uid", os.getuid())\n\ndef application(e, s):\n    pass\n');
-  const r = await runWith(['check', 'whoami_app:application', '--user', 'nobody', '--python', SYSTEM_PYTHON], {}, app);
+  const r = await runCli(['check', 'whoami_app:application', '--user', 'nobody', '--python', SYSTEM_PYTHON], { cwd: app });
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stderr, /imported as uid 65534/);
   assert.match(r.stdout, /^python +\/usr\/bin\/python3 \(3\.\d+\.\d+\), run as nobody:/m);

@@ -8,11 +8,10 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
-import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CLI, SYSTEM_PYTHON, startServer } from '../helpers/server.js';
+import { SYSTEM_PYTHON, runCli, startServer } from '../helpers/server.js';
 import { commandLines, snippet, substitute } from '../helpers/snippets.js';
 
 const dirs: string[] = [];
@@ -27,16 +26,7 @@ function tempDir(): string {
 }
 
 /** The CLI run to its end, from `cwd`, with `env` added. */
-function run(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const proc = spawn(process.execPath, [CLI, ...args], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    proc.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    proc.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const run = (args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): ReturnType<typeof runCli> => runCli(args, { cwd, env });
 
 /**
  * GET `url`'s body on a connection of its own, closed after the answer. (A kept-alive idle connection

@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../helpers/net.js';
-import { type Running, commandLines, runScript, shimDir, snippet, substitute, writeDocApps } from '../helpers/snippets.js';
+import { type Running, commandLines, serveScript, shimDir, snippet, substitute, writeDocApps } from '../helpers/snippets.js';
 
 const DEPLOY = 'docs/deploy.md';
 let work: string;
@@ -22,16 +22,7 @@ before(() => {
 });
 after(() => rmSync(work, { recursive: true, force: true }));
 
-async function serve(script: string): Promise<Running> {
-  const r = runScript(script, { cwd: work, bin });
-  try {
-    await r.waitForLog(/workers? ready/);
-  } catch (err) {
-    await r.stop();
-    throw err;
-  }
-  return r;
-}
+const serve = (script: string): Promise<Running> => serveScript(script, { cwd: work, bin });
 
 async function stopped(r: Running): Promise<void> {
   assert.equal(await r.stop(), 0, r.logs());

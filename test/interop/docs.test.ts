@@ -30,6 +30,7 @@ import {
   commandLines,
   readSnippets,
   runScript,
+  serveScript,
   shimDir,
   snippet,
   substitute,
@@ -86,10 +87,10 @@ const paths = (text: string, ...prefixes: string[]): [string, string][] =>
 
 /** Run one command line (a snippet after substitution) and wait until its workers are ready (or `port` accepts). */
 async function serve(script: string, env: NodeJS.ProcessEnv = {}, cwd = work, port?: number): Promise<Running> {
+  if (port === undefined) return serveScript(script, { cwd, bin, env });
   const r = runScript(script, { cwd, bin, env });
   try {
-    if (port === undefined) await r.waitForLog(/workers? ready/);
-    else await waitForPort(port, () => (r.proc.exitCode === null ? null : `exited: ${r.logs()}`), 600);
+    await waitForPort(port, () => (r.proc.exitCode === null ? null : `exited: ${r.logs()}`), 600);
   } catch (err) {
     await r.stop();
     throw err;
