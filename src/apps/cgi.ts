@@ -115,11 +115,13 @@ export function cgiScripts(options: CgiOptions, log: Logger): App {
         fail(new GatewayError(codes.UPSTREAM_TIMEOUT, `CGI script ${script} timed out`, 504));
       };
       let timer = setTimeout(expire, options.timeout * 1000);
+      let exited = false;
       const touch = (): void => {
         clearTimeout(timer);
         if (!held) timer = setTimeout(expire, options.timeout * 1000);
       };
       child.on('error', (err) => {
+        exited = true;
         clearTimeout(timer);
         log.error(`CGI script ${script} could not run: ${err.message}`);
         fail(new GatewayError(codes.UPSTREAM_DOWN, `CGI script ${script} could not run`, 502));
@@ -138,6 +140,7 @@ export function cgiScripts(options: CgiOptions, log: Logger): App {
         }
       });
       child.on('close', (code, signal) => {
+        exited = true;
         clearTimeout(timer);
         reply.end(() => {
           const how = signal ? `signal ${signal}` : `code ${code}`;
@@ -147,9 +150,12 @@ export function cgiScripts(options: CgiOptions, log: Logger): App {
       });
       // the body, with backpressure; a script that does not read it just gets EPIPE
       child.stdin.on('error', () => {});
+      // A script taking its body is making progress: each block it accepts restarts the timer too.
       void (async () => {
         for await (const chunk of environ['wsgi.input']) {
-          if (!child.stdin.write(chunk)) await new Promise((r) => child.stdin.once('drain', r));
+          if (child.stdin.destroyed) return;
+          const more = child.stdin.write(chunk, (err) => err || exited || touch());
+          if (!more) await new Promise((r) => (child.stdin.once('drain', r), child.stdin.once('close', r)));
         }
         child.stdin.end();
       })().catch(() => child.stdin.destroy());
