@@ -886,6 +886,10 @@ def parse_args(argv):
             args.preload = rest.pop(0) if rest else ""
             if not args.preload:
                 raise BootError("--preload needs the gateway's fork socket path")
+        elif arg in ("--interface", "--loop", "--streams"):
+            value = rest.pop(0) if rest else ""
+            if arg == "--interface" and value == "asgi":
+                raise BootError("--interface asgi: this worker serves WSGI apps only")
         elif arg == "--threads":
             value = rest.pop(0) if rest else ""
             if not value.isdigit() or int(value) < 1:

@@ -388,6 +388,9 @@ const POOL_SETTINGS = [
   'maxRss',
   'maxLifetime',
   'preload',
+  'interface',
+  'loop',
+  'asgiConcurrency',
 ] as const satisfies readonly (keyof ArbiterOptions & keyof Config)[];
 
 function pick<T, K extends keyof T>(from: T, keys: readonly K[]): Pick<T, K> {
@@ -400,6 +403,8 @@ function pick<T, K extends keyof T>(from: T, keys: readonly K[]): Pick<T, K> {
 export function poolOptions(config: Readonly<Config>, log: Logger, server: () => WarmupServer = defaultServer): ArbiterOptions {
   return {
     ...pick(config, POOL_SETTINGS),
+    // an ASGI app serves on one channel's streams: more channels would sit unused
+    threads: config.interface === 'asgi' ? 1 : config.threads,
     warmup: warmupRequests(config.warmup, server),
     cwd: config.chdir || undefined,
     env: workerEnv(config),

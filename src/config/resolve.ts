@@ -97,6 +97,8 @@ export function resolveConfig(
   }
   // systemd socket activation brings its own sockets: no default then
   const listening = LISTENER_KEYS.some((k) => values[k].length > 0) || inherited.length > 0;
+  at(['interface'], () => oneOf('--interface', values.interface, ['auto', 'wsgi', 'asgi']));
+  at(['loop'], () => oneOf('--loop', values.loop, ['auto', 'asyncio', 'uvloop']));
   parseCompress(values.compress); // a bad --compress is a ConfigError here, before the banner (the gateway reads it again)
   const [min, max] = values.workers;
   const workers = min === 0 ? availableParallelism() : min;
@@ -128,6 +130,11 @@ export function resolveConfig(
     warnings: python.warning ? [python.warning] : [],
     configText: file?.text ?? null,
   });
+}
+
+/** A setting that takes one of a few words. */
+function oneOf(flag: string, value: string, words: readonly string[]): void {
+  if (!words.includes(value)) throw new ConfigError(`${flag} must be one of ${words.join(', ')}, got "${value}"`);
 }
 
 /** Every path a setting names (Setting.path), from `base`; --chdir was settled already. */

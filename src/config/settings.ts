@@ -192,6 +192,17 @@ const table = [
   setting({ key: 'idleTimeout', flag: '--idle-timeout', kind: 'seconds', default: 30, section: 'workers',
     doc: 'With --workers MIN:MAX, a worker idle this long is retired while more than MIN run.',
     peer: 'php-fpm pm.process_idle_timeout, uWSGI --cheaper-overload' }),
+  setting({ key: 'interface', flag: '--interface', kind: 'string', default: 'auto', section: 'app',
+    doc: 'auto, wsgi or asgi. auto: an app that is an async function (or an object whose __call__ is one) is ASGI 3, anything else ' +
+      'WSGI (PEP 3333). A wrong explicit choice fails the boot (exit 3).',
+    peer: 'uvicorn --interface, Granian --interface' }),
+  setting({ key: 'loop', flag: '--loop', kind: 'string', default: 'auto', section: 'app',
+    doc: 'ASGI: the event loop of each worker: asyncio, uvloop (the app\'s interpreter must have it), or auto (uvloop when installed).',
+    peer: 'uvicorn --loop' }),
+  setting({ key: 'asgiConcurrency', flag: '--asgi-concurrency', kind: 'int', default: 100, min: 1, section: 'workers',
+    doc: 'ASGI: requests (and WebSockets) one worker serves at once on its event loop; more wait in the gateway\'s queue (--backlog, ' +
+      '--queue-timeout). --threads is for WSGI apps only.',
+    peer: 'uvicorn --limit-concurrency (per server), Granian --backpressure' }),
   setting({ key: 'threads', flag: '--threads', kind: 'int', default: 1, min: 1, section: 'workers',
     doc: 'Threads per worker; each serves one request at a time.', peer: 'gunicorn --threads, uWSGI --threads' }),
   setting({ key: 'pipeline', flag: '--pipeline', kind: 'int', default: 8, min: 0, section: 'workers',
@@ -290,6 +301,9 @@ const table = [
   setting({ key: 'bufferResponse', flag: '--buffer-response', kind: 'bytes', default: 1 << 20, section: 'limits',
     doc: 'Response bytes held per connection for a slow client before the worker is made to wait.',
     peer: 'nginx proxy_buffers' }),
+  setting({ key: 'websocketMaxMessage', flag: '--websocket-max-message', kind: 'bytes', default: 16 << 20, min: 1, section: 'limits',
+    doc: 'The largest WebSocket message a client may send (after decompression); a larger one closes the WebSocket with 1009.',
+    peer: 'uvicorn --ws-max-size' }),
   // timeouts
   setting({ key: 'headerTimeout', flag: '--header-timeout', kind: 'seconds', default: 10, section: 'timeouts',
     doc: 'A client must send a complete request head within this time of starting it (slowloris guard); on --fastcgi/--scgi/--uwsgi, the ' +
@@ -309,6 +323,12 @@ const table = [
     peer: 'gunicorn --keep-alive, nginx keepalive_timeout' }),
   setting({ key: 'sendTimeout', flag: '--send-timeout', kind: 'seconds', default: 60, section: 'timeouts',
     doc: 'A client that accepts no response bytes for this long is disconnected.', peer: 'nginx send_timeout' }),
+  setting({ key: 'websocketPingInterval', flag: '--websocket-ping-interval', kind: 'seconds', default: 20, section: 'timeouts',
+    doc: 'A WebSocket that has received nothing for this long is sent a ping (0: no pings); --timeout does not apply to WebSockets.',
+    peer: 'uvicorn --ws-ping-interval' }),
+  setting({ key: 'websocketPingTimeout', flag: '--websocket-ping-timeout', kind: 'seconds', default: 20, section: 'timeouts',
+    doc: 'A WebSocket whose client sends nothing (not even the pong) within this long of a ping is closed (1011 to the app).',
+    peer: 'uvicorn --ws-ping-timeout' }),
   // logging
   setting({ key: 'logLevel', flag: '--log-level', kind: 'level', default: 'info', section: 'logging',
     doc: 'debug, info, warning, error or critical.', peer: 'gunicorn --log-level' }),

@@ -22,48 +22,18 @@ import { WorkerError, codes } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Channel, Exchange } from './channel.js';
 import { systemClock, type Cancel, type Clock } from './clock.js';
-import { Dispatcher, type DispatchOptions } from './dispatch.js';
+import { Dispatcher } from './dispatch.js';
 import { Generation, type Slot } from './generation.js';
 import { PoolSize } from './pool-size.js';
-import type { PoolCounts, PoolHealth, PoolStatus } from './pool-status.js';
+import type { ArbiterDeps, ArbiterOptions, PoolCounts, PoolHealth, PoolStatus } from './pool-status.js';
 import { Recycling, type RecycleCause } from './recycling.js';
-import { exitText, type WorkerOptions } from './python.js';
+import { exitText } from './python.js';
 import { processSpawner, type Spawner } from './spawner.js';
 import type { Template, TemplateHooks } from './template.js';
 import { warmUp, type WarmupRequest } from './warmup.js';
 import type { Worker, WorkerHooks } from './worker.js';
 
-export type { PoolCounts, PoolHealth, PoolStatus };
-
-export interface ArbiterOptions extends WorkerOptions, DispatchOptions {
-  /** Workers to run; with autoscaling, the fewest. */
-  workers: number;
-  /** The most workers autoscaling may run (= workers: a fixed pool). */
-  maxWorkers: number;
-  /** Seconds a worker may sit idle before autoscaling retires it (while more than `workers` run). */
-  idleTimeout: number;
-  /** Seconds a worker may take to import the app. */
-  bootTimeout: number;
-  /** Seconds a request may run before its worker is killed and its client gets 504 (0: no limit). */
-  timeout: number;
-  /** Requests after which a worker is replaced (0: never), plus up to `maxRequestsJitter` more. */
-  maxRequests: number;
-  maxRequestsJitter: number;
-  /** MiB of resident memory above which a worker is replaced (0: no limit). */
-  maxRss: number;
-  /** Seconds after which a worker is replaced (0: never). */
-  maxLifetime: number;
-  /** Import the app once per generation in a template process and fork the workers from it. */
-  preload: boolean;
-  /** --warmup: what every new worker answers before it serves (none: it serves once it says READY). */
-  warmup?: readonly WarmupRequest[];
-}
-
-/** What the arbiter runs on; unit tests give fakes, the default is real processes and time. */
-export interface ArbiterDeps {
-  spawner?: Spawner;
-  clock?: Clock;
-}
+export type { ArbiterDeps, ArbiterOptions, PoolCounts, PoolHealth, PoolStatus };
 
 const TICK_MS = 100;
 /** How long a timed-out worker has to print its stacks before SIGKILL. */
@@ -280,8 +250,10 @@ export class Arbiter implements WorkerHooks, TemplateHooks {
         } else if (w.state === 'booting' || slot.warming) {
           // a generation that starts has its own deadline; a respawn or a replacement gets this one
           if (!this.starting(g) && now - slot.spawnedAt > this.options.bootTimeout * 1000) this.bootTimedOut(slot, now);
+        } else if (limit > 0 && w.concurrent) {
+          this.timeOutStreams(slot, now, limit);
         } else if (limit > 0) {
-          const ch = w.channels.find((c) => c.runningFor(now) > limit);
+          const ch = w.channels.find((c) => c.timedFor(now) > limit);
           if (ch) this.timeOut(slot, ch, now);
         }
       }
@@ -386,21 +358,51 @@ export class Arbiter implements WorkerHooks, TemplateHooks {
 
   /** A request ran past --timeout: 504 to its client, a stack dump (SIGUSR1), SIGKILL after KILL_GRACE_MS. */
   private timeOut(slot: Slot, ch: Channel, now: number): void {
-    const w = slot.worker;
     const what = ch.exchange!.describe();
     const seconds = (ch.runningFor(now) / 1000).toFixed(1);
-    this.log.error(
-      `worker ${w.pid} timed out after ${seconds}s handling ${what} (--timeout ${this.options.timeout}); ` +
+    this.killHung(
+      slot,
+      now,
+      `worker ${slot.worker.pid} timed out after ${seconds}s handling ${what} (--timeout ${this.options.timeout}); ` +
         'killing it, its Python stacks follow',
     );
     ch.expire(new WorkerError(codes.WORKER_TIMEOUT, `${what} timed out after ${seconds}s`, 504));
     this.counts.timedOut++;
+  }
+
+  /** A worker stuck in a request: withdrawn, its stacks printed (SIGUSR1: faulthandler), killed 1 s later, replaced at once. */
+  private killHung(slot: Slot, now: number, why: string): void {
+    const w = slot.worker;
+    this.log.error(why);
     const replaced = slot.retiring !== null || slot.replacedBy !== null;
     slot.retiring ??= 'timeout';
     this.dispatcher.withdraw(w);
     slot.killAt = now + KILL_GRACE_MS;
     w.kill('SIGUSR1'); // the worker's faulthandler prints every thread's stack to stderr
     if (!replaced && this.phase.kind !== 'stopping') this.spawnWorker();
+  }
+
+  /**
+   * An ASGI worker serves many requests at once, so one past --timeout is cancelled, not its worker:
+   * its client gets a 504, the worker logs the task's stack and ends the stream. A stream not ended
+   * KILL_GRACE_MS later means the event loop is blocked (a synchronous call in an async view): then
+   * the worker goes as a WSGI worker does, its stacks printed first.
+   */
+  private timeOutStreams(slot: Slot, now: number, limit: number): void {
+    const w = slot.worker;
+    for (const ch of w.channels) {
+      if (ch.expiredAt !== 0 && now - ch.expiredAt > KILL_GRACE_MS) {
+        const why = `worker ${w.pid} did not cancel a request that timed out within ${KILL_GRACE_MS / 1000}s: its event loop is blocked`;
+        return this.killHung(slot, now, `${why} (a synchronous call in an async function?); killing it, its Python stacks follow`);
+      }
+      if (ch.timedFor(now) <= limit) continue;
+      const what = ch.exchange!.describe();
+      const seconds = (ch.runningFor(now) / 1000).toFixed(1);
+      this.log.error(`worker ${w.pid}: ${what} timed out after ${seconds}s (--timeout ${this.options.timeout}); cancelling its task`);
+      ch.expire(new WorkerError(codes.WORKER_TIMEOUT, `${what} timed out after ${seconds}s`, 504));
+      ch.expiredAt = now;
+      this.counts.timedOut++;
+    }
   }
 
   /** A respawn or a replacement still importing the app after --boot-timeout. */
@@ -540,10 +542,7 @@ export class Arbiter implements WorkerHooks, TemplateHooks {
     const slot = this.slotOf(w);
     if (!slot) return;
     const g = slot.generation;
-    this.log.info(
-      `worker ${w.pid} ready (python ${w.python || '?'}, ` +
-        `${w.channels.length} thread${w.channels.length > 1 ? 's' : ''}, generation ${g.number})`,
-    );
+    this.log.info(`worker ${w.pid} ready (python ${w.python || '?'}, ${w.serves}, generation ${g.number})`);
     if (this.phase.kind === 'stopping' || slot.retiring !== null) return w.stop();
     const { warmup = [] } = this.options;
     if (warmup.length > 0 && w.channels[0]) return this.startWarmup(slot, w.channels[0], warmup);

@@ -26,6 +26,8 @@ export interface Exchange {
   readonly pipelinable: boolean;
   /** The request for log lines, e.g. `GET /path?q`. */
   describe(): string;
+  /** --timeout does not apply (a WebSocket). */
+  readonly untimed?: boolean;
 }
 
 export interface ChannelOwner {
@@ -65,25 +67,32 @@ export class Channel {
   private startedAt = 0;
   /** Moving average of how long a request runs here, ms. */
   private meanTime = 0;
-  private readonly reader: FrameReader;
-  private lost = false;
+  /** A stream whose request timed out: when (the arbiter's clock, ms), until the worker ends it (0: none). */
+  expiredAt = 0;
+  protected lost = false;
   /** The worker broke the framing: what follows is garbage, read and dropped until it is killed (one report). */
   private broken = false;
   /** The running request was given up (timed out): whatever the worker still sends is ignored. */
-  private expired = false;
+  protected expired = false;
 
+  /**
+   * A request channel of its own (a WSGI worker thread's), or, with `own` false, a stream of an ASGI
+   * worker's channel (StreamChannel): the StreamMux owns the sockets, reads them and writes for it.
+   */
   constructor(
-    private readonly tx: Socket,
-    private readonly rx: Socket,
+    protected readonly tx: Socket,
+    protected readonly rx: Socket,
     readonly owner: ChannelOwner,
     readonly index: number,
+    own = true,
   ) {
-    this.reader = new FrameReader((type, payload) => this.channelOnFrame(type, payload), T.RDATA);
+    if (!own) return;
+    const reader = new FrameReader((type, payload) => this.receiveFrame(type, payload), T.RDATA);
     tx.on('error', () => {}); // the worker's exit is reported by its owner
     rx.on('data', (chunk: Buffer) => {
       if (this.broken) return;
       try {
-        this.reader.receive(chunk);
+        reader.receive(chunk);
       } catch (err) {
         this.broken = true;
         this.owner.channelOnBroken(this, err as WorkerError);
@@ -96,7 +105,8 @@ export class Channel {
     });
   }
 
-  private channelOnFrame(type: number, payload: Buffer): void {
+  /** One frame from the worker for this channel. */
+  receiveFrame(type: number, payload: Buffer): void {
     if (this.expired) return;
     const ex = this.exchange;
     if (ex === null) {
@@ -118,6 +128,11 @@ export class Channel {
   /** How long the running request has run, ms (0 when idle). */
   runningFor(now: number): number {
     return this.exchange === null ? 0 : now - this.startedAt;
+  }
+
+  /** How long the running request has run, ms, if --timeout applies to it (0: idle, or a WebSocket). */
+  timedFor(now: number): number {
+    return this.exchange === null || this.exchange.untimed ? 0 : now - this.startedAt;
   }
 
   /**
@@ -226,6 +241,11 @@ export class Channel {
   close(): void {
     if (this.lost) return;
     this.lost = true;
+    this.destroyLink();
+  }
+
+  /** Let go of the sockets (a stream's belong to its StreamMux). */
+  protected destroyLink(): void {
     this.tx.destroy();
     this.rx.destroy();
   }
@@ -237,8 +257,7 @@ export class Channel {
     const ex = this.exchange;
     const ahead = this.ahead.splice(0);
     this.exchange = null;
-    this.tx.destroy();
-    this.rx.destroy();
+    this.destroyLink();
     if (ex) ex.onLost(err);
     // the worker serves a channel in order, so requests written ahead never started:
     // they go back to the front of the queue, in their order

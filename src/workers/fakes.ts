@@ -147,6 +147,8 @@ abstract class FakeProcess {
 
 export class FakeWorker extends FakeProcess implements Worker {
   readonly channels: Channel[] = [];
+  readonly concurrent = false;
+  readonly serves = '1 thread';
   busy = 0;
   served = 0;
   /** Forked: the template that forked it (null until then, and for a spawned worker). */

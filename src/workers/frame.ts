@@ -19,6 +19,12 @@ export const enum T {
   FILE_ACK = 0x04,
   /** The running request's client is gone: stop producing its response. */
   CANCEL = 0x05,
+  // gateway -> worker, on a stream of an ASGI worker (docs/worker-protocol.md, "ASGI workers")
+  WS_RECEIVE = 0x06,
+  WS_CLOSED = 0x07,
+  PAUSE = 0x08,
+  RESUME = 0x09,
+  TIMEOUT = 0x0a,
   // worker -> gateway, request channel
   RESPONSE = 0x11,
   RDATA = 0x12,
@@ -26,6 +32,14 @@ export const enum T {
   FILE = 0x14,
   LOG = 0x15,
   ABORT = 0x16,
+  // worker -> gateway, on a stream of an ASGI worker
+  WS_ACCEPT = 0x17,
+  WS_SEND = 0x18,
+  WS_CLOSE = 0x19,
+  WPAUSE = 0x1a,
+  WRESUME = 0x1b,
+  /** Both ways on an ASGI worker's channel: the frames after it belong to this stream. */
+  STREAM = 0x30,
   // control channel
   READY = 0x21,
   BOOT_ERROR = 0x22,
@@ -39,6 +53,11 @@ export const enum T {
 }
 
 export const FLAG_COMPLETE = 0x01;
+/** REQUEST flag: a WebSocket handshake (ASGI workers). */
+export const FLAG_WEBSOCKET = 0x02;
+/** WS_RECEIVE / WS_SEND flags. */
+export const WS_TEXT = 0x01;
+export const WS_MORE = 0x02;
 export const END_COMPLETE = 0;
 export const END_CUT = 1;
 
@@ -139,7 +158,7 @@ export function requestFrame(env: string, body: Uint8Array | null, complete: boo
  * of GATHER_MIN bytes or more, the frame's head and environ followed by a view
  * of the body (a gathered write; the body is not copied).
  */
-export function requestFrameParts(env: string, body: Uint8Array | null, complete: boolean): Buffer[] {
+export function requestFrameParts(env: string, body: Uint8Array | null, complete: boolean, flags = 0): Buffer[] {
   const envLen = env.length;
   const bodyLen = body ? body.length : 0;
   const size = 5 + envLen + bodyLen;
@@ -150,7 +169,7 @@ export function requestFrameParts(env: string, body: Uint8Array | null, complete
   const out = Buffer.allocUnsafe(HEADER_SIZE + size - (gather ? bodyLen : 0));
   out.writeUInt32LE(size, 0);
   out[4] = T.REQUEST;
-  out[5] = complete ? FLAG_COMPLETE : 0;
+  out[5] = (complete ? FLAG_COMPLETE : 0) | flags;
   out.writeUInt32LE(envLen, 6);
   out.write(env, 10, 'latin1');
   if (!body) return [out];
@@ -221,4 +240,13 @@ export function parseFile(payload: Buffer): FileParts {
 
 export function badFrame(why: string): WorkerError {
   return new WorkerError(codes.WORKER_PROTOCOL, `worker protocol error: ${why}`, 502);
+}
+
+/** STREAM: the frames after it belong to stream `id`. */
+export function streamFrame(id: number): Buffer {
+  const out = Buffer.allocUnsafe(HEADER_SIZE + 4);
+  out.writeUInt32LE(4, 0);
+  out[4] = T.STREAM;
+  out.writeUInt32LE(id, 5);
+  return out;
 }

@@ -1,9 +1,44 @@
-// What the pool reports: PoolStatus for `warpipe status` (the control socket),
-// PoolCounts for --metrics. Types only; the Arbiter fills them in (arbiter.ts
-// exports them too).
+// What the pool is given (ArbiterOptions, ArbiterDeps) and what it reports:
+// PoolStatus for `warpipe status` (the control socket), PoolCounts for --metrics.
+// Types only; the Arbiter takes and fills them in (arbiter.ts exports them too).
 
+import type { Clock } from './clock.js';
+import type { DispatchOptions } from './dispatch.js';
 import type { StatusRow } from './generation.js';
+import type { WorkerOptions } from './python.js';
+import type { Spawner } from './spawner.js';
+import type { WarmupRequest } from './warmup.js';
 import type { RecycleCause } from './recycling.js';
+
+export interface ArbiterOptions extends WorkerOptions, DispatchOptions {
+  /** Workers to run; with autoscaling, the fewest. */
+  workers: number;
+  /** The most workers autoscaling may run (= workers: a fixed pool). */
+  maxWorkers: number;
+  /** Seconds a worker may sit idle before autoscaling retires it (while more than `workers` run). */
+  idleTimeout: number;
+  /** Seconds a worker may take to import the app. */
+  bootTimeout: number;
+  /** Seconds a request may run before its worker is killed and its client gets 504 (0: no limit). */
+  timeout: number;
+  /** Requests after which a worker is replaced (0: never), plus up to `maxRequestsJitter` more. */
+  maxRequests: number;
+  maxRequestsJitter: number;
+  /** MiB of resident memory above which a worker is replaced (0: no limit). */
+  maxRss: number;
+  /** Seconds after which a worker is replaced (0: never). */
+  maxLifetime: number;
+  /** Import the app once per generation in a template process and fork the workers from it. */
+  preload: boolean;
+  /** --warmup: what every new worker answers before it serves (none: it serves once it says READY). */
+  warmup?: readonly WarmupRequest[];
+}
+
+/** What the arbiter runs on; unit tests give fakes, the default is real processes and time. */
+export interface ArbiterDeps {
+  spawner?: Spawner;
+  clock?: Clock;
+}
 
 /** What `warpipe status` shows. */
 export interface PoolStatus {

@@ -56,6 +56,12 @@ export interface WorkerOptions {
   app: string;
   threads: number;
   validate: boolean;
+  /** --interface: auto, wsgi or asgi (the worker tells which it runs in READY). */
+  interface: string;
+  /** --loop, for an ASGI app: auto, asyncio or uvloop. */
+  loop: string;
+  /** --asgi-concurrency: the streams of an ASGI worker. */
+  asgiConcurrency: number;
   cwd: string | undefined;
   env: NodeJS.ProcessEnv;
   /**
@@ -76,6 +82,7 @@ export interface WorkerOptions {
 export function spawnPython(options: WorkerOptions, extra: string[], pipes: number): ChildProcess {
   const args = ['-c', BOOT, WORKER_PY, bytecodeCache(), options.app, '--threads', String(options.threads)];
   if (options.validate) args.push('--validate');
+  args.push('--interface', options.interface, '--loop', options.loop, '--streams', String(options.asgiConcurrency));
   args.push(...extra);
   const out = options.output ? 'pipe' : 'inherit';
   const stdio: ('ignore' | 'inherit' | 'pipe')[] = ['ignore', out, out, 'pipe'];
@@ -110,13 +117,36 @@ function forwardLines(stream: Readable, put: (text: string) => void): void {
   });
 }
 
+/** What a worker says in READY: its interpreter's version, and for an ASGI app its loop, streams and lifespan. */
+export interface ReadyInfo {
+  python: string;
+  interface: 'wsgi' | 'asgi';
+  loop: string;
+  streams: number;
+  lifespan: string;
+}
+
+/** READY's JSON; a worker that says nothing of its interface runs WSGI. */
+export function readyInfo(ready: Buffer): ReadyInfo {
+  let said: Record<string, unknown> = {};
+  try {
+    said = JSON.parse(ready.toString('utf8')) as Record<string, unknown>;
+  } catch {
+    // the version is informative only
+  }
+  const streams = Number(said.streams);
+  return {
+    python: String(said.python ?? ''),
+    interface: said.interface === 'asgi' ? 'asgi' : 'wsgi',
+    loop: String(said.loop ?? ''),
+    streams: Number.isInteger(streams) && streams > 0 ? streams : 1,
+    lifespan: String(said.lifespan ?? ''),
+  };
+}
+
 /** The interpreter's version from a READY payload ('' if it does not say). */
 export function pythonVersion(ready: Buffer): string {
-  try {
-    return String((JSON.parse(ready.toString('utf8')) as { python?: string }).python ?? '');
-  } catch {
-    return ''; // the version is informative only
-  }
+  return readyInfo(ready).python;
 }
 
 /** Resident memory of `pid` in MiB, or 0 if it cannot be read. */

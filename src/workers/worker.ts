@@ -11,7 +11,8 @@ import type { Socket } from 'node:net';
 import { WorkerError, codes } from '../errors.js';
 import { Channel, type ChannelOwner, type Exchange } from './channel.js';
 import { FrameReader, T, frame } from './frame.js';
-import { exitText, procStat, pythonVersion, rssMiB, spawnPython, type WorkerOptions } from './python.js';
+import { exitText, procStat, readyInfo, rssMiB, spawnPython, type ReadyInfo, type WorkerOptions } from './python.js';
+import { StreamChannel, StreamMux } from './streams.js';
 
 export { WORKER_PY, exitText, type WorkerOptions } from './python.js';
 
@@ -33,6 +34,10 @@ export interface Worker extends ChannelOwner {
   readonly state: WorkerState;
   /** The interpreter's version, once it said READY. */
   readonly python: string;
+  /** It runs an ASGI app: its channels are the streams of one event loop (known once it said READY). */
+  readonly concurrent: boolean;
+  /** How it serves, for log lines: `1 thread`, `asgi on uvloop, 100 streams`. */
+  readonly serves: string;
   /** Why it failed to boot, if it did. */
   readonly failure: WorkerError | null;
   /** Finish what was dispatched to it, then exit (STOP); lend it nothing from now on. */
@@ -71,6 +76,12 @@ export class WorkerProcess implements Worker {
   /** Channels lent out right now. */
   busy = 0;
   python = '';
+  concurrent = false;
+  serves = '';
+  /** Its request channels' sockets (to requests, from responses), made into channels when it says READY. */
+  private pairs: [Socket, Socket][] = [];
+  /** An ASGI worker's streams. */
+  private mux: StreamMux | null = null;
   /** The spawned process; null for a worker forked by a --preload template. */
   readonly proc: ChildProcess | null;
   private control: Socket | null = null;
@@ -104,7 +115,7 @@ export class WorkerProcess implements Worker {
     const proc = spawnPython(options, [], 2 * t);
     this.proc = proc;
     this.pid = proc.pid ?? -1;
-    for (let i = 0; i < t; i++) this.channels.push(new Channel(proc.stdio[4 + i] as Socket, proc.stdio[4 + t + i] as Socket, this, i));
+    for (let i = 0; i < t; i++) this.pairs.push([proc.stdio[4 + i] as Socket, proc.stdio[4 + t + i] as Socket]);
     this.listenControl(proc.stdio[3] as Socket);
     proc.on('error', (err) => {
       // spawn failed (interpreter not found, not executable): no 'exit' will follow
@@ -164,10 +175,7 @@ export class WorkerProcess implements Worker {
     else if (role === 2 && a.rx[index] === undefined) a.rx[index] = sock;
     else return false;
     if (--a.missing > 0) return true;
-    for (let i = 0; i < this.options.threads; i++) {
-      this.channels.push(new Channel(a.tx[i]!, a.rx[i]!, this, i));
-      a.rx[i]!.resume();
-    }
+    for (let i = 0; i < this.options.threads; i++) this.pairs.push([a.tx[i]!, a.rx[i]!]);
     this.arrived = null;
     const ready = this.readyEarly;
     this.readyEarly = null;
@@ -190,7 +198,7 @@ export class WorkerProcess implements Worker {
       // stopping: told to stop while it booted (a replacement that a reload overtook); it has STOP
       // and exits once ready, so its READY is no protocol error
       this.readySeen = true;
-      this.python = pythonVersion(payload);
+      this.makeChannels(readyInfo(payload));
       if (this.state === 'booting') this.state = 'ready';
       this.hooks.workerOnReady(this);
     } else if (type === T.BOOT_ERROR) {
@@ -201,6 +209,32 @@ export class WorkerProcess implements Worker {
     }
   }
 
+  /**
+   * Its channels, now that it said how it serves: a WSGI worker's threads each have one; an ASGI
+   * worker's streams share channel 0 (StreamMux), and the others (--threads above 1) are closed.
+   */
+  private makeChannels(info: ReadyInfo): void {
+    this.python = info.python;
+    const pairs = this.pairs;
+    this.pairs = [];
+    if (info.interface === 'asgi' && pairs.length > 0) {
+      const [tx, rx] = pairs[0]!;
+      for (const [t, r] of pairs.slice(1)) t.destroy(), r.destroy();
+      this.mux = new StreamMux(tx, rx, this, info.streams);
+      this.channels.push(...this.mux.channels);
+      this.concurrent = true;
+      const streams = `${info.streams} stream${info.streams > 1 ? 's' : ''}`;
+      this.serves = `asgi on ${info.loop || 'asyncio'}, ${streams}, lifespan ${info.lifespan || '?'}`;
+      rx.resume();
+      return;
+    }
+    pairs.forEach(([tx, rx], i) => {
+      this.channels.push(new Channel(tx, rx, this, i));
+      rx.resume();
+    });
+    this.serves = `${pairs.length} thread${pairs.length > 1 ? 's' : ''}`;
+  }
+
   /** The process ended: its 'exit' event, or its template's report (forked). */
   procOnExit(code: number | null, signal: NodeJS.Signals | null): void {
     if (this.state === 'exited') return;
@@ -209,6 +243,8 @@ export class WorkerProcess implements Worker {
     const how = exitText(code, signal);
     const err = new WorkerError(codes.WORKER_DIED, `worker ${this.pid} exited with ${how}`, 502);
     for (const ch of this.channels) ch.lose(err);
+    this.mux?.close();
+    for (const [tx, rx] of this.pairs) tx.destroy(), rx.destroy();
     this.control?.destroy();
     if (this.arrived) for (const sock of [...this.arrived.tx, ...this.arrived.rx]) sock?.destroy();
     if (wasBooting && !this.bootError) {
@@ -267,12 +303,16 @@ export class WorkerProcess implements Worker {
   }
 
   channelOnClosed(ch: Channel): void {
-    if (this.state === 'stopping' && ch.exchange === null && ch.ahead.length === 0) return ch.close(); // done after STOP
+    const mux = ch instanceof StreamChannel ? this.mux : null;
+    if (mux !== null) {
+      if (this.state === 'stopping' && mux.idle) return mux.close(); // every stream done after STOP (and lifespan shutdown)
+    } else if (this.state === 'stopping' && ch.exchange === null && ch.ahead.length === 0) return ch.close(); // done after STOP
     // it closed a channel it still owes us (say, an app that closed every descriptor): if it still
     // runs, it is broken, and its request must not wait for --timeout; if it is gone, its exit is reported
     if (this.state === 'exited' || !this.running()) return;
     const what = ch.exchange ? ` with ${ch.exchange.describe()} in flight` : '';
-    ch.lose(new WorkerError(codes.WORKER_DIED, `worker ${this.pid} closed its request channel`, 502));
+    const lost = new WorkerError(codes.WORKER_DIED, `worker ${this.pid} closed its request channel`, 502);
+    for (const c of mux !== null ? this.channels : [ch]) c.lose(lost);
     this.broke(new WorkerError(codes.WORKER_PROTOCOL, `closed its request channel${what}`, 502));
   }
 

@@ -149,7 +149,17 @@ test('a worker told to stop while it boots says READY, then exits 0', { timeout:
     },
   };
   const w = new WorkerProcess(
-    { python: 'python3', app: 'hello:application', threads: 2, validate: false, cwd: FIXTURES, env: process.env },
+    {
+      python: 'python3',
+      app: 'hello:application',
+      threads: 2,
+      validate: false,
+      interface: 'wsgi',
+      loop: 'auto',
+      asgiConcurrency: 1,
+      cwd: FIXTURES,
+      env: process.env,
+    },
     hooks,
   );
   w.stop();
