@@ -12,7 +12,10 @@ import { GatewayError, LocalProtocolError, codes } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { BodyInput } from '../pipeline/input.js';
 import type { App, Body, Environ, StartResponse, WholeBody } from '../pipeline/types.js';
+import type { WebSocketUpgrade } from '../pipeline/websocket.js';
 import type { Channel, Exchange } from '../workers/channel.js';
+import { StreamChannel } from '../workers/streams.js';
+import { WebSocketExchange, type HttpTail } from './python-websocket.js';
 import {
   END_COMPLETE,
   END_CUT,
@@ -63,13 +66,48 @@ export function encodeEnviron(environ: Environ): string {
  * @example
  * const app = pythonApp(pool, log, { bufferResponse: 1 << 20 });
  */
-export function pythonApp(pool: { submit(exchange: Exchange): void }, log: Logger, options: PythonAppOptions): App {
+export function pythonApp(pool: Pool, log: Logger, options: PythonAppOptions): App {
   return (environ, startResponse) => {
     const block = encodeEnviron(environ);
+    const upgrade = environ['warpipe.websocket'] as WebSocketUpgrade | undefined;
+    if (upgrade !== undefined && pool.dispatcher?.asgi) return webSocket(pool, log, options, block, environ, upgrade, startResponse);
     return new Promise<Body>((resolve, reject) => {
       pool.submit(new PythonExchange(block, environ, startResponse, resolve, reject, log, options.bufferResponse));
     });
   };
+}
+
+/** What the app needs of the pool. */
+export interface Pool {
+  submit(exchange: Exchange): void;
+  /** Its serving workers run an ASGI app, so a WebSocket handshake is theirs to answer (else it is plain HTTP to the app). */
+  readonly dispatcher?: { readonly asgi: boolean };
+}
+
+/** A WebSocket handshake for an ASGI worker: refused here if it is not a valid one, else the worker's to answer. */
+function webSocket(
+  pool: Pool,
+  log: Logger,
+  options: PythonAppOptions,
+  block: string,
+  environ: Environ,
+  upgrade: WebSocketUpgrade,
+  startResponse: StartResponse,
+): Promise<Body> | Body {
+  const refusal = upgrade.refusal;
+  if (refusal !== null) {
+    const body = Buffer.from(`${refusal.reason}\n`);
+    startResponse(`${refusal.status} ${refusal.status === 426 ? 'Upgrade Required' : 'Bad Request'}`, [
+      ['Content-Type', 'text/plain'],
+      ['Content-Length', String(body.length)],
+      ...refusal.headers,
+    ]);
+    return [body];
+  }
+  return new Promise<Body>((resolve, reject) => {
+    const denial = (): PythonExchange => new PythonExchange(block, environ, startResponse, resolve, reject, log, options.bufferResponse);
+    pool.submit(new WebSocketExchange(block, environ, upgrade, startResponse, resolve, reject, log, denial));
+  });
 }
 
 class FileRange {
@@ -80,7 +118,7 @@ class FileRange {
   ) {}
 }
 
-class PythonExchange implements Exchange {
+class PythonExchange implements Exchange, HttpTail {
   readonly pipelinable: boolean;
   private channel: Channel | null = null;
   private body: ResponseBody | null = null;
@@ -90,6 +128,7 @@ class PythonExchange implements Exchange {
   /** The consumer is gone or failed: swallow the rest of the response. */
   private discarding = false;
   private finished = false;
+  private cancelled = false;
 
   constructor(
     private readonly block: string,
@@ -108,8 +147,16 @@ class PythonExchange implements Exchange {
     return `${env.REQUEST_METHOD} ${env.REQUEST_URI ?? env.PATH_INFO}`;
   }
 
+  /** A WebSocket handshake the worker answered with an HTTP response (WebSocketExchange): its frames come here. */
+  adopt(ch: Channel): void {
+    this.channel = ch;
+    this.requestSent = true;
+  }
+
   start(ch: Channel): void {
     this.channel = ch;
+    // an ASGI app hears of a client that leaves before its answer is over (http.disconnect)
+    if (ch instanceof StreamChannel) this.environ['warpipe.client_gone'] = () => this.cancel();
     const input = this.environ['wsgi.input'] as BodyInput;
     const buffered = input.buffered;
     if (buffered !== null) {
@@ -263,9 +310,16 @@ class PythonExchange implements Exchange {
   discard(): void {
     if (this.discarding) return;
     this.discarding = true;
-    const ch = this.channel;
-    if (ch && !this.finished && this.requestSent && !ch.isLost && ch.exchange === this && ch.ahead.length === 0) ch.write(CANCEL_FRAME);
+    this.cancel();
     this.resumeWorker();
+  }
+
+  /** Tell the worker its client is gone (CANCEL), once, while the request runs there and is the channel's running one. */
+  private cancel(): void {
+    const ch = this.channel;
+    if (this.cancelled || !ch || this.finished || !this.requestSent || ch.isLost || ch.exchange !== this || ch.ahead.length > 0) return;
+    this.cancelled = true;
+    ch.write(CANCEL_FRAME);
   }
 }
 

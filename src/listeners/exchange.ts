@@ -269,6 +269,8 @@ export class Exchange {
     if (this.input !== null && !this.input.complete) this.input.fail(new GatewayError(codes.CLIENT_GONE, 'client disconnected', status));
     this.record(status);
     if (this.over) return;
+    const gone = this.environ['warpipe.client_gone']; // an app that can stop early wants to know (ASGI's http.disconnect)
+    if (typeof gone === 'function') (gone as () => void)();
     this.over = true;
     this.closeBody(); // a body still to come is closed when it arrives (onBody)
   }

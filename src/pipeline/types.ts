@@ -76,6 +76,11 @@ export interface Environ {
   'wsgi.url_scheme': string;
   'wsgi.input': Input;
   'wsgi.errors': ErrorStream;
+  /**
+   * Set by an app that can stop early (an ASGI app's http.disconnect): called once if the client
+   * leaves before its response is over.
+   */
+  'warpipe.client_gone'?: () => void;
   [key: string]: unknown;
 }
 

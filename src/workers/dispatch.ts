@@ -49,6 +49,12 @@ export class Dispatcher {
     this.queuedAt.push(performance.now());
   }
 
+  /** A serving worker runs an ASGI app. */
+  get asgi(): boolean {
+    for (const w of this.serving) if (w.concurrent) return true;
+    return false;
+  }
+
   /** Channels of serving workers with nothing to do. */
   get idleChannels(): number {
     return this.idle.length;
