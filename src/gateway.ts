@@ -477,6 +477,11 @@ function buildListeners(config: Readonly<Config>, app: App, log: Logger, shared:
       maxBodyBytes,
       maxChunkLine: 4096,
     },
+    websocket: {
+      maxMessage: config.websocketMaxMessage,
+      pingInterval: config.websocketPingInterval,
+      pingTimeout: config.websocketPingTimeout,
+    },
     spoolRequestBody: config.spoolRequestBody,
     spoolDir: config.spoolDir,
     keepaliveTimeout: config.keepaliveTimeout,

@@ -282,6 +282,14 @@ export class Exchange {
     this.closeBody();
   }
 
+  /** The app accepted a WebSocket: the 101 went out, the connection is the WebSocket's now; told to the log. */
+  upgraded(): void {
+    this.over = true;
+    this.headSent = true;
+    this.code = 101;
+    this.record(101, 0);
+  }
+
   /** Answered by the listener itself before the app ran (413, 408, ...): only told to the log. */
   answered(status: number, bytes = answerBytes(status)): void {
     this.over = true;

@@ -26,6 +26,12 @@ import { HttpResponse, type HttpResponseOwner } from './http-response.js';
 import type { ExchangeServer } from './exchange.js';
 import type { HttpOptions } from './http-options.js';
 import { Spool } from './spool.js';
+import type { PerMessageDeflate } from '../protocols/websocket/deflate.js';
+import type { WebSocketLink, WebSocketPeer } from '../pipeline/websocket.js';
+import { webSocketUpgrade, type UpgradeHost } from './http-upgrade.js';
+import { WebSocketSession } from './websocket-session.js';
+
+const WEBSOCKET_DEFAULTS = { maxMessage: 16 << 20, pingInterval: 20, pingTimeout: 20 };
 
 const enum Phase {
   Head,
@@ -51,7 +57,7 @@ export interface HttpConnectionHost extends ExchangeServer {
   connectionOnClose(conn: Connection): void;
 }
 
-export class Connection implements HttpResponseOwner, Peer {
+export class Connection implements HttpResponseOwner, Peer, UpgradeHost {
   deadline = 0;
   private deadlineKind: DeadlineKind | null = 'head';
   /** --min-upload-rate of a body streamed to the app. */
@@ -83,6 +89,8 @@ export class Connection implements HttpResponseOwner, Peer {
   private input: BodyInput | null = null;
   private bodyDone = false;
   private drainWaiter: (() => void) | null = null;
+  /** After a 101: the connection is this WebSocket's. */
+  private ws: WebSocketSession | null = null;
 
   constructor(
     readonly socket: net.Socket,
@@ -188,6 +196,7 @@ export class Connection implements HttpResponseOwner, Peer {
 
   private socketOnData(chunk: Buffer): void {
     if (this.phase === Phase.Closed) return; // lingering after an error: discard
+    if (this.ws !== null) return this.ws.receive(chunk);
     if (this.proxyHead !== null) {
       const rest = this.readProxyHeader(chunk);
       if (rest === null) return;
@@ -266,6 +275,10 @@ export class Connection implements HttpResponseOwner, Peer {
     const { options } = listener;
     this.head = head;
     const environ = (this.environ = httpEnviron(head, this, this.listener));
+    if (environ.HTTP_UPGRADE !== undefined) {
+      const upgrade = webSocketUpgrade(head, environ.HTTP_UPGRADE, this);
+      if (upgrade !== null) environ['warpipe.websocket'] = upgrade;
+    }
     // the client for the log: the forwarded one only from a listed proxy
     const client = this.viaProxy && typeof environ.REMOTE_ADDR === 'string' ? environ.REMOTE_ADDR : this.remoteAddr;
     const started = listener.observer === null ? 0 : performance.now(); // only the access log and metrics read it
@@ -457,6 +470,26 @@ export class Connection implements HttpResponseOwner, Peer {
     return this.exchange?.describe() ?? 'request';
   }
 
+  /** The app accepted the WebSocket handshake: send the 101, and from now on the bytes are WebSocket frames. */
+  upgradeTo(head: Buffer, deflate: PerMessageDeflate | null, peer: WebSocketPeer): WebSocketLink {
+    const { options, log } = this.listener;
+    const rest = this.parser.takeBuffered(); // a client may send its first frames right behind the handshake
+    this.socket.write(head);
+    this.exchange?.upgraded();
+    this.setDeadline(null, 0); // pings (and --send-timeout) watch it now
+    const what = `WebSocket ${this.remoteAddr} ${this.head?.target ?? ''}`;
+    const settings = {
+      ...WEBSOCKET_DEFAULTS,
+      ...options.websocket,
+      bufferResponse: options.bufferResponse,
+      sendTimeout: options.sendTimeout,
+    };
+    const ws = (this.ws = new WebSocketSession(this.socket, peer, deflate, settings, log, what));
+    if (this.socket.isPaused()) this.socket.resume();
+    if (rest.length > 0) setImmediate(() => ws.receive(rest)); // once the app holds its link
+    return ws;
+  }
+
   // --- errors, timeouts, closing ---
 
   private onRequestError(err: unknown): void {
@@ -578,8 +611,9 @@ export class Connection implements HttpResponseOwner, Peer {
     return ex.describe();
   }
 
-  /** Shutdown: close now if idle, else after the response in flight. */
+  /** Shutdown: close now if idle, else after the response in flight; a WebSocket is closed with 1001. */
   drain(): void {
+    if (this.ws !== null) return this.ws.goingAway();
     this.closeAfter = true;
     if (this.phase === Phase.Head && this.parser.idle) this.closeGracefully();
   }
@@ -591,6 +625,7 @@ export class Connection implements HttpResponseOwner, Peer {
     this.spool = null;
     // a request it left before its answer was complete (nginx's 499); the app's body, if any, is closed
     this.exchange?.clientGone();
+    this.ws?.socketClosed();
     // let go of the request: a closed socket stays reachable until V8's next full collection, and
     // with it all its listeners reach (the gateway listeners found each request promoted to the old
     // generation that way)

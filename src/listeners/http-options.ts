@@ -3,6 +3,7 @@
 import type { TrustedProxies } from '../pipeline/forwarded.js';
 import type { Limits } from '../protocols/http1/parse.js';
 import type { HealthOptions } from './http-health.js';
+import type { WebSocketOptions } from './websocket-session.js';
 
 export interface HttpOptions {
   limits: Limits;
@@ -31,6 +32,8 @@ export interface HttpOptions {
   proxyProtocol?: boolean;
   /** --https: serve TLS with this certificate and key (PEM), HTTP/1.1 inside. */
   tls?: { cert: Buffer; key: Buffer };
+  /** --websocket-max-message, --websocket-ping-interval, --websocket-ping-timeout (defaults: 16 MiB, 20 s, 20 s). */
+  websocket?: WebSocketOptions;
   /** --health: this path is answered by the listener itself, before the app (http-health.ts). */
   health?: HealthOptions;
 }

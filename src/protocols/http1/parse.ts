@@ -198,6 +198,20 @@ export class RequestParser {
     return this.method === '' ? null : { method: this.method, target: this.target, minor: this.minor };
   }
 
+  /**
+   * The bytes received and not consumed, handed over (the connection leaves HTTP: a WebSocket
+   * after its 101); the parser holds nothing after it.
+   */
+  takeBuffered(): Buffer {
+    const parts = this.chunks.slice(this.first);
+    if (parts.length > 0 && this.off > 0) parts[0] = parts[0]!.subarray(this.off);
+    this.chunks = [];
+    this.first = 0;
+    this.off = 0;
+    this.buffered = 0;
+    return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+  }
+
   /** True between requests with nothing of the next one received. */
   get idle(): boolean {
     return this.state === HEAD && this.buffered === 0;
