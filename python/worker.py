@@ -1219,16 +1219,30 @@ class HttpStream:
         """TIMEOUT: the task's stack in a LOG, then ABORT, and the task is cancelled."""
         if self.ended:
             return
-        out = io.StringIO()
-        if self.task is not None:
-            self.task.print_stack(file=out)
-        text = "Request timed out, cancelling it: %s\n%s" % (request_line(self.env), out.getvalue().rstrip("\n"))
+        text = "Request timed out, cancelling it: %s\n%s" % (request_line(self.env), task_stack(self.task))
         self.srv.write(self.sid, log_frame(text) + ABORT_FRAME)
         self.closed = True
         self.end()
         wake(self.resume)
         wake(self.ack)
         self.cancel_task()
+
+
+def task_stack(task):
+    """The stack of a suspended task, outermost first, down the chain of awaits (task.get_stack()
+    shows only the outermost coroutine)."""
+    import traceback
+    frames, coro = [], task.get_coro() if task is not None else None
+    while coro is not None and len(frames) < 100:
+        frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None) or getattr(coro, "ag_frame", None)
+        if frame is None:
+            break
+        frames.append((frame, frame.f_lineno))
+        coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None) or getattr(coro, "ag_await", None)
+    if not frames:
+        return "(no stack: the task is not suspended in a coroutine)"
+    return "Stack of the task (most recent call last):\n" + "".join(
+        traceback.format_list(traceback.StackSummary.extract(iter(frames)))).rstrip("\n")
 
 
 class WebSocketStream(HttpStream):
