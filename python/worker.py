@@ -1266,15 +1266,12 @@ class WebSocketStream(HttpStream):
         if flags & 2:
             if not self.fragments:
                 self.fragments_text = flags & 1
+            # not counted for PAUSE: the app can take the message only once it is whole (the
+            # gateway bounds its size by --websocket-max-message)
             self.fragments.append(data)
-            self.held += len(data)  # counted now, taken back when the whole message is fed
-            if self.held > PAUSE_ABOVE and not self.in_paused:
-                self.in_paused = True
-                self.srv.write(self.sid, WPAUSE_FRAME)
             return
         if self.fragments:
             text = self.fragments_text
-            self.held -= sum(map(len, self.fragments))
             self.fragments.append(data)
             data, self.fragments = b"".join(self.fragments), []
         else:
@@ -1711,7 +1708,9 @@ class AsgiServer:
 def is_asgi3(app):
     """An ASGI 3 app: a coroutine function, or an object whose __call__ is one (through
     functools.partial and bound methods). Checked without inspect or asyncio, which a WSGI
-    worker need not load."""
+    worker need not load. A class is not one: calling it makes an instance (ASGI 2's form)."""
+    if isinstance(app, type):
+        return False
     for f in (app, getattr(app, "__call__", None)):
         while True:
             if isinstance(f, functools.partial):

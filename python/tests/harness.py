@@ -358,6 +358,17 @@ class AsgiWorker(Worker):
                 resp.kinds[-1] = (ftype, payload)  # a WebSocket frame, for the caller to look at
                 return resp
 
+    def wait(self, timeout=TIMEOUT):
+        """After STOP: read channel 0 to its end (the worker's shutdown(SHUT_WR), once its streams and
+        lifespan shutdown finished; frames read on the way are kept), then close it as the gateway does."""
+        while True:
+            try:
+                got, ftype, payload = self.read_any(timeout)
+            except EOFError:
+                break
+            self.queued.setdefault(got, []).append((ftype, payload))
+        return Worker.wait(self, timeout)
+
     def get_on(self, sid=0, path="/", **kw):
         self.start(sid, path, **kw)
         return self.response_on(sid)

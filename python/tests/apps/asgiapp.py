@@ -17,6 +17,7 @@
     /no-response        returns without sending anything
     /start-only         http.response.start, then returns
     /after-end          the whole response, then raises (as a failing background task would)
+    /ws/scope           WebSocket: the scope as JSON, in a denial response
     /ws/echo            WebSocket: accepts (with the first subprotocol offered), echoes until disconnect
     /ws/deny            WebSocket: websocket.close before accepting
     /ws/http            WebSocket: a 401 denial response (websocket.http.response)
@@ -72,6 +73,10 @@ async def websocket(scope, receive, send):
     path = scope["path"]
     first = await receive()
     assert first["type"] == "websocket.connect", first
+    if path.endswith("/scope"):
+        await send({"type": "websocket.http.response.start", "status": 200, "headers": []})
+        await send({"type": "websocket.http.response.body", "body": json.dumps(as_json(scope)).encode()})
+        return
     if path == "/ws/deny":
         await send({"type": "websocket.close"})
         return
