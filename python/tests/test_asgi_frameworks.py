@@ -81,9 +81,9 @@ def test_starlette_mount_root_path_and_background_task():
         # (no SCRIPT_NAME prefix here: Starlette before 0.33, Debian's 0.26 included, routes on the whole
         # scope["path"], which the ASGI spec and the worker make root_path + the rest; Django strips it)
         assert w.get_on(1, "/background").body == b"queued"
-        assert w.get_on(1, "/ran").json() == ["ran"]
-        w.stop()
+        w.stop()  # the worker lets the background task finish before it ends
         assert w.wait() == 0
+        assert "background task: ran" in w.stderr_text()
     finally:
         w.close()
 

@@ -1,5 +1,9 @@
 """A Starlette app (Debian's python3-starlette): a route, a mounted sub-app (root_path) and a
-background task."""
+background task
+(async, still running when the response went out: STOP waits for it)."""
+import asyncio
+import sys
+
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
 from starlette.responses import JSONResponse, PlainTextResponse
@@ -17,13 +21,16 @@ async def where(request):
                          "path_params": request.path_params})
 
 
+async def note(what):
+    await asyncio.sleep(0.1)  # still running after the response went out
+    done.append(what)
+    sys.stderr.write("background task: %s\n" % what)
+    sys.stderr.flush()
+
+
 async def background(request):
-    return PlainTextResponse("queued", background=BackgroundTask(done.append, "ran"))
+    return PlainTextResponse("queued", background=BackgroundTask(note, "ran"))
 
 
-async def ran(request):
-    return JSONResponse(done)
-
-
-app = Starlette(routes=[Route("/", home), Route("/background", background), Route("/ran", ran),
+app = Starlette(routes=[Route("/", home), Route("/background", background),
                         Mount("/sub", routes=[Route("/where/{name}", where)])])
