@@ -15,7 +15,9 @@ handle_error). Hot path: one recv into a reusable buffer, one send of one frame 
 """
 
 import atexit
+from collections import deque
 import faulthandler
+import functools
 import gc
 import importlib
 import importlib.machinery
@@ -31,6 +33,7 @@ import struct
 import sys
 import threading
 from time import monotonic
+import types
 
 # Frame types and layouts (docs/worker-protocol.md)
 MAX_PAYLOAD = 0x01000000
@@ -864,6 +867,925 @@ def graceful_exit():
         os._exit(0)
 
 
+# ASGI 3: one event loop serving many streams on request channel 0 (docs/worker-protocol.md,
+# "ASGI workers: streams on one channel"). The loop reads channel 0 with add_reader, parses every
+# whole frame a recv brought, and joins what the tasks of one loop iteration send into one send.
+
+WS_RECEIVE, WS_CLOSED, PAUSE, RESUME, TIMEOUT = 0x06, 0x07, 0x08, 0x09, 0x0a
+WS_ACCEPT, WS_SEND, WS_CLOSE, WPAUSE, WRESUME = 0x17, 0x18, 0x19, 0x1a, 0x1b
+STREAM = 0x30
+U16 = struct.Struct("<H")
+WPAUSE_FRAME, WRESUME_FRAME = HDR.pack(0, WPAUSE), HDR.pack(0, WRESUME)
+PAUSE_ABOVE, RESUME_BELOW = 1 << 20, 256 << 10  # bytes of a stream's input the app has not received
+DISCONNECT_GRACE = 5.0  # seconds between CANCEL (the client left) and cancelling a task that still runs
+ASGI_RECV_SIZE = 256 * 1024
+WS_CHUNK = MAX_PAYLOAD - 6  # a longer WebSocket message goes in several WS_SEND frames with *more*
+ASGI_INFO = {"version": "3.0", "spec_version": "2.4"}
+HTTP_EXTENSIONS = {"http.response.pathsend": {}}
+WS_EXTENSIONS = {"websocket.http.response": {}}
+HTTP_VERSIONS = {b"HTTP/1.1": "1.1", b"HTTP/1.0": "1.0", b"HTTP/2": "2", b"HTTP/2.0": "2", b"HTTP/3": "3"}
+HTTP_SCHEMES = {b"http": "http", b"https": "https"}
+WS_SCHEMES = {b"http": "ws", b"https": "wss", b"ws": "ws", b"wss": "wss"}
+# environ keys -> ASGI header names (None: not a header); filled as keys are met
+HEADER_NAMES = {b"CONTENT_TYPE": b"content-type", b"CONTENT_LENGTH": b"content-length"}
+ASGI_HEAD_CACHE = {}  # (status, tuple(headers)) -> head block, as HEAD_CACHE for WSGI
+HOP_BY_HOP_B = frozenset(h.encode() for h in HOP_BY_HOP)
+STATUS_LINES = {}
+
+
+def status_line(status):
+    """b"200 OK" for 200; the reason from http.HTTPStatus, empty for codes it does not know."""
+    line = STATUS_LINES.get(status)
+    if line is None:
+        if type(status) is not int or not 100 <= status <= 599:
+            raise ValueError("invalid status %r: expected an int from 100 to 599" % (status,))
+        from http import HTTPStatus
+        try:
+            reason = HTTPStatus(status).phrase
+        except ValueError:
+            reason = ""
+        line = STATUS_LINES[status] = ("%d %s" % (status, reason)).encode("latin-1")
+    return line
+
+
+def encode_asgi_head(status, headers):
+    """The head block of http.response.start (status, [[name, value], ...] as bytes), checked as
+    encode_head checks WSGI's; hop-by-hop headers are dropped (the gateway does the framing)."""
+    try:
+        key = status, tuple(headers)
+        return ASGI_HEAD_CACHE[key]
+    except KeyError:
+        pass
+    except TypeError:  # unhashable items ([name, value] lists): no caching
+        key = None
+    parts = [status_line(status)]
+    for item in headers:
+        name, value = item
+        if type(name) is not bytes or type(value) is not bytes:
+            name, value = bytes(name), bytes(value)  # bytearray, memoryview; str fails here
+        if name.lower() not in HOP_BY_HOP_B:
+            parts += (name, value)
+    head = b"\0".join(parts) + b"\0"
+    if head.count(b"\0") != len(parts) or not HEAD_RE.fullmatch(head.decode("latin-1")):
+        for name, value in zip(parts[1::2], parts[2::2]):
+            if not TOKEN_RE.fullmatch(name.decode("latin-1")):
+                raise ValueError("invalid header name %r" % name)
+            raise ValueError("invalid value for header %r: %r (control characters such as CR, LF and NUL "
+                             "are not allowed)" % (name, value))
+        raise ValueError("invalid response head %r" % head[:200])
+    if len(head) > MAX_HEAD:
+        raise ValueError("response headers of %d bytes: more than the 16 MiB a response head may have" % len(head))
+    if key is not None and len(head) <= HEAD_CACHE_BYTES:
+        if len(ASGI_HEAD_CACHE) >= HEAD_CACHE_SIZE:
+            ASGI_HEAD_CACHE.clear()
+        ASGI_HEAD_CACHE[key] = head
+    return head
+
+
+def make_scope(block, websocket):
+    """The ASGI connection scope of an environ block (bytes) and its env (for error messages)."""
+    parts = block.split(b"\0")
+    if parts[-1] or not len(parts) & 1:
+        protocol_error("malformed environ block")
+    it = iter(parts)
+    env = dict(zip(it, it))
+    headers, names = [], HEADER_NAMES
+    for k, v in env.items():
+        name = names.get(k, False)
+        if name is False:
+            name = k[5:].lower().replace(b"_", b"-") if k.startswith(b"HTTP_") else None
+            if len(names) < 1024:
+                names[k] = name
+        if name is not None:
+            headers.append((name, v))
+    get = env.get
+    script, path_info = get(b"SCRIPT_NAME", b""), get(b"PATH_INFO", b"")
+    path = script + path_info if script else path_info
+    uri = get(b"REQUEST_URI")
+    raw_path = uri.partition(b"?")[0] if uri else path
+    addr, port = get(b"REMOTE_ADDR"), get(b"REMOTE_PORT")
+    client = (addr.decode("latin-1"), int(port) if port and port.isdigit() else 0) if addr else None
+    name, sport = get(b"SERVER_NAME"), get(b"SERVER_PORT")
+    server = (name.decode("latin-1"), int(sport) if sport and sport.isdigit() else None) if name else None
+    scheme = get(b"wsgi.url_scheme", b"http")
+    scope = {
+        "type": "http", "asgi": ASGI_INFO, "http_version": HTTP_VERSIONS.get(get(b"SERVER_PROTOCOL"), "1.1"),
+        "method": get(b"REQUEST_METHOD", b"GET").decode("latin-1"),
+        "scheme": HTTP_SCHEMES.get(scheme) or scheme.decode("latin-1"),
+        "path": path.decode("utf-8", "replace"), "raw_path": raw_path, "root_path": script.decode("utf-8", "replace"),
+        "query_string": get(b"QUERY_STRING", b""), "headers": headers, "client": client, "server": server,
+        "extensions": HTTP_EXTENSIONS,
+    }
+    if websocket:
+        scope["type"] = "websocket"
+        del scope["method"]
+        scope["scheme"] = WS_SCHEMES.get(scheme, "ws")
+        protocols = get(b"HTTP_SEC_WEBSOCKET_PROTOCOL", b"").decode("latin-1")
+        scope["subprotocols"] = [p.strip() for p in protocols.split(",") if p.strip()]
+        scope["extensions"] = WS_EXTENSIONS
+    return scope, env
+
+
+def request_line(env):
+    uri = env.get(b"REQUEST_URI") or env.get(b"SCRIPT_NAME", b"") + env.get(b"PATH_INFO", b"")
+    return "%s %s" % (env.get(b"REQUEST_METHOD", b"GET").decode("latin-1"), uri.decode("latin-1"))
+
+
+def wake(fut):
+    if fut is not None and not fut.done():
+        fut.set_result(None)
+
+
+class HttpStream:
+    """One request on a stream: its ASGI receive/send and the frames they make.
+
+    inbox holds the messages receive() will return; held counts their body bytes (flow control);
+    head is the head block from http.response.start, sent with the first body; ended: the
+    stream's last frame (END, ABORT or RESPONSE with end) went out; gone: the client left (CANCEL,
+    END 1, WS_CLOSED): send() raises; closed: TIMEOUT, whatever the task sends is dropped."""
+
+    __slots__ = ("srv", "sid", "env", "task", "inbox", "waiter", "held", "in_paused", "head", "head_sent",
+                 "ended", "gone", "closed", "paused", "resume", "ack", "grace", "body_done")
+    websocket = False
+
+    def __init__(self, srv, sid, env):
+        self.srv, self.sid, self.env = srv, sid, env
+        self.task = self.waiter = self.head = self.resume = self.ack = self.grace = None
+        self.inbox = deque()
+        self.held = 0
+        self.in_paused = self.head_sent = self.ended = self.gone = self.closed = self.paused = False
+        self.body_done = False
+
+    def end(self):
+        """The stream's last frame has gone out: wake a receive() (it returns the disconnect)."""
+        self.ended = True
+        wake(self.waiter)
+        if self.grace is not None:
+            self.grace.cancel()
+
+    def disconnect(self):
+        return {"type": "http.disconnect"}
+
+    async def receive(self):
+        inbox = self.inbox
+        while not inbox:
+            if self.gone or self.ended:
+                return self.disconnect()
+            self.waiter = fut = self.srv.loop.create_future()
+            try:
+                await fut
+            finally:
+                self.waiter = None
+        msg = inbox.popleft()
+        if self.held:
+            self.taken(msg)
+        return msg
+
+    def taken(self, msg):
+        body = msg.get("body") or msg.get("bytes") or msg.get("text") or b""
+        self.held -= len(body) if type(body) is bytes else len(body.encode("utf-8"))
+        if self.in_paused and self.held < RESUME_BELOW and not self.ended:
+            self.in_paused = False
+            self.srv.write(self.sid, WRESUME_FRAME)
+
+    def feed(self, msg, size):
+        """A message from the gateway for receive(); PAUSE the gateway past PAUSE_ABOVE bytes."""
+        self.inbox.append(msg)
+        if size:
+            self.held += size
+            if self.held > PAUSE_ABOVE and not self.in_paused:
+                self.in_paused = True
+                self.srv.write(self.sid, WPAUSE_FRAME)
+        wake(self.waiter)
+
+    async def send(self, message):
+        kind = message["type"]
+        if kind == "http.response.body":
+            if self.closed:
+                return
+            if self.gone:
+                raise ClientDisconnected("client disconnected")
+            if self.ended:
+                raise RuntimeError("http.response.body after the response ended")
+            body = message.get("body", b"")
+            if type(body) is not bytes:
+                body = bytes(body)
+            more = message.get("more_body", False)
+            if self.paused and body:
+                if await self.wait_resume():
+                    return
+            self.send_body(body, more)
+        elif kind == "http.response.start":
+            if self.head is not None:
+                raise RuntimeError("http.response.start sent twice")
+            self.head = encode_asgi_head(message["status"], message.get("headers", ()))
+        elif kind == "http.response.pathsend":
+            await self.pathsend(message["path"])
+        else:
+            raise ValueError("unexpected ASGI message %r in an HTTP scope" % (kind,))
+
+    def send_body(self, body, more):
+        srv, sid = self.srv, self.sid
+        out = srv.out
+        if srv.osid != sid:
+            out.append(srv.stream_frames[sid])
+            srv.osid = sid
+        n = len(body)
+        if not self.head_sent:
+            head = self.head
+            if head is None:
+                raise RuntimeError("http.response.body before http.response.start")
+            self.head_sent = True
+            take = MAX_HEAD - len(head)
+            if n <= take:
+                out += (RESP_HDR.pack(5 + len(head) + n, RESPONSE, not more, len(head)), head, body)
+                if not more:
+                    self.end()
+                if not srv.flush_pending:
+                    srv.flush_pending = True
+                    srv.loop.call_soon(srv.flush)
+                return
+            body = memoryview(body)
+            out += (RESP_HDR.pack(5 + len(head) + take, RESPONSE, 0, len(head)), head, body[:take])
+            body = body[take:]
+        for start in range(0, len(body), MAX_PAYLOAD):
+            piece = body[start:start + MAX_PAYLOAD]
+            out += (HDR.pack(len(piece), RDATA), piece)
+        if not more:
+            out.append(END_FRAME)
+            self.end()
+        if not srv.flush_pending:
+            srv.flush_pending = True
+            srv.loop.call_soon(srv.flush)
+
+    async def wait_resume(self):
+        """Wait for RESUME after PAUSE; True if the stream was closed meanwhile (drop the send)."""
+        while self.paused and not (self.gone or self.closed):
+            self.resume = fut = self.srv.loop.create_future()
+            try:
+                await fut
+            finally:
+                self.resume = None
+        if self.closed:
+            return True
+        if self.gone:
+            raise ClientDisconnected("client disconnected")
+        return False
+
+    async def pathsend(self, path):
+        """http.response.pathsend: FILE with the path; the gateway sends the file, or (FILE_ACK 0)
+        we read it here. The file is opened first, so a missing file is the app's error (500)."""
+        if self.closed:
+            return
+        if self.gone:
+            raise ClientDisconnected("client disconnected")
+        if self.ended or self.head is None:
+            raise RuntimeError("http.response.pathsend without http.response.start, or after the response ended")
+        if not isinstance(path, str) or not os.path.isabs(path):
+            raise ValueError("http.response.pathsend needs an absolute path, not %r" % (path,))
+        with open(path, "rb") as f:
+            data = path.encode("utf-8", "surrogateescape")
+            frame = FILE_HDR.pack(16 + len(data), FILE, 0, -1) + data
+            if not self.head_sent:
+                head, self.head_sent = self.head, True
+                frame = RESP_HDR.pack(5 + len(head), RESPONSE, 0, len(head)) + head + frame
+            self.ack = fut = self.srv.loop.create_future()
+            self.srv.write(self.sid, frame)
+            try:
+                ok = await fut
+            finally:
+                self.ack = None
+            if self.closed:
+                return
+            while not ok:
+                block = f.read(RECV_SIZE)
+                if not block:
+                    break
+                if self.paused and await self.wait_resume():
+                    return
+                if self.gone:
+                    raise ClientDisconnected("client disconnected")
+                self.srv.write(self.sid, HDR.pack(len(block), RDATA) + block)
+        self.srv.write(self.sid, END_FRAME)
+        self.end()
+
+    def error_text(self, what):
+        import traceback
+        return "%s %s\n%s" % (what, request_line(self.env), traceback.format_exc().rstrip("\n"))
+
+    def failed(self):
+        """The task raised (called in its except block)."""
+        if self.closed:
+            return
+        if self.ended:  # after the response (Starlette's background tasks, say): only stderr can tell
+            if not isinstance(sys.exc_info()[1], ClientDisconnected):
+                sys.stderr.write("warpipe worker %d: %s\n" % (os.getpid(), self.error_text("Error after the response to")))
+                sys.stderr.flush()
+            return
+        if self.gone and isinstance(sys.exc_info()[1], (ClientDisconnected, CancelledError)):
+            self.srv.write(self.sid, ABORT_FRAME)  # the client left: nothing to report
+        else:
+            self.srv.write(self.sid, log_frame(self.error_text("Error handling request"))
+                           + (ABORT_FRAME if self.head_sent else ERROR_500))
+        self.end()
+
+    def returned(self):
+        """The task returned before the response ended."""
+        if self.closed or self.ended:
+            return
+        if self.gone:
+            frame = ABORT_FRAME
+        else:
+            text = "ASGI app returned without %s the response: %s" % (
+                "ending" if self.head_sent else "sending", request_line(self.env))
+            frame = log_frame(text) + (ABORT_FRAME if self.head_sent else ERROR_500)
+        self.srv.write(self.sid, frame)
+        self.end()
+
+    def cancelled(self):
+        """CANCEL: the client is gone; the task is cancelled if it still runs after the grace."""
+        if self.ended or self.gone:
+            return
+        self.gone = True
+        wake(self.waiter)
+        wake(self.resume)  # (a FILE_ACK wait goes on: the ack comes anyway)
+        self.grace = self.srv.loop.call_later(DISCONNECT_GRACE, self.cancel_task)
+
+    def cancel_task(self):
+        if self.task is not None and not self.task.done():
+            self.task.cancel()
+
+    def timed_out(self):
+        """TIMEOUT: the task's stack in a LOG, then ABORT, and the task is cancelled."""
+        if self.ended:
+            return
+        text = "Request timed out, cancelling it: %s\n%s" % (request_line(self.env), task_stack(self.task))
+        self.srv.write(self.sid, log_frame(text) + ABORT_FRAME)
+        self.closed = True
+        self.end()
+        wake(self.resume)
+        wake(self.ack)
+        self.cancel_task()
+
+
+def task_stack(task):
+    """The stack of a suspended task, outermost first, down the chain of awaits (task.get_stack()
+    shows only the outermost coroutine)."""
+    import traceback
+    frames, coro = [], task.get_coro() if task is not None else None
+    while coro is not None and len(frames) < 100:
+        frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None) or getattr(coro, "ag_frame", None)
+        if frame is None:
+            break
+        frames.append((frame, frame.f_lineno))
+        coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None) or getattr(coro, "ag_await", None)
+    if not frames:
+        return "(no stack: the task is not suspended in a coroutine)"
+    return "Stack of the task (most recent call last):\n" + "".join(
+        traceback.format_list(traceback.StackSummary.extract(iter(frames)))).rstrip("\n")
+
+
+class WebSocketStream(HttpStream):
+    """A WebSocket on a stream: websocket.* events. state: 0 connecting, 1 accepted, 2 closed by
+    the app, 3 answering with an HTTP response (websocket.http.response)."""
+
+    __slots__ = ("state", "fragments", "fragments_text", "closing")
+    websocket = True
+
+    def __init__(self, srv, sid, env):
+        HttpStream.__init__(self, srv, sid, env)
+        self.state = 0
+        self.fragments, self.fragments_text, self.closing = [], False, None
+
+    def disconnect(self):
+        return self.closing or {"type": "websocket.disconnect", "code": 1006, "reason": ""}
+
+    def message(self, payload):
+        """WS_RECEIVE: a message, or a piece of one (flags bit 1)."""
+        flags, data = payload[0], bytes(payload[1:])
+        if flags & 2:
+            if not self.fragments:
+                self.fragments_text = flags & 1
+            # not counted for PAUSE: the app can take the message only once it is whole (the
+            # gateway bounds its size by --websocket-max-message)
+            self.fragments.append(data)
+            return
+        if self.fragments:
+            text = self.fragments_text
+            self.fragments.append(data)
+            data, self.fragments = b"".join(self.fragments), []
+        else:
+            text = flags & 1
+        if text:
+            self.feed({"type": "websocket.receive", "text": data.decode("utf-8", "replace")}, len(data))
+        else:
+            self.feed({"type": "websocket.receive", "bytes": data}, len(data))
+
+    def peer_closed(self, payload):
+        """WS_CLOSED: websocket.disconnect with its code and reason; send() raises from now on."""
+        if len(payload) < 2:
+            protocol_error("WS_CLOSED frame too short")
+        code = U16.unpack_from(payload)[0]
+        self.closing = msg = {"type": "websocket.disconnect", "code": code,
+                              "reason": bytes(payload[2:]).decode("utf-8", "replace")}
+        if not self.gone:
+            self.gone = True
+            self.inbox.append(msg)
+            wake(self.waiter)
+            wake(self.resume)
+
+    def cancelled(self):  # CANCEL on a WebSocket: the client left, as WS_CLOSED 1006
+        self.peer_closed(b"\xee\x03")
+
+    async def send(self, message):
+        kind = message["type"]
+        if self.closed:
+            return
+        if kind == "websocket.send":
+            if self.gone:
+                raise ClientDisconnected("client disconnected")
+            if self.state != 1:
+                raise RuntimeError("websocket.send %s" % ("after websocket.close" if self.state == 2 else
+                                                          "before websocket.accept"))
+            text = message.get("text")
+            if text is not None:
+                flags, data = 1, text.encode("utf-8")
+            else:
+                flags, data = 0, message.get("bytes") or b""
+                if type(data) is not bytes:
+                    data = bytes(data)
+            if self.paused and await self.wait_resume():
+                return
+            n, start, pieces = len(data), 0, []
+            while True:
+                piece = data[start:start + WS_CHUNK]
+                start += WS_CHUNK
+                more = 2 if start < n else 0
+                pieces.append(HDR.pack(len(piece) + 1, WS_SEND) + bytes((flags | more,)) + piece)
+                if not more:
+                    break
+            self.srv.write(self.sid, b"".join(pieces))
+        elif kind == "websocket.accept":
+            if self.state != 0:
+                raise RuntimeError("websocket.accept %s" % ("twice" if self.state == 1 else "after websocket.close"))
+            if self.gone:
+                raise ClientDisconnected("client disconnected")
+            parts = [(message.get("subprotocol") or "").encode("latin-1")]
+            for name, value in message.get("headers") or ():
+                parts += (bytes(name), bytes(value))
+            data = b"\0".join(parts) + b"\0"
+            if data.count(b"\0") != len(parts) or b"\r" in data or b"\n" in data:
+                raise ValueError("invalid websocket.accept subprotocol or headers: %r" % (parts,))
+            if len(parts) == 1:
+                data = data[:-1]  # the subprotocol alone: no header pairs follow
+            self.state = 1
+            self.srv.write(self.sid, HDR.pack(len(data), WS_ACCEPT) + data)
+        elif kind == "websocket.close":
+            if self.state >= 2:
+                raise RuntimeError("websocket.close after websocket.close or an HTTP response")
+            self.state = 2
+            if self.gone:
+                return
+            code = message.get("code") or 1000
+            reason = (message.get("reason") or "").encode("utf-8")
+            if len(reason) > 123:
+                reason = reason[:123].decode("utf-8", "ignore").encode("utf-8")
+            self.srv.write(self.sid, HDR.pack(2 + len(reason), WS_CLOSE) + U16.pack(code) + reason)
+        elif kind == "websocket.http.response.start":
+            if self.state not in (0, 3) or self.head is not None:
+                raise RuntimeError("websocket.http.response.start after websocket.accept or websocket.close")
+            self.state = 3
+            self.head = encode_asgi_head(message["status"], message.get("headers", ()))
+        elif kind == "websocket.http.response.body":
+            if self.state != 3 or self.ended:
+                raise RuntimeError("websocket.http.response.body without websocket.http.response.start")
+            body = message.get("body", b"")
+            self.send_body(body if type(body) is bytes else bytes(body), message.get("more_body", False))
+        else:
+            raise ValueError("unexpected ASGI message %r in a WebSocket scope" % (kind,))
+
+    def failed(self):
+        if self.closed:
+            return
+        if self.ended:
+            HttpStream.failed(self)
+            return
+        if self.gone and isinstance(sys.exc_info()[1], (ClientDisconnected, CancelledError)):
+            frame = ABORT_FRAME
+        else:
+            frame = log_frame(self.error_text("Error handling WebSocket")) + ABORT_FRAME
+        self.srv.write(self.sid, frame)
+        self.end()
+
+    def returned(self):
+        if self.closed or self.ended:
+            return
+        if self.state == 3:  # a denial response whose body did not end
+            HttpStream.returned(self)
+            return
+        self.srv.write(self.sid, END_FRAME)
+        self.end()
+
+
+CancelledError = None  # asyncio.CancelledError, set by run_asgi (asyncio is imported only by ASGI workers)
+
+
+class Lifespan:
+    """The lifespan scope's task: startup before READY, shutdown after STOP (ASGI lifespan spec)."""
+
+    def __init__(self, srv):
+        self.srv, self.state = srv, {}
+        loop = srv.loop
+        self.phase = 0  # 0: nothing received yet, 1: startup received, 2: shutdown received
+        self.started, self.stopped, self.shutdown_asked = loop.create_future(), loop.create_future(), loop.create_future()
+
+    async def receive(self):
+        if self.phase == 0:
+            self.phase = 1
+            return {"type": "lifespan.startup"}
+        await self.shutdown_asked
+        self.phase = 2
+        return {"type": "lifespan.shutdown"}
+
+    async def send(self, message):
+        kind = message["type"]
+        if kind == "lifespan.startup.complete" and not self.started.done():
+            self.started.set_result(None)
+        elif kind == "lifespan.startup.failed" and not self.started.done():
+            self.started.set_result("lifespan startup failed: %s" % (message.get("message") or "(no message)"))
+        elif kind == "lifespan.shutdown.complete" and self.phase == 2:
+            wake(self.stopped)
+        elif kind == "lifespan.shutdown.failed" and self.phase == 2:
+            sys.stderr.write("warpipe worker %d: lifespan shutdown failed: %s\n" % (os.getpid(), message.get("message", "")))
+            sys.stderr.flush()
+            wake(self.stopped)
+        else:
+            raise RuntimeError("unexpected ASGI lifespan message %r" % (kind,))
+
+    async def run(self, app):
+        scope = {"type": "lifespan", "asgi": {"version": "3.0", "spec_version": "2.0"}, "state": self.state}
+        try:
+            await app(scope, self.receive, self.send)
+        except BaseException as exc:
+            import traceback
+            text = traceback.format_exc()
+            if self.phase == 0:  # refused the scope: the spec's "unsupported" path
+                self.started.set_result(("unsupported", "%s: %s" % (type(exc).__name__, exc)))
+            elif not self.started.done():
+                self.started.set_result("lifespan startup raised %s: %s\n\n%s" % (type(exc).__name__, exc, text))
+            else:
+                sys.stderr.write("warpipe worker %d: lifespan shutdown raised\n%s" % (os.getpid(), text))
+                sys.stderr.flush()
+        else:
+            if self.phase == 0:
+                self.started.set_result(("unsupported", "the app returned"))
+            elif not self.started.done():
+                self.started.set_result("lifespan returned without completing startup")
+        wake(self.stopped)
+
+
+class AsgiServer:
+    """Channel 0 as streams: reads and dispatches frames, writes what the tasks send, STOP."""
+
+    def __init__(self, loop, ctl, sock, out, app, streams):
+        self.loop, self.ctl, self.sock, self.out_sock, self.app = loop, ctl, sock, out, app
+        self.streams = [None] * streams
+        self.stream_frames = [HDR.pack(4, STREAM) + U32.pack(i) for i in range(streams)]
+        self.buf = bytearray(ASGI_RECV_SIZE)
+        self.view, self.pos, self.end = memoryview(self.buf), 0, 0
+        self.isid = self.osid = 0  # current stream of each direction
+        self.out, self.flush_pending, self.pending = [], False, None  # pending: what the socket did not take
+        self.running, self.stopping, self.shut, self.lifespan, self.state = 0, False, False, None, None
+        self.ctl_buf, self.drained = b"", None
+
+    # -- output: what a loop iteration writes goes out in one send
+    def write(self, sid, data):
+        out = self.out
+        if sid != self.osid:
+            out.append(self.stream_frames[sid])
+            self.osid = sid
+        out.append(data)
+        if not self.flush_pending:
+            self.flush_pending = True
+            self.loop.call_soon(self.flush)
+
+    def flush(self):
+        self.flush_pending = False
+        out = self.out
+        data = b"".join(out) if len(out) > 1 else out[0]
+        out.clear()
+        if self.pending is not None:
+            self.pending += data
+            return
+        try:
+            n = self.out_sock.send(data)
+        except (BlockingIOError, InterruptedError):
+            n = 0
+        except OSError:
+            if self.shut:
+                return
+            os._exit(0)  # the gateway is gone
+        if n < len(data):
+            self.pending = bytearray(memoryview(data)[n:])
+            self.loop.add_writer(self.out_sock.fileno(), self.on_writable)
+        elif self.drained is not None:
+            wake(self.drained)
+
+    def on_writable(self):
+        pending = self.pending
+        try:
+            n = self.out_sock.send(pending)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            os._exit(0)
+        del pending[:n]
+        if not pending:
+            self.pending = None
+            self.loop.remove_writer(self.out_sock.fileno())
+            wake(self.drained)
+
+    # -- input
+    def on_readable(self):
+        buf, pos, end = self.buf, self.pos, self.end
+        try:
+            n = self.sock.recv_into(self.view[end:])
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            n = 0
+        if not n:
+            return self.channel_eof()
+        end += n
+        while end - pos >= 5:
+            length, ftype = HDR.unpack_from(buf, pos)
+            stop = pos + 5 + length
+            if stop > end:
+                break
+            payload = self.view[pos + 5:stop]
+            pos = stop
+            if ftype == STREAM:
+                if length != 4:
+                    protocol_error("malformed STREAM frame")
+                sid = U32.unpack_from(payload)[0]
+                if sid >= len(self.streams):
+                    protocol_error("STREAM %d out of range (%d streams)" % (sid, len(self.streams)))
+                self.isid = sid
+            elif ftype == REQUEST:
+                self.start(payload)
+            else:
+                self.frame(ftype, payload)
+        if pos == end:
+            self.pos = self.end = 0
+            if len(buf) > ASGI_RECV_SIZE:  # a big frame's buffer: back to the usual one
+                self.buf = bytearray(ASGI_RECV_SIZE)
+                self.view = memoryview(self.buf)
+            return
+        need = HDR.unpack_from(buf, pos)[0] + 5 if end - pos >= 5 else 5
+        if need > MAX_PAYLOAD + 5:
+            protocol_error("frame of %d bytes exceeds 16 MiB" % (need - 5))
+        if pos + need > len(buf):  # move the partial frame to the front, into a larger buffer if needed
+            if need > len(buf):
+                self.buf = bytearray(need)
+                self.view = memoryview(self.buf)
+            self.buf[:end - pos] = buf[pos:end]
+            pos, end = 0, end - pos
+        self.pos, self.end = pos, end
+
+    def start(self, payload):
+        """REQUEST on the current stream: the scope, the stream object and its task."""
+        sid = self.isid
+        old = self.streams[sid]
+        if old is not None and not old.ended:
+            protocol_error("REQUEST on stream %d while its request runs" % sid)
+        n = len(payload)
+        if n < 5:
+            protocol_error("REQUEST frame too short")
+        flags = payload[0]
+        body_at = 5 + U32.unpack_from(payload, 1)[0]
+        if body_at > n:
+            protocol_error("REQUEST environ block overruns the frame")
+        scope, env = make_scope(bytes(payload[5:body_at]), flags & 2)
+        state = self.state
+        scope["state"] = state.copy() if state else {}
+        if flags & 2:
+            st = WebSocketStream(self, sid, env)
+            st.inbox.append({"type": "websocket.connect"})
+        else:
+            st = HttpStream(self, sid, env)
+            if flags & 1:
+                st.body_done = True
+                st.inbox.append({"type": "http.request", "body": bytes(payload[body_at:]), "more_body": False})
+            elif body_at < n:
+                st.feed({"type": "http.request", "body": bytes(payload[body_at:]), "more_body": True}, n - body_at)
+        self.streams[sid] = st
+        self.running += 1
+        st.task = self.loop.create_task(self.run(st, scope))
+
+    async def run(self, st, scope):
+        try:
+            await self.app(scope, st.receive, st.send)
+        except BaseException:
+            st.failed()
+        else:
+            st.returned()
+        finally:
+            self.running -= 1
+            if self.stopping and not self.running:
+                self.finish_stop()
+
+    def frame(self, ftype, payload):
+        """Every frame but STREAM and REQUEST, for the current stream."""
+        st = self.streams[self.isid]
+        if st is None:
+            protocol_error("frame type 0x%02x on stream %d before any REQUEST" % (ftype, self.isid))
+        if ftype == DATA:
+            if st.body_done or st.websocket:
+                protocol_error("DATA on stream %d after its body" % self.isid)
+            if payload and not st.ended:
+                st.feed({"type": "http.request", "body": bytes(payload), "more_body": True}, len(payload))
+        elif ftype == END:
+            if len(payload) != 1 or payload[0] > 1 or st.body_done or st.websocket:
+                protocol_error("malformed or unexpected END on stream %d" % self.isid)
+            st.body_done = True
+            if payload[0]:
+                st.gone = True  # the body was cut short: the client is gone
+                wake(st.waiter)
+                wake(st.resume)
+            elif not st.ended:
+                st.feed({"type": "http.request", "body": b"", "more_body": False}, 0)
+        elif ftype == WS_RECEIVE:
+            if not st.websocket or not len(payload):
+                protocol_error("unexpected WS_RECEIVE on stream %d" % self.isid)
+            if not st.ended:
+                st.message(payload)
+        elif ftype == WS_CLOSED:
+            if not st.websocket:
+                protocol_error("WS_CLOSED on an HTTP stream %d" % self.isid)
+            st.peer_closed(payload)
+        elif ftype == PAUSE or ftype == RESUME:
+            if len(payload):
+                protocol_error("PAUSE/RESUME with a payload")
+            st.paused = ftype == PAUSE
+            if not st.paused:
+                wake(st.resume)
+        elif ftype == CANCEL:
+            st.cancelled()
+        elif ftype == FILE_ACK:
+            if len(payload) != 1 or payload[0] > 1 or st.ack is None:
+                protocol_error("unexpected or malformed FILE_ACK on stream %d" % self.isid)
+            if not st.ack.done():
+                st.ack.set_result(payload[0] == 1)
+        elif ftype == TIMEOUT:
+            st.timed_out()
+        else:
+            protocol_error("unexpected frame type 0x%02x on stream %d" % (ftype, self.isid))
+
+    # -- STOP and the end
+    def on_control(self):
+        try:
+            data = self.ctl.sock.recv(256)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        if not data:
+            os._exit(0)  # the gateway is gone
+        data = self.ctl_buf + data
+        while len(data) >= 5:
+            length, ftype = HDR.unpack_from(data)
+            if ftype != STOP or length:
+                protocol_error("unexpected frame type 0x%02x on the control channel" % ftype)
+            data = data[5:]
+            self.stop()
+        self.ctl_buf = data
+
+    def stop(self):
+        """STOP: serve what was dispatched (REQUESTs already in the channel), then shut down."""
+        if self.stopping:
+            return
+        self.stopping = True
+        while True:  # the gateway wrote its last REQUESTs before STOP: they are in the socket now
+            try:
+                if not self.sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT):
+                    break  # end of file: on_readable sees it next
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError:
+                break
+            self.on_readable()
+        if not self.running:
+            self.finish_stop()
+
+    def finish_stop(self):
+        if not self.shut:
+            self.shut = True
+            self.loop.create_task(self.shutdown())
+
+    async def shutdown(self):
+        """The streams have finished: lifespan shutdown, then end channel 0 as a WSGI thread
+        ends its channel (shutdown(SHUT_WR), then wait for the gateway to close it)."""
+        lifespan = self.lifespan
+        if lifespan is not None and not lifespan.stopped.done():
+            wake(lifespan.shutdown_asked)
+            await lifespan.stopped
+        while self.flush_pending or self.pending is not None:
+            self.drained = self.loop.create_future()
+            await self.drained
+        try:
+            self.out_sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+        # on_readable drops what still comes, and exits at end of file
+
+    def channel_eof(self):
+        self.loop.remove_reader(self.sock.fileno())
+        if self.shut:
+            graceful_exit()
+        os._exit(0)  # channel 0 ended before STOP: the gateway is gone
+
+
+def is_asgi3(app):
+    """An ASGI 3 app: a coroutine function, or an object whose __call__ is one (through
+    functools.partial and bound methods). Checked without inspect or asyncio, which a WSGI
+    worker need not load. A class is not one: calling it makes an instance (ASGI 2's form)."""
+    if isinstance(app, type):
+        return False
+    for f in (app, getattr(app, "__call__", None)):
+        while True:
+            if isinstance(f, functools.partial):
+                f = f.func
+            elif isinstance(f, types.MethodType):
+                f = f.__func__
+            else:
+                break
+        code = getattr(f, "__code__", None)
+        if code is not None and code.co_flags & 0x80:  # CO_COROUTINE
+            return True
+        if getattr(f, "_is_coroutine_marker", None) is not None:  # inspect.markcoroutinefunction (3.12)
+            return True
+    return False
+
+
+def pick_loop(choice):
+    """'uvloop' or 'asyncio' for --loop; BootError if uvloop is asked for and missing."""
+    if choice == "asyncio":
+        return "asyncio"
+    try:
+        import uvloop  # noqa: F401
+        return "uvloop"
+    except ImportError as exc:
+        if choice == "uvloop":
+            raise BootError("--loop uvloop, but %s cannot import uvloop (%s)" % (sys.executable, exc)) from None
+        return "asyncio"
+
+
+def run_asgi(ctl, channels, app, args, loop_name):
+    """Serve an ASGI 3 app on channel 0: lifespan startup, READY, then the loop until STOP."""
+    global CancelledError
+    import asyncio
+    CancelledError = asyncio.CancelledError
+    if loop_name == "uvloop":
+        import uvloop
+        loop = uvloop.new_event_loop()
+    else:
+        loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    ch = channels[0]
+    srv = AsgiServer(loop, ctl, ch.sock, ch.out, app, args.streams)
+    lifespan = Lifespan(srv)
+    loop.create_task(lifespan.run(app))
+    outcome = loop.run_until_complete(lifespan.started)
+    if isinstance(outcome, str):
+        boot_failed(ctl, "%r: %s" % (args.spec, outcome), with_traceback=False)
+    if outcome is None:
+        srv.lifespan, srv.state, mode = lifespan, lifespan.state, "on"
+    else:
+        sys.stderr.write("warpipe worker %d: the app does not support the ASGI lifespan scope (%s); serving "
+                         "without it\n" % (os.getpid(), outcome[1]))
+        sys.stderr.flush()
+        mode = "unsupported"
+    for sock in (ch.sock, ch.out, ctl.sock):
+        sock.setblocking(False)
+    ready = ('{"pid":%d,"python":"%d.%d.%d","threads":%d,"interface":"asgi","loop":"%s","streams":%d,"lifespan":"%s"}'
+             % ((os.getpid(),) + sys.version_info[:3] + (args.threads, loop_name, args.streams, mode))).encode()
+    try:
+        ctl.sock.setblocking(True)
+        ctl.send(HDR.pack(len(ready), READY) + ready)
+        ctl.sock.setblocking(False)
+    except ChannelClosed:
+        os._exit(0)
+    loop.add_reader(ch.sock.fileno(), srv.on_readable)
+    loop.add_reader(ctl.sock.fileno(), srv.on_control)
+    try:
+        loop.run_forever()
+    except BaseException:
+        import traceback
+        sys.stderr.write("warpipe worker %d: internal error\n%s" % (os.getpid(), traceback.format_exc()))
+        sys.stderr.flush()
+        os._exit(70)
+
+
 # Boot: arguments, channels, the app (gunicorn-style APP_SPEC)
 
 class BootError(Exception):
@@ -872,6 +1794,11 @@ class BootError(Exception):
 
 class Args:
     spec, threads, validate, preload = None, 1, False, None
+    interface, loop, streams = "auto", "auto", 100
+
+
+USAGE = ("usage: worker.py APP_SPEC --threads T [--validate] [--interface auto|wsgi|asgi] "
+         "[--loop auto|asyncio|uvloop] [--streams C]")
 
 
 def parse_args(argv):
@@ -886,22 +1813,23 @@ def parse_args(argv):
             args.preload = rest.pop(0) if rest else ""
             if not args.preload:
                 raise BootError("--preload needs the gateway's fork socket path")
-        elif arg in ("--interface", "--loop", "--streams"):
-            value = rest.pop(0) if rest else ""
-            if arg == "--interface" and value == "asgi":
-                raise BootError("--interface asgi: this worker serves WSGI apps only")
-        elif arg == "--threads":
+        elif arg in ("--threads", "--streams"):
             value = rest.pop(0) if rest else ""
             if not value.isdigit() or int(value) < 1:
-                raise BootError("--threads needs a positive whole number, got %r "
-                                "(usage: worker.py APP_SPEC --threads T [--validate])" % value)
-            args.threads = int(value)
+                raise BootError("%s needs a positive whole number, got %r (%s)" % (arg, value, USAGE))
+            setattr(args, arg[2:], int(value))
+        elif arg in ("--interface", "--loop"):
+            value = rest.pop(0) if rest else ""
+            allowed = ("auto", "wsgi", "asgi") if arg == "--interface" else ("auto", "asyncio", "uvloop")
+            if value not in allowed:
+                raise BootError("%s must be one of %s, got %r" % (arg, ", ".join(allowed), value))
+            setattr(args, arg[2:], value)
         elif not arg.startswith("-") and args.spec is None:
             args.spec = arg
         else:
-            raise BootError("bad argument %r (usage: worker.py APP_SPEC --threads T [--validate])" % arg)
+            raise BootError("bad argument %r (%s)" % (arg, USAGE))
     if args.spec is None:
-        raise BootError("no APP_SPEC (usage: worker.py APP_SPEC --threads T [--validate])")
+        raise BootError("no APP_SPEC (%s)" % USAGE)
     return args
 
 
@@ -1012,10 +1940,10 @@ def load_app(spec):
     return obj
 
 
-def boot_failed(ctl, message):
+def boot_failed(ctl, message, with_traceback=True):
     """BOOT_ERROR on fd 3 (or stderr): a one-line message, then the traceback; exit 3."""
     text = "Failed to load application %s\n" % message
-    if sys.exc_info()[0] is not None:
+    if with_traceback and sys.exc_info()[0] is not None:
         import traceback
         text += "\n" + traceback.format_exc()
     data = text.encode("utf-8", "backslashreplace")[:MAX_PAYLOAD]
@@ -1054,7 +1982,21 @@ def main(argv):
         boot_failed(ctl, "%r: %s" % (args.spec, exc))
     except BaseException as exc:
         boot_failed(ctl, "%r: %s: %s" % (args.spec, type(exc).__name__, exc))
-    if args.validate:
+    asgi = is_asgi3(app)
+    if args.interface == "asgi" and not asgi:
+        boot_failed(ctl, "%r: --interface asgi, but %r is not an ASGI 3 app (an async def app(scope, receive, "
+                    "send), or an object whose __call__ is one; ASGI 2 apps are not supported)" % (args.spec, app))
+    if args.interface == "wsgi" and asgi:
+        boot_failed(ctl, "%r: --interface wsgi, but %r is an ASGI app (a coroutine function); use --interface "
+                    "asgi or auto" % (args.spec, app))
+    args.interface = "asgi" if asgi else "wsgi"
+    loop_name = None
+    if asgi:
+        try:
+            loop_name = pick_loop(args.loop)
+        except BootError as exc:
+            boot_failed(ctl, "%r: %s" % (args.spec, exc), with_traceback=False)
+    elif args.validate:
         from wsgiref.validate import validator
         app = validator(app)
     # What the app loaded lives as long as the process: move it out of the collector's way, or
@@ -1063,7 +2005,9 @@ def main(argv):
     gc.collect()
     gc.freeze()
     if args.preload:
-        run_template(ctl, app, args)
+        run_template(ctl, app, args, loop_name)
+    if asgi:
+        run_asgi(ctl, channels, app, args, loop_name)
     run_worker(ctl, channels, app, args.threads)
 
 
@@ -1077,7 +2021,8 @@ def run_worker(ctl, channels, app, threads):
     worker = Worker(ctl, channels, app, template)
     for i, ch in enumerate(channels):
         threading.Thread(target=worker.serve, args=(ch,), name="warpipe-%d" % i, daemon=True).start()
-    ready = b'{"pid":%d,"python":"%d.%d.%d","threads":%d}' % ((os.getpid(),) + sys.version_info[:3] + (threads,))
+    ready = b'{"pid":%d,"python":"%d.%d.%d","threads":%d,"interface":"wsgi"}' % (
+        (os.getpid(),) + sys.version_info[:3] + (threads,))
     try:
         ctl.send(HDR.pack(len(ready), READY) + ready)
     except ChannelClosed:
@@ -1085,7 +2030,7 @@ def run_worker(ctl, channels, app, threads):
     worker.control_loop()
 
 
-def run_template(ctl, app, args):
+def run_template(ctl, app, args, loop_name):
     """--preload: the app is imported here once; each FORK from the gateway forks a worker that
     shares it (copy-on-write) and connects its own channels back to the gateway's fork socket.
     The template reaps the workers it forked and reports each exit (EXITED): they are not the
@@ -1120,7 +2065,7 @@ def run_template(ctl, app, args):
                 signal.set_wakeup_fd(-1)
                 os.close(wake)
                 os.close(wake_w)
-                forked_worker(ctl, app, args, wid, token)
+                forked_worker(ctl, app, args, wid, token, loop_name)
             # not reaped before we do, so its /proc entry is there to read
             ctl.send(HDR.pack(16, FORKED) + struct.pack("<IIQ", wid, pid, start_time(pid)))
     except ChannelClosed:
@@ -1149,7 +2094,7 @@ def start_time(pid):
         return 0
 
 
-def forked_worker(template_ctl, app, args, wid, token):
+def forked_worker(template_ctl, app, args, wid, token, loop_name):
     """In a child of the template: connect a control channel and the request channels to the
     gateway's fork socket (each announced by HELLO: worker id, role, thread, token), then serve."""
     try:
@@ -1171,6 +2116,8 @@ def forked_worker(template_ctl, app, args, wid, token):
         sys.stderr.write("warpipe worker %d: cannot connect to the gateway\n%s" % (os.getpid(), traceback.format_exc()))
         sys.stderr.flush()
         os._exit(70)
+    if loop_name:
+        run_asgi(ctl, channels, app, args, loop_name)
     run_worker(ctl, channels, app, args.threads)
     os._exit(0)
 

@@ -18,9 +18,14 @@ TIMEOUT = 5.0
 REQUEST, DATA, END, FILE_ACK, CANCEL = 0x01, 0x02, 0x03, 0x04, 0x05
 RESPONSE, RDATA, REND, FILE, LOG, ABORT = 0x11, 0x12, 0x13, 0x14, 0x15, 0x16
 READY, BOOT_ERROR, STOP = 0x21, 0x22, 0x23
+# ASGI streams (docs/worker-protocol.md, "ASGI workers: streams on one channel")
+WS_RECEIVE, WS_CLOSED, PAUSE, RESUME, TIMEOUT = 0x06, 0x07, 0x08, 0x09, 0x0a
+WS_ACCEPT, WS_SEND, WS_CLOSE, WPAUSE, WRESUME = 0x17, 0x18, 0x19, 0x1a, 0x1b
+STREAM = 0x30
 NAMES = {REQUEST: "REQUEST", DATA: "DATA", END: "END", FILE_ACK: "FILE_ACK", RESPONSE: "RESPONSE",
          RDATA: "DATA", REND: "END", FILE: "FILE", LOG: "LOG", ABORT: "ABORT", READY: "READY",
-         BOOT_ERROR: "BOOT_ERROR", STOP: "STOP"}
+         BOOT_ERROR: "BOOT_ERROR", STOP: "STOP", WS_ACCEPT: "WS_ACCEPT", WS_SEND: "WS_SEND", WS_CLOSE: "WS_CLOSE",
+         WPAUSE: "PAUSE", WRESUME: "RESUME"}
 
 
 def frame(ftype, payload=b""):
@@ -31,9 +36,14 @@ def environ_block(env):
     return b"".join(k.encode("latin-1") + b"\0" + v.encode("latin-1") + b"\0" for k, v in env.items())
 
 
-def request_frame(env, body=b"", complete=True):
+def request_frame(env, body=b"", complete=True, websocket=False):
     block = environ_block(env)
-    return frame(REQUEST, struct.pack("<BI", 1 if complete else 0, len(block)) + block + body)
+    flags = (1 if complete else 0) | (2 if websocket else 0)
+    return frame(REQUEST, struct.pack("<BI", flags, len(block)) + block + body)
+
+
+def stream_frame(sid):
+    return frame(STREAM, struct.pack("<I", sid))
 
 
 def make_environ(path="/", method="GET", query="", body=None, headers=None, **extra):
@@ -240,3 +250,138 @@ class Worker:
             s.close()
         self.stderr.close()
 
+
+
+class AsgiWorker(Worker):
+    """A worker serving an ASGI app: channel 0 carries streams. Frames the worker sends are
+    demultiplexed by stream; frame(sid) returns the next one of a stream, keeping the others."""
+
+    def __init__(self, spec="asgiapp:app", streams=None, interface=None, loop=None, extra=(), **kw):
+        args = [spec, "--threads", str(kw.pop("threads", 1))]
+        if streams is not None:
+            args += ["--streams", str(streams)]
+        if interface is not None:
+            args += ["--interface", interface]
+        if loop is not None:
+            args += ["--loop", loop]
+        self.out_sid = self.in_sid = 0
+        self.queued = {}  # sid -> [(ftype, payload)]
+        self.order = []  # (sid, ftype) of every frame read, in order
+        Worker.__init__(self, spec, args=args + list(extra), **kw)
+
+    def send_on(self, sid, data):
+        """Send frames (bytes) on stream sid, with a STREAM frame first if it is not the current one."""
+        if sid != self.out_sid:
+            data = stream_frame(sid) + data
+            self.out_sid = sid
+        self.ins[0].sendall(data)
+
+    def send_frame_on(self, sid, ftype, payload=b""):
+        self.send_on(sid, frame(ftype, payload))
+
+    def start(self, sid, path="/", method="GET", body=b"", complete=True, websocket=False, **kw):
+        if "?" in path:
+            path, kw["query"] = path.split("?", 1)
+        env = make_environ(path, method, body=body if complete and body else None, **kw)
+        self.send_on(sid, request_frame(env, body, complete, websocket))
+
+    def read_any(self, timeout=TIMEOUT):
+        """(sid, ftype, payload) of the next frame the worker sent, STREAM frames applied."""
+        self.chans[0].settimeout(timeout)
+        while True:
+            ftype, payload = self.read_frame(self.chans[0])
+            if ftype == STREAM:
+                assert len(payload) == 4, payload
+                self.in_sid = struct.unpack("<I", payload)[0]
+                continue
+            self.order.append((self.in_sid, ftype))
+            return self.in_sid, ftype, payload
+
+    def frame(self, sid, timeout=TIMEOUT):
+        q = self.queued.setdefault(sid, [])
+        while not q:
+            got, ftype, payload = self.read_any(timeout)
+            self.queued.setdefault(got, []).append((ftype, payload))
+        return q.pop(0)
+
+    def has_frame(self, sid, wait=0.0):
+        """Whether a frame of sid is there (reading what arrives within wait seconds)."""
+        import select
+        while not self.queued.get(sid):
+            if not select.select([self.chans[0]], [], [], wait)[0]:
+                return False
+            got, ftype, payload = self.read_any()
+            self.queued.setdefault(got, []).append((ftype, payload))
+        return True
+
+    def response_on(self, sid=0, file_ack=1, read_file=True):
+        """A Response assembled from the frames of stream sid (as Worker.response for a channel)."""
+        resp = Response()
+        while True:
+            ftype, payload = self.frame(sid)
+            resp.kinds.append(NAMES.get(ftype, hex(ftype)))
+            if ftype == RESPONSE:
+                assert resp.status is None, resp
+                flags, head_len = struct.unpack_from("<BI", payload)
+                parts = payload[5:5 + head_len].decode("latin-1").split("\0")
+                assert parts[-1] == "" and len(parts) % 2 == 0, parts
+                resp.status = parts[0]
+                resp.headers = list(zip(parts[1:-1:2], parts[2:-1:2]))
+                resp.body += payload[5 + head_len:]
+                if flags & 1:
+                    return resp
+            elif ftype == RDATA:
+                assert resp.status is not None and payload, resp
+                resp.body += payload
+            elif ftype == LOG:
+                resp.logs.append((payload[0], payload[1:].decode("utf-8")))
+            elif ftype == FILE:
+                assert resp.status is not None, resp
+                offset, count = struct.unpack_from("<Qq", payload)
+                path = payload[16:].decode("utf-8")
+                data = None
+                if read_file and file_ack:
+                    with open(path, "rb") as f:
+                        f.seek(offset)
+                        data = f.read() if count < 0 else f.read(count)
+                    resp.body += data
+                resp.files.append((offset, count, path, data))
+                self.send_frame_on(sid, FILE_ACK, bytes([file_ack]))
+            elif ftype == REND:
+                assert not payload, resp
+                return resp
+            elif ftype == ABORT:
+                assert not payload, resp
+                resp.aborted = True
+                return resp
+            else:
+                resp.kinds[-1] = (ftype, payload)  # a WebSocket frame, for the caller to look at
+                return resp
+
+    def wait(self, timeout=TIMEOUT):
+        """After STOP: read channel 0 to its end (the worker's shutdown(SHUT_WR), once its streams and
+        lifespan shutdown finished; frames read on the way are kept), then close it as the gateway does."""
+        while True:
+            try:
+                got, ftype, payload = self.read_any(timeout)
+            except EOFError:
+                break
+            self.queued.setdefault(got, []).append((ftype, payload))
+        return Worker.wait(self, timeout)
+
+    def get_on(self, sid=0, path="/", **kw):
+        self.start(sid, path, **kw)
+        return self.response_on(sid)
+
+
+def ws_receive(data, text=None, more=False):
+    """A WS_RECEIVE payload: flags, then the message bytes."""
+    if text is None:
+        text = isinstance(data, str)
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    return bytes([(1 if text else 0) | (2 if more else 0)]) + data
+
+
+def ws_closed(code=1000, reason=""):
+    return struct.pack("<H", code) + reason.encode("utf-8")

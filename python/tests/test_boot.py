@@ -11,7 +11,8 @@ import harness
 def test_ready_payload(spawn):
     w = spawn("testapp", threads=3)
     version = subprocess.check_output([harness.PYTHON, "-c", "import platform; print(platform.python_version())"])
-    assert w.ready_info == {"pid": w.proc.pid, "python": version.decode().strip(), "threads": 3}
+    assert w.ready_info == {"pid": w.proc.pid, "python": version.decode().strip(), "threads": 3,
+                            "interface": "wsgi"}
     for chan in range(3):
         assert w.get("/hello", chan).body == b"hello"
 
