@@ -14,7 +14,7 @@
 
 import type { Socket } from 'node:net';
 import type { GatewayError, WorkerError } from '../errors.js';
-import { Channel, type ChannelOwner } from './channel.js';
+import { Channel, type ChannelOwner, type Exchange } from './channel.js';
 import { FLAG_COMPLETE, FrameReader, T, badFrame, frame, streamFrame } from './frame.js';
 
 const PAUSE_FRAME = frame(T.PAUSE);
@@ -132,6 +132,8 @@ export class StreamChannel extends Channel {
   /** The worker asked us to stop sending this stream's body or messages (PAUSE), until RESUME. */
   private held = false;
   private readonly heldWaiters: (() => void)[] = [];
+  /** The request that timed out, until the worker ends it: its LOG frames (the task's stack) still go to the log. */
+  private timedOut: Exchange | null = null;
   /** We asked the worker to stop sending (the client is slow). */
   private pausedWorker = false;
 
@@ -154,10 +156,12 @@ export class StreamChannel extends Channel {
       return;
     }
     if (this.expired) {
-      // the request timed out and its client has its 504; the worker cancels its task and ends the stream
+      // the request timed out and its client has its 504; the worker logs the task's stack, cancels it and ends the stream
+      if (type === T.LOG) return this.timedOut?.onFrame(type, payload);
       const ended = type === T.REND || type === T.ABORT || (type === T.RESPONSE && ((payload[0] ?? 0) & FLAG_COMPLETE) !== 0);
       if (ended) {
         this.expired = false;
+        this.timedOut = null;
         this.expiredAt = 0;
         this.free();
       }
@@ -211,6 +215,7 @@ export class StreamChannel extends Channel {
    */
   override expire(err: GatewayError): void {
     if (this.exchange === null || this.expired) return;
+    this.timedOut = this.exchange;
     super.expire(err);
     this.mux.send(this.index, [TIMEOUT_FRAME]);
   }
