@@ -134,7 +134,7 @@ describe('ASGI: a plain app on one worker', () => {
     assert.match(await note(`${notes}/ws-disconnect`, /1000/), /1000 done/);
   });
 
-  test('WebSocket: closed before accept is 403; an HTTP answer instead of accept is sent as it is; a crash before accept is 500', async () => {
+  test('WebSocket: closed before accept is 403; an HTTP answer instead of accept goes as it is; a crash first is 500', async () => {
     const deny = await WsClient.connect(srv.port, '/ws/deny');
     assert.match(deny.head, /^HTTP\/1\.1 403 /);
     const http = await WsClient.connect(srv.port, '/ws/http');
