@@ -8,6 +8,8 @@ import { existsSync } from 'node:fs';
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
 export const FIXTURES = fileURLToPath(new URL('../../../test/fixtures/apps/', import.meta.url));
+/** The ASGI apps of the ASGI tests. */
+export const ASGI_DIR = fileURLToPath(new URL('../../../test/fixtures/asgi/', import.meta.url));
 
 /** Debian's own interpreter, where python3-django & co. are installed. */
 export const SYSTEM_PYTHON = '/usr/bin/python3';

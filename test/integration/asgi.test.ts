@@ -7,12 +7,9 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
-import { fileURLToPath } from 'node:url';
-import { runCli, startServer, type Server } from '../helpers/server.js';
+import { ASGI_DIR, runCli, startServer, type Server } from '../helpers/server.js';
 import { exchange } from '../helpers/raw.js';
 import { WsClient } from '../helpers/ws-client.js';
-
-export const ASGI_DIR = fileURLToPath(new URL('../../../test/fixtures/asgi/', import.meta.url));
 
 /** Wait until `path` exists and holds `pattern` (the app writes notes there). */
 async function note(path: string, pattern: RegExp, timeoutMs = 20_000): Promise<string> {
