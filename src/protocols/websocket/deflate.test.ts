@@ -36,7 +36,8 @@ function messages(): Buffer[] {
 describe('permessage-deflate: compress', () => {
   for (const bits of [8, 9, 12, 15]) {
     for (const noTakeover of [false, true]) {
-      it(`server_max_window_bits=${bits}${noTakeover ? ', no context takeover' : ''}: a peer's one inflate stream reads every message`, async () => {
+      const name = `server_max_window_bits=${bits}${noTakeover ? ', no context takeover' : ''}`;
+      it(`${name}: a peer's one inflate stream reads every message`, async () => {
         const ours = new PerMessageDeflate(params({ serverMaxWindowBits: bits, serverNoContextTakeover: noTakeover }), {
           asyncAbove: 50_000,
         });
