@@ -220,7 +220,10 @@ describe('fuzz: WebSocket handshake', () => {
   });
 
   const names = stringOf('UpgradeConnectionSec-WebSocket-KeyVersionProtocolExtensionsup', { maxLength: 24 });
-  const header = fc.tuple(fc.oneof(names, fc.constantFrom('Upgrade', 'Connection', 'Sec-WebSocket-Key', 'Sec-WebSocket-Version')), latin1());
+  const header = fc.tuple(
+    fc.oneof(names, fc.constantFrom('Upgrade', 'Connection', 'Sec-WebSocket-Key', 'Sec-WebSocket-Version')),
+    latin1(),
+  );
   it(seeded('checkHandshake: any method, version and headers give null, a 400/426 or a request, never a throw'), () => {
     check(
       fc.property(fc.constantFrom('GET', 'POST', 'get'), fc.nat(2), fc.array(header, { maxLength: 8 }), (method, minor, hs) => {
@@ -230,4 +233,3 @@ describe('fuzz: WebSocket handshake', () => {
     );
   });
 });
-
