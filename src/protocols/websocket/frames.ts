@@ -74,6 +74,7 @@ const EMPTY = Buffer.alloc(0);
 /** Payload pieces shorter than this are copied into a block instead of kept as views. */
 const GATHER_BELOW = 1024;
 const BLOCK = 16 * 1024;
+const MIN_BLOCK = 256;
 
 const HEADER = 0;
 const PAYLOAD = 1;
@@ -312,7 +313,8 @@ export class FrameParser {
 
   private addPiece(piece: Buffer): void {
     this.messageBytes += piece.length;
-    if (piece.length >= GATHER_BELOW) {
+    // the first piece (all of a message that came in one read) and big ones are kept as views
+    if (piece.length >= GATHER_BELOW || (this.pieces.length === 0 && this.block === null)) {
       this.sealBlock();
       this.pieces.push(piece);
       return;
@@ -320,7 +322,8 @@ export class FrameParser {
     if (this.block === null || this.blockUsed + piece.length > this.block.length) {
       this.sealBlock();
       const room = this.maxMessage - this.messageBytes + piece.length;
-      this.block = Buffer.allocUnsafe(Math.max(piece.length, Math.min(BLOCK, room)));
+      const want = Math.max(MIN_BLOCK, piece.length + this.remaining);
+      this.block = Buffer.allocUnsafe(Math.max(piece.length, Math.min(BLOCK, want, room)));
     }
     piece.copy(this.block, this.blockUsed);
     this.blockUsed += piece.length;

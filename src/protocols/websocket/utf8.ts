@@ -18,15 +18,34 @@ function sequenceLength(lead: number): number {
   return lead < 0xe0 ? 2 : lead < 0xf0 ? 3 : 4;
 }
 
-/** How many bytes at the end of `b` start a character that `b` does not complete (0-3). */
+/**
+ * How many bytes at the end of `b` start a character that `b` does not
+ * complete (0-3) and could still become a valid one (RFC 3629 §4: the second
+ * byte's range depends on the lead); 0 when they cannot, so that the check of
+ * the whole piece fails on them now rather than when the next piece comes.
+ */
 function incompleteTail(b: Uint8Array): number {
   const n = b.length;
   for (let i = n - 1; i >= 0 && i >= n - 3; i--) {
     const c = b[i]!;
     if (c < 0x80) return 0;
-    if (c >= 0xc0) return n - i < sequenceLength(c) ? n - i : 0;
+    if (c < 0xc0) continue;
+    if (n - i >= sequenceLength(c) || !couldStart(b, i, n)) return 0;
+    return n - i;
   }
   return 0;
+}
+
+/** Whether b[i..n) is the start of some valid UTF-8 sequence. */
+function couldStart(b: Uint8Array, i: number, n: number): boolean {
+  const lead = b[i]!;
+  if (lead < 0xc2 || lead > 0xf4) return false;
+  if (n - i < 2) return true;
+  const second = b[i + 1]!;
+  const low = lead === 0xe0 ? 0xa0 : lead === 0xf0 ? 0x90 : 0x80;
+  const high = lead === 0xed ? 0x9f : lead === 0xf4 ? 0x8f : 0xbf;
+  if (second < low || second > high) return false;
+  return n - i < 3 || (b[i + 2]! & 0xc0) === 0x80;
 }
 
 export class Utf8Validator {
@@ -41,7 +60,7 @@ export class Utf8Validator {
       const take = Math.min(need, piece.length);
       this.carry.set(piece.subarray(0, take), this.carried);
       this.carried += take;
-      if (take < need) return true;
+      if (take < need) return couldStart(this.carry, 0, this.carried);
       if (!isUtf8(this.carry.subarray(0, this.carried))) return false;
       this.carried = 0;
       start = take;
