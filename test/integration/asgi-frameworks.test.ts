@@ -15,7 +15,8 @@ async function serve(app: string, modules: string[], t: { skip(m?: string): void
   const missing = modules.filter((m) => !pythonHas(SYSTEM_PYTHON, m));
   const what = `${SYSTEM_PYTHON} with ${modules.join(', ')} (Debian packages python3-${modules.join(', python3-')})`;
   if (!requirePeer(t, missing.length === 0, what)) return null;
-  return startServer(app, { cwd: ASGI_DIR, args: ['--python', SYSTEM_PYTHON, '--workers', '1', ...args] }); // one worker: /release reaches the stream's
+  // one worker: /release reaches the process whose stream waits for it
+  return startServer(app, { cwd: ASGI_DIR, args: ['--python', SYSTEM_PYTHON, '--workers', '1', ...args] });
 }
 
 describe('ASGI frameworks', () => {
