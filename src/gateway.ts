@@ -391,6 +391,7 @@ const POOL_SETTINGS = [
   'interface',
   'loop',
   'asgiConcurrency',
+  'gracefulTimeout',
 ] as const satisfies readonly (keyof ArbiterOptions & keyof Config)[];
 
 function pick<T, K extends keyof T>(from: T, keys: readonly K[]): Pick<T, K> {

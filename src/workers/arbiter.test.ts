@@ -329,6 +329,23 @@ test('reload: the new generation serves once all of it is ready; the old one ret
   assert.match(h.log, /exited \(code 0\) after retiring \(reload\)/);
 });
 
+test('reload: an old worker still running a request (a WebSocket, a long poll) after --graceful-timeout is killed', async (t) => {
+  const h = new Harness(t, { workers: 1, maxWorkers: 1, gracefulTimeout: 5 });
+  await h.started();
+  const old = h.workers[0]!;
+  const ex = h.submit('GET /ws');
+  h.pool.reload();
+  h.workers[1]!.ready();
+  assert.deepEqual(h.states(), ['retiring (reload)', 'idle']);
+  h.advance(4900);
+  assert.deepEqual(old.signals, [], 'it has its grace');
+  assert.equal(ex.lost, null);
+  h.advance(200);
+  assert.equal(old.signals[0], 'SIGKILL');
+  assert.equal((ex.lost as GatewayError | null)?.status, 502);
+  assert.match(h.log, /exited \(signal SIGKILL\) after retiring \(reload\)/);
+});
+
 test('reload with new code that fails to import: rolled back, the old workers keep serving', async (t) => {
   const h = new Harness(t);
   await h.started();

@@ -15,7 +15,7 @@
 //
 // Which channel runs a request is the Dispatcher's business; the arbiter only
 // tells it which workers serve. Its tick runs the checks that need a clock, as
-// gunicorn's arbiter loop does: reapWorkers, murderWorkers, recycleWorkers,
+// gunicorn's arbiter loop does: reap, murderWorkers, recycleWorkers,
 // manageWorkers, expireQueue.
 
 import { WorkerError, codes } from '../errors.js';
@@ -226,17 +226,12 @@ export class Arbiter implements WorkerHooks, TemplateHooks {
 
   private tick(): void {
     const now = this.clock.now();
-    this.reapWorkers();
+    for (const g of this.generations) for (const w of g.slots.keys()) w.reap(); // exits nobody reports (forked, template gone)
     this.murderWorkers(now); // while stopping too: a timed-out worker's kill is due 1 s after its stack dump
     if (this.phase.kind === 'stopping') return;
     this.recycleWorkers(now);
     this.manageWorkers(now);
     this.expireQueue(now);
-  }
-
-  /** Exits nobody reports: forked workers whose template is gone. */
-  private reapWorkers(): void {
-    for (const g of this.generations) for (const w of g.slots.keys()) w.reap();
   }
 
   /** Workers past a deadline: a request over --timeout, a respawn over --boot-timeout, a kill due. */
@@ -245,6 +240,7 @@ export class Arbiter implements WorkerHooks, TemplateHooks {
     for (const g of this.generations) {
       for (const slot of g.slots.values()) {
         const w = slot.worker;
+        if (slot.drainBy !== 0 && now >= slot.drainBy && slot.killAt === 0) slot.killAt = now; // retiring, its grace is over
         if (slot.killAt !== 0) {
           if (now >= slot.killAt) w.kill('SIGKILL');
         } else if (w.state === 'booting' || slot.warming) {
@@ -307,6 +303,7 @@ export class Arbiter implements WorkerHooks, TemplateHooks {
       warming: false,
       failed: null,
       killAt: 0,
+      drainBy: 0,
       idleSince: 0,
       replaces: null,
       replacedBy: null,
@@ -344,6 +341,9 @@ export class Arbiter implements WorkerHooks, TemplateHooks {
     this.dispatcher.withdraw(w);
     this.log.info(`worker ${w.pid} retiring (${reason}) after ${w.served} requests`);
     w.stop();
+    // what it still runs (a WebSocket, a long poll) has --graceful-timeout, as gunicorn's restarts do
+    const grace = this.options.gracefulTimeout ?? 0;
+    if (grace > 0) slot.drainBy = this.clock.now() + grace * 1000;
   }
 
   /** Replace it drain-first: it keeps serving until its replacement is ready. */

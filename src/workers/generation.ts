@@ -36,6 +36,8 @@ export interface Slot {
   failed: string | null;
   /** When it is to be killed (clock ms; 0: not doomed). */
   killAt: number;
+  /** Retiring: when its --graceful-timeout runs out and it is killed with what it still runs (clock ms; 0: never). */
+  drainBy: number;
   /** Since when it has had no request (clock ms; kept by manageWorkers). */
   idleSince: number;
   /** Recycling: the worker it was started to replace, and why; until it is ready. */

@@ -17,6 +17,8 @@ export interface ArbiterOptions extends WorkerOptions, DispatchOptions {
   maxWorkers: number;
   /** Seconds a worker may sit idle before autoscaling retires it (while more than `workers` run). */
   idleTimeout: number;
+  /** Seconds a retiring worker (reload, recycling, scaling down) may take to finish what it runs before it is killed. */
+  gracefulTimeout?: number;
   /** Seconds a worker may take to import the app. */
   bootTimeout: number;
   /** Seconds a request may run before its worker is killed and its client gets 504 (0: no limit). */
