@@ -15,7 +15,6 @@ handle_error). Hot path: one recv into a reusable buffer, one send of one frame 
 """
 
 import atexit
-from collections import deque
 import faulthandler
 import functools
 import gc
@@ -886,7 +885,7 @@ WS_EXTENSIONS = {"websocket.http.response": {}}
 HTTP_VERSIONS = {b"HTTP/1.1": "1.1", b"HTTP/1.0": "1.0", b"HTTP/2": "2", b"HTTP/2.0": "2", b"HTTP/3": "3"}
 HTTP_SCHEMES = {b"http": "http", b"https": "https"}
 WS_SCHEMES = {b"http": "ws", b"https": "wss", b"ws": "ws", b"wss": "wss"}
-# environ keys -> ASGI header names (None: not a header); filled as keys are met
+# environ keys of headers that have no HTTP_ prefix -> ASGI header names
 HEADER_NAMES = {b"CONTENT_TYPE": b"content-type", b"CONTENT_LENGTH": b"content-length"}
 ASGI_HEAD_CACHE = {}  # (status, tuple(headers)) -> head block, as HEAD_CACHE for WSGI
 HOP_BY_HOP_B = frozenset(h.encode() for h in HOP_BY_HOP)
@@ -942,51 +941,77 @@ def encode_asgi_head(status, headers):
     return head
 
 
+FIELDS = (b"REQUEST_METHOD", b"SCRIPT_NAME", b"PATH_INFO", b"REQUEST_URI", b"QUERY_STRING", b"REMOTE_ADDR",
+          b"REMOTE_PORT", b"SERVER_NAME", b"SERVER_PORT", b"wsgi.url_scheme", b"SERVER_PROTOCOL",
+          b"HTTP_SEC_WEBSOCKET_PROTOCOL")
+LAYOUTS = {}  # tuple of an environ block's keys -> ((value index, header name), ...), value index of each FIELD
+METHODS = {}  # b"GET" -> "GET"
+SERVERS = {}  # (SERVER_NAME, SERVER_PORT) -> scope["server"]
+
+
+def environ_layout(keys):
+    """Where a block with these keys (in this order) has its headers and FIELDS. The gateway sends
+    the same keys in the same order for most requests, so this is computed once per key tuple."""
+    where = {}
+    for i, k in enumerate(keys):
+        where[k] = 2 * i + 1
+    headers = []
+    for k, i in where.items():
+        name = HEADER_NAMES.get(k) or (k[5:].lower().replace(b"_", b"-") if k.startswith(b"HTTP_") else None)
+        if name is not None:
+            headers.append((i, name))
+    headers.sort()  # in the order of the block
+    # -1 for a missing field: the block's split ends with an empty string
+    layout = tuple(headers), tuple(where.get(f, -1) for f in FIELDS)
+    if len(LAYOUTS) >= 256:
+        LAYOUTS.clear()
+    LAYOUTS[keys] = layout
+    return layout
+
+
 def make_scope(block, websocket):
-    """The ASGI connection scope of an environ block (bytes) and its env (for error messages)."""
+    """The ASGI connection scope of an environ block (bytes), and the block split (for messages)."""
     parts = block.split(b"\0")
     if parts[-1] or not len(parts) & 1:
         protocol_error("malformed environ block")
-    it = iter(parts)
-    env = dict(zip(it, it))
-    headers, names = [], HEADER_NAMES
-    for k, v in env.items():
-        name = names.get(k, False)
-        if name is False:
-            name = k[5:].lower().replace(b"_", b"-") if k.startswith(b"HTTP_") else None
-            if len(names) < 1024:
-                names[k] = name
-        if name is not None:
-            headers.append((name, v))
-    get = env.get
-    script, path_info = get(b"SCRIPT_NAME", b""), get(b"PATH_INFO", b"")
+    keys = tuple(parts[0:-1:2])
+    layout = LAYOUTS.get(keys) or environ_layout(keys)
+    method, script, path_info, uri, query, addr, port, name, sport, scheme, proto, protocols = map(
+        parts.__getitem__, layout[1])
     path = script + path_info if script else path_info
-    uri = get(b"REQUEST_URI")
-    raw_path = uri.partition(b"?")[0] if uri else path
-    addr, port = get(b"REMOTE_ADDR"), get(b"REMOTE_PORT")
-    client = (addr.decode("latin-1"), int(port) if port and port.isdigit() else 0) if addr else None
-    name, sport = get(b"SERVER_NAME"), get(b"SERVER_PORT")
-    server = (name.decode("latin-1"), int(sport) if sport and sport.isdigit() else None) if name else None
-    scheme = get(b"wsgi.url_scheme", b"http")
+    server = SERVERS.get((name, sport))
+    if server is None:
+        server = (name.decode("latin-1"), int(sport) if sport.isdigit() else None) if name else None
+        if len(SERVERS) < 64:
+            SERVERS[name, sport] = server
     scope = {
-        "type": "http", "asgi": ASGI_INFO, "http_version": HTTP_VERSIONS.get(get(b"SERVER_PROTOCOL"), "1.1"),
-        "method": get(b"REQUEST_METHOD", b"GET").decode("latin-1"),
-        "scheme": HTTP_SCHEMES.get(scheme) or scheme.decode("latin-1"),
-        "path": path.decode("utf-8", "replace"), "raw_path": raw_path, "root_path": script.decode("utf-8", "replace"),
-        "query_string": get(b"QUERY_STRING", b""), "headers": headers, "client": client, "server": server,
-        "extensions": HTTP_EXTENSIONS,
+        "type": "http", "asgi": ASGI_INFO, "http_version": HTTP_VERSIONS.get(proto, "1.1"),
+        "method": METHODS.get(method) or method_name(method),
+        "scheme": HTTP_SCHEMES.get(scheme) or scheme.decode("latin-1") or "http",
+        "path": path.decode("utf-8", "replace"), "raw_path": uri.partition(b"?")[0] if uri else path,
+        "root_path": script.decode("utf-8", "replace") if script else "", "query_string": query,
+        "headers": [(name, parts[i]) for i, name in layout[0]],
+        "client": (addr.decode("latin-1"), int(port) if port.isdigit() else 0) if addr else None,
+        "server": server, "extensions": HTTP_EXTENSIONS,
     }
     if websocket:
         scope["type"] = "websocket"
         del scope["method"]
         scope["scheme"] = WS_SCHEMES.get(scheme, "ws")
-        protocols = get(b"HTTP_SEC_WEBSOCKET_PROTOCOL", b"").decode("latin-1")
-        scope["subprotocols"] = [p.strip() for p in protocols.split(",") if p.strip()]
+        scope["subprotocols"] = [p.strip() for p in protocols.decode("latin-1").split(",") if p.strip()]
         scope["extensions"] = WS_EXTENSIONS
-    return scope, env
+    return scope, parts
 
 
-def request_line(env):
+def method_name(method):
+    name = method.decode("latin-1") or "GET"
+    if len(METHODS) < 64:
+        METHODS[method] = name
+    return name
+
+
+def request_line(parts):
+    env = dict(zip(parts[0::2], parts[1::2]))
     uri = env.get(b"REQUEST_URI") or env.get(b"SCRIPT_NAME", b"") + env.get(b"PATH_INFO", b"")
     return "%s %s" % (env.get(b"REQUEST_METHOD", b"GET").decode("latin-1"), uri.decode("latin-1"))
 
@@ -1011,7 +1036,7 @@ class HttpStream:
     def __init__(self, srv, sid, env):
         self.srv, self.sid, self.env = srv, sid, env
         self.task = self.waiter = self.head = self.resume = self.ack = self.grace = None
-        self.inbox = deque()
+        self.inbox = []
         self.held = 0
         self.in_paused = self.head_sent = self.ended = self.gone = self.closed = self.paused = False
         self.body_done = False
@@ -1036,7 +1061,7 @@ class HttpStream:
                 await fut
             finally:
                 self.waiter = None
-        msg = inbox.popleft()
+        msg = inbox.pop(0)
         if self.held:
             self.taken(msg)
         return msg
