@@ -86,6 +86,19 @@ def test_body_complete_in_request_is_one_message(aw):
     assert r.body == b"x" * 1000 and json.loads(r.header("x-chunks")) == [[1000, False]]
 
 
+def test_large_bodies_both_ways(aw):
+    # a 3 MiB body inline in REQUEST (larger than the worker's receive buffer) echoed; a 20 MiB
+    # body in one http.response.body goes out as RESPONSE and DATA frames of at most 16 MiB
+    body = os.urandom(3 << 20)
+    aw.start(1, "/echo", "POST", body=body)
+    assert aw.get_on(2, "/hello").body == b"hello"
+    assert aw.response_on(1).body == body
+    size = (20 << 20) + 3
+    r = aw.get_on(3, "/big?size=%d" % size)
+    assert r.kinds == ["RESPONSE", "DATA", "END"] and len(r.body) == size
+    assert r.body[:512] == bytes(range(256)) * 2 and r.body.endswith(b"xxx")
+
+
 def test_streaming_response(aw):
     r = aw.get_on(7, "/stream?n=4")
     assert r.kinds == ["RESPONSE", "DATA", "DATA", "DATA", "END"]

@@ -11,6 +11,7 @@
     /release            lets /hold read
     /disconnect         waits for http.disconnect, then tries to send (records what happened for /seen)
     /seen               what /disconnect and cancelled tasks recorded (JSON)
+    /big?size=N         one body of N bytes
     /pathsend?path=P    http.response.pathsend of P
     /error-before       raises before http.response.start
     /error-after        sends the head and a first body, then raises
@@ -207,6 +208,10 @@ async def app(scope, receive, send):
     elif path == "/after-end":
         await reply(send, text(b"done"))
         raise ValueError("failed after the response")
+    elif path == "/big":
+        size = int(query["size"])
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": bytes(range(256)) * (size // 256) + b"x" * (size % 256)})
     elif path == "/pid":
         await reply(send, text(b"%d" % os.getpid()))
     else:
