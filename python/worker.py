@@ -1030,14 +1030,14 @@ class HttpStream:
     END 1, WS_CLOSED): send() raises; closed: TIMEOUT, whatever the task sends is dropped."""
 
     __slots__ = ("srv", "sid", "env", "task", "inbox", "waiter", "held", "in_paused", "head", "head_sent",
-                 "ended", "gone", "closed", "paused", "resume", "ack", "grace", "body_done")
+                 "ended", "gone", "closed", "paused", "resume", "ack", "unacked", "grace", "body_done")
     websocket = False
 
     def __init__(self, srv, sid, env):
         self.srv, self.sid, self.env = srv, sid, env
         self.task = self.waiter = self.head = self.resume = self.ack = self.grace = None
         self.inbox = []
-        self.held = 0
+        self.held = self.unacked = 0
         self.in_paused = self.head_sent = self.ended = self.gone = self.closed = self.paused = False
         self.body_done = False
 
@@ -1175,6 +1175,7 @@ class HttpStream:
                 head, self.head_sent = self.head, True
                 frame = RESP_HDR.pack(5 + len(head), RESPONSE, 0, len(head)) + head + frame
             self.ack = fut = self.srv.loop.create_future()
+            self.unacked += 1
             self.srv.write(self.sid, frame)
             try:
                 ok = await fut
@@ -1666,9 +1667,10 @@ class AsgiServer:
         elif ftype == CANCEL:
             st.cancelled()
         elif ftype == FILE_ACK:
-            if len(payload) != 1 or payload[0] > 1 or st.ack is None:
+            if len(payload) != 1 or payload[0] > 1 or not st.unacked:
                 protocol_error("unexpected or malformed FILE_ACK on stream %d" % self.isid)
-            if not st.ack.done():
+            st.unacked -= 1
+            if st.ack is not None and not st.ack.done():  # (after TIMEOUT no one waits)
                 st.ack.set_result(payload[0] == 1)
         elif ftype == TIMEOUT:
             st.timed_out()

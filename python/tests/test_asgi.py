@@ -241,6 +241,19 @@ def test_pathsend(aw, tmp_path, ack):
     assert r.kinds[-1] == "END" and ("DATA" in r.kinds) == (not ack)
 
 
+def test_timeout_while_waiting_for_file_ack(aw, tmp_path):
+    path = tmp_path / "file.txt"
+    path.write_bytes(b"data")
+    aw.start(3, "/pathsend?path=%s" % path)
+    assert aw.frame(3)[0] == RESPONSE
+    assert aw.frame(3)[0] == FILE
+    aw.send_frame_on(3, TIMEOUT)
+    r = aw.response_on(3)
+    assert r.kinds == ["LOG", "ABORT"] and "timed out" in r.log_text
+    aw.send_frame_on(3, harness.FILE_ACK, b"\1")  # the ack of the FILE still comes: dropped
+    assert aw.get_on(3, "/hello").body == b"hello"
+
+
 def test_pathsend_of_a_missing_file_is_a_500(aw, tmp_path):
     r = aw.get_on(0, "/pathsend?path=%s" % (tmp_path / "missing"))
     assert r.status == "500 Internal Server Error" and "FileNotFoundError" in r.log_text
