@@ -1222,8 +1222,8 @@ class HttpStream:
         if self.gone:
             frame = ABORT_FRAME
         else:
-            text = "ASGI app returned without %s the response: %s" % (
-                "ending" if self.head_sent else "sending", request_line(self.env))
+            text = "Error handling request %s\nASGI app returned without %s" % (
+                request_line(self.env), "ending the response" if self.head_sent else "sending a response")
             frame = log_frame(text) + (ABORT_FRAME if self.head_sent else ERROR_500)
         self.srv.write(self.sid, frame)
         self.end()

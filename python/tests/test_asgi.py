@@ -278,7 +278,22 @@ def test_returning_without_a_response_is_a_500(aw):
     for path in ("/no-response", "/start-only"):
         r = aw.get_on(0, path)
         assert r.status == "500 Internal Server Error", r
-        assert "ASGI app returned without sending the response: GET " + path in r.log_text
+        assert r.log_text == "Error handling request GET %s\nASGI app returned without sending a response" % path
+
+
+def test_returning_after_the_head_without_ending_is_an_abort(aw):
+    aw.start(0, "/paced", "POST", complete=False)
+    aw.send_frame_on(0, DATA, b"first")
+    assert aw.frame(0)[0] == RESPONSE
+    aw.send_frame_on(0, END, b"\1")  # /paced returns at the disconnect without ending its response
+    r = aw.response_on(0)
+    assert r.aborted and not r.logs  # the client left: no error to report
+
+
+def test_returning_after_the_head_without_ending_logs_and_aborts(aw):
+    r = aw.get_on(0, "/half")
+    assert r.kinds == ["RESPONSE", "LOG", "ABORT"] and r.body == b"half"
+    assert r.log_text == "Error handling request GET /half\nASGI app returned without ending the response"
 
 
 def test_error_after_the_response_goes_to_stderr(aw):

@@ -16,6 +16,7 @@
     /error-before       raises before http.response.start
     /error-after        sends the head and a first body, then raises
     /no-response        returns without sending anything
+    /half               sends the head and a first body, then returns
     /start-only         http.response.start, then returns
     /after-end          the whole response, then raises (as a failing background task would)
     /ws/scope           WebSocket: the scope as JSON, in a denial response
@@ -203,6 +204,9 @@ async def app(scope, receive, send):
         raise ValueError("failed after the head")
     elif path == "/no-response":
         return
+    elif path == "/half":
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"half", "more_body": True})
     elif path == "/start-only":
         await send({"type": "http.response.start", "status": 204, "headers": []})
     elif path == "/after-end":
