@@ -1362,8 +1362,6 @@ class WebSocketStream(HttpStream):
             data = b"\0".join(parts) + b"\0"
             if data.count(b"\0") != len(parts) or b"\r" in data or b"\n" in data:
                 raise ValueError("invalid websocket.accept subprotocol or headers: %r" % (parts,))
-            if len(parts) == 1:
-                data = data[:-1]  # the subprotocol alone: no header pairs follow
             self.state = 1
             self.srv.write(self.sid, HDR.pack(len(data), WS_ACCEPT) + data)
         elif kind == "websocket.close":
