@@ -1110,6 +1110,9 @@ class HttpStream:
             raise ValueError("unexpected ASGI message %r in an HTTP scope" % (kind,))
 
     def send_body(self, body, more):
+        head = self.head
+        if head is None:
+            raise RuntimeError("http.response.body before http.response.start")
         srv, sid = self.srv, self.sid
         out = srv.out
         if srv.osid != sid:
@@ -1117,9 +1120,6 @@ class HttpStream:
             srv.osid = sid
         n = len(body)
         if not self.head_sent:
-            head = self.head
-            if head is None:
-                raise RuntimeError("http.response.body before http.response.start")
             self.head_sent = True
             take = MAX_HEAD - len(head)
             if n <= take:
@@ -1208,8 +1208,10 @@ class HttpStream:
                 sys.stderr.write("warpipe worker %d: %s\n" % (os.getpid(), self.error_text("Error after the response to")))
                 sys.stderr.flush()
             return
-        if self.gone and isinstance(sys.exc_info()[1], (ClientDisconnected, CancelledError)):
-            self.srv.write(self.sid, ABORT_FRAME)  # the client left: nothing to report
+        if self.gone:  # the client left: ABORT, and a disconnect is nothing to report
+            quiet = isinstance(sys.exc_info()[1], (ClientDisconnected, CancelledError))
+            self.srv.write(self.sid, (b"" if quiet else log_frame(self.error_text("Error handling request")))
+                           + ABORT_FRAME)
         else:
             self.srv.write(self.sid, log_frame(self.error_text("Error handling request"))
                            + (ABORT_FRAME if self.head_sent else ERROR_500))
@@ -1743,6 +1745,8 @@ def is_asgi3(app):
     """An ASGI 3 app: a coroutine function, or an object whose __call__ is one (through
     functools.partial and bound methods). Checked without inspect or asyncio, which a WSGI
     worker need not load. A class is not one: calling it makes an instance (ASGI 2's form)."""
+    while isinstance(app, functools.partial):
+        app = app.func
     if isinstance(app, type):
         return False
     for f in (app, getattr(app, "__call__", None)):

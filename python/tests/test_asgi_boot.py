@@ -12,7 +12,8 @@ def boot(spec, **kw):
 
 
 @pytest.mark.parametrize("spec,body", [("asgi_forms:plain", b"plain"), ("asgi_forms:instance", b"instance"),
-                                       ("asgi_forms:partial", b"partial")])
+                                       ("asgi_forms:partial", b"partial"),
+                                       ("asgi_forms:partial_instance", b"partial instance")])
 @pytest.mark.parametrize("interface", [None, "auto", "asgi"])
 def test_asgi3_forms_are_detected(spec, body, interface):
     w = harness.AsgiWorker(spec, interface=interface)
