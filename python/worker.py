@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""warpipe worker: runs one WSGI (PEP 3333) application for the warpipe gateway.
+"""warpipe worker: runs one WSGI (PEP 3333) or ASGI 3 application for the warpipe gateway.
 
 The gateway (TypeScript on Node.js) imports it from a small `python -c` bootstrap (so that its
 bytecode can come from a cache; `python worker.py APP_SPEC --threads T [--validate]` works the
@@ -12,6 +12,10 @@ Assumes CPython >= 3.9, the standard library only, stream sockets (socketpairs) 
 the warpipe gateway as the only peer: a malformed frame is fatal (stderr, exit 70).
 The request path follows wsgiref.handlers.BaseHandler (run, start_response, finish_response,
 handle_error). Hot path: one recv into a reusable buffer, one send of one frame (see handle_request).
+
+An ASGI 3 app (detected, or --interface asgi) runs instead in one asyncio or uvloop event loop
+that serves many requests at once as streams multiplexed on request channel 0 (AsgiServer, after
+the WSGI code); asyncio is imported only then.
 """
 
 import atexit
