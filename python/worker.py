@@ -880,6 +880,10 @@ STREAM = 0x30
 U16 = struct.Struct("<H")
 WPAUSE_FRAME, WRESUME_FRAME = HDR.pack(0, WPAUSE), HDR.pack(0, WRESUME)
 PAUSE_ABOVE, RESUME_BELOW = 1 << 20, 256 << 10  # bytes of a stream's input the app has not received
+# An app that sends in a loop without ever awaiting anything that suspends would starve the loop:
+# no flush, no PAUSE read, no STOP. Every OUT_YIELD sends without a flush, a send yields once; and
+# while more than OUT_HIGH bytes wait for the gateway to read them, senders wait.
+OUT_YIELD, OUT_HIGH = 32, 4 << 20
 DISCONNECT_GRACE = 5.0  # seconds between CANCEL (the client left) and cancelling a task that still runs
 ASGI_RECV_SIZE = 256 * 1024
 WS_CHUNK = MAX_PAYLOAD - 6  # a longer WebSocket message goes in several WS_SEND frames with *more*
@@ -1104,6 +1108,8 @@ class HttpStream:
                 if await self.wait_resume():
                     return
             self.send_body(body, more)
+            if more:
+                await self.srv.throttle()
         elif kind == "http.response.start":
             if self.head is not None:
                 raise RuntimeError("http.response.start sent twice")
@@ -1196,6 +1202,7 @@ class HttpStream:
                 if self.gone:
                     raise ClientDisconnected("client disconnected")
                 self.srv.write(self.sid, HDR.pack(len(block), RDATA) + block)
+                await self.srv.throttle()
         self.srv.write(self.sid, END_FRAME)
         self.end()
 
@@ -1357,6 +1364,7 @@ class WebSocketStream(HttpStream):
                 if not more:
                     break
             self.srv.write(self.sid, b"".join(pieces))
+            await self.srv.throttle()
         elif kind == "websocket.accept":
             if self.state != 0:
                 raise RuntimeError("websocket.accept %s" % ("twice" if self.state == 1 else "after websocket.close"))
@@ -1487,6 +1495,21 @@ class AsgiServer:
         self.out, self.flush_pending, self.pending = [], False, None  # pending: what the socket did not take
         self.running, self.stopping, self.shut, self.lifespan, self.state = 0, False, False, None, None
         self.ctl_buf, self.drained = b"", None
+        self.unflushed, self.writable_waiters = 0, []
+
+    async def throttle(self):
+        """After a send that queued output: let the loop run now and then (flush, read PAUSE/STOP),
+        and wait while the gateway has not read OUT_HIGH bytes of ours."""
+        self.unflushed += 1
+        if self.unflushed >= OUT_YIELD:
+            self.unflushed = 0
+            fut = self.loop.create_future()
+            self.loop.call_soon(wake, fut)  # one turn of the loop: the flush and the readers run
+            await fut
+        while self.pending is not None and len(self.pending) > OUT_HIGH:
+            fut = self.loop.create_future()
+            self.writable_waiters.append(fut)
+            await fut
 
     # -- output: what a loop iteration writes goes out in one send
     def write(self, sid, data):
@@ -1503,6 +1526,7 @@ class AsgiServer:
         """Send what this loop iteration wrote: joined when small (a copy is cheaper than a
         gather), gathered by sendmsg when large. What the socket does not take waits in pending."""
         self.flush_pending = False
+        self.unflushed = 0
         out = self.out
         self.out = []
         if self.pending is not None:
@@ -1536,6 +1560,10 @@ class AsgiServer:
         except OSError:
             os._exit(0)
         del pending[:n]
+        if self.writable_waiters and len(pending) <= OUT_HIGH:
+            for fut in self.writable_waiters:
+                wake(fut)
+            self.writable_waiters = []
         if not pending:
             self.pending = None
             self.loop.remove_writer(self.out_sock.fileno())

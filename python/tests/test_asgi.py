@@ -149,6 +149,30 @@ def test_worker_stops_sending_after_pause(aw):
     assert aw.frame(0) == (REND, b"")
 
 
+def test_an_app_sending_in_a_loop_still_lets_the_loop_run(aw):
+    # /flood sends forever and never suspends by itself: the worker yields to its loop every 32
+    # sends, so what it sent is flushed, and PAUSE, other streams and CANCEL are read
+    aw.start(0, "/flood")
+    assert aw.frame(0)[0] == RESPONSE
+    aw.send_frame_on(0, PAUSE)
+    assert aw.get_on(1, "/hello").body == b"hello"  # read after PAUSE: the flood has stopped by now
+    before = len(aw.queued[0])
+    assert aw.get_on(1, "/hello").body == b"hello"
+    assert len(aw.queued[0]) == before  # nothing of the flood between the two
+    assert all(f == RDATA for f, _ in aw.queued[0])
+    aw.queued[0].clear()
+    aw.send_frame_on(0, RESUME)
+    for _ in range(100):  # (read_any: what comes now, not what was kept)
+        assert aw.read_any()[:2] == (0, RDATA)
+    aw.send_frame_on(0, CANCEL)
+    while True:
+        sid, ftype, _ = aw.read_any()
+        assert sid == 0 and ftype in (RDATA, ABORT)
+        if ftype == ABORT:
+            break
+    assert aw.get_on(0, "/hello").body == b"hello"
+
+
 def test_worker_pauses_the_gateway_past_1_mib_and_resumes_below_256_kib(aw):
     aw.start(3, "/hold", "POST", complete=False)
     block = b"y" * 65536
