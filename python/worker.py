@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""warpipe worker: runs one WSGI (PEP 3333) application for the warpipe gateway.
+"""warpipe worker: runs one WSGI (PEP 3333) or ASGI 3 application for the warpipe gateway.
 
 The gateway (TypeScript on Node.js) imports it from a small `python -c` bootstrap (so that its
 bytecode can come from a cache; `python worker.py APP_SPEC --threads T [--validate]` works the
@@ -12,10 +12,13 @@ Assumes CPython >= 3.9, the standard library only, stream sockets (socketpairs) 
 the warpipe gateway as the only peer: a malformed frame is fatal (stderr, exit 70).
 The request path follows wsgiref.handlers.BaseHandler (run, start_response, finish_response,
 handle_error). Hot path: one recv into a reusable buffer, one send of one frame (see handle_request).
+
+An ASGI 3 app (detected, or --interface asgi) runs instead in one asyncio or uvloop event loop
+that serves many requests at once as streams multiplexed on request channel 0 (AsgiServer, after
+the WSGI code); asyncio is imported only then.
 """
 
 import atexit
-from collections import deque
 import faulthandler
 import functools
 import gc
@@ -890,7 +893,7 @@ WS_EXTENSIONS = {"websocket.http.response": {}}
 HTTP_VERSIONS = {b"HTTP/1.1": "1.1", b"HTTP/1.0": "1.0", b"HTTP/2": "2", b"HTTP/2.0": "2", b"HTTP/3": "3"}
 HTTP_SCHEMES = {b"http": "http", b"https": "https"}
 WS_SCHEMES = {b"http": "ws", b"https": "wss", b"ws": "ws", b"wss": "wss"}
-# environ keys -> ASGI header names (None: not a header); filled as keys are met
+# environ keys of headers that have no HTTP_ prefix -> ASGI header names
 HEADER_NAMES = {b"CONTENT_TYPE": b"content-type", b"CONTENT_LENGTH": b"content-length"}
 ASGI_HEAD_CACHE = {}  # (status, tuple(headers)) -> head block, as HEAD_CACHE for WSGI
 HOP_BY_HOP_B = frozenset(h.encode() for h in HOP_BY_HOP)
@@ -946,51 +949,77 @@ def encode_asgi_head(status, headers):
     return head
 
 
+FIELDS = (b"REQUEST_METHOD", b"SCRIPT_NAME", b"PATH_INFO", b"REQUEST_URI", b"QUERY_STRING", b"REMOTE_ADDR",
+          b"REMOTE_PORT", b"SERVER_NAME", b"SERVER_PORT", b"wsgi.url_scheme", b"SERVER_PROTOCOL",
+          b"HTTP_SEC_WEBSOCKET_PROTOCOL")
+LAYOUTS = {}  # tuple of an environ block's keys -> ((value index, header name), ...), value index of each FIELD
+METHODS = {}  # b"GET" -> "GET"
+SERVERS = {}  # (SERVER_NAME, SERVER_PORT) -> scope["server"]
+
+
+def environ_layout(keys):
+    """Where a block with these keys (in this order) has its headers and FIELDS. The gateway sends
+    the same keys in the same order for most requests, so this is computed once per key tuple."""
+    where = {}
+    for i, k in enumerate(keys):
+        where[k] = 2 * i + 1
+    headers = []
+    for k, i in where.items():
+        name = HEADER_NAMES.get(k) or (k[5:].lower().replace(b"_", b"-") if k.startswith(b"HTTP_") else None)
+        if name is not None:
+            headers.append((i, name))
+    headers.sort()  # in the order of the block
+    # -1 for a missing field: the block's split ends with an empty string
+    layout = tuple(headers), tuple(where.get(f, -1) for f in FIELDS)
+    if len(LAYOUTS) >= 256:
+        LAYOUTS.clear()
+    LAYOUTS[keys] = layout
+    return layout
+
+
 def make_scope(block, websocket):
-    """The ASGI connection scope of an environ block (bytes) and its env (for error messages)."""
+    """The ASGI connection scope of an environ block (bytes), and the block split (for messages)."""
     parts = block.split(b"\0")
     if parts[-1] or not len(parts) & 1:
         protocol_error("malformed environ block")
-    it = iter(parts)
-    env = dict(zip(it, it))
-    headers, names = [], HEADER_NAMES
-    for k, v in env.items():
-        name = names.get(k, False)
-        if name is False:
-            name = k[5:].lower().replace(b"_", b"-") if k.startswith(b"HTTP_") else None
-            if len(names) < 1024:
-                names[k] = name
-        if name is not None:
-            headers.append((name, v))
-    get = env.get
-    script, path_info = get(b"SCRIPT_NAME", b""), get(b"PATH_INFO", b"")
+    keys = tuple(parts[0:-1:2])
+    layout = LAYOUTS.get(keys) or environ_layout(keys)
+    method, script, path_info, uri, query, addr, port, name, sport, scheme, proto, protocols = map(
+        parts.__getitem__, layout[1])
     path = script + path_info if script else path_info
-    uri = get(b"REQUEST_URI")
-    raw_path = uri.partition(b"?")[0] if uri else path
-    addr, port = get(b"REMOTE_ADDR"), get(b"REMOTE_PORT")
-    client = (addr.decode("latin-1"), int(port) if port and port.isdigit() else 0) if addr else None
-    name, sport = get(b"SERVER_NAME"), get(b"SERVER_PORT")
-    server = (name.decode("latin-1"), int(sport) if sport and sport.isdigit() else None) if name else None
-    scheme = get(b"wsgi.url_scheme", b"http")
+    server = SERVERS.get((name, sport))
+    if server is None:
+        server = (name.decode("latin-1"), int(sport) if sport.isdigit() else None) if name else None
+        if len(SERVERS) < 64:
+            SERVERS[name, sport] = server
     scope = {
-        "type": "http", "asgi": ASGI_INFO, "http_version": HTTP_VERSIONS.get(get(b"SERVER_PROTOCOL"), "1.1"),
-        "method": get(b"REQUEST_METHOD", b"GET").decode("latin-1"),
-        "scheme": HTTP_SCHEMES.get(scheme) or scheme.decode("latin-1"),
-        "path": path.decode("utf-8", "replace"), "raw_path": raw_path, "root_path": script.decode("utf-8", "replace"),
-        "query_string": get(b"QUERY_STRING", b""), "headers": headers, "client": client, "server": server,
-        "extensions": HTTP_EXTENSIONS,
+        "type": "http", "asgi": ASGI_INFO, "http_version": HTTP_VERSIONS.get(proto, "1.1"),
+        "method": METHODS.get(method) or method_name(method),
+        "scheme": HTTP_SCHEMES.get(scheme) or scheme.decode("latin-1") or "http",
+        "path": path.decode("utf-8", "replace"), "raw_path": uri.partition(b"?")[0] if uri else path,
+        "root_path": script.decode("utf-8", "replace") if script else "", "query_string": query,
+        "headers": [(name, parts[i]) for i, name in layout[0]],
+        "client": (addr.decode("latin-1"), int(port) if port.isdigit() else 0) if addr else None,
+        "server": server, "extensions": HTTP_EXTENSIONS,
     }
     if websocket:
         scope["type"] = "websocket"
         del scope["method"]
         scope["scheme"] = WS_SCHEMES.get(scheme, "ws")
-        protocols = get(b"HTTP_SEC_WEBSOCKET_PROTOCOL", b"").decode("latin-1")
-        scope["subprotocols"] = [p.strip() for p in protocols.split(",") if p.strip()]
+        scope["subprotocols"] = [p.strip() for p in protocols.decode("latin-1").split(",") if p.strip()]
         scope["extensions"] = WS_EXTENSIONS
-    return scope, env
+    return scope, parts
 
 
-def request_line(env):
+def method_name(method):
+    name = method.decode("latin-1") or "GET"
+    if len(METHODS) < 64:
+        METHODS[method] = name
+    return name
+
+
+def request_line(parts):
+    env = dict(zip(parts[0::2], parts[1::2]))
     uri = env.get(b"REQUEST_URI") or env.get(b"SCRIPT_NAME", b"") + env.get(b"PATH_INFO", b"")
     return "%s %s" % (env.get(b"REQUEST_METHOD", b"GET").decode("latin-1"), uri.decode("latin-1"))
 
@@ -1009,14 +1038,14 @@ class HttpStream:
     END 1, WS_CLOSED): send() raises; closed: TIMEOUT, whatever the task sends is dropped."""
 
     __slots__ = ("srv", "sid", "env", "task", "inbox", "waiter", "held", "in_paused", "head", "head_sent",
-                 "ended", "gone", "closed", "paused", "resume", "ack", "grace", "body_done")
+                 "ended", "gone", "closed", "paused", "resume", "ack", "unacked", "grace", "body_done")
     websocket = False
 
     def __init__(self, srv, sid, env):
         self.srv, self.sid, self.env = srv, sid, env
         self.task = self.waiter = self.head = self.resume = self.ack = self.grace = None
-        self.inbox = deque()
-        self.held = 0
+        self.inbox = []
+        self.held = self.unacked = 0
         self.in_paused = self.head_sent = self.ended = self.gone = self.closed = self.paused = False
         self.body_done = False
 
@@ -1040,7 +1069,7 @@ class HttpStream:
                 await fut
             finally:
                 self.waiter = None
-        msg = inbox.popleft()
+        msg = inbox.pop(0)
         if self.held:
             self.taken(msg)
         return msg
@@ -1091,6 +1120,9 @@ class HttpStream:
             raise ValueError("unexpected ASGI message %r in an HTTP scope" % (kind,))
 
     def send_body(self, body, more):
+        head = self.head
+        if head is None:
+            raise RuntimeError("http.response.body before http.response.start")
         srv, sid = self.srv, self.sid
         out = srv.out
         if srv.osid != sid:
@@ -1098,9 +1130,6 @@ class HttpStream:
             srv.osid = sid
         n = len(body)
         if not self.head_sent:
-            head = self.head
-            if head is None:
-                raise RuntimeError("http.response.body before http.response.start")
             self.head_sent = True
             take = MAX_HEAD - len(head)
             if n <= take:
@@ -1156,6 +1185,7 @@ class HttpStream:
                 head, self.head_sent = self.head, True
                 frame = RESP_HDR.pack(5 + len(head), RESPONSE, 0, len(head)) + head + frame
             self.ack = fut = self.srv.loop.create_future()
+            self.unacked += 1
             self.srv.write(self.sid, frame)
             try:
                 ok = await fut
@@ -1172,6 +1202,7 @@ class HttpStream:
                 if self.gone:
                     raise ClientDisconnected("client disconnected")
                 self.srv.write(self.sid, HDR.pack(len(block), RDATA) + block)
+                await self.srv.throttle()
         self.srv.write(self.sid, END_FRAME)
         self.end()
 
@@ -1188,8 +1219,10 @@ class HttpStream:
                 sys.stderr.write("warpipe worker %d: %s\n" % (os.getpid(), self.error_text("Error after the response to")))
                 sys.stderr.flush()
             return
-        if self.gone and isinstance(sys.exc_info()[1], (ClientDisconnected, CancelledError)):
-            self.srv.write(self.sid, ABORT_FRAME)  # the client left: nothing to report
+        if self.gone:  # the client left: ABORT, and a disconnect is nothing to report
+            quiet = isinstance(sys.exc_info()[1], (ClientDisconnected, CancelledError))
+            self.srv.write(self.sid, (b"" if quiet else log_frame(self.error_text("Error handling request")))
+                           + ABORT_FRAME)
         else:
             self.srv.write(self.sid, log_frame(self.error_text("Error handling request"))
                            + (ABORT_FRAME if self.head_sent else ERROR_500))
@@ -1202,8 +1235,8 @@ class HttpStream:
         if self.gone:
             frame = ABORT_FRAME
         else:
-            text = "ASGI app returned without %s the response: %s" % (
-                "ending" if self.head_sent else "sending", request_line(self.env))
+            text = "Error handling request %s\nASGI app returned without %s" % (
+                request_line(self.env), "ending the response" if self.head_sent else "sending a response")
             frame = log_frame(text) + (ABORT_FRAME if self.head_sent else ERROR_500)
         self.srv.write(self.sid, frame)
         self.end()
@@ -1490,24 +1523,30 @@ class AsgiServer:
             self.loop.call_soon(self.flush)
 
     def flush(self):
+        """Send what this loop iteration wrote: joined when small (a copy is cheaper than a
+        gather), gathered by sendmsg when large. What the socket does not take waits in pending."""
         self.flush_pending = False
         self.unflushed = 0
         out = self.out
-        data = b"".join(out) if len(out) > 1 else out[0]
-        out.clear()
+        self.out = []
         if self.pending is not None:
-            self.pending += data
+            self.pending += b"".join(out)
             return
+        size = sum(map(len, out)) if len(out) > 1 else len(out[0])
         try:
-            n = self.out_sock.send(data)
+            if size < GATHER_MIN or len(out) > 512:  # (IOV_MAX is 1024 on Linux)
+                data = b"".join(out) if len(out) > 1 else out[0]
+                n = self.out_sock.send(data)
+            else:
+                n = self.out_sock.sendmsg(out)
         except (BlockingIOError, InterruptedError):
             n = 0
         except OSError:
             if self.shut:
                 return
             os._exit(0)  # the gateway is gone
-        if n < len(data):
-            self.pending = bytearray(memoryview(data)[n:])
+        if n < size:
+            self.pending = bytearray(memoryview(b"".join(out))[n:])
             self.loop.add_writer(self.out_sock.fileno(), self.on_writable)
         elif self.drained is not None:
             wake(self.drained)
@@ -1532,16 +1571,19 @@ class AsgiServer:
 
     # -- input
     def on_readable(self):
-        buf, pos, end = self.buf, self.pos, self.end
         try:
-            n = self.sock.recv_into(self.view[end:])
+            n = self.sock.recv_into(self.view[self.end:])
         except (BlockingIOError, InterruptedError):
             return
         except OSError:
             n = 0
         if not n:
             return self.channel_eof()
-        end += n
+        self.received(n)
+
+    def received(self, n):
+        """Dispatch every whole frame in the buffer, which got n more bytes."""
+        buf, pos, end = self.buf, self.pos, self.end + n
         while end - pos >= 5:
             length, ftype = HDR.unpack_from(buf, pos)
             stop = pos + 5 + length
@@ -1657,9 +1699,10 @@ class AsgiServer:
         elif ftype == CANCEL:
             st.cancelled()
         elif ftype == FILE_ACK:
-            if len(payload) != 1 or payload[0] > 1 or st.ack is None:
+            if len(payload) != 1 or payload[0] > 1 or not st.unacked:
                 protocol_error("unexpected or malformed FILE_ACK on stream %d" % self.isid)
-            if not st.ack.done():
+            st.unacked -= 1
+            if st.ack is not None and not st.ack.done():  # (after TIMEOUT no one waits)
                 st.ack.set_result(payload[0] == 1)
         elif ftype == TIMEOUT:
             st.timed_out()
@@ -1734,6 +1777,8 @@ def is_asgi3(app):
     """An ASGI 3 app: a coroutine function, or an object whose __call__ is one (through
     functools.partial and bound methods). Checked without inspect or asyncio, which a WSGI
     worker need not load. A class is not one: calling it makes an instance (ASGI 2's form)."""
+    while isinstance(app, functools.partial):
+        app = app.func
     if isinstance(app, type):
         return False
     for f in (app, getattr(app, "__call__", None)):

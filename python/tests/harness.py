@@ -257,7 +257,7 @@ class AsgiWorker(Worker):
     demultiplexed by stream; frame(sid) returns the next one of a stream, keeping the others."""
 
     def __init__(self, spec="asgiapp:app", streams=None, interface=None, loop=None, extra=(), **kw):
-        args = [spec, "--threads", str(kw.pop("threads", 1))]
+        args = [spec, "--threads", str(kw.get("threads", 1))]
         if streams is not None:
             args += ["--streams", str(streams)]
         if interface is not None:

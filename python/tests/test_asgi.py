@@ -86,6 +86,19 @@ def test_body_complete_in_request_is_one_message(aw):
     assert r.body == b"x" * 1000 and json.loads(r.header("x-chunks")) == [[1000, False]]
 
 
+def test_large_bodies_both_ways(aw):
+    # a 3 MiB body inline in REQUEST (larger than the worker's receive buffer) echoed; a 20 MiB
+    # body in one http.response.body goes out as RESPONSE and DATA frames of at most 16 MiB
+    body = os.urandom(3 << 20)
+    aw.start(1, "/echo", "POST", body=body)
+    assert aw.get_on(2, "/hello").body == b"hello"
+    assert aw.response_on(1).body == body
+    size = (20 << 20) + 3
+    r = aw.get_on(3, "/big?size=%d" % size)
+    assert r.kinds == ["RESPONSE", "DATA", "END"] and len(r.body) == size
+    assert r.body[:512] == bytes(range(256)) * 2 and r.body.endswith(b"xxx")
+
+
 def test_streaming_response(aw):
     r = aw.get_on(7, "/stream?n=4")
     assert r.kinds == ["RESPONSE", "DATA", "DATA", "DATA", "END"]
@@ -134,6 +147,30 @@ def test_worker_stops_sending_after_pause(aw):
     assert aw.frame(0) == (RDATA, b"second")
     aw.send_frame_on(0, END, b"\0")
     assert aw.frame(0) == (REND, b"")
+
+
+def test_an_app_sending_in_a_loop_still_lets_the_loop_run(aw):
+    # /flood sends forever and never suspends by itself: the worker yields to its loop every 32
+    # sends, so what it sent is flushed, and PAUSE, other streams and CANCEL are read
+    aw.start(0, "/flood")
+    assert aw.frame(0)[0] == RESPONSE
+    aw.send_frame_on(0, PAUSE)
+    assert aw.get_on(1, "/hello").body == b"hello"  # read after PAUSE: the flood has stopped by now
+    before = len(aw.queued[0])
+    assert aw.get_on(1, "/hello").body == b"hello"
+    assert len(aw.queued[0]) == before  # nothing of the flood between the two
+    assert all(f == RDATA for f, _ in aw.queued[0])
+    aw.queued[0].clear()
+    aw.send_frame_on(0, RESUME)
+    for _ in range(100):  # (read_any: what comes now, not what was kept)
+        assert aw.read_any()[:2] == (0, RDATA)
+    aw.send_frame_on(0, CANCEL)
+    while True:
+        sid, ftype, _ = aw.read_any()
+        assert sid == 0 and ftype in (RDATA, ABORT)
+        if ftype == ABORT:
+            break
+    assert aw.get_on(0, "/hello").body == b"hello"
 
 
 def test_worker_pauses_the_gateway_past_1_mib_and_resumes_below_256_kib(aw):
@@ -228,6 +265,19 @@ def test_pathsend(aw, tmp_path, ack):
     assert r.kinds[-1] == "END" and ("DATA" in r.kinds) == (not ack)
 
 
+def test_timeout_while_waiting_for_file_ack(aw, tmp_path):
+    path = tmp_path / "file.txt"
+    path.write_bytes(b"data")
+    aw.start(3, "/pathsend?path=%s" % path)
+    assert aw.frame(3)[0] == RESPONSE
+    assert aw.frame(3)[0] == FILE
+    aw.send_frame_on(3, TIMEOUT)
+    r = aw.response_on(3)
+    assert r.kinds == ["LOG", "ABORT"] and "timed out" in r.log_text
+    aw.send_frame_on(3, harness.FILE_ACK, b"\1")  # the ack of the FILE still comes: dropped
+    assert aw.get_on(3, "/hello").body == b"hello"
+
+
 def test_pathsend_of_a_missing_file_is_a_500(aw, tmp_path):
     r = aw.get_on(0, "/pathsend?path=%s" % (tmp_path / "missing"))
     assert r.status == "500 Internal Server Error" and "FileNotFoundError" in r.log_text
@@ -252,7 +302,22 @@ def test_returning_without_a_response_is_a_500(aw):
     for path in ("/no-response", "/start-only"):
         r = aw.get_on(0, path)
         assert r.status == "500 Internal Server Error", r
-        assert "ASGI app returned without sending the response: GET " + path in r.log_text
+        assert r.log_text == "Error handling request GET %s\nASGI app returned without sending a response" % path
+
+
+def test_returning_after_the_head_without_ending_is_an_abort(aw):
+    aw.start(0, "/paced", "POST", complete=False)
+    aw.send_frame_on(0, DATA, b"first")
+    assert aw.frame(0)[0] == RESPONSE
+    aw.send_frame_on(0, END, b"\1")  # /paced returns at the disconnect without ending its response
+    r = aw.response_on(0)
+    assert r.aborted and not r.logs  # the client left: no error to report
+
+
+def test_returning_after_the_head_without_ending_logs_and_aborts(aw):
+    r = aw.get_on(0, "/half")
+    assert r.kinds == ["RESPONSE", "LOG", "ABORT"] and r.body == b"half"
+    assert r.log_text == "Error handling request GET /half\nASGI app returned without ending the response"
 
 
 def test_error_after_the_response_goes_to_stderr(aw):

@@ -12,7 +12,8 @@ def boot(spec, **kw):
 
 
 @pytest.mark.parametrize("spec,body", [("asgi_forms:plain", b"plain"), ("asgi_forms:instance", b"instance"),
-                                       ("asgi_forms:partial", b"partial")])
+                                       ("asgi_forms:partial", b"partial"),
+                                       ("asgi_forms:partial_instance", b"partial instance")])
 @pytest.mark.parametrize("interface", [None, "auto", "asgi"])
 def test_asgi3_forms_are_detected(spec, body, interface):
     w = harness.AsgiWorker(spec, interface=interface)
@@ -154,5 +155,18 @@ def test_lifespan_shutdown_failed_goes_to_stderr_and_the_worker_exits_0():
         w.stop()
         assert w.wait() == 0
         assert "lifespan shutdown failed: flush failed" in w.stderr_text()
+    finally:
+        w.close()
+
+
+def test_with_several_threads_only_channel_0_is_used():
+    w = harness.AsgiWorker("asgiapp:app", threads=3, streams=8)
+    try:
+        assert w.ready_info["threads"] == 3 and w.ready_info["streams"] == 8
+        for sid in range(8):
+            w.start(sid, "/barrier?n=8")
+        assert all(w.response_on(sid).body == b"passed" for sid in range(8))
+        w.stop()
+        assert w.wait() == 0
     finally:
         w.close()

@@ -24,6 +24,14 @@ async def with_name(scope, receive, send, name):
 partial = functools.partial(with_name, name="partial")
 
 
+class Named:
+    async def __call__(self, scope, receive, send, name="unnamed"):
+        await plain(dict(scope, form=name), receive, send)
+
+
+partial_instance = functools.partial(Named(), name="partial instance")
+
+
 class Asgi2:
     """ASGI 2: a callable returning an instance that takes receive and send (not supported)."""
 

@@ -11,10 +11,13 @@
     /release            lets /hold read
     /disconnect         waits for http.disconnect, then tries to send (records what happened for /seen)
     /seen               what /disconnect and cancelled tasks recorded (JSON)
+    /big?size=N         one body of N bytes
+    /flood?n=N          N body messages (0: forever) sent in a loop that never suspends
     /pathsend?path=P    http.response.pathsend of P
     /error-before       raises before http.response.start
     /error-after        sends the head and a first body, then raises
     /no-response        returns without sending anything
+    /half               sends the head and a first body, then returns
     /start-only         http.response.start, then returns
     /after-end          the whole response, then raises (as a failing background task would)
     /ws/scope           WebSocket: the scope as JSON, in a denial response
@@ -202,11 +205,25 @@ async def app(scope, receive, send):
         raise ValueError("failed after the head")
     elif path == "/no-response":
         return
+    elif path == "/half":
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"half", "more_body": True})
     elif path == "/start-only":
         await send({"type": "http.response.start", "status": 204, "headers": []})
     elif path == "/after-end":
         await reply(send, text(b"done"))
         raise ValueError("failed after the response")
+    elif path == "/big":
+        size = int(query["size"])
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": bytes(range(256)) * (size // 256) + b"x" * (size % 256)})
+    elif path == "/flood":  # sends in a loop and never awaits anything that suspends
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        n, i = int(query.get("n", 0)), 0
+        while i < n or not n:
+            await send({"type": "http.response.body", "body": b"%08d" % i, "more_body": True})
+            i += 1
+        await send({"type": "http.response.body", "body": b""})
     elif path == "/pid":
         await reply(send, text(b"%d" % os.getpid()))
     else:
