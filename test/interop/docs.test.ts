@@ -38,7 +38,7 @@ import {
   type Running,
 } from '../helpers/snippets.js';
 
-const FILES = ['README.md', 'docs/deploy.md'];
+const FILES = ['README.md', 'docs/deploy.md', 'docs/asgi.md'];
 const README = 'README.md';
 const DEPLOY = 'docs/deploy.md';
 const NGINX = '/usr/sbin/nginx';
@@ -46,7 +46,7 @@ const haveNginx = existsSync(NGINX);
 const has = (cmd: string, ...args: string[]): boolean => spawnSync(cmd, args, { stdio: 'ignore' }).status === 0;
 const isRoot = process.getuid!() === 0;
 
-test('every fence of README.md and docs/deploy.md is named, and read by the test its marker names', () => {
+test('every fence of README.md, docs/deploy.md and docs/asgi.md is named, and read by the test its marker names', () => {
   const names = new Set<string>();
   for (const file of FILES) {
     for (const s of readSnippets(file)) {
