@@ -16,9 +16,6 @@ const OPTIONS: ArbiterOptions = {
   app: 'app:application',
   threads: 1,
   validate: false,
-  interface: 'wsgi',
-  loop: 'auto',
-  asgiConcurrency: 100,
   cwd: undefined,
   env: {},
   workers: 2,
@@ -332,18 +329,13 @@ test('reload: the new generation serves once all of it is ready; the old one ret
 test('reload: an old worker still running a request (a WebSocket, a long poll) after --graceful-timeout is killed', async (t) => {
   const h = new Harness(t, { workers: 1, maxWorkers: 1, gracefulTimeout: 5 });
   await h.started();
-  const old = h.workers[0]!;
-  const ex = h.submit('GET /ws');
+  const [old, ex] = [h.workers[0]!, h.submit('GET /ws')];
   h.pool.reload();
   h.workers[1]!.ready();
-  assert.deepEqual(h.states(), ['retiring (reload)', 'idle']);
   h.advance(4900);
-  assert.deepEqual(old.signals, [], 'it has its grace');
-  assert.equal(ex.lost, null);
+  assert.deepEqual([old.signals, ex.lost], [[], null], 'it has its grace');
   h.advance(200);
-  assert.equal(old.signals[0], 'SIGKILL');
-  assert.equal((ex.lost as GatewayError | null)?.status, 502);
-  assert.match(h.log, /exited \(signal SIGKILL\) after retiring \(reload\)/);
+  assert.deepEqual([old.signals[0], (ex.lost as GatewayError | null)?.status], ['SIGKILL', 502]);
 });
 
 test('reload with new code that fails to import: rolled back, the old workers keep serving', async (t) => {

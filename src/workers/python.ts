@@ -56,12 +56,12 @@ export interface WorkerOptions {
   app: string;
   threads: number;
   validate: boolean;
-  /** --interface: auto, wsgi or asgi (the worker tells which it runs in READY). */
-  interface: string;
-  /** --loop, for an ASGI app: auto, asyncio or uvloop. */
-  loop: string;
-  /** --asgi-concurrency: the streams of an ASGI worker. */
-  asgiConcurrency: number;
+  /** --interface: auto (the default), wsgi or asgi (the worker tells which it runs in READY). */
+  interface?: string;
+  /** --loop, for an ASGI app: auto (the default), asyncio or uvloop. */
+  loop?: string;
+  /** --asgi-concurrency: the streams of an ASGI worker (default 100). */
+  asgiConcurrency?: number;
   cwd: string | undefined;
   env: NodeJS.ProcessEnv;
   /**
@@ -82,7 +82,14 @@ export interface WorkerOptions {
 export function spawnPython(options: WorkerOptions, extra: string[], pipes: number): ChildProcess {
   const args = ['-c', BOOT, WORKER_PY, bytecodeCache(), options.app, '--threads', String(options.threads)];
   if (options.validate) args.push('--validate');
-  args.push('--interface', options.interface, '--loop', options.loop, '--streams', String(options.asgiConcurrency));
+  args.push(
+    '--interface',
+    options.interface ?? 'auto',
+    '--loop',
+    options.loop ?? 'auto',
+    '--streams',
+    String(options.asgiConcurrency ?? 100),
+  );
   args.push(...extra);
   const out = options.output ? 'pipe' : 'inherit';
   const stdio: ('ignore' | 'inherit' | 'pipe')[] = ['ignore', out, out, 'pipe'];
