@@ -9,14 +9,18 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
-import { ASGI_DIR, SYSTEM_PYTHON, pythonHas, requirePeer, startServer, type Server } from '../helpers/server.js';
+import { join } from 'node:path';
+import { ASGI_DIR, ROOT, SYSTEM_PYTHON, pythonHas, requirePeer, startServer, type Server } from '../helpers/server.js';
 
-async function serve(app: string, modules: string[], t: { skip(m?: string): void }, args: string[] = []): Promise<Server | null> {
+/** The worker's own test apps (python/tests/apps): the Starlette and Django ones serve here too. */
+const PY_APPS = join(ROOT, 'python/tests/apps');
+
+async function serve(app: string, modules: string[], t: { skip(m?: string): void }, cwd = ASGI_DIR): Promise<Server | null> {
   const missing = modules.filter((m) => !pythonHas(SYSTEM_PYTHON, m));
   const what = `${SYSTEM_PYTHON} with ${modules.join(', ')} (Debian packages python3-${modules.join(', python3-')})`;
   if (!requirePeer(t, missing.length === 0, what)) return null;
   // one worker: /release reaches the process whose stream waits for it
-  return startServer(app, { cwd: ASGI_DIR, args: ['--python', SYSTEM_PYTHON, '--workers', '1', ...args] });
+  return startServer(app, { cwd, args: ['--python', SYSTEM_PYTHON, '--workers', '1'] });
 }
 
 describe('ASGI frameworks', () => {
@@ -55,7 +59,7 @@ describe('ASGI frameworks', () => {
   });
 
   test('Starlette: a mounted sub-app sees its root_path; a background task runs after the response', async (t) => {
-    const srv = await serve('starlette_site:app', ['starlette'], t);
+    const srv = await serve('starlette_app:app', ['starlette'], t, PY_APPS);
     if (!srv) return;
     try {
       assert.equal(await (await fetch(`${srv.url}/`)).text(), 'home');
@@ -70,7 +74,7 @@ describe('ASGI frameworks', () => {
   });
 
   test("Django's ASGI handler: sync and async views, a POST body; lifespan unsupported", async (t) => {
-    const srv = await serve('django_site:application', ['django'], t);
+    const srv = await serve('django_asgi:application', ['django'], t, PY_APPS);
     if (!srv) return;
     try {
       assert.match(srv.logs(), /lifespan unsupported/);
