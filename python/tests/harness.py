@@ -193,47 +193,8 @@ class Worker:
         self.send(chan, request_frame(env, body or b"", complete))
 
     def response(self, chan=0, file_ack=1, read_file=True):
-        sock = self.chans[chan]
-        resp = Response()
-        while True:
-            ftype, payload = self.read_frame(sock)
-            resp.kinds.append(NAMES.get(ftype, hex(ftype)))
-            if ftype == RESPONSE:
-                assert resp.status is None, resp
-                flags, head_len = struct.unpack_from("<BI", payload)
-                parts = payload[5:5 + head_len].decode("latin-1").split("\0")
-                assert parts[-1] == "" and len(parts) % 2 == 0, parts
-                resp.status = parts[0]
-                resp.headers = list(zip(parts[1:-1:2], parts[2:-1:2]))
-                resp.body += payload[5 + head_len:]
-                if flags & 1:
-                    return resp
-            elif ftype == RDATA:
-                assert resp.status is not None and payload, resp
-                resp.body += payload
-            elif ftype == LOG:
-                resp.logs.append((payload[0], payload[1:].decode("utf-8")))
-            elif ftype == FILE:
-                assert resp.status is not None, resp
-                offset, count = struct.unpack_from("<Qq", payload)
-                path = payload[16:].decode("utf-8")
-                data = None
-                if read_file and file_ack:
-                    with open(path, "rb") as f:
-                        f.seek(offset)
-                        data = f.read() if count < 0 else f.read(count)
-                    resp.body += data
-                resp.files.append((offset, count, path, data))
-                self.ins[chan].sendall(frame(FILE_ACK, bytes([file_ack])))
-            elif ftype == REND:
-                assert resp.status is not None and not payload, resp
-                return resp
-            elif ftype == ABORT:
-                assert resp.status is not None and not payload, resp
-                resp.aborted = True
-                return resp
-            else:
-                raise AssertionError("unexpected frame 0x%02x %r" % (ftype, payload))
+        return assemble(lambda: self.read_frame(self.chans[chan]),
+                        lambda ok: self.ins[chan].sendall(frame(FILE_ACK, ok)), file_ack, read_file, strict=True)
 
     def get(self, path="/hello", chan=0, **kw):
         self.request(path, chan, **kw)
@@ -316,47 +277,7 @@ class AsgiWorker(Worker):
 
     def response_on(self, sid=0, file_ack=1, read_file=True):
         """A Response assembled from the frames of stream sid (as Worker.response for a channel)."""
-        resp = Response()
-        while True:
-            ftype, payload = self.frame(sid)
-            resp.kinds.append(NAMES.get(ftype, hex(ftype)))
-            if ftype == RESPONSE:
-                assert resp.status is None, resp
-                flags, head_len = struct.unpack_from("<BI", payload)
-                parts = payload[5:5 + head_len].decode("latin-1").split("\0")
-                assert parts[-1] == "" and len(parts) % 2 == 0, parts
-                resp.status = parts[0]
-                resp.headers = list(zip(parts[1:-1:2], parts[2:-1:2]))
-                resp.body += payload[5 + head_len:]
-                if flags & 1:
-                    return resp
-            elif ftype == RDATA:
-                assert resp.status is not None and payload, resp
-                resp.body += payload
-            elif ftype == LOG:
-                resp.logs.append((payload[0], payload[1:].decode("utf-8")))
-            elif ftype == FILE:
-                assert resp.status is not None, resp
-                offset, count = struct.unpack_from("<Qq", payload)
-                path = payload[16:].decode("utf-8")
-                data = None
-                if read_file and file_ack:
-                    with open(path, "rb") as f:
-                        f.seek(offset)
-                        data = f.read() if count < 0 else f.read(count)
-                    resp.body += data
-                resp.files.append((offset, count, path, data))
-                self.send_frame_on(sid, FILE_ACK, bytes([file_ack]))
-            elif ftype == REND:
-                assert not payload, resp
-                return resp
-            elif ftype == ABORT:
-                assert not payload, resp
-                resp.aborted = True
-                return resp
-            else:
-                resp.kinds[-1] = (ftype, payload)  # a WebSocket frame, for the caller to look at
-                return resp
+        return assemble(lambda: self.frame(sid), lambda ok: self.send_frame_on(sid, FILE_ACK, ok), file_ack, read_file)
 
     def wait(self, timeout=TIMEOUT):
         """After STOP: read channel 0 to its end (the worker's shutdown(SHUT_WR), once its streams and
@@ -385,3 +306,49 @@ def ws_receive(data, text=None, more=False):
 
 def ws_closed(code=1000, reason=""):
     return struct.pack("<H", code) + reason.encode("utf-8")
+
+
+def assemble(next_frame, ack, file_ack=1, read_file=True, strict=False):
+    """A Response from the frames next_frame() returns, up to its end; ack(bytes) answers a FILE.
+    strict (a WSGI channel): every frame must belong to the response; otherwise an unknown frame
+    (a WebSocket one) is kept in resp.kinds for the caller to look at."""
+    resp = Response()
+    while True:
+        ftype, payload = next_frame()
+        resp.kinds.append(NAMES.get(ftype, hex(ftype)))
+        if ftype == RESPONSE:
+            assert resp.status is None, resp
+            flags, head_len = struct.unpack_from("<BI", payload)
+            parts = payload[5:5 + head_len].decode("latin-1").split("\0")
+            assert parts[-1] == "" and len(parts) % 2 == 0, parts
+            resp.status = parts[0]
+            resp.headers = list(zip(parts[1:-1:2], parts[2:-1:2]))
+            resp.body += payload[5 + head_len:]
+            if flags & 1:
+                return resp
+        elif ftype == RDATA:
+            assert resp.status is not None and payload, resp
+            resp.body += payload
+        elif ftype == LOG:
+            resp.logs.append((payload[0], payload[1:].decode("utf-8")))
+        elif ftype == FILE:
+            assert resp.status is not None, resp
+            offset, count = struct.unpack_from("<Qq", payload)
+            path = payload[16:].decode("utf-8")
+            data = None
+            if read_file and file_ack:
+                with open(path, "rb") as f:
+                    f.seek(offset)
+                    data = f.read() if count < 0 else f.read(count)
+                resp.body += data
+            resp.files.append((offset, count, path, data))
+            ack(bytes([file_ack]))
+        elif ftype in (REND, ABORT):
+            assert (resp.status is not None or not strict) and not payload, resp
+            resp.aborted = ftype == ABORT
+            return resp
+        elif strict:
+            raise AssertionError("unexpected frame 0x%02x %r" % (ftype, payload))
+        else:
+            resp.kinds[-1] = (ftype, payload)  # a WebSocket frame, for the caller to look at
+            return resp
