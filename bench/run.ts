@@ -342,7 +342,9 @@ async function main(): Promise<void> {
               .join(', ');
             log(
               `bench:   ${m.wrk.rps.toFixed(0)} req/s, p99 ${m.wrk.p99ms.toFixed(2)} ms, ` +
-                `${((m.serverCpu * 1e6) / m.wrk.requests).toFixed(0)} CPU µs/req, ${extra}, other load ${other.toFixed(2)} cores`,
+                `${((m.serverCpu * 1e6) / m.wrk.requests).toFixed(0)} CPU µs/req` +
+                `${m.frontCpu != null ? ` (front ${((m.frontCpu * 1e6) / m.wrk.requests).toFixed(0)})` : ''}, ${extra}, ` +
+                `other load ${other.toFixed(2)} cores`,
             );
             if (!best || m.otherCpu / m.wrk.seconds < best.otherCpu / best.wrk.seconds) best = m;
             if (other <= NOISY_CORES || m.wrk.requests === 0) break; // a server that served nothing: no noise to undo

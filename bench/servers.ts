@@ -613,7 +613,8 @@ const uvicornDebian = uvicorn(
   once(() => {
     if (!debianUvicornPython()) return 'no /usr/bin/python3 (Debian python3)';
     if (!uvicornVersionOf('/usr/bin/python3')) return 'uvicorn not importable by /usr/bin/python3: apt-get install python3-uvicorn';
-    if (output('/usr/bin/python3', ['-c', 'import websockets']) === null) return 'websockets not importable: apt-get install python3-websockets';
+    if (output('/usr/bin/python3', ['-c', 'import websockets']) === null)
+      return 'websockets not importable: apt-get install python3-websockets';
     return null;
   }),
   "Debian's uvicorn 0.17 on `/usr/bin/python3` (`python3-uvicorn`, uvloop and httptools from Debian too) with " +
