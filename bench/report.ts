@@ -717,8 +717,8 @@ export function asgiSection(results: readonly ScenarioResult[], settings: Settin
     '```sh',
     'npm run build',
     '/usr/bin/python3 -m venv --system-site-packages /opt/bench-uvicorn',
-    '/opt/bench-uvicorn/bin/pip install uvicorn==0.54      # or BENCH_UVICORN_PYTHON=DIR/bin/python
-/opt/bench-uvicorn/bin/pip install --ignore-installed uvloop httptools   # pip's, not Debian's older ones',
+    '/opt/bench-uvicorn/bin/pip install uvicorn==0.54      # or BENCH_UVICORN_PYTHON=DIR/bin/python',
+    "/opt/bench-uvicorn/bin/pip install --ignore-installed uvloop httptools   # pip's, not Debian's older ones",
     'npm run bench -- --scenario asgi-hello,fastapi-json,ws-echo,ws-deflate --only warpipe,uvicorn,uvicorn-debian --rounds 2',
     '```',
     '',
