@@ -381,10 +381,13 @@ async function main(): Promise<void> {
   const isAsgi = (r: ScenarioResult): boolean => r.scenario.group === 'asgi';
   const wsgiResults = results.filter((r) => !isAsgi(r) && (r.round ?? 1) === 1);
   const asgiResults = results.filter(isAsgi);
-  const asgiSkipped = skipped.filter((line) => asgiResults.some((r) => line.includes(` on ${r.scenario.name}:`)));
+  const asgiNames = new Set(chosenScenarios.filter((s) => s.group === 'asgi').map((s) => s.name));
+  const isAsgiSkip = (line: string): boolean => [...asgiNames].some((name) => line.includes(` on ${name}:`));
+  const asgiSkipped = skipped.filter(isAsgiSkip);
+  const wsgiSkipped = skipped.filter((line) => !isAsgiSkip(line));
   const fresh = asgiResults.length > 0 ? asgiSection(asgiResults, settings, machineLines, asgiSkipped) : null;
   if (wsgiResults.length > 0 || fresh === null) {
-    process.stdout.write(`\n${resultsSection(wsgiResults, settings, machineLines, skipped, memory)}\n`);
+    process.stdout.write(`\n${resultsSection(wsgiResults, settings, machineLines, wsgiSkipped, memory)}\n`);
   }
   if (fresh !== null) process.stdout.write(`\n${fresh}\n`);
   log(
@@ -404,7 +407,7 @@ async function main(): Promise<void> {
     // only ASGI scenarios ran: the rest of the file stays as it is
     writeFileSync(file, spliceAsgi(old, fresh!));
   } else {
-    const wsgi = document(wsgiResults, settings, machineLines, skipped, chosenServers, memory);
+    const wsgi = document(wsgiResults, settings, machineLines, wsgiSkipped, chosenServers, memory);
     const section = fresh ?? asgiSectionOf(old);
     writeFileSync(file, section === null ? wsgi : spliceAsgi(wsgi, section));
   }
