@@ -87,6 +87,12 @@ export function treeCpuSeconds(roots: readonly number[]): number {
   return ticks / CLK_TCK;
 }
 
+/** CPU seconds (utime+stime, all threads) of one live process itself, not its children; null if it is gone. */
+export function processCpuSeconds(pid: number): number | null {
+  const s = readStat(pid);
+  return s ? s.self / CLK_TCK : null;
+}
+
 /** The full path of an executable on PATH, or null. */
 export function which(name: string): string | null {
   if (name.includes('/')) return existsSync(name) ? name : null;

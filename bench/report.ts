@@ -23,6 +23,8 @@ export interface Measured {
   probeMs: number | null;
   /** the process facing the clients: largest VmRSS sampled during the run, and VmHWM after it (MiB) */
   front: { rssMax: number; hwm: number } | null;
+  /** CPU seconds of the front process alone (warpipe: the gateway) during the run; null where there is none */
+  frontCpu?: number | null;
   /** the largest worker: VmRSS right after the run and VmHWM (MiB) */
   workers: { count: number; rss: number; hwm: number } | null;
   /** the held slowloris / idle connections */
@@ -41,6 +43,8 @@ export interface Row {
 export interface ScenarioResult {
   scenario: Scenario;
   rows: Row[];
+  /** with --rounds N, which round (1..N) */
+  round?: number;
 }
 
 export interface Settings {
@@ -87,7 +91,7 @@ const errorCount = (m: Measured): number => Object.values(m.wrk.errors).reduce((
 function throughput(s: Scenario, m: Measured): number {
   return s.bytesPerRequest ? (m.wrk.rps * s.bytesPerRequest) / MiB : m.wrk.rps;
 }
-const unit = (s: Scenario): string => (s.bytesPerRequest ? 'MiB/s' : 'req/s');
+const unit = (s: Scenario): string => (s.bytesPerRequest ? 'MiB/s' : s.websocket ? 'round trips/s' : 'req/s');
 
 function find(results: readonly ScenarioResult[], scenario: string, server: string): Measured | undefined {
   return results.find((r) => r.scenario.name === scenario)?.rows.find((r) => r.server === server)?.measured;
@@ -141,7 +145,11 @@ function loadLine(result: ScenarioResult, settings: Settings): string {
   const m = result.rows.find((r) => r.measured)?.measured;
   if (!m) return '';
   const s = result.scenario;
-  const parts = [`wrk -c ${m.connections}`, `${m.duration} s after ${settings.warmup} s of warm-up`, `timeout ${s.timeout ?? 2} s`];
+  const parts = [
+    `${s.websocket ? 'bench/ws-client.ts' : 'wrk'} -c ${m.connections}`,
+    `${m.duration} s after ${settings.warmup} s of warm-up`,
+    `timeout ${s.timeout ?? 2} s`,
+  ];
   if (s.holders) {
     parts.push(
       `${s.holders.count} ${s.holders.kind === 'idle' ? 'idle keep-alive' : 'slowloris'} connections ` +
@@ -161,7 +169,8 @@ export function table(result: ScenarioResult, results: readonly ScenarioResult[]
     u,
     ...(s.baseline ? [`÷ plain ${s.baseline}`] : []),
     'p99 ms',
-    'CPU µs/req',
+    s.websocket ? 'CPU µs/round trip' : 'CPU µs/req',
+    ...(s.group === 'asgi' ? ['of it front (gateway) µs'] : []),
     'server cores',
     'errors',
     'fresh conn ms',
@@ -184,6 +193,7 @@ export function table(result: ScenarioResult, results: readonly ScenarioResult[]
       ...(s.baseline ? [plain === null ? '—' : `${fixed(plain, 2)}`] : []),
       fixed(m.wrk.p99ms, 2),
       fixed(cpuPerRequestUs(m), 0),
+      ...(s.group === 'asgi' ? [m.frontCpu == null ? '—' : fixed((m.frontCpu * 1e6) / m.wrk.requests, 0)] : []),
       fixed(m.serverCpu / m.wrk.seconds, 2),
       errorsCell(m.wrk.errors),
       m.probeMs === null ? 'starved' : fixed(m.probeMs, 1),
@@ -639,4 +649,116 @@ in its listen queue or hold its workers.
 
 ${resultsSection(results, settings, machineLines, skipped, memory)}
 `;
+}
+
+// ---------------------------------------------------------------------------
+// ASGI: its own section, between markers, so a run of only the ASGI scenarios replaces just that section and a
+// run of only the WSGI ones keeps it (run.ts splices)
+
+export const ASGI_START = '<!-- asgi:start (written by npm run bench; the ASGI and WebSocket scenarios) -->';
+export const ASGI_END = '<!-- asgi:end -->';
+
+/** The ASGI comparisons: warpipe over its peer, and the target where the issue sets one. */
+const ASGI_COMPARISONS: { scenario: string; peer: string; target: number | null }[] = [
+  { scenario: 'asgi-hello', peer: 'uvicorn', target: 0.7 },
+  { scenario: 'fastapi-json', peer: 'uvicorn', target: 0.9 },
+  { scenario: 'ws-echo', peer: 'uvicorn-debian', target: null },
+  { scenario: 'ws-deflate', peer: 'uvicorn-debian', target: null },
+];
+
+function asgiRatioLines(results: readonly ScenarioResult[]): string[] {
+  const rounds = [...new Set(results.map((r) => r.round ?? 1))];
+  const out: string[] = [];
+  for (const c of ASGI_COMPARISONS) {
+    const per = rounds
+      .map((round) => {
+        const rs = results.filter((r) => (r.round ?? 1) === round);
+        const w = find(rs, c.scenario, BASE);
+        const p = find(rs, c.scenario, c.peer);
+        if (!w || !p || p.wrk.rps === 0) return null;
+        const noisy = Math.max(otherCores(w), otherCores(p)) > NOISY_CORES ? ' ⚠ disturbed' : '';
+        const gateway = fixed(((w.frontCpu ?? NaN) * 1e6) / w.wrk.requests, 0);
+        return {
+          quiet: noisy === '',
+          ratio: w.wrk.rps / p.wrk.rps,
+          text:
+            `${times(w.wrk.rps / p.wrk.rps)} (${whole(w.wrk.rps)} ÷ ${whole(p.wrk.rps)}; CPU/req ` +
+            `${fixed(cpuPerRequestUs(w), 0)} vs ${fixed(cpuPerRequestUs(p), 0)} µs, gateway ${gateway} µs of it)${noisy}`,
+        };
+      })
+      .filter((x) => x !== null);
+    if (per.length === 0) continue;
+    // judged by the undisturbed rounds when there are any: a disturbed round says more about the machine
+    const judged = per.some((x) => x.quiet) ? per.filter((x) => x.quiet) : per;
+    const worst = Math.min(...judged.map((x) => x.ratio));
+    const which = judged.length < per.length ? ' (the undisturbed rounds)' : per.length > 1 ? ' (the lower round)' : '';
+    const verdict = c.target === null ? '' : ` — target ≥ ${c.target}x: ${worst >= c.target ? 'met' : '**NOT met**'}${which}`;
+    out.push(`- **${c.scenario}**, warpipe ÷ ${c.peer}: ${per.map((x, i) => `round ${i + 1} ${x.text}`).join('; ')}${verdict}`);
+  }
+  return out;
+}
+
+/** The "## ASGI" section, markers included. */
+export function asgiSection(results: readonly ScenarioResult[], settings: Settings, machineLines: string[], skipped: string[]): string {
+  const rounds = new Set(results.map((r) => r.round ?? 1)).size;
+  const parts = [
+    ASGI_START,
+    '## ASGI',
+    '',
+    'The same method on ASGI 3 apps (`bench/apps/asgi_hello.py`, `fastapi_json.py`, `asgi_ws_echo.py`), every server ' +
+      'with 2 workers: the smallest ASGI app and a FastAPI JSON endpoint under wrk (50 keep-alive connections) against ' +
+      "uvicorn 0.54, and WebSocket echo round trips against Debian's uvicorn 0.17 (whose websockets 10.4 the newer " +
+      'uvicorn cannot use). There is no wrk for WebSockets: `bench/ws-client.ts` (run as a child process, like wrk) ' +
+      'opens 50 connections, each sending a ~420-byte JSON text message (masked, as a client must) and waiting for its ' +
+      "echo before the next, for the run's duration; round trips/s, p99 of send-to-echo, and server CPU per round trip. " +
+      'ws-deflate offers permessage-deflate (`client_max_window_bits`, as browsers do) and both servers accept it; ' +
+      "ws-echo offers nothing. Its frames out are the codec's own (`encodeMessage` with a mask, `PerMessageDeflate`), " +
+      "its frames in are read by a small client-side reader in the file (the codec's FrameParser is a server's).",
+    '',
+    '```sh',
+    'npm run build',
+    '/usr/bin/python3 -m venv --system-site-packages /opt/bench-uvicorn',
+    '/opt/bench-uvicorn/bin/pip install uvicorn==0.54      # or BENCH_UVICORN_PYTHON=DIR/bin/python',
+    "/opt/bench-uvicorn/bin/pip install --ignore-installed uvloop httptools   # pip's, not Debian's older ones",
+    'npm run bench -- --scenario asgi-hello,fastapi-json,ws-echo,ws-deflate --only warpipe,uvicorn,uvicorn-debian --rounds 2',
+    '```',
+    '',
+    'A run of only these scenarios rewrites only this section; the full `npm run bench` rewrites the whole file, this ' +
+      "section included. **of it front (gateway) µs** is the node gateway's own CPU per request (utime+stime of that " +
+      "one process); the rest of warpipe's figure is its Python workers. uvicorn has no front process: its workers " +
+      'parse HTTP themselves. hypercorn is not in the local wheel index, so it is not compared.',
+    '',
+    `\`${settings.command}\`: ${rounds} round(s), each scenario's servers back to back in every round; ` +
+      `${settings.duration === undefined ? "each scenario's own duration" : `${settings.duration} s per run`} after ` +
+      `${settings.warmup} s of warm-up; the invocation took ${settings.minutes.toFixed(1)} min.`,
+    '',
+    ...machineLines,
+    '',
+    '### Ratios',
+    '',
+    ...asgiRatioLines(results),
+  ];
+  for (const r of results) {
+    const title = `### ${r.scenario.name}${rounds > 1 ? ` (round ${r.round ?? 1})` : ''}: ${r.scenario.title}`;
+    const same = results.filter((x) => (x.round ?? 1) === (r.round ?? 1));
+    parts.push('', title, '', loadLine(r, settings), '', table(r, same));
+  }
+  if (skipped.length > 0) parts.push('', '### Not run', '', ...skipped.map((s) => `- ${s}`));
+  parts.push(ASGI_END);
+  return parts.join('\n');
+}
+
+/** `doc` with its ASGI section replaced by `section` (appended when it has none). */
+export function spliceAsgi(doc: string, section: string): string {
+  const a = doc.indexOf(ASGI_START);
+  const b = doc.indexOf(ASGI_END);
+  if (a < 0 || b < a) return `${doc.trimEnd()}\n\n${section}\n`;
+  return `${doc.slice(0, a)}${section}${doc.slice(b + ASGI_END.length)}`;
+}
+
+/** The ASGI section in `doc`, markers included, or null. */
+export function asgiSectionOf(doc: string): string | null {
+  const a = doc.indexOf(ASGI_START);
+  const b = doc.indexOf(ASGI_END);
+  return a < 0 || b < a ? null : doc.slice(a, b + ASGI_END.length);
 }

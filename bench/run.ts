@@ -3,7 +3,7 @@
 // writing them into docs/benchmarks.md. Installs nothing; skips what is missing.
 
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { HeldConnections } from './holders.js';
@@ -14,6 +14,7 @@ import {
   machineBusySeconds,
   memoryMiB,
   Proc,
+  processCpuSeconds,
   reapedChildrenSeconds,
   selfSeconds,
   sleep,
@@ -24,8 +25,11 @@ import {
   which,
 } from './procs.js';
 import {
+  asgiSection,
+  asgiSectionOf,
   document,
   machine,
+  spliceAsgi,
   NOISY_CORES,
   resultsSection,
   type Measured,
@@ -36,7 +40,8 @@ import {
 } from './report.js';
 import { DEFAULT_DURATION, scenarios, type AppRef, type Scenario } from './scenarios.js';
 import { APPS, ROOT, servers, type Server } from './servers.js';
-import { freshConnectionProbe, runWrk } from './wrk.js';
+import { freshConnectionProbe, runWrk, type WrkOptions, type WrkResult } from './wrk.js';
+import { runWsLoad } from './ws-load.js';
 
 const READY_TIMEOUT_MS = 60_000;
 /** How long the held (slowloris / idle) connections get to open before the warm-up starts. */
@@ -92,6 +97,15 @@ async function httpReady(port: number, scenario: Scenario, procs: readonly Proc[
   throw new Error(`not ready after ${READY_TIMEOUT_MS / 1000} s (${last}): ${procs.map((p) => p.lastLines()).join(' ; ')}`);
 }
 
+/** The server runs apps of the scenario's interface (a WSGI server is not "skipped" on an ASGI app: it does not apply). */
+const applies = (server: Server, scenario: Scenario): boolean => (server.interfaces ?? ['wsgi']).includes(scenario.app.interface ?? 'wsgi');
+
+/** wrk, or for a WebSocket scenario the bench's own echo client, for `seconds`. */
+function runLoad(scenario: Scenario, load: Omit<WrkOptions, 'seconds'>, seconds: number): Promise<WrkResult> {
+  if (!scenario.websocket) return runWrk({ ...load, seconds });
+  return runWsLoad({ port: load.port, path: load.path, connections: load.connections, seconds, deflate: scenario.websocket.deflate });
+}
+
 /** null when `server` can serve `scenario`'s app; else why not. */
 function cannotServe(server: Server, scenario: Scenario): string | null {
   const missing = server.missing();
@@ -99,7 +113,7 @@ function cannotServe(server: Server, scenario: Scenario): string | null {
   if (server.only && !server.only.includes(scenario.name)) return `serves only ${server.only.join(' and ')}`;
   const skip = scenario.skip?.(server);
   if (skip) return skip;
-  const py = server.python();
+  const py = scenario.app.python?.() ?? server.python();
   for (const need of scenario.app.needs ?? []) {
     const r = spawnSync(py ?? 'python3', ['-c', `import ${need.module}`], { timeout: 20_000 });
     if (r.status !== 0) return `${need.module} not importable by ${py}: ${need.hint}`;
@@ -116,6 +130,8 @@ interface Options {
   retries: number;
   /** wall seconds all re-runs together may take; once spent, disturbed runs are kept as they are */
   retryBudget: number;
+  /** every scenario x server this many times, round after round (ratios compared round by round) */
+  rounds: number;
 }
 
 export const durationOf = (scenario: Scenario, o: Options): number => o.duration ?? scenario.duration ?? DEFAULT_DURATION;
@@ -148,7 +164,7 @@ async function measure(server: Server, scenario: Scenario, o: Options): Promise<
       fds: scenario.fds,
     };
     const heldAtStart = held ? await held.start(HOLDERS_START_MS) : 0;
-    if (o.warmup > 0) await runWrk({ ...load, seconds: o.warmup });
+    if (o.warmup > 0) await runLoad(scenario, load, o.warmup);
 
     const front = server.front(procs);
     const workers = server.workers(procs);
@@ -162,10 +178,13 @@ async function measure(server: Server, scenario: Scenario, o: Options): Promise<
     held?.measure();
 
     const roots = server.pidRoots ? server.pidRoots(procs) : procs.map((p) => p.pid);
+    // (on a WebSocket scenario the probe is a plain GET of the same path: the app answers HTTP there too)
     const probe = freshConnectionProbe(port, scenario.path, duration * 300, duration * 600);
+    const frontBefore = front === null ? null : processCpuSeconds(front);
     const before = { server: treeCpuSeconds(roots), wrk: reapedChildrenSeconds(), self: selfSeconds(), all: machineBusySeconds() };
-    const wrk = await runWrk({ ...load, seconds: duration });
+    const wrk = await runLoad(scenario, load, duration);
     const serverCpu = treeCpuSeconds(roots) - before.server;
+    const frontAfter = front === null ? null : processCpuSeconds(front);
     const wrkCpu = reapedChildrenSeconds() - before.wrk;
     const otherCpu = machineBusySeconds() - before.all - serverCpu - wrkCpu - (selfSeconds() - before.self);
     sample();
@@ -184,6 +203,7 @@ async function measure(server: Server, scenario: Scenario, o: Options): Promise<
       otherCpu: Math.max(0, otherCpu),
       probeMs,
       front: frontMem ? { rssMax: frontRssMax, hwm: frontMem.hwm } : null,
+      frontCpu: frontBefore !== null && frontAfter !== null ? frontAfter - frontBefore : null,
       workers: workerMem ? { count: workers.length, ...workerMem } : null,
       holders,
       duration,
@@ -226,6 +246,7 @@ async function main(): Promise<void> {
           threads: { type: 'string' },
           retries: { type: 'string' },
           'retry-budget': { type: 'string' },
+          rounds: { type: 'string' },
           only: { type: 'string' },
           scenario: { type: 'string' },
           'no-write': { type: 'boolean', default: false },
@@ -241,7 +262,7 @@ async function main(): Promise<void> {
   if (values.help) {
     process.stdout.write(
       'usage: npm run bench -- [--duration S] [--warmup S] [--connections N] [--threads N] [--retries N]\n' +
-        '                        [--retry-budget S]\n' +
+        '                        [--retry-budget S] [--rounds N]\n' +
         `                        [--only ${servers.map((s) => s.name).join(',')}]\n` +
         `                        [--scenario ${scenarios.map((s) => s.name).join(',')}] [--no-write]\n`,
     );
@@ -254,6 +275,7 @@ async function main(): Promise<void> {
     threads: num('threads', values.threads, 1, true),
     retries: num('retries', values.retries, 2, true, true),
     retryBudget: num('retry-budget', values['retry-budget'], 180, false, true),
+    rounds: num('rounds', values.rounds, 1, true),
   };
   const chosenServers = pick(servers, values.only, 'server');
   // a scenario reported against a baseline brings the baseline along (run first: it comes first in the list)
@@ -276,62 +298,72 @@ async function main(): Promise<void> {
 
   const results: ScenarioResult[] = [];
   const reruns = { count: 0, ms: 0 };
-  for (const scenario of chosenScenarios) {
-    const rows: Row[] = [];
-    for (const server of chosenServers) {
-      const why = cannotServe(server, scenario);
-      if (why) {
-        if (!server.missing()) {
-          skipped.push(`${server.name} on ${scenario.name}: ${why}`);
-          log(`bench: skipping ${server.name} on ${scenario.name}: ${why}`);
+  for (let round = 1; round <= o.rounds; round++) {
+    if (o.rounds > 1) log(`bench: round ${round} of ${o.rounds}`);
+    await runRound(round);
+  }
+
+  async function runRound(round: number): Promise<void> {
+    for (const scenario of chosenScenarios) {
+      const rows: Row[] = [];
+      for (const server of chosenServers) {
+        if (!applies(server, scenario)) continue;
+        const why = cannotServe(server, scenario);
+        if (why) {
+          if (!server.missing() && round === 1) {
+            skipped.push(`${server.name} on ${scenario.name}: ${why}`);
+            log(`bench: skipping ${server.name} on ${scenario.name}: ${why}`);
+          }
+          continue;
         }
-        continue;
-      }
-      // on a shared machine, re-run a run that other load disturbed; keep the quietest
-      let best: Measured | null = null;
-      for (let attempt = 0; attempt <= o.retries; attempt++) {
-        if (attempt > 0 && reruns.ms >= o.retryBudget * 1000) {
-          log(`bench:   (re-run budget of ${o.retryBudget} s spent: keeping the disturbed run)`);
-          break;
-        }
-        const tryStart = Date.now();
-        await waitQuiet(1000, attempt === 0 ? 10_000 : 15_000);
-        log(
-          `bench: ${scenario.name} on ${server.name} (${o.warmup} s warm-up + ${durationOf(scenario, o)} s, ` +
-            `-c ${connectionsOf(scenario, o)})${attempt > 0 ? `, try ${attempt + 1}` : ''}`,
-        );
-        try {
-          const m = await measure(server, scenario, o);
-          const other = m.otherCpu / m.wrk.seconds;
-          const e = m.wrk.errors;
-          const extra = [
-            m.front ? `front RSS ${m.front.rssMax.toFixed(0)}/${m.front.hwm.toFixed(0)} MiB` : '',
-            m.holders ? `held ${m.holders.minOpen}/${m.holders.count}, replaced ${m.holders.replaced}` : '',
-            `errors ${e.connect + e.read + e.write + e.timeout + e.status}`,
-          ]
-            .filter(Boolean)
-            .join(', ');
+        // on a shared machine, re-run a run that other load disturbed; keep the quietest
+        let best: Measured | null = null;
+        for (let attempt = 0; attempt <= o.retries; attempt++) {
+          if (attempt > 0 && reruns.ms >= o.retryBudget * 1000) {
+            log(`bench:   (re-run budget of ${o.retryBudget} s spent: keeping the disturbed run)`);
+            break;
+          }
+          const tryStart = Date.now();
+          await waitQuiet(1000, attempt === 0 ? 10_000 : 15_000);
           log(
-            `bench:   ${m.wrk.rps.toFixed(0)} req/s, p99 ${m.wrk.p99ms.toFixed(2)} ms, ` +
-              `${((m.serverCpu * 1e6) / m.wrk.requests).toFixed(0)} CPU µs/req, ${extra}, other load ${other.toFixed(2)} cores`,
+            `bench: ${scenario.name} on ${server.name} (${o.warmup} s warm-up + ${durationOf(scenario, o)} s, ` +
+              `-c ${connectionsOf(scenario, o)})${attempt > 0 ? `, try ${attempt + 1}` : ''}`,
           );
-          if (!best || m.otherCpu / m.wrk.seconds < best.otherCpu / best.wrk.seconds) best = m;
-          if (other <= NOISY_CORES || m.wrk.requests === 0) break; // a server that served nothing: no noise to undo
-        } catch (err) {
-          const message = (err as Error).message.replace(/\s+/g, ' ').slice(0, 300);
-          log(`bench:   ${server.name} failed: ${message}`);
-          if (!best) rows.push({ server: server.name, failed: message });
-          break;
-        } finally {
-          if (attempt > 0) {
-            reruns.count++;
-            reruns.ms += Date.now() - tryStart;
+          try {
+            const m = await measure(server, scenario, o);
+            const other = m.otherCpu / m.wrk.seconds;
+            const e = m.wrk.errors;
+            const extra = [
+              m.front ? `front RSS ${m.front.rssMax.toFixed(0)}/${m.front.hwm.toFixed(0)} MiB` : '',
+              m.holders ? `held ${m.holders.minOpen}/${m.holders.count}, replaced ${m.holders.replaced}` : '',
+              `errors ${e.connect + e.read + e.write + e.timeout + e.status}`,
+            ]
+              .filter(Boolean)
+              .join(', ');
+            log(
+              `bench:   ${m.wrk.rps.toFixed(0)} req/s, p99 ${m.wrk.p99ms.toFixed(2)} ms, ` +
+                `${((m.serverCpu * 1e6) / m.wrk.requests).toFixed(0)} CPU µs/req` +
+                `${m.frontCpu != null ? ` (front ${((m.frontCpu * 1e6) / m.wrk.requests).toFixed(0)})` : ''}, ${extra}, ` +
+                `other load ${other.toFixed(2)} cores`,
+            );
+            if (!best || m.otherCpu / m.wrk.seconds < best.otherCpu / best.wrk.seconds) best = m;
+            if (other <= NOISY_CORES || m.wrk.requests === 0) break; // a server that served nothing: no noise to undo
+          } catch (err) {
+            const message = (err as Error).message.replace(/\s+/g, ' ').slice(0, 300);
+            log(`bench:   ${server.name} failed: ${message}`);
+            if (!best) rows.push({ server: server.name, failed: message });
+            break;
+          } finally {
+            if (attempt > 0) {
+              reruns.count++;
+              reruns.ms += Date.now() - tryStart;
+            }
           }
         }
+        if (best) rows.push({ server: server.name, measured: best });
       }
-      if (best) rows.push({ server: server.name, measured: best });
+      if (rows.length > 0) results.push({ scenario, rows, ...(o.rounds > 1 ? { round } : {}) });
     }
-    if (rows.length > 0) results.push({ scenario, rows });
   }
 
   // the worker-overhead baseline: a bare interpreter importing the hello app, when warpipe served hello
@@ -346,7 +378,18 @@ async function main(): Promise<void> {
   const minutes = (Date.now() - t0) / 60_000;
   const settings: Settings = { ...o, command, minutes, reruns: reruns.count, rerunMinutes: reruns.ms / 60_000 };
   const machineLines = machine(chosenServers);
-  process.stdout.write(`\n${resultsSection(results, settings, machineLines, skipped, memory)}\n`);
+  const isAsgi = (r: ScenarioResult): boolean => r.scenario.group === 'asgi';
+  const wsgiResults = results.filter((r) => !isAsgi(r) && (r.round ?? 1) === 1);
+  const asgiResults = results.filter(isAsgi);
+  const asgiNames = new Set(chosenScenarios.filter((s) => s.group === 'asgi').map((s) => s.name));
+  const isAsgiSkip = (line: string): boolean => [...asgiNames].some((name) => line.includes(` on ${name}:`));
+  const asgiSkipped = skipped.filter(isAsgiSkip);
+  const wsgiSkipped = skipped.filter((line) => !isAsgiSkip(line));
+  const fresh = asgiResults.length > 0 ? asgiSection(asgiResults, settings, machineLines, asgiSkipped) : null;
+  if (wsgiResults.length > 0 || fresh === null) {
+    process.stdout.write(`\n${resultsSection(wsgiResults, settings, machineLines, wsgiSkipped, memory)}\n`);
+  }
+  if (fresh !== null) process.stdout.write(`\n${fresh}\n`);
   log(
     `bench: the runs took ${minutes.toFixed(1)} min, ` +
       `${reruns.count} re-runs of disturbed runs ${(reruns.ms / 60_000).toFixed(1)} min of it`,
@@ -359,7 +402,15 @@ async function main(): Promise<void> {
     return;
   }
   const file = join(ROOT, 'docs', 'benchmarks.md');
-  writeFileSync(file, document(results, settings, machineLines, skipped, chosenServers, memory));
+  const old = existsSync(file) ? readFileSync(file, 'utf8') : '';
+  if (wsgiResults.length === 0) {
+    // only ASGI scenarios ran: the rest of the file stays as it is
+    writeFileSync(file, spliceAsgi(old, fresh!));
+  } else {
+    const wsgi = document(wsgiResults, settings, machineLines, wsgiSkipped, chosenServers, memory);
+    const section = fresh ?? asgiSectionOf(old);
+    writeFileSync(file, section === null ? wsgi : spliceAsgi(wsgi, section));
+  }
   log(`bench: wrote ${file}`);
 }
 

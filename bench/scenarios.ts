@@ -2,13 +2,20 @@
 // scenario; adding one is a few lines here (plus an app in bench/apps/ if it
 // needs a new one). Every server serves the same app module for a scenario.
 
-import type { Server } from './servers.js';
+import { uvicornPython, type Server } from './servers.js';
 import { STATIC_LINE, STATIC_PREFIX } from './static-files.js';
 
-/** A WSGI app in bench/apps/: MODULE.py exposing CALLABLE. */
+/** A WSGI (or, with `interface`, ASGI 3) app in bench/apps/: MODULE.py exposing CALLABLE. */
 export interface AppRef {
   module: string;
   callable: string;
+  /** an ASGI 3 app: only servers whose `interfaces` include 'asgi' run it (the others silently do not apply) */
+  interface?: 'asgi';
+  /**
+   * the interpreter every server runs it on, when one is named (so both sides of a comparison use the same
+   * Python, uvloop and framework): null or absent, each server's own
+   */
+  python?: () => string | null;
   /** Python modules the app imports (checked per server interpreter; Debian/pip package named in `hint`) */
   needs?: { module: string; hint: string }[];
   /** the server also serves the bench's static files (bench/static-files.ts) under /static */
@@ -57,6 +64,10 @@ export interface Scenario {
   baseline?: string;
   /** null when the scenario applies to `server`; else why not (shown under "Not run") */
   skip?(server: Server): string | null;
+  /** a WebSocket echo load (bench/ws-client.ts) on `path` instead of wrk: requests are round trips */
+  websocket?: { deflate: boolean };
+  /** the report groups it under this section (default: the WSGI results) */
+  group?: 'asgi';
 }
 
 /** Measured seconds of a scenario that names none (and no --duration given). */
@@ -120,6 +131,47 @@ function compressed(): Scenario[] {
     text('static100k', '100k.txt', null, ', no Accept-Encoding'),
     text('static100k-br', '100k.txt', BROWSER, `, ${BROWSER}: compressed per request (no 100k.txt.br); req/s ÷ static100k`),
     text('static100k-pre', 'pre100k.txt', BROWSER, `, ${BROWSER}: pre100k.txt.br beside it is sent; req/s ÷ static100k`),
+  ];
+}
+
+/** ASGI: the same loads on ASGI 3 apps, against uvicorn (bench/servers.ts), reported in their own section. */
+function asgi(): Scenario[] {
+  // warpipe runs the HTTP apps on uvicorn's virtualenv interpreter when there is one: the same uvloop and FastAPI
+  const sameAsUvicorn = (): string | null => (uvicornPython() ? uvicornPython() : null);
+  const ws = (name: string, deflate: boolean, what: string): Scenario => ({
+    name,
+    title: `WebSocket echo round trips: 50 connections, each sends a ~420-byte JSON text message and waits for its echo; ${what}`,
+    app: { module: 'asgi_ws_echo', callable: 'app', interface: 'asgi' },
+    path: '/ws',
+    expect: 'WebSocket echo',
+    websocket: { deflate },
+    group: 'asgi',
+  });
+  return [
+    {
+      name: 'asgi-hello',
+      title: 'the smallest ASGI 3 app: two send() calls, 13-byte text/plain body',
+      app: { module: 'asgi_hello', callable: 'app', interface: 'asgi', python: sameAsUvicorn },
+      path: '/',
+      expect: 'Hello, World!',
+      group: 'asgi',
+    },
+    {
+      name: 'fastapi-json',
+      title: 'FastAPI JSON: GET /json, an async endpoint returning {"message": "Hello, World!"}',
+      app: {
+        module: 'fastapi_json',
+        callable: 'app',
+        interface: 'asgi',
+        python: sameAsUvicorn,
+        needs: [{ module: 'fastapi', hint: 'Debian python3-fastapi, or pip install fastapi' }],
+      },
+      path: '/json',
+      expect: '"message"',
+      group: 'asgi',
+    },
+    ws('ws-echo', false, 'the client offers no compression'),
+    ws('ws-deflate', true, 'the client offers permessage-deflate (client_max_window_bits), as browsers do'),
   ];
 }
 
@@ -204,4 +256,5 @@ export const scenarios: Scenario[] = [
     duration: 5,
     fds: 4096,
   },
+  ...asgi(),
 ];

@@ -44,6 +44,8 @@ export interface Server {
   only?: readonly string[];
   /** it serves the bench's static files when the app asks for them (AppRef.static): the static scenarios run on it */
   static?: boolean;
+  /** the app interfaces it serves (default: WSGI only); a scenario of another interface does not apply to it */
+  interfaces?: readonly ('wsgi' | 'asgi')[];
 }
 
 /** stdout+stderr of a short command, or null if it could not run or failed. */
@@ -99,7 +101,7 @@ const warpipeLaunch = (app: AppRef, listen: string[], extra: string[]): Launch =
     '--workers',
     String(WORKERS),
     '--python',
-    warpipePython() ?? 'python3',
+    app.python?.() ?? warpipePython() ?? 'python3',
     '--chdir',
     APPS,
     '--log-level',
@@ -516,14 +518,123 @@ const nodeFloor: Server = {
   only: ['hello', 'close'],
 };
 
+// uvicorn 0.54 (ASGI HTTP peer): $BENCH_UVICORN_PYTHON, else /opt/bench-uvicorn/bin/python, a virtualenv made
+// with --system-site-packages over Debian's python3 (its FastAPI) with uvicorn, uvloop and httptools from pip
+const UVICORN_VENV = '/opt/bench-uvicorn/bin/python';
+export const uvicornPython = once(
+  (): string | null => process.env.BENCH_UVICORN_PYTHON || (existsSync(UVICORN_VENV) ? UVICORN_VENV : null),
+);
+const uvicornVersionOf = (py: string | null): string | null =>
+  py
+    ? output(py, ['-c', 'import uvicorn, uvloop, httptools; print(uvicorn.__version__, uvloop.__version__, httptools.__version__)'])
+    : null;
+
+/** uvicorn with `--workers 2`: the launched process supervises, each worker accepts and serves its own clients. */
+function uvicorn(
+  name: string,
+  python: () => string | null,
+  flags: string[],
+  only: string[],
+  missing: () => string | null,
+  notes: string,
+): Server {
+  return {
+    name,
+    notes,
+    python,
+    missing,
+    version: once(() => {
+      const v = uvicornVersionOf(python())?.split(' ');
+      return v ? `uvicorn ${v[0]} (uvloop ${v[1]}, httptools ${v[2]})` : 'uvicorn (version unknown)';
+    }),
+    launch: (app, port) => [
+      {
+        cmd: python() ?? 'python3',
+        args: [
+          '-m',
+          'uvicorn',
+          `${app.module}:${app.callable}`,
+          '--app-dir',
+          APPS,
+          '--host',
+          '127.0.0.1',
+          '--port',
+          String(port),
+          '--workers',
+          String(WORKERS),
+          '--loop',
+          'uvloop',
+          '--http',
+          'httptools',
+          ...flags,
+          '--no-access-log',
+          '--log-level',
+          'warning',
+        ],
+        cwd: APPS,
+      },
+    ],
+    front: () => null,
+    workers: (procs) => childrenOf(procs[0]!.pid),
+    only,
+    interfaces: ['asgi'],
+  };
+}
+
+const uvicorn054 = uvicorn(
+  'uvicorn',
+  uvicornPython,
+  ['--ws', 'none'],
+  ['asgi-hello', 'fastapi-json'],
+  once(() => {
+    const py = uvicornPython();
+    const hint =
+      '/usr/bin/python3 -m venv --system-site-packages /opt/bench-uvicorn && /opt/bench-uvicorn/bin/pip install ' +
+      'uvicorn==0.54 uvloop httptools (or BENCH_UVICORN_PYTHON=DIR/bin/python for another virtualenv)';
+    if (!py) return `no uvicorn virtualenv: ${hint}`;
+    if (!uvicornVersionOf(py)) return `uvicorn, uvloop or httptools not importable by ${py}: ${hint}`;
+    return null;
+  }),
+  '`--workers 2 --loop uvloop --http httptools --ws none --no-access-log --log-level warning` (uvicorn parses HTTP ' +
+    'in C, httptools, inside each worker; no front process). uvicorn 0.54 from pip in a virtualenv made with ' +
+    "`--system-site-packages` over Debian's python3 (`BENCH_UVICORN_PYTHON`, default `/opt/bench-uvicorn/bin/python`), " +
+    "so it sees Debian's FastAPI; uvloop and httptools from pip in it. `--ws none`: Debian's websockets is too old " +
+    'for uvicorn 0.54. On asgi-hello and fastapi-json warpipe runs its workers on the same interpreter ' +
+    '(`--python` that virtualenv), so both sides have the same uvloop and FastAPI.',
+);
+
+// Debian's uvicorn 0.17 with Debian's websockets 10.4 (WebSocket peer): the newer one cannot use that websockets
+const debianUvicornPython = (): string | null => (existsSync('/usr/bin/python3') ? '/usr/bin/python3' : null);
+const uvicornDebian = uvicorn(
+  'uvicorn-debian',
+  debianUvicornPython,
+  ['--ws', 'websockets'],
+  ['ws-echo', 'ws-deflate'],
+  once(() => {
+    if (!debianUvicornPython()) return 'no /usr/bin/python3 (Debian python3)';
+    if (!uvicornVersionOf('/usr/bin/python3')) return 'uvicorn not importable by /usr/bin/python3: apt-get install python3-uvicorn';
+    if (output('/usr/bin/python3', ['-c', 'import websockets']) === null)
+      return 'websockets not importable: apt-get install python3-websockets';
+    return null;
+  }),
+  "Debian's uvicorn 0.17 on `/usr/bin/python3` (`python3-uvicorn`, uvloop and httptools from Debian too) with " +
+    "`--workers 2 --loop uvloop --http httptools --ws websockets --no-access-log --log-level warning`: Debian's " +
+    'websockets 10.4 does the WebSocket protocol (permessage-deflate on by default, when the client offers it). ' +
+    'Only the WebSocket scenarios; warpipe serves them on the same `/usr/bin/python3`.',
+);
+
 export const servers: Server[] = [
-  warpipe(
-    'warpipe',
-    () => [],
-    '`--workers 2 --python /usr/bin/python3 --chdir bench/apps --log-level warning`; everything else default ' +
-      '(1 thread per worker, keep-alive 75 s, no access log). The Node gateway parses HTTP and hands each request ' +
-      'to a Python worker over a socketpair.',
-  ),
+  {
+    ...warpipe(
+      'warpipe',
+      () => [],
+      '`--workers 2 --python /usr/bin/python3 --chdir bench/apps --log-level warning`; everything else default ' +
+        '(1 thread per worker, keep-alive 75 s, no access log). The Node gateway parses HTTP and hands each request ' +
+        'to a Python worker over a socketpair. ASGI apps are detected as such (`--interface auto`) and run on uvloop ' +
+        'when the interpreter has it (`--loop auto`), 100 streams per worker (`--asgi-concurrency` default).',
+    ),
+    interfaces: ['wsgi', 'asgi'],
+  },
   warpipe(
     'warpipe-access-log',
     () => ['--access-log', join(tempDir('warpipe-bench-'), 'access.log')],
@@ -585,6 +696,8 @@ export const servers: Server[] = [
   ...nginxWarpipes,
   waitress,
   nodeFloor,
+  uvicorn054,
+  uvicornDebian,
 ];
 
 /** Shared by every uWSGI entry, for the doc. */

@@ -170,6 +170,14 @@ export class StreamChannel extends Channel {
     super.receiveFrame(type, payload);
   }
 
+  /**
+   * Never: a stream carries one request at a time (docs/worker-protocol.md), so a request beyond the
+   * worker's streams waits in the gateway's queue; one written ahead was a protocol error that killed the worker.
+   */
+  override mayTakeAhead(): boolean {
+    return false;
+  }
+
   override write(buf: Uint8Array): boolean {
     return this.mux.send(this.index, [buf]) && !this.held;
   }
