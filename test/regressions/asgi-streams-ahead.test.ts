@@ -7,12 +7,15 @@
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, type Server } from '../helpers/server.js';
+import { ASGI_DIR, startServer, type Server } from '../helpers/server.js';
 
 describe('an ASGI worker with every stream busy', () => {
   let srv: Server;
   before(async () => {
-    srv = await startServer('asgi_hello:app', { args: ['--workers', '1', '--asgi-concurrency', '2', '--interface', 'asgi'] });
+    srv = await startServer('probe:app', {
+      cwd: ASGI_DIR,
+      args: ['--workers', '1', '--asgi-concurrency', '2', '--interface', 'asgi'],
+    });
   });
   after(async () => {
     assert.equal(await srv.stop(), 0);
@@ -21,11 +24,11 @@ describe('an ASGI worker with every stream busy', () => {
   test('100 requests at once on 2 streams: each answered, no request written ahead on a busy stream', async () => {
     const answers = await Promise.all(
       Array.from({ length: 100 }, async () => {
-        const res = await fetch(`${srv.url}/`);
+        const res = await fetch(`${srv.url}/hello`);
         return `${res.status} ${await res.text()}`;
       }),
     );
-    assert.deepEqual(new Set(answers), new Set(['200 Hello, World!']));
+    assert.deepEqual(new Set(answers), new Set(['200 hello from asgi']));
     assert.doesNotMatch(srv.logs(), /protocol error|exited with code/);
   });
 });
