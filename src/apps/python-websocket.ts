@@ -147,11 +147,8 @@ export class WebSocketExchange implements Exchange, WebSocketPeer {
     if (this.link !== null) this.link.close(code, reason);
     else if (!this.settled) {
       this.settled = true;
-      if (code === 1000) {
-        this.reject(new GatewayError(codes.APP_ABORTED, 'the app ended the WebSocket handshake without an answer', 500));
-      } else {
-        this.reject(new GatewayError(codes.APP_ABORTED, 'the app failed before answering the WebSocket handshake', 500));
-      }
+      const why = code === 1000 ? 'ended the WebSocket handshake without an answer' : 'failed before answering the WebSocket handshake';
+      this.reject(new GatewayError(codes.APP_ABORTED, `the app ${why}`, 500));
     }
     this.clientClosed = true;
     this.channel?.free();

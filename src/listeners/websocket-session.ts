@@ -128,28 +128,26 @@ export class WebSocketSession implements WebSocketLink {
   send(data: Buffer, text: boolean): boolean {
     if (!this.handshake.open || this.socket.destroyed) return true;
     const deflate = this.deflate;
+    // a short message is better sent as it is (it stays out of the compression window)
+    const compress = deflate !== null && data.length >= deflate.threshold;
     if (this.asyncSends > 0) {
-      this.queueSend(data, text, deflate); // behind a message still compressing: keep the order
-    } else if (deflate === null || data.length < deflate.threshold) {
-      this.write(encodeMessage(text, data)); // (a short message is better sent as it is; it stays out of the window)
-    } else {
-      const out = deflate.compress(data);
-      if (out instanceof Promise) this.queueSend(data, text, deflate, out);
-      else this.write(encodeMessage(text, out, { compressed: true }));
+      // behind a message still compressing: compress() is called in send order, so this one in its turn
+      this.queueSend(text, compress, () => (compress ? deflate!.compress(data) : data));
+      return this.roomLeft();
     }
+    const out = compress ? deflate!.compress(data) : data;
+    if (out instanceof Promise) this.queueSend(text, compress, () => out);
+    else this.write(encodeMessage(text, out, { compressed: compress }));
     return this.roomLeft();
   }
 
-  private queueSend(data: Buffer, text: boolean, deflate: PerMessageDeflate | null, started?: Promise<Buffer>): void {
+  /** A message whose payload is not in hand yet (compressed in the thread pool), written in send order. */
+  private queueSend(text: boolean, compressed: boolean, payload: () => Buffer | Promise<Buffer>): void {
     this.asyncSends++;
-    const compress = deflate !== null && data.length >= deflate.threshold;
-    // compress() must be called in send order: a message queued behind another is compressed when its turn comes
-    const started_ = started ?? null;
     this.sending = this.sending.then(async () => {
       try {
-        const out = started_ ?? (compress ? await deflate!.compress(data) : data);
-        const payload = await out;
-        if (this.handshake.open && !this.socket.destroyed) this.write(encodeMessage(text, payload, { compressed: compress }));
+        const out = await payload();
+        if (this.handshake.open && !this.socket.destroyed) this.write(encodeMessage(text, out, { compressed }));
       } catch (err) {
         this.log.error(`${this.describe}: compressing a message failed: ${(err as Error).message}`);
         this.fail(1011, 'internal error');
