@@ -59,6 +59,25 @@ export const AHEAD_BUDGET_MS = 1;
 
 const EMPTY = new Uint8Array(0);
 
+/**
+ * Read the worker's frames from `rx` into `onFrame`. A framing error is reported once to `onBroken`:
+ * what follows is garbage, read and dropped until the worker is killed.
+ */
+export function readFrames(rx: Socket, onFrame: (type: number, payload: Buffer) => void, onBroken: (err: WorkerError) => void): void {
+  const reader = new FrameReader(onFrame, T.RDATA);
+  let broken = false;
+  rx.on('data', (chunk: Buffer) => {
+    if (broken) return;
+    try {
+      reader.receive(chunk);
+    } catch (err) {
+      broken = true;
+      onBroken(err as WorkerError);
+    }
+  });
+  rx.on('error', () => {});
+}
+
 export class Channel {
   exchange: Exchange | null = null;
   /** Written ahead while `exchange` runs, in order; the first becomes `exchange` when that one ends. */
@@ -70,8 +89,6 @@ export class Channel {
   /** A stream whose request timed out: when (the arbiter's clock, ms), until the worker ends it (0: none). */
   expiredAt = 0;
   protected lost = false;
-  /** The worker broke the framing: what follows is garbage, read and dropped until it is killed (one report). */
-  private broken = false;
   /** The running request was given up (timed out): whatever the worker still sends is ignored. */
   protected expired = false;
 
@@ -87,18 +104,12 @@ export class Channel {
     own = true,
   ) {
     if (!own) return;
-    const reader = new FrameReader((type, payload) => this.receiveFrame(type, payload), T.RDATA);
     tx.on('error', () => {}); // the worker's exit is reported by its owner
-    rx.on('data', (chunk: Buffer) => {
-      if (this.broken) return;
-      try {
-        reader.receive(chunk);
-      } catch (err) {
-        this.broken = true;
-        this.owner.channelOnBroken(this, err as WorkerError);
-      }
-    });
-    rx.on('error', () => {});
+    readFrames(
+      rx,
+      (type, payload) => this.receiveFrame(type, payload),
+      (err) => this.owner.channelOnBroken(this, err),
+    );
     // emitted only once every frame before it was handled, so nothing the worker sent is lost
     rx.on('end', () => {
       if (!this.lost) this.owner.channelOnClosed?.(this);

@@ -13,9 +13,9 @@
 // gateway sending a stream's request body or WebSocket messages.
 
 import type { Socket } from 'node:net';
-import type { GatewayError, WorkerError } from '../errors.js';
-import { Channel, type ChannelOwner, type Exchange } from './channel.js';
-import { FLAG_COMPLETE, FrameReader, T, badFrame, frame, streamFrame } from './frame.js';
+import type { GatewayError } from '../errors.js';
+import { Channel, readFrames, type ChannelOwner, type Exchange } from './channel.js';
+import { FLAG_COMPLETE, T, badFrame, frame, streamFrame } from './frame.js';
 
 const PAUSE_FRAME = frame(T.PAUSE);
 const RESUME_FRAME = frame(T.RESUME);
@@ -30,7 +30,6 @@ export class StreamMux {
   /** The stream the frames being read belong to. */
   private reading = 0;
   private corked = false;
-  private broken = false;
   private closed = false;
 
   constructor(
@@ -40,18 +39,12 @@ export class StreamMux {
     streams: number,
   ) {
     for (let i = 0; i < streams; i++) this.channels.push(new StreamChannel(this, owner, i));
-    const reader = new FrameReader((type, payload) => this.muxOnFrame(type, payload), T.RDATA);
     tx.on('error', () => {});
-    rx.on('error', () => {});
-    rx.on('data', (chunk: Buffer) => {
-      if (this.broken) return;
-      try {
-        reader.receive(chunk);
-      } catch (err) {
-        this.broken = true;
-        this.owner.channelOnBroken(this.channels[this.reading] ?? this.channels[0]!, err as WorkerError);
-      }
-    });
+    readFrames(
+      rx,
+      (type, payload) => this.muxOnFrame(type, payload),
+      (err) => this.owner.channelOnBroken(this.channels[this.reading]!, err),
+    );
     // after STOP the worker ends the channel once every stream is done (or it broke it)
     rx.on('end', () => {
       if (!this.closed) this.owner.channelOnClosed?.(this.channels[0]!);
