@@ -88,12 +88,12 @@ const table = [
   // listening
   setting({ key: 'http', flag: '--http', short: '-b', alias: '--bind', kind: 'address', path: 'socket', default: [], many: true,
     section: 'listen',
-    doc: 'Serve HTTP/1.1 (and h2c, see --http2) on HOST:PORT, [IPv6]:PORT or unix:/path (repeatable; default 127.0.0.1:8000 unless another listener is given; ' +
-      '--bind is the same).',
+    doc: 'Serve HTTP/1.1 (and h2c, see --http2) on HOST:PORT, [IPv6]:PORT or unix:/path (repeatable; default 127.0.0.1:8000 unless ' +
+      'another listener is given; --bind is the same).',
     peer: 'gunicorn --bind, uWSGI --http-socket' }),
   setting({ key: 'https', flag: '--https', kind: 'address', path: 'socket', default: [], many: true, section: 'listen',
-    doc: 'Serve HTTPS (TLS 1.2+, HTTP/2 or HTTP/1.1 inside by ALPN) on HOST:PORT, [IPv6]:PORT or unix:/path with --certfile and --keyfile (repeatable). ' +
-      'SIGHUP re-reads the certificate.',
+    doc: 'Serve HTTPS (TLS 1.2+, HTTP/2 or HTTP/1.1 inside by ALPN) on HOST:PORT, [IPv6]:PORT or unix:/path with --certfile and ' +
+      '--keyfile (repeatable). SIGHUP re-reads the certificate.',
     peer: 'gunicorn --certfile/--keyfile, uWSGI --https' }),
   setting({ key: 'http2', flag: '--http2', kind: 'string', default: 'on', section: 'listen',
     doc: 'HTTP/2 on the HTTP listeners: on (--https offers h2 and http/1.1 by ALPN; --http also takes h2c, HTTP/2 with prior knowledge, ' +
