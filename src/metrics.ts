@@ -19,6 +19,7 @@ import type { AccessEntry, RequestObserver } from './access-log.js';
 import type { Address } from './address.js';
 import type { Listener, ListenerConnection } from './listeners/base.js';
 import { bind, type SocketOwner } from './listeners/bind.js';
+import { Http2Connection } from './listeners/http2-connection.js';
 import type { ConnectionBudget } from './listeners/budget.js';
 import type { Logger } from './log.js';
 import type { Arbiter } from './workers/arbiter.js';
@@ -46,6 +47,8 @@ interface Tally {
 export class Metrics implements RequestObserver {
   readonly registry = new Registry();
   private readonly tallies = new Map<string, Tally>();
+  /** Requests by SERVER_PROTOCOL (HTTP/1.1, HTTP/2, ...; `-` for a request refused before its line was read). */
+  private readonly protocols = new Map<string, number>();
 
   constructor(sources: MetricsSources) {
     const registers = [this.registry];
@@ -64,6 +67,17 @@ export class Metrics implements RequestObserver {
       collect() {
         this.reset();
         for (const [listener, t] of tallies) t.codes.forEach((n, code) => this.inc({ listener, code: String(code) }, n));
+      },
+    });
+    const protocols = this.protocols;
+    new Counter({
+      name: 'warpipe_requests_by_protocol_total',
+      help: 'Requests answered, by the protocol they came in (SERVER_PROTOCOL: HTTP/1.0, HTTP/1.1, HTTP/2).',
+      labelNames: ['protocol'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [protocol, n] of protocols) this.inc({ protocol }, n);
       },
     });
     this.registry.registerMetric(durationHistogram(tallies));
@@ -87,6 +101,29 @@ export class Metrics implements RequestObserver {
         for (const [name, l] of Object.entries(listeners())) this.set({ listener: name }, l.connections.size);
       },
     });
+    new Gauge({
+      name: 'warpipe_http2_connections',
+      help: 'Client connections speaking HTTP/2 now (h2 and h2c), by listener; also counted in warpipe_connections.',
+      labelNames: ['listener'],
+      registers,
+      collect() {
+        for (const [name, l] of Object.entries(listeners())) {
+          let n = 0;
+          for (const c of l.connections) if (c instanceof Http2Connection) n++;
+          if (n > 0 || name === 'http' || name === 'https') this.set({ listener: name }, n);
+        }
+      },
+    });
+    counterFrom(
+      'warpipe_http2_calmed_total',
+      'HTTP/2 connections sent GOAWAY ENHANCE_YOUR_CALM: a client past --http2-max-resets (rapid reset) or another HTTP/2 cap.',
+      () => {
+        let n = 0;
+        for (const l of Object.values(listeners())) n += (l as { http2Calms?: number }).http2Calms ?? 0;
+        return n;
+      },
+      registers,
+    );
     counterFrom(
       'warpipe_connections_refused_total',
       'Connections refused over --max-connections or --max-connections-per-ip (answered 503).',
@@ -162,6 +199,9 @@ export class Metrics implements RequestObserver {
     t.buckets[i]!++;
     t.seconds += seconds;
     t.bytes += e.bytes;
+    const protocol = e.environ?.SERVER_PROTOCOL;
+    const key = typeof protocol === 'string' ? protocol : '-';
+    this.protocols.set(key, (this.protocols.get(key) ?? 0) + 1);
   }
 }
 
