@@ -92,50 +92,7 @@ export class Metrics implements RequestObserver {
       },
     });
 
-    new Gauge({
-      name: 'warpipe_connections',
-      help: 'Client connections open now, by listener.',
-      labelNames: ['listener'],
-      registers,
-      collect() {
-        for (const [name, l] of Object.entries(listeners())) this.set({ listener: name }, l.connections.size);
-      },
-    });
-    new Gauge({
-      name: 'warpipe_http2_connections',
-      help: 'Client connections speaking HTTP/2 now (h2 and h2c), by listener; also counted in warpipe_connections.',
-      labelNames: ['listener'],
-      registers,
-      collect() {
-        for (const [name, l] of Object.entries(listeners())) {
-          let n = 0;
-          for (const c of l.connections) if (c instanceof Http2Connection) n++;
-          if (n > 0 || name === 'http' || name === 'https') this.set({ listener: name }, n);
-        }
-      },
-    });
-    counterFrom(
-      'warpipe_http2_calmed_total',
-      'HTTP/2 connections sent GOAWAY ENHANCE_YOUR_CALM: a client past --http2-max-resets (rapid reset) or another HTTP/2 cap.',
-      () => {
-        let n = 0;
-        for (const l of Object.values(listeners())) n += (l as { http2Calms?: number }).http2Calms ?? 0;
-        return n;
-      },
-      registers,
-    );
-    counterFrom(
-      'warpipe_connections_refused_total',
-      'Connections refused over --max-connections or --max-connections-per-ip (answered 503).',
-      () => budget.refused,
-      registers,
-    );
-    counterFrom(
-      'warpipe_connections_reclaimed_total',
-      'Idle kept-alive connections closed to make room for a new one at --max-connections (nginx reuses them the same way).',
-      () => budget.reclaimed,
-      registers,
-    );
+    connectionMetrics(listeners, budget, registers);
 
     new Gauge({
       name: 'warpipe_workers',
@@ -203,6 +160,54 @@ export class Metrics implements RequestObserver {
     const key = typeof protocol === 'string' ? protocol : '-';
     this.protocols.set(key, (this.protocols.get(key) ?? 0) + 1);
   }
+}
+
+/** Client connections: open now (all, and HTTP/2), refused, reclaimed, calmed. */
+function connectionMetrics(listeners: MetricsSources['listeners'], budget: ConnectionBudget, registers: Registry[]): void {
+  new Gauge({
+    name: 'warpipe_connections',
+    help: 'Client connections open now, by listener.',
+    labelNames: ['listener'],
+    registers,
+    collect() {
+      for (const [name, l] of Object.entries(listeners())) this.set({ listener: name }, l.connections.size);
+    },
+  });
+  new Gauge({
+    name: 'warpipe_http2_connections',
+    help: 'Client connections speaking HTTP/2 now (h2 and h2c), by listener; also counted in warpipe_connections.',
+    labelNames: ['listener'],
+    registers,
+    collect() {
+      for (const [name, l] of Object.entries(listeners())) {
+        let n = 0;
+        for (const c of l.connections) if (c instanceof Http2Connection) n++;
+        if (n > 0 || name === 'http' || name === 'https') this.set({ listener: name }, n);
+      }
+    },
+  });
+  counterFrom(
+    'warpipe_http2_calmed_total',
+    'HTTP/2 connections sent GOAWAY ENHANCE_YOUR_CALM: a client past --http2-max-resets (rapid reset) or another HTTP/2 cap.',
+    () => {
+      let n = 0;
+      for (const l of Object.values(listeners())) n += (l as { http2Calms?: number }).http2Calms ?? 0;
+      return n;
+    },
+    registers,
+  );
+  counterFrom(
+    'warpipe_connections_refused_total',
+    'Connections refused over --max-connections or --max-connections-per-ip (answered 503).',
+    () => budget.refused,
+    registers,
+  );
+  counterFrom(
+    'warpipe_connections_reclaimed_total',
+    'Idle kept-alive connections closed to make room for a new one at --max-connections (nginx reuses them the same way).',
+    () => budget.reclaimed,
+    registers,
+  );
 }
 
 /** The exposition's content type (prom-client's, for every registry). */
