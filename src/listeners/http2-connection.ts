@@ -131,6 +131,7 @@ export class Http2Connection implements ListenerConnection, Http2StreamHost, Pee
   }
 
   streamReset(): void {
+    if (this.session.destroyed) return; // node ending the session closes every stream: not the client's resets
     const now = Date.now();
     if (now - this.resetsFrom >= RESET_WINDOW_MS) {
       this.resetsFrom = now;
