@@ -61,9 +61,12 @@ export class HttpListener extends Listener<Connection | Http2Connection> impleme
 
   private refusedProxies = 0;
   private calmedClients = 0;
+  /** HTTP/2 connections sent GOAWAY ENHANCE_YOUR_CALM since start (warpipe_http2_calmed_total). */
+  http2Calms = 0;
 
   /** An HTTP/2 client went past a cap and got GOAWAY ENHANCE_YOUR_CALM (said once a minute at most). */
   http2Calmed(address: string, why: string): void {
+    this.http2Calms++;
     if (this.calmedClients++ > 0) return;
     this.log.warning(`HTTP/2: sent GOAWAY ENHANCE_YOUR_CALM to ${address}: ${why} (said once a minute)`);
     setTimeout(() => {
