@@ -72,7 +72,6 @@ export class Http2Stream implements ResponseSink {
     stream.on('error', () => {}); // 'close' follows, with the code
     stream.on('close', () => this.onClose());
     stream.on('drain', () => this.onDrain());
-    stream.on('finish', () => this.kind === 'send' && this.drainWaiter === null && this.setDeadline(null, 0));
     this.start(raw);
   }
 
@@ -390,7 +389,9 @@ export class Http2Stream implements ResponseSink {
         return;
       case 'send':
         if (this.drainWaiter === null && this.stream.writableLength < this.flushLeft) {
-          this.awaitFlush(); // the client took some of it meanwhile
+          // the client took some of the response meanwhile: a new deadline for the rest, if any
+          this.setDeadline(null, 0);
+          this.awaitFlush();
           return;
         }
         this.deadline = 0;

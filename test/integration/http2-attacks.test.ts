@@ -121,11 +121,16 @@ async function underAttack(srv: Server, kind: string, args: string[] = [], tls =
   return seen;
 }
 
-/** The server ended the connection: a GOAWAY with an error code (not NO_ERROR), and the close. */
+/**
+ * The server ended the connection: closed it, after a GOAWAY with an error code (not NO_ERROR) when the
+ * attacker got to read one. It may not: a server that closes while the attacker's frames are still
+ * arriving answers them with a TCP reset, and the kernel then drops what the attacker had not read yet.
+ */
 function assertCutOff(seen: Seen, what: string): void {
   const why = `${what}: ${JSON.stringify(seen)}`;
-  assert.ok(seen.goaway !== null && seen.goaway !== NGHTTP2_NO_ERROR, `GOAWAY with an error code; ${why}`);
   assert.equal(seen.closed, true, `connection closed; ${why}`);
+  if (seen.goaway !== null) assert.notEqual(seen.goaway, NGHTTP2_NO_ERROR, `GOAWAY with an error code; ${why}`);
+  else assert.equal(seen.reset_by_server, true, `no GOAWAY, so a TCP reset; ${why}`);
 }
 
 describe('HTTP/2 denial-of-service classes against a real warpipe', () => {
@@ -163,7 +168,8 @@ describe('HTTP/2 denial-of-service classes against a real warpipe', () => {
       // data: nghttp2 resets each stream, and those streams count against the 100 concurrent ones until the
       // RST_STREAM frames are out, after the read that brought them: the connection ends within a read or two
       // past 100 streams (GOAWAY INTERNAL_ERROR), before warpipe's own count of resets is told of them.
-      assert.ok(seen.last_stream_id! < 2 * 400, JSON.stringify(seen));
+      assert.ok((seen.streams as number) < 10_000, JSON.stringify(seen));
+      if (seen.goaway !== null) assert.ok(seen.last_stream_id! < 2 * 400, JSON.stringify(seen));
     });
   }
 
