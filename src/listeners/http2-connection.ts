@@ -131,6 +131,7 @@ export class Http2Connection implements ListenerConnection, Http2StreamHost, Pee
   }
 
   streamReset(): void {
+    if (this.session.destroyed) return; // node ending the session closes every stream: not the client's resets
     const now = Date.now();
     if (now - this.resetsFrom >= RESET_WINDOW_MS) {
       this.resetsFrom = now;
@@ -145,7 +146,9 @@ export class Http2Connection implements ListenerConnection, Http2StreamHost, Pee
     this.calmed = true;
     this.listener.http2Calmed(this.remoteAddr, why);
     for (const s of [...this.streams]) s.stream.close(NGHTTP2_ENHANCE_YOUR_CALM);
-    this.session.destroy(undefined, NGHTTP2_ENHANCE_YOUR_CALM);
+    // an error, not undefined: an undefined error takes its default (NO_ERROR) and
+    // that becomes the GOAWAY's code (node's core.js), so the client saw NO_ERROR (http2-attacks.test.ts)
+    this.session.destroy(new Error(why), NGHTTP2_ENHANCE_YOUR_CALM);
   }
 
   /** The earliest of the connection's and its streams' deadlines (0: none); the listener's sweep reads it. */

@@ -56,6 +56,8 @@ export class Http2Stream implements ResponseSink {
   private deferred: { code: number; headers: Headers } | null = null;
   private counted = 0;
   private drainWaiter: (() => void) | null = null;
+  /** Bytes of the whole response node still held when the send deadline was last armed (awaitFlush). */
+  private flushLeft = 0;
   /** Closed, or reset by us: nothing more goes out. */
   private gone = false;
   /** We reset it (the app failed, --send-timeout): not the client's doing. */
@@ -237,6 +239,7 @@ export class Http2Stream implements ResponseSink {
       // the last DATA frame carries END_STREAM
       this.stream.end(bufs[last]);
       this.ended = true;
+      this.awaitFlush();
     } else {
       this.stream.write(bufs[last]);
     }
@@ -296,6 +299,16 @@ export class Http2Stream implements ResponseSink {
     });
   }
 
+  /**
+   * The whole response is with node, the worker free; a client that opens no window for it is cut by
+   * --send-timeout all the same (else the stream, and what node holds of it, stays for good).
+   */
+  private awaitFlush(): void {
+    if (this.gone || this.stream.writableLength === 0) return;
+    this.flushLeft = this.stream.writableLength;
+    this.setDeadline('send', this.host.listener.options.sendTimeout);
+  }
+
   private onDrain(): void {
     const wake = this.drainWaiter;
     if (wake === null) return;
@@ -318,6 +331,7 @@ export class Http2Stream implements ResponseSink {
     if (!this.ended) {
       this.ended = true;
       this.stream.end();
+      this.awaitFlush();
     }
     return true;
   }
@@ -374,6 +388,12 @@ export class Http2Stream implements ResponseSink {
         }
         return;
       case 'send':
+        if (this.drainWaiter === null && this.stream.writableLength < this.flushLeft) {
+          // the client took some of the response meanwhile: a new deadline for the rest, if any
+          this.setDeadline(null, 0);
+          this.awaitFlush();
+          return;
+        }
         this.deadline = 0;
         log.info(`client ${this.host.peer.remoteAddr} accepted no data on an HTTP/2 stream for ${options.sendTimeout}s; resetting it`);
         this.exchange?.cut();
