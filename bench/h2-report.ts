@@ -133,6 +133,7 @@ export const H2_COMMAND =
 export function h2Section(results: readonly ScenarioResult[], settings: Settings, machineLines: string[], skipped: string[]): string {
   const rounds = new Set(results.map((r) => r.round ?? 1)).size;
   const gatewayNode = process.env.WARPIPE_NODE || 'node';
+  const gatewaySource = process.env.WARPIPE_NODE ? '`WARPIPE_NODE`' : '`node` on PATH';
   const parts = [
     H2_START,
     '## HTTP/2',
@@ -165,7 +166,7 @@ export function h2Section(results: readonly ScenarioResult[], settings: Settings
       `${settings.warmup} s of warm-up; the invocation took ${settings.minutes.toFixed(1)} min.`,
     '',
     ...machineLines,
-    `- gateway Node: ${versionOf(gatewayNode, ['--version']) ?? 'unknown'} (${process.env.WARPIPE_NODE ? '`WARPIPE_NODE`' : '`node` on PATH'}); ` +
+    `- gateway Node: ${versionOf(gatewayNode, ['--version']) ?? 'unknown'} (${gatewaySource}); ` +
       `${versionOf('h2load', ['--version']) ?? 'h2load not installed'}`,
     '',
     '### Ratios',
