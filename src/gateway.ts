@@ -490,6 +490,7 @@ function buildListeners(config: Readonly<Config>, app: App, log: Logger, shared:
     trustedProxies: config.trustedProxies ?? undefined,
     proxyProtocol: config.proxyProtocol,
     health: health ?? undefined,
+    http2: config.http2 === 'off' ? undefined : { maxStreams: config.http2MaxStreams, maxResets: config.http2MaxResets },
   };
   const gateway = { ...common, maxBodyBytes, maxHeadBytes: config.limitRequestHeaders };
   // --compress: on HTTP only; behind nginx (FastCGI, SCGI, uwsgi) nginx's gzip compresses (docs/deploy.md, "Compression")

@@ -19,6 +19,7 @@ import type { AccessEntry, RequestObserver } from './access-log.js';
 import type { Address } from './address.js';
 import type { Listener, ListenerConnection } from './listeners/base.js';
 import { bind, type SocketOwner } from './listeners/bind.js';
+import { Http2Connection } from './listeners/http2-connection.js';
 import type { ConnectionBudget } from './listeners/budget.js';
 import type { Logger } from './log.js';
 import type { Arbiter } from './workers/arbiter.js';
@@ -46,6 +47,8 @@ interface Tally {
 export class Metrics implements RequestObserver {
   readonly registry = new Registry();
   private readonly tallies = new Map<string, Tally>();
+  /** Requests by SERVER_PROTOCOL (HTTP/1.1, HTTP/2, ...; `-` for a request refused before its line was read). */
+  private readonly protocols = new Map<string, number>();
 
   constructor(sources: MetricsSources) {
     const registers = [this.registry];
@@ -66,6 +69,17 @@ export class Metrics implements RequestObserver {
         for (const [listener, t] of tallies) t.codes.forEach((n, code) => this.inc({ listener, code: String(code) }, n));
       },
     });
+    const protocols = this.protocols;
+    new Counter({
+      name: 'warpipe_requests_by_protocol_total',
+      help: 'Requests answered, by the protocol they came in (SERVER_PROTOCOL: HTTP/1.0, HTTP/1.1, HTTP/2).',
+      labelNames: ['protocol'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [protocol, n] of protocols) this.inc({ protocol }, n);
+      },
+    });
     this.registry.registerMetric(durationHistogram(tallies));
     new Counter({
       name: 'warpipe_response_body_bytes_total',
@@ -78,27 +92,7 @@ export class Metrics implements RequestObserver {
       },
     });
 
-    new Gauge({
-      name: 'warpipe_connections',
-      help: 'Client connections open now, by listener.',
-      labelNames: ['listener'],
-      registers,
-      collect() {
-        for (const [name, l] of Object.entries(listeners())) this.set({ listener: name }, l.connections.size);
-      },
-    });
-    counterFrom(
-      'warpipe_connections_refused_total',
-      'Connections refused over --max-connections or --max-connections-per-ip (answered 503).',
-      () => budget.refused,
-      registers,
-    );
-    counterFrom(
-      'warpipe_connections_reclaimed_total',
-      'Idle kept-alive connections closed to make room for a new one at --max-connections (nginx reuses them the same way).',
-      () => budget.reclaimed,
-      registers,
-    );
+    connectionMetrics(listeners, budget, registers);
 
     new Gauge({
       name: 'warpipe_workers',
@@ -162,7 +156,58 @@ export class Metrics implements RequestObserver {
     t.buckets[i]!++;
     t.seconds += seconds;
     t.bytes += e.bytes;
+    const protocol = e.environ?.SERVER_PROTOCOL;
+    const key = typeof protocol === 'string' ? protocol : '-';
+    this.protocols.set(key, (this.protocols.get(key) ?? 0) + 1);
   }
+}
+
+/** Client connections: open now (all, and HTTP/2), refused, reclaimed, calmed. */
+function connectionMetrics(listeners: MetricsSources['listeners'], budget: ConnectionBudget, registers: Registry[]): void {
+  new Gauge({
+    name: 'warpipe_connections',
+    help: 'Client connections open now, by listener.',
+    labelNames: ['listener'],
+    registers,
+    collect() {
+      for (const [name, l] of Object.entries(listeners())) this.set({ listener: name }, l.connections.size);
+    },
+  });
+  new Gauge({
+    name: 'warpipe_http2_connections',
+    help: 'Client connections speaking HTTP/2 now (h2 and h2c), by listener; also counted in warpipe_connections.',
+    labelNames: ['listener'],
+    registers,
+    collect() {
+      for (const [name, l] of Object.entries(listeners())) {
+        let n = 0;
+        for (const c of l.connections) if (c instanceof Http2Connection) n++;
+        if (n > 0 || name === 'http' || name === 'https') this.set({ listener: name }, n);
+      }
+    },
+  });
+  counterFrom(
+    'warpipe_http2_calmed_total',
+    'HTTP/2 connections sent GOAWAY ENHANCE_YOUR_CALM: a client past --http2-max-resets (rapid reset) or another HTTP/2 cap.',
+    () => {
+      let n = 0;
+      for (const l of Object.values(listeners())) n += (l as { http2Calms?: number }).http2Calms ?? 0;
+      return n;
+    },
+    registers,
+  );
+  counterFrom(
+    'warpipe_connections_refused_total',
+    'Connections refused over --max-connections or --max-connections-per-ip (answered 503).',
+    () => budget.refused,
+    registers,
+  );
+  counterFrom(
+    'warpipe_connections_reclaimed_total',
+    'Idle kept-alive connections closed to make room for a new one at --max-connections (nginx reuses them the same way).',
+    () => budget.reclaimed,
+    registers,
+  );
 }
 
 /** The exposition's content type (prom-client's, for every registry). */

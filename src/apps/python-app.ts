@@ -129,6 +129,8 @@ class PythonExchange implements Exchange, HttpTail {
   private discarding = false;
   private finished = false;
   private cancelled = false;
+  /** The client left (the listener's exchange said so through `warpipe.client_gone`). */
+  private gone = false;
 
   constructor(
     private readonly block: string,
@@ -140,6 +142,16 @@ class PythonExchange implements Exchange, HttpTail {
     private readonly highWater: number,
   ) {
     this.pipelinable = (environ['wsgi.input'] as BodyInput).buffered !== null;
+    // the listener says when the client leaves: a queued request is then dropped; an ASGI app hears http.disconnect
+    environ['warpipe.client_gone'] = () => {
+      this.gone = true;
+      if (this.channel instanceof StreamChannel) this.cancel();
+    };
+  }
+
+  /** Its client left before a worker took it: the dispatcher drops it from the queue. */
+  get abandoned(): boolean {
+    return this.gone && this.channel === null;
   }
 
   describe(): string {
@@ -155,8 +167,6 @@ class PythonExchange implements Exchange, HttpTail {
 
   start(ch: Channel): void {
     this.channel = ch;
-    // an ASGI app hears of a client that leaves before its answer is over (http.disconnect)
-    if (ch instanceof StreamChannel) this.environ['warpipe.client_gone'] = () => this.cancel();
     const input = this.environ['wsgi.input'] as BodyInput;
     const buffered = input.buffered;
     if (buffered !== null) {

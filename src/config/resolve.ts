@@ -99,6 +99,7 @@ export function resolveConfig(
   const listening = LISTENER_KEYS.some((k) => values[k].length > 0) || inherited.length > 0;
   at(['interface'], () => oneOf('--interface', values.interface, ['auto', 'wsgi', 'asgi']));
   at(['loop'], () => oneOf('--loop', values.loop, ['auto', 'asyncio', 'uvloop']));
+  at(['http2'], () => oneOf('--http2', values.http2, ['on', 'off']));
   parseCompress(values.compress); // a bad --compress is a ConfigError here, before the banner (the gateway reads it again)
   const [min, max] = values.workers;
   const workers = min === 0 ? availableParallelism() : min;

@@ -88,13 +88,17 @@ const table = [
   // listening
   setting({ key: 'http', flag: '--http', short: '-b', alias: '--bind', kind: 'address', path: 'socket', default: [], many: true,
     section: 'listen',
-    doc: 'Serve HTTP/1.1 on HOST:PORT, [IPv6]:PORT or unix:/path (repeatable; default 127.0.0.1:8000 unless another listener is given; ' +
-      '--bind is the same).',
+    doc: 'Serve HTTP/1.1 (and h2c, see --http2) on HOST:PORT, [IPv6]:PORT or unix:/path (repeatable; default 127.0.0.1:8000 unless ' +
+      'another listener is given; --bind is the same).',
     peer: 'gunicorn --bind, uWSGI --http-socket' }),
   setting({ key: 'https', flag: '--https', kind: 'address', path: 'socket', default: [], many: true, section: 'listen',
-    doc: 'Serve HTTPS (TLS 1.2+, HTTP/1.1 inside) on HOST:PORT, [IPv6]:PORT or unix:/path with --certfile and --keyfile (repeatable). ' +
-      'SIGHUP re-reads the certificate.',
+    doc: 'Serve HTTPS (TLS 1.2+, HTTP/2 or HTTP/1.1 inside by ALPN) on HOST:PORT, [IPv6]:PORT or unix:/path with --certfile and ' +
+      '--keyfile (repeatable). SIGHUP re-reads the certificate.',
     peer: 'gunicorn --certfile/--keyfile, uWSGI --https' }),
+  setting({ key: 'http2', flag: '--http2', kind: 'string', default: 'on', section: 'listen',
+    doc: 'HTTP/2 on the HTTP listeners: on (--https offers h2 and http/1.1 by ALPN; --http also takes h2c, HTTP/2 with prior knowledge, ' +
+      'the way load balancers talk to backends) or off (HTTP/1.1 only).',
+    peer: 'nginx listen ... http2, gunicorn --http-protocols' }),
   setting({ key: 'certfile', flag: '--certfile', kind: 'string', path: 'file', default: '', section: 'listen',
     doc: 'PEM certificate for --https (the chain after it, as nginx ssl_certificate takes it).',
     peer: 'gunicorn --certfile, nginx ssl_certificate' }),
@@ -275,6 +279,15 @@ const table = [
   setting({ key: 'maxConnectionsPerIp', flag: '--max-connections-per-ip', kind: 'int', default: 0, min: 0, section: 'limits',
     doc: 'Client connections held at once from one IP address (0: no limit); more are answered 503.',
     peer: 'nginx limit_conn' }),
+  setting({ key: 'http2MaxStreams', flag: '--http2-max-streams', kind: 'int', default: 100, min: 1, section: 'limits',
+    doc: 'Concurrent streams per HTTP/2 connection (SETTINGS_MAX_CONCURRENT_STREAMS); more are refused with REFUSED_STREAM. ' +
+      'Header lists are held to --limit-request-headers and --limit-request-fields.',
+    peer: 'nginx http2_max_concurrent_streams' }),
+  setting({ key: 'http2MaxResets', flag: '--http2-max-resets', kind: 'int', default: 200, min: 1, section: 'limits',
+    doc: 'HTTP/2 streams an HTTP/2 connection may see reset before their answer (by the client, or by warpipe for the client\'s protocol ' +
+      'error) in 10 s; past it the connection gets GOAWAY ENHANCE_YOUR_CALM and the work of its open streams is stopped (rapid reset, ' +
+      'CVE-2023-44487; MadeYouReset, CVE-2025-8671).',
+    peer: 'nghttp2 stream reset rate limit' }),
   setting({ key: 'limitRequestLine', flag: '--limit-request-line', kind: 'int', default: 8190, min: 64, section: 'limits',
     doc: 'Longest request line in bytes; longer gets 414.', peer: 'gunicorn --limit-request-line' }),
   setting({ key: 'limitRequestFields', flag: '--limit-request-fields', kind: 'int', default: 100, min: 1, section: 'limits',

@@ -30,6 +30,7 @@ import type { PerMessageDeflate } from '../protocols/websocket/deflate.js';
 import type { WebSocketLink, WebSocketPeer } from '../pipeline/websocket.js';
 import { webSocketUpgrade, type UpgradeHost } from './http-upgrade.js';
 import { WebSocketSession } from './websocket-session.js';
+import { PREFACE, type Http2Connection, type Http2Options } from './http2-connection.js';
 
 const WEBSOCKET_DEFAULTS = { maxMessage: 16 << 20, pingInterval: 20, pingTimeout: 20 };
 
@@ -54,7 +55,13 @@ export interface HttpConnectionHost extends ExchangeServer {
   /** Connections closed for sending no complete head in time (slowloris). */
   headerTimeouts: number;
   refusedProxy(address: string): void;
-  connectionOnClose(conn: Connection): void;
+  connectionOnClose(conn: Connection | Http2Connection): void;
+  /** HTTP/2's limits; null: --http2 off. */
+  readonly http2: Http2Options | null;
+  /** An HTTP/2 client went past a cap (logged once a minute). */
+  http2Calmed(address: string, why: string): void;
+  /** The connection opened with the HTTP/2 preface: its socket goes to an HTTP/2 session. */
+  toHttp2(conn: Connection, bytes: Buffer): void;
 }
 
 export class Connection implements HttpResponseOwner, Peer, UpgradeHost {
@@ -91,6 +98,10 @@ export class Connection implements HttpResponseOwner, Peer, UpgradeHost {
   private drainWaiter: (() => void) | null = null;
   /** After a 101: the connection is this WebSocket's. */
   private ws: WebSocketSession | null = null;
+  /** h2c: the first bytes are still to be told apart from the HTTP/2 preface (false: --https, --http2 off, or told). */
+  private sniff: boolean;
+  /** The start of a preface that came in pieces. */
+  private sniffed: Buffer | null = null;
 
   constructor(
     readonly socket: net.Socket,
@@ -103,6 +114,7 @@ export class Connection implements HttpResponseOwner, Peer, UpgradeHost {
     // a unix socket's peer got past its --socket-mode: with --forwarded-allow-ips set, it is a proxy of ours
     const trusted = options.trustedProxies;
     this.viaProxy = trusted !== undefined && (socket.remoteAddress === undefined || trusted.trusts(this.remoteAddr));
+    this.sniff = listener.http2 !== null && !options.tls;
     this.setDeadline('head', options.headerTimeout);
     socket.on('data', (chunk: Buffer) => this.socketOnData(chunk));
     socket.on('drain', () => this.socketOnDrain());
@@ -202,6 +214,11 @@ export class Connection implements HttpResponseOwner, Peer, UpgradeHost {
       if (rest === null) return;
       chunk = rest;
     }
+    if (this.sniff) {
+      const rest = this.sniffPreface(chunk);
+      if (rest === null) return;
+      chunk = rest;
+    }
     if (this.deadlineKind === 'idle') this.setDeadline('head', this.listener.options.headerTimeout);
     else if (this.deadlineKind === 'body') {
       this.rate.add(chunk.length);
@@ -239,6 +256,35 @@ export class Connection implements HttpResponseOwner, Peer, UpgradeHost {
       this.viaProxy = this.listener.options.trustedProxies!.trusts(this.remoteAddr);
     }
     return buf.subarray(header.consumed);
+  }
+
+  /**
+   * h2c with prior knowledge (RFC 9113 §3.3): a connection whose first bytes are the HTTP/2 preface is handed
+   * to an HTTP/2 session, with them. Returns the bytes for the HTTP/1.1 parser, or null (handed over, or a
+   * preface's start still incomplete).
+   */
+  private sniffPreface(chunk: Buffer): Buffer | null {
+    const buf = this.sniffed === null ? chunk : Buffer.concat([this.sniffed, chunk]);
+    const n = Math.min(buf.length, PREFACE.length);
+    if (buf.compare(PREFACE, 0, n, 0, n) !== 0) {
+      this.sniff = false;
+      this.sniffed = null;
+      return buf;
+    }
+    if (n < PREFACE.length) {
+      this.sniffed = buf;
+      return null;
+    }
+    this.sniff = false;
+    this.sniffed = null;
+    // the socket is the HTTP/2 session's from here: this connection lets go of it
+    const { socket } = this;
+    socket.pause();
+    for (const event of ['data', 'drain', 'error', 'close']) socket.removeAllListeners(event);
+    this.phase = Phase.Closed;
+    this.deadline = 0;
+    this.listener.toHttp2(this, buf);
+    return null;
   }
 
   /** Pull parser events while the current state can use them. */

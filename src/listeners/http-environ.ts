@@ -1,4 +1,4 @@
-// The environ of one HTTP/1.1 request (PEP 3333, RFC 3875 §4.1): the request's
+// The environ of one HTTP/1.1 or HTTP/2 request (PEP 3333, RFC 3875 §4.1): the request's
 // head, the connection's two ends, and what the listener is (TLS, software),
 // with X-Forwarded-* applied only when the peer is a listed proxy.
 
@@ -7,6 +7,7 @@ import { applyForwarded, type TrustedProxies } from '../pipeline/forwarded.js';
 import type { BodyInput } from '../pipeline/input.js';
 import type { Environ, ErrorStream } from '../pipeline/types.js';
 import type { RequestHead } from '../protocols/http1/parse.js';
+import type { Http2Request } from '../protocols/http2/message.js';
 
 /** The connection's ends: the client (or the one a PROXY header named) and our address. */
 export interface Peer {
@@ -25,20 +26,38 @@ export interface EnvironSource {
 }
 
 export function httpEnviron(head: RequestHead, peer: Peer, listener: EnvironSource): Environ {
+  return requestEnviron(head.method, head.target, head.host, head.minor === 1 ? 'HTTP/1.1' : 'HTTP/1.0', head.headers, peer, listener);
+}
+
+/** The environ of one HTTP/2 request: the same keys, SERVER_PROTOCOL `HTTP/2`. */
+export function http2Environ(req: Http2Request, peer: Peer, listener: EnvironSource): Environ {
+  // (wsgi.url_scheme is the listener's, or a listed proxy's X-Forwarded-Proto, as for HTTP/1.1: :scheme is the client's word)
+  return requestEnviron(req.method, req.target, req.host, 'HTTP/2', req.headers, peer, listener);
+}
+
+function requestEnviron(
+  method: string,
+  rawTarget: string,
+  hostField: string | null,
+  protocol: string,
+  headers: readonly string[],
+  peer: Peer,
+  listener: EnvironSource,
+): Environ {
   const { options } = listener;
-  const target = splitTarget(head.target, head.method);
-  const host = target.authority ?? head.host;
+  const target = splitTarget(rawTarget, method);
+  const host = target.authority ?? hostField;
   const [serverName, serverPort] = host ? splitHost(host, options.tls ? '443' : '80') : [peer.localName, peer.localPort];
   const environ: Environ = {
-    REQUEST_METHOD: head.method,
+    REQUEST_METHOD: method,
     SCRIPT_NAME: '',
     PATH_INFO: decodePath(target.path),
     QUERY_STRING: target.query,
-    REQUEST_URI: head.target,
-    RAW_URI: head.target,
+    REQUEST_URI: rawTarget,
+    RAW_URI: rawTarget,
     SERVER_NAME: serverName,
     SERVER_PORT: serverPort,
-    SERVER_PROTOCOL: head.minor === 1 ? 'HTTP/1.1' : 'HTTP/1.0',
+    SERVER_PROTOCOL: protocol,
     REMOTE_ADDR: peer.remoteAddr,
     // RFC 3875 §4.1.9: without a reverse lookup per request, the address stands in for the name
     REMOTE_HOST: peer.remoteAddr,
@@ -49,7 +68,7 @@ export function httpEnviron(head: RequestHead, peer: Peer, listener: EnvironSour
     'wsgi.input': null as unknown as BodyInput, // set at dispatch
     'wsgi.errors': listener.errors,
   };
-  addHeaders(environ, head.headers);
+  addHeaders(environ, headers);
   if (options.tls) environ.HTTPS = 'on';
   if (target.authority !== null) environ.HTTP_HOST = target.authority;
   if (peer.viaProxy) applyForwarded(environ, options.trustedProxies!);

@@ -4,6 +4,7 @@ import type { TrustedProxies } from '../pipeline/forwarded.js';
 import type { Limits } from '../protocols/http1/parse.js';
 import type { HealthOptions } from './http-health.js';
 import type { WebSocketOptions } from './websocket-session.js';
+import type { Http2Options } from './http2-connection.js';
 
 export interface HttpOptions {
   limits: Limits;
@@ -30,10 +31,12 @@ export interface HttpOptions {
   trustedProxies?: TrustedProxies;
   /** --proxy-protocol: every connection starts with a PROXY protocol header from one of trustedProxies. */
   proxyProtocol?: boolean;
-  /** --https: serve TLS with this certificate and key (PEM), HTTP/1.1 inside. */
+  /** --https: serve TLS with this certificate and key (PEM), HTTP/1.1 (and HTTP/2, see http2) inside. */
   tls?: { cert: Buffer; key: Buffer };
   /** --websocket-max-message, --websocket-ping-interval, --websocket-ping-timeout (defaults: 16 MiB, 20 s, 20 s). */
   websocket?: WebSocketOptions;
+  /** HTTP/2: h2 by ALPN on --https, h2c with prior knowledge on --http (absent: --http2 off, HTTP/1.1 only). */
+  http2?: Http2Options;
   /** --health: this path is answered by the listener itself, before the app (http-health.ts). */
   health?: HealthOptions;
 }

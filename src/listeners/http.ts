@@ -20,6 +20,7 @@ import { Connection, type HttpConnectionHost } from './http-connection.js';
 import type { HttpOptions } from './http-options.js';
 import { healthApp } from './http-health.js';
 import type { ExchangeServer } from './exchange.js';
+import { Http2Connection, type Http2Options } from './http2-connection.js';
 
 export type { HttpOptions } from './http-options.js';
 
@@ -27,7 +28,7 @@ const OVER_BUDGET =
   'HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 20\r\n' +
   'Retry-After: 1\r\nConnection: close\r\n\r\nService Unavailable\n';
 
-export class HttpListener extends Listener<Connection> implements HttpConnectionHost {
+export class HttpListener extends Listener<Connection | Http2Connection> implements HttpConnectionHost {
   /** Connections closed for sending no complete head in time (slowloris), since start / since last log. */
   headerTimeouts = 0;
   private reportedHeaderTimeouts = 0;
@@ -46,6 +47,7 @@ export class HttpListener extends Listener<Connection> implements HttpConnection
   ) {
     super(log, shared);
     this.keepAliveHint = `Keep-Alive: timeout=${Math.floor(options.keepaliveTimeout)}\r\n`;
+    this.http2 = options.http2 ?? null;
     this.budget.reclaimFrom(this);
     const h = options.health;
     this.health = h ? { path: h.path, app: healthApp(h, () => this.closing), log, observer: this.observer } : null;
@@ -54,7 +56,34 @@ export class HttpListener extends Listener<Connection> implements HttpConnection
   /** --health: its path, and what answers it (null: no --health). */
   readonly health: (ExchangeServer & { readonly path: string }) | null;
 
+  /** HTTP/2's limits; null: --http2 off. */
+  readonly http2: Http2Options | null;
+
   private refusedProxies = 0;
+  private calmedClients = 0;
+  /** HTTP/2 connections sent GOAWAY ENHANCE_YOUR_CALM since start (warpipe_http2_calmed_total). */
+  http2Calms = 0;
+
+  /** An HTTP/2 client went past a cap and got GOAWAY ENHANCE_YOUR_CALM (said once a minute at most). */
+  http2Calmed(address: string, why: string): void {
+    this.http2Calms++;
+    if (this.calmedClients++ > 0) return;
+    this.log.warning(`HTTP/2: sent GOAWAY ENHANCE_YOUR_CALM to ${address}: ${why} (said once a minute)`);
+    setTimeout(() => {
+      const more = this.calmedClients - 1;
+      this.calmedClients = 0;
+      if (more > 0) this.log.warning(`HTTP/2: sent GOAWAY ENHANCE_YOUR_CALM to ${more} more connection(s)`);
+    }, 60_000).unref();
+  }
+
+  /** A --http connection opened with the HTTP/2 preface (h2c, prior knowledge): from now on its socket is an HTTP/2 session's. */
+  toHttp2(conn: Connection, bytes: Buffer): void {
+    const http2 = this.http2;
+    if (http2 === null) return;
+    this.connections.delete(conn); // its place in the budget goes to the HTTP/2 connection: the same socket
+    conn.socket.unshift(bytes);
+    this.connections.add(new Http2Connection(conn.socket, this as typeof this & { http2: Http2Options }, conn));
+  }
 
   /** --proxy-protocol: a connection from a peer not in --forwarded-allow-ips was closed (said once a minute at most). */
   refusedProxy(address: string): void {
@@ -71,7 +100,7 @@ export class HttpListener extends Listener<Connection> implements HttpConnection
 
   /** The kept-alive connection idle longest, for the budget to close when a new one needs its place. */
   longestIdle(): { since: number; close(): void } | null {
-    let oldest: Connection | null = null;
+    let oldest: Connection | Http2Connection | null = null;
     let since = Infinity;
     for (const conn of this.connections) {
       const t = conn.idleSince;
@@ -85,7 +114,7 @@ export class HttpListener extends Listener<Connection> implements HttpConnection
   }
 
   /** Close an idle kept-alive connection to make room: its place is given back now, not when its socket closes. */
-  private reclaim(conn: Connection): void {
+  private reclaim(conn: Connection | Http2Connection): void {
     if (this.connections.delete(conn)) this.budget.release(conn.socket);
     conn.socket.destroy();
     const now = Date.now();
@@ -102,12 +131,23 @@ export class HttpListener extends Listener<Connection> implements HttpConnection
     const cut: string[] = [];
     for (const conn of [...this.connections]) {
       const what = conn.cutOff();
-      if (what !== null) cut.push(what);
+      if (Array.isArray(what)) cut.push(...what);
+      else if (what !== null) cut.push(what);
     }
     return cut;
   }
 
-  protected connect(socket: net.Socket): Connection {
+  protected connect(socket: net.Socket): Connection | Http2Connection {
+    if (this.http2 !== null && (socket as tls.TLSSocket).alpnProtocol === 'h2') {
+      const remoteAddr = socket.remoteAddress ?? '';
+      const trusted = this.options.trustedProxies;
+      const peer = {
+        remoteAddr,
+        remotePort: socket.remotePort === undefined ? '' : String(socket.remotePort),
+        viaProxy: trusted !== undefined && (socket.remoteAddress === undefined || trusted.trusts(remoteAddr)),
+      };
+      return new Http2Connection(socket, this as typeof this & { http2: Http2Options }, peer);
+    }
     return new Connection(socket, this);
   }
 
@@ -133,7 +173,7 @@ export class HttpListener extends Listener<Connection> implements HttpConnection
       {
         cert: t.cert,
         key: t.key,
-        ALPNProtocols: ['http/1.1'],
+        ALPNProtocols: this.http2 === null ? ['http/1.1'] : ['h2', 'http/1.1'],
         minVersion: 'TLSv1.2',
         // a client that never finishes its handshake is a slowloris too
         handshakeTimeout: this.options.headerTimeout * 1000,

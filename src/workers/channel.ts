@@ -28,6 +28,8 @@ export interface Exchange {
   describe(): string;
   /** --timeout does not apply (a WebSocket). */
   readonly untimed?: boolean;
+  /** Its client left while it waited in the queue: it is dropped there (onLost), never run. */
+  readonly abandoned?: boolean;
 }
 
 export interface ChannelOwner {

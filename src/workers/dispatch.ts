@@ -8,7 +8,7 @@
 // decides when a worker starts serving (`serve`) and stops (`withdraw`).
 
 import { performance } from 'node:perf_hooks';
-import { OverloadError, type GatewayError } from '../errors.js';
+import { GatewayError, OverloadError, codes } from '../errors.js';
 import type { Channel, Exchange } from './channel.js';
 import type { Worker } from './worker.js';
 
@@ -168,8 +168,16 @@ export class Dispatcher {
 
   // --- channel events (relayed by the arbiter) ---
 
+  /** Queued requests whose client left are dropped from the head of the queue (a reset HTTP/2 stream costs no worker). */
+  private dropAbandoned(): void {
+    while (this.queueHead < this.queue.length && this.queue[this.queueHead]!.abandoned === true) {
+      this.nextQueued()!.onLost(new GatewayError(codes.CLIENT_GONE, 'the client left before a worker took the request', 499));
+    }
+  }
+
   channelOnFree(w: Worker, ch: Channel): void {
     if (!this.serving.has(w)) return;
+    this.dropAbandoned();
     const ex = this.nextQueued();
     if (ex) lend(ch, ex);
     else this.idle.push(ch);
@@ -180,7 +188,9 @@ export class Dispatcher {
     if (!this.serving.has(w)) return;
     const depth = this.options.pipeline;
     const now = performance.now();
-    while (this.queueHead < this.queue.length && this.queue[this.queueHead]!.pipelinable && ch.mayTakeAhead(depth, now)) {
+    for (;;) {
+      this.dropAbandoned();
+      if (this.queueHead >= this.queue.length || !this.queue[this.queueHead]!.pipelinable || !ch.mayTakeAhead(depth, now)) break;
       lend(ch, this.nextQueued()!);
     }
   }

@@ -1,0 +1,208 @@
+// One HTTP/2 connection on an HTTP listener: h2 chosen by ALPN on --https, or
+// h2c with prior knowledge on --http (the client's preface seen on the first
+// bytes, http-connection.ts). node:http2's session layer (nghttp2) does the
+// framing, HPACK and flow control on warpipe's own accepted socket
+// (performServerHandshake), so the listener's budget, PROXY header, deadlines
+// and drain hold as for HTTP/1.1; each stream is an Http2Stream.
+//
+// The limits against the HTTP/2 denial-of-service classes (docs/security.md):
+// concurrent streams (--http2-max-streams, refused beyond with REFUSED_STREAM),
+// the header list (--limit-request-headers, --limit-request-fields, HPACK table
+// 4096), streams reset before their answer, by the client or for its protocol
+// error (--http2-max-resets per 10 s: GOAWAY ENHANCE_YOUR_CALM and the work of
+// every open stream stopped), and node's own caps on session memory, SETTINGS,
+// PING and invalid frames.
+
+import http2, { type ServerHttp2Session, type ServerHttp2Stream, type IncomingHttpHeaders } from 'node:http2';
+import type net from 'node:net';
+import type { ListenerConnection } from './base.js';
+import type { Peer } from './http-environ.js';
+import type { HttpConnectionHost } from './http-connection.js';
+import { Http2Stream, type Http2StreamHost } from './http2-stream.js';
+
+const { NGHTTP2_ENHANCE_YOUR_CALM } = http2.constants;
+
+/** --http2-* (gateway.ts builds them from the config). */
+export interface Http2Options {
+  /** Concurrent streams per connection (SETTINGS_MAX_CONCURRENT_STREAMS). */
+  maxStreams: number;
+  /** Streams reset before their answer per connection per RESET_WINDOW_MS, before GOAWAY ENHANCE_YOUR_CALM. */
+  maxResets: number;
+}
+
+export const RESET_WINDOW_MS = 10_000;
+
+/** After our GOAWAY, how long a client may take to let the connection close. */
+const LINGER_MS = 2000;
+
+/** The HTTP/2 connection preface a client with prior knowledge opens with (RFC 9113 §3.4). */
+export const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
+
+/** The session's settings and node's caps, from the listener's options. */
+function sessionOptions(host: HttpConnectionHost, o: Http2Options): http2.ServerSessionOptions {
+  const { limits } = host.options;
+  return {
+    settings: {
+      maxConcurrentStreams: o.maxStreams,
+      maxHeaderListSize: limits.maxHeaderBytes,
+      headerTableSize: 4096,
+      enablePush: false,
+    },
+    // node counts the pseudo-headers too
+    maxHeaderListPairs: limits.maxHeaderFields + 4,
+    maxSessionMemory: 10,
+    maxOutstandingPings: 10,
+    maxSettings: 32,
+    peerMaxConcurrentStreams: o.maxStreams,
+  };
+}
+
+export class Http2Connection implements ListenerConnection, Http2StreamHost, Peer {
+  readonly session: ServerHttp2Session;
+  private readonly streams = new Set<Http2Stream>();
+  /** The connection's own deadline: the first request within --header-timeout, then --keepalive-timeout while no stream is open. */
+  private own = 0;
+  private ownKind: 'head' | 'idle' | 'linger' | null = 'head';
+  private resets = 0;
+  private resetsFrom = 0;
+  private calmed = false;
+  private closing = false;
+  private local: [string, string] | null = null;
+
+  constructor(
+    readonly socket: net.Socket,
+    readonly listener: HttpConnectionHost & { readonly http2: Http2Options },
+    /** The client, as the HTTP/1.1 side read it (a PROXY header may have named it). */
+    private readonly client: { readonly remoteAddr: string; readonly remotePort: string; readonly viaProxy: boolean },
+  ) {
+    this.own = Date.now() + listener.options.headerTimeout * 1000;
+    const session = (this.session = http2.performServerHandshake(socket, sessionOptions(listener, listener.http2)));
+    session.on('stream', (stream: ServerHttp2Stream, _h: IncomingHttpHeaders, _f: number, raw: string[]) => this.onStream(stream, raw));
+    session.on('error', (err) => listener.log.debug(`HTTP/2 session with ${this.remoteAddr}: ${err.message}`));
+    session.on('close', () => this.onClose());
+    if (listener.closing) this.drain();
+  }
+
+  /** The connection's two ends, for each stream's environ. */
+  get peer(): Peer {
+    return this;
+  }
+
+  get remoteAddr(): string {
+    return this.client.remoteAddr;
+  }
+
+  get remotePort(): string {
+    return this.client.remotePort;
+  }
+
+  get viaProxy(): boolean {
+    return this.client.viaProxy;
+  }
+
+  get localName(): string {
+    return this.localAddress()[0];
+  }
+
+  get localPort(): string {
+    return this.localAddress()[1];
+  }
+
+  private localAddress(): [string, string] {
+    if (this.local === null) {
+      const { localAddress, localPort } = this.socket;
+      this.local = [localAddress ?? 'localhost', localPort === undefined ? '' : String(localPort)];
+    }
+    return this.local;
+  }
+
+  private onStream(stream: ServerHttp2Stream, raw: string[]): void {
+    if (this.calmed) return void stream.close(NGHTTP2_ENHANCE_YOUR_CALM);
+    this.own = 0;
+    this.ownKind = null;
+    this.streams.add(new Http2Stream(this, stream, raw));
+  }
+
+  streamClosed(s: Http2Stream): void {
+    this.streams.delete(s);
+    if (this.streams.size > 0 || this.closing || this.calmed) return;
+    this.ownKind = 'idle';
+    this.own = Date.now() + this.listener.options.keepaliveTimeout * 1000;
+  }
+
+  streamReset(): void {
+    const now = Date.now();
+    if (now - this.resetsFrom >= RESET_WINDOW_MS) {
+      this.resetsFrom = now;
+      this.resets = 0;
+    }
+    if (++this.resets <= this.listener.http2.maxResets || this.calmed) return;
+    this.calm(`${this.resets} streams reset within ${RESET_WINDOW_MS / 1000}s (--http2-max-resets ${this.listener.http2.maxResets})`);
+  }
+
+  /** A client past a cap: GOAWAY ENHANCE_YOUR_CALM, and the work of its open streams stopped. */
+  private calm(why: string): void {
+    this.calmed = true;
+    this.listener.http2Calmed(this.remoteAddr, why);
+    for (const s of [...this.streams]) s.stream.close(NGHTTP2_ENHANCE_YOUR_CALM);
+    this.session.destroy(undefined, NGHTTP2_ENHANCE_YOUR_CALM);
+  }
+
+  /** The earliest of the connection's and its streams' deadlines (0: none); the listener's sweep reads it. */
+  get deadline(): number {
+    let d = this.own;
+    for (const s of this.streams) if (s.deadline !== 0 && (d === 0 || s.deadline < d)) d = s.deadline;
+    return d;
+  }
+
+  expire(): void {
+    const now = Date.now();
+    for (const s of this.streams) if (s.deadline !== 0 && s.deadline <= now) s.expire();
+    if (this.own === 0 || this.own > now) return;
+    if (this.ownKind === 'linger') {
+      this.own = 0;
+      this.session.destroy(); // a client that never reads our GOAWAY is not waited on
+      return;
+    }
+    if (this.ownKind === 'head') this.listener.headerTimeouts++;
+    // no request in time, or idle past --keepalive-timeout: GOAWAY, then the close
+    this.closing = true;
+    this.session.close();
+    this.ownKind = 'linger';
+    this.own = now + LINGER_MS;
+  }
+
+  /** For the budget: since when it has had no stream open (Date.now() ms), or Infinity while it serves. */
+  get idleSince(): number {
+    if (this.ownKind !== 'idle') return Infinity;
+    return this.own - this.listener.options.keepaliveTimeout * 1000;
+  }
+
+  /** Shutdown: GOAWAY with the last stream taken; streams in flight finish, then the connection closes. */
+  drain(): void {
+    this.closing = true;
+    if (this.ownKind !== null) {
+      // idle: a last moment for the client to read the GOAWAY
+      this.ownKind = 'linger';
+      this.own = Date.now() + LINGER_MS;
+    }
+    if (!this.session.closed) this.session.close();
+  }
+
+  /** The drain's grace ran out: what is in flight is cut off (Http2Stream.cutOff), and the connection closed. */
+  cutOff(): string[] {
+    const cut: string[] = [];
+    for (const s of this.streams) {
+      const what = s.cutOff();
+      if (what !== null) cut.push(what);
+    }
+    setImmediate(() => this.session.destroy()); // the 503s go to the socket first
+    return cut;
+  }
+
+  private onClose(): void {
+    this.own = 0;
+    if (!this.socket.destroyed) this.socket.destroy();
+    this.listener.connectionOnClose(this);
+  }
+}
