@@ -704,6 +704,7 @@ export const servers: Server[] = [
     interfaces: ['wsgi', 'asgi'],
     speaks: ['h1', 'h2c'],
   },
+  warpipeHttps,
   warpipe(
     'warpipe-access-log',
     () => ['--access-log', join(tempDir('warpipe-bench-'), 'access.log')],
@@ -763,7 +764,6 @@ export const servers: Server[] = [
   nginxUwsgi,
   nginxUwsgiH2(false),
   nginxUwsgiH2(true),
-  warpipeHttps,
   nginxStatic,
   ...nginxWarpipes,
   waitress,
