@@ -141,7 +141,7 @@ export async function runH2load(o: H2loadOptions): Promise<WrkResult> {
   clearTimeout(bound);
   const s = parseH2load(client.output);
   const problem = h2loadProblem(s, o.protocol);
-  if (problem) throw new Error(`h2load ${args.slice(0, -3).join(' ')}: ${problem}`);
+  if (problem) throw new Error(`h2load ${args.slice(0, -3).join(' ')} (${o.protocol}): ${problem}`);
   const lat = latencies(log);
   return {
     requests: s.succeeded,
