@@ -159,7 +159,10 @@ export function h2Section(results: readonly ScenarioResult[], settings: Settings
       'http/1.1), fails loudly: no numbers are kept, the table says `failed:` and the bench exits 1. CPU per request is ' +
       "measured as in the main results (the server's whole process tree); **of it front (gateway) µs** is the node " +
       "gateway's (or nginx worker's) own. The fresh-connection probe speaks the scenario's protocol and is timed to " +
-      'the end of its answer (TLS handshake included). A run of only these scenarios rewrites only this section.',
+      'the end of its answer (TLS handshake included). A run of only these scenarios rewrites only this section. The ' +
+      'gateway runs on the `node` first on PATH (`WARPIPE_NODE` overrides it, as for the `warpipe` command): node:http2 ' +
+      'costs differ between Node versions, so run it on the Node you deploy (the line "gateway Node" below says which ' +
+      'one this run used).',
     '',
     `\`${settings.command}\`: ${rounds} round(s), each scenario's servers back to back in every round; ` +
       `${settings.duration === undefined ? "each scenario's own duration" : `${settings.duration} s per run`} after ` +

@@ -571,7 +571,9 @@ with a note saying which package provides it: gunicorn (\`pip install gunicorn\`
 \`python3\` first on PATH), uWSGI (Debian \`uwsgi-core\` + \`uwsgi-plugin-python3\`), nginx (Debian
 \`nginx-light\`, any build with the uwsgi module), waitress (Debian \`python3-waitress\`), Flask for
 the flask scenario (\`pip install flask\` for gunicorn's Python, Debian \`python3-flask\` for
-\`/usr/bin/python3\`, which warpipe's workers, uWSGI's plugin and waitress use).
+\`/usr/bin/python3\`, which warpipe's workers, uWSGI's plugin and waitress use). The HTTP/2
+scenarios (\`h2-*\`, their own section at the end) need \`h2load\` (Debian \`nghttp2-client\`) and
+\`openssl\` for their TLS certificate.
 
 Scenarios are entries in \`bench/scenarios.ts\` (app, path, wrk Lua/arguments, connections,
 duration, held connections, baseline), servers entries in \`bench/servers.ts\` (command line,
