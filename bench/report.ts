@@ -559,11 +559,11 @@ npm run bench -- --duration 3 --only warpipe,uwsgi-http --scenario hello,slowlor
 Options: \`--duration SECONDS\` (each scenario's own: 5 s, and 4 s for the two 10 MiB scenarios, to
 keep the full matrix within about 12 minutes; give 10 or more when a ratio near its target matters),
 \`--warmup SECONDS\` (1), \`--connections N\` (50, for scenarios that name no count of their own),
-\`--threads N\` wrk threads (1: with 2 cores, wrk must not take both), \`--only a,b\` servers,
-\`--scenario a,b\` scenarios (a slowloris/idle scenario brings its plain \`hello\` run along, its
-ratio needs it), \`--retries N\` (2) re-runs of a disturbed run, \`--retry-budget SECONDS\` (180)
+\`--threads N\` wrk (and h2load) threads (1: with 2 cores, the client must not take both), \`--only a,b\` servers,
+\`--scenario a,b\` scenarios (a slowloris/idle scenario brings its plain \`hello\` run along, an
+HTTP/2 one its HTTP/1.1 pair: its ratio needs it), \`--retries N\` (2) re-runs of a disturbed run, \`--retry-budget SECONDS\` (180)
 for all re-runs together (after that a disturbed run is kept, and flagged), \`--no-write\` to leave
-this file alone. On a quiet machine the full matrix (77 runs) takes about 10 minutes; each re-run
+this file alone. On a quiet machine the full matrix (77 runs, and 14 more for the HTTP/2 section) takes about 13 minutes; each re-run
 of a run that other load disturbed adds 7-25 s, within the budget.
 
 The bench installs nothing. It needs \`wrk\` (Debian \`wrk\`); a peer that is missing is skipped
