@@ -83,9 +83,10 @@ const COMPARISONS: { label: string; a: Side; b: Side; target: number | null }[] 
   },
 ];
 
-/** "12,345 req/s, 40 CPU µs/req (gateway 25)" for one side. */
-function sideText(m: Measured): string {
-  const gateway = m.frontCpu == null ? '' : ` (gateway ${fixed((m.frontCpu * 1e6) / m.wrk.requests, 0)})`;
+/** "12,345 req/s, 40 CPU µs/req (gateway 25)" for one side: of its CPU, warpipe's gateway's or nginx's worker's own. */
+function sideText(m: Measured, server: string): string {
+  const front = server.startsWith('nginx') ? 'nginx worker' : 'gateway';
+  const gateway = m.frontCpu == null ? '' : ` (${front} ${fixed((m.frontCpu * 1e6) / m.wrk.requests, 0)})`;
   return `${whole(m.wrk.rps)} req/s, ${fixed(cpuPerRequestUs(m), 0)} CPU µs/req${gateway}`;
 }
 
@@ -104,7 +105,7 @@ export function h2RatioLines(results: readonly ScenarioResult[]): string[] {
         return {
           quiet: noisy === '',
           ratio: a.wrk.rps / b.wrk.rps,
-          text: `${times(a.wrk.rps / b.wrk.rps)} (${sideText(a)} ÷ ${sideText(b)})${noisy}`,
+          text: `${times(a.wrk.rps / b.wrk.rps)} (${sideText(a, c.a.server)} ÷ ${sideText(b, c.b.server)})${noisy}`,
         };
       })
       .filter((x) => x !== null);
