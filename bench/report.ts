@@ -70,7 +70,7 @@ export interface Memory {
 const BASE = 'warpipe';
 /** A run during which the rest of the machine used more than this many cores is disturbed: re-run, and flagged if kept. */
 export const NOISY_CORES = 0.25;
-const otherCores = (m: Measured): number => m.otherCpu / m.wrk.seconds;
+export const otherCores = (m: Measured): number => m.otherCpu / m.wrk.seconds;
 const MiB = 1024 * 1024;
 /** how the headline and chart name the servers */
 const LABEL: Record<string, string> = {
@@ -84,7 +84,7 @@ const LABEL: Record<string, string> = {
 };
 const label = (server: string): string => LABEL[server] ?? server;
 
-const cpuPerRequestUs = (m: Measured): number => (m.wrk.requests > 0 ? (m.serverCpu * 1e6) / m.wrk.requests : NaN);
+export const cpuPerRequestUs = (m: Measured): number => (m.wrk.requests > 0 ? (m.serverCpu * 1e6) / m.wrk.requests : NaN);
 const errorCount = (m: Measured): number => Object.values(m.wrk.errors).reduce((a, n) => a + n, 0);
 
 /** req/s, or MiB/s for a scenario with `bytesPerRequest`. */
@@ -93,7 +93,7 @@ function throughput(s: Scenario, m: Measured): number {
 }
 const unit = (s: Scenario): string => (s.bytesPerRequest ? 'MiB/s' : s.websocket ? 'round trips/s' : 'req/s');
 
-function find(results: readonly ScenarioResult[], scenario: string, server: string): Measured | undefined {
+export function find(results: readonly ScenarioResult[], scenario: string, server: string): Measured | undefined {
   return results.find((r) => r.scenario.name === scenario)?.rows.find((r) => r.server === server)?.measured;
 }
 
@@ -136,19 +136,26 @@ function errorsCell(e: WrkResult['errors']): string {
   return total === 0 ? '0' : `${total} (${parts.map(([k, n]) => `${k} ${n}`).join(', ')})`;
 }
 
-const fixed = (n: number, digits: number): string => (Number.isFinite(n) ? n.toFixed(digits) : '—');
-const times = (n: number): string => (Number.isFinite(n) ? `${n.toFixed(2)}x` : '—');
-const whole = (n: number): string => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '—');
+export const fixed = (n: number, digits: number): string => (Number.isFinite(n) ? n.toFixed(digits) : '—');
+export const times = (n: number): string => (Number.isFinite(n) ? `${n.toFixed(2)}x` : '—');
+export const whole = (n: number): string => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '—');
 
 /** The load a scenario's runs got, from a measured row (what was actually run). */
-function loadLine(result: ScenarioResult, settings: Settings): string {
+export function loadLine(result: ScenarioResult, settings: Settings): string {
   const m = result.rows.find((r) => r.measured)?.measured;
   if (!m) return '';
   const s = result.scenario;
+  const h2load = s.http?.client === 'h2load' ? s.http : null;
+  const tls = h2load?.protocol.endsWith('-tls') ? ' (TLS)' : '';
+  const client = s.websocket
+    ? 'bench/ws-client.ts'
+    : h2load
+      ? `h2load ${h2load.protocol.startsWith('h2') ? `-m ${h2load.streams}` : '--h1 -m 1'}${tls}`
+      : 'wrk';
   const parts = [
-    `${s.websocket ? 'bench/ws-client.ts' : 'wrk'} -c ${m.connections}`,
+    `${client} -c ${m.connections}`,
     `${m.duration} s after ${settings.warmup} s of warm-up`,
-    `timeout ${s.timeout ?? 2} s`,
+    ...(h2load ? [] : [`timeout ${s.timeout ?? 2} s`]),
   ];
   if (s.holders) {
     parts.push(
@@ -170,7 +177,7 @@ export function table(result: ScenarioResult, results: readonly ScenarioResult[]
     ...(s.baseline ? [`÷ plain ${s.baseline}`] : []),
     'p99 ms',
     s.websocket ? 'CPU µs/round trip' : 'CPU µs/req',
-    ...(s.group === 'asgi' ? ['of it front (gateway) µs'] : []),
+    ...(s.group !== undefined ? ['of it front (gateway) µs'] : []),
     'server cores',
     'errors',
     'fresh conn ms',
@@ -179,7 +186,7 @@ export function table(result: ScenarioResult, results: readonly ScenarioResult[]
     'worker RSS MiB: end / peak',
     `warpipe ÷ peer ${u}`,
     'warpipe ÷ peer CPU/req',
-    'wrk / other cores',
+    `${s.http?.client === 'h2load' ? 'h2load' : 'wrk'} / other cores`,
   ];
   const rows = result.rows.map((r): string[] => {
     const m = r.measured;
@@ -193,7 +200,7 @@ export function table(result: ScenarioResult, results: readonly ScenarioResult[]
       ...(s.baseline ? [plain === null ? '—' : `${fixed(plain, 2)}`] : []),
       fixed(m.wrk.p99ms, 2),
       fixed(cpuPerRequestUs(m), 0),
-      ...(s.group === 'asgi' ? [m.frontCpu == null ? '—' : fixed((m.frontCpu * 1e6) / m.wrk.requests, 0)] : []),
+      ...(s.group !== undefined ? [m.frontCpu == null ? '—' : fixed((m.frontCpu * 1e6) / m.wrk.requests, 0)] : []),
       fixed(m.serverCpu / m.wrk.seconds, 2),
       errorsCell(m.wrk.errors),
       m.probeMs === null ? 'starved' : fixed(m.probeMs, 1),
@@ -552,11 +559,11 @@ npm run bench -- --duration 3 --only warpipe,uwsgi-http --scenario hello,slowlor
 Options: \`--duration SECONDS\` (each scenario's own: 5 s, and 4 s for the two 10 MiB scenarios, to
 keep the full matrix within about 12 minutes; give 10 or more when a ratio near its target matters),
 \`--warmup SECONDS\` (1), \`--connections N\` (50, for scenarios that name no count of their own),
-\`--threads N\` wrk threads (1: with 2 cores, wrk must not take both), \`--only a,b\` servers,
-\`--scenario a,b\` scenarios (a slowloris/idle scenario brings its plain \`hello\` run along, its
-ratio needs it), \`--retries N\` (2) re-runs of a disturbed run, \`--retry-budget SECONDS\` (180)
+\`--threads N\` wrk (and h2load) threads (1: with 2 cores, the client must not take both), \`--only a,b\` servers,
+\`--scenario a,b\` scenarios (a slowloris/idle scenario brings its plain \`hello\` run along, an
+HTTP/2 one its HTTP/1.1 pair: its ratio needs it), \`--retries N\` (2) re-runs of a disturbed run, \`--retry-budget SECONDS\` (180)
 for all re-runs together (after that a disturbed run is kept, and flagged), \`--no-write\` to leave
-this file alone. On a quiet machine the full matrix (77 runs) takes about 10 minutes; each re-run
+this file alone. On a quiet machine the full matrix (77 runs, and 14 more for the HTTP/2 section) takes about 13 minutes; each re-run
 of a run that other load disturbed adds 7-25 s, within the budget.
 
 The bench installs nothing. It needs \`wrk\` (Debian \`wrk\`); a peer that is missing is skipped
@@ -564,7 +571,9 @@ with a note saying which package provides it: gunicorn (\`pip install gunicorn\`
 \`python3\` first on PATH), uWSGI (Debian \`uwsgi-core\` + \`uwsgi-plugin-python3\`), nginx (Debian
 \`nginx-light\`, any build with the uwsgi module), waitress (Debian \`python3-waitress\`), Flask for
 the flask scenario (\`pip install flask\` for gunicorn's Python, Debian \`python3-flask\` for
-\`/usr/bin/python3\`, which warpipe's workers, uWSGI's plugin and waitress use).
+\`/usr/bin/python3\`, which warpipe's workers, uWSGI's plugin and waitress use). The HTTP/2
+scenarios (\`h2-*\`, their own section at the end) need \`h2load\` (Debian \`nghttp2-client\`) and
+\`openssl\` for their TLS certificate.
 
 Scenarios are entries in \`bench/scenarios.ts\` (app, path, wrk Lua/arguments, connections,
 duration, held connections, baseline), servers entries in \`bench/servers.ts\` (command line,

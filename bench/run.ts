@@ -6,10 +6,11 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { h2Section, h2SectionOf, spliceH2 } from './h2-report.js';
+import { freshProbeOver, getOver, runH2load, type Protocol } from './h2load.js';
 import { HeldConnections } from './holders.js';
 import {
   freePort,
-  httpGet,
   killAllNow,
   machineBusySeconds,
   memoryMiB,
@@ -40,7 +41,7 @@ import {
 } from './report.js';
 import { DEFAULT_DURATION, scenarios, type AppRef, type Scenario } from './scenarios.js';
 import { APPS, ROOT, servers, type Server } from './servers.js';
-import { freshConnectionProbe, runWrk, type WrkOptions, type WrkResult } from './wrk.js';
+import { runWrk, type WrkOptions, type WrkResult } from './wrk.js';
 import { runWsLoad } from './ws-load.js';
 
 const READY_TIMEOUT_MS = 60_000;
@@ -78,7 +79,10 @@ function pick<T extends { name: string }>(all: readonly T[], list: string | unde
 
 const log = (line: string): void => void process.stderr.write(`${line}\n`);
 
-/** Poll GET `path` until it answers 200 with the expected body; fail if the server exits. */
+/** The protocol a scenario's client speaks: plain HTTP/1.1 unless it is one of the HTTP/2 section's. */
+const protocolOf = (scenario: Scenario): Protocol => scenario.http?.protocol ?? 'h1';
+
+/** Poll GET `path` (over the scenario's protocol) until it answers 200 with the expected body; fail if the server exits. */
 async function httpReady(port: number, scenario: Scenario, procs: readonly Proc[]): Promise<void> {
   const deadline = Date.now() + READY_TIMEOUT_MS;
   let last = 'no answer';
@@ -86,7 +90,7 @@ async function httpReady(port: number, scenario: Scenario, procs: readonly Proc[
     const dead = procs.find((p) => p.exit !== null);
     if (dead) throw new Error(`exited (${JSON.stringify(dead.exit)}) before serving: ${dead.lastLines()}`);
     try {
-      const r = await httpGet(port, scenario.path, 2000);
+      const r = await getOver(protocolOf(scenario), port, scenario.path, 2000);
       if (r.status === 200 && r.body.includes(scenario.expect)) return;
       last = `answered ${r.status}: ${r.body.slice(0, 200)}`;
     } catch (err) {
@@ -97,11 +101,22 @@ async function httpReady(port: number, scenario: Scenario, procs: readonly Proc[
   throw new Error(`not ready after ${READY_TIMEOUT_MS / 1000} s (${last}): ${procs.map((p) => p.lastLines()).join(' ; ')}`);
 }
 
-/** The server runs apps of the scenario's interface (a WSGI server is not "skipped" on an ASGI app: it does not apply). */
-const applies = (server: Server, scenario: Scenario): boolean => (server.interfaces ?? ['wsgi']).includes(scenario.app.interface ?? 'wsgi');
+/**
+ * The server runs apps of the scenario's interface and speaks its protocol (a WSGI server is not "skipped" on an ASGI
+ * app, nor an HTTP/1.1-only server on an HTTP/2 scenario: they do not apply). The HTTP/2 section's scenarios run
+ * only on the servers that say what they speak.
+ */
+const applies = (server: Server, scenario: Scenario): boolean =>
+  (server.interfaces ?? ['wsgi']).includes(scenario.app.interface ?? 'wsgi') &&
+  (scenario.http ? (server.speaks ?? []) : (server.speaks ?? ['h1'])).includes(protocolOf(scenario));
 
-/** wrk, or for a WebSocket scenario the bench's own echo client, for `seconds`. */
+/** wrk, h2load for the HTTP/2 section, or for a WebSocket scenario the bench's own echo client, for `seconds`. */
 function runLoad(scenario: Scenario, load: Omit<WrkOptions, 'seconds'>, seconds: number): Promise<WrkResult> {
+  const http = scenario.http;
+  if (http?.client === 'h2load') {
+    const { port, path, connections, threads } = load;
+    return runH2load({ port, path, connections, threads, seconds, protocol: http.protocol, streams: http.streams });
+  }
   if (!scenario.websocket) return runWrk({ ...load, seconds });
   return runWsLoad({ port: load.port, path: load.path, connections: load.connections, seconds, deflate: scenario.websocket.deflate });
 }
@@ -110,6 +125,7 @@ function runLoad(scenario: Scenario, load: Omit<WrkOptions, 'seconds'>, seconds:
 function cannotServe(server: Server, scenario: Scenario): string | null {
   const missing = server.missing();
   if (missing) return missing;
+  if (scenario.http?.client === 'h2load' && !which('h2load')) return 'h2load not found: apt-get install nghttp2-client';
   if (server.only && !server.only.includes(scenario.name)) return `serves only ${server.only.join(' and ')}`;
   const skip = scenario.skip?.(server);
   if (skip) return skip;
@@ -179,7 +195,7 @@ async function measure(server: Server, scenario: Scenario, o: Options): Promise<
 
     const roots = server.pidRoots ? server.pidRoots(procs) : procs.map((p) => p.pid);
     // (on a WebSocket scenario the probe is a plain GET of the same path: the app answers HTTP there too)
-    const probe = freshConnectionProbe(port, scenario.path, duration * 300, duration * 600);
+    const probe = freshProbeOver(protocolOf(scenario), port, scenario.path, duration * 300, duration * 600);
     const frontBefore = front === null ? null : processCpuSeconds(front);
     const before = { server: treeCpuSeconds(roots), wrk: reapedChildrenSeconds(), self: selfSeconds(), all: machineBusySeconds() };
     const wrk = await runLoad(scenario, load, duration);
@@ -283,7 +299,7 @@ async function main(): Promise<void> {
   const chosenScenarios = scenarios.filter((s) => asked.includes(s) || asked.some((a) => a.baseline === s.name));
   const t0 = Date.now();
 
-  if (!which('wrk')) {
+  if (chosenScenarios.some((s) => s.http?.client !== 'h2load') && !which('wrk')) {
     log('bench: wrk not found: apt-get install wrk (Debian package wrk); nothing measured');
     process.exit(1);
   }
@@ -378,22 +394,17 @@ async function main(): Promise<void> {
   const minutes = (Date.now() - t0) / 60_000;
   const settings: Settings = { ...o, command, minutes, reruns: reruns.count, rerunMinutes: reruns.ms / 60_000 };
   const machineLines = machine(chosenServers);
-  const isAsgi = (r: ScenarioResult): boolean => r.scenario.group === 'asgi';
-  const wsgiResults = results.filter((r) => !isAsgi(r) && (r.round ?? 1) === 1);
-  const asgiResults = results.filter(isAsgi);
-  const asgiNames = new Set(chosenScenarios.filter((s) => s.group === 'asgi').map((s) => s.name));
-  const isAsgiSkip = (line: string): boolean => [...asgiNames].some((name) => line.includes(` on ${name}:`));
-  const asgiSkipped = skipped.filter(isAsgiSkip);
-  const wsgiSkipped = skipped.filter((line) => !isAsgiSkip(line));
-  const fresh = asgiResults.length > 0 ? asgiSection(asgiResults, settings, machineLines, asgiSkipped) : null;
-  if (wsgiResults.length > 0 || fresh === null) {
-    process.stdout.write(`\n${resultsSection(wsgiResults, settings, machineLines, wsgiSkipped, memory)}\n`);
-  }
-  if (fresh !== null) process.stdout.write(`\n${fresh}\n`);
+  const report = sections(results, chosenScenarios, skipped, settings, machineLines, memory);
+  for (const text of [report.wsgi, report.asgi, report.h2]) if (text !== null) process.stdout.write(`\n${text}\n`);
   log(
     `bench: the runs took ${minutes.toFixed(1)} min, ` +
       `${reruns.count} re-runs of disturbed runs ${(reruns.ms / 60_000).toFixed(1)} min of it`,
   );
+  const h2Failed = results.filter((r) => r.scenario.group === 'h2').flatMap((r) => r.rows.filter((row) => row.failed));
+  if (h2Failed.length > 0) {
+    log(`bench: ${h2Failed.length} HTTP/2-section run(s) failed (see "failed:" above and in the section)`);
+    process.exitCode = 1;
+  }
 
   if (values['no-write']) return;
   if (!results.some((r) => r.rows.some((row) => row.measured))) {
@@ -403,15 +414,39 @@ async function main(): Promise<void> {
   }
   const file = join(ROOT, 'docs', 'benchmarks.md');
   const old = existsSync(file) ? readFileSync(file, 'utf8') : '';
-  if (wsgiResults.length === 0) {
-    // only ASGI scenarios ran: the rest of the file stays as it is
-    writeFileSync(file, spliceAsgi(old, fresh!));
-  } else {
-    const wsgi = document(wsgiResults, settings, machineLines, wsgiSkipped, chosenServers, memory);
-    const section = fresh ?? asgiSectionOf(old);
-    writeFileSync(file, section === null ? wsgi : spliceAsgi(wsgi, section));
-  }
+  // the full document when WSGI scenarios ran; else only the sections that ran are replaced, the rest stays
+  let doc = report.wsgi === null ? old : document(report.wsgiResults, settings, machineLines, report.wsgiSkipped, chosenServers, memory);
+  const asgi = report.asgi ?? asgiSectionOf(old);
+  if (asgi !== null) doc = spliceAsgi(doc, asgi);
+  const h2 = report.h2 ?? h2SectionOf(old);
+  if (h2 !== null) doc = spliceH2(doc, h2);
+  writeFileSync(file, doc);
   log(`bench: wrote ${file}`);
+}
+
+/** The report's sections (null: none of its scenarios ran; the WSGI one also when nothing at all did). */
+function sections(
+  results: readonly ScenarioResult[],
+  chosen: readonly Scenario[],
+  skipped: readonly string[],
+  settings: Settings,
+  machineLines: string[],
+  memory: Memory | null,
+): { wsgi: string | null; asgi: string | null; h2: string | null; wsgiResults: ScenarioResult[]; wsgiSkipped: string[] } {
+  const groupOf = (name: string): string => chosen.find((s) => s.name === name)?.group ?? 'wsgi';
+  // a skip line names its scenario (" on NAME:"); a server that is missing altogether goes to the WSGI section
+  const skipGroup = (line: string): string => groupOf(/ on ([\w-]+):/.exec(line)?.[1] ?? '');
+  const of = (group: string): ScenarioResult[] => results.filter((r) => (r.scenario.group ?? 'wsgi') === group);
+  const skips = (group: string): string[] => skipped.filter((line) => skipGroup(line) === group);
+  const wsgiResults = of('wsgi').filter((r) => (r.round ?? 1) === 1);
+  const wsgiSkipped = skips('wsgi');
+  const asgi = of('asgi').length > 0 ? asgiSection(of('asgi'), settings, machineLines, skips('asgi')) : null;
+  const h2 = of('h2').length > 0 ? h2Section(of('h2'), settings, machineLines, skips('h2')) : null;
+  const wsgi =
+    wsgiResults.length > 0 || (asgi === null && h2 === null)
+      ? resultsSection(wsgiResults, settings, machineLines, wsgiSkipped, memory)
+      : null;
+  return { wsgi, asgi, h2, wsgiResults, wsgiSkipped };
 }
 
 process.on('SIGINT', () => {

@@ -2,6 +2,7 @@
 // scenario; adding one is a few lines here (plus an app in bench/apps/ if it
 // needs a new one). Every server serves the same app module for a scenario.
 
+import type { Protocol } from './h2load.js';
 import { uvicornPython, type Server } from './servers.js';
 import { STATIC_LINE, STATIC_PREFIX } from './static-files.js';
 
@@ -66,8 +67,14 @@ export interface Scenario {
   skip?(server: Server): string | null;
   /** a WebSocket echo load (bench/ws-client.ts) on `path` instead of wrk: requests are round trips */
   websocket?: { deflate: boolean };
+  /**
+   * the HTTP/2 section's loads: `protocol` spoken by h2load (bench/h2load.ts) with `streams` concurrent streams per
+   * connection (HTTP/1.1: always 1), or by wrk (HTTP/1.1 in the clear only). Only servers whose `speaks` lists the
+   * protocol run it. Without it a scenario is plain HTTP/1.1 under wrk.
+   */
+  http?: { protocol: Protocol; client: 'h2load' | 'wrk'; streams: number };
   /** the report groups it under this section (default: the WSGI results) */
-  group?: 'asgi';
+  group?: 'asgi' | 'h2';
 }
 
 /** Measured seconds of a scenario that names none (and no --duration given). */
@@ -175,6 +182,62 @@ function asgi(): Scenario[] {
   ];
 }
 
+/** HTTP/2 runs: 5 connections x 10 streams, as many requests in flight as the HTTP/1.1 runs' 50 connections. */
+export const H2_CONNECTIONS = 5;
+export const H2_STREAMS = 10;
+
+/**
+ * HTTP/2 (h2load, h2c with prior knowledge and h2 over TLS by ALPN) against HTTP/1.1 (the same h2load with --h1, and wrk)
+ * on the hello and Flask apps, reported in their own section; each HTTP/2 run also as a ratio to its HTTP/1.1 pair.
+ */
+function http2(): Scenario[] {
+  const flaskJson: Pick<Scenario, 'app' | 'path' | 'expect'> = {
+    app: { module: 'flask_app', callable: 'application', needs: [flask] },
+    path: '/json',
+    expect: '"message"',
+  };
+  const helloWorld: Pick<Scenario, 'app' | 'path' | 'expect'> = { app: hello, path: '/', expect: 'Hello, World!' };
+  const h1 = (name: string, what: Pick<Scenario, 'app' | 'path' | 'expect'>, protocol: Protocol, title: string): Scenario => ({
+    name,
+    title: `${title} over HTTP/1.1${protocol === 'h1-tls' ? ' over TLS' : ''}: h2load --h1, 50 connections, one request at a time on each`,
+    ...what,
+    http: { protocol, client: 'h2load', streams: 1 },
+    group: 'h2',
+  });
+  const h2 = (
+    name: string,
+    what: Pick<Scenario, 'app' | 'path' | 'expect'>,
+    protocol: Protocol,
+    title: string,
+    baseline: string,
+  ): Scenario => ({
+    name,
+    title:
+      `${title} over HTTP/2 (${protocol === 'h2c' ? 'h2c, prior knowledge' : 'TLS, h2 by ALPN'}): h2load, ` +
+      `${H2_CONNECTIONS} connections x ${H2_STREAMS} streams; req/s ÷ ${baseline}`,
+    ...what,
+    connections: H2_CONNECTIONS,
+    http: { protocol, client: 'h2load', streams: H2_STREAMS },
+    baseline,
+    group: 'h2',
+  });
+  return [
+    h1('h2-hello-h1', helloWorld, 'h1', 'hello-world'),
+    h2('h2-hello', helloWorld, 'h2c', 'hello-world', 'h2-hello-h1'),
+    {
+      name: 'h2-hello-wrk',
+      title: 'hello-world over HTTP/1.1 under wrk -c 50 (the hello scenario of the main results), for the h2load --h1 figure',
+      ...helloWorld,
+      http: { protocol: 'h1', client: 'wrk', streams: 1 },
+      group: 'h2',
+    },
+    h1('h2-hello-tls-h1', helloWorld, 'h1-tls', 'hello-world'),
+    h2('h2-hello-tls', helloWorld, 'h2-tls', 'hello-world', 'h2-hello-tls-h1'),
+    h1('h2-flask-h1', flaskJson, 'h1', 'Flask JSON (GET /json)'),
+    h2('h2-flask', flaskJson, 'h2c', 'Flask JSON (GET /json)', 'h2-flask-h1'),
+  ];
+}
+
 export const scenarios: Scenario[] = [
   {
     name: 'hello',
@@ -257,4 +320,5 @@ export const scenarios: Scenario[] = [
     fds: 4096,
   },
   ...asgi(),
+  ...http2(),
 ];

@@ -11,6 +11,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Protocol } from './h2load.js';
 import type { Launch, Proc } from './procs.js';
 import { childrenOf, tempDir, which } from './procs.js';
 import type { AppRef } from './scenarios.js';
@@ -46,6 +47,11 @@ export interface Server {
   static?: boolean;
   /** the app interfaces it serves (default: WSGI only); a scenario of another interface does not apply to it */
   interfaces?: readonly ('wsgi' | 'asgi')[];
+  /**
+   * the protocols its listener speaks (default: HTTP/1.1 in the clear, 'h1'). The HTTP/2 section's scenarios
+   * (Scenario.http) run only on the servers that list theirs here; the wrk scenarios only on those that speak 'h1'.
+   */
+  speaks?: readonly Protocol[];
 }
 
 /** stdout+stderr of a short command, or null if it could not run or failed. */
@@ -313,7 +319,7 @@ const SCGI_PARAMS = [...NGINX_PARAMS.filter((p) => !p.startsWith('CONTENT_LENGTH
  * `location` is the body of `location PATH` (how it passes to the backend, or where its files are), `http`
  * more lines of the http block (an upstream block the location names, settings of its own).
  */
-function nginxConf(dir: string, port: number, location: string, http = '', path = '/'): string {
+function nginxConf(dir: string, port: number, location: string, http = '', path = '/', listenFlags = ''): string {
   // as root the workers would otherwise run as nobody, who cannot enter the private temp dir
   const user = process.getuid?.() === 0 ? `user ${userInfo().username};\n` : '';
   return `${user}worker_processes 1;
@@ -332,7 +338,7 @@ http {
   keepalive_timeout 75s;
   keepalive_requests 1000000;
 ${http}  server {
-    listen 127.0.0.1:${port};
+    listen 127.0.0.1:${port}${listenFlags};
     location ${path} {
 ${location}
     }
@@ -354,6 +360,18 @@ const NGINX_NOTES =
   "raised to 1,000,000 so wrk's connections are not recycled, `client_max_body_size 64m`, no access log, " +
   'everything else default: request and response buffering on)';
 
+/** nginx (its config in a fresh temp dir, `http` more lines of its http block) `uwsgi_pass`-ing to `uwsgi --socket` there. */
+function nginxUwsgiLaunch(app: AppRef, port: number, http = '', listenFlags = ''): Launch[] {
+  const dir = tempDir('warpipe-bench-nginx-');
+  const socket = join(dir, 'uwsgi.sock');
+  const conf = join(dir, 'nginx.conf');
+  writeFileSync(conf, nginxConf(dir, port, `${nginxParams('uwsgi_param')}\n      uwsgi_pass unix:${socket};`, http, '/', listenFlags));
+  return [
+    { cmd: 'uwsgi', args: uwsgiArgs(app, 'python3', ['--socket', socket]), cwd: ROOT, stopSignal: UWSGI_STOP },
+    nginxLaunch(dir, conf),
+  ];
+}
+
 const nginxUwsgi: Server = {
   name: 'nginx-uwsgi',
   notes:
@@ -364,19 +382,57 @@ const nginxUwsgi: Server = {
   python: uwsgiPython,
   missing: nginxMissing,
   version: once(() => `${nginxVersion()} + ${uwsgiVersion()}`),
+  launch: (app, port) => nginxUwsgiLaunch(app, port),
+  front: (procs) => childrenOf(procs[1]!.pid)[0] ?? null,
+  workers: (procs) => uwsgiSpawned(procs[0]!, 'worker'),
+  speaks: ['h1'],
+};
+
+// The HTTP/2 section's TLS servers: one self-signed certificate per bench invocation (localhost and 127.0.0.1)
+export const benchCertificate = once((): { cert: string; key: string } | null => {
+  if (!which('openssl')) return null;
+  const dir = tempDir('warpipe-bench-tls-');
+  const pair = { cert: join(dir, 'cert.pem'), key: join(dir, 'key.pem') };
+  const r = spawnSync(
+    'openssl',
+    ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', pair.key, '-out', pair.cert].concat([
+      '-days',
+      '2',
+      '-subj',
+      '/CN=localhost',
+      '-addext',
+      'subjectAltName=DNS:localhost,IP:127.0.0.1',
+    ]),
+    { stdio: 'ignore', timeout: 20_000 },
+  );
+  return r.status === 0 ? pair : null;
+});
+const certificateMissing = (): string | null =>
+  benchCertificate() ? null : 'openssl could not make a self-signed certificate: apt-get install openssl';
+const CERTIFICATE_NOTE =
+  'a self-signed ECDSA P-256 certificate the bench makes with openssl for each invocation (TLS 1.3 with either client)';
+
+/** nginx + uWSGI as nginx-uwsgi, the client side HTTP/2: h2c (prior knowledge) or TLS (h2 and http/1.1 by ALPN). */
+const nginxUwsgiH2 = (tls: boolean): Server => ({
+  name: tls ? 'nginx-uwsgi-h2-tls' : 'nginx-uwsgi-h2',
+  notes: tls
+    ? "nginx-uwsgi's config with `listen 127.0.0.1:PORT ssl http2` and `ssl_certificate`/`ssl_certificate_key`: " +
+      `${CERTIFICATE_NOTE}; nginx offers h2 and http/1.1 by ALPN. Only the HTTP/2 section's TLS scenarios.`
+    : "nginx-uwsgi's config with `listen 127.0.0.1:PORT http2`: HTTP/2 with prior knowledge (h2c) only, nginx 1.22 " +
+      'takes no HTTP/1.1 on a plaintext http2 listener (its HTTP/1.1 figure is nginx-uwsgi on the same app). ' +
+      "nginx's HTTP/2 defaults: 128 concurrent streams, `keepalive_requests` (1,000,000 here) requests per connection.",
+  python: uwsgiPython,
+  missing: once(() => nginxMissing() ?? (tls ? certificateMissing() : null)),
+  version: once(() => `${nginxVersion()} + ${uwsgiVersion()}`),
   launch: (app, port) => {
-    const dir = tempDir('warpipe-bench-nginx-');
-    const socket = join(dir, 'uwsgi.sock');
-    const conf = join(dir, 'nginx.conf');
-    writeFileSync(conf, nginxConf(dir, port, `${nginxParams('uwsgi_param')}\n      uwsgi_pass unix:${socket};`));
-    return [
-      { cmd: 'uwsgi', args: uwsgiArgs(app, 'python3', ['--socket', socket]), cwd: ROOT, stopSignal: UWSGI_STOP },
-      nginxLaunch(dir, conf),
-    ];
+    const pair = benchCertificate();
+    const http = tls && pair ? `  ssl_certificate ${pair.cert};\n  ssl_certificate_key ${pair.key};\n` : '';
+    return nginxUwsgiLaunch(app, port, http, tls ? ' ssl http2' : ' http2');
   },
   front: (procs) => childrenOf(procs[1]!.pid)[0] ?? null,
   workers: (procs) => uwsgiSpawned(procs[0]!, 'worker'),
-};
+  speaks: tls ? ['h1-tls', 'h2-tls'] : ['h2c'],
+});
 
 // nginx serving the static scenarios' files itself: the reference for warpipe --static
 const nginxStaticMissing = once(() => (which('nginx') ? null : 'nginx not found: apt-get install nginx-light (or nginx)'));
@@ -623,6 +679,18 @@ const uvicornDebian = uvicorn(
     'Only the WebSocket scenarios; warpipe serves them on the same `/usr/bin/python3`.',
 );
 
+/** warpipe --https with the bench's certificate: h2 and http/1.1 by ALPN. Only the HTTP/2 section's TLS scenarios. */
+const warpipeHttps: Server = {
+  ...warpipe('warpipe-https', () => [], ''),
+  notes: `warpipe as above on \`--https 127.0.0.1:PORT --certfile CERT --keyfile KEY\`: ${CERTIFICATE_NOTE}.`,
+  missing: once(() => warpipeMissing() ?? certificateMissing()),
+  launch: (app, port) => {
+    const pair = benchCertificate();
+    return [warpipeLaunch(app, ['--https', `127.0.0.1:${port}`, '--certfile', pair?.cert ?? '', '--keyfile', pair?.key ?? ''], [])];
+  },
+  speaks: ['h1-tls', 'h2-tls'],
+};
+
 export const servers: Server[] = [
   {
     ...warpipe(
@@ -634,7 +702,9 @@ export const servers: Server[] = [
         'when the interpreter has it (`--loop auto`), 100 streams per worker (`--asgi-concurrency` default).',
     ),
     interfaces: ['wsgi', 'asgi'],
+    speaks: ['h1', 'h2c'],
   },
+  warpipeHttps,
   warpipe(
     'warpipe-access-log',
     () => ['--access-log', join(tempDir('warpipe-bench-'), 'access.log')],
@@ -692,6 +762,8 @@ export const servers: Server[] = [
       'gives it its normal speed (64 KiB made its uploads stall).',
   ),
   nginxUwsgi,
+  nginxUwsgiH2(false),
+  nginxUwsgiH2(true),
   nginxStatic,
   ...nginxWarpipes,
   waitress,
