@@ -280,7 +280,8 @@ const table = [
     doc: 'Client connections held at once from one IP address (0: no limit); more are answered 503.',
     peer: 'nginx limit_conn' }),
   setting({ key: 'http2MaxStreams', flag: '--http2-max-streams', kind: 'int', default: 100, min: 1, section: 'limits',
-    doc: 'Concurrent streams per HTTP/2 connection (SETTINGS_MAX_CONCURRENT_STREAMS); more are refused with REFUSED_STREAM. ' +
+    doc: 'Concurrent streams per HTTP/2 connection (SETTINGS_MAX_CONCURRENT_STREAMS); a client opening more breaks the protocol and its ' +
+      'connection is closed (GOAWAY). ' +
       'Header lists are held to --limit-request-headers and --limit-request-fields.',
     peer: 'nginx http2_max_concurrent_streams' }),
   setting({ key: 'http2MaxResets', flag: '--http2-max-resets', kind: 'int', default: 200, min: 1, section: 'limits',

@@ -24,13 +24,14 @@ import { httpEnviron, type Peer } from './http-environ.js';
 import { isHealthTarget } from './http-health.js';
 import { HttpResponse, type HttpResponseOwner } from './http-response.js';
 import type { ExchangeServer } from './exchange.js';
-import type { HttpOptions } from './http-options.js';
+import type { Http2Options, HttpOptions } from './http-options.js';
 import { Spool } from './spool.js';
+import type { ListenerConnection } from './base.js';
 import type { PerMessageDeflate } from '../protocols/websocket/deflate.js';
 import type { WebSocketLink, WebSocketPeer } from '../pipeline/websocket.js';
 import { webSocketUpgrade, type UpgradeHost } from './http-upgrade.js';
 import { WebSocketSession } from './websocket-session.js';
-import { PREFACE, type Http2Connection, type Http2Options } from './http2-connection.js';
+import { PREFACE } from '../protocols/http2/message.js';
 
 const WEBSOCKET_DEFAULTS = { maxMessage: 16 << 20, pingInterval: 20, pingTimeout: 20 };
 
@@ -55,7 +56,7 @@ export interface HttpConnectionHost extends ExchangeServer {
   /** Connections closed for sending no complete head in time (slowloris). */
   headerTimeouts: number;
   refusedProxy(address: string): void;
-  connectionOnClose(conn: Connection | Http2Connection): void;
+  connectionOnClose(conn: ListenerConnection): void;
   /** HTTP/2's limits; null: --http2 off. */
   readonly http2: Http2Options | null;
   /** An HTTP/2 client went past a cap (logged once a minute). */

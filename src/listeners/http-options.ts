@@ -4,7 +4,6 @@ import type { TrustedProxies } from '../pipeline/forwarded.js';
 import type { Limits } from '../protocols/http1/parse.js';
 import type { HealthOptions } from './http-health.js';
 import type { WebSocketOptions } from './websocket-session.js';
-import type { Http2Options } from './http2-connection.js';
 
 export interface HttpOptions {
   limits: Limits;
@@ -39,4 +38,12 @@ export interface HttpOptions {
   http2?: Http2Options;
   /** --health: this path is answered by the listener itself, before the app (http-health.ts). */
   health?: HealthOptions;
+}
+
+/** --http2-* (gateway.ts builds them from the config). */
+export interface Http2Options {
+  /** Concurrent streams per connection (SETTINGS_MAX_CONCURRENT_STREAMS). */
+  maxStreams: number;
+  /** Streams reset before their answer per connection per 10 s (RESET_WINDOW_MS), before GOAWAY ENHANCE_YOUR_CALM. */
+  maxResets: number;
 }

@@ -20,7 +20,8 @@ import { Connection, type HttpConnectionHost } from './http-connection.js';
 import type { HttpOptions } from './http-options.js';
 import { healthApp } from './http-health.js';
 import type { ExchangeServer } from './exchange.js';
-import { Http2Connection, type Http2Options } from './http2-connection.js';
+import { Http2Connection } from './http2-connection.js';
+import type { Http2Options } from './http-options.js';
 
 export type { HttpOptions } from './http-options.js';
 

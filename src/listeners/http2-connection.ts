@@ -18,25 +18,15 @@ import type net from 'node:net';
 import type { ListenerConnection } from './base.js';
 import type { Peer } from './http-environ.js';
 import type { HttpConnectionHost } from './http-connection.js';
+import type { Http2Options } from './http-options.js';
 import { Http2Stream, type Http2StreamHost } from './http2-stream.js';
 
 const { NGHTTP2_ENHANCE_YOUR_CALM } = http2.constants;
-
-/** --http2-* (gateway.ts builds them from the config). */
-export interface Http2Options {
-  /** Concurrent streams per connection (SETTINGS_MAX_CONCURRENT_STREAMS). */
-  maxStreams: number;
-  /** Streams reset before their answer per connection per RESET_WINDOW_MS, before GOAWAY ENHANCE_YOUR_CALM. */
-  maxResets: number;
-}
 
 export const RESET_WINDOW_MS = 10_000;
 
 /** After our GOAWAY, how long a client may take to let the connection close. */
 const LINGER_MS = 2000;
-
-/** The HTTP/2 connection preface a client with prior knowledge opens with (RFC 9113 §3.4). */
-export const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 
 /** The session's settings and node's caps, from the listener's options. */
 function sessionOptions(host: HttpConnectionHost, o: Http2Options): http2.ServerSessionOptions {

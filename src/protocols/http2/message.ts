@@ -31,6 +31,9 @@ export interface Http2Request {
   expectContinue: boolean;
 }
 
+/** The HTTP/2 connection preface a client with prior knowledge opens with (RFC 9113 §3.4). */
+export const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
+
 const DIGITS = /^[0-9]{1,15}$/;
 
 const bad = (code: string, why: string): RemoteProtocolError => new RemoteProtocolError(code, why, 400);
