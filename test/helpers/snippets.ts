@@ -198,6 +198,7 @@ def application(environ, start_response):
         'sha256': hashlib.sha256(body).hexdigest(),
         'remote_addr': environ.get('REMOTE_ADDR'),
         'scheme': environ['wsgi.url_scheme'],
+        'protocol': environ['SERVER_PROTOCOL'],
     }).encode()
     start_response('200 OK', [('Content-Type', 'application/json'), ('Content-Length', str(len(out)))])
     return [out]
