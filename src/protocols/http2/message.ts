@@ -90,7 +90,8 @@ export function readRequest(raw: readonly string[]): Http2Request {
 const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
 
 export interface Http2ResponseHead {
-  headers: OutgoingHttpHeaders;
+  /** Flat [name, value, …], `:status` first, names lowercase: node's raw header list (Node 22.17+), or `headersObject`'s input. */
+  raw: string[];
   /** The app's own content-length (-1: none). */
   appLength: number;
   /** No body may follow (HEAD, 204, 304). */
@@ -98,11 +99,11 @@ export interface Http2ResponseHead {
 }
 
 /**
- * The HEADERS of a response: the app's fields lowercased (repeats kept as
- * lists), connection-specific ones left out, a server field unless the app
- * gave one, and a content-length the gateway knows (`knownLength`, -1: it
- * streams). Node adds the date. Throws LocalProtocolError for an app
- * content-length that is not digits or comes twice.
+ * The HEADERS of a response: the app's fields lowercased (repeats kept),
+ * connection-specific ones left out, a server field unless the app gave one,
+ * and a content-length the gateway knows (`knownLength`, -1: it streams).
+ * Node adds the date. Throws LocalProtocolError for an app content-length that
+ * is not digits or comes twice.
  */
 export function responseHead(
   method: string,
@@ -110,8 +111,9 @@ export function responseHead(
   headers: readonly (readonly [string, string])[],
   knownLength: number,
 ): Http2ResponseHead {
-  const out: OutgoingHttpHeaders = { ':status': code };
+  const raw: string[] = [':status', String(code)];
   let appLength = -1;
+  let server = false;
   for (const [name, value] of headers) {
     const key = name.toLowerCase();
     if (CONNECTION_SPECIFIC.has(key)) continue;
@@ -121,14 +123,27 @@ export function responseHead(
       }
       appLength = Number(value);
       if (code === 204) continue;
+    } else if (key === 'server') {
+      server = true;
     }
+    raw.push(key, value);
+  }
+  if (!server) raw.push('server', 'warpipe');
+  const noBody = method === 'HEAD' || code === 204 || code === 304;
+  if (appLength < 0 && knownLength >= 0 && code !== 204 && code !== 304) raw.push('content-length', String(knownLength));
+  return { raw, appLength, noBody };
+}
+
+/** A raw header list as node's header object (repeats as lists), for a Node that takes no raw list. */
+export function headersObject(raw: readonly string[]): OutgoingHttpHeaders {
+  const out: OutgoingHttpHeaders = {};
+  for (let i = 0; i < raw.length; i += 2) {
+    const key = raw[i]!;
+    const value = raw[i + 1]!;
     const prev = out[key];
     if (prev === undefined) out[key] = value;
     else if (Array.isArray(prev)) prev.push(value);
     else out[key] = [String(prev), value];
   }
-  if (out.server === undefined) out.server = 'warpipe';
-  const noBody = method === 'HEAD' || code === 204 || code === 304;
-  if (appLength < 0 && knownLength >= 0 && code !== 204 && code !== 304) out['content-length'] = knownLength;
-  return { headers: out, appLength, noBody };
+  return out;
 }
