@@ -26,7 +26,7 @@ const H2_DIR = fileURLToPath(new URL('../../../test/fixtures/h2/', import.meta.u
 const ATTACKER = `${H2_DIR}attack.py`;
 const havePeer = pythonHas(SYSTEM_PYTHON, 'h2');
 
-const { NGHTTP2_NO_ERROR, NGHTTP2_CANCEL, NGHTTP2_ENHANCE_YOUR_CALM, NGHTTP2_PROTOCOL_ERROR } = http2.constants;
+const { NGHTTP2_NO_ERROR, NGHTTP2_CANCEL, NGHTTP2_ENHANCE_YOUR_CALM, NGHTTP2_INTERNAL_ERROR, NGHTTP2_PROTOCOL_ERROR } = http2.constants;
 
 const MAX_RESETS = 50;
 /** The gateway idles at ~60 MiB; an undefended attack here costs hundreds (50 MB of CONTINUATION, 2.9 GB of decoded HPACK). */
@@ -150,13 +150,26 @@ describe('HTTP/2 denial-of-service classes against a real warpipe', () => {
     if (!needPeer(t)) return;
     const seen = await underAttack(srv, 'rapid-reset', ['--count', '10000']);
     const why = JSON.stringify(seen);
-    assert.equal(seen.goaway, NGHTTP2_ENHANCE_YOUR_CALM, why);
     assert.equal(seen.closed, true, why);
+    assert.ok((seen.streams as number) < 10_000, `the attack was cut short: ${why}`);
     // the GOAWAY names the last stream taken: near the cap, not the 10,000 sent. node tells of resets as
-    // it reads: node 20 at once (stream 101 here), node 24 after the read that brought them (stream 199),
-    // when its own caps have not ended the connection first (GOAWAY INTERNAL_ERROR: docs/security.md)
-    assert.ok(seen.last_stream_id! < 2 * (MAX_RESETS + 200), why);
-    assert.match(srv.logs(), /sent GOAWAY ENHANCE_YOUR_CALM to 127\.0\.0\.1: \d+ streams reset within 10s/);
+    // it reads: node 20 at once (stream 101 here); node 24 only after the whole read that brought them (one
+    // 64 KiB read holds up to about 2,500 HEADERS + RST_STREAM pairs of this attack: streams 199 to 1,799
+    // seen), so there nghttp2's own reset limit (1,000 at once) may end the connection first, with GOAWAY
+    // INTERNAL_ERROR at stream 2,001 (docs/security.md)
+    const calm = seen.goaways.find(([code]) => code === NGHTTP2_ENHANCE_YOUR_CALM);
+    if (calm !== undefined) {
+      assert.ok(calm[1] < 2 * (MAX_RESETS + 2_500), why);
+      assert.match(srv.logs(), /sent GOAWAY ENHANCE_YOUR_CALM to 127\.0\.0\.1: \d+ streams reset within 10s/);
+    } else if (seen.goaway === null) {
+      // the close came while the attacker still wrote: its kernel answered with a TCP reset and dropped the GOAWAY
+      assert.equal(seen.reset_by_server, true, why);
+      assert.match(srv.logs(), /sent GOAWAY ENHANCE_YOUR_CALM to 127\.0\.0\.1/);
+    } else {
+      assert.notEqual(process.versions.node.split('.')[0], '20', `node 20 tells of each reset at once: ${why}`);
+      assert.equal(seen.goaway, NGHTTP2_INTERNAL_ERROR, why);
+      assert.ok(seen.last_stream_id! <= 2 * 1_000 + 1, why);
+    }
   });
 
   for (const how of ['window', 'data']) {
