@@ -10,13 +10,14 @@ import {
   cpuPerRequestUs,
   find,
   fixed,
-  loadLine,
   type Measured,
   NOISY_CORES,
   otherCores,
+  roundTables,
   type ScenarioResult,
+  sectionOf,
   type Settings,
-  table,
+  spliceSection,
   times,
   whole,
 } from './report.js';
@@ -177,27 +178,12 @@ export function h2Section(results: readonly ScenarioResult[], settings: Settings
     '',
     ...h2RatioLines(results),
   ];
-  for (const r of results) {
-    const title = `### ${r.scenario.name}${rounds > 1 ? ` (round ${r.round ?? 1})` : ''}: ${r.scenario.title}`;
-    const same = results.filter((x) => (x.round ?? 1) === (r.round ?? 1));
-    parts.push('', title, '', loadLine(r, settings), '', table(r, same));
-  }
-  if (skipped.length > 0) parts.push('', '### Not run', '', ...skipped.map((s) => `- ${s}`));
-  parts.push(H2_END);
+  parts.push(...roundTables(results, settings, rounds, skipped), H2_END);
   return parts.join('\n');
 }
 
 /** `doc` with its HTTP/2 section replaced by `section` (appended when it has none). */
-export function spliceH2(doc: string, section: string): string {
-  const a = doc.indexOf(H2_START);
-  const b = doc.indexOf(H2_END);
-  if (a < 0 || b < a) return `${doc.trimEnd()}\n\n${section}\n`;
-  return `${doc.slice(0, a)}${section}${doc.slice(b + H2_END.length)}`;
-}
+export const spliceH2 = (doc: string, section: string): string => spliceSection(doc, section, H2_START, H2_END);
 
 /** The HTTP/2 section in `doc`, markers included, or null. */
-export function h2SectionOf(doc: string): string | null {
-  const a = doc.indexOf(H2_START);
-  const b = doc.indexOf(H2_END);
-  return a < 0 || b < a ? null : doc.slice(a, b + H2_END.length);
-}
+export const h2SectionOf = (doc: string): string | null => sectionOf(doc, H2_START, H2_END);

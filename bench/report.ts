@@ -747,27 +747,39 @@ export function asgiSection(results: readonly ScenarioResult[], settings: Settin
     '',
     ...asgiRatioLines(results),
   ];
+  parts.push(...roundTables(results, settings, rounds, skipped), ASGI_END);
+  return parts.join('\n');
+}
+
+/** A section's tables, one per scenario and round, and what was not run. */
+export function roundTables(results: readonly ScenarioResult[], settings: Settings, rounds: number, skipped: readonly string[]): string[] {
+  const parts: string[] = [];
   for (const r of results) {
     const title = `### ${r.scenario.name}${rounds > 1 ? ` (round ${r.round ?? 1})` : ''}: ${r.scenario.title}`;
     const same = results.filter((x) => (x.round ?? 1) === (r.round ?? 1));
     parts.push('', title, '', loadLine(r, settings), '', table(r, same));
   }
   if (skipped.length > 0) parts.push('', '### Not run', '', ...skipped.map((s) => `- ${s}`));
-  parts.push(ASGI_END);
-  return parts.join('\n');
+  return parts;
+}
+
+/** `doc` with its section between `start` and `end` replaced by `section` (appended when it has none). */
+export function spliceSection(doc: string, section: string, start: string, end: string): string {
+  const a = doc.indexOf(start);
+  const b = doc.indexOf(end);
+  if (a < 0 || b < a) return `${doc.trimEnd()}\n\n${section}\n`;
+  return `${doc.slice(0, a)}${section}${doc.slice(b + end.length)}`;
+}
+
+/** The section between `start` and `end` in `doc`, markers included, or null. */
+export function sectionOf(doc: string, start: string, end: string): string | null {
+  const a = doc.indexOf(start);
+  const b = doc.indexOf(end);
+  return a < 0 || b < a ? null : doc.slice(a, b + end.length);
 }
 
 /** `doc` with its ASGI section replaced by `section` (appended when it has none). */
-export function spliceAsgi(doc: string, section: string): string {
-  const a = doc.indexOf(ASGI_START);
-  const b = doc.indexOf(ASGI_END);
-  if (a < 0 || b < a) return `${doc.trimEnd()}\n\n${section}\n`;
-  return `${doc.slice(0, a)}${section}${doc.slice(b + ASGI_END.length)}`;
-}
+export const spliceAsgi = (doc: string, section: string): string => spliceSection(doc, section, ASGI_START, ASGI_END);
 
 /** The ASGI section in `doc`, markers included, or null. */
-export function asgiSectionOf(doc: string): string | null {
-  const a = doc.indexOf(ASGI_START);
-  const b = doc.indexOf(ASGI_END);
-  return a < 0 || b < a ? null : doc.slice(a, b + ASGI_END.length);
-}
+export const asgiSectionOf = (doc: string): string | null => sectionOf(doc, ASGI_START, ASGI_END);

@@ -60,6 +60,21 @@ export interface ResponseSink {
   done(): void;
 }
 
+/**
+ * A whole body longer than the app's own Content-Length: cut `bufs` (in place) to `limit` bytes, and say so.
+ * Returns `limit`, the bytes that go out.
+ */
+export function truncateWhole(bufs: Uint8Array[], limit: number, log: Logger): number {
+  log.error(`app sent more bytes than its Content-Length (${limit}); the excess was dropped`);
+  let left = limit;
+  for (let i = 0; i < bufs.length; i++) {
+    const b = bufs[i]!;
+    if (b.length > left) bufs[i] = b.subarray(0, left);
+    left -= bufs[i]!.length;
+  }
+  return limit;
+}
+
 export interface ExchangeServer {
   readonly app: App;
   readonly log: Logger;

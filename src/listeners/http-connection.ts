@@ -20,7 +20,7 @@ import { parseProxyHeader } from '../protocols/proxy/header.js';
 import { httpDate } from './date.js';
 import { UploadRate, type DeadlineKind } from './deadlines.js';
 import { Exchange } from './exchange.js';
-import { httpEnviron, type Peer } from './http-environ.js';
+import { httpEnviron, localEnds, type Peer } from './http-environ.js';
 import { isHealthTarget } from './http-health.js';
 import { HttpResponse, type HttpResponseOwner } from './http-response.js';
 import type { ExchangeServer } from './exchange.js';
@@ -140,10 +140,7 @@ export class Connection implements HttpResponseOwner, Peer, UpgradeHost {
   }
 
   private localAddress(): [string, string] {
-    if (this.local === null) {
-      const { localAddress, localPort } = this.socket;
-      this.local = [localAddress ?? 'localhost', localPort === undefined ? '' : String(localPort)];
-    }
+    if (this.local === null) this.local = localEnds(this.socket);
     return this.local;
   }
 

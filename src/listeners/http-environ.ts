@@ -19,6 +19,12 @@ export interface Peer {
   readonly viaProxy: boolean;
 }
 
+/** A socket's own address and port, for SERVER_NAME/SERVER_PORT of a request without a host (a getsockname() each: read lazily). */
+export function localEnds(socket: { readonly localAddress?: string; readonly localPort?: number }): [string, string] {
+  const { localAddress, localPort } = socket;
+  return [localAddress ?? 'localhost', localPort === undefined ? '' : String(localPort)];
+}
+
 export interface EnvironSource {
   readonly options: { readonly tls?: unknown; readonly serverSoftware: string; readonly trustedProxies?: TrustedProxies };
   readonly scheme: 'http' | 'https';

@@ -13,7 +13,7 @@ import { type Framing, frameResponse } from '../protocols/http1/framing.js';
 import type { RequestHead } from '../protocols/http1/parse.js';
 import { CRLF, LAST_CHUNK, answerBytes, chunkPrefix, simpleResponse } from '../protocols/http1/serialize.js';
 import { httpDate } from './date.js';
-import type { ResponseSink } from './exchange.js';
+import { truncateWhole, type ResponseSink } from './exchange.js';
 
 /** What a response needs of its connection. */
 export interface HttpResponseOwner {
@@ -119,7 +119,7 @@ export class HttpResponse implements ResponseSink {
       socket.write(bytesOf(head));
       return 0;
     }
-    if (this.remaining >= 0 && total > this.remaining) total = this.truncate(bufs, this.remaining);
+    if (this.remaining >= 0 && total > this.remaining) total = truncateWhole(bufs, this.remaining, this.conn.log);
     if (total >= GATHER_MIN) {
       // the head, then the body's buffers as they are: one writev, no copy
       socket.cork();
@@ -139,17 +139,6 @@ export class HttpResponse implements ResponseSink {
     }
     if (this.remaining >= 0) this.remaining -= total;
     return total;
-  }
-
-  private truncate(bufs: Uint8Array[], limit: number): number {
-    this.conn.log.error(`app sent more bytes than its Content-Length (${limit}); the excess was dropped`);
-    let left = limit;
-    for (let i = 0; i < bufs.length; i++) {
-      const b = bufs[i]!;
-      if (b.length > left) bufs[i] = b.subarray(0, left);
-      left -= bufs[i]!.length;
-    }
-    return limit;
   }
 
   sendHead(status: string, code: number, headers: Headers, first: Uint8Array, flushed?: () => void): number {

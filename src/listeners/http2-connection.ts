@@ -16,7 +16,7 @@
 import http2, { type ServerHttp2Session, type ServerHttp2Stream, type IncomingHttpHeaders } from 'node:http2';
 import type net from 'node:net';
 import type { ListenerConnection } from './base.js';
-import type { Peer } from './http-environ.js';
+import { localEnds, type Peer } from './http-environ.js';
 import type { HttpConnectionHost } from './http-connection.js';
 import type { Http2Options } from './http-options.js';
 import { Http2Stream, type Http2StreamHost } from './http2-stream.js';
@@ -99,10 +99,7 @@ export class Http2Connection implements ListenerConnection, Http2StreamHost, Pee
   }
 
   private localAddress(): [string, string] {
-    if (this.local === null) {
-      const { localAddress, localPort } = this.socket;
-      this.local = [localAddress ?? 'localhost', localPort === undefined ? '' : String(localPort)];
-    }
+    if (this.local === null) this.local = localEnds(this.socket);
     return this.local;
   }
 

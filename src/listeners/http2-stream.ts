@@ -14,7 +14,7 @@ import type { Environ, Headers } from '../pipeline/types.js';
 import { headersObject, readRequest, responseHead, type Http2Request } from '../protocols/http2/message.js';
 import { answerBytes, reasonPhrase } from '../protocols/http1/serialize.js';
 import { UploadRate } from './deadlines.js';
-import { Exchange, type ResponseSink } from './exchange.js';
+import { Exchange, truncateWhole, type ResponseSink } from './exchange.js';
 import { http2Environ, type Peer } from './http-environ.js';
 import { isHealthTarget } from './http-health.js';
 import type { HttpConnectionHost } from './http-connection.js';
@@ -248,7 +248,7 @@ export class Http2Stream implements ResponseSink {
       this.respond(head.raw, true);
       return 0;
     }
-    if (head.appLength >= 0 && total > head.appLength) total = this.truncate(bufs, head.appLength);
+    if (head.appLength >= 0 && total > head.appLength) total = truncateWhole(bufs, head.appLength, this.host.listener.log);
     this.remaining = head.appLength >= 0 ? head.appLength - total : -1;
     this.respond(head.raw, false);
     const last = bufs.length - 1;
@@ -262,17 +262,6 @@ export class Http2Stream implements ResponseSink {
       this.stream.write(bufs[last]);
     }
     return total;
-  }
-
-  private truncate(bufs: Uint8Array[], limit: number): number {
-    this.host.listener.log.error(`app sent more bytes than its Content-Length (${limit}); the excess was dropped`);
-    let left = limit;
-    for (let i = 0; i < bufs.length; i++) {
-      const b = bufs[i]!;
-      if (b.length > left) bufs[i] = b.subarray(0, left);
-      left -= bufs[i]!.length;
-    }
-    return limit;
   }
 
   sendHead(_status: string, code: number, headers: Headers, first: Uint8Array, flushed?: () => void): number {

@@ -16,7 +16,7 @@ import http2 from 'node:http2';
 import net from 'node:net';
 import tls from 'node:tls';
 import { tmpdir } from 'node:os';
-import { haveOpenssl } from '../helpers/certs.js';
+import { haveOpenssl, makeCertificate } from '../helpers/certs.js';
 import { writeCgiScripts } from '../helpers/cgi-scripts.js';
 import { h2connect, h2get, h2request } from '../helpers/h2.js';
 import { ASGI_DIR, requirePeer, startServer, type Server } from '../helpers/server.js';
@@ -40,25 +40,9 @@ function curl(args: string[]): Promise<{ version: string; status: number; body: 
   });
 }
 
+/** A certificate for localhost in `dir`, and the --https arguments that serve it. */
 function certificate(dir: string): string[] {
-  const r = spawnSync('openssl', [
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-keyout',
-    `${dir}/key.pem`,
-    '-out',
-    `${dir}/cert.pem`,
-    '-days',
-    '2',
-    '-subj',
-    '/CN=localhost',
-    '-addext',
-    'subjectAltName=DNS:localhost,IP:127.0.0.1',
-  ]);
-  assert.equal(r.status, 0, 'openssl req');
+  makeCertificate(`${dir}/cert.pem`, `${dir}/key.pem`, 'localhost');
   return ['--https', '127.0.0.1:0', '--certfile', `${dir}/cert.pem`, '--keyfile', `${dir}/key.pem`];
 }
 

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { requirePeer } from '../helpers/server.js';
 import { freePort, waitForPort } from '../helpers/net.js';
-import { haveOpenssl } from '../helpers/certs.js';
+import { haveOpenssl, makeCertificate } from '../helpers/certs.js';
 import { commandLines, serveScript, shimDir, snippet, substitute, writeDocApps, type Running } from '../helpers/snippets.js';
 
 const DEPLOY = 'docs/deploy.md';
@@ -32,24 +32,7 @@ describe('docs/deploy.md: HTTP/2', () => {
     writeDocApps(work);
     bin = shimDir(join(work, 'shims'));
     if (!haveOpenssl) return;
-    const made = spawnSync('openssl', [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-keyout',
-      `${work}/key.pem`,
-      '-out',
-      `${work}/cert.pem`,
-      '-days',
-      '2',
-      '-subj',
-      '/CN=localhost',
-      '-addext',
-      'subjectAltName=DNS:localhost,IP:127.0.0.1',
-    ]);
-    assert.equal(made.status, 0, 'openssl req');
+    makeCertificate(`${work}/cert.pem`, `${work}/key.pem`, 'localhost');
     ca = `${work}/cert.pem`;
     writeFileSync(`${work}/site.pem`, readFileSync(ca, 'utf8') + readFileSync(`${work}/key.pem`, 'utf8'));
     port = await freePort();
