@@ -14,6 +14,7 @@ import type { Environ, Headers } from '../pipeline/types.js';
 import { headersObject, readRequest, responseHead, type Http2Request } from '../protocols/http2/message.js';
 import { answerBytes, reasonPhrase } from '../protocols/http1/serialize.js';
 import { UploadRate } from './deadlines.js';
+import { Spool } from './spool.js';
 import { Exchange, truncateWhole, type ResponseSink } from './exchange.js';
 import { http2Environ, type Peer } from './http-environ.js';
 import { isHealthTarget } from './http-health.js';
@@ -48,6 +49,8 @@ export class Http2Stream implements ResponseSink {
   private req: Http2Request | null = null;
   private exchange: Exchange | null = null;
   private parts: ByteQueue | null = null;
+  /** --spool-request-body: the body is going to a temporary file. */
+  private spool: Spool | null = null;
   private bodyBytes = 0;
   private input: BodyInput | null = null;
   private bodyDone: boolean;
@@ -139,8 +142,9 @@ export class Http2Stream implements ResponseSink {
       }
       return;
     }
+    if (this.spool !== null) return this.spoolChunk(chunk);
     this.parts!.push(chunk);
-    if (this.bodyBytes <= options.bufferRequestBody) return;
+    if (this.bodyBytes <= options.bufferRequestBody || this.startSpool()) return;
     // too large to hold: give the app a stream and keep feeding it
     const streamed = new BodyInput();
     for (let part = this.parts!.shift(); part !== undefined; part = this.parts!.shift()) streamed.push(part);
@@ -150,11 +154,63 @@ export class Http2Stream implements ResponseSink {
     this.armBodyDeadline();
   }
 
+  /** --spool-request-body: a body of a known length within it goes to a temporary file; false to stream it to the app. */
+  private startSpool(): boolean {
+    const { spoolRequestBody = 0, spoolDir = '' } = this.host.listener.options;
+    const length = this.req!.contentLength;
+    if (spoolRequestBody <= 0 || length < 0 || length > spoolRequestBody) return false;
+    try {
+      this.spool = new Spool(spoolDir, (err) => this.spoolFailed(err));
+    } catch (err) {
+      const why = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+      this.host.listener.log.error(`cannot spool a request body to ${spoolDir} (${why}); streaming it to the app instead`);
+      return false;
+    }
+    for (let part = this.parts!.shift(); part !== undefined; part = this.parts!.shift()) this.spoolChunk(part);
+    return true;
+  }
+
+  private spoolChunk(chunk: Buffer): void {
+    if (this.spool!.write(chunk, this.spoolOnRoom)) return;
+    this.stream.pause(); // the disk is behind: the stream's window stays shut, and the client is not to blame for the wait
+    if (this.kind === 'body') this.setDeadline(null, 0);
+  }
+
+  private readonly spoolOnRoom = (): void => {
+    if (this.gone || !this.stream.isPaused()) return;
+    if (!this.bodyDone) this.setDeadline('body', this.host.listener.options.bodyTimeout);
+    this.stream.resume();
+  };
+
+  /** A write to the spool failed (a full disk): 500 now, whether or not the body is all in. */
+  private spoolFailed(err: NodeJS.ErrnoException): void {
+    const spool = this.spool;
+    if (spool === null || this.gone) return;
+    this.spool = null;
+    spool.discard();
+    const dir = this.host.listener.options.spoolDir;
+    this.host.listener.log.error(`cannot write an HTTP/2 request body to a temporary file in ${dir} (${err.code ?? err.message})`);
+    this.exchange?.fail(new GatewayError(codes.SPOOL_FAILED, `request body spool failed: ${err.message}`, 500));
+  }
+
   private onEnd(): void {
     this.bodyDone = true;
     if (this.kind === 'body') this.setDeadline(null, 0);
     if (this.gone) return;
     if (this.input !== null) return this.input.end();
+    const spool = this.spool;
+    if (spool !== null) {
+      // the whole body is on disk: the app is called now, reading it back
+      this.spool = null;
+      spool.finish().then(
+        (input) => (this.gone ? spool.discard() : this.dispatch(input)),
+        (err: NodeJS.ErrnoException) => {
+          this.spool = spool;
+          this.spoolFailed(err);
+        },
+      );
+      return;
+    }
     const body = this.parts!.take();
     // the whole body is here: tell apps its length when the client did not (Django trusts CONTENT_LENGTH)
     if (this.req!.contentLength < 0) this.exchange!.environ.CONTENT_LENGTH = String(body.length);
@@ -430,6 +486,8 @@ export class Http2Stream implements ResponseSink {
 
   private onClose(): void {
     const reset = !this.gone && !this.resetByUs && this.stream.rstCode !== NGHTTP2_NO_ERROR && this.exchange?.isOver !== true;
+    this.spool?.discard();
+    this.spool = null;
     this.gone = true;
     this.deadline = 0;
     this.kind = null;

@@ -268,6 +268,36 @@ describe('HTTP/2: flow control, resets, limits and shutdown', () => {
   });
 });
 
+test('--spool-request-body over HTTP/2: an upload half sent holds no worker, and comes back whole', async () => {
+  const dir = mkdtempSync(`${tmpdir()}/warpipe-h2spool-`);
+  const srv = await startServer('pep3333:application', {
+    args: ['--workers', '1', '--pipeline', '0', '--buffer-request-body', '16K', '--spool-request-body', '1M', '--spool-dir', dir],
+  });
+  try {
+    const session = await h2connect(srv.url);
+    const body = Buffer.alloc(400_000, 'p');
+    const upload = session.request({ ':method': 'POST', ':path': '/echo', 'content-length': String(body.length) });
+    const echoed = new Promise<Buffer>((resolve, reject) => {
+      const got: Buffer[] = [];
+      upload.on('data', (c: Buffer) => got.push(c));
+      upload.on('end', () => resolve(Buffer.concat(got)));
+      upload.on('error', reject);
+    });
+    upload.write(body.subarray(0, 200_000)); // (more than --buffer-request-body fits in the stream's 64 KiB window)
+    // a PING answered after the upload's first DATA: the server has taken the upload before the GET
+    await new Promise<void>((resolve, reject) => session.ping((err) => (err ? reject(err) : resolve())));
+    // the only worker must be free while half the body is still to come: were the upload streamed to it,
+    // this GET (read after those DATA frames) would wait for the rest, which is sent only once it is answered
+    assert.equal((await h2request(session, '/sized?3')).body.toString(), 'sss');
+    upload.end(body.subarray(200_000));
+    const back = await echoed;
+    assert.equal(createHash('sha256').update(back).digest('hex'), createHash('sha256').update(body).digest('hex'));
+    session.close();
+  } finally {
+    assert.equal(await srv.stop(), 0);
+  }
+});
+
 test('--http2 off: HTTP/1.1 only on --http, and --https offers only http/1.1', async (t) => {
   if (!requirePeer(t, haveOpenssl, 'openssl')) return;
   const dir = mkdtempSync(`${tmpdir()}/warpipe-h2off-`);
