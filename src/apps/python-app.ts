@@ -143,10 +143,13 @@ class PythonExchange implements Exchange, HttpTail {
   ) {
     this.pipelinable = (environ['wsgi.input'] as BodyInput).buffered !== null;
     // the listener says when the client leaves: a queued request is then dropped; an ASGI app hears http.disconnect
-    environ['warpipe.client_gone'] = () => {
-      this.gone = true;
-      if (this.channel instanceof StreamChannel) this.cancel();
-    };
+    environ['warpipe.client_gone'] = this;
+  }
+
+  /** The listener's word that the client left (`warpipe.client_gone`). */
+  clientGone(): void {
+    this.gone = true;
+    if (this.channel instanceof StreamChannel) this.cancel();
   }
 
   /** Its client left before a worker took it: the dispatcher drops it from the queue. */

@@ -284,8 +284,8 @@ export class Exchange {
     if (this.input !== null && !this.input.complete) this.input.fail(new GatewayError(codes.CLIENT_GONE, 'client disconnected', status));
     this.record(status);
     if (this.over) return;
-    const gone = this.environ['warpipe.client_gone']; // an app that can stop early wants to know (ASGI's http.disconnect)
-    if (typeof gone === 'function') (gone as () => void)();
+    // the pool wants to know: a queued request is dropped, an ASGI app hears http.disconnect
+    (this.environ['warpipe.client_gone'] as { clientGone(): void } | undefined)?.clientGone();
     this.over = true;
     this.closeBody(); // a body still to come is closed when it arrives (onBody)
   }

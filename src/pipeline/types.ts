@@ -77,10 +77,11 @@ export interface Environ {
   'wsgi.input': Input;
   'wsgi.errors': ErrorStream;
   /**
-   * Set by an app that can stop early (an ASGI app's http.disconnect): called once if the client
-   * leaves before its response is over.
+   * Set by an app that wants to know when the client leaves before its response is over (the Python
+   * pool: a queued request is dropped, an ASGI app hears http.disconnect); `clientGone()` is called once.
+   * An object, not a closure: the pool sets it on every request.
    */
-  'warpipe.client_gone'?: () => void;
+  'warpipe.client_gone'?: { clientGone(): void };
   [key: string]: unknown;
 }
 
