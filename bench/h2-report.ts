@@ -10,6 +10,7 @@ import {
   cpuPerRequestUs,
   find,
   fixed,
+  invocationLine,
   type Measured,
   NOISY_CORES,
   otherCores,
@@ -166,9 +167,7 @@ export function h2Section(results: readonly ScenarioResult[], settings: Settings
       'costs differ between Node versions, so run it on the Node you deploy (the line "gateway Node" below says which ' +
       'one this run used).',
     '',
-    `\`${settings.command}\`: ${rounds} round(s), each scenario's servers back to back in every round; ` +
-      `${settings.duration === undefined ? "each scenario's own duration" : `${settings.duration} s per run`} after ` +
-      `${settings.warmup} s of warm-up; the invocation took ${settings.minutes.toFixed(1)} min.`,
+    invocationLine(settings, rounds),
     '',
     ...machineLines,
     `- gateway Node: ${versionOf(gatewayNode, ['--version']) ?? 'unknown'} (${gatewaySource}); ` +

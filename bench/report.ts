@@ -737,9 +737,7 @@ export function asgiSection(results: readonly ScenarioResult[], settings: Settin
       "one process); the rest of warpipe's figure is its Python workers. uvicorn has no front process: its workers " +
       'parse HTTP themselves. hypercorn is not in the local wheel index, so it is not compared.',
     '',
-    `\`${settings.command}\`: ${rounds} round(s), each scenario's servers back to back in every round; ` +
-      `${settings.duration === undefined ? "each scenario's own duration" : `${settings.duration} s per run`} after ` +
-      `${settings.warmup} s of warm-up; the invocation took ${settings.minutes.toFixed(1)} min.`,
+    invocationLine(settings, rounds),
     '',
     ...machineLines,
     '',
@@ -749,6 +747,15 @@ export function asgiSection(results: readonly ScenarioResult[], settings: Settin
   ];
   parts.push(...roundTables(results, settings, rounds, skipped), ASGI_END);
   return parts.join('\n');
+}
+
+/** What a section's run was: its command, rounds, durations and how long it took. */
+export function invocationLine(settings: Settings, rounds: number): string {
+  return (
+    `\`${settings.command}\`: ${rounds} round(s), each scenario's servers back to back in every round; ` +
+    `${settings.duration === undefined ? "each scenario's own duration" : `${settings.duration} s per run`} after ` +
+    `${settings.warmup} s of warm-up; the invocation took ${settings.minutes.toFixed(1)} min.`
+  );
 }
 
 /** A section's tables, one per scenario and round, and what was not run. */

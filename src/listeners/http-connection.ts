@@ -20,7 +20,7 @@ import { parseProxyHeader } from '../protocols/proxy/header.js';
 import { httpDate } from './date.js';
 import { UploadRate, type DeadlineKind } from './deadlines.js';
 import { Exchange } from './exchange.js';
-import { httpEnviron, localEnds, type Peer } from './http-environ.js';
+import { clientOf, httpEnviron, localEnds, refusedEnviron, type Peer } from './http-environ.js';
 import { isHealthTarget } from './http-health.js';
 import { HttpResponse, type HttpResponseOwner } from './http-response.js';
 import type { ExchangeServer } from './exchange.js';
@@ -110,11 +110,10 @@ export class Connection implements HttpResponseOwner, Peer, UpgradeHost {
   ) {
     const { options } = listener;
     this.parser = new RequestParser(options.limits);
-    this.remoteAddr = socket.remoteAddress ?? '';
-    this.remotePort = socket.remotePort === undefined ? '' : String(socket.remotePort);
-    // a unix socket's peer got past its --socket-mode: with --forwarded-allow-ips set, it is a proxy of ours
-    const trusted = options.trustedProxies;
-    this.viaProxy = trusted !== undefined && (socket.remoteAddress === undefined || trusted.trusts(this.remoteAddr));
+    const client = clientOf(socket, options.trustedProxies);
+    this.remoteAddr = client.remoteAddr;
+    this.remotePort = client.remotePort;
+    this.viaProxy = client.viaProxy;
     this.sniff = listener.http2 !== null && !options.tls;
     this.setDeadline('head', options.headerTimeout);
     socket.on('data', (chunk: Buffer) => this.socketOnData(chunk));
@@ -559,17 +558,7 @@ export class Connection implements HttpResponseOwner, Peer, UpgradeHost {
     const { observer } = this.listener;
     if (observer === null) return;
     const line = this.parser.readRequestLine;
-    const environ =
-      line === null
-        ? null
-        : ({
-            REQUEST_METHOD: line.method,
-            REQUEST_URI: line.target,
-            SERVER_PROTOCOL: `HTTP/1.${line.minor}`,
-            SCRIPT_NAME: '',
-            PATH_INFO: '',
-            QUERY_STRING: '',
-          } as Partial<Environ> as Environ);
+    const environ = line === null ? null : refusedEnviron(line.method, line.target, `HTTP/1.${line.minor}`);
     observer.record({
       environ,
       remoteAddr: this.remoteAddr,

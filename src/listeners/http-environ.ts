@@ -25,6 +25,28 @@ export function localEnds(socket: { readonly localAddress?: string; readonly loc
   return [localAddress ?? 'localhost', localPort === undefined ? '' : String(localPort)];
 }
 
+/** The environ of a request refused before it was whole, for the access log: its request line, if that much was read. */
+export function refusedEnviron(method: string, target: string, protocol: string): Environ {
+  const partial: Partial<Environ> = { REQUEST_METHOD: method, REQUEST_URI: target, SERVER_PROTOCOL: protocol };
+  return { ...partial, SCRIPT_NAME: '', PATH_INFO: '', QUERY_STRING: '' } as Environ;
+}
+
+/**
+ * A socket's client, and whether it is a --forwarded-allow-ips proxy (a unix socket's peer got past its
+ * --socket-mode: with --forwarded-allow-ips set, it is a proxy of ours).
+ */
+export function clientOf(
+  socket: { readonly remoteAddress?: string; readonly remotePort?: number },
+  trusted: TrustedProxies | undefined,
+): { remoteAddr: string; remotePort: string; viaProxy: boolean } {
+  const remoteAddr = socket.remoteAddress ?? '';
+  return {
+    remoteAddr,
+    remotePort: socket.remotePort === undefined ? '' : String(socket.remotePort),
+    viaProxy: trusted !== undefined && (socket.remoteAddress === undefined || trusted.trusts(remoteAddr)),
+  };
+}
+
 export interface EnvironSource {
   readonly options: { readonly tls?: unknown; readonly serverSoftware: string; readonly trustedProxies?: TrustedProxies };
   readonly scheme: 'http' | 'https';

@@ -21,6 +21,7 @@ import type { HttpOptions } from './http-options.js';
 import { healthApp } from './http-health.js';
 import type { ExchangeServer } from './exchange.js';
 import { Http2Connection } from './http2-connection.js';
+import { clientOf } from './http-environ.js';
 import type { Http2Options } from './http-options.js';
 
 export type { HttpOptions } from './http-options.js';
@@ -79,11 +80,9 @@ export class HttpListener extends Listener<Connection | Http2Connection> impleme
 
   /** A --http connection opened with the HTTP/2 preface (h2c, prior knowledge): from now on its socket is an HTTP/2 session's. */
   toHttp2(conn: Connection, bytes: Buffer): void {
-    const http2 = this.http2;
-    if (http2 === null) return;
     this.connections.delete(conn); // its place in the budget goes to the HTTP/2 connection: the same socket
     conn.socket.unshift(bytes);
-    this.connections.add(new Http2Connection(conn.socket, this as typeof this & { http2: Http2Options }, conn));
+    this.connections.add(new Http2Connection(conn.socket, this, this.http2!, conn));
   }
 
   /** --proxy-protocol: a connection from a peer not in --forwarded-allow-ips was closed (said once a minute at most). */
@@ -132,22 +131,14 @@ export class HttpListener extends Listener<Connection | Http2Connection> impleme
     const cut: string[] = [];
     for (const conn of [...this.connections]) {
       const what = conn.cutOff();
-      if (Array.isArray(what)) cut.push(...what);
-      else if (what !== null) cut.push(what);
+      if (what !== null) cut.push(what);
     }
     return cut;
   }
 
   protected connect(socket: net.Socket): Connection | Http2Connection {
     if (this.http2 !== null && (socket as tls.TLSSocket).alpnProtocol === 'h2') {
-      const remoteAddr = socket.remoteAddress ?? '';
-      const trusted = this.options.trustedProxies;
-      const peer = {
-        remoteAddr,
-        remotePort: socket.remotePort === undefined ? '' : String(socket.remotePort),
-        viaProxy: trusted !== undefined && (socket.remoteAddress === undefined || trusted.trusts(remoteAddr)),
-      };
-      return new Http2Connection(socket, this as typeof this & { http2: Http2Options }, peer);
+      return new Http2Connection(socket, this, this.http2, clientOf(socket, this.options.trustedProxies));
     }
     return new Connection(socket, this);
   }

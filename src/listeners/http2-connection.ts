@@ -61,12 +61,13 @@ export class Http2Connection implements ListenerConnection, Http2StreamHost, Pee
 
   constructor(
     readonly socket: net.Socket,
-    readonly listener: HttpConnectionHost & { readonly http2: Http2Options },
+    readonly listener: HttpConnectionHost,
+    private readonly options: Http2Options,
     /** The client, as the HTTP/1.1 side read it (a PROXY header may have named it). */
     private readonly client: { readonly remoteAddr: string; readonly remotePort: string; readonly viaProxy: boolean },
   ) {
     this.own = Date.now() + listener.options.headerTimeout * 1000;
-    const session = (this.session = http2.performServerHandshake(socket, sessionOptions(listener, listener.http2)));
+    const session = (this.session = http2.performServerHandshake(socket, sessionOptions(listener, options)));
     session.on('stream', (stream: ServerHttp2Stream, _h: IncomingHttpHeaders, _f: number, raw: string[]) => this.onStream(stream, raw));
     session.on('error', (err) => listener.log.debug(`HTTP/2 session with ${this.remoteAddr}: ${err.message}`));
     session.on('close', () => this.onClose());
@@ -124,8 +125,8 @@ export class Http2Connection implements ListenerConnection, Http2StreamHost, Pee
       this.resetsFrom = now;
       this.resets = 0;
     }
-    if (++this.resets <= this.listener.http2.maxResets || this.calmed) return;
-    this.calm(`${this.resets} streams reset within ${RESET_WINDOW_MS / 1000}s (--http2-max-resets ${this.listener.http2.maxResets})`);
+    if (++this.resets <= this.options.maxResets || this.calmed) return;
+    this.calm(`${this.resets} streams reset within ${RESET_WINDOW_MS / 1000}s (--http2-max-resets ${this.options.maxResets})`);
   }
 
   /** A client past a cap: GOAWAY ENHANCE_YOUR_CALM, and the work of its open streams stopped. */
@@ -179,15 +180,15 @@ export class Http2Connection implements ListenerConnection, Http2StreamHost, Pee
     if (!this.session.closed) this.session.close();
   }
 
-  /** The drain's grace ran out: what is in flight is cut off (Http2Stream.cutOff), and the connection closed. */
-  cutOff(): string[] {
+  /** The drain's grace ran out: what is in flight is cut off (Http2Stream.cutOff), and the connection closed. Returns what was cut. */
+  cutOff(): string | null {
     const cut: string[] = [];
     for (const s of this.streams) {
       const what = s.cutOff();
       if (what !== null) cut.push(what);
     }
     setImmediate(() => this.session.destroy()); // the 503s go to the socket first
-    return cut;
+    return cut.length === 0 ? null : cut.join(', ');
   }
 
   private onClose(): void {

@@ -16,7 +16,7 @@ import { answerBytes, reasonPhrase } from '../protocols/http1/serialize.js';
 import { UploadRate } from './deadlines.js';
 import { Spool } from './spool.js';
 import { Exchange, truncateWhole, type ResponseSink } from './exchange.js';
-import { http2Environ, type Peer } from './http-environ.js';
+import { http2Environ, refusedEnviron, type Peer } from './http-environ.js';
 import { isHealthTarget } from './http-health.js';
 import type { HttpConnectionHost } from './http-connection.js';
 
@@ -250,14 +250,7 @@ export class Http2Stream implements ResponseSink {
       for (let i = 0; i < raw.length; i += 2) if (raw[i] === name) return raw[i + 1]!;
       return '';
     };
-    const environ = {
-      REQUEST_METHOD: pick(':method'),
-      REQUEST_URI: pick(':path'),
-      SERVER_PROTOCOL: 'HTTP/2',
-      SCRIPT_NAME: '',
-      PATH_INFO: '',
-      QUERY_STRING: '',
-    } as Partial<Environ> as Environ;
+    const environ = refusedEnviron(pick(':method'), pick(':path'), 'HTTP/2');
     const { listener } = this.host;
     this.exchange = new Exchange(listener, environ, this, this.host.peer.remoteAddr, listener.scheme, started);
     this.answerNow(status);

@@ -6,41 +6,16 @@
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, renameSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import tls from 'node:tls';
 import { requirePeer, runCli, startServer, type Server } from '../helpers/server.js';
+import { haveOpenssl, makeCertificate } from '../helpers/certs.js';
 import { parseResponses } from '../helpers/raw.js';
 
-const haveOpenssl = spawnSync('openssl', ['version'], { stdio: 'ignore' }).status === 0;
-
-/** A self-signed certificate for localhost and 127.0.0.1, as cert.pem and key.pem in `dir` (`name` tells them apart). */
-function makeCertificate(dir: string, name: string): void {
-  const r = spawnSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-keyout',
-      `${dir}/${name}.key`,
-      '-out',
-      `${dir}/${name}.crt`,
-      '-days',
-      '2',
-      '-subj',
-      `/CN=${name}`,
-      '-addext',
-      'subjectAltName=DNS:localhost,IP:127.0.0.1',
-    ],
-    { stdio: 'ignore' },
-  );
-  assert.equal(r.status, 0, 'openssl req');
-}
+/** A self-signed certificate for localhost and 127.0.0.1, as NAME.crt and NAME.key in `dir` (`name` tells them apart). */
+const certificate = (dir: string, name: string): void => makeCertificate(`${dir}/${name}.crt`, `${dir}/${name}.key`, name);
 
 /** Connect with TLS trusting `ca`; send `data`; the peer's certificate and every byte until the server closes or goes quiet. */
 function tlsExchange(port: number, ca: Buffer, data: string): Promise<{ subject: string; alpn: string | false; bytes: Buffer }> {
@@ -70,7 +45,7 @@ describe('--https', () => {
   const dir = mkdtempSync(`${tmpdir()}/warpipe-tls-`);
   before(async () => {
     if (!haveOpenssl) return;
-    makeCertificate(dir, 'one');
+    certificate(dir, 'one');
     srv = await startServer('pep3333:application', {
       args: ['--https', '127.0.0.1:0', '--certfile', `${dir}/one.crt`, '--keyfile', `${dir}/one.key`, '--header-timeout', '1'],
     });
@@ -112,7 +87,7 @@ describe('--https', () => {
 
   test('SIGHUP re-reads the certificate: new connections get the new one', async (t) => {
     if (!requirePeer(t, haveOpenssl, 'openssl')) return;
-    makeCertificate(dir, 'two');
+    certificate(dir, 'two');
     renameSync(`${dir}/two.crt`, `${dir}/one.crt`);
     renameSync(`${dir}/two.key`, `${dir}/one.key`);
     srv.proc.kill('SIGHUP');
@@ -125,8 +100,8 @@ describe('--https', () => {
 test('--https without a usable certificate and key is one line and exit 2', async (t) => {
   if (!requirePeer(t, haveOpenssl, 'openssl')) return;
   const dir = mkdtempSync(`${tmpdir()}/warpipe-tls-`);
-  makeCertificate(dir, 'a');
-  makeCertificate(dir, 'b');
+  certificate(dir, 'a');
+  certificate(dir, 'b');
   const none = await runCli(['pep3333:application', '--https', '127.0.0.1:0']);
   assert.equal(none.code, 2);
   assert.equal(none.stderr, 'warpipe: --https needs --certfile and --keyfile (PEM files) (see warpipe --help)\n');
