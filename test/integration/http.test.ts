@@ -539,6 +539,54 @@ describe('requests written ahead to a busy worker (--pipeline)', () => {
   });
 });
 
+describe('Connection: close', () => {
+  let srv: Server;
+  let metrics: string;
+  before(async () => {
+    srv = await startServer('pep3333:application', { args: ['--metrics', '127.0.0.1:0'] });
+    metrics = /metrics on (http:\/\/[^\s]+)/.exec(srv.logs())![1]!;
+  });
+  after(async () => {
+    assert.equal(await srv.stop(), 0);
+  });
+
+  /** The client's connection, its request sent, once our answer and FIN are in: the answer and the open count. */
+  async function answered(request: string): Promise<{ sock: net.Socket; body: string; open: number }> {
+    const sock = net.connect({ port: srv.port, host: '127.0.0.1', allowHalfOpen: true });
+    sock.on('error', () => {});
+    const got: Buffer[] = [];
+    sock.on('data', (d: Buffer) => got.push(d));
+    const ended = new Promise<void>((resolve) => sock.once('end', resolve));
+    sock.write(request);
+    await ended;
+    const [res, ...more] = parseResponses(Buffer.concat(got));
+    assert.equal(res?.status, 200);
+    assert.equal(more.length, 0);
+    const text = await (await fetch(metrics)).text();
+    const open = Number(/^warpipe_connections\{listener="http"\} (\d+)$/m.exec(text)?.[1]);
+    return { sock, body: res.body.toString(), open };
+  }
+
+  const closing = (path: string): string => get(path).replace('\r\n\r\n', '\r\nConnection: close\r\n\r\n');
+
+  test('with nothing more sent, the server closes at once, as nginx does: it does not wait for the client to end', async () => {
+    // our FIN is in and the client has not ended its side: a server that shut down and lingered still holds it
+    const { sock, body, open } = await answered(closing('/sized?3'));
+    assert.equal(body, 'sss');
+    assert.equal(open, 0);
+    sock.destroy();
+  });
+
+  test('with more already sent, the server lingers: what follows is read and dropped, not reset', async () => {
+    const { sock, body, open } = await answered(`${closing('/sized?2')}GET /sized?4 HTTP/1.1\r\n`);
+    assert.equal(body, 'ss');
+    assert.ok(open >= 1, `the server holds the connection (${open} open)`);
+    const closed = new Promise<boolean>((resolve) => sock.once('close', resolve));
+    sock.end('Host: example.test\r\n\r\n');
+    assert.equal(await closed, false);
+  });
+});
+
 describe('--keepalive-timeout 0', () => {
   let srv: Server;
   before(async () => {
