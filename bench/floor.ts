@@ -3,9 +3,14 @@
 // fixed bytes, closing after it when the client asked (`Connection: close`).
 // No parsing beyond finding the end of a head, no app, no worker: what accepting,
 // reading, writing and closing a connection costs the same Node that runs warpipe.
+// With `--uwsgi PATH` it is the floor behind nginx's uwsgi_pass instead: on a unix
+// socket it reads one uwsgi packet (its 4-byte header says the size), answers the
+// fixed bytes with an HTTP status line and closes, as uWSGI and `warpipe --uwsgi` do.
 //
 //   node dist/bench/floor.js PORT
+//   node dist/bench/floor.js --uwsgi PATH
 
+import { rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 
 const BODY = 'Hello, World!';
@@ -17,23 +22,43 @@ const CLOSE = Buffer.from(head(true) + BODY, 'latin1');
 const END = Buffer.from('\r\n\r\n');
 const CLOSE_HEADER = /\r\nconnection:[ \t]*close\r\n/i;
 
-const port = Number(process.argv[2]);
-if (!Number.isInteger(port) || port <= 0) {
-  process.stderr.write('usage: node dist/bench/floor.js PORT\n');
-  process.exit(2);
+function uwsgiFloor(path: string): void {
+  const answer = Buffer.from(`${head(true)}${BODY}`, 'latin1');
+  rmSync(path, { force: true });
+  createServer({ allowHalfOpen: true }, (socket) => {
+    let got = 0;
+    let need = -1;
+    socket.on('data', (chunk: Buffer) => {
+      if (need < 0) need = chunk.length >= 3 ? 4 + chunk.readUInt16LE(1) : Number.POSITIVE_INFINITY;
+      got += chunk.length;
+      if (got < need) return;
+      // the packet is whole (a GET has no body): the answer goes to the kernel, then the close
+      socket.write(answer);
+      socket.destroy();
+    });
+    socket.on('error', () => {});
+  }).listen(path);
 }
 
-createServer((socket) => {
-  let pending = '';
-  socket.on('data', (chunk: Buffer) => {
-    pending += chunk.toString('latin1');
-    for (let end = pending.indexOf('\r\n\r\n'); end >= 0; end = pending.indexOf('\r\n\r\n')) {
-      const close = CLOSE_HEADER.test(pending.slice(0, end + 2));
-      pending = pending.slice(end + END.length);
-      if (close) return void socket.end(CLOSE);
-      socket.write(KEEP);
-    }
-  });
-  socket.on('error', () => {});
-}).listen(port, '127.0.0.1');
+if (process.argv[2] === '--uwsgi' && process.argv[3]) uwsgiFloor(process.argv[3]);
+else {
+  const port = Number(process.argv[2]);
+  if (!Number.isInteger(port) || port <= 0) {
+    process.stderr.write('usage: node dist/bench/floor.js PORT | --uwsgi PATH\n');
+    process.exit(2);
+  }
+  createServer((socket) => {
+    let pending = '';
+    socket.on('data', (chunk: Buffer) => {
+      pending += chunk.toString('latin1');
+      for (let end = pending.indexOf('\r\n\r\n'); end >= 0; end = pending.indexOf('\r\n\r\n')) {
+        const close = CLOSE_HEADER.test(pending.slice(0, end + 2));
+        pending = pending.slice(end + END.length);
+        if (close) return void socket.end(CLOSE);
+        socket.write(KEEP);
+      }
+    });
+    socket.on('error', () => {});
+  }).listen(port, '127.0.0.1');
+}
 process.on('SIGTERM', () => process.exit(0));

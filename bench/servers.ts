@@ -574,6 +574,29 @@ const nodeFloor: Server = {
   only: ['hello', 'close'],
 };
 
+// The same floor behind nginx's uwsgi_pass: what nginx-warpipe-uwsgi could reach if warpipe cost what node:net does
+const nginxUwsgiFloor: Server = {
+  name: 'nginx-uwsgi-floor',
+  notes:
+    "nginx-uwsgi's config `uwsgi_pass`-ing to `node dist/bench/floor.js --uwsgi SOCKET`: the bare node:net floor " +
+    "as a uwsgi server (reads one packet, writes the hello scenario's fixed answer, closes), on the Node that runs " +
+    'the bench. What a connection per request from nginx costs the platform, against which nginx-warpipe-uwsgi is ' +
+    'read; only the hello and close scenarios.',
+  python: () => null,
+  missing: once(() => nginxItself() ?? (existsSync(floorScript) ? null : `${floorScript} not built: run npm run build`)),
+  version: once(() => `${nginxVersion()} + node:net on Node ${process.versions.node}`),
+  launch: (_app, port) => {
+    const dir = tempDir('warpipe-bench-nginx-');
+    const socket = join(dir, 'floor.sock');
+    const conf = join(dir, 'nginx.conf');
+    writeFileSync(conf, nginxConf(dir, port, `${nginxParams('uwsgi_param')}\n      uwsgi_pass unix:${socket};`));
+    return [{ cmd: process.execPath, args: [floorScript, '--uwsgi', socket] }, nginxLaunch(dir, conf)];
+  },
+  front: (procs) => childrenOf(procs[1]!.pid)[0] ?? null,
+  workers: () => [],
+  only: ['hello', 'close'],
+};
+
 // uvicorn 0.54 (ASGI HTTP peer): $BENCH_UVICORN_PYTHON, else /opt/bench-uvicorn/bin/python, a virtualenv made
 // with --system-site-packages over Debian's python3 (its FastAPI) with uvicorn, uvloop and httptools from pip
 const UVICORN_VENV = '/opt/bench-uvicorn/bin/python';
@@ -768,6 +791,7 @@ export const servers: Server[] = [
   ...nginxWarpipes,
   waitress,
   nodeFloor,
+  nginxUwsgiFloor,
   uvicorn054,
   uvicornDebian,
 ];

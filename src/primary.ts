@@ -66,6 +66,8 @@ export class Primary {
   private readonly slots: Slot[];
   private readonly log: Logger;
   private stopping = false;
+  /** The word every gateway was told when stopping began: said again to one that was still starting then. */
+  private stopWord: Ask | null = null;
   private asks = 0;
   private readonly pending = new Map<number, (tell: Tell) => void>();
   /** Which gateway the next SIGTTIN/SIGTTOU goes to. */
@@ -225,6 +227,8 @@ export class Primary {
     if (message.type !== 'ready') return this.pending.get(message.id)?.(message);
     const slot = this.slotOf(worker);
     if (!slot) return;
+    // told to stop while it was starting, before it listened for our word (which was then lost): again
+    if (this.stopWord !== null) return void worker.send(this.stopWord, undefined, {}, () => {});
     slot.ready = true;
     slot.readyAt = Date.now();
     if (this.where.length === 0) this.where.push(...message.where);
@@ -331,6 +335,7 @@ export class Primary {
   }
 
   private tellAll(ask: Ask): void {
+    if (ask.type === 'stop') this.stopWord = ask;
     for (const s of this.slots) if (s.worker?.isConnected()) s.worker.send(ask, undefined, {}, () => {});
   }
 

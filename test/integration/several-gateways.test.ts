@@ -217,6 +217,26 @@ test('--gateways 2 with an app that does not import: the traceback, exit 3, and 
   for (const pid of gateways) assert.equal(alive(pid), false, `gateway ${pid} is gone`);
 });
 
+test('--gateways 2, one failing to start while the other is still starting: its status, and the other stopped too', async () => {
+  // Gateway 1 refuses its --middleware at once; gateway 2 takes 1.5 s to import it, so the primary's
+  // "stop" reaches it before it listens for the primary's word, and must be said again once it is ready
+  const mw = join(dir, 'one-refuses.mjs');
+  writeFileSync(
+    mw,
+    "if (process.env.WARPIPE_GATEWAY === '1/2') throw new Error('gateway 1 refuses this middleware');\n" +
+      'await new Promise((resolve) => setTimeout(resolve, 1500));\n' +
+      'export default (app) => app;\n',
+  );
+  const { code, stderr } = await runCli(
+    ['hello:application', '--workers', '2', '--gateways', '2', '--http', '127.0.0.1:0', '--middleware', mw],
+    { timeoutMs: 20_000 },
+  );
+  assert.equal(code, 2, stderr);
+  assert.match(stderr, /gateway 1 refuses this middleware/);
+  const pids = [...stderr.matchAll(/\[(\d+)\] \[(?:INFO|WARNING|ERROR)\]/g)].map((m) => Number(m[1]));
+  for (const pid of new Set(pids)) assert.equal(alive(pid), false, `process ${pid} is gone`);
+});
+
 test("--gateways 2 on a unix socket: both gateways take connections from it (neither removes the other's socket)", async () => {
   const sock = join(dir, 'http.sock');
   const server = await startServer('gwapp:application', {
