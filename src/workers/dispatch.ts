@@ -9,7 +9,7 @@
 
 import { performance } from 'node:perf_hooks';
 import { GatewayError, OverloadError, codes } from '../errors.js';
-import type { Channel, Exchange } from './channel.js';
+import type { Channel, ChannelOwner, Exchange } from './channel.js';
 import type { Worker } from './worker.js';
 
 export interface DispatchOptions {
@@ -25,9 +25,15 @@ export interface DispatchOptions {
 export const RETRY_AFTER = 1;
 
 export class Dispatcher {
-  /** Workers taking new requests. */
-  private readonly serving = new Set<Worker>();
-  private readonly idle: Channel[] = [];
+  /**
+   * Workers taking new requests, each with its channels that have nothing to do (the one freed last
+   * on top). Per worker, so that a request costs a look at each worker, not at each idle channel: an
+   * ASGI worker has --asgi-concurrency of them (at 1000, scanning them all added ~5 us a request).
+   */
+  private readonly serving = new Map<Worker, Channel[]>();
+  /** When each serving worker was last lent a request (a count of lends): of two as busy, the one lent longest ago. */
+  private readonly lentAt = new Map<ChannelOwner, number>();
+  private lends = 0;
   private readonly queue: Exchange[] = [];
   /** When each queued request was queued (performance.now() ms), parallel to `queue`. */
   private readonly queuedAt: number[] = [];
@@ -39,7 +45,7 @@ export class Dispatcher {
   /** Run `exchange` on an idle channel now, ahead on a busy one, or when one frees up. */
   submit(exchange: Exchange): void {
     const ch = this.takeIdle() ?? (exchange.pipelinable ? this.takeAhead() : null);
-    if (ch) return lend(ch, exchange);
+    if (ch) return this.lend(ch, exchange);
     if (this.queued >= this.options.backlog) {
       this.refused++;
       exchange.onLost(overloaded(`${this.queued} requests are already waiting for a worker (--backlog ${this.options.backlog})`));
@@ -51,13 +57,15 @@ export class Dispatcher {
 
   /** A serving worker runs an ASGI app. */
   get asgi(): boolean {
-    for (const w of this.serving) if (w.concurrent) return true;
+    for (const w of this.serving.keys()) if (w.concurrent) return true;
     return false;
   }
 
   /** Channels of serving workers with nothing to do. */
   get idleChannels(): number {
-    return this.idle.length;
+    let n = 0;
+    for (const idle of this.serving.values()) n += idle.length;
+    return n;
   }
 
   /** Requests waiting for a channel. */
@@ -72,14 +80,15 @@ export class Dispatcher {
 
   /** `w` takes requests from now on: each of its free channels takes one from the queue or goes idle. */
   serve(w: Worker): void {
-    this.serving.add(w);
+    if (!this.serving.has(w)) this.serving.set(w, []);
+    if (!this.lentAt.has(w)) this.lentAt.set(w, 0);
     for (const ch of w.channels) if (ch.exchange === null && !ch.isLost) this.channelOnFree(w, ch);
   }
 
   /** `w` takes no more requests (retiring, timed out or gone); what it runs goes on. */
   withdraw(w: Worker): void {
-    if (!this.serving.delete(w)) return;
-    for (let i = this.idle.length - 1; i >= 0; i--) if (this.idle[i]!.owner === w) this.idle.splice(i, 1);
+    this.serving.delete(w);
+    this.lentAt.delete(w);
   }
 
   isServing(w: Worker): boolean {
@@ -89,7 +98,7 @@ export class Dispatcher {
   /** For --health: workers serving, how many of them run a request, requests waiting. */
   health(): { serving: number; busy: number; queued: number } {
     let busy = 0;
-    for (const w of this.serving) if (w.busy > 0) busy++;
+    for (const w of this.serving.keys()) if (w.busy > 0) busy++;
     return { serving: this.serving.size, busy, queued: this.queued };
   }
 
@@ -115,25 +124,23 @@ export class Dispatcher {
     for (let ex = this.nextQueued(); ex !== null; ex = this.nextQueued()) ex.onLost(err);
   }
 
+  /** An idle channel of the least busy serving worker (of two as busy, the one lent a request longest ago). */
   private takeIdle(): Channel | null {
-    const idle = this.idle;
-    // a dying worker's channels leave the list when it is withdrawn; skip them until then
-    for (let i = idle.length - 1; i >= 0; i--) if (idle[i]!.isLost) idle.splice(i, 1);
-    if (idle.length === 0) return null;
-    // least busy worker first; with one thread per worker every idle channel ties
-    let best = 0;
-    let bestBusy = idle[0]!.owner.busy;
-    for (let i = 1; bestBusy > 0 && i < idle.length; i++) {
-      const busy = idle[i]!.owner.busy;
-      if (busy < bestBusy) {
-        best = i;
-        bestBusy = busy;
+    let best: Channel[] | null = null;
+    let bestBusy = 0;
+    let bestLent = 0;
+    for (const [w, idle] of this.serving) {
+      // a dying worker's channels stay until it is withdrawn: dropped when met
+      while (idle.length > 0 && idle[idle.length - 1]!.isLost) idle.pop();
+      if (idle.length === 0) continue;
+      const lent = this.lentAt.get(w) ?? 0;
+      if (best === null || w.busy < bestBusy || (w.busy === bestBusy && lent < bestLent)) {
+        best = idle;
+        bestBusy = w.busy;
+        bestLent = lent;
       }
     }
-    const ch = idle[best]!;
-    idle[best] = idle[idle.length - 1]!;
-    idle.pop();
-    return ch;
+    return best === null ? null : best.pop()!;
   }
 
   /** A busy channel that may take a request ahead (Channel.mayTakeAhead), of the least busy serving worker. */
@@ -142,8 +149,9 @@ export class Dispatcher {
     if (depth === 0) return null;
     const now = performance.now();
     let best: Channel | null = null;
-    for (const w of this.serving) {
-      if (best !== null && w.busy >= best.owner.busy) continue;
+    for (const w of this.serving.keys()) {
+      // an ASGI worker's streams never take one ahead (StreamChannel): not looked at, all --asgi-concurrency of them
+      if (w.concurrent || (best !== null && w.busy >= best.owner.busy)) continue;
       for (const ch of w.channels) {
         if (ch.mayTakeAhead(depth, now)) {
           best = ch;
@@ -176,11 +184,12 @@ export class Dispatcher {
   }
 
   channelOnFree(w: Worker, ch: Channel): void {
-    if (!this.serving.has(w)) return;
+    const idle = this.serving.get(w);
+    if (idle === undefined) return;
     this.dropAbandoned();
     const ex = this.nextQueued();
-    if (ex) lend(ch, ex);
-    else this.idle.push(ch);
+    if (ex) this.lend(ch, ex);
+    else idle.push(ch);
   }
 
   /** The running request ended and the next one written ahead took its place: top the channel up from the queue. */
@@ -191,7 +200,7 @@ export class Dispatcher {
     for (;;) {
       this.dropAbandoned();
       if (this.queueHead >= this.queue.length || !this.queue[this.queueHead]!.pipelinable || !ch.mayTakeAhead(depth, now)) break;
-      lend(ch, this.nextQueued()!);
+      this.lend(ch, this.nextQueued()!);
     }
   }
 
@@ -205,14 +214,15 @@ export class Dispatcher {
       this.queuedAt.unshift(performance.now());
     }
     const ch = this.takeIdle();
-    if (ch) lend(ch, this.nextQueued()!);
+    if (ch) this.lend(ch, this.nextQueued()!);
   }
-}
 
-function lend(ch: Channel, exchange: Exchange): void {
-  ch.owner.busy++;
-  ch.owner.served++;
-  ch.begin(exchange);
+  private lend(ch: Channel, exchange: Exchange): void {
+    if (this.lentAt.has(ch.owner)) this.lentAt.set(ch.owner, ++this.lends);
+    ch.owner.busy++;
+    ch.owner.served++;
+    ch.begin(exchange);
+  }
 }
 
 function overloaded(why: string): OverloadError {
