@@ -1496,6 +1496,10 @@ class AsgiServer:
         self.running, self.stopping, self.shut, self.lifespan, self.state = 0, False, False, None, None
         self.ctl_buf, self.drained = b"", None
         self.unflushed, self.writable_waiters = 0, []
+        import asyncio
+        self.new_task = loop.create_task
+        if hasattr(asyncio, "eager_task_factory"):  # 3.12+: a task runs at once until it first waits
+            self.new_task = functools.partial(asyncio.Task, loop=loop, eager_start=True)
 
     async def throttle(self):
         """After a send that queued output: let the loop run now and then (flush, read PAUSE/STOP),
@@ -1647,7 +1651,11 @@ class AsgiServer:
                 st.feed({"type": "http.request", "body": bytes(payload[body_at:]), "more_body": True}, n - body_at)
         self.streams[sid] = st
         self.running += 1
-        st.task = self.loop.create_task(self.run(st, scope))
+        # On 3.12+ the app runs now, up to its first wait: an app that never waits (a hello, a cached
+        # page) is done before the next frame is read, with no trip through the loop's ready queue
+        task = self.new_task(self.run(st, scope))
+        if not task.done():
+            st.task = task
 
     async def run(self, st, scope):
         try:
