@@ -80,8 +80,9 @@ export class Dispatcher {
 
   /** `w` takes requests from now on: each of its free channels takes one from the queue or goes idle. */
   serve(w: Worker): void {
-    if (!this.serving.has(w)) this.serving.set(w, []);
-    if (!this.lentAt.has(w)) this.lentAt.set(w, 0);
+    if (this.serving.has(w)) return; // its free channels are idle already
+    this.serving.set(w, []);
+    this.lentAt.set(w, 0);
     for (const ch of w.channels) if (ch.exchange === null && !ch.isLost) this.channelOnFree(w, ch);
   }
 
