@@ -26,13 +26,12 @@ function uwsgiFloor(path: string): void {
   const answer = Buffer.from(`${head(true)}${BODY}`, 'latin1');
   rmSync(path, { force: true });
   createServer({ allowHalfOpen: true }, (socket) => {
-    let got = 0;
-    let need = -1;
+    let got: Buffer = Buffer.alloc(0);
     socket.on('data', (chunk: Buffer) => {
-      if (need < 0) need = chunk.length >= 3 ? 4 + chunk.readUInt16LE(1) : Number.POSITIVE_INFINITY;
-      got += chunk.length;
-      if (got < need) return;
-      // the packet is whole (a GET has no body): the answer goes to the kernel, then the close
+      got = got.length === 0 ? chunk : Buffer.concat([got, chunk]);
+      // the 4-byte header's bytes 1-2 are the packet's size (a GET has no body after it)
+      if (got.length < 4 || got.length < 4 + got.readUInt16LE(1)) return;
+      // the packet is whole: the answer goes to the kernel, then the close
       socket.write(answer);
       socket.destroy();
     });

@@ -360,16 +360,27 @@ const NGINX_NOTES =
   "raised to 1,000,000 so wrk's connections are not recycled, `client_max_body_size 64m`, no access log, " +
   'everything else default: request and response buffering on)';
 
-/** nginx (its config in a fresh temp dir, `http` more lines of its http block) `uwsgi_pass`-ing to `uwsgi --socket` there. */
-function nginxUwsgiLaunch(app: AppRef, port: number, http = '', listenFlags = ''): Launch[] {
+/**
+ * nginx (its config in a fresh temp dir, `http` more lines of its http block) `uwsgi_pass`-ing to the
+ * backend `backend(socket)` starts on a unix socket there: the backend first, then nginx.
+ */
+function nginxUwsgiPassLaunch(backend: (socket: string) => Launch, port: number, http = '', listenFlags = ''): Launch[] {
   const dir = tempDir('warpipe-bench-nginx-');
   const socket = join(dir, 'uwsgi.sock');
   const conf = join(dir, 'nginx.conf');
   writeFileSync(conf, nginxConf(dir, port, `${nginxParams('uwsgi_param')}\n      uwsgi_pass unix:${socket};`, http, '/', listenFlags));
-  return [
-    { cmd: 'uwsgi', args: uwsgiArgs(app, 'python3', ['--socket', socket]), cwd: ROOT, stopSignal: UWSGI_STOP },
-    nginxLaunch(dir, conf),
-  ];
+  return [backend(socket), nginxLaunch(dir, conf)];
+}
+
+/** nginxUwsgiPassLaunch to `uwsgi --socket`. */
+function nginxUwsgiLaunch(app: AppRef, port: number, http = '', listenFlags = ''): Launch[] {
+  const uwsgi = (socket: string): Launch => ({
+    cmd: 'uwsgi',
+    args: uwsgiArgs(app, 'python3', ['--socket', socket]),
+    cwd: ROOT,
+    stopSignal: UWSGI_STOP,
+  });
+  return nginxUwsgiPassLaunch(uwsgi, port, http, listenFlags);
 }
 
 const nginxUwsgi: Server = {
@@ -585,13 +596,7 @@ const nginxUwsgiFloor: Server = {
   python: () => null,
   missing: once(() => nginxItself() ?? (existsSync(floorScript) ? null : `${floorScript} not built: run npm run build`)),
   version: once(() => `${nginxVersion()} + node:net on Node ${process.versions.node}`),
-  launch: (_app, port) => {
-    const dir = tempDir('warpipe-bench-nginx-');
-    const socket = join(dir, 'floor.sock');
-    const conf = join(dir, 'nginx.conf');
-    writeFileSync(conf, nginxConf(dir, port, `${nginxParams('uwsgi_param')}\n      uwsgi_pass unix:${socket};`));
-    return [{ cmd: process.execPath, args: [floorScript, '--uwsgi', socket] }, nginxLaunch(dir, conf)];
-  },
+  launch: (_app, port) => nginxUwsgiPassLaunch((socket) => ({ cmd: process.execPath, args: [floorScript, '--uwsgi', socket] }), port),
   front: (procs) => childrenOf(procs[1]!.pid)[0] ?? null,
   workers: () => [],
   only: ['hello', 'close'],

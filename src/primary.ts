@@ -65,9 +65,12 @@ interface Slot {
 export class Primary {
   private readonly slots: Slot[];
   private readonly log: Logger;
-  private stopping = false;
-  /** The word every gateway was told when stopping began: said again to one that was still starting then. */
+  /** The word every gateway was told when stopping began (null: not stopping): said again to one that was still starting then. */
   private stopWord: Ask | null = null;
+
+  private get stopping(): boolean {
+    return this.stopWord !== null;
+  }
   private asks = 0;
   private readonly pending = new Map<number, (tell: Tell) => void>();
   /** Which gateway the next SIGTTIN/SIGTTOU goes to. */
@@ -262,7 +265,6 @@ export class Primary {
   private abandon(status: number): void {
     if (this.stopping) return;
     this.boot = null;
-    this.stopping = true;
     // 3: the app did not import; 2: what a gateway checks itself was refused (a --middleware module): said by the gateway
     this.exitWhenStopped = status === 3 || status === 2 ? status : 1;
     this.tellAll({ type: 'stop', signal: 'a gateway failed to start', now: false });
@@ -361,7 +363,6 @@ export class Primary {
     if (now) this.log.warning(`${signal} again: stopping the gateways now`);
     const n = this.slots.filter((s) => s.worker).length;
     if (!now) this.log.info(`${signal}: stopping ${n} gateway${n === 1 ? '' : 's'}`);
-    this.stopping = true;
     for (const s of this.slots) if (s.respawn) clearTimeout(s.respawn);
     this.tellAll({ type: 'stop', signal, now });
     this.maybeStopped();

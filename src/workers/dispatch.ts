@@ -24,15 +24,22 @@ export interface DispatchOptions {
 /** Seconds a 503 from the queue asks the client to wait (Retry-After). */
 export const RETRY_AFTER = 1;
 
+/** A worker taking new requests: its channels with nothing to do (the one freed last on top), and its last lend. */
+interface Serving {
+  readonly worker: Worker;
+  readonly idle: Channel[];
+  /** The dispatcher's count of lends at this worker's last one: of two as busy, the one lent longest ago goes first. */
+  lentAt: number;
+}
+
 export class Dispatcher {
   /**
-   * Workers taking new requests, each with its channels that have nothing to do (the one freed last
-   * on top). Per worker, so that a request costs a look at each worker, not at each idle channel: an
-   * ASGI worker has --asgi-concurrency of them (at 1000, scanning them all added ~5 us a request).
+   * Workers taking new requests, each with its idle channels. Kept per worker, so that a request costs a look
+   * at each worker, not at each idle channel: an ASGI worker has --asgi-concurrency of them (at 1000,
+   * scanning them all added ~5 us a request).
    */
-  private readonly serving = new Map<Worker, Channel[]>();
-  /** When each serving worker was last lent a request (a count of lends): of two as busy, the one lent longest ago. */
-  private readonly lentAt = new Map<ChannelOwner, number>();
+  private readonly serving = new Map<ChannelOwner, Serving>();
+  /** Requests lent so far: each serving worker's `lentAt` is the count at its last one. */
   private lends = 0;
   private readonly queue: Exchange[] = [];
   /** When each queued request was queued (performance.now() ms), parallel to `queue`. */
@@ -57,14 +64,14 @@ export class Dispatcher {
 
   /** A serving worker runs an ASGI app. */
   get asgi(): boolean {
-    for (const w of this.serving.keys()) if (w.concurrent) return true;
+    for (const { worker } of this.serving.values()) if (worker.concurrent) return true;
     return false;
   }
 
   /** Channels of serving workers with nothing to do. */
   get idleChannels(): number {
     let n = 0;
-    for (const idle of this.serving.values()) n += idle.length;
+    for (const { idle } of this.serving.values()) n += idle.length;
     return n;
   }
 
@@ -81,15 +88,13 @@ export class Dispatcher {
   /** `w` takes requests from now on: each of its free channels takes one from the queue or goes idle. */
   serve(w: Worker): void {
     if (this.serving.has(w)) return; // its free channels are idle already
-    this.serving.set(w, []);
-    this.lentAt.set(w, 0);
+    this.serving.set(w, { worker: w, idle: [], lentAt: 0 });
     for (const ch of w.channels) if (ch.exchange === null && !ch.isLost) this.channelOnFree(w, ch);
   }
 
   /** `w` takes no more requests (retiring, timed out or gone); what it runs goes on. */
   withdraw(w: Worker): void {
     this.serving.delete(w);
-    this.lentAt.delete(w);
   }
 
   isServing(w: Worker): boolean {
@@ -99,7 +104,7 @@ export class Dispatcher {
   /** For --health: workers serving, how many of them run a request, requests waiting. */
   health(): { serving: number; busy: number; queued: number } {
     let busy = 0;
-    for (const w of this.serving.keys()) if (w.busy > 0) busy++;
+    for (const { worker } of this.serving.values()) if (worker.busy > 0) busy++;
     return { serving: this.serving.size, busy, queued: this.queued };
   }
 
@@ -127,21 +132,16 @@ export class Dispatcher {
 
   /** An idle channel of the least busy serving worker (of two as busy, the one lent a request longest ago). */
   private takeIdle(): Channel | null {
-    let best: Channel[] | null = null;
-    let bestBusy = 0;
-    let bestLent = 0;
-    for (const [w, idle] of this.serving) {
+    let best: Serving | null = null;
+    for (const s of this.serving.values()) {
+      const idle = s.idle;
       // a dying worker's channels stay until it is withdrawn: dropped when met
       while (idle.length > 0 && idle[idle.length - 1]!.isLost) idle.pop();
       if (idle.length === 0) continue;
-      const lent = this.lentAt.get(w) ?? 0;
-      if (best === null || w.busy < bestBusy || (w.busy === bestBusy && lent < bestLent)) {
-        best = idle;
-        bestBusy = w.busy;
-        bestLent = lent;
-      }
+      const busy = s.worker.busy;
+      if (best === null || busy < best.worker.busy || (busy === best.worker.busy && s.lentAt < best.lentAt)) best = s;
     }
-    return best === null ? null : best.pop()!;
+    return best === null ? null : best.idle.pop()!;
   }
 
   /** A busy channel that may take a request ahead (Channel.mayTakeAhead), of the least busy serving worker. */
@@ -150,7 +150,7 @@ export class Dispatcher {
     if (depth === 0) return null;
     const now = performance.now();
     let best: Channel | null = null;
-    for (const w of this.serving.keys()) {
+    for (const { worker: w } of this.serving.values()) {
       // an ASGI worker's streams never take one ahead (StreamChannel): not looked at, all --asgi-concurrency of them
       if (w.concurrent || (best !== null && w.busy >= best.owner.busy)) continue;
       for (const ch of w.channels) {
@@ -185,12 +185,12 @@ export class Dispatcher {
   }
 
   channelOnFree(w: Worker, ch: Channel): void {
-    const idle = this.serving.get(w);
-    if (idle === undefined) return;
+    const serving = this.serving.get(w);
+    if (serving === undefined) return;
     this.dropAbandoned();
     const ex = this.nextQueued();
     if (ex) this.lend(ch, ex);
-    else idle.push(ch);
+    else serving.idle.push(ch);
   }
 
   /** The running request ended and the next one written ahead took its place: top the channel up from the queue. */
@@ -219,7 +219,8 @@ export class Dispatcher {
   }
 
   private lend(ch: Channel, exchange: Exchange): void {
-    if (this.lentAt.has(ch.owner)) this.lentAt.set(ch.owner, ++this.lends);
+    const serving = this.serving.get(ch.owner);
+    if (serving !== undefined) serving.lentAt = ++this.lends;
     ch.owner.busy++;
     ch.owner.served++;
     ch.begin(exchange);
