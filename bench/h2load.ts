@@ -58,7 +58,11 @@ export function parseH2load(out: string): H2loadSummary {
   const fin = /finished in ([\d.]+)s, ([\d.]+) req\/s/.exec(out);
   const req = /requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored, (\d+) timeout/.exec(out);
   const st = /status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx/.exec(out);
-  if (!fin || !req || !st) throw new Error(`h2load printed no summary: ${out.trim().split('\n').slice(-3).join(' | ')}`);
+  if (!fin || !req || !st) {
+    // all of it (h2load's summary is some 30 lines): which line is missing or torn is the clue
+    const missing = [fin ? '' : 'finished in', req ? '' : 'requests:', st ? '' : 'status codes:'].filter(Boolean).join(', ');
+    throw new Error(`h2load printed no summary (no ${missing} line): ${out.trim().slice(-3000).split('\n').join(' | ')}`);
+  }
   const n = (m: RegExpExecArray, i: number): number => Number(m[i]);
   return {
     seconds: n(fin, 1),
