@@ -8,7 +8,7 @@
 // are not kept. Also here: one GET over each protocol, for readiness and for
 // the fresh-connection probe.
 
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import http2 from 'node:http2';
 import https from 'node:https';
 import { join } from 'node:path';
@@ -123,6 +123,7 @@ let logDir: string | null = null;
 export async function runH2load(o: H2loadOptions): Promise<WrkResult> {
   logDir ??= tempDir('warpipe-bench-h2load-');
   const log = join(logDir, 'requests.tsv');
+  rmSync(log, { force: true }); // h2load opens its log with O_APPEND: the previous run's requests would stay in it
   const h1 = !isH2(o.protocol);
   const scheme = isTls(o.protocol) ? 'https' : 'http';
   const args = [
@@ -141,7 +142,7 @@ export async function runH2load(o: H2loadOptions): Promise<WrkResult> {
   ];
   const client = new Proc({ cmd: 'h2load', args }, 64 * 1024);
   const bound = setTimeout(() => client.child.kill('SIGKILL'), (o.seconds + 15) * 1000);
-  await client.exited;
+  await client.finished;
   clearTimeout(bound);
   const s = parseH2load(client.output);
   const problem = h2loadProblem(s, o.protocol);

@@ -141,7 +141,13 @@ export class Proc {
   private head = '';
   private tail = '';
   exit: { code: number | null; signal: NodeJS.Signals | null } | null = null;
+  /** the process exited (its output may still be in flight: a client whose output is read waits for `finished`) */
   readonly exited: Promise<void>;
+  /**
+   * exited and its stdout and stderr closed: all it printed is in `output`. Node may emit 'exit' before the
+   * last data of the pipes; a summary read on 'exit' was missing now and then on a loaded machine.
+   */
+  readonly finished: Promise<void>;
 
   constructor(launch: Launch, keepOutput = 8192) {
     this.stopSignal = launch.stopSignal ?? 'SIGTERM';
@@ -167,6 +173,10 @@ export class Proc {
         this.exit ??= { code: null, signal: null };
         done();
       });
+    });
+    this.finished = new Promise((done) => {
+      this.child.on('close', () => done());
+      this.child.on('error', () => done());
     });
     if (this.child.pid === undefined) throw new Error(`cannot start ${launch.cmd}`);
     this.pid = this.child.pid;

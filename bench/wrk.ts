@@ -89,7 +89,7 @@ export async function runWrk(o: WrkOptions): Promise<WrkResult> {
     },
     (o.seconds + timeout + 10) * 1000,
   );
-  await wrk.exited;
+  await wrk.finished;
   clearTimeout(bound);
   const line = wrk.output.split('\n').find((l) => l.startsWith(MARK));
   if (!line && overran && !wrk.output.includes('Running')) {

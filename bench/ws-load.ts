@@ -26,7 +26,7 @@ export async function runWsLoad(o: WsLoadOptions): Promise<WrkResult> {
   const args = [CLIENT, String(o.port), o.path, String(o.connections), String(o.seconds), o.deflate ? '1' : '0'];
   const client = new Proc({ cmd: process.execPath, args: [...args, String(o.maxRoundTrips ?? 20_000_000)] });
   const bound = setTimeout(() => client.child.kill('SIGKILL'), (o.seconds + 15) * 1000);
-  await client.exited;
+  await client.finished;
   clearTimeout(bound);
   const line = client.output.split('\n').find((l) => l.startsWith(WS_MARK));
   if (!line) throw new Error(`the WebSocket client printed no summary (exit ${JSON.stringify(client.exit)}): ${client.lastLines()}`);
