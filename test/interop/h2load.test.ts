@@ -38,7 +38,7 @@ test('h2load: an h2c run is read into requests, req/s and latencies', async (t) 
   const server = h2cServer();
   const port = await listen(server);
   try {
-    assert.deepEqual(await getOver('h2c', port, '/', 2000), { status: 200, body: 'ok' });
+    assert.deepEqual(await getOver('h2c', port, '/', 30_000), { status: 200, body: 'ok' });
     const r = await runH2load({ port, path: '/', protocol: 'h2c', seconds: 1, connections: 2, streams: 4, threads: 1 });
     assert.ok(r.requests > 0, `requests ${r.requests}`);
     assert.ok(Math.abs(r.rps * r.seconds - r.requests) < 1, `${r.rps} req/s x ${r.seconds} s = ${r.requests} requests`);
