@@ -98,13 +98,16 @@ export function h2loadProblem(s: H2loadSummary, protocol: Protocol): string | nu
 const percentile = (sorted: Float64Array, p: number): number =>
   sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
 
-/** Latencies (ms) from h2load's --log-file: start µs, status, µs to the end of the response, tab-separated. */
-function latencies(file: string): { p50: number; p99: number; max: number } {
+/**
+ * Latencies (ms) from h2load's --log-file (start µs, status, µs to the end of the response, tab-separated; a
+ * line per request done), and how many requests it holds.
+ */
+function latencies(file: string): { p50: number; p99: number; max: number; logged: number } {
   let text: string;
   try {
     text = readFileSync(file, 'latin1');
   } catch {
-    return { p50: 0, p99: 0, max: 0 };
+    return { p50: 0, p99: 0, max: 0, logged: 0 };
   }
   const lines = text.split('\n');
   const us = new Float64Array(lines.length);
@@ -114,7 +117,7 @@ function latencies(file: string): { p50: number; p99: number; max: number } {
     if (third !== undefined) us[k++] = Number(third);
   }
   const sorted = us.subarray(0, k).sort();
-  return { p50: percentile(sorted, 50) / 1000, p99: percentile(sorted, 99) / 1000, max: (sorted[k - 1] ?? 0) / 1000 };
+  return { p50: percentile(sorted, 50) / 1000, p99: percentile(sorted, 99) / 1000, max: (sorted[k - 1] ?? 0) / 1000, logged: k };
 }
 
 let logDir: string | null = null;
@@ -148,6 +151,8 @@ export async function runH2load(o: H2loadOptions): Promise<WrkResult> {
   const problem = h2loadProblem(s, o.protocol);
   if (problem) throw new Error(`h2load ${args.slice(0, -3).join(' ')} (${o.protocol}): ${problem}`);
   const lat = latencies(log);
+  // h2load logs each request done in the measured time: other counts mean the percentiles are not this run's
+  if (lat.logged !== s.done) throw new Error(`h2load's request log holds ${lat.logged} requests, its summary ${s.done} done`);
   return {
     requests: s.succeeded,
     seconds: s.rps > 0 ? s.succeeded / s.rps : s.seconds,

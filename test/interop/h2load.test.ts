@@ -49,6 +49,21 @@ test('h2load: an h2c run is read into requests, req/s and latencies', async (t) 
   }
 });
 
+test("h2load: a second run's latencies are its own (h2load appends to its request log)", async (t) => {
+  if (!requirePeer(t, haveH2load, H2LOAD)) return;
+  const server = h2cServer();
+  const port = await listen(server);
+  try {
+    const o = { port, path: '/', protocol: 'h2c' as const, seconds: 1, connections: 1, streams: 2, threads: 1 };
+    await runH2load(o);
+    // runH2load refuses a run whose log holds other than its own requests done: the first run's would still be there
+    const second = await runH2load(o);
+    assert.ok(second.requests > 0);
+  } finally {
+    await close(server);
+  }
+});
+
 test('h2load: a run with 5xx answers fails, with the counts', async (t) => {
   if (!requirePeer(t, haveH2load, H2LOAD)) return;
   const server = h2cServer(3);
