@@ -696,12 +696,15 @@ const uvicornDebian = uvicorn(
   ['ws-echo', 'ws-deflate'],
   once(() => {
     if (!debianUvicornPython()) return 'no /usr/bin/python3 (Debian python3)';
-    if (!uvicornVersionOf('/usr/bin/python3')) return 'uvicorn not importable by /usr/bin/python3: apt-get install python3-uvicorn';
-    if (output('/usr/bin/python3', ['-c', 'import websockets']) === null)
-      return 'websockets not importable: apt-get install python3-websockets';
+    // each module on its own, so the line names the package to install (python3-httptools is not pulled in by python3-uvicorn)
+    for (const module of ['uvicorn', 'uvloop', 'httptools', 'websockets']) {
+      if (output('/usr/bin/python3', ['-c', `import ${module}`]) === null)
+        return `${module} not importable by /usr/bin/python3: apt-get install python3-${module}`;
+    }
     return null;
   }),
-  "Debian's uvicorn 0.17 on `/usr/bin/python3` (`python3-uvicorn`, uvloop and httptools from Debian too) with " +
+  "Debian's uvicorn 0.17 on `/usr/bin/python3` (`python3-uvicorn`, with `python3-uvloop` and `python3-httptools`, " +
+    'which it does not pull in) with ' +
     "`--workers 2 --loop uvloop --http httptools --ws websockets --no-access-log --log-level warning`: Debian's " +
     'websockets 10.4 does the WebSocket protocol (permessage-deflate on by default, when the client offers it). ' +
     'Only the WebSocket scenarios; warpipe serves them on the same `/usr/bin/python3`.',
