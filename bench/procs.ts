@@ -145,7 +145,8 @@ export class Proc {
   readonly exited: Promise<void>;
   /**
    * exited and its stdout and stderr closed: all it printed is in `output`. Node may emit 'exit' before the
-   * last data of the pipes; a summary read on 'exit' was missing now and then on a loaded machine.
+   * last data of the pipes, so a summary read on 'exit' can be missing (the likely cause of an h2load test's
+   * "printed no summary" on a loaded machine).
    */
   readonly finished: Promise<void>;
 

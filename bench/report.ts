@@ -726,6 +726,7 @@ export function asgiSection(results: readonly ScenarioResult[], settings: Settin
     '',
     '```sh',
     'npm run build',
+    "apt-get install -y python3-uvicorn python3-httptools python3-websockets   # the WebSocket peer, Debian's uvicorn",
     '/usr/bin/python3 -m venv --system-site-packages /opt/bench-uvicorn',
     '/opt/bench-uvicorn/bin/pip install uvicorn==0.54      # or BENCH_UVICORN_PYTHON=DIR/bin/python',
     "/opt/bench-uvicorn/bin/pip install --ignore-installed uvloop httptools   # pip's, not Debian's older ones",
