@@ -45,14 +45,17 @@ function free(d: Dispatcher, s: StandIn, ch: StandIn['channels'][number]): void 
   d.channelOnFree(s.worker, ch);
 }
 
-const dispatcher = (): Dispatcher => new Dispatcher({ pipeline: 0, backlog: 10, queueTimeout: 0 });
+/** A dispatcher serving `workers`, in order. */
+function dispatcher(...workers: StandIn[]): Dispatcher {
+  const d = new Dispatcher({ pipeline: 0, backlog: 10, queueTimeout: 0 });
+  for (const w of workers) d.serve(w.worker);
+  return d;
+}
 
 test('ASGI workers with many idle channels: each request goes to the least busy worker', () => {
-  const d = dispatcher();
   const a = standIn(1, 100);
   const b = standIn(2, 100);
-  d.serve(a.worker);
-  d.serve(b.worker);
+  const d = dispatcher(a, b);
   assert.equal(d.idleChannels, 200);
   for (let i = 0; i < 10; i++) d.submit(request());
   assert.equal(a.worker.busy, 5);
@@ -66,9 +69,8 @@ test('ASGI workers with many idle channels: each request goes to the least busy 
 });
 
 test('one thread per worker: requests one at a time take turns over the workers, not always the first', () => {
-  const d = dispatcher();
   const workers = [standIn(1, 1), standIn(2, 1), standIn(3, 1)];
-  for (const w of workers) d.serve(w.worker);
+  const d = dispatcher(...workers);
   const order: number[] = [];
   for (let i = 0; i < 6; i++) {
     d.submit(request());
@@ -80,11 +82,9 @@ test('one thread per worker: requests one at a time take turns over the workers,
 });
 
 test('a lost channel is never lent; a withdrawn worker takes nothing, and comes back with serve()', () => {
-  const d = dispatcher();
   const a = standIn(1, 3);
   const b = standIn(2, 3);
-  d.serve(a.worker);
-  d.serve(b.worker);
+  const d = dispatcher(a, b);
   for (const ch of a.channels) ch.lost = true;
   for (let i = 0; i < 3; i++) d.submit(request());
   assert.equal(a.worker.busy, 0);
