@@ -21,7 +21,7 @@ import type { HttpConnectionHost } from './http-connection.js';
 import type { Http2Options } from './http-options.js';
 import { Http2Stream, type Http2StreamHost } from './http2-stream.js';
 
-const { NGHTTP2_ENHANCE_YOUR_CALM } = http2.constants;
+const { NGHTTP2_ENHANCE_YOUR_CALM, NGHTTP2_CANCEL, NGHTTP2_NO_ERROR } = http2.constants;
 
 export const RESET_WINDOW_MS = 10_000;
 
@@ -105,7 +105,10 @@ export class Http2Connection implements ListenerConnection, Http2StreamHost, Pee
   }
 
   private onStream(stream: ServerHttp2Stream, raw: string[]): void {
-    if (this.calmed) return void stream.close(NGHTTP2_ENHANCE_YOUR_CALM);
+    if (this.calmed) {
+      stream.on('error', () => {}); // node reports our own reset as the stream's error
+      return void stream.close(NGHTTP2_ENHANCE_YOUR_CALM);
+    }
     this.own = 0;
     this.ownKind = null;
     this.streams.add(new Http2Stream(this, stream, raw));
@@ -118,7 +121,7 @@ export class Http2Connection implements ListenerConnection, Http2StreamHost, Pee
     this.own = Date.now() + this.listener.options.keepaliveTimeout * 1000;
   }
 
-  streamReset(): void {
+  streamReset(code: number): void {
     if (this.session.destroyed) return; // node ending the session closes every stream: not the client's resets
     const now = Date.now();
     if (now - this.resetsFrom >= RESET_WINDOW_MS) {
@@ -126,17 +129,27 @@ export class Http2Connection implements ListenerConnection, Http2StreamHost, Pee
       this.resets = 0;
     }
     if (++this.resets <= this.options.maxResets || this.calmed) return;
-    this.calm(`${this.resets} streams reset within ${RESET_WINDOW_MS / 1000}s (--http2-max-resets ${this.options.maxResets})`);
+    const why = `${this.resets} streams reset within ${RESET_WINDOW_MS / 1000}s (--http2-max-resets ${this.options.maxResets})`;
+    this.calm(why, code === NGHTTP2_CANCEL || code === NGHTTP2_NO_ERROR);
   }
 
-  /** A client past a cap: GOAWAY ENHANCE_YOUR_CALM, and the work of its open streams stopped. */
-  private calm(why: string): void {
+  /**
+   * A client past a cap: GOAWAY ENHANCE_YOUR_CALM, and the work of its open streams stopped. `now` when the reset
+   * that passed the cap was the client's own RST_STREAM (CANCEL or NO_ERROR, the codes clients reset with): it was
+   * read from the socket, and the session ends there, reading no further. Any other code may be nghttp2's own
+   * RST_STREAM for the client's error, and such a stream closes as that frame is sent: a session destroyed inside
+   * that send closes the socket without writing its GOAWAY (node 20: one MadeYouReset attack in ten saw none). So
+   * it ends on the event loop's next turn, and streams the client opens meanwhile are refused (onStream).
+   */
+  private calm(why: string, now: boolean): void {
     this.calmed = true;
     this.listener.http2Calmed(this.remoteAddr, why);
     for (const s of [...this.streams]) s.stream.close(NGHTTP2_ENHANCE_YOUR_CALM);
     // an error, not undefined: an undefined error takes its default (NO_ERROR) and
     // that becomes the GOAWAY's code (node's core.js), so the client saw NO_ERROR (http2-attacks.test.ts)
-    this.session.destroy(new Error(why), NGHTTP2_ENHANCE_YOUR_CALM);
+    const end = (): void => void this.session.destroy(new Error(why), NGHTTP2_ENHANCE_YOUR_CALM);
+    if (now) end();
+    else setImmediate(end);
   }
 
   /** The earliest of the connection's and its streams' deadlines (0: none); the listener's sweep reads it. */

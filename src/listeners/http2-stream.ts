@@ -33,8 +33,11 @@ const ignore = (): void => {};
 export interface Http2StreamHost {
   readonly listener: HttpConnectionHost;
   readonly peer: Peer;
-  /** The stream ended before its response did, reset by the client or for its protocol error (the rapid-reset cap). */
-  streamReset(): void;
+  /**
+   * The stream ended before its response did, reset by the client (whatever the code, NO_ERROR too) or by nghttp2
+   * for the client's protocol error (the rapid-reset cap); `code` is the RST_STREAM's.
+   */
+  streamReset(code: number): void;
   /** The stream is closed: forget it. */
   streamClosed(s: Http2Stream): void;
 }
@@ -478,7 +481,8 @@ export class Http2Stream implements ResponseSink {
   }
 
   private onClose(): void {
-    const reset = !this.gone && !this.resetByUs && this.stream.rstCode !== NGHTTP2_NO_ERROR && this.exchange?.isOver !== true;
+    // (a stream ending as it should comes after its exchange is over: a client's RST_STREAM(NO_ERROR) before that is a reset too)
+    const reset = !this.gone && !this.resetByUs && this.exchange?.isOver !== true;
     this.spool?.discard();
     this.spool = null;
     this.gone = true;
@@ -491,7 +495,7 @@ export class Http2Stream implements ResponseSink {
     const wake = this.drainWaiter;
     this.drainWaiter = null;
     wake?.();
-    if (reset) this.host.streamReset();
+    if (reset) this.host.streamReset(this.stream.rstCode ?? NGHTTP2_NO_ERROR);
     this.host.streamClosed(this);
   }
 }
