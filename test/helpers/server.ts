@@ -108,7 +108,8 @@ export function runCli(
     proc.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const timer = setTimeout(() => proc.kill('SIGKILL'), options.timeoutMs ?? 30_000);
-    proc.on('exit', (code) => {
+    // 'close', not 'exit': node may tell of the exit before the last of its output is read
+    proc.on('close', (code) => {
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
     });

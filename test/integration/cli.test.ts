@@ -372,7 +372,7 @@ test('--user/--group mistakes: one line, exit 2', async (t) => {
   });
   let err = '';
   proc.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const code = await new Promise((r) => proc.on('exit', r));
+  const code = await new Promise((r) => proc.on('close', r)); // after the last of its stderr, as 'exit' may not be
   assert.equal(code, 2);
   assert.match(err, /^warpipe: --user\/--group root:root needs warpipe started as root\n$/);
 });

@@ -69,7 +69,8 @@ function attack(port: number, kind: string, args: string[] = [], tls = false): A
     if (err.includes('attacking')) begin();
   });
   const result = new Promise<Seen>((resolve, reject) => {
-    proc.on('exit', (code) => {
+    // 'close', not 'exit': node may tell of the exit before the last of its output (the JSON) is read
+    proc.on('close', (code) => {
       begin();
       if (code !== 0) return reject(new Error(`attack.py ${kind} exited ${code}: ${err}`));
       resolve(JSON.parse(out) as Seen);

@@ -106,7 +106,7 @@ function runClient(port: number, mode: string): Promise<{ code: number | null; o
     let out = '';
     proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
     proc.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    proc.on('exit', (code) => resolve({ code, out }));
+    proc.on('close', (code) => resolve({ code, out })); // after the last of its output, as 'exit' may not be
   });
 }
 
