@@ -631,37 +631,37 @@ function uvicorn(
       const v = uvicornVersionOf(python())?.split(' ');
       return v ? `uvicorn ${v[0]} (uvloop ${v[1]}, httptools ${v[2]})` : 'uvicorn (version unknown)';
     }),
-    launch: (app, port) => [
-      {
-        cmd: python() ?? 'python3',
-        args: [
-          '-m',
-          'uvicorn',
-          `${app.module}:${app.callable}`,
-          '--app-dir',
-          APPS,
-          '--host',
-          '127.0.0.1',
-          '--port',
-          String(port),
-          '--workers',
-          String(WORKERS),
-          '--loop',
-          'uvloop',
-          '--http',
-          'httptools',
-          ...flags,
-          '--no-access-log',
-          '--log-level',
-          'warning',
-        ],
-        cwd: APPS,
-      },
-    ],
+    launch: (app, port) => [uvicornLaunch(python, app, ['--host', '127.0.0.1', '--port', String(port)], flags)],
     front: () => null,
     workers: (procs) => childrenOf(procs[0]!.pid),
     only,
     interfaces: ['asgi'],
+  };
+}
+
+/** uvicorn's command line: `listen` says where (--host/--port, or --uds). */
+function uvicornLaunch(python: () => string | null, app: AppRef, listen: string[], flags: string[]): Launch {
+  return {
+    cmd: python() ?? 'python3',
+    args: [
+      '-m',
+      'uvicorn',
+      `${app.module}:${app.callable}`,
+      '--app-dir',
+      APPS,
+      ...listen,
+      '--workers',
+      String(WORKERS),
+      '--loop',
+      'uvloop',
+      '--http',
+      'httptools',
+      ...flags,
+      '--no-access-log',
+      '--log-level',
+      'warning',
+    ],
+    cwd: APPS,
   };
 }
 
@@ -686,6 +686,30 @@ const uvicorn054 = uvicorn(
     'for uvicorn 0.54. On asgi-hello and fastapi-json warpipe runs its workers on the same interpreter ' +
     '(`--python` that virtualenv), so both sides have the same uvloop and FastAPI.',
 );
+
+// uvicorn behind the cheapest Node front there is (bench/relay.ts): the ASGI targets' bound for any gateway design
+const relayScript = join(ROOT, 'dist', 'bench', 'relay.js');
+const uvicornRelay: Server = {
+  ...uvicorn054,
+  name: 'uvicorn-relay',
+  notes:
+    "uvicorn as above on a unix socket (`--uds`), behind `node dist/bench/relay.js` (warpipe's Node): a bare " +
+    '`node:net` relay that pairs each client connection with one to uvicorn and copies bytes both ways, reading ' +
+    "nothing. uvicorn's whole work plus the least a Node front process can add (a read and a write on each side " +
+    "per request); warpipe's gateway does that and parses and frames, its workers do less (no HTTP parsing). " +
+    'Read against uvicorn alone, it bounds what any design that keeps a Node gateway in front of the workers can ' +
+    'reach. The front process is the relay.',
+  missing: once(() => uvicorn054.missing() ?? (existsSync(relayScript) ? null : `${relayScript} not built: run npm run build`)),
+  launch: (app, port) => {
+    const socket = join(tempDir('warpipe-bench-relay-'), 'uvicorn.sock');
+    return [
+      uvicornLaunch(uvicornPython, app, ['--uds', socket], ['--ws', 'none']),
+      { cmd: process.execPath, args: [relayScript, String(port), socket] },
+    ];
+  },
+  front: (procs) => procs[1]!.pid,
+  workers: (procs) => childrenOf(procs[0]!.pid),
+};
 
 // Debian's uvicorn 0.17 with Debian's websockets 10.4 (WebSocket peer): the newer one cannot use that websockets
 const debianUvicornPython = (): string | null => (existsSync('/usr/bin/python3') ? '/usr/bin/python3' : null);
@@ -801,6 +825,7 @@ export const servers: Server[] = [
   nodeFloor,
   nginxUwsgiFloor,
   uvicorn054,
+  uvicornRelay,
   uvicornDebian,
 ];
 
