@@ -12,6 +12,7 @@ import { GatewayError, LocalProtocolError, codes } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { BodyInput } from '../pipeline/input.js';
 import type { App, Body, Environ, StartResponse, WholeBody } from '../pipeline/types.js';
+import { serverHeaders } from '../pipeline/response.js';
 import type { WebSocketUpgrade } from '../pipeline/websocket.js';
 import type { Channel, Exchange } from '../workers/channel.js';
 import { StreamChannel } from '../workers/streams.js';
@@ -97,11 +98,9 @@ function webSocket(
   const refusal = upgrade.refusal;
   if (refusal !== null) {
     const body = Buffer.from(`${refusal.reason}\n`);
-    startResponse(`${refusal.status} ${refusal.status === 426 ? 'Upgrade Required' : 'Bad Request'}`, [
-      ['Content-Type', 'text/plain'],
-      ['Content-Length', String(body.length)],
-      ...refusal.headers,
-    ]);
+    // the server's answer, not the app's: its headers may say Upgrade (a 426 must)
+    const headers = serverHeaders([['Content-Type', 'text/plain'], ['Content-Length', String(body.length)], ...refusal.headers]);
+    startResponse(`${refusal.status} ${refusal.status === 426 ? 'Upgrade Required' : 'Bad Request'}`, headers);
     return [body];
   }
   return new Promise<Body>((resolve, reject) => {

@@ -41,6 +41,16 @@ export function checkStatus(status: unknown): number {
  */
 const checkedFrozen = new WeakSet<object>();
 
+/**
+ * A header list the server makes for its own answer (a refused WebSocket handshake's 426 says `Upgrade`, as
+ * RFC 9110 §15.5.22 requires): frozen, and taken by checkHeaders as checked, hop-by-hop fields and all.
+ */
+export function serverHeaders(headers: [string, string][]): Headers {
+  for (const pair of headers) Object.freeze(pair);
+  checkedFrozen.add(Object.freeze(headers));
+  return headers;
+}
+
 export function checkHeaders(headers: unknown): asserts headers is Headers {
   const frozen = Object.isFrozen(headers);
   if (frozen && checkedFrozen.has(headers as object)) return;

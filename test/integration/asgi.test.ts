@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { ASGI_DIR, runCli, startServer, type Server } from '../helpers/server.js';
-import { exchange } from '../helpers/raw.js';
+import { exchange, rawRequest, type RawResponse } from '../helpers/raw.js';
 import { WsClient } from '../helpers/ws-client.js';
 
 /** Wait until `path` exists and holds `pattern` (the app writes notes there). */
@@ -140,6 +140,21 @@ describe('ASGI: a plain app on one worker', () => {
     const crash = await WsClient.connect(srv.port, '/ws/crash');
     assert.match(crash.head, /^HTTP\/1\.1 500 /);
     for (const c of [deny, http, crash]) c.destroy();
+  });
+
+  test('WebSocket: a version other than 13 is refused with 426, Upgrade and the version spoken (RFC 6455 §4.4); a bad key with 400', async () => {
+    // the 426 was a 500 ("app set hop-by-hop header Upgrade"): the server's own refusal went through the app's header check
+    const before = srv.logs().length;
+    const handshake = (headers: string): Promise<RawResponse & { closed: boolean }> =>
+      rawRequest(srv.port, `GET /ws/echo HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade, close\r\n${headers}\r\n`);
+    const version = await handshake('Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8\r\n');
+    assert.equal(version.status, 426);
+    assert.equal(version.headers.get('upgrade'), 'websocket');
+    assert.equal(version.headers.get('sec-websocket-version'), '13');
+    assert.match(version.body.toString(), /Sec-WebSocket-Version must be 13/);
+    const key = await handshake('Sec-WebSocket-Key: short\r\nSec-WebSocket-Version: 13\r\n');
+    assert.equal(key.status, 400);
+    assert.doesNotMatch(srv.logs().slice(before), /ERROR/);
   });
 
   test('WebSocket: the app closes (4000), the app returns (1000), the app fails (1011)', async () => {
