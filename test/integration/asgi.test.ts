@@ -142,7 +142,7 @@ describe('ASGI: a plain app on one worker', () => {
     for (const c of [deny, http, crash]) c.destroy();
   });
 
-  test('WebSocket: a version other than 13 is refused with 426, Upgrade and the version spoken (RFC 6455 §4.4); a bad key, 400', async () => {
+  test('WebSocket: a version other than 13 is refused with 426, Upgrade and the version spoken; a bad key: 400', async () => {
     // the 426 was a 500 ("app set hop-by-hop header Upgrade"): the server's own refusal went through the app's header check
     const before = srv.logs().length;
     const handshake = (headers: string): Promise<RawResponse & { closed: boolean }> =>
