@@ -28,6 +28,9 @@ export const RESET_WINDOW_MS = 10_000;
 /** After our GOAWAY, how long a client may take to let the connection close. */
 const LINGER_MS = 2000;
 
+/** With streams open, how long a connection may move no byte before it is PINGed (or --keepalive-timeout, if shorter). */
+const QUIET_MS = 10_000;
+
 /** The session's settings and node's caps, from the listener's options. */
 function sessionOptions(host: HttpConnectionHost, o: Http2Options): http2.ServerSessionOptions {
   const { limits } = host.options;
@@ -58,6 +61,10 @@ export class Http2Connection implements ListenerConnection, Http2StreamHost, Pee
   private calmed = false;
   private closing = false;
   private local: [string, string] | null = null;
+  /** The liveness watch while streams are open: the socket's bytes read and written when last looked at, since when (0: off). */
+  private seenBytes = 0;
+  private quietSince = 0;
+  private pinged = false;
 
   constructor(
     readonly socket: net.Socket,
@@ -111,12 +118,15 @@ export class Http2Connection implements ListenerConnection, Http2StreamHost, Pee
     }
     this.own = 0;
     this.ownKind = null;
+    if (this.quietSince === 0) this.quietSince = Date.now();
     this.streams.add(new Http2Stream(this, stream, raw));
   }
 
   streamClosed(s: Http2Stream): void {
     this.streams.delete(s);
-    if (this.streams.size > 0 || this.closing || this.calmed) return;
+    if (this.streams.size > 0) return;
+    this.quietSince = 0;
+    if (this.closing || this.calmed) return;
     this.ownKind = 'idle';
     this.own = Date.now() + this.listener.options.keepaliveTimeout * 1000;
   }
@@ -154,7 +164,7 @@ export class Http2Connection implements ListenerConnection, Http2StreamHost, Pee
 
   /** The earliest of the connection's and its streams' deadlines (0: none); the listener's sweep reads it. */
   get deadline(): number {
-    let d = this.own;
+    let d = this.own === 0 && this.quietSince !== 0 ? this.quietSince + this.quietMs : this.own;
     for (const s of this.streams) if (s.deadline !== 0 && (d === 0 || s.deadline < d)) d = s.deadline;
     return d;
   }
@@ -162,6 +172,7 @@ export class Http2Connection implements ListenerConnection, Http2StreamHost, Pee
   expire(): void {
     const now = Date.now();
     for (const s of this.streams) if (s.deadline !== 0 && s.deadline <= now) s.expire();
+    if (this.own === 0 && this.quietSince !== 0 && now >= this.quietSince + this.quietMs) return this.checkLive(now);
     if (this.own === 0 || this.own > now) return;
     if (this.ownKind === 'linger') {
       this.own = 0;
@@ -174,6 +185,38 @@ export class Http2Connection implements ListenerConnection, Http2StreamHost, Pee
     this.session.close();
     this.ownKind = 'linger';
     this.own = now + LINGER_MS;
+  }
+
+  private get quietMs(): number {
+    return Math.min(QUIET_MS, this.listener.options.keepaliveTimeout * 1000);
+  }
+
+  /**
+   * Streams open, and the socket moved no byte for quietMs: a PING, and if not even that goes out by the next
+   * look, the connection is dead and closed. nghttp2 ends a session at the client's connection error (a GOAWAY,
+   * COMPRESSION_ERROR say) and node then stops reading without closing anything, so the streams it held
+   * never ended and the connection stayed for good, its client long gone (found by bench/chaos.ts). A live
+   * client that only waits on a slow answer sends the PING's ACK, and its connection stays.
+   */
+  private checkLive(now: number): void {
+    const bytes = this.socket.bytesRead + this.socket.bytesWritten;
+    this.quietSince = now;
+    if (bytes !== this.seenBytes) {
+      this.seenBytes = bytes;
+      this.pinged = false;
+      return;
+    }
+    if (!this.pinged && !this.session.destroyed) {
+      this.pinged = true;
+      if (this.session.ping(() => {})) return;
+    }
+    this.listener.log.info(
+      `HTTP/2 connection from ${this.remoteAddr || 'a unix socket'}: no byte in or out for ${(2 * this.quietMs) / 1000}s with ` +
+        `${this.streams.size} stream(s) open, not even a PING: closing it`,
+    );
+    this.quietSince = 0;
+    this.session.destroy();
+    this.socket.destroy();
   }
 
   /** For the budget: since when it has had no stream open (Date.now() ms), or Infinity while it serves. */

@@ -317,3 +317,66 @@ test('--http2 off: HTTP/1.1 only on --http, and --https offers only http/1.1', a
     assert.equal(await srv.stop(), 0);
   }
 });
+
+test('a session nghttp2 ended on the client error (COMPRESSION_ERROR) while a stream was open is closed, not kept for good', async () => {
+  // node stops reading once nghttp2 has ended the session and closes nothing: the stream held open (an upload
+  // half sent here) never ended, and the connection outlived its client until shutdown (found by bench/chaos.ts)
+  const srv = await startServer('probe:app', { cwd: ASGI_DIR, args: ['--workers', '1', '--keepalive-timeout', '1'] });
+  try {
+    const frame = (type: number, flags: number, stream: number, payload: Buffer): Buffer => {
+      const head = Buffer.alloc(9);
+      head.writeUIntBE(payload.length, 0, 3);
+      head[3] = type;
+      head[4] = flags;
+      head.writeUInt32BE(stream, 5);
+      return Buffer.concat([head, payload]);
+    };
+    const literal = (name: string, value: string): Buffer =>
+      Buffer.concat([Buffer.from([0, name.length]), Buffer.from(name), Buffer.from([value.length]), Buffer.from(value)]);
+    const post = Buffer.concat([
+      literal(':method', 'POST'),
+      literal(':scheme', 'http'),
+      literal(':path', '/echo'),
+      literal(':authority', 'x'),
+    ]);
+    const socket = net.connect(srv.port, '127.0.0.1');
+    socket.on('error', () => {});
+    let got = Buffer.alloc(0);
+    // the server's GOAWAY (type 7) says COMPRESSION_ERROR (9)
+    const goaway = new Promise<number>((resolve) =>
+      socket.on('data', (d: Buffer) => {
+        got = Buffer.concat([got, d]);
+        const code = goawayIn(got);
+        if (code !== null) resolve(code);
+      }),
+    );
+    await new Promise((resolve) => socket.once('connect', resolve));
+    socket.write(
+      Buffer.concat([
+        Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'),
+        frame(4, 0, 0, Buffer.alloc(0)), // SETTINGS
+        frame(1, 0x4, 1, post), // HEADERS, END_HEADERS, no END_STREAM: the body is still to come
+        frame(0, 0, 1, Buffer.from('half')),
+        frame(1, 0x5, 3, Buffer.from([0x80])), // an indexed field of index 0: COMPRESSION_ERROR
+      ]),
+    );
+    assert.equal(await goaway, 9, got.toString('hex'));
+    socket.destroy();
+    await srv.waitForLog(
+      /HTTP\/2 connection from 127\.0\.0\.1: no byte in or out for 2s with 1 stream\(s\) open, not even a PING: closing it/,
+    );
+    assert.match((await h2get(srv.url, '/hello')).body.toString(), /hello from asgi/);
+  } finally {
+    assert.equal(await srv.stop(), 0);
+  }
+});
+
+/** The error code of the first GOAWAY among the server's frames in `bytes`, or null. */
+function goawayIn(bytes: Buffer): number | null {
+  for (let at = 0; at + 9 <= bytes.length; ) {
+    const length = bytes.readUIntBE(at, 3);
+    if (bytes[at + 3] === 7 && at + 9 + 8 <= bytes.length) return bytes.readUInt32BE(at + 9 + 4);
+    at += 9 + length;
+  }
+  return null;
+}
