@@ -74,7 +74,8 @@ const CONTENT_LENGTH = /^[0-9]{0,15}$/;
  * The environ from the CGI variables a web server sent, with the WSGI keys
  * added. Throws RemoteProtocolError (400) for a CONTENT_LENGTH that is not
  * decimal digits, or that comes twice: the body's length must mean one thing
- * (issue 11: `-1` held a connection forever; `0x10`, `1e3`, ` 5` were read as numbers).
+ * (issue 11: `-1` held a connection forever; `0x10`, `1e3`, ` 5` were read as numbers),
+ * and for a variable holding a NUL (it was the app's 500, with a stack in the log).
  */
 export function cgiEnviron(params: readonly (readonly [string, string])[], errors: ErrorStream): Environ {
   const environ = {} as Environ;
@@ -85,6 +86,10 @@ export function cgiEnviron(params: readonly (readonly [string, string])[], error
       if (!CONTENT_LENGTH.test(value)) throw badLength(`CONTENT_LENGTH ${JSON.stringify(value.slice(0, 20))}`);
     } else if (name === 'HTTP_PROXY') {
       continue; // httpoxy: a Proxy request header must never look like the proxy setting
+    }
+    // FastCGI and uwsgi give each string's length, so a NUL can come in one: no HTTP request holds one
+    if (value.indexOf('\0') !== -1 || name.indexOf('\0') !== -1) {
+      throw new RemoteProtocolError(codes.BAD_ENVIRON, `bad request: variable ${JSON.stringify(name.slice(0, 40))} holds a NUL`, 400);
     }
     environ[name] = value;
   }

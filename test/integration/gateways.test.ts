@@ -78,6 +78,23 @@ describe('--scgi and --uwsgi, directly', () => {
     );
   });
 
+  test('uwsgi and FastCGI give each string its length: a NUL in a variable is 400, not an app error (500)', async () => {
+    const before = srv.logs().length;
+    const nul: [string, string][] = [...cgi('GET', '/', ''), ['HTTP_HOST', 'a\0b']];
+    assert.match(await talk(`${dir}/uwsgi.sock`, encodeUwsgiHead(nul)), /^HTTP\/1\.1 400 /);
+    const fcgi = await talk(
+      `${dir}/fcgi.sock`,
+      Buffer.concat([
+        encodeRecord(RecordType.BeginRequest, 1, beginRequestBody(Role.Responder, 0)),
+        encodeRecord(RecordType.Params, 1, encodeParams(nul)),
+        encodeRecord(RecordType.Params, 1),
+        encodeRecord(RecordType.Stdin, 1),
+      ]),
+    );
+    assert.match(fcgi, /Status: 400 /);
+    assert.doesNotMatch(srv.logs().slice(before), /ERROR/);
+  });
+
   test('a request read whole and answered: the connection is closed at once, not held until the client ends its side', async () => {
     const hi = Buffer.from('hi');
     const requests: [string, Buffer][] = [
