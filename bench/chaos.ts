@@ -479,7 +479,8 @@ async function main(argv: string[]): Promise<number> {
   const [cwd, app, expect] = wsgi
     ? [join(ROOT, 'test/fixtures/apps'), 'hello:application', 'Hello']
     : [join(ROOT, 'test/fixtures/asgi'), 'probe:app', 'hello from asgi'];
-  const args = [join(ROOT, 'dist/src/cli.js'), app, '--workers', '2', '--header-timeout', '2', '--body-timeout', '2'];
+  const timeouts = ['--header-timeout', '2', '--body-timeout', '2', '--keepalive-timeout', '2'];
+  const args = [join(ROOT, 'dist/src/cli.js'), app, '--workers', '2', ...timeouts];
   for (const [listener, path] of Object.entries(targets)) args.push(`--${listener}`, `unix:${path}`);
   const proc = spawn(process.execPath, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
@@ -506,10 +507,17 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`the gateway's log ends:\n${log.slice(-4000)}\n`);
     return 1;
   } finally {
+    // with every chaos connection gone, the drain has nothing to wait for but what the short timeouts reclaim:
+    // one that runs into --graceful-timeout (30 s) means the gateway kept a connection its client had left
     const stopping = Date.now();
     if (alive()) proc.kill('SIGTERM');
     await closed;
-    process.stderr.write(`chaos: warpipe stopped ${proc.exitCode ?? proc.signalCode} after SIGTERM in ${Date.now() - stopping} ms\n`);
+    const took = Date.now() - stopping;
+    process.stderr.write(`chaos: warpipe stopped ${proc.exitCode ?? proc.signalCode} after SIGTERM in ${took} ms\n`);
+    if (took > 15_000 || proc.exitCode !== 0) {
+      process.stderr.write(`chaos FAILED with seed ${options.seed}: the stop took ${took} ms or did not exit 0\n`);
+      process.exitCode = 1;
+    }
     if (process.env.CHAOS_LOG) process.stderr.write(log);
     rmSync(dir, { recursive: true, force: true });
   }
@@ -517,7 +525,7 @@ async function main(argv: string[]): Promise<number> {
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
+    (code) => process.exit(code || (process.exitCode as number | undefined) || 0),
     (err: unknown) => {
       process.stderr.write(`chaos: ${(err as Error).stack ?? String(err)}\n`);
       process.exit(1);
