@@ -45,6 +45,8 @@ export class WebSocketExchange implements Exchange, WebSocketPeer {
   private ended = false;
   /** The client's side is over (it closed, or is gone): told to the worker once. */
   private clientClosed = false;
+  /** The client left before the handshake was answered (the listener's `warpipe.client_gone`). */
+  private gone = false;
 
   constructor(
     private readonly block: string,
@@ -56,7 +58,25 @@ export class WebSocketExchange implements Exchange, WebSocketPeer {
     private readonly log: Logger,
     /** Makes the exchange that serves a denial response, given the stream. */
     private readonly denial: () => HttpTail,
-  ) {}
+  ) {
+    // the listener says when the client leaves before the 101: the app hears websocket.disconnect (1006)
+    environ['warpipe.client_gone'] = this;
+  }
+
+  /**
+   * The listener's word that the client left during the handshake. The worker is told at once (else the app
+   * waited on receive() until a ping found the socket gone, 40 s by default, holding one of its streams; found
+   * by bench/chaos.ts); queued, the handshake is dropped there.
+   */
+  clientGone(): void {
+    this.gone = true;
+    if (this.channel !== null) this.tellClosed(1006, '');
+  }
+
+  /** Its client left before a worker took it: the dispatcher drops it from the queue. */
+  get abandoned(): boolean {
+    return this.gone && this.channel === null;
+  }
 
   describe(): string {
     return `WebSocket ${this.environ.REQUEST_URI ?? this.environ.PATH_INFO}`;
@@ -65,6 +85,7 @@ export class WebSocketExchange implements Exchange, WebSocketPeer {
   start(ch: Channel): void {
     this.channel = ch;
     ch.writev(requestFrameParts(this.block, null, true, FLAG_WEBSOCKET));
+    if (this.gone) this.tellClosed(1006, '');
   }
 
   onFrame(type: number, payload: Buffer): void {
@@ -102,6 +123,7 @@ export class WebSocketExchange implements Exchange, WebSocketPeer {
     if (parts.length % 2 !== 1) throw badFrame('WS_ACCEPT has an odd header list');
     const headers: [string, string][] = [];
     for (let i = 1; i < parts.length; i += 2) headers.push([parts[i]!, parts[i + 1]!]);
+    if (this.gone) return this.resolve([]); // no one to switch protocols with: the worker was told (clientGone)
     try {
       this.link = this.upgrade.accept(parts[0] || null, headers, this);
     } catch (err) {

@@ -142,6 +142,21 @@ describe('ASGI: a plain app on one worker', () => {
     for (const c of [deny, http, crash]) c.destroy();
   });
 
+  test('WebSocket: a client that leaves before the app answers the handshake: the app hears websocket.disconnect at once', async () => {
+    // it was never told: it waited on receive() until a ping found the socket gone (40 s by default), holding one
+    // of its worker's streams, and an accept went to a closed socket (found by bench/chaos.ts)
+    const socket = net.connect(srv.port, '127.0.0.1');
+    await new Promise((resolve) => socket.once('connect', resolve));
+    socket.write(
+      'GET /ws/unanswered HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+        'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+    );
+    await note(`${notes}/ws-unanswered`, /^\n$/); // the app has the handshake
+    socket.destroy();
+    assert.match(await note(`${notes}/ws-unanswered`, /websocket\./), /^\nwebsocket\.disconnect 1006\n$/);
+    assert.equal(await (await fetch(`${srv.url}/hello`)).text(), 'hello from asgi');
+  });
+
   test('WebSocket: a version other than 13 is refused with 426, Upgrade and the version spoken; a bad key: 400', async () => {
     // the 426 was a 500 ("app set hop-by-hop header Upgrade"): the server's own refusal went through the app's header check
     const before = srv.logs().length;
