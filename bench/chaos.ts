@@ -308,11 +308,17 @@ export function mutate(rng: Random, data: Buffer): Buffer {
   return b;
 }
 
-// --- one connection ---
+// --- one connection (exported for replaying one input) ---
 
 type Outcome = 'closed' | 'cut';
 
-async function connection(path: string, bytes: Buffer, rng: Random, connectionMs: number): Promise<{ outcome: Outcome; got: number }> {
+/** One connection to `path` sending `bytes`, its choices (pieces, reading, ending) from `rng`. */
+export async function connection(
+  path: string,
+  bytes: Buffer,
+  rng: Random,
+  connectionMs: number,
+): Promise<{ outcome: Outcome; got: number }> {
   const socket = net.connect(path);
   socket.on('error', () => {});
   let got = 0;
