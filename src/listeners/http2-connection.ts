@@ -194,7 +194,7 @@ export class Http2Connection implements ListenerConnection, Http2StreamHost, Pee
   /**
    * Streams open, and the socket moved no byte for quietMs: a PING, and if not even that goes out by the next
    * look, the connection is dead and closed. nghttp2 ends a session at the client's connection error (a GOAWAY,
-   * COMPRESSION_ERROR say) and node then stops reading without closing anything, so the streams it held
+   * COMPRESSION_ERROR say) and Node 20 then stops reading without closing anything (Node 24 closes it), so the streams it held
    * never ended and the connection stayed for good, its client long gone (found by bench/chaos.ts). A live
    * client that only waits on a slow answer sends the PING's ACK, and its connection stays.
    */
