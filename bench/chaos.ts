@@ -442,6 +442,22 @@ export function troubleIn(log: string): string[] {
   return log.split('\n').filter((line) => /bug while|Uncaught|Unhandled|node:internal|^\s+at /.test(line));
 }
 
+/**
+ * The unix sockets in `dir` for every listener, and the warpipe arguments that serve them with short timeouts
+ * (a connection the chaos left half-done is reclaimed soon, the HTTP/2 liveness PING too).
+ */
+export function chaosListeners(dir: string): { targets: ChaosTargets; args: string[] } {
+  const targets: ChaosTargets = {
+    http: join(dir, 'http.sock'),
+    fastcgi: join(dir, 'fastcgi.sock'),
+    scgi: join(dir, 'scgi.sock'),
+    uwsgi: join(dir, 'uwsgi.sock'),
+  };
+  const args = Object.entries(targets).flatMap(([name, path]) => [`--${name}`, `unix:${path}`]);
+  args.push('--header-timeout', '2', '--body-timeout', '2', '--keepalive-timeout', '2');
+  return { targets, args };
+}
+
 // --- the command ---
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -476,18 +492,11 @@ async function main(argv: string[]): Promise<number> {
   const kinds = argv.indexOf('--kinds');
   if (kinds >= 0) options.kinds = (argv[kinds + 1] ?? '').split(',');
   const dir = mkdtempSync(join(tmpdir(), 'warpipe-chaos-'));
-  const targets: ChaosTargets = {
-    http: join(dir, 'http.sock'),
-    fastcgi: join(dir, 'fastcgi.sock'),
-    scgi: join(dir, 'scgi.sock'),
-    uwsgi: join(dir, 'uwsgi.sock'),
-  };
+  const { targets, args: listeners } = chaosListeners(dir);
   const [cwd, app, expect] = wsgi
     ? [join(ROOT, 'test/fixtures/apps'), 'hello:application', 'Hello']
     : [join(ROOT, 'test/fixtures/asgi'), 'probe:app', 'hello from asgi'];
-  const timeouts = ['--header-timeout', '2', '--body-timeout', '2', '--keepalive-timeout', '2'];
-  const args = [join(ROOT, 'dist/src/cli.js'), app, '--workers', '2', ...timeouts];
-  for (const [listener, path] of Object.entries(targets)) args.push(`--${listener}`, `unix:${path}`);
+  const args = [join(ROOT, 'dist/src/cli.js'), app, '--workers', '2', ...listeners];
   const proc = spawn(process.execPath, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
   proc.stdout.on('data', (d: Buffer) => (log += d.toString()));

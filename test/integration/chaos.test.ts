@@ -9,7 +9,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { type ChaosOptions, type ChaosTargets, type Sent, chaos, stillAnswers, troubleIn } from '../../bench/chaos.js';
+import { type ChaosOptions, type Sent, chaos, chaosListeners, stillAnswers, troubleIn } from '../../bench/chaos.js';
 import { ASGI_DIR, FIXTURES, startServer } from '../helpers/server.js';
 
 const SEED = Number(process.env.CHAOS_SEED ?? 20261204);
@@ -27,17 +27,8 @@ const cases = [
 
 for (const c of cases) {
   test(`chaos (seed ${SEED}): 300 mutated connections to ${c.what} leave the gateway up and answering on every listener`, async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'warpipe-chaos-'));
-    const targets: ChaosTargets = {
-      http: join(dir, 'http.sock'),
-      fastcgi: join(dir, 'fastcgi.sock'),
-      scgi: join(dir, 'scgi.sock'),
-      uwsgi: join(dir, 'uwsgi.sock'),
-    };
-    const listeners = Object.entries(targets).flatMap(([name, path]) => [`--${name}`, `unix:${path}`]);
-    // short timeouts: a connection the chaos left half-done is reclaimed soon (the HTTP/2 liveness PING too)
-    const timeouts = ['--header-timeout', '2', '--body-timeout', '2', '--keepalive-timeout', '2'];
-    const srv = await startServer(c.app, { cwd: c.cwd, args: [...listeners, ...timeouts] });
+    const { targets, args } = chaosListeners(mkdtempSync(join(tmpdir(), 'warpipe-chaos-')));
+    const srv = await startServer(c.app, { cwd: c.cwd, args });
     const last: Sent[] = [];
     let failed = true;
     try {
