@@ -6,7 +6,7 @@
 // stop answering. Every connection is bounded (cut after --connection-ms), and so is the run.
 //
 //   node dist/bench/chaos.js [--connections N] [--seed S] [--concurrency C] [--connection-ms MS]
-//                            [--kinds http-get,h2c,...] [--wsgi]
+//                            [--kinds http-get,h2c,...] [--wsgi] [--proxy]
 //
 // It starts its own warpipe on unix sockets in a temporary directory (test/fixtures/asgi/probe.py,
 // an ASGI app with WebSockets; --wsgi for test/fixtures/apps/hello.py), then checks that the
@@ -24,6 +24,7 @@ import { fileURLToPath } from 'node:url';
 import { encodeParams } from '../src/protocols/fastcgi/params.js';
 import { FCGI_KEEP_CONN, RecordType, Role, beginRequestBody, encodeRecord } from '../src/protocols/fastcgi/record.js';
 import { encodeScgiHead } from '../src/protocols/scgi/netstring.js';
+import { encodeProxyV1, encodeProxyV2 } from '../src/protocols/proxy/header.js';
 import { encodeUwsgiHead } from '../src/protocols/uwsgi/packet.js';
 
 /** The unix sockets of the warpipe under test. */
@@ -45,6 +46,8 @@ export interface ChaosOptions {
   paths: { hello: string; echo: string; websocket: string };
   /** only these seed kinds (default: all) */
   kinds?: readonly string[];
+  /** --proxy-protocol on the HTTP listener: every HTTP seed starts with a PROXY header (v1 or v2) */
+  proxy?: boolean;
 }
 
 export interface ChaosTally {
@@ -166,8 +169,21 @@ export interface Seed {
   bytes: Buffer;
 }
 
-/** One valid exchange of each kind the gateway speaks. */
-export function seeds(paths: ChaosOptions['paths']): Seed[] {
+const CLIENT = { address: '203.0.113.7', port: 40000 };
+const SERVER = { address: '192.0.2.1', port: 80 };
+
+/** The PROXY header the HTTP seeds start with under --proxy: v1, or v2 with a NOOP TLV. */
+export const proxyHeader = (v2: boolean): Buffer =>
+  v2 ? encodeProxyV2(CLIENT, SERVER, Buffer.from([0x04, 0x00, 0x03, 1, 2, 3])) : encodeProxyV1(CLIENT, SERVER);
+
+/** One valid exchange of each kind the gateway speaks (`proxy`: its HTTP ones behind a PROXY header). */
+export function seeds(paths: ChaosOptions['paths'], proxy = false): Seed[] {
+  const all = plainSeeds(paths);
+  if (!proxy) return all;
+  return all.map((s, i) => (s.target === 'http' ? { ...s, bytes: Buffer.concat([proxyHeader(i % 2 === 1), s.bytes]) } : s));
+}
+
+function plainSeeds(paths: ChaosOptions['paths']): Seed[] {
   const { hello, echo, websocket } = paths;
   const body = latin1('hello, chaos');
   const mask = Buffer.from([1, 2, 3, 4]);
@@ -356,7 +372,7 @@ export async function connection(
 
 /** Run the chaos against `targets`; `alive` is asked after every connection (false: the run stops at once). */
 export async function chaos(targets: ChaosTargets, options: ChaosOptions, alive: () => boolean, last: Sent[] = []): Promise<ChaosTally> {
-  const all = seeds(options.paths).filter((s) => options.kinds === undefined || options.kinds.includes(s.kind));
+  const all = seeds(options.paths, options.proxy).filter((s) => options.kinds === undefined || options.kinds.includes(s.kind));
   if (all.length === 0) throw new Error(`no seed of the kinds ${options.kinds?.join(', ')}`);
   const tally: ChaosTally = { connections: 0, kinds: {}, answered: 0, closedByServer: 0, cut: 0 };
   const rng = new Random(options.seed);
@@ -417,10 +433,11 @@ export async function ask(path: string, bytes: Buffer, expect: string, timeoutMs
 }
 
 /** One valid request on each listener: the problems (none: every one answered with `expect`). */
-export async function stillAnswers(targets: ChaosTargets, hello: string, expect: string): Promise<string[]> {
+export async function stillAnswers(targets: ChaosTargets, hello: string, expect: string, proxy = false): Promise<string[]> {
   const params = gatewayParams('GET', hello, Buffer.alloc(0));
+  const get = latin1(`GET ${hello} HTTP/1.1\r\nHost: chaos\r\nConnection: close\r\n\r\n`);
   const asks: [string, string, Buffer][] = [
-    ['http', targets.http, latin1(`GET ${hello} HTTP/1.1\r\nHost: chaos\r\nConnection: close\r\n\r\n`)],
+    ['http', targets.http, proxy ? Buffer.concat([proxyHeader(false), get]) : get],
     ['fastcgi', targets.fastcgi, Buffer.concat(fcgiRequest(1, params, Buffer.alloc(0)))],
     ['scgi', targets.scgi, encodeScgiHead([...params, ['SCGI', '1']])],
     ['uwsgi', targets.uwsgi, encodeUwsgiHead(params)],
@@ -446,7 +463,7 @@ export function troubleIn(log: string): string[] {
  * The unix sockets in `dir` for every listener, and the warpipe arguments that serve them with short timeouts
  * (a connection the chaos left half-done is reclaimed soon, the HTTP/2 liveness PING too).
  */
-export function chaosListeners(dir: string): { targets: ChaosTargets; args: string[] } {
+export function chaosListeners(dir: string, proxy = false): { targets: ChaosTargets; args: string[] } {
   const targets: ChaosTargets = {
     http: join(dir, 'http.sock'),
     fastcgi: join(dir, 'fastcgi.sock'),
@@ -455,6 +472,7 @@ export function chaosListeners(dir: string): { targets: ChaosTargets; args: stri
   };
   const args = Object.entries(targets).flatMap(([name, path]) => [`--${name}`, `unix:${path}`]);
   args.push('--header-timeout', '2', '--body-timeout', '2', '--keepalive-timeout', '2');
+  if (proxy) args.push('--proxy-protocol', '--forwarded-allow-ips', '127.0.0.1'); // (a unix socket's peer is trusted)
   return { targets, args };
 }
 
@@ -473,26 +491,28 @@ async function main(argv: string[]): Promise<number> {
     }
     return value;
   };
-  const known = new Set(['--connections', '--seed', '--concurrency', '--connection-ms', '--wsgi', '--kinds']);
+  const known = new Set(['--connections', '--seed', '--concurrency', '--connection-ms', '--wsgi', '--kinds', '--proxy']);
   for (const a of argv) {
     if (a.startsWith('--') && !known.has(a)) {
-      const usage = '--connections N, --seed S, --concurrency C, --connection-ms MS, --kinds K,K, --wsgi';
+      const usage = '--connections N, --seed S, --concurrency C, --connection-ms MS, --kinds K,K, --wsgi, --proxy';
       process.stderr.write(`chaos: unknown option ${a} (${usage})\n`);
       return 2;
     }
   }
   const wsgi = argv.includes('--wsgi');
+  const proxy = argv.includes('--proxy');
   const options: ChaosOptions = {
     connections: flag('--connections', 5000),
     seed: flag('--seed', Math.floor(Math.random() * 2 ** 31)),
     concurrency: flag('--concurrency', 16),
     connectionMs: flag('--connection-ms', 1000),
     paths: wsgi ? { hello: '/', echo: '/', websocket: '/' } : { hello: '/hello', echo: '/echo', websocket: '/ws/echo' },
+    proxy,
   };
   const kinds = argv.indexOf('--kinds');
   if (kinds >= 0) options.kinds = (argv[kinds + 1] ?? '').split(',');
   const dir = mkdtempSync(join(tmpdir(), 'warpipe-chaos-'));
-  const { targets, args: listeners } = chaosListeners(dir);
+  const { targets, args: listeners } = chaosListeners(dir, proxy);
   const [cwd, app, expect] = wsgi
     ? [join(ROOT, 'test/fixtures/apps'), 'hello:application', 'Hello']
     : [join(ROOT, 'test/fixtures/asgi'), 'probe:app', 'hello from asgi'];
@@ -512,7 +532,7 @@ async function main(argv: string[]): Promise<number> {
     const last: Sent[] = [];
     const started = Date.now();
     const tally = await chaos(targets, options, alive, last);
-    const problems = alive() ? await stillAnswers(targets, options.paths.hello, expect) : ['the gateway exited'];
+    const problems = alive() ? await stillAnswers(targets, options.paths.hello, expect, proxy) : ['the gateway exited'];
     const trouble = troubleIn(log);
     process.stdout.write(`${JSON.stringify({ ...tally, seconds: (Date.now() - started) / 1000 })}\n`);
     if (problems.length === 0 && trouble.length === 0) return 0;
