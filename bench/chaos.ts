@@ -114,7 +114,7 @@ function wsFrame(opcode: number, payload: Buffer, mask: Buffer): Buffer {
 }
 
 /** An HTTP/2 frame (RFC 9113 §4.1). */
-function h2Frame(type: number, flags: number, stream: number, payload: Buffer): Buffer {
+export function h2Frame(type: number, flags: number, stream: number, payload: Buffer): Buffer {
   const head = Buffer.alloc(9);
   head.writeUIntBE(payload.length, 0, 3);
   head[3] = type;
@@ -124,7 +124,7 @@ function h2Frame(type: number, flags: number, stream: number, payload: Buffer): 
 }
 
 /** A header block of literal fields without indexing, new names (RFC 7541 §6.2.2), strings under 127 bytes. */
-function hpack(fields: readonly (readonly [string, string])[]): Buffer {
+export function hpack(fields: readonly (readonly [string, string])[]): Buffer {
   const parts: Buffer[] = [];
   for (const [name, value] of fields) parts.push(Buffer.from([0, name.length]), latin1(name), Buffer.from([value.length]), latin1(value));
   return Buffer.concat(parts);

@@ -22,8 +22,16 @@ const cases = [
     cwd: ASGI_DIR,
     paths: { hello: '/hello', echo: '/echo', websocket: '/ws/echo' },
     expect: 'hello from asgi',
+    proxy: false,
   },
-  { what: 'a WSGI app', app: 'hello:application', cwd: FIXTURES, paths: { hello: '/', echo: '/', websocket: '/' }, expect: 'Hello' },
+  {
+    what: 'a WSGI app',
+    app: 'hello:application',
+    cwd: FIXTURES,
+    paths: { hello: '/', echo: '/', websocket: '/' },
+    expect: 'Hello',
+    proxy: false,
+  },
   {
     what: 'a WSGI app behind --proxy-protocol (PROXY v1 and v2 headers first)',
     app: 'hello:application',
@@ -36,7 +44,7 @@ const cases = [
 
 for (const c of cases) {
   test(`chaos (seed ${SEED}): 300 mutated connections to ${c.what} leave the gateway up and answering on every listener`, async () => {
-    const proxy = 'proxy' in c && c.proxy;
+    const { proxy } = c;
     const { targets, args } = chaosListeners(mkdtempSync(join(tmpdir(), 'warpipe-chaos-')), proxy);
     const srv = await startServer(c.app, { cwd: c.cwd, args });
     const last: Sent[] = [];

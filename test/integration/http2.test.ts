@@ -19,6 +19,7 @@ import { tmpdir } from 'node:os';
 import { haveOpenssl, makeCertificate } from '../helpers/certs.js';
 import { writeCgiScripts } from '../helpers/cgi-scripts.js';
 import { h2connect, h2get, h2request } from '../helpers/h2.js';
+import { h2Frame, hpack } from '../../bench/chaos.js';
 import { ASGI_DIR, requirePeer, startServer, type Server } from '../helpers/server.js';
 
 const haveCurl = spawnSync('curl', ['--version'], { encoding: 'utf8' }).stdout?.includes('HTTP2') === true;
@@ -328,21 +329,11 @@ test('a session nghttp2 ended on the client error (COMPRESSION_ERROR) while a st
   const open = async (): Promise<number> =>
     Number(/^warpipe_connections\{listener="http"\} (\d+)/m.exec(await (await fetch(metrics)).text())?.[1] ?? NaN);
   try {
-    const frame = (type: number, flags: number, stream: number, payload: Buffer): Buffer => {
-      const head = Buffer.alloc(9);
-      head.writeUIntBE(payload.length, 0, 3);
-      head[3] = type;
-      head[4] = flags;
-      head.writeUInt32BE(stream, 5);
-      return Buffer.concat([head, payload]);
-    };
-    const literal = (name: string, value: string): Buffer =>
-      Buffer.concat([Buffer.from([0, name.length]), Buffer.from(name), Buffer.from([value.length]), Buffer.from(value)]);
-    const post = Buffer.concat([
-      literal(':method', 'POST'),
-      literal(':scheme', 'http'),
-      literal(':path', '/echo'),
-      literal(':authority', 'x'),
+    const post = hpack([
+      [':method', 'POST'],
+      [':scheme', 'http'],
+      [':path', '/echo'],
+      [':authority', 'x'],
     ]);
     const socket = net.connect(srv.port, '127.0.0.1');
     socket.on('error', () => {});
@@ -359,10 +350,10 @@ test('a session nghttp2 ended on the client error (COMPRESSION_ERROR) while a st
     socket.write(
       Buffer.concat([
         Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'),
-        frame(4, 0, 0, Buffer.alloc(0)), // SETTINGS
-        frame(1, 0x4, 1, post), // HEADERS, END_HEADERS, no END_STREAM: the body is still to come
-        frame(0, 0, 1, Buffer.from('half')),
-        frame(1, 0x5, 3, Buffer.from([0x80])), // an indexed field of index 0: COMPRESSION_ERROR
+        h2Frame(4, 0, 0, Buffer.alloc(0)), // SETTINGS
+        h2Frame(1, 0x4, 1, post), // HEADERS, END_HEADERS, no END_STREAM: the body is still to come
+        h2Frame(0, 0, 1, Buffer.from('half')),
+        h2Frame(1, 0x5, 3, Buffer.from([0x80])), // an indexed field of index 0: COMPRESSION_ERROR
       ]),
     );
     assert.equal(await goaway, 9, got.toString('hex'));
